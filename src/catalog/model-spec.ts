@@ -1,0 +1,80 @@
+/**
+ * `ModelSpec`: the architecture facts of one decoder-only LLM, as read from its Hugging Face config.json.
+ * One shape serves the catalog, `models show --config`, the estimator and the synthetic-model builder.
+ * Counts are plain numbers (all realistic values are far below 2^53).
+ */
+export type AttentionKind = 'mha' | 'gqa' | 'mqa' | 'mla';
+export type NormKind = 'rmsnorm' | 'layernorm';
+export type PositionKind = 'rope' | 'learned';
+
+export interface MoeSpec {
+  /** Routed experts per MoE layer (all resident in memory). */
+  experts: number;
+  /** Routed experts used per token. */
+  activeExperts: number;
+  /** Always-on shared experts (DeepSeek); 0 when none. */
+  sharedExperts: number;
+  /** FFN width of one expert (`moe_intermediate_size`, or `intermediate_size` for Mixtral). */
+  expertIntermediateSize: number;
+  /** Leading layers that stay dense (DeepSeek-V3 `first_k_dense_replace`); 0 when none. */
+  denseLayers: number;
+}
+
+export interface MlaSpec {
+  kvLoraRank: number;
+  qLoraRank: number | null;
+  qkRopeHeadDim: number;
+  qkNopeHeadDim: number;
+  vHeadDim: number;
+}
+
+export interface ModelSpec {
+  /** Catalog id, lower-case (e.g. `qwen2.5-0.5b`), or a name derived from a config file. */
+  id: string;
+  /** Display name (e.g. `Qwen2.5-0.5B`). */
+  name: string;
+  /** Hugging Face repo of the original weights (e.g. `Qwen/Qwen2.5-0.5B`), when known. */
+  hfRepo: string | null;
+  /** Family for filtering (e.g. `qwen2.5`, `llama3.1`, `smollm2`). */
+  family: string;
+  /** config.json `model_type` (llama, mistral, qwen2, qwen3, gemma2, phi3, mixtral, qwen3_moe, deepseek_v3, gpt2). */
+  modelType: string;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  /** Per-head dimension: the explicit `head_dim` when the config sets it, else hidden / heads. */
+  headDim: number;
+  /** Dense FFN width (`intermediate_size`; GPT-2: `n_inner` or 4 × hidden). */
+  intermediateSize: number;
+  vocabSize: number;
+  /** `max_position_embeddings` (GPT-2: `n_positions`). */
+  maxContext: number;
+  tieWordEmbeddings: boolean;
+  /** Effective sliding window in tokens, or null when attention is global (Qwen2.5 sets one but disables it). */
+  slidingWindow: number | null;
+  /** Which layers use the window: every layer, or every other one starting at layer 0 (Gemma 2). */
+  slidingWindowPattern: 'all' | 'alternate' | null;
+  attentionKind: AttentionKind;
+  /** Bias on the q/k/v projections (Qwen2/2.5). */
+  attentionBias: boolean;
+  norm: NormKind;
+  normEps: number;
+  position: PositionKind;
+  /** RoPE base, null for learned positions. */
+  ropeTheta: number | null;
+  /** Activation of the MLP (`silu` for SwiGLU models, `gelu_new` for GPT-2, `gelu_pytorch_tanh` for Gemma). */
+  hiddenAct: string;
+  moe: MoeSpec | null;
+  mla: MlaSpec | null;
+  /** Parameter counts computed from the architecture. */
+  paramsTotal: number;
+  paramsActive: number;
+  /** Published total parameter count, when known (checked against `paramsTotal` within 2%). */
+  paramsPublished: number | null;
+  license: string | null;
+  /** Hub repo holding an ONNX export (transformers.js / onnx-community layout), when one exists. */
+  onnxRepo: string | null;
+  /** Where the facts come from (a URL or a citation per field group). */
+  sources: string[];
+}

@@ -1,0 +1,65 @@
+import { Command, Errors } from '@oclif/core';
+import { EXIT_CODES, ModelscoutError, errorMessage, isModelscoutError } from '../errors.js';
+
+/**
+ * Base of every modelscout command: `--json` returns the command's result object (nothing else on
+ * stdout), and every failure becomes one line on stderr plus suggestions, with a fixed exit code.
+ */
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true;
+
+  /** Writes a human-facing line to stderr (progress, notes); stdout is reserved for the result. */
+  protected note(message: string): void {
+    process.stderr.write(`${message}\n`);
+  }
+
+  protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
+    const described = describeError(error);
+    if (process.env.DEBUG && error.stack) process.stderr.write(`${error.stack}\n`);
+    if (this.jsonEnabled()) {
+      process.stdout.write(`${JSON.stringify({ error: described.json }, null, 2)}\n`);
+    }
+    process.stderr.write(`Error: ${described.message}\n`);
+    for (const suggestion of described.suggestions) process.stderr.write(`  Try this: ${suggestion}\n`);
+    this.exit(described.exitCode);
+  }
+}
+
+interface DescribedError {
+  message: string;
+  suggestions: string[];
+  exitCode: number;
+  json: { code: string; message: string; suggestions: string[]; exit_code: number };
+}
+
+/** Maps any thrown value to the one-line form. oclif's own parse errors are usage errors (exit 2). */
+export function describeError(error: unknown): DescribedError {
+  if (isModelscoutError(error)) {
+    return { message: error.message, suggestions: error.suggestions, exitCode: error.exitCode, json: error.toJSON() };
+  }
+  if (isPromptExit(error)) {
+    const e = new ModelscoutError('E_INTERRUPTED', 'interrupted', { exitCode: EXIT_CODES.interrupted });
+    return { message: e.message, suggestions: [], exitCode: e.exitCode, json: e.toJSON() };
+  }
+  if (error instanceof Errors.CLIError) {
+    const firstLine = stripAnsi(errorMessage(error)).split('\n').map((l) => l.trim()).filter(Boolean);
+    const message = firstLine.filter((l) => !/^See more help with/.test(l)).join(' ');
+    const suggestions = (error as Errors.CLIError & { suggestions?: string[] }).suggestions ?? ['Run with --help to see the allowed flags and values.'];
+    const exitCode = error.oclif?.exit === 0 ? 0 : EXIT_CODES.usage;
+    return { message, suggestions, exitCode, json: { code: 'E_USAGE', message, suggestions, exit_code: exitCode } };
+  }
+  const message = `unexpected failure: ${errorMessage(error).split('\n')[0] ?? ''}`;
+  const suggestions = ['Run again with DEBUG=1 for the stack trace, and report it if it persists.'];
+  return { message, suggestions, exitCode: EXIT_CODES.failed, json: { code: 'E_INTERNAL', message, suggestions, exit_code: EXIT_CODES.failed } };
+}
+
+function isPromptExit(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'ExitPromptError' || error.name === 'AbortPromptError');
+}
+
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\[[0-9;]*m/g, '');
+}
+
+export { ModelscoutError };
