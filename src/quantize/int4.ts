@@ -1,0 +1,349 @@
+import { ModelscoutError } from '../errors.js';
+import { halfBitsToFloat, floatToHalfBits } from './half.js';
+
+/**
+ * Block-wise 4-bit round-to-nearest quantization along K of a `[K, N]` MatMul weight, byte-compatible
+ * with ONNX Runtime's MLAS quantizer (`BlockwiseQuantizer<T, bs, 4, Columnwise=true>::quantizeAndTranspose`
+ * in `onnxruntime/core/mlas/lib/q4_dq.cpp`) and the `com.microsoft::MatMulNBits` layout:
+ *
+ * - B `[N, kb, bs/2]` uint8: code of `W[k][n]` in byte `n*kb*bs/2 + floor(k/2)`, low nibble for even k.
+ * - scales `[N, kb]` in the weight's dtype (fp32 or fp16 bit patterns).
+ * - zero points (asymmetric only) `[N, ceil(kb/2)]` uint8, low nibble for even blocks, each column starting
+ *   on a fresh byte, pad nibble 8.
+ *
+ * Every arithmetic step is rounded to float32 (`Math.fround`) so codes and scales match MLAS bit for bit.
+ * Rows arrive in stripes of whole blocks (`addRows`), so a large tensor never has to be resident at once:
+ * a stripe of `bs` rows is contiguous in a row-major `[K, N]` tensor and is all one block needs.
+ */
+
+export const INT4_BLOCK_SIZES = [16, 32, 64, 128, 256] as const;
+export type Int4BlockSize = (typeof INT4_BLOCK_SIZES)[number];
+
+/** Weight dtypes the quantizer accepts (ONNX TensorProto FLOAT and FLOAT16). */
+export type Int4WeightDType = 'float32' | 'float16';
+
+export interface Int4Options {
+  blockSize: number;
+  /** true: no zero points (implicit 8), scale = m/-8; false: scale = (max-min)/15 with a per-block zero point. */
+  symmetric: boolean;
+  /** dtype of the source weight; the scales get the same dtype (MatMulNBits requires scales of A's dtype). */
+  dtype: Int4WeightDType;
+}
+
+export interface Int4Layout {
+  K: number;
+  N: number;
+  blockSize: number;
+  /** ceil(K / blockSize) */
+  kBlocks: number;
+  /** bytes per block: blockSize / 2 */
+  blobSize: number;
+  /** bytes of B per output column: kBlocks * blobSize */
+  columnBytes: number;
+  /** bytes of packed zero points per output column: ceil(kBlocks / 2) */
+  zeroPointBytesPerColumn: number;
+}
+
+/** Error of the dequantized weight against the source, accumulated while quantizing. */
+export interface Int4ErrorStats {
+  count: number;
+  maxAbs: number;
+  /** sqrt(mean((w - deq)^2)) */
+  rmse: number;
+  /** ||W - deq||_F / ||W||_F (0 for an all-zero weight) */
+  relativeFrobenius: number;
+}
+
+export interface Int4Weight extends Int4Layout {
+  symmetric: boolean;
+  dtype: Int4WeightDType;
+  /** B, `[N, kBlocks, blobSize]` */
+  packed: Uint8Array;
+  /** `[N, kBlocks]`: float32 values, or float16 bit patterns when dtype is float16 */
+  scales: Float32Array | Uint16Array;
+  /** `[N, ceil(kBlocks/2)]`, present only when asymmetric */
+  zeroPoints?: Uint8Array;
+}
+
+export function describeInt4Layout(K: number, N: number, blockSize: number): Int4Layout {
+  assertBlockSize(blockSize);
+  if (!Number.isInteger(K) || !Number.isInteger(N) || K < 1 || N < 1) {
+    throw new ModelscoutError('E_INPUT', `invalid weight shape [${K}, ${N}]: expected two positive integers`);
+  }
+  const kBlocks = Math.ceil(K / blockSize);
+  const blobSize = blockSize / 2;
+  return { K, N, blockSize, kBlocks, blobSize, columnBytes: kBlocks * blobSize, zeroPointBytesPerColumn: Math.ceil(kBlocks / 2) };
+}
+
+export function assertBlockSize(blockSize: number): asserts blockSize is Int4BlockSize {
+  if (!(INT4_BLOCK_SIZES as readonly number[]).includes(blockSize)) {
+    throw new ModelscoutError('E_INPUT', `invalid block size ${JSON.stringify(blockSize)}: expected one of ${INT4_BLOCK_SIZES.join(', ')}`, {
+      suggestions: ['Use --block-size 32 (the default) or 128.'],
+    });
+  }
+}
+
+const fround = Math.fround;
+
+/**
+ * Streaming quantizer for one weight. Feed the rows of W in order, in stripes that start on a block
+ * boundary and hold whole blocks (the last stripe may end at K), then call `finish()`.
+ */
+export class Int4Quantizer {
+  readonly layout: Int4Layout;
+  private readonly options: Int4Options;
+  private readonly packed: Uint8Array;
+  private readonly scales: Float32Array | Uint16Array;
+  private readonly zeroPoints: Uint8Array | undefined;
+  private nextRow = 0;
+  private readonly column: Float32Array;
+  private sumSqError = 0;
+  private sumSqWeight = 0;
+  private maxAbsError = 0;
+
+  constructor(K: number, N: number, options: Int4Options) {
+    this.layout = describeInt4Layout(K, N, options.blockSize);
+    if (options.dtype !== 'float32' && options.dtype !== 'float16') {
+      throw new ModelscoutError('E_UNSUPPORTED', `unsupported weight dtype ${JSON.stringify(options.dtype)}: expected float32 or float16`);
+    }
+    this.options = options;
+    const { kBlocks, columnBytes, zeroPointBytesPerColumn } = this.layout;
+    // Padding bytes (rows K..kb*bs) stay 0x00, as in ORT's Python quantizer.
+    this.packed = new Uint8Array(N * columnBytes);
+    this.scales = options.dtype === 'float16' ? new Uint16Array(N * kBlocks) : new Float32Array(N * kBlocks);
+    this.zeroPoints = options.symmetric ? undefined : new Uint8Array(N * zeroPointBytesPerColumn);
+    this.column = new Float32Array(options.blockSize);
+  }
+
+  /** Rows consumed so far. */
+  get rowsDone(): number {
+    return this.nextRow;
+  }
+
+  /**
+   * Quantizes rows `[rowStart, rowStart + rows.length / N)` of W (row-major, float32 values or float16 bit
+   * patterns per `dtype`).
+   */
+  addRows(rowStart: number, rows: Float32Array | Uint16Array): void {
+    const { K, N, blockSize } = this.layout;
+    if (rowStart !== this.nextRow) throw new Error(`rows must arrive in order: expected row ${this.nextRow}, got ${rowStart}`);
+    if (rows.length % N !== 0) throw new Error(`a stripe must hold whole rows of ${N} values, got ${rows.length}`);
+    const rowCount = rows.length / N;
+    const rowEnd = rowStart + rowCount;
+    if (rowEnd > K) throw new Error(`stripe ends at row ${rowEnd}, beyond K = ${K}`);
+    if (rowCount % blockSize !== 0 && rowEnd !== K) throw new Error(`a stripe must hold whole blocks of ${blockSize} rows unless it ends at K`);
+    const isHalf = this.options.dtype === 'float16';
+    if (isHalf !== rows instanceof Uint16Array) throw new Error(`rows must be ${isHalf ? 'Uint16Array (float16 bits)' : 'Float32Array'}`);
+    for (let blockStart = rowStart; blockStart < rowEnd; blockStart += blockSize) {
+      this.quantizeBlockRow(rows, (blockStart - rowStart) * N, blockStart / blockSize, Math.min(blockSize, K - blockStart));
+    }
+    this.nextRow = rowEnd;
+  }
+
+  /** Returns the packed weight; all K rows must have been added. */
+  finish(): Int4Weight {
+    if (this.nextRow !== this.layout.K) throw new Error(`only ${this.nextRow} of ${this.layout.K} rows were added`);
+    const result: Int4Weight = {
+      ...this.layout,
+      symmetric: this.options.symmetric,
+      dtype: this.options.dtype,
+      packed: this.packed,
+      scales: this.scales,
+    };
+    if (this.zeroPoints) result.zeroPoints = this.zeroPoints;
+    return result;
+  }
+
+  /** Error of the dequantized weight, over the rows added so far. */
+  errorStats(): Int4ErrorStats {
+    const count = this.nextRow * this.layout.N;
+    return {
+      count,
+      maxAbs: this.maxAbsError,
+      rmse: count === 0 ? 0 : Math.sqrt(this.sumSqError / count),
+      relativeFrobenius: this.sumSqWeight === 0 ? 0 : Math.sqrt(this.sumSqError / this.sumSqWeight),
+    };
+  }
+
+  /**
+   * One block row: for every column n, the `len` values `W[b*bs + i][n]` (stride N in the stripe, starting
+   * at `offset`). The column is gathered into a small contiguous buffer first; B bytes are then written
+   * contiguously per column, which keeps both the reads and the writes cache-friendly for wide weights.
+   */
+  private quantizeBlockRow(rows: Float32Array | Uint16Array, offset: number, block: number, len: number): void {
+    const { N, kBlocks, blobSize, columnBytes, zeroPointBytesPerColumn } = this.layout;
+    const symmetric = this.options.symmetric;
+    const column = this.column;
+    const packed = this.packed;
+    const scales = this.scales;
+    const halfScales = scales instanceof Uint16Array ? scales : undefined;
+    const floatScales = scales instanceof Float32Array ? scales : undefined;
+    const halfRows = rows instanceof Uint16Array ? rows : undefined;
+    const floatRows = rows instanceof Float32Array ? rows : undefined;
+    const halfTable = halfRows ? halfBitsToFloatTable() : undefined;
+    let sumSqError = 0;
+    let sumSqWeight = 0;
+    let maxAbsError = this.maxAbsError;
+
+    for (let n = 0; n < N; n++) {
+      // Gather the column block and its range. min/max start as in MLAS (FLT_MAX / -FLT_MAX).
+      let min = 3.4028234663852886e38;
+      let max = -3.4028234663852886e38;
+      let src = offset + n;
+      if (floatRows) {
+        for (let i = 0; i < len; i++, src += N) {
+          const v = floatRows[src]!;
+          column[i] = v;
+          if (v < min) min = v;
+          if (v > max) max = v;
+        }
+      } else {
+        for (let i = 0; i < len; i++, src += N) {
+          const v = halfTable![halfRows![src]!]!;
+          column[i] = v;
+          if (v < min) min = v;
+          if (v > max) max = v;
+        }
+      }
+      if (!(min >= -3.4028234663852886e38 && max <= 3.4028234663852886e38)) {
+        throw new ModelscoutError('E_MODEL', `weight holds a non-finite value (NaN or Inf) in column ${n}, block ${block}: it cannot be quantized`);
+      }
+
+      // Scale and zero point (MLAS range2scale / range2scalezp), then the scale as stored in T.
+      let zp = 8;
+      let scaleF: number;
+      if (symmetric) {
+        const m = Math.abs(max) > Math.abs(min) ? max : min;
+        scaleF = fround(-m / 8);
+      } else {
+        const lo = Math.min(min, 0);
+        const hi = Math.max(max, 0);
+        scaleF = fround(fround(hi - lo) / 15);
+        let zpF = lo;
+        if (scaleF !== 0) zpF = fround(0 - fround(lo / scaleF));
+        zp = zpF < 0 ? 0 : zpF > 15 ? 15 : roundHalfAwayFromZero(zpF);
+      }
+      const scaleIndex = n * kBlocks + block;
+      let scale: number;
+      if (halfScales) {
+        const bits = floatToHalfBits(scaleF);
+        halfScales[scaleIndex] = bits;
+        scale = halfBitsToFloat(bits);
+      } else {
+        floatScales![scaleIndex] = scaleF;
+        scale = scaleF;
+      }
+      const reciprocal = scale !== 0 ? fround(1 / scale) : 0;
+
+      // Codes, two per byte, low nibble first.
+      let dst = n * columnBytes + block * blobSize;
+      for (let i = 0; i < len; i += 2) {
+        const v0 = column[i]!;
+        const q0 = quantizeValue(v0, reciprocal, zp);
+        const e0 = v0 - fround((q0 - zp) * scale);
+        sumSqError += e0 * e0;
+        sumSqWeight += v0 * v0;
+        if (Math.abs(e0) > maxAbsError) maxAbsError = Math.abs(e0);
+        let q1 = zp; // odd tail: the pad nibble dequantizes to exactly 0
+        if (i + 1 < len) {
+          const v1 = column[i + 1]!;
+          q1 = quantizeValue(v1, reciprocal, zp);
+          const e1 = v1 - fround((q1 - zp) * scale);
+          sumSqError += e1 * e1;
+          sumSqWeight += v1 * v1;
+          if (Math.abs(e1) > maxAbsError) maxAbsError = Math.abs(e1);
+        }
+        packed[dst++] = q0 | (q1 << 4);
+      }
+
+      if (this.zeroPoints) {
+        const zpIndex = n * zeroPointBytesPerColumn + (block >> 1);
+        if ((block & 1) === 0) {
+          // Pad nibble 8 for the missing last block of an odd block count, as current MLAS writes.
+          this.zeroPoints[zpIndex] = zp | ((block + 1 < kBlocks ? 0 : 8) << 4);
+        } else {
+          this.zeroPoints[zpIndex] = (this.zeroPoints[zpIndex]! & 0x0f) | (zp << 4);
+        }
+      }
+    }
+    // NaN slips through the min/max comparisons above but poisons the error sum: one check per block row.
+    if (Number.isNaN(sumSqError)) {
+      throw new ModelscoutError('E_MODEL', `weight holds a NaN value in block ${block} (rows ${block * this.layout.blockSize}..): it cannot be quantized`);
+    }
+    this.sumSqError += sumSqError;
+    this.sumSqWeight += sumSqWeight;
+    this.maxAbsError = maxAbsError;
+  }
+}
+
+/** MLAS: `clamp(roundf(v * reciprocal + zp), 0, 15)`, every step in float32, roundf = half away from zero. */
+function quantizeValue(v: number, reciprocal: number, zp: number): number {
+  const x = fround(fround(v * reciprocal) + zp);
+  // Negative x rounds to a value <= 0, which the clamp turns into 0 anyway.
+  if (!(x > 0)) return 0;
+  const q = Math.floor(x + 0.5);
+  return q > 15 ? 15 : q;
+}
+
+function roundHalfAwayFromZero(x: number): number {
+  return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
+}
+
+/** Quantizes a whole `[K, N]` weight held in memory. */
+export function quantizeInt4(weight: Float32Array | Uint16Array, K: number, N: number, options: Int4Options): Int4Weight {
+  const quantizer = new Int4Quantizer(K, N, options);
+  if (weight.length !== K * N) throw new Error(`weight has ${weight.length} values, expected K*N = ${K * N}`);
+  // Stripes of a few blocks keep the inner loops' working set small without changing the result.
+  const stripeRows = options.blockSize * 8;
+  for (let row = 0; row < K; row += stripeRows) {
+    quantizer.addRows(row, weight.subarray(row * N, Math.min(K, row + stripeRows) * N));
+  }
+  return quantizer.finish();
+}
+
+/** Scale of column n, block b as a float (fp16 scales widened). */
+export function readInt4Scale(weight: Pick<Int4Weight, 'scales' | 'kBlocks'>, n: number, b: number): number {
+  const raw = weight.scales[n * weight.kBlocks + b]!;
+  return weight.scales instanceof Uint16Array ? halfBitsToFloat(raw) : raw;
+}
+
+/** Zero point of column n, block b (8 when symmetric). */
+export function readInt4ZeroPoint(weight: Pick<Int4Weight, 'zeroPoints' | 'zeroPointBytesPerColumn'>, n: number, b: number): number {
+  if (!weight.zeroPoints) return 8;
+  const byte = weight.zeroPoints[n * weight.zeroPointBytesPerColumn + (b >> 1)]!;
+  return (b & 1) === 0 ? byte & 0x0f : byte >> 4;
+}
+
+/** 4-bit code of W[k][n]. */
+export function readInt4Code(weight: Pick<Int4Weight, 'packed' | 'columnBytes'>, k: number, n: number): number {
+  const byte = weight.packed[n * weight.columnBytes + (k >> 1)]!;
+  return (k & 1) === 0 ? byte & 0x0f : byte >> 4;
+}
+
+/**
+ * The logical float32 weight `[K, N]` (row-major, like the source W) that MatMulNBits multiplies by:
+ * `(q - zp) * scale`, computed in float32 as MLAS does.
+ */
+export function dequantizeInt4(weight: Int4Weight): Float32Array {
+  const { K, N, blockSize } = weight;
+  const out = new Float32Array(K * N);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b * blockSize < K; b++) {
+      const scale = readInt4Scale(weight, n, b);
+      const zp = readInt4ZeroPoint(weight, n, b);
+      const end = Math.min(K, (b + 1) * blockSize);
+      for (let k = b * blockSize; k < end; k++) out[k * N + n] = fround((readInt4Code(weight, k, n) - zp) * scale);
+    }
+  }
+  return out;
+}
+
+/** Lazily built table of all 65536 float16 bit patterns as float32 values. */
+let halfTableCache: Float32Array | undefined;
+function halfBitsToFloatTable(): Float32Array {
+  if (!halfTableCache) {
+    halfTableCache = new Float32Array(65536);
+    for (let bits = 0; bits < 65536; bits++) halfTableCache[bits] = halfBitsToFloat(bits);
+  }
+  return halfTableCache;
+}

@@ -1,0 +1,40 @@
+/**
+ * A small seeded pseudo-random generator (mulberry32) so fidelity token sequences and test data are the
+ * same on every machine and every run.
+ */
+export interface SeededRandom {
+  /** Uniform in [0, 1). */
+  next(): number;
+  /** Uniform integer in [0, bound). */
+  int(bound: number): number;
+  /** Standard normal (Box–Muller). */
+  normal(): number;
+}
+
+export function createRandom(seed: number): SeededRandom {
+  let state = seed >>> 0;
+  let spare: number | undefined;
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    int: (bound) => Math.floor(next() * bound),
+    normal: () => {
+      if (spare !== undefined) {
+        const value = spare;
+        spare = undefined;
+        return value;
+      }
+      const u = 1 - next();
+      const v = next();
+      const radius = Math.sqrt(-2 * Math.log(u));
+      spare = radius * Math.sin(2 * Math.PI * v);
+      return radius * Math.cos(2 * Math.PI * v);
+    },
+  };
+}
