@@ -77,4 +77,28 @@ export interface ModelSpec {
   onnxRepo: string | null;
   /** Where the facts come from (a URL or a citation per field group). */
   sources: string[];
+  /** Published active parameter count of a MoE model, when known (checked like `paramsPublished`). */
+  paramsActivePublished?: number | null;
+  /** The published count as the model card words it (e.g. `671B (685B on HF incl. 14B MTP module)`). */
+  paramsPublishedNote?: string;
+  /** How sure we are that `onnxRepo` holds this model's ONNX export (see `OnnxRepoStatus`). */
+  onnxStatus?: OnnxRepoStatus;
+  /** A published quality figure the ranking can use; absent when none is recorded. */
+  quality?: QualityScore | null;
+  /** Caveats about the facts (e.g. a context length the model card states lower than the config). */
+  notes?: string[];
+}
+
+/**
+ * `confirmed`: the export repo of exactly this model was seen; `sibling`: only the Instruct sibling has an
+ * export (the repo named is that sibling's); `unconfirmed`: named by third-party code only.
+ */
+export type OnnxRepoStatus = 'confirmed' | 'sibling' | 'unconfirmed';
+
+/** A published benchmark score (0-100) with where it was published. */
+export interface QualityScore {
+  /** Benchmark and setting, e.g. `MMLU (5-shot, base model)`. */
+  metric: string;
+  score: number;
+  source: string;
 }
