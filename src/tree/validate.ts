@@ -1,0 +1,190 @@
+import type { z } from 'zod';
+import {
+  decisionTreeShallowSchema,
+  type Answer,
+  type DecisionTree,
+  type LeafNode,
+  type QuestionNode,
+  type TreeNode,
+  leafSchema,
+  questionShallowSchema,
+} from './schema.js';
+
+/** One problem in a tree file: where (a data path and the answers that lead to the node) and what. */
+export interface TreeIssue {
+  /** Data path inside the file, e.g. `root.answers[1].next.sizeClass.maxParams`. */
+  path: string;
+  /** The answers leading to the offending node, e.g. `customization=no → latency=relaxed`; `root` at the top. */
+  node: string;
+  message: string;
+}
+
+export class TreeValidationError extends Error {
+  readonly issues: TreeIssue[];
+
+  constructor(issues: TreeIssue[]) {
+    super(issues.map(formatTreeIssue).join('; '));
+    this.name = 'TreeValidationError';
+    this.issues = issues;
+  }
+}
+
+export function formatTreeIssue(issue: TreeIssue): string {
+  return `at ${issue.path} (node ${issue.node}): ${issue.message}`;
+}
+
+/** Deep enough for any sensible tree; stops YAML alias cycles and runaway nesting. */
+const MAX_DEPTH = 32;
+
+interface Crumb {
+  path: string;
+  node: string;
+}
+
+/**
+ * Validates raw data (parsed JSON or YAML) as a decision tree: the schema first, node by node, then the
+ * cross-references (unique ids, defaults that name an answer, the latency question's answers naming latency
+ * classes). Collects every issue rather than stopping at the first, so a user fixes a file in one pass.
+ */
+export function parseDecisionTree(raw: unknown): DecisionTree {
+  const issues: TreeIssue[] = [];
+  const top = decisionTreeShallowSchema.safeParse(raw);
+  if (!top.success) {
+    // Report shallow problems, except a bad root, which the node walk below reports with more precision.
+    issues.push(...zodIssues(top.error, { path: '', node: 'root' }).filter((i) => !i.path.startsWith('root')));
+  }
+  const rootRaw = isRecord(raw) ? raw.root : undefined;
+  const root = rootRaw === undefined ? null : parseNode(rootRaw, { path: 'root', node: 'root' }, 0, issues);
+  if (rootRaw === undefined) issues.push({ path: 'root', node: 'root', message: 'the tree needs a "root" node' });
+  if (issues.length > 0 || !top.success || root === null) throw new TreeValidationError(issues);
+
+  const tree: DecisionTree = { ...top.data, root };
+  checkCrossReferences(tree, issues);
+  if (issues.length > 0) throw new TreeValidationError(issues);
+  return tree;
+}
+
+function parseNode(raw: unknown, at: Crumb, depth: number, issues: TreeIssue[]): TreeNode | null {
+  if (depth > MAX_DEPTH) {
+    issues.push({ ...at, message: `the tree is nested deeper than ${MAX_DEPTH} levels` });
+    return null;
+  }
+  const kind = isRecord(raw) ? raw.kind : undefined;
+  if (kind === 'leaf') {
+    const parsed = leafSchema.safeParse(raw);
+    if (!parsed.success) {
+      issues.push(...zodIssues(parsed.error, at));
+      return null;
+    }
+    const leaf: LeafNode = parsed.data;
+    return leaf;
+  }
+  if (kind !== 'question') {
+    const got = isRecord(raw) ? JSON.stringify(kind ?? null) : `a ${describeType(raw)}`;
+    issues.push({ ...at, message: `a node must be an object with "kind": "question" or "leaf" (got ${got})` });
+    return null;
+  }
+  const parsed = questionShallowSchema.safeParse(raw);
+  if (!parsed.success) {
+    issues.push(...zodIssues(parsed.error, at));
+    return null;
+  }
+  const q = parsed.data;
+  const answers: Answer[] = [];
+  let complete = true;
+  q.answers.forEach((a, index) => {
+    const next = parseNode(a.next, { path: `${at.path}.answers[${index}].next`, node: joinCrumb(at.node, `${q.id}=${a.value}`) }, depth + 1, issues);
+    if (next === null) complete = false;
+    else answers.push({ value: a.value, label: a.label, help: a.help, next });
+  });
+  if (!complete) return null;
+  const question: QuestionNode = { kind: 'question', id: q.id, question: q.question, help: q.help, default: q.default, answers };
+  return question;
+}
+
+function checkCrossReferences(tree: DecisionTree, issues: TreeIssue[]): void {
+  const seen = new Map<string, string>();
+  const questions = new Map<string, { node: QuestionNode; at: Crumb }>();
+  visitNodes(tree.root, { path: 'root', node: 'root' }, (node, at) => {
+    const first = seen.get(node.id);
+    if (first !== undefined) issues.push({ ...at, path: `${at.path}.id`, message: `duplicate node id "${node.id}" (first used at ${first})` });
+    else seen.set(node.id, at.path);
+    if (node.kind !== 'question') return;
+    questions.set(node.id, { node, at });
+    const values = new Set<string>();
+    node.answers.forEach((a, i) => {
+      if (values.has(a.value)) issues.push({ ...at, path: `${at.path}.answers[${i}].value`, message: `duplicate answer "${a.value}" in question "${node.id}"` });
+      values.add(a.value);
+    });
+    if (node.default !== null && !values.has(node.default)) {
+      issues.push({ ...at, path: `${at.path}.default`, message: `default "${node.default}" is not one of the answers (${[...values].join(', ')})` });
+    }
+  });
+
+  const { targets } = tree;
+  const classes = Object.keys(targets.latencyClasses);
+  if (classes.length === 0) issues.push({ path: 'targets.latencyClasses', node: 'root', message: 'at least one latency class is needed' });
+  if (!(targets.defaultLatency in targets.latencyClasses)) {
+    issues.push({ path: 'targets.defaultLatency', node: 'root', message: `"${targets.defaultLatency}" is not a latency class (${classes.join(', ')})` });
+  }
+  const latency = questions.get(targets.latencyQuestion);
+  if (latency === undefined) {
+    issues.push({ path: 'targets.latencyQuestion', node: 'root', message: `no question with id "${targets.latencyQuestion}" in the tree` });
+    return;
+  }
+  latency.node.answers.forEach((a, i) => {
+    if (!(a.value in targets.latencyClasses)) {
+      issues.push({
+        ...latency.at,
+        path: `${latency.at.path}.answers[${i}].value`,
+        message: `answer "${a.value}" of the latency question must name a latency class (${classes.join(', ')})`,
+      });
+    }
+  });
+}
+
+/** Depth-first, answers in order; `at` gives each node's data path and breadcrumb. */
+export function visitNodes(node: TreeNode, at: Crumb, visit: (node: TreeNode, at: Crumb) => void): void {
+  visit(node, at);
+  if (node.kind !== 'question') return;
+  node.answers.forEach((a, i) => {
+    visitNodes(a.next, { path: `${at.path}.answers[${i}].next`, node: joinCrumb(at.node, `${node.id}=${a.value}`) }, visit);
+  });
+}
+
+function joinCrumb(parent: string, step: string): string {
+  return parent === 'root' ? step : `${parent} → ${step}`;
+}
+
+function zodIssues(error: z.ZodError, at: Crumb): TreeIssue[] {
+  return error.issues.map((issue) => ({
+    path: joinPath(at.path, issue.path),
+    node: at.node,
+    message: describeZodIssue(issue),
+  }));
+}
+
+function describeZodIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `missing "${String(issue.path.at(-1) ?? '')}" (${issue.expected})`;
+  return issue.message;
+}
+
+function joinPath(base: string, rest: readonly PropertyKey[]): string {
+  let out = base;
+  for (const key of rest) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out === '' ? '(top level)' : out;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describeType(value: unknown): string {
+  if (Array.isArray(value)) return 'list';
+  if (value === null) return 'null';
+  return typeof value;
+}
