@@ -9,6 +9,12 @@ import { z } from 'zod';
 
 export const TREE_SCHEMA_VERSION = 1;
 
+/**
+ * Names of the targets an answers file (and `recommend`'s flags) sets beside the tree answers; no question
+ * may use them as its id, so an answers file stays one flat mapping.
+ */
+export const RESERVED_QUESTION_IDS = ['context', 'concurrency', 'target-tps', 'max-ttft', 'device'] as const;
+
 /** Question and leaf ids: lower-case words joined by `-` or `_` (also used as mermaid node names). */
 const idSchema = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be lower-case letters, digits, "-" or "_", starting with a letter');
 const textSchema = z.string().trim().min(1, 'must not be empty');

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import {
+  RESERVED_QUESTION_IDS,
   decisionTreeShallowSchema,
   type Answer,
   type DecisionTree,
@@ -110,6 +111,9 @@ function checkCrossReferences(tree: DecisionTree, issues: TreeIssue[]): void {
     if (first !== undefined) issues.push({ ...at, path: `${at.path}.id`, message: `duplicate node id "${node.id}" (first used at ${first})` });
     else seen.set(node.id, at.path);
     if (node.kind !== 'question') return;
+    if ((RESERVED_QUESTION_IDS as readonly string[]).includes(node.id)) {
+      issues.push({ ...at, path: `${at.path}.id`, message: `"${node.id}" is reserved for a target (${RESERVED_QUESTION_IDS.join(', ')}); pick another question id` });
+    }
     questions.set(node.id, { node, at });
     const values = new Set<string>();
     node.answers.forEach((a, i) => {

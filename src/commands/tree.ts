@@ -1,0 +1,29 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { resolveTree } from '../tree/load.js';
+import { TREE_FORMATS, renderTree } from '../tree/render.js';
+import type { DecisionTree } from '../tree/schema.js';
+
+export default class Tree extends BaseCommand {
+  static override summary = 'Print the decision tree that maps your answers to a size class of LLM.';
+  static override description =
+    'The default tree asks whether the job needs domain customization (fine-tuning) and how strict the latency requirement is, and carries the targets behind each latency class. --tree validates and prints a custom tree file (JSON or YAML); errors name the path of the offending node.';
+
+  static override examples = [
+    '<%= config.bin %> tree',
+    '<%= config.bin %> tree --format mermaid',
+    '<%= config.bin %> tree --tree my-tree.yaml --format json',
+  ];
+
+  static override flags = {
+    format: Flags.option({ options: TREE_FORMATS, default: 'text' as const, description: 'text, a mermaid flowchart, or the tree as JSON' })(),
+    tree: Flags.string({ description: 'a custom decision tree file (JSON or YAML) instead of the default', helpValue: 'FILE' }),
+  };
+
+  async run(): Promise<DecisionTree> {
+    const { flags } = await this.parse(Tree);
+    const tree = await resolveTree(flags.tree);
+    if (!this.jsonEnabled()) this.log(renderTree(tree, flags.format));
+    return tree;
+  }
+}
