@@ -84,6 +84,7 @@ export function assertBlockSize(blockSize: number): asserts blockSize is Int4Blo
 }
 
 const fround = Math.fround;
+const FLT_MAX = 3.4028234663852886e38;
 
 /**
  * Streaming quantizer for one weight. Feed the rows of W in order, in stripes that start on a block
@@ -96,6 +97,7 @@ export class Int4Quantizer {
   private readonly scales: Float32Array | Uint16Array;
   private readonly zeroPoints: Uint8Array | undefined;
   private nextRow = 0;
+  private nextColumn = 0;
   private readonly column: Float32Array;
   private sumSqError = 0;
   private sumSqWeight = 0;
@@ -132,17 +134,19 @@ export class Int4Quantizer {
     const rowEnd = rowStart + rowCount;
     if (rowEnd > K) throw new Error(`stripe ends at row ${rowEnd}, beyond K = ${K}`);
     if (rowCount % blockSize !== 0 && rowEnd !== K) throw new Error(`a stripe must hold whole blocks of ${blockSize} rows unless it ends at K`);
-    const isHalf = this.options.dtype === 'float16';
-    if (isHalf !== rows instanceof Uint16Array) throw new Error(`rows must be ${isHalf ? 'Uint16Array (float16 bits)' : 'Float32Array'}`);
+    if (this.nextColumn !== 0) throw new Error('a weight is fed either by rows or by columns, not both');
+    this.assertSourceType(rows);
     for (let blockStart = rowStart; blockStart < rowEnd; blockStart += blockSize) {
       this.quantizeBlockRow(rows, (blockStart - rowStart) * N, blockStart / blockSize, Math.min(blockSize, K - blockStart));
     }
     this.nextRow = rowEnd;
   }
 
-  /** Returns the packed weight; all K rows must have been added. */
+  /** Returns the packed weight; all K rows (or all N columns) must have been added. */
   finish(): Int4Weight {
-    if (this.nextRow !== this.layout.K) throw new Error(`only ${this.nextRow} of ${this.layout.K} rows were added`);
+    if (this.nextRow !== this.layout.K && this.nextColumn !== this.layout.N) {
+      throw new Error(`only ${this.nextRow} of ${this.layout.K} rows were added`);
+    }
     const result: Int4Weight = {
       ...this.layout,
       symmetric: this.options.symmetric,
@@ -156,7 +160,7 @@ export class Int4Quantizer {
 
   /** Error of the dequantized weight, over the rows added so far. */
   errorStats(): Int4ErrorStats {
-    const count = this.nextRow * this.layout.N;
+    const count = this.nextRow * this.layout.N + this.nextColumn * this.layout.K;
     return {
       count,
       maxAbs: this.maxAbsError,
@@ -166,113 +170,153 @@ export class Int4Quantizer {
   }
 
   /**
+   * Quantizes whole columns `[columnStart, columnStart + columns.length / K)` of W given transposed: each
+   * column's K values contiguous (i.e. rows of Wᵀ). This is how a `[vocab, hidden]` embedding table is laid
+   * out, whose GatherBlockQuantized blocks run along hidden, exactly like MatMulNBits blocks along K.
+   */
+  addColumns(columnStart: number, columns: Float32Array | Uint16Array): void {
+    const { K, N, blockSize, kBlocks } = this.layout;
+    if (this.nextRow !== 0) throw new Error('a weight is fed either by rows or by columns, not both');
+    if (columnStart !== this.nextColumn) throw new Error(`columns must arrive in order: expected column ${this.nextColumn}, got ${columnStart}`);
+    if (columns.length % K !== 0) throw new Error(`a column stripe must hold whole columns of ${K} values, got ${columns.length}`);
+    const columnEnd = columnStart + columns.length / K;
+    if (columnEnd > N) throw new Error(`stripe ends at column ${columnEnd}, beyond N = ${N}`);
+    this.assertSourceType(columns);
+    const halfTable = columns instanceof Uint16Array ? halfBitsToFloatTable() : undefined;
+    const buffer = this.column;
+    for (let n = columnStart; n < columnEnd; n++) {
+      const base = (n - columnStart) * K;
+      for (let block = 0; block < kBlocks; block++) {
+        const first = block * blockSize;
+        const len = Math.min(blockSize, K - first);
+        let min = FLT_MAX;
+        let max = -FLT_MAX;
+        for (let i = 0; i < len; i++) {
+          const raw = columns[base + first + i]!;
+          const v = halfTable ? halfTable[raw]! : raw;
+          buffer[i] = v;
+          if (v < min) min = v;
+          if (v > max) max = v;
+        }
+        this.encodeBlock(n, block, len, min, max);
+      }
+    }
+    this.nextColumn = columnEnd;
+  }
+
+  private assertSourceType(values: Float32Array | Uint16Array): void {
+    const isHalf = this.options.dtype === 'float16';
+    if (isHalf !== values instanceof Uint16Array) throw new Error(`values must be ${isHalf ? 'a Uint16Array (float16 bits)' : 'a Float32Array'}`);
+  }
+
+  /**
    * One block row: for every column n, the `len` values `W[b*bs + i][n]` (stride N in the stripe, starting
-   * at `offset`). The column is gathered into a small contiguous buffer first; B bytes are then written
-   * contiguously per column, which keeps both the reads and the writes cache-friendly for wide weights.
+   * at `offset`). The column block is gathered into a small contiguous buffer first; B bytes are then
+   * written contiguously per column, which keeps both reads and writes cache-friendly for wide weights.
    */
   private quantizeBlockRow(rows: Float32Array | Uint16Array, offset: number, block: number, len: number): void {
-    const { N, kBlocks, blobSize, columnBytes, zeroPointBytesPerColumn } = this.layout;
-    const symmetric = this.options.symmetric;
+    const N = this.layout.N;
+    const buffer = this.column;
+    const halfTable = rows instanceof Uint16Array ? halfBitsToFloatTable() : undefined;
+    for (let n = 0; n < N; n++) {
+      // min/max start as in MLAS (FLT_MAX / -FLT_MAX).
+      let min = FLT_MAX;
+      let max = -FLT_MAX;
+      let src = offset + n;
+      if (halfTable) {
+        for (let i = 0; i < len; i++, src += N) {
+          const v = halfTable[rows[src]!]!;
+          buffer[i] = v;
+          if (v < min) min = v;
+          if (v > max) max = v;
+        }
+      } else {
+        for (let i = 0; i < len; i++, src += N) {
+          const v = rows[src]!;
+          buffer[i] = v;
+          if (v < min) min = v;
+          if (v > max) max = v;
+        }
+      }
+      this.encodeBlock(n, block, len, min, max);
+    }
+  }
+
+  /** Scale, zero point and codes of block `block` of column `n`, whose `len` values sit in `this.column`. */
+  private encodeBlock(n: number, block: number, len: number, min: number, max: number): void {
+    const { kBlocks, blobSize, columnBytes, zeroPointBytesPerColumn } = this.layout;
+    if (!(min >= -FLT_MAX && max <= FLT_MAX)) {
+      throw new ModelscoutError('E_MODEL', `weight holds a non-finite value (Inf) in column ${n}, block ${block}: it cannot be quantized`);
+    }
+    // Scale and zero point (MLAS range2scale / range2scalezp), then the scale as stored in T.
+    let zp = 8;
+    let scaleF: number;
+    if (this.options.symmetric) {
+      const m = Math.abs(max) > Math.abs(min) ? max : min;
+      scaleF = fround(-m / 8);
+    } else {
+      const lo = Math.min(min, 0);
+      const hi = Math.max(max, 0);
+      scaleF = fround(fround(hi - lo) / 15);
+      let zpF = lo;
+      if (scaleF !== 0) zpF = fround(0 - fround(lo / scaleF));
+      zp = zpF < 0 ? 0 : zpF > 15 ? 15 : roundHalfAwayFromZero(zpF);
+    }
+    const scaleIndex = n * kBlocks + block;
+    let scale: number;
+    const scales = this.scales;
+    if (scales instanceof Uint16Array) {
+      const bits = floatToHalfBits(scaleF);
+      scales[scaleIndex] = bits;
+      scale = halfBitsToFloat(bits);
+    } else {
+      scales[scaleIndex] = scaleF;
+      scale = scaleF;
+    }
+    const reciprocal = scale !== 0 ? fround(1 / scale) : 0;
+
+    // Codes, two per byte, low nibble first; the error of each dequantized value is accumulated on the way.
     const column = this.column;
     const packed = this.packed;
-    const scales = this.scales;
-    const halfScales = scales instanceof Uint16Array ? scales : undefined;
-    const floatScales = scales instanceof Float32Array ? scales : undefined;
-    const halfRows = rows instanceof Uint16Array ? rows : undefined;
-    const floatRows = rows instanceof Float32Array ? rows : undefined;
-    const halfTable = halfRows ? halfBitsToFloatTable() : undefined;
     let sumSqError = 0;
     let sumSqWeight = 0;
     let maxAbsError = this.maxAbsError;
-
-    for (let n = 0; n < N; n++) {
-      // Gather the column block and its range. min/max start as in MLAS (FLT_MAX / -FLT_MAX).
-      let min = 3.4028234663852886e38;
-      let max = -3.4028234663852886e38;
-      let src = offset + n;
-      if (floatRows) {
-        for (let i = 0; i < len; i++, src += N) {
-          const v = floatRows[src]!;
-          column[i] = v;
-          if (v < min) min = v;
-          if (v > max) max = v;
-        }
-      } else {
-        for (let i = 0; i < len; i++, src += N) {
-          const v = halfTable![halfRows![src]!]!;
-          column[i] = v;
-          if (v < min) min = v;
-          if (v > max) max = v;
-        }
+    let dst = n * columnBytes + block * blobSize;
+    for (let i = 0; i < len; i += 2) {
+      const v0 = column[i]!;
+      const q0 = quantizeValue(v0, reciprocal, zp);
+      const e0 = Math.abs(v0 - fround((q0 - zp) * scale));
+      sumSqError += e0 * e0;
+      sumSqWeight += v0 * v0;
+      if (e0 > maxAbsError) maxAbsError = e0;
+      let q1 = zp; // odd tail: the pad nibble dequantizes to exactly 0
+      if (i + 1 < len) {
+        const v1 = column[i + 1]!;
+        q1 = quantizeValue(v1, reciprocal, zp);
+        const e1 = Math.abs(v1 - fround((q1 - zp) * scale));
+        sumSqError += e1 * e1;
+        sumSqWeight += v1 * v1;
+        if (e1 > maxAbsError) maxAbsError = e1;
       }
-      if (!(min >= -3.4028234663852886e38 && max <= 3.4028234663852886e38)) {
-        throw new ModelscoutError('E_MODEL', `weight holds a non-finite value (NaN or Inf) in column ${n}, block ${block}: it cannot be quantized`);
-      }
-
-      // Scale and zero point (MLAS range2scale / range2scalezp), then the scale as stored in T.
-      let zp = 8;
-      let scaleF: number;
-      if (symmetric) {
-        const m = Math.abs(max) > Math.abs(min) ? max : min;
-        scaleF = fround(-m / 8);
-      } else {
-        const lo = Math.min(min, 0);
-        const hi = Math.max(max, 0);
-        scaleF = fround(fround(hi - lo) / 15);
-        let zpF = lo;
-        if (scaleF !== 0) zpF = fround(0 - fround(lo / scaleF));
-        zp = zpF < 0 ? 0 : zpF > 15 ? 15 : roundHalfAwayFromZero(zpF);
-      }
-      const scaleIndex = n * kBlocks + block;
-      let scale: number;
-      if (halfScales) {
-        const bits = floatToHalfBits(scaleF);
-        halfScales[scaleIndex] = bits;
-        scale = halfBitsToFloat(bits);
-      } else {
-        floatScales![scaleIndex] = scaleF;
-        scale = scaleF;
-      }
-      const reciprocal = scale !== 0 ? fround(1 / scale) : 0;
-
-      // Codes, two per byte, low nibble first.
-      let dst = n * columnBytes + block * blobSize;
-      for (let i = 0; i < len; i += 2) {
-        const v0 = column[i]!;
-        const q0 = quantizeValue(v0, reciprocal, zp);
-        const e0 = v0 - fround((q0 - zp) * scale);
-        sumSqError += e0 * e0;
-        sumSqWeight += v0 * v0;
-        if (Math.abs(e0) > maxAbsError) maxAbsError = Math.abs(e0);
-        let q1 = zp; // odd tail: the pad nibble dequantizes to exactly 0
-        if (i + 1 < len) {
-          const v1 = column[i + 1]!;
-          q1 = quantizeValue(v1, reciprocal, zp);
-          const e1 = v1 - fround((q1 - zp) * scale);
-          sumSqError += e1 * e1;
-          sumSqWeight += v1 * v1;
-          if (Math.abs(e1) > maxAbsError) maxAbsError = Math.abs(e1);
-        }
-        packed[dst++] = q0 | (q1 << 4);
-      }
-
-      if (this.zeroPoints) {
-        const zpIndex = n * zeroPointBytesPerColumn + (block >> 1);
-        if ((block & 1) === 0) {
-          // Pad nibble 8 for the missing last block of an odd block count, as current MLAS writes.
-          this.zeroPoints[zpIndex] = zp | ((block + 1 < kBlocks ? 0 : 8) << 4);
-        } else {
-          this.zeroPoints[zpIndex] = (this.zeroPoints[zpIndex]! & 0x0f) | (zp << 4);
-        }
-      }
+      packed[dst++] = q0 | (q1 << 4);
     }
-    // NaN slips through the min/max comparisons above but poisons the error sum: one check per block row.
+    // NaN slips through the min/max comparisons above but poisons the error sum.
     if (Number.isNaN(sumSqError)) {
-      throw new ModelscoutError('E_MODEL', `weight holds a NaN value in block ${block} (rows ${block * this.layout.blockSize}..): it cannot be quantized`);
+      throw new ModelscoutError('E_MODEL', `weight holds a NaN value in column ${n}, block ${block}: it cannot be quantized`);
     }
     this.sumSqError += sumSqError;
     this.sumSqWeight += sumSqWeight;
     this.maxAbsError = maxAbsError;
+
+    if (this.zeroPoints) {
+      const zpIndex = n * zeroPointBytesPerColumn + (block >> 1);
+      if ((block & 1) === 0) {
+        // Pad nibble 8 for the missing last block of an odd block count, as current MLAS writes.
+        this.zeroPoints[zpIndex] = zp | ((block + 1 < kBlocks ? 0 : 8) << 4);
+      } else {
+        this.zeroPoints[zpIndex] = (this.zeroPoints[zpIndex]! & 0x0f) | (zp << 4);
+      }
+    }
   }
 }
 
@@ -299,6 +343,33 @@ export function quantizeInt4(weight: Float32Array | Uint16Array, K: number, N: n
     quantizer.addRows(row, weight.subarray(row * N, Math.min(K, row + stripeRows) * N));
   }
   return quantizer.finish();
+}
+
+/**
+ * Quantizes a row-major `[rows, cols]` table (a token embedding) block-wise along its last axis: the
+ * result is the MatMulNBits layout of its transpose (K = cols, N = rows), so `packed` row r holds the codes
+ * of table row r, and scales are `[rows, kBlocks]`, as GatherBlockQuantized (uint8 data, quantize_axis 1)
+ * expects. Stripes of whole table rows are fed one at a time.
+ */
+export function quantizeInt4Rows(table: Float32Array | Uint16Array, rows: number, cols: number, options: Int4Options): Int4Weight {
+  if (table.length !== rows * cols) throw new Error(`table has ${table.length} values, expected ${rows * cols}`);
+  const quantizer = new Int4Quantizer(cols, rows, options);
+  const stripe = Math.max(1, Math.floor(65536 / cols));
+  for (let r = 0; r < rows; r += stripe) quantizer.addColumns(r, table.subarray(r * cols, Math.min(rows, r + stripe) * cols));
+  return quantizer.finish();
+}
+
+/**
+ * GatherBlockQuantized `data` (uint8, `[rows, ceil(cols/2)]`, two codes per byte, low nibble first) from a
+ * weight quantized with `quantizeInt4Rows`: the per-row block padding of the MatMulNBits layout is dropped.
+ * When cols is a multiple of the block size the bytes are the same and are returned as they are.
+ */
+export function packGatherData(weight: Int4Weight): Uint8Array {
+  const rowBytes = Math.ceil(weight.K / 2);
+  if (rowBytes === weight.columnBytes) return weight.packed;
+  const out = new Uint8Array(weight.N * rowBytes);
+  for (let n = 0; n < weight.N; n++) out.set(weight.packed.subarray(n * weight.columnBytes, n * weight.columnBytes + rowBytes), n * rowBytes);
+  return out;
 }
 
 /** Scale of column n, block b as a float (fp16 scales widened). */

@@ -4,7 +4,9 @@ import { floatToHalfBits, halfBitsToFloat } from '../../src/quantize/half.js';
 import {
   Int4Quantizer,
   dequantizeInt4,
+  packGatherData,
   quantizeInt4,
+  quantizeInt4Rows,
   readInt4Code,
   readInt4Scale,
   readInt4ZeroPoint,
@@ -263,3 +265,29 @@ function quantizeStats(source: Float32Array | Uint16Array, K: number, N: number,
   quantizer.addRows(0, source);
   return quantizer.errorStats();
 }
+
+describe('int4 quantization of an embedding table (rows of Wᵀ)', () => {
+  it('gives the same bytes as quantizing the transposed weight by rows', () => {
+    for (const [rows, cols, blockSize] of [[11, 64, 32], [7, 40, 16], [5, 33, 16]] as const) {
+      const rnd = createRandom(rows * cols);
+      const table = new Float32Array(rows * cols).map(() => rnd.normal());
+      const transposed = new Float32Array(rows * cols);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) transposed[c * rows + r] = table[r * cols + c]!;
+      for (const symmetric of [true, false]) {
+        const a = quantizeInt4Rows(table, rows, cols, { blockSize, symmetric, dtype: 'float32' });
+        const b = quantizeInt4(transposed, cols, rows, { blockSize, symmetric, dtype: 'float32' });
+        expect(hex(a.packed)).toBe(hex(b.packed));
+        expect(floatBytes(a.scales as Float32Array)).toBe(floatBytes(b.scales as Float32Array));
+        expect(a.zeroPoints && hex(a.zeroPoints)).toBe(b.zeroPoints && hex(b.zeroPoints));
+        const data = packGatherData(a);
+        expect(data.length).toBe(rows * Math.ceil(cols / 2));
+        for (let r = 0; r < rows; r++) {
+          for (let c = 0; c < cols; c++) {
+            const byte = data[r * Math.ceil(cols / 2) + (c >> 1)]!;
+            expect((c & 1) === 0 ? byte & 15 : byte >> 4).toBe(readInt4Code(a, c, r));
+          }
+        }
+      }
+    }
+  });
+});

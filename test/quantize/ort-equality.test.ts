@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { floatToHalfBits, halfBitsToFloat } from '../../src/quantize/half.js';
-import { dequantizeInt4, quantizeInt4, type Int4Weight } from '../../src/quantize/int4.js';
+import { dequantizeInt4, packGatherData, quantizeInt4, quantizeInt4Rows, type Int4Weight } from '../../src/quantize/int4.js';
 import { createRandom } from '../../src/quantize/random.js';
 import { DTYPE, bytesOf, encodeMiniModel, type MiniTensor } from './helpers/mini-onnx.js';
 
@@ -148,5 +148,63 @@ describe('MatMulNBits in ONNX Runtime equals A × dequant(W) computed here', () 
       }
     }
     expect(worst).toBeGreaterThan(0.05);
+  });
+});
+
+describe('GatherBlockQuantized in ONNX Runtime returns the dequantized embedding rows', () => {
+  const gatherCases: { cols: number; blockSize: number; symmetric: boolean; dtype: 'float32' | 'float16' }[] = [];
+  for (const blockSize of [16, 32, 64, 128, 256]) {
+    for (const symmetric of [true, false]) {
+      for (const dtype of ['float32', 'float16'] as const) gatherCases.push({ cols: blockSize * 3, blockSize, symmetric, dtype });
+    }
+  }
+  // cols not a multiple of the block size (odd block count, ragged last block).
+  gatherCases.push({ cols: 80, blockSize: 32, symmetric: false, dtype: 'float32' });
+
+  it.each(gatherCases)('hidden $cols block $blockSize symmetric=$symmetric $dtype', async ({ cols, blockSize, symmetric, dtype }) => {
+    const rows = 13;
+    const rnd = createRandom(cols + blockSize + (symmetric ? 5 : 0));
+    const table = new Float32Array(rows * cols).map(() => rnd.normal() * 0.1);
+    const source = dtype === 'float16' ? Uint16Array.from(table, (v) => floatToHalfBits(v)) : table;
+    const q = quantizeInt4Rows(source, rows, cols, { blockSize, symmetric, dtype });
+    const deq = dequantizeInt4(q); // [cols, rows]: the transposed table
+    const elem = dtype === 'float16' ? DTYPE.float16 : DTYPE.float32;
+    const initializers: MiniTensor[] = [
+      { name: 'E_Q4', dtype: DTYPE.uint8, dims: [rows, Math.ceil(cols / 2)], data: packGatherData(q) },
+      { name: 'E_scales', dtype: elem, dims: [rows, q.kBlocks], data: bytesOf(q.scales) },
+    ];
+    if (q.zeroPoints) initializers.push({ name: 'E_zp', dtype: DTYPE.uint8, dims: [rows, q.zeroPointBytesPerColumn], data: q.zeroPoints });
+    const model = encodeMiniModel({
+      nodes: [
+        {
+          opType: 'GatherBlockQuantized',
+          domain: 'com.microsoft',
+          inputs: ['E_Q4', 'ids', ...initializers.slice(1).map((t) => t.name)],
+          outputs: ['Y'],
+          intAttributes: { bits: 4, block_size: blockSize, gather_axis: 0, quantize_axis: 1 },
+        },
+      ],
+      initializers,
+      inputs: [{ name: 'ids', dtype: DTYPE.int64, dims: [1, 'S'] }],
+      outputs: [{ name: 'Y', dtype: elem, dims: [1, 'S', cols] }],
+      opsets: { 'com.microsoft': 1 },
+    });
+    const ids = [3, 0, 12, 3, 7];
+    const session = await ort.InferenceSession.create(model);
+    try {
+      const { Y } = await session.run({ ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]) });
+      expect(Y!.dims).toEqual([1, ids.length, cols]);
+      const data = Y!.data;
+      const got = data instanceof Uint16Array ? Float32Array.from(data, (b) => halfBitsToFloat(b)) : (data as Float32Array);
+      ids.forEach((id, t) => {
+        for (let c = 0; c < cols; c++) {
+          const expected = deq[c * rows + id]!;
+          const tolerance = dtype === 'float16' ? Math.abs(expected) * 2 ** -10 : 1e-7;
+          expect(Math.abs(got[t * cols + c]! - expected)).toBeLessThanOrEqual(tolerance);
+        }
+      });
+    } finally {
+      await session.release();
+    }
   });
 });
