@@ -78,7 +78,7 @@ describe('MatMulNBits in ONNX Runtime equals A × dequant(W) computed here', () 
     const weight = new Float32Array(K * N).map(() => rnd.normal() * 0.05 + (symmetric ? 0 : 0.02));
     const activations = new Float32Array(M * K).map(() => rnd.normal());
     let source: Float32Array | Uint16Array = weight;
-    let aTensor = new ort.Tensor('float32', activations, [M, K]);
+    let aTensor: ort.Tensor = new ort.Tensor('float32', activations, [M, K]);
     if (dtype === 'float16') {
       source = Uint16Array.from(weight, (v) => floatToHalfBits(v));
       const aHalf = Uint16Array.from(activations, (v) => floatToHalfBits(v));
