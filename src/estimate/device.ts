@@ -1,0 +1,65 @@
+import type { WeightFormat } from './weights.js';
+
+/**
+ * What the estimator needs to know about the device a model runs on. `src/hardware` builds it from the
+ * detected (or overridden) hardware; tests and what-if callers can write one by hand.
+ */
+export interface DeviceTarget {
+  kind: 'cpu' | 'gpu';
+  /** e.g. `NVIDIA H100 80GB HBM3 ×2` or `Intel(R) Xeon(R) ... (CPU)`. */
+  name: string;
+  /** GPUs used together (weights and KV split across them); 1 for a CPU. */
+  count: number;
+  memoryTotalBytes: number;
+  /** Memory a new process can use now: free VRAM (summed over GPUs) or the OS's available RAM. */
+  memoryAvailableBytes: number;
+  /** Memory bandwidth (summed over GPUs), or null when unknown (an unrecognised GPU without an override). */
+  bandwidthBytesPerSec: number | null;
+  bandwidthSource: 'probe' | 'known' | 'default' | 'override' | 'unknown';
+  /** Peak dense FLOP/s: fp16 tensor-core rate for GPUs, fp32 FMA rate for CPUs; null when unknown. */
+  peakFlops: number | null;
+  peakFlopsSource: 'known' | 'default' | 'override' | 'unknown';
+  /** Memory the runtime itself takes before any weight (process, ONNX Runtime arenas, CUDA context). */
+  runtimeOverheadBytes: number;
+}
+
+/** Fraction of peak the runtime reaches: decode against bandwidth, prefill against peak FLOP/s. */
+export interface Efficiency {
+  decode: number;
+  prefill: number;
+  /** `default`: the stated defaults below; `calibrated`: fitted to measurements on this device and format. */
+  source: 'default' | 'calibrated';
+  /** Where the figures come from, in words. */
+  note?: string;
+}
+
+/**
+ * Default efficiencies, before any calibration:
+ * - GPU decode 0.70 of peak bandwidth: batch-1 decode kernels on HBM/GDDR typically sustain 60-85 % of the
+ *   datasheet rate. GPU prefill 0.45 of dense fp16 peak: large GEMMs reach 60-80 %, attention and the
+ *   smaller projections pull the average down.
+ * - CPU decode 0.80 of a *probed* streaming bandwidth (the probe already measures what software gets), 0.60
+ *   of a stated default or theoretical figure. CPU prefill 0.30 of the fp32 FMA peak: MLAS GEMMs reach about
+ *   half of peak, int4 dequantisation and attention cost the rest.
+ * These are what a later calibration from measurements replaces (`source: 'calibrated'`).
+ */
+export function defaultEfficiency(device: Pick<DeviceTarget, 'kind' | 'bandwidthSource'>, _format?: WeightFormat): Efficiency {
+  if (device.kind === 'gpu') {
+    return { decode: 0.7, prefill: 0.45, source: 'default', note: 'default GPU efficiencies (decode 0.70 of peak bandwidth, prefill 0.45 of dense fp16 peak)' };
+  }
+  const decode = device.bandwidthSource === 'probe' ? 0.8 : 0.6;
+  return {
+    decode,
+    prefill: 0.3,
+    source: 'default',
+    note: `default CPU efficiencies (decode ${decode.toFixed(2)} of the ${device.bandwidthSource} bandwidth, prefill 0.30 of the fp32 FMA peak)`,
+  };
+}
+
+/**
+ * Multiplicative error band around an estimate: wide for default efficiencies (they are guesses about a
+ * runtime), narrow once calibrated against measurements on the same device and format.
+ */
+export function errorBand(efficiency: Efficiency): { low: number; high: number } {
+  return efficiency.source === 'calibrated' ? { low: 0.8, high: 1.25 } : { low: 0.5, high: 1.5 };
+}

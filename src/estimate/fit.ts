@@ -1,0 +1,143 @@
+import type { ModelSpec } from '../catalog/model-spec.js';
+import type { DeviceTarget } from './device.js';
+import { kvCacheBreakdown, type KvDtype } from './kv-cache.js';
+import { weightBytes, type WeightBytesOptions, type WeightFormat } from './weights.js';
+
+/** The KV dtype a runtime keeps for a weight format: fp16 models cache fp16, fp32 and q4 (fp32 activations) cache fp32. */
+export function defaultKvDtype(format: WeightFormat): KvDtype {
+  return format === 'fp16' || format === 'q4f16' ? 'fp16' : format === 'bf16' ? 'bf16' : 'fp32';
+}
+
+/** Share of the available memory left free for the OS, other processes and fragmentation. */
+export const DEFAULT_HEADROOM_FRACTION = 0.1;
+
+/** Prompt tokens processed in one forward pass that the activation workspace is sized for. */
+export const PREFILL_CHUNK_TOKENS = 2048;
+
+export interface FitInput {
+  spec: ModelSpec;
+  format: WeightFormat;
+  /** Tokens per sequence (prompt + generated). */
+  context: number;
+  concurrency?: number;
+  kvDtype?: KvDtype;
+  device: Pick<DeviceTarget, 'memoryAvailableBytes' | 'runtimeOverheadBytes' | 'kind'>;
+  /** Fraction of available memory kept free (default 0.10). */
+  headroomFraction?: number;
+  weightOptions?: WeightBytesOptions;
+}
+
+export interface MemoryFit {
+  fits: boolean;
+  weightBytes: number;
+  kvBytes: number;
+  /** Transient buffers of a forward pass: hidden states, MLP intermediates and logits for one prefill chunk. */
+  activationBytes: number;
+  runtimeOverheadBytes: number;
+  /** weights + KV + activations + runtime overhead. */
+  totalBytes: number;
+  availableBytes: number;
+  headroomBytes: number;
+  /** available − headroom: what the model may use. */
+  usableBytes: number;
+  /** usable − total (negative when it does not fit). */
+  marginBytes: number;
+  /** Why it does not fit, in one sentence; null when it fits. */
+  reason: string | null;
+  /** Largest context per sequence that fits at this concurrency (≤ the model's maximum); 0 when the weights alone do not fit. */
+  maxContext: number;
+  kvDtype: KvDtype;
+  context: number;
+  concurrency: number;
+  basis: {
+    kvFormula: string;
+    headroomFraction: number;
+    activationAssumption: string;
+  };
+}
+
+/** Activation workspace of one forward pass over `tokens` tokens per sequence (fp32 buffers). */
+export function activationBytes(spec: ModelSpec, tokens: number, concurrency: number): number {
+  const chunk = Math.max(1, Math.min(tokens, PREFILL_CHUNK_TOKENS));
+  const ffnWidth = spec.moe ? spec.moe.expertIntermediateSize * (spec.moe.activeExperts + spec.moe.sharedExperts) : spec.intermediateSize;
+  const qkvWidth = spec.numHeads * spec.headDim + 2 * spec.numKvHeads * spec.headDim;
+  // Residual + normed hidden + attention output (3 × hidden), q/k/v, gate/up/act (3 × ffn) — fp32.
+  const perToken = (3 * spec.hiddenSize + qkvWidth + 3 * ffnWidth) * 4;
+  // Logits of the last position only (generation) — vocab × fp32 per sequence.
+  return concurrency * (chunk * perToken + spec.vocabSize * 4);
+}
+
+/**
+ * Does the model fit in the device's AVAILABLE memory (free VRAM or available RAM), with the runtime's own
+ * overhead and a headroom kept free? When not, says why and the largest context that would fit.
+ */
+export function fitMemory(input: FitInput): MemoryFit {
+  const concurrency = input.concurrency ?? 1;
+  const kvDtype = input.kvDtype ?? defaultKvDtype(input.format);
+  const headroomFraction = input.headroomFraction ?? DEFAULT_HEADROOM_FRACTION;
+  const weights = weightBytes(input.spec, input.format, input.weightOptions ?? {}).totalBytes;
+  const available = Math.max(0, input.device.memoryAvailableBytes);
+  const headroomBytes = Math.round(available * headroomFraction);
+  const usable = available - headroomBytes;
+  const overhead = input.device.runtimeOverheadBytes;
+
+  const totalAt = (tokens: number): { kv: number; act: number; total: number; formula: string } => {
+    const kv = kvCacheBreakdown(input.spec, { tokens, dtype: kvDtype, concurrency });
+    const act = activationBytes(input.spec, tokens, concurrency);
+    return { kv: kv.totalBytes, act, total: weights + kv.totalBytes + act + overhead, formula: kv.formula };
+  };
+  const at = totalAt(input.context);
+  const fits = at.total <= usable;
+
+  // Largest context that fits: memory grows monotonically with tokens, so bisect.
+  let maxContext = 0;
+  if (totalAt(1).total <= usable) {
+    let lo = 1;
+    let hi = input.spec.maxContext;
+    if (totalAt(hi).total <= usable) lo = hi;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (totalAt(mid).total <= usable) lo = mid;
+      else hi = mid - 1;
+    }
+    maxContext = lo;
+  }
+
+  let reason: string | null = null;
+  if (!fits) {
+    const where = input.device.kind === 'gpu' ? 'free VRAM' : 'available RAM';
+    if (weights + overhead > usable) {
+      reason = `the ${input.format} weights alone (${gib(weights)} GiB + ${gib(overhead)} GiB runtime) exceed the ${gib(usable)} GiB usable of ${gib(available)} GiB ${where}`;
+    } else if (maxContext === 0) {
+      reason = `weights fit but not even one token of KV cache does within ${gib(usable)} GiB usable ${where}`;
+    } else {
+      reason = `the KV cache for ${input.context} tokens × ${concurrency} sequence${concurrency === 1 ? '' : 's'} (${gib(at.kv)} GiB) does not fit beside the weights in ${gib(usable)} GiB usable ${where}; at most ${maxContext} tokens fit`;
+    }
+  }
+  return {
+    fits,
+    weightBytes: weights,
+    kvBytes: at.kv,
+    activationBytes: at.act,
+    runtimeOverheadBytes: overhead,
+    totalBytes: at.total,
+    availableBytes: available,
+    headroomBytes,
+    usableBytes: usable,
+    marginBytes: usable - at.total,
+    reason,
+    maxContext,
+    kvDtype,
+    context: input.context,
+    concurrency,
+    basis: {
+      kvFormula: at.formula,
+      headroomFraction,
+      activationAssumption: `fp32 activations of one forward pass over up to ${PREFILL_CHUNK_TOKENS} tokens per sequence plus last-position logits; attention scores assumed fused (not materialised)`,
+    },
+  };
+}
+
+function gib(bytes: number): string {
+  return (bytes / 1024 ** 3).toFixed(1);
+}

@@ -1,0 +1,223 @@
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import { ModelscoutError, invalidValue } from '../errors.js';
+import { findAccelerator, gpuOverrideKeys, matchAccelerator, type AcceleratorSpec } from './accelerators.js';
+import { defaultCpuPeakFlops, parseCpuInfo, type CpuFeatures } from './cpu.js';
+import { probeMemoryBandwidth } from './probe.js';
+import { runCommand, type CommandRunner } from './run-command.js';
+
+export interface GpuInfo {
+  index: number;
+  /** The name as `nvidia-smi` reports it (or the accelerator's name for an override). */
+  name: string;
+  vramTotalBytes: number;
+  vramFreeBytes: number;
+  driver: string | null;
+  /** The matching entry of the accelerator table, or null for a GPU we do not know (reported, not guessed). */
+  known: AcceleratorSpec | null;
+  source: 'nvidia-smi' | 'override';
+  /** Bandwidth set with `--bandwidth`, which wins over the known figure. */
+  bandwidthOverrideBytesPerSec?: number;
+}
+
+export type BandwidthSource = 'probe' | 'known' | 'default' | 'override';
+
+export interface Hardware {
+  os: { platform: string; release: string; arch: string };
+  cpu: { model: string; cores: number; threads: number; features: CpuFeatures; frequencyGHz: number | null };
+  memory: { totalBytes: number; availableBytes: number; source: 'detected' | 'override' };
+  gpus: GpuInfo[];
+  /** System memory bandwidth (what CPU decoding streams from). */
+  bandwidth: { bytesPerSec: number; source: BandwidthSource; note: string };
+  /** The CPU's peak fp32 FLOP/s (GPU rates are on each GPU's `known` entry). */
+  peakFlops: { flopsPerSec: number; source: 'default' | 'known'; basis: string };
+  /** Things the user should know about the detection (e.g. nvidia-smi failed). */
+  notes: string[];
+}
+
+/** What-if overrides: replace the GPUs, VRAM, RAM or bandwidth the estimates use. */
+export interface HardwareOverrides {
+  /** A GPU from the accelerator table, `count` of them (`--gpu H100-80GB[x2]`). */
+  gpu?: { key: string; count: number };
+  /** VRAM per GPU (`--vram`); without any GPU it adds one GPU of unknown type with this VRAM. */
+  vramBytes?: number;
+  /** Total and available RAM (`--ram`). */
+  ramBytes?: number;
+  /** Memory bandwidth of the device estimates run on: per GPU when there are GPUs, else system RAM (`--bandwidth`). */
+  bandwidthBytesPerSec?: number;
+}
+
+export interface DetectOptions {
+  /** Measure system memory bandwidth (a few seconds). */
+  probe?: boolean;
+  overrides?: HardwareOverrides;
+  /** Subprocess runner (tests inject canned `nvidia-smi` output). */
+  run?: CommandRunner;
+  /** File reader for /proc files (tests inject fixtures). */
+  readTextFile?: (path: string) => Promise<string | null>;
+  /** Values os.* would give (tests inject them). */
+  system?: Partial<{ platform: string; release: string; arch: string; cpuModel: string; threads: number; speedMHz: number; totalMem: number; freeMem: number }>;
+  probeDurationMs?: number;
+}
+
+/** A stated default when no probe ran and no known figure applies (typical dual-channel DDR4/DDR5 desktop). */
+export const DEFAULT_SYSTEM_BANDWIDTH = 25e9;
+
+const NVIDIA_SMI_ARGS = ['--query-gpu=index,name,memory.total,memory.free,driver_version', '--format=csv,noheader,nounits'];
+const MIB = 1024 * 1024;
+
+async function readTextFileDefault(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Parses `nvidia-smi --query-gpu=index,name,memory.total,memory.free,driver_version --format=csv,noheader,nounits`. */
+export function parseNvidiaSmi(stdout: string): GpuInfo[] {
+  const gpus: GpuInfo[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line.trim().length === 0) continue;
+    const parts = line.split(',').map((p) => p.trim());
+    if (parts.length < 5) continue;
+    const [indexText, name, totalText, freeText, driver] = parts as [string, string, string, string, string];
+    const total = Number(totalText);
+    const free = Number(freeText);
+    if (!Number.isFinite(total)) continue;
+    gpus.push({
+      index: Number(indexText) || gpus.length,
+      name,
+      vramTotalBytes: total * MIB,
+      // "[N/A]" free memory (some vGPU / MIG setups): assume nothing is free rather than everything.
+      vramFreeBytes: Number.isFinite(free) ? free * MIB : 0,
+      driver: driver && driver !== '[N/A]' ? driver : null,
+      known: matchAccelerator(name),
+      source: 'nvidia-smi',
+    });
+  }
+  return gpus;
+}
+
+/** MemTotal and MemAvailable from /proc/meminfo (kB), or null when absent. */
+export function parseMemInfo(text: string): { totalBytes: number; availableBytes: number } | null {
+  const read = (key: string): number | null => {
+    const match = new RegExp(`^${key}:\\s*(\\d+)\\s*kB`, 'm').exec(text);
+    return match ? Number(match[1]) * 1024 : null;
+  };
+  const total = read('MemTotal');
+  const available = read('MemAvailable');
+  if (total === null || available === null) return null;
+  return { totalBytes: total, availableBytes: available };
+}
+
+/**
+ * Detects OS, CPU, RAM (MemAvailable: what a new process can get without swapping) and NVIDIA GPUs, then
+ * applies what-if overrides. Without nvidia-smi there are simply no GPUs; a failing nvidia-smi adds a note.
+ */
+export async function detectHardware(options: DetectOptions = {}): Promise<Hardware> {
+  const run = options.run ?? runCommand;
+  const readText = options.readTextFile ?? readTextFileDefault;
+  const sys = options.system ?? {};
+  const platform = sys.platform ?? os.platform();
+  const arch = sys.arch ?? os.arch();
+  const cpus = os.cpus();
+  const notes: string[] = [];
+
+  const cpuText = platform === 'linux' ? await readText('/proc/cpuinfo') : null;
+  const cpu = parseCpuInfo(cpuText ?? '', {
+    model: sys.cpuModel ?? cpus[0]?.model ?? 'unknown CPU',
+    threads: sys.threads ?? (cpus.length || 1),
+    speedMHz: sys.speedMHz ?? cpus[0]?.speed ?? 0,
+    arch,
+  });
+
+  const memInfoText = platform === 'linux' ? await readText('/proc/meminfo') : null;
+  const memInfo = memInfoText ? parseMemInfo(memInfoText) : null;
+  const memory = memInfo ?? { totalBytes: sys.totalMem ?? os.totalmem(), availableBytes: sys.freeMem ?? os.freemem() };
+  if (!memInfo) notes.push('available RAM is the OS free-memory figure (no /proc/meminfo MemAvailable here)');
+
+  let gpus: GpuInfo[] = [];
+  const smi = await run('nvidia-smi', NVIDIA_SMI_ARGS);
+  if (smi !== null) {
+    if (smi.exitCode === 0) gpus = parseNvidiaSmi(smi.stdout);
+    else notes.push(`nvidia-smi failed (exit ${smi.exitCode}): ${smi.stderr.split('\n')[0]?.trim() || 'no message'}; no GPUs reported`);
+  }
+  for (const gpu of gpus) {
+    if (!gpu.known) notes.push(`GPU "${gpu.name}" is not in the accelerator table: its bandwidth and FLOP/s are unknown (pass --bandwidth, or --gpu with a known model)`);
+  }
+
+  // System bandwidth: Apple chips are known; a probe measures; otherwise a stated default.
+  const apple = matchAccelerator(cpu.model, 'apple');
+  let bandwidth: Hardware['bandwidth'] = apple
+    ? { bytesPerSec: apple.memoryBandwidthBytesPerSec, source: 'known', note: `${apple.name} unified memory (${apple.source})` }
+    : { bytesPerSec: DEFAULT_SYSTEM_BANDWIDTH, source: 'default', note: 'stated default (25 GB/s: a dual-channel DDR4/DDR5 desktop sustains 20-40 GB/s); run with --probe to measure' };
+  if (options.probe) {
+    const probe = await probeMemoryBandwidth({ threads: cpu.threads, ...(options.probeDurationMs === undefined ? {} : { durationMs: options.probeDurationMs }) });
+    bandwidth = { bytesPerSec: probe.bytesPerSec, source: 'probe', note: `measured: ${probe.threads} threads copying ${probe.bufferBytes / MIB} MiB buffers, median of ${probe.samples.length} rounds over ${probe.durationMs / 1000} s` };
+  }
+
+  const peak = defaultCpuPeakFlops(cpu);
+  const hardware: Hardware = {
+    os: { platform, release: sys.release ?? os.release(), arch },
+    cpu: { model: cpu.model, cores: cpu.cores, threads: cpu.threads, features: cpu.features, frequencyGHz: cpu.frequencyGHz },
+    memory: { ...memory, source: 'detected' },
+    gpus,
+    bandwidth,
+    peakFlops: { flopsPerSec: peak.flopsPerSec, source: 'default', basis: peak.basis },
+    notes,
+  };
+  return options.overrides ? applyOverrides(hardware, options.overrides) : hardware;
+}
+
+/** Applies what-if overrides to detected hardware (pure). */
+export function applyOverrides(hardware: Hardware, overrides: HardwareOverrides): Hardware {
+  const result: Hardware = { ...hardware, gpus: hardware.gpus.map((g) => ({ ...g })), notes: [...hardware.notes] };
+  if (overrides.gpu) {
+    const spec = findAccelerator(overrides.gpu.key);
+    if (!spec || spec.vendor !== 'nvidia' || spec.memoryBytes === null) throw unknownGpu(overrides.gpu.key);
+    result.gpus = Array.from({ length: overrides.gpu.count }, (_, index) => ({
+      index,
+      name: spec.name,
+      vramTotalBytes: spec.memoryBytes!,
+      vramFreeBytes: spec.memoryBytes!,
+      driver: null,
+      known: spec,
+      source: 'override' as const,
+    }));
+    result.notes = result.notes.filter((n) => !n.startsWith('GPU "'));
+  }
+  if (overrides.vramBytes !== undefined) {
+    if (result.gpus.length === 0) {
+      result.gpus = [{ index: 0, name: 'GPU (what-if)', vramTotalBytes: overrides.vramBytes, vramFreeBytes: overrides.vramBytes, driver: null, known: null, source: 'override' }];
+    } else {
+      result.gpus = result.gpus.map((g) => ({ ...g, vramTotalBytes: overrides.vramBytes!, vramFreeBytes: overrides.vramBytes! }));
+    }
+  }
+  if (overrides.ramBytes !== undefined) {
+    result.memory = { totalBytes: overrides.ramBytes, availableBytes: overrides.ramBytes, source: 'override' };
+  }
+  if (overrides.bandwidthBytesPerSec !== undefined) {
+    if (result.gpus.length > 0) {
+      result.gpus = result.gpus.map((g) => ({ ...g, bandwidthOverrideBytesPerSec: overrides.bandwidthBytesPerSec! }));
+    } else {
+      result.bandwidth = { bytesPerSec: overrides.bandwidthBytesPerSec, source: 'override', note: 'set with --bandwidth' };
+    }
+  }
+  return result;
+}
+
+export function unknownGpu(key: string): ModelscoutError {
+  return invalidValue('GPU', key, `one of ${gpuOverrideKeys().join(', ')}, optionally with a count like H100-80GB[x2]`);
+}
+
+/** Parses `H100-80GB`, `H100-80GB[x2]`, `a100-40gb[4]` into a key (validated) and a count. */
+export function parseGpuOverride(text: string): { key: string; count: number } {
+  const match = /^\s*([A-Za-z0-9-]+)\s*(?:\[\s*[xX×]?\s*(\d+)\s*\])?\s*$/.exec(text);
+  if (!match) throw unknownGpu(text);
+  const spec = findAccelerator(match[1]!);
+  if (!spec || spec.vendor !== 'nvidia') throw unknownGpu(text);
+  const count = match[2] === undefined ? 1 : Number(match[2]);
+  if (!Number.isInteger(count) || count < 1 || count > 64) throw invalidValue('GPU count', match[2], 'a whole number from 1 to 64, as in H100-80GB[x2]');
+  return { key: spec.key, count };
+}
