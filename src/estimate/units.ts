@@ -3,10 +3,10 @@ import { invalidValue } from '../errors.js';
 /**
  * Parsers for the quantities users type: memory (`24GiB`, `80GB`, `512MiB`), bandwidth (`50GB/s`, `3.35TB/s`)
  * and parameter counts (`14B`, `500M`). Decimal prefixes (GB) are powers of 1000 and binary ones (GiB) of
- * 1024, as written; a bare number of bytes is accepted too. Invalid text throws `E_INPUT` naming the value.
+ * 1024, as written. Sizes need a unit (a bare `24` is more likely GiB than bytes, so it is refused); a
+ * bare count is taken as is. Invalid text throws `E_INPUT` naming the value.
  */
 const BYTE_FACTORS: Record<string, number> = {
-  '': 1,
   b: 1,
   k: 1e3,
   kb: 1e3,

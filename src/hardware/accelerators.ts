@@ -204,6 +204,14 @@ function appleChip(key: string, gbPerSec: number, match: RegExp[]): AcceleratorS
   };
 }
 
+/** An accelerator entry without its name patterns (what reports and `--json` carry). */
+export type AcceleratorInfo = Omit<AcceleratorSpec, 'match'>;
+
+export function acceleratorInfo(spec: AcceleratorSpec): AcceleratorInfo {
+  const { match: _match, ...info } = spec;
+  return info;
+}
+
 /** The NVIDIA entry an `nvidia-smi` name matches, or null (reported as unknown, not guessed). */
 export function matchAccelerator(reportedName: string, vendor: AcceleratorSpec['vendor'] = 'nvidia'): AcceleratorSpec | null {
   return ACCELERATORS.find((a) => a.vendor === vendor && a.match.some((re) => re.test(reportedName))) ?? null;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { ModelscoutError, invalidValue } from '../errors.js';
-import { findAccelerator, gpuOverrideKeys, matchAccelerator, type AcceleratorSpec } from './accelerators.js';
+import { acceleratorInfo, findAccelerator, gpuOverrideKeys, matchAccelerator, type AcceleratorInfo } from './accelerators.js';
 import { defaultCpuPeakFlops, parseCpuInfo, type CpuFeatures } from './cpu.js';
 import { probeMemoryBandwidth } from './probe.js';
 import { runCommand, type CommandRunner } from './run-command.js';
@@ -14,7 +14,7 @@ export interface GpuInfo {
   vramFreeBytes: number;
   driver: string | null;
   /** The matching entry of the accelerator table, or null for a GPU we do not know (reported, not guessed). */
-  known: AcceleratorSpec | null;
+  known: AcceleratorInfo | null;
   source: 'nvidia-smi' | 'override';
   /** Bandwidth set with `--bandwidth`, which wins over the known figure. */
   bandwidthOverrideBytesPerSec?: number;
@@ -92,11 +92,15 @@ export function parseNvidiaSmi(stdout: string): GpuInfo[] {
       // "[N/A]" free memory (some vGPU / MIG setups): assume nothing is free rather than everything.
       vramFreeBytes: Number.isFinite(free) ? free * MIB : 0,
       driver: driver && driver !== '[N/A]' ? driver : null,
-      known: matchAccelerator(name),
+      known: knownInfo(matchAccelerator(name)),
       source: 'nvidia-smi',
     });
   }
   return gpus;
+}
+
+function knownInfo(spec: ReturnType<typeof matchAccelerator>): AcceleratorInfo | null {
+  return spec ? acceleratorInfo(spec) : null;
 }
 
 /** MemTotal and MemAvailable from /proc/meminfo (kB), or null when absent. */
@@ -182,7 +186,7 @@ export function applyOverrides(hardware: Hardware, overrides: HardwareOverrides)
       vramTotalBytes: spec.memoryBytes!,
       vramFreeBytes: spec.memoryBytes!,
       driver: null,
-      known: spec,
+      known: acceleratorInfo(spec),
       source: 'override' as const,
     }));
     result.notes = result.notes.filter((n) => !n.startsWith('GPU "'));

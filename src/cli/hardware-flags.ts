@@ -1,0 +1,51 @@
+// eslint-disable-next-line no-restricted-imports -- the CLI layer: oclif flag definitions shared by commands
+import { Flags } from '@oclif/core';
+import { parseBandwidth, parseByteSize } from '../estimate/units.js';
+import { gpuOverrideKeys } from '../hardware/accelerators.js';
+import { parseGpuOverride, type HardwareOverrides } from '../hardware/detect.js';
+
+/**
+ * What-if hardware flags shared by every command that estimates against hardware. They are plain strings
+ * at the oclif layer and validated by `hardwareOverridesFromFlags`, so a bad value becomes one
+ * `ModelscoutError` line (exit 2) naming the value and what is allowed.
+ */
+export const hardwareFlags = {
+  gpu: Flags.string({
+    description: `what-if: use this GPU instead of the detected ones, optionally several (${gpuOverrideKeys().join(', ')})`,
+    helpValue: 'H100-80GB[x2]',
+    helpGroup: 'HARDWARE',
+  }),
+  vram: Flags.string({ description: 'what-if: VRAM per GPU (adds a GPU of unknown type when none is present)', helpValue: '24GiB', helpGroup: 'HARDWARE' }),
+  ram: Flags.string({ description: 'what-if: total and available RAM', helpValue: '64GiB', helpGroup: 'HARDWARE' }),
+  bandwidth: Flags.string({
+    description: 'what-if: memory bandwidth of the device estimates run on (per GPU when there are GPUs, else system RAM)',
+    helpValue: '50GB/s',
+    helpGroup: 'HARDWARE',
+  }),
+};
+
+export const probeFlag = {
+  probe: Flags.boolean({ description: 'measure system memory bandwidth (takes about 2 seconds)', default: false, helpGroup: 'HARDWARE' }),
+};
+
+export interface HardwareFlagValues {
+  gpu?: string | undefined;
+  vram?: string | undefined;
+  ram?: string | undefined;
+  bandwidth?: string | undefined;
+}
+
+/** Parsed flags → overrides; throws E_INPUT (exit 2) for an unknown GPU or a malformed size or rate. */
+export function hardwareOverridesFromFlags(flags: HardwareFlagValues): HardwareOverrides {
+  const overrides: HardwareOverrides = {};
+  if (flags.gpu !== undefined) overrides.gpu = parseGpuOverride(flags.gpu);
+  if (flags.vram !== undefined) overrides.vramBytes = parseByteSize(flags.vram, '--vram');
+  if (flags.ram !== undefined) overrides.ramBytes = parseByteSize(flags.ram, '--ram');
+  if (flags.bandwidth !== undefined) overrides.bandwidthBytesPerSec = parseBandwidth(flags.bandwidth, '--bandwidth');
+  return overrides;
+}
+
+/** True when any what-if flag was given. */
+export function hasHardwareOverrides(flags: HardwareFlagValues): boolean {
+  return flags.gpu !== undefined || flags.vram !== undefined || flags.ram !== undefined || flags.bandwidth !== undefined;
+}

@@ -1,0 +1,48 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { hardwareFlags, hardwareOverridesFromFlags, probeFlag } from '../cli/hardware-flags.js';
+import type { DeviceTarget } from '../estimate/device.js';
+import { detectHardware, type Hardware } from '../hardware/detect.js';
+import { DEVICE_PREFERENCES, selectDevice } from '../hardware/device.js';
+import { hardwareSummaryLines } from '../hardware/summary.js';
+import { formatBandwidth, formatBytes, formatFlops } from '../ui/format.js';
+
+export interface HardwareResult {
+  hardware: Hardware;
+  /** The device estimates run on with `--device` (default auto: the GPUs when present). */
+  device: DeviceTarget;
+}
+
+export default class HardwareCommand extends BaseCommand {
+  static override summary = 'Show the hardware estimates run against: OS, CPU and ISA features, RAM, GPUs, memory bandwidth.';
+  static override description =
+    'RAM is what the OS reports as available (MemAvailable), GPU memory is the free VRAM from nvidia-smi. Without nvidia-smi there are no GPUs (not an error); a GPU missing from the accelerator table is reported as unknown. --probe measures system memory bandwidth in about two seconds; otherwise a stated default is used. --gpu, --vram, --ram and --bandwidth ask "what if".';
+
+  static override examples = [
+    '<%= config.bin %> hardware',
+    '<%= config.bin %> hardware --probe --json',
+    '<%= config.bin %> hardware --gpu "H100-80GB[x2]"',
+    '<%= config.bin %> hardware --ram 64GiB --bandwidth 80GB/s',
+  ];
+
+  static override flags = {
+    ...probeFlag,
+    ...hardwareFlags,
+    device: Flags.option({ options: DEVICE_PREFERENCES, default: 'auto' as const, description: 'which device estimates run on: the GPUs when present (auto), the CPU, or the GPUs' })(),
+  };
+
+  async run(): Promise<HardwareResult> {
+    const { flags } = await this.parse(HardwareCommand);
+    const overrides = hardwareOverridesFromFlags(flags);
+    if (flags.probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth (about 2 s)...');
+    const hardware = await detectHardware({ probe: flags.probe, overrides });
+    const device = selectDevice(hardware, flags.device);
+    if (!this.jsonEnabled()) {
+      for (const line of hardwareSummaryLines(hardware)) this.log(line);
+      const bw = device.bandwidthBytesPerSec === null ? 'unknown bandwidth' : `${formatBandwidth(device.bandwidthBytesPerSec)} (${device.bandwidthSource})`;
+      const flops = device.peakFlops === null ? 'unknown FLOP/s' : formatFlops(device.peakFlops);
+      this.log(`Estimates ${device.kind.toUpperCase()}: ${device.name}; ${formatBytes(device.memoryAvailableBytes)} available, ${bw}, ${flops}`);
+    }
+    return { hardware, device };
+  }
+}

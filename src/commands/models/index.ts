@@ -1,0 +1,118 @@
+import { Flags } from '@oclif/core';
+import Table from 'cli-table3';
+import { BaseCommand } from '../../cli/base-command.js';
+import { loadCatalog, type ModelSpec } from '../../catalog/index.js';
+import { invalidValue } from '../../errors.js';
+import { kvCacheBytesPerToken } from '../../estimate/kv-cache.js';
+import { parseParamCount } from '../../estimate/units.js';
+import { weightBytes } from '../../estimate/weights.js';
+import { formatBytes, formatInteger, formatParams, formatTokens } from '../../ui/format.js';
+
+export interface ModelRow {
+  id: string;
+  name: string;
+  family: string;
+  modelType: string;
+  hfRepo: string | null;
+  paramsTotal: number;
+  paramsActive: number;
+  paramsPublished: number | null;
+  moe: boolean;
+  attentionKind: ModelSpec['attentionKind'];
+  maxContext: number;
+  kvBytesPerTokenFp16: number;
+  fp16Bytes: number;
+  q4Bytes: number;
+  license: string | null;
+  onnxRepo: string | null;
+  onnxStatus: string | null;
+}
+
+export interface ModelsResult {
+  filters: { family: string | null; maxParams: number | null; catalogFile: string | null };
+  count: number;
+  models: ModelRow[];
+}
+
+export default class Models extends BaseCommand {
+  static override summary = 'List the model catalog: real open-weight LLMs with their architecture, size and ONNX export.';
+  static override description =
+    'Parameter counts are computed from each architecture (checked against the published ones). KV/token is the fp16 KV cache per token; fp16 and q4 are the weight bytes in those formats (q4: int4 MatMulNBits, block 32, symmetric, fp32 scales; embeddings and norms stay fp32). --catalog adds or replaces models from a JSON or YAML file with the same schema as data/catalog.json.';
+
+  static override examples = [
+    '<%= config.bin %> models',
+    '<%= config.bin %> models --family qwen3 --max-params 14B',
+    '<%= config.bin %> models --catalog my-models.yaml --json',
+  ];
+
+  static override flags = {
+    family: Flags.string({ description: 'only this family (e.g. qwen2.5, llama3.1, gemma2)', helpValue: 'FAMILY' }),
+    'max-params': Flags.string({ description: 'only models with at most this many parameters (total)', helpValue: '14B' }),
+    catalog: Flags.string({ description: 'extra catalog file (JSON or YAML) of models to add', helpValue: 'FILE' }),
+  };
+
+  async run(): Promise<ModelsResult> {
+    const { flags } = await this.parse(Models);
+    const maxParams = flags['max-params'] === undefined ? null : parseParamCount(flags['max-params'], '--max-params');
+    const catalog = loadCatalog(flags.catalog === undefined ? {} : { extraCatalogFile: flags.catalog });
+    const family = flags.family?.toLowerCase() ?? null;
+    if (family !== null) {
+      const families = [...new Set(catalog.map((m) => m.family))].sort();
+      if (!families.includes(family)) throw invalidValue('--family', flags.family, families);
+    }
+    const models = catalog
+      .filter((m) => family === null || m.family === family)
+      .filter((m) => maxParams === null || m.paramsTotal <= maxParams)
+      .sort((a, b) => a.paramsTotal - b.paramsTotal)
+      .map(toRow);
+    if (!this.jsonEnabled()) {
+      const table = new Table({ head: ['id', 'params', 'active', 'type', 'attn', 'context', 'KV/token', 'fp16', 'q4', 'license', 'ONNX'], style: { head: [], border: [], compact: true } });
+      for (const m of models) {
+        table.push([
+          m.id,
+          formatParams(m.paramsTotal),
+          m.moe ? formatParams(m.paramsActive) : '',
+          m.modelType,
+          m.attentionKind,
+          formatTokens(m.maxContext),
+          formatInteger(m.kvBytesPerTokenFp16),
+          formatBytes(m.fp16Bytes),
+          formatBytes(m.q4Bytes),
+          shortLicense(m.license),
+          m.onnxRepo ? (m.onnxStatus === 'confirmed' ? 'yes' : m.onnxStatus ?? 'yes') : '',
+        ]);
+      }
+      this.log(table.toString());
+      this.log(`${models.length} model${models.length === 1 ? '' : 's'}. ONNX: yes = export of this model; sibling = of its Instruct sibling; unconfirmed = named by third parties only.`);
+    }
+    return { filters: { family, maxParams, catalogFile: flags.catalog ?? null }, count: models.length, models };
+  }
+}
+
+function toRow(spec: ModelSpec): ModelRow {
+  return {
+    id: spec.id,
+    name: spec.name,
+    family: spec.family,
+    modelType: spec.modelType,
+    hfRepo: spec.hfRepo,
+    paramsTotal: spec.paramsTotal,
+    paramsActive: spec.paramsActive,
+    paramsPublished: spec.paramsPublished,
+    moe: spec.moe !== null,
+    attentionKind: spec.attentionKind,
+    maxContext: spec.maxContext,
+    kvBytesPerTokenFp16: kvCacheBytesPerToken(spec, 'fp16'),
+    fp16Bytes: weightBytes(spec, 'fp16').totalBytes,
+    q4Bytes: weightBytes(spec, 'q4').totalBytes,
+    license: spec.license,
+    onnxRepo: spec.onnxRepo,
+    onnxStatus: spec.onnxStatus ?? null,
+  };
+}
+
+/** `gemma (Gemma Terms of Use)` → `gemma`; `DeepSeek Model License (model weights); MIT (code)` → `DeepSeek Model License`. */
+function shortLicense(license: string | null): string {
+  if (license === null) return '';
+  return license.split(/\s*[(;]/)[0] ?? license;
+}
