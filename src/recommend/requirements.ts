@@ -3,8 +3,9 @@ import { ModelscoutError, invalidValue } from '../errors.js';
 import { RESERVED_QUESTION_IDS, type DecisionTree, type LeafNode } from '../tree/schema.js';
 import { decide, findQuestion, listQuestions, type PathStep } from '../tree/walk.js';
 
-export const DEVICE_PREFERENCES = ['auto', 'cpu', 'gpu'] as const;
-export type DevicePreference = (typeof DEVICE_PREFERENCES)[number];
+import { DEVICE_PREFERENCES, type DevicePreference } from '../hardware/device.js';
+
+export { DEVICE_PREFERENCES, type DevicePreference };
 
 /** The concrete targets behind the latency label. */
 export interface Targets {

@@ -1,0 +1,42 @@
+import { loadCatalog } from '../catalog/index.js';
+import type { ModelSpec } from '../catalog/model-spec.js';
+import { detectHardware, type Hardware, type HardwareOverrides } from '../hardware/detect.js';
+import { readDataFile } from '../tree/data-file.js';
+import { resolveTree } from '../tree/load.js';
+import type { DecisionTree } from '../tree/schema.js';
+import { recommend } from './recommend.js';
+import { mergeInputs, parseAnswersData, resolveRequirements, type RequirementInputs } from './requirements.js';
+import type { Recommendation } from './types.js';
+
+/** What a recommendation is made against: the tree, the hardware (detected, with overrides) and the catalog. */
+export interface RecommendContext {
+  tree: DecisionTree;
+  hardware: Hardware;
+  catalog: ModelSpec[];
+}
+
+export interface LoadContextOptions {
+  treeFile?: string | undefined;
+  catalogFile?: string | undefined;
+  overrides?: HardwareOverrides;
+  probe?: boolean;
+}
+
+/** Loads the tree and the catalog first (cheap, and where bad input shows), then detects the hardware. */
+export async function loadRecommendContext(options: LoadContextOptions): Promise<RecommendContext> {
+  const tree = await resolveTree(options.treeFile);
+  const catalog = loadCatalog(options.catalogFile === undefined ? {} : { extraCatalogFile: options.catalogFile });
+  const hardware = await detectHardware({ probe: options.probe ?? false, ...(options.overrides ? { overrides: options.overrides } : {}) });
+  return { tree, hardware, catalog };
+}
+
+/** An answers file (JSON or YAML) → requirement inputs; one-line errors name the file. */
+export async function loadAnswersFile(path: string): Promise<RequirementInputs> {
+  return parseAnswersData(await readDataFile(path, 'answers file', 'E_INPUT'), path);
+}
+
+/** Answers-file inputs overlaid by flag inputs, resolved against the tree and ranked. */
+export function recommendWith(context: RecommendContext, layers: RequirementInputs[], top: number): Recommendation {
+  const requirements = resolveRequirements(context.tree, mergeInputs(...layers));
+  return recommend({ tree: context.tree, requirements, hardware: context.hardware, catalog: context.catalog, top });
+}

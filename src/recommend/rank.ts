@@ -1,0 +1,305 @@
+import type { ModelSpec } from '../catalog/model-spec.js';
+import {
+  DEFAULT_HEADROOM_FRACTION,
+  defaultEfficiency,
+  estimateSpeed,
+  finetuneMemory,
+  fitMemory,
+  type DeviceTarget,
+  type FinetuneMemory,
+  type MemoryFit,
+  type SpeedEstimate,
+  type WeightFormat,
+} from '../estimate/index.js';
+import type { SizeClass } from '../tree/schema.js';
+import type { Targets } from './requirements.js';
+import type { Candidate, FinetuneSummary, RankingBasis } from './types.js';
+
+/**
+ * Formats tried per device, least compressed first: the first that fits and meets the targets is the
+ * "format needed". CPUs run fp32 activations in ONNX Runtime (fp16 kernels are sparse there), GPUs fp16.
+ */
+export const FORMAT_LADDER: Record<'cpu' | 'gpu', WeightFormat[]> = {
+  cpu: ['fp32', 'int8', 'q4'],
+  gpu: ['fp16', 'int8', 'q4f16'],
+};
+
+/** A reduced context shorter than this is not offered as a trade-off (too short to be useful). */
+export const MIN_USEFUL_CONTEXT = 512;
+
+/** LoRA rank and batch the fine-tuning fit is shown at (sequence length = the target context). */
+export const FINETUNE_DEFAULTS = { rank: 16, batch: 1 } as const;
+
+export const RANKING_BASIS: RankingBasis = {
+  order: [
+    'fits at the target context (before fits only at a reduced context)',
+    'meets every target (decode tok/s per stream and TTFT), then meets one, then none',
+    'quality proxy, higher first',
+    'estimated decode tok/s, higher first',
+  ],
+  qualityProxy:
+    'effective parameter count: total parameters for dense models, √(total × active) for MoE (a common rule of thumb for MoE quality); published benchmark scores are not compared because few models share one',
+  formats: FORMAT_LADDER,
+  classMembership: "total parameters (all experts: they all sit in memory) within the leaf's bounds, each bound widened by the class's tolerance (nominal sizes are rounded: Llama-3.1-70B has 70.6B)",
+};
+
+export function inSizeClass(spec: Pick<ModelSpec, 'paramsTotal'>, sizeClass: SizeClass): boolean {
+  const p = spec.paramsTotal;
+  const low = sizeClass.minParams * (1 - sizeClass.tolerance);
+  const high = sizeClass.maxParams === null ? Infinity : sizeClass.maxParams * (1 + sizeClass.tolerance);
+  return p >= low && p <= high;
+}
+
+/** Below the class: smaller than its lower bound (with tolerance). */
+export function belowSizeClass(spec: Pick<ModelSpec, 'paramsTotal'>, sizeClass: SizeClass): boolean {
+  return spec.paramsTotal < sizeClass.minParams * (1 - sizeClass.tolerance);
+}
+
+export function qualityProxy(spec: Pick<ModelSpec, 'paramsTotal' | 'paramsActive' | 'moe'>): number {
+  return spec.moe ? Math.sqrt(spec.paramsTotal * spec.paramsActive) : spec.paramsTotal;
+}
+
+interface FormatTrial {
+  format: WeightFormat;
+  fit: MemoryFit;
+  speed: SpeedEstimate | null;
+  meets: Candidate['meets'];
+}
+
+export interface Evaluation {
+  spec: ModelSpec;
+  device: DeviceTarget;
+  chosen: FormatTrial;
+  fit: 'fits' | 'reduced-context';
+  trials: FormatTrial[];
+}
+
+export type EvaluationResult = { ok: true; evaluation: Evaluation } | { ok: false; reason: string; smallestTotalBytes: number | null };
+
+function judge(speed: SpeedEstimate | null, targets: Targets): Candidate['meets'] {
+  const tps = speed?.decodeTokPerSec ? speed.decodeTokPerSec.value >= targets.decodeTokensPerSec : null;
+  const ttft = speed?.ttftMs ? speed.ttftMs.value <= targets.maxTtftMs : null;
+  return { decodeTokensPerSec: tps, ttft, all: tps === true && ttft === true };
+}
+
+function metCount(meets: Candidate['meets']): number {
+  return (meets.decodeTokensPerSec === true ? 1 : 0) + (meets.ttft === true ? 1 : 0);
+}
+
+function decodeValue(speed: SpeedEstimate | null): number {
+  return speed?.decodeTokPerSec?.value ?? 0;
+}
+
+/**
+ * Picks the format of one model on one device: the least compressed format that fits and meets every
+ * target; when none meets them all, the fitting format meeting the most targets, the fastest on a tie;
+ * when none fits at the target context, the most compressed format at the largest context that fits.
+ */
+export function evaluateOnDevice(spec: ModelSpec, device: DeviceTarget, targets: Targets): EvaluationResult {
+  const { contextTokens: context, concurrency } = targets;
+  if (spec.maxContext < context) {
+    return { ok: false, reason: `its context window (${spec.maxContext} tokens) is shorter than the ${context} asked`, smallestTotalBytes: null };
+  }
+  const trials: FormatTrial[] = FORMAT_LADDER[device.kind].map((format) => {
+    const fit = fitMemory({ spec, format, context, concurrency, device });
+    const speed = fit.fits ? estimateSpeed({ spec, format, context, promptTokens: context, concurrency, device }) : null;
+    return { format, fit, speed, meets: judge(speed, targets) };
+  });
+  const fitting = trials.filter((t) => t.fit.fits);
+  const meetingAll = fitting.find((t) => t.meets.all);
+  if (meetingAll) return { ok: true, evaluation: { spec, device, chosen: meetingAll, fit: 'fits', trials } };
+  if (fitting.length > 0) {
+    const best = [...fitting].sort((a, b) => metCount(b.meets) - metCount(a.meets) || decodeValue(b.speed) - decodeValue(a.speed))[0]!;
+    return { ok: true, evaluation: { spec, device, chosen: best, fit: 'fits', trials } };
+  }
+  const smallest = trials[trials.length - 1]!;
+  const reducedContext = smallest.fit.maxContext;
+  if (reducedContext >= Math.min(MIN_USEFUL_CONTEXT, context)) {
+    const reducedTargets = { ...targets, contextTokens: reducedContext };
+    const fit = fitMemory({ spec, format: smallest.format, context: reducedContext, concurrency, device });
+    const speed = estimateSpeed({ spec, format: smallest.format, context: reducedContext, promptTokens: reducedContext, concurrency, device });
+    const chosen: FormatTrial = { format: smallest.format, fit, speed, meets: judge(speed, reducedTargets) };
+    return { ok: true, evaluation: { spec, device, chosen, fit: 'reduced-context', trials } };
+  }
+  return { ok: false, reason: smallest.fit.reason ?? 'it does not fit', smallestTotalBytes: smallest.fit.totalBytes };
+}
+
+/** The best device for a model: full fit, meets all, meets most, GPU, then faster. */
+export function evaluateModel(spec: ModelSpec, devices: DeviceTarget[], targets: Targets): EvaluationResult {
+  const results = devices.map((d) => evaluateOnDevice(spec, d, targets));
+  const oks = results.flatMap((r) => (r.ok ? [r.evaluation] : []));
+  if (oks.length === 0) {
+    // Report the device that came closest (smallest shortfall), or the first reason.
+    const failures = results.filter((r): r is Extract<EvaluationResult, { ok: false }> => !r.ok);
+    return failures.find((f) => f.smallestTotalBytes !== null) ?? failures[0] ?? { ok: false, reason: 'no device to run on', smallestTotalBytes: null };
+  }
+  oks.sort((a, b) => compareEvaluations(a, b, false));
+  return { ok: true, evaluation: oks[0]! };
+}
+
+/** Ranking order of `RANKING_BASIS` (with `byQuality` false: the device choice for one model). */
+function compareEvaluations(a: Evaluation, b: Evaluation, byQuality = true): number {
+  const tier = (e: Evaluation): number => (e.fit === 'fits' ? 0 : 10) + (e.chosen.meets.all ? 0 : 2 - metCount(e.chosen.meets) + 1);
+  const byTier = tier(a) - tier(b);
+  if (byTier !== 0) return byTier;
+  if (byQuality) {
+    const q = qualityProxy(b.spec) - qualityProxy(a.spec);
+    if (q !== 0) return q;
+  } else {
+    const gpuFirst = (e: Evaluation): number => (e.device.kind === 'gpu' ? 0 : 1);
+    if (gpuFirst(a) !== gpuFirst(b)) return gpuFirst(a) - gpuFirst(b);
+  }
+  const speed = decodeValue(b.chosen.speed) - decodeValue(a.chosen.speed);
+  if (speed !== 0) return speed;
+  return a.spec.id.localeCompare(b.spec.id);
+}
+
+export function rankEvaluations(evaluations: Evaluation[]): Evaluation[] {
+  return [...evaluations].sort((a, b) => compareEvaluations(a, b, true));
+}
+
+/** Turns an evaluation into the `Candidate` of the Recommendation, with trade-offs and reasons in words. */
+export function toCandidate(e: Evaluation, rank: number, targets: Targets, withFinetune: boolean): Candidate {
+  const { spec, device, chosen } = e;
+  const speed = chosen.speed;
+  const tradeoffs: string[] = [];
+  const reasons: string[] = [];
+  const where = device.kind === 'gpu' ? 'free VRAM' : 'available RAM';
+
+  const ladder = e.trials.map((t) => t.format);
+  const chosenIndex = ladder.indexOf(chosen.format);
+  const lessCompressed = e.trials.slice(0, Math.max(0, chosenIndex));
+  const usableText = `usable ${gib(chosen.fit.usableBytes)} GiB ${where}`;
+  if (e.fit === 'fits' && lessCompressed.length > 0) {
+    const tooBig = lessCompressed.filter((t) => !t.fit.fits).map((t) => `${t.format} needs ${gib(t.fit.totalBytes)} GiB`);
+    if (chosen.meets.all) {
+      const slow = lessCompressed.filter((t) => t.fit.fits).map((t) => `${t.format} fits but ${describeMisses(t.meets, t.speed, targets)}`);
+      tradeoffs.push(`${chosen.format} weights needed: ${[...tooBig, ...slow].join('; ')} (${usableText})`);
+    } else {
+      const slower = lessCompressed.filter((t) => t.fit.fits).map((t) => t.format);
+      const parts = [...(tooBig.length > 0 ? [`${tooBig.join(', ')} (${usableText})`] : []), ...(slower.length > 0 ? [`${slower.join(' and ')} fit${slower.length === 1 ? 's' : ''} but ${slower.length === 1 ? 'is' : 'are'} slower`] : [])];
+      tradeoffs.push(`${chosen.format}: the fitting format that comes closest to the targets (none meets them all)${parts.length > 0 ? `; ${parts.join('; ')}` : ''}`);
+    }
+  }
+  if (e.fit === 'reduced-context') {
+    tradeoffs.push(`fits only with a context of ≤ ${chosen.fit.maxContext} tokens per stream (asked ${targets.contextTokens} × ${targets.concurrency})`);
+  }
+  if (speed?.decodeTokPerSec) {
+    const d = speed.decodeTokPerSec;
+    const verdict = chosen.meets.decodeTokensPerSec ? '≥' : '<';
+    reasons.push(`decode ≈ ${fmt(d.value)} tok/s per stream (${fmt(d.low)}–${fmt(d.high)}) ${verdict} ${targets.decodeTokensPerSec} target; ${speed.decodeBound}-bound, ${gib(speed.basis.weightBytesPerStep + speed.basis.kvBytesPerStep)} GiB read per step`);
+  } else reasons.push('no decode estimate: the memory bandwidth is unknown (pass --bandwidth)');
+  if (speed?.ttftMs) {
+    const t = speed.ttftMs;
+    const verdict = chosen.meets.ttft ? '≤' : '>';
+    reasons.push(`TTFT ≈ ${fmtMs(t.value)} (${fmtMs(t.low)}–${fmtMs(t.high)}) ${verdict} ${fmtMs(targets.maxTtftMs)} target for a ${speed.basis.promptTokens}-token prompt`);
+  } else reasons.push('no TTFT estimate: the peak FLOP/s is unknown');
+  reasons.push(`${gib(chosen.fit.totalBytes)} GiB of ${gib(chosen.fit.usableBytes)} GiB usable ${where} (weights ${gib(chosen.fit.weightBytes)} + KV ${gib(chosen.fit.kvBytes)} + activations and runtime ${gib(chosen.fit.activationBytes + chosen.fit.runtimeOverheadBytes)})`);
+  if (spec.moe) reasons.push(`MoE: all ${spec.moe.experts} experts resident, ${spec.moe.activeExperts} active per token (${fmtParams(spec.paramsActive)} active parameters)`);
+
+  let finetune: Candidate['finetune'] = null;
+  if (withFinetune) {
+    const run = (method: 'lora' | 'qlora'): FinetuneSummary =>
+      summarizeFinetune(finetuneMemory({ spec, method, rank: FINETUNE_DEFAULTS.rank, batch: FINETUNE_DEFAULTS.batch, seqLen: targets.contextTokens, device }));
+    finetune = { lora: run('lora'), qlora: run('qlora') };
+    const ft = finetune;
+    reasons.push(
+      `fine-tuning at rank ${FINETUNE_DEFAULTS.rank}, batch ${FINETUNE_DEFAULTS.batch} × ${targets.contextTokens} tokens: LoRA needs ${gib(ft.lora.totalBytes)} GiB (${ft.lora.fits ? 'fits' : 'does not fit'}), QLoRA ${gib(ft.qlora.totalBytes)} GiB (${ft.qlora.fits ? 'fits' : 'does not fit'})`,
+    );
+  }
+
+  return {
+    rank,
+    id: spec.id,
+    name: spec.name,
+    family: spec.family,
+    hfRepo: spec.hfRepo,
+    onnxRepo: spec.onnxRepo,
+    paramsTotal: spec.paramsTotal,
+    paramsActive: spec.paramsActive,
+    qualityProxy: Math.round(qualityProxy(spec)),
+    device: { kind: device.kind, name: device.name },
+    format: chosen.format,
+    fit: e.fit,
+    memory: {
+      weightBytes: chosen.fit.weightBytes,
+      kvBytes: chosen.fit.kvBytes,
+      activationBytes: chosen.fit.activationBytes,
+      runtimeOverheadBytes: chosen.fit.runtimeOverheadBytes,
+      totalBytes: chosen.fit.totalBytes,
+      usableBytes: chosen.fit.usableBytes,
+      availableBytes: chosen.fit.availableBytes,
+      maxContext: chosen.fit.maxContext,
+      kvDtype: chosen.fit.kvDtype,
+      basis: chosen.fit.basis,
+    },
+    speed: {
+      decodeTokPerSec: speed?.decodeTokPerSec ?? null,
+      prefillTokPerSec: speed?.prefillTokPerSec ?? null,
+      ttftMs: speed?.ttftMs ?? null,
+      decodeBound: speed?.decodeBound ?? null,
+      basis: {
+        bandwidthBytesPerSec: speed?.basis.bandwidthBytesPerSec ?? device.bandwidthBytesPerSec,
+        bandwidthSource: device.bandwidthSource,
+        peakFlops: device.peakFlops,
+        efficiency: speed?.basis.efficiency ?? defaultEfficiency(device),
+        band: speed?.basis.band ?? { low: 0.5, high: 1.5 },
+        weightBytesPerStep: speed?.basis.weightBytesPerStep ?? 0,
+        kvBytesPerStep: speed?.basis.kvBytesPerStep ?? 0,
+        context: speed?.basis.context ?? targets.contextTokens,
+        concurrency: targets.concurrency,
+        formula: speed?.basis.formula ?? '',
+        notes: speed?.basis.notes ?? [],
+      },
+    },
+    meets: chosen.meets,
+    tradeoffs,
+    reasons,
+    finetune,
+  };
+}
+
+function summarizeFinetune(m: FinetuneMemory): FinetuneSummary {
+  return {
+    method: m.method,
+    rank: m.rank,
+    batch: m.batch,
+    seqLen: m.seqLen,
+    frozenWeightBytes: m.frozenWeightBytes,
+    adapterBytes: m.adapterBytes,
+    gradientBytes: m.gradientBytes,
+    optimizerBytes: m.optimizerBytes,
+    activationBytes: m.activationBytes,
+    totalBytes: m.totalBytes,
+    usableBytes: m.usableBytes,
+    fits: m.fits,
+    reason: m.reason,
+  };
+}
+
+function describeMisses(meets: Candidate['meets'], speed: SpeedEstimate | null, targets: Targets): string {
+  const misses: string[] = [];
+  if (meets.decodeTokensPerSec === false && speed?.decodeTokPerSec) misses.push(`decodes at ${fmt(speed.decodeTokPerSec.value)} < ${targets.decodeTokensPerSec} tok/s`);
+  if (meets.ttft === false && speed?.ttftMs) misses.push(`TTFT ${fmtMs(speed.ttftMs.value)} > ${fmtMs(targets.maxTtftMs)}`);
+  return misses.length > 0 ? misses.join(' and ') : 'is slower';
+}
+
+export const HEADROOM_FRACTION = DEFAULT_HEADROOM_FRACTION;
+
+function gib(bytes: number): string {
+  return (bytes / 1024 ** 3).toFixed(1);
+}
+
+function fmt(value: number): string {
+  if (value >= 100) return value.toFixed(0);
+  if (value >= 10) return value.toFixed(1);
+  return value.toPrecision(2);
+}
+
+function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${fmt(ms / 1000)} s` : `${Math.round(ms)} ms`;
+}
+
+function fmtParams(count: number): string {
+  return count >= 1e9 ? `${fmt(count / 1e9)}B` : `${fmt(count / 1e6)}M`;
+}

@@ -1,0 +1,237 @@
+import type { ModelSpec } from '../catalog/model-spec.js';
+import { ModelscoutError } from '../errors.js';
+import { DEFAULT_HEADROOM_FRACTION, defaultEfficiency, estimateSpeed, fitMemory, type DeviceTarget, type WeightFormat } from '../estimate/index.js';
+import { ACCELERATORS, type AcceleratorSpec } from '../hardware/accelerators.js';
+import type { Hardware } from '../hardware/detect.js';
+import { GPU_RUNTIME_OVERHEAD_BYTES, cpuTarget, gpuTarget } from '../hardware/device.js';
+import type { DecisionTree } from '../tree/schema.js';
+import { describeParamRange } from '../tree/render.js';
+import type { Requirements } from './requirements.js';
+import { FORMAT_LADDER, RANKING_BASIS, belowSizeClass, evaluateModel, inSizeClass, rankEvaluations, toCandidate, type Evaluation } from './rank.js';
+import { RECOMMENDATION_SCHEMA_VERSION, type DeviceSummary, type ExcludedModel, type HardwareNeeded, type Recommendation } from './types.js';
+
+export interface RecommendInput {
+  tree: DecisionTree;
+  requirements: Requirements;
+  hardware: Hardware;
+  catalog: ModelSpec[];
+  /** How many candidates to list (and alternatives when nothing fits). */
+  top: number;
+  /** Accelerators the "hardware needed" advice may name (default: the NVIDIA entries of the known table). */
+  accelerators?: readonly AcceleratorSpec[];
+}
+
+/** At most this many cards are suggested for a class (beyond it, the advice is "a cluster"). */
+const MAX_CARDS = 8;
+
+/**
+ * The devices a recommendation considers. `auto` takes every device there is, GPUs and the CPU, and each
+ * model lands on the best one (see `evaluateModel`), so a model too big for the VRAM can still be offered
+ * on the CPU's RAM, ranked below anything that meets the targets.
+ */
+export function devicesFor(hardware: Hardware, preference: Requirements['device']): DeviceTarget[] {
+  const gpu = gpuTarget(hardware);
+  if (preference === 'cpu') return [cpuTarget(hardware)];
+  if (preference === 'gpu') {
+    if (gpu === null) {
+      throw new ModelscoutError('E_INPUT', 'no GPU detected (nvidia-smi found none) but --device gpu was given', {
+        suggestions: ['Use --device cpu or auto, or ask "what if" with --gpu H100-80GB (or --vram 24GiB).'],
+      });
+    }
+    return [gpu];
+  }
+  return gpu === null ? [cpuTarget(hardware)] : [gpu, cpuTarget(hardware)];
+}
+
+/**
+ * From resolved requirements and the hardware to a `Recommendation`: the leaf's class filtered from the
+ * catalog, each model evaluated (format needed, memory fit, speed) on the devices, ranked; when nothing of
+ * the class fits, the best models below it and what hardware the class would need. Pure: the caller detects
+ * the hardware and loads the catalog.
+ */
+export function recommend(input: RecommendInput): Recommendation {
+  const { tree, requirements: req, catalog, top } = input;
+  const devices = devicesFor(input.hardware, req.device);
+  const sizeClass = req.leaf.sizeClass;
+  const classModels = catalog.filter((m) => inSizeClass(m, sizeClass));
+
+  const evaluations: Evaluation[] = [];
+  const excluded: ExcludedModel[] = [];
+  for (const spec of classModels) {
+    const result = evaluateModel(spec, devices, req.targets);
+    if (result.ok) evaluations.push(result.evaluation);
+    else excluded.push({ id: spec.id, name: spec.name, paramsTotal: spec.paramsTotal, reason: result.reason, smallestTotalBytes: result.smallestTotalBytes });
+  }
+  const ranked = rankEvaluations(evaluations);
+  const candidates = ranked.slice(0, top).map((e, i) => toCandidate(e, i + 1, req.targets, req.leaf.fineTune));
+  excluded.sort((a, b) => a.paramsTotal - b.paramsTotal);
+
+  const classLabel = sizeClass.label;
+  const targetsText = `≥ ${req.targets.decodeTokensPerSec} tok/s per stream and TTFT ≤ ${formatMs(req.targets.maxTtftMs)} at ${req.targets.contextTokens} tokens × ${req.targets.concurrency}`;
+  const notes: string[] = [];
+  let outcome: Recommendation['outcome'];
+  let summary: string;
+  let nothingFits: Recommendation['nothingFits'] = null;
+  const hardwareNeeded = classModels.length > 0 ? computeHardwareNeeded(classModels, req, input.accelerators ?? ACCELERATORS) : null;
+
+  if (candidates.length === 0) {
+    outcome = 'nothing-fits';
+    const below = catalog.filter((m) => belowSizeClass(m, sizeClass));
+    const alternativeEvaluations = below.flatMap((spec) => {
+      const r = evaluateModel(spec, devices, req.targets);
+      return r.ok ? [r.evaluation] : [];
+    });
+    const alternatives = rankEvaluations(alternativeEvaluations)
+      .slice(0, top)
+      .map((e, i) => toCandidate(e, i + 1, req.targets, req.leaf.fineTune));
+    const where = describeDevices(devices);
+    const smallest = excluded.find((x) => x.smallestTotalBytes !== null);
+    const why =
+      classModels.length === 0
+        ? `the catalog holds no model of ${describeParamRange(sizeClass)} parameters`
+        : smallest
+          ? `even the smallest, ${smallest.name}, needs ${gib(smallest.smallestTotalBytes ?? 0)} GiB in its most compressed format, and ${where} has ${gib(usableOf(devices))} GiB usable`
+          : `no model of the class can serve ${req.targets.contextTokens} tokens here`;
+    const message = `Nothing of the ${classLabel} class fits here: ${why}.`;
+    const alternativesFrom = sizeClass.minParams > 0 ? `below ${describeParamRange({ minParams: 0, maxParams: sizeClass.minParams }).replace('≤', '')}` : 'none (there is no smaller class)';
+    nothingFits = { message, alternatives, alternativesFrom };
+    summary = alternatives.length > 0 ? `${message} Best alternative below the class: ${alternatives[0]!.name} (${alternatives[0]!.format}).` : message;
+  } else if (candidates.some((c) => c.meets.all && c.fit === 'fits')) {
+    outcome = 'meets-targets';
+    const best = candidates[0]!;
+    summary = `${best.name} (${best.format}, on the ${best.device.kind.toUpperCase()}) is the best of the ${classLabel} class here and meets every target (${targetsText}).`;
+  } else {
+    outcome = 'fits-below-targets';
+    const best = candidates[0]!;
+    const count = evaluations.length;
+    summary = `${count} model${count === 1 ? '' : 's'} of the ${classLabel} class fit${count === 1 ? 's' : ''} here, but none meets every target (${targetsText}); the best compromise is ${best.name} (${best.format}).`;
+  }
+  if (req.leaf.fineTune) notes.push(`Fine-tuning memory is shown at LoRA rank 16, batch 1 × ${req.targets.contextTokens} tokens, on the device each model runs on.`);
+  for (const d of devices) {
+    if (d.kind === 'cpu' && d.bandwidthSource === 'default' && d.bandwidthBytesPerSec !== null) {
+      notes.push(`The CPU's memory bandwidth is a stated default (${formatRate(d.bandwidthBytesPerSec)}); run \`modelscout hardware --probe\` to measure it, and pass the figure with --bandwidth.`);
+    }
+    if (d.peakFlopsSource === 'default') notes.push(`The ${d.kind.toUpperCase()}'s peak FLOP/s (TTFT estimates) is a stated default from its cores, clock and vector width.`);
+  }
+
+  return {
+    schemaVersion: RECOMMENDATION_SCHEMA_VERSION,
+    kind: 'modelscout.recommendation',
+    tree: { id: tree.id, title: tree.title },
+    path: req.path,
+    leaf: { id: req.leaf.id, label: req.leaf.label, rationale: req.leaf.rationale, sizeClass: req.leaf.sizeClass, fineTune: req.leaf.fineTune },
+    latency: req.latency,
+    targets: req.targets,
+    targetSources: req.targetSources,
+    devices: { preference: req.device, considered: devices.map(summarizeDevice) },
+    outcome,
+    summary,
+    candidates,
+    excluded,
+    nothingFits,
+    hardwareNeeded: outcome === 'meets-targets' ? null : hardwareNeeded,
+    ranking: RANKING_BASIS,
+    notes,
+    confirm: null,
+  };
+}
+
+/**
+ * What the class's smallest model (most compressed GPU format) needs to fit and meet the targets: free
+ * memory with headroom, bandwidth for the decode target and FLOP/s for the TTFT target at the default GPU
+ * efficiencies, and the fewest known accelerators that provide all three.
+ */
+export function computeHardwareNeeded(classModels: ModelSpec[], req: Requirements, accelerators: readonly AcceleratorSpec[]): HardwareNeeded | null {
+  const { contextTokens: context, concurrency, decodeTokensPerSec, maxTtftMs } = req.targets;
+  const format: WeightFormat = FORMAT_LADDER.gpu[FORMAT_LADDER.gpu.length - 1]!;
+  const huge: DeviceTarget = {
+    kind: 'gpu',
+    name: 'hypothetical GPU',
+    count: 1,
+    memoryTotalBytes: Number.MAX_SAFE_INTEGER,
+    memoryAvailableBytes: Number.MAX_SAFE_INTEGER,
+    bandwidthBytesPerSec: 1e12,
+    bandwidthSource: 'known',
+    peakFlops: 1e15,
+    peakFlopsSource: 'known',
+    runtimeOverheadBytes: 0,
+  };
+  const usable = classModels.filter((m) => m.maxContext >= context);
+  if (usable.length === 0) return null;
+  const sized = usable
+    .map((spec) => ({ spec, fit: fitMemory({ spec, format, context, concurrency, device: huge, headroomFraction: 0 }) }))
+    .sort((a, b) => a.fit.totalBytes - b.fit.totalBytes);
+  const { spec, fit } = sized[0]!;
+  const speed = estimateSpeed({ spec, format, context, promptTokens: context, concurrency, device: huge });
+  const efficiency = defaultEfficiency({ kind: 'gpu', bandwidthSource: 'known' });
+  const bytesPerStep = speed.basis.weightBytesPerStep + speed.basis.kvBytesPerStep;
+  const bandwidth = (decodeTokensPerSec * bytesPerStep) / efficiency.decode;
+  const flops = speed.basis.prefillFlops / ((maxTtftMs / 1000) * efficiency.prefill);
+  const memoryFor = (cards: number): number => (fit.totalBytes + cards * GPU_RUNTIME_OVERHEAD_BYTES) / (1 - DEFAULT_HEADROOM_FRACTION);
+
+  const options: HardwareNeeded['options'] = [];
+  for (const acc of accelerators) {
+    if (acc.vendor !== 'nvidia' || acc.memoryBytes === null || acc.fp16Flops === null) continue;
+    for (let cards = 1; cards <= MAX_CARDS; cards += 1) {
+      if (cards * acc.memoryBytes >= memoryFor(cards) && cards * acc.memoryBandwidthBytesPerSec >= bandwidth && cards * acc.fp16Flops >= flops) {
+        options.push({ name: acc.name, count: cards, memoryBytes: acc.memoryBytes * cards, bandwidthBytesPerSec: acc.memoryBandwidthBytesPerSec * cards });
+        break;
+      }
+    }
+  }
+  options.sort((a, b) => a.count - b.count || a.memoryBytes - b.memoryBytes);
+  const memoryBytes = Math.round(memoryFor(1));
+  const listed = options.slice(0, 4).map((o) => `${o.count}× ${o.name}`);
+  const message =
+    `To fit and meet the targets, the smallest of the class, ${spec.name} at ${format}, needs ≈ ${gib(memoryBytes)} GiB of free memory, ≈ ${formatRate(bandwidth)} of memory bandwidth (${decodeTokensPerSec} tok/s per stream) and ≈ ${formatFlopRate(flops)} (TTFT ≤ ${formatMs(maxTtftMs)})` +
+    (listed.length > 0 ? `: for example ${listed.join(', or ')}.` : `: more than ${MAX_CARDS} of any known GPU.`);
+  return {
+    model: { id: spec.id, name: spec.name, format },
+    context,
+    concurrency,
+    memoryBytes,
+    bandwidthBytesPerSec: Math.round(bandwidth),
+    peakFlops: Math.round(flops),
+    options: options.slice(0, 6),
+    message,
+  };
+}
+
+function summarizeDevice(d: DeviceTarget): DeviceSummary {
+  return {
+    kind: d.kind,
+    name: d.name,
+    count: d.count,
+    memoryAvailableBytes: d.memoryAvailableBytes,
+    memoryTotalBytes: d.memoryTotalBytes,
+    bandwidthBytesPerSec: d.bandwidthBytesPerSec,
+    bandwidthSource: d.bandwidthSource,
+    peakFlops: d.peakFlops,
+    peakFlopsSource: d.peakFlopsSource,
+  };
+}
+
+function describeDevices(devices: DeviceTarget[]): string {
+  if (devices.length === 1) return devices[0]!.kind === 'gpu' ? 'the GPU' : 'this machine';
+  return 'the largest device';
+}
+
+function usableOf(devices: DeviceTarget[]): number {
+  return Math.max(...devices.map((d) => d.memoryAvailableBytes * (1 - DEFAULT_HEADROOM_FRACTION)));
+}
+
+function gib(bytes: number): string {
+  return (bytes / 1024 ** 3).toFixed(1);
+}
+
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${Number((ms / 1000).toPrecision(3))} s` : `${Math.round(ms)} ms`;
+}
+
+function formatFlopRate(flops: number): string {
+  return flops >= 1e12 ? `${Number((flops / 1e12).toPrecision(3))} TFLOP/s` : `${Number((flops / 1e9).toPrecision(3))} GFLOP/s`;
+}
+
+function formatRate(bytesPerSec: number): string {
+  return bytesPerSec >= 1e12 ? `${(bytesPerSec / 1e12).toFixed(2)} TB/s` : `${Math.round(bytesPerSec / 1e9)} GB/s`;
+}

@@ -1,0 +1,174 @@
+import type { ModelSpec } from '../catalog/model-spec.js';
+import type { Banded, DeviceTarget, FinetuneMemory, WeightFormat } from '../estimate/index.js';
+import type { SizeClass } from '../tree/schema.js';
+import type { PathStep } from '../tree/walk.js';
+import type { DevicePreference, TargetSource, Targets } from './requirements.js';
+
+/**
+ * `Recommendation`: the output of `modelscout recommend` (its `--json` is exactly this object) and of the
+ * wizard. Versioned: fields are only ever added; a change of meaning bumps `schemaVersion`.
+ * Byte counts are plain numbers of bytes; rates are tokens per second; times are milliseconds.
+ */
+export const RECOMMENDATION_SCHEMA_VERSION = 1;
+
+export interface Recommendation {
+  schemaVersion: typeof RECOMMENDATION_SCHEMA_VERSION;
+  kind: 'modelscout.recommendation';
+  tree: { id: string; title: string };
+  /** The questions answered on the way to the leaf, each marked `given` or `default`. */
+  path: PathStep[];
+  leaf: { id: string; label: string; rationale: string; sizeClass: SizeClass; fineTune: boolean };
+  latency: { id: string; label: string; description: string; source: 'given' | 'default' };
+  targets: Targets;
+  targetSources: Record<keyof Targets, TargetSource>;
+  devices: { preference: DevicePreference; considered: DeviceSummary[] };
+  /**
+   * - `meets-targets`: at least one model of the class fits and meets every target;
+   * - `fits-below-targets`: models of the class fit, none meets every target;
+   * - `nothing-fits`: no model of the class fits here (see `nothingFits`).
+   */
+  outcome: 'meets-targets' | 'fits-below-targets' | 'nothing-fits';
+  /** One plain sentence saying what the outcome means for this machine. */
+  summary: string;
+  /** Models of the leaf's class that fit (in full or at a reduced context), best first, at most `top`. */
+  candidates: Candidate[];
+  /** Models of the class left out, with why (does not fit, context window too short). */
+  excluded: ExcludedModel[];
+  /** Filled when no model of the class fits here. */
+  nothingFits: NothingFits | null;
+  /** What hardware the smallest model of the class needs to fit and meet the targets. */
+  hardwareNeeded: HardwareNeeded | null;
+  ranking: RankingBasis;
+  notes: string[];
+  /** Filled by `recommend --confirm` (benchmarks of the top candidates); null until then. */
+  confirm: unknown;
+}
+
+export interface DeviceSummary {
+  kind: 'cpu' | 'gpu';
+  name: string;
+  count: number;
+  memoryAvailableBytes: number;
+  memoryTotalBytes: number;
+  bandwidthBytesPerSec: number | null;
+  bandwidthSource: DeviceTarget['bandwidthSource'];
+  peakFlops: number | null;
+  peakFlopsSource: DeviceTarget['peakFlopsSource'];
+}
+
+export interface Candidate {
+  /** 1-based rank within its list. */
+  rank: number;
+  id: string;
+  name: string;
+  family: string;
+  hfRepo: string | null;
+  onnxRepo: string | null;
+  paramsTotal: number;
+  paramsActive: number;
+  /** The quality proxy's value for this model (see `ranking.qualityProxy`). */
+  qualityProxy: number;
+  device: { kind: 'cpu' | 'gpu'; name: string };
+  /** The least-compressed weight format that fits (and meets the targets when any does). */
+  format: WeightFormat;
+  /** `fits` at the target context; `reduced-context`: only at `memory.maxContext` tokens. */
+  fit: 'fits' | 'reduced-context';
+  memory: {
+    weightBytes: number;
+    kvBytes: number;
+    activationBytes: number;
+    runtimeOverheadBytes: number;
+    totalBytes: number;
+    usableBytes: number;
+    availableBytes: number;
+    /** Largest context per sequence that fits at the target concurrency. */
+    maxContext: number;
+    kvDtype: string;
+    basis: { kvFormula: string; headroomFraction: number; activationAssumption: string };
+  };
+  speed: {
+    /** Decode tokens/s per stream (value and error band), null when the bandwidth is unknown. */
+    decodeTokPerSec: Banded | null;
+    prefillTokPerSec: Banded | null;
+    ttftMs: Banded | null;
+    decodeBound: 'memory' | 'compute' | null;
+    basis: {
+      bandwidthBytesPerSec: number | null;
+      bandwidthSource: string;
+      peakFlops: number | null;
+      efficiency: { decode: number; prefill: number; source: string };
+      band: { low: number; high: number };
+      weightBytesPerStep: number;
+      kvBytesPerStep: number;
+      context: number;
+      concurrency: number;
+      formula: string;
+      notes: string[];
+    };
+  };
+  /** Each target met by the central estimate; null when it cannot be estimated. */
+  meets: { decodeTokensPerSec: boolean | null; ttft: boolean | null; all: boolean };
+  /** What was given up: a more compressed format, a shorter context, a missed target. */
+  tradeoffs: string[];
+  /** Why it ranks where it does, in short sentences. */
+  reasons: string[];
+  /** LoRA and QLoRA memory on the same device (fine-tuning leaves only). */
+  finetune: { lora: FinetuneSummary; qlora: FinetuneSummary } | null;
+}
+
+export type FinetuneSummary = Pick<
+  FinetuneMemory,
+  'method' | 'rank' | 'batch' | 'seqLen' | 'frozenWeightBytes' | 'adapterBytes' | 'gradientBytes' | 'optimizerBytes' | 'activationBytes' | 'totalBytes' | 'usableBytes' | 'fits' | 'reason'
+>;
+
+export interface ExcludedModel {
+  id: string;
+  name: string;
+  paramsTotal: number;
+  reason: string;
+  /** Memory the most compressed format needs at the target context (bytes), when estimated. */
+  smallestTotalBytes: number | null;
+}
+
+export interface NothingFits {
+  /** Plain sentence, e.g. "Nothing of the flagship (70B+) class fits here: ...". */
+  message: string;
+  /** The best models below the class that do fit, ranked the same way. */
+  alternatives: Candidate[];
+  /** The class the alternatives come from, in words (e.g. `below 70B`). */
+  alternativesFrom: string;
+}
+
+export interface HardwareNeeded {
+  /** The class model with the smallest footprint, in its most compressed format. */
+  model: { id: string; name: string; format: WeightFormat };
+  context: number;
+  concurrency: number;
+  /** Free memory (VRAM or RAM) needed, headroom included. */
+  memoryBytes: number;
+  /** Memory bandwidth needed for the decode target at the default GPU efficiency. */
+  bandwidthBytesPerSec: number;
+  /** Dense FLOP/s needed for the TTFT target at the default GPU prefill efficiency. */
+  peakFlops: number;
+  /** Known accelerators that would do, fewest cards first. */
+  options: { name: string; count: number; memoryBytes: number; bandwidthBytesPerSec: number }[];
+  /** The same need in one sentence. */
+  message: string;
+}
+
+export interface RankingBasis {
+  /** The sort keys in order. */
+  order: string[];
+  qualityProxy: string;
+  /** Formats tried per device kind, least compressed first. */
+  formats: Record<'cpu' | 'gpu', WeightFormat[]>;
+  /** How a model is placed in a size class. */
+  classMembership: string;
+}
+
+/** Everything ranking needs besides the catalog: kept separate from the catalog's `ModelSpec`. */
+export interface RankInput {
+  catalog: ModelSpec[];
+  devices: DeviceTarget[];
+  top: number;
+}
