@@ -273,7 +273,9 @@ function readSlidingWindow(
       notes.push(`sliding_window ${window} is set but use_sliding_window is false: every layer attends globally`);
       return { ...none, notes };
     }
-    const maxWindowLayers = keys.optionalInt('max_window_layers') ?? numLayers;
+    // transformers' Qwen2: layer i slides when use_sliding_window and i >= max_window_layers (0 = every layer).
+    const rawMaxWindow = keys.raw('max_window_layers');
+    const maxWindowLayers = typeof rawMaxWindow === 'number' && Number.isInteger(rawMaxWindow) && rawMaxWindow >= 0 ? rawMaxWindow : numLayers;
     if (maxWindowLayers > 0 && maxWindowLayers < numLayers) {
       // Only layers >= max_window_layers slide; the spec cannot express that split, so stay conservative.
       notes.push(`only layers from ${maxWindowLayers} on use the ${window}-token window; KV estimates assume global attention (an upper bound)`);
