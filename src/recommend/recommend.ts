@@ -103,8 +103,10 @@ export function recommend(input: RecommendInput): Recommendation {
   } else {
     outcome = 'fits-below-targets';
     const best = candidates[0]!;
-    const count = evaluations.length;
-    summary = `${count} model${count === 1 ? '' : 's'} of the ${classLabel} class fit${count === 1 ? 's' : ''} here, but none meets every target (${targetsText}); the best compromise is ${best.name} (${best.format}).`;
+    const full = evaluations.filter((e) => e.fit === 'fits').length;
+    const reduced = evaluations.length - full;
+    const count = full > 0 ? `${full} model${full === 1 ? '' : 's'} of the ${classLabel} class fit${full === 1 ? 's' : ''} here` : `models of the ${classLabel} class fit here only at a reduced context (${reduced})`;
+    summary = `${count}, but none meets every target (${targetsText}); the best compromise is ${best.name} (${best.format}${best.fit === 'reduced-context' ? `, ≤ ${best.memory.maxContext} tokens` : ''}).`;
   }
   if (req.leaf.fineTune) notes.push(`Fine-tuning memory is shown at LoRA rank 16, batch 1 × ${req.targets.contextTokens} tokens, on the device each model runs on.`);
   for (const d of devices) {
