@@ -1,0 +1,153 @@
+import type { Targets } from '../recommend/requirements.js';
+
+/**
+ * The verdict on one benchmarked candidate: does what was measured on this machine meet the targets the
+ * recommendation promised? Pure: measured and estimated figures in, a verdict with its reasons out.
+ */
+export type VerdictStatus = 'confirmed' | 'rejected' | 'estimate-only' | 'error';
+export type CheckName = 'decode_tps' | 'ttft_ms' | 'memory';
+
+export interface VerdictCheck {
+  name: CheckName;
+  /** What the target requires (tok/s per stream, ms, bytes). */
+  required: number;
+  measured: number | null;
+  /** How far on the good side of the target (positive) or the bad side (negative), percent of the target. */
+  margin_pct: number | null;
+  met: boolean | null;
+  unit: 'tok/s' | 'ms' | 'bytes';
+}
+
+export interface Verdict {
+  status: VerdictStatus;
+  checks: VerdictCheck[];
+  /** One sentence per check that failed, or why no verdict could be given. */
+  reasons: string[];
+  /** True when the figures come from a partial-depth model scaled to the full depth. */
+  extrapolated: boolean;
+}
+
+export interface MeasuredFigures {
+  /** Median decode tokens/s of one stream at the tested concurrency. */
+  decodeTokPerSecPerStream: number | null;
+  /** Median time to first token for a prompt of the target context. */
+  ttftMs: number | null;
+  /** Peak resident memory of the benchmark process (CPU) or device memory used (GPU). */
+  peakMemoryBytes: number | null;
+}
+
+export interface VerdictInput {
+  targets: Pick<Targets, 'decodeTokensPerSec' | 'maxTtftMs'>;
+  measured: MeasuredFigures | null;
+  /** Memory the model may use on this machine (available memory less the estimator's headroom). */
+  usableMemoryBytes: number;
+  extrapolated: boolean;
+  /** Set when the candidate could not be measured: why. */
+  notMeasuredReason?: string;
+  /** Set when the benchmark itself failed. */
+  error?: string;
+}
+
+function marginPct(measured: number, required: number, higherIsBetter: boolean): number {
+  if (required === 0) return 0;
+  return ((higherIsBetter ? measured - required : required - measured) / required) * 100;
+}
+
+export function decideVerdict(input: VerdictInput): Verdict {
+  if (input.error !== undefined) {
+    return { status: 'error', checks: [], reasons: [`the benchmark failed: ${input.error}`], extrapolated: input.extrapolated };
+  }
+  if (input.measured === null) {
+    return { status: 'estimate-only', checks: [], reasons: [input.notMeasuredReason ?? 'not measured on this machine'], extrapolated: false };
+  }
+  const m = input.measured;
+  const checks: VerdictCheck[] = [];
+  const reasons: string[] = [];
+
+  const decodeMet = m.decodeTokPerSecPerStream === null ? null : m.decodeTokPerSecPerStream >= input.targets.decodeTokensPerSec;
+  checks.push({
+    name: 'decode_tps',
+    required: input.targets.decodeTokensPerSec,
+    measured: m.decodeTokPerSecPerStream,
+    margin_pct: m.decodeTokPerSecPerStream === null ? null : marginPct(m.decodeTokPerSecPerStream, input.targets.decodeTokensPerSec, true),
+    met: decodeMet,
+    unit: 'tok/s',
+  });
+  if (decodeMet === false) {
+    reasons.push(`decode ${fmt(m.decodeTokPerSecPerStream)} tok/s per stream is below the ${fmt(input.targets.decodeTokensPerSec)} tok/s target (${fmtPct(checks.at(-1)?.margin_pct)})`);
+  }
+
+  const ttftMet = m.ttftMs === null ? null : m.ttftMs <= input.targets.maxTtftMs;
+  checks.push({
+    name: 'ttft_ms',
+    required: input.targets.maxTtftMs,
+    measured: m.ttftMs,
+    margin_pct: m.ttftMs === null ? null : marginPct(m.ttftMs, input.targets.maxTtftMs, false),
+    met: ttftMet,
+    unit: 'ms',
+  });
+  if (ttftMet === false) {
+    reasons.push(`time to first token ${fmt(m.ttftMs)} ms exceeds the ${fmt(input.targets.maxTtftMs)} ms target (${fmtPct(checks.at(-1)?.margin_pct)})`);
+  }
+
+  const memMet = m.peakMemoryBytes === null ? null : m.peakMemoryBytes <= input.usableMemoryBytes;
+  checks.push({
+    name: 'memory',
+    required: input.usableMemoryBytes,
+    measured: m.peakMemoryBytes,
+    margin_pct: m.peakMemoryBytes === null ? null : marginPct(m.peakMemoryBytes, input.usableMemoryBytes, false),
+    met: memMet,
+    unit: 'bytes',
+  });
+  if (memMet === false) {
+    reasons.push(`peak memory ${(m.peakMemoryBytes! / 2 ** 30).toFixed(2)} GiB does not fit the ${(input.usableMemoryBytes / 2 ** 30).toFixed(2)} GiB usable here`);
+  }
+
+  const unknown = checks.filter((c) => c.met === null).map((c) => c.name);
+  if (unknown.length > 0 && reasons.length === 0) {
+    return { status: 'estimate-only', checks, reasons: [`not measured: ${unknown.join(', ')}`], extrapolated: input.extrapolated };
+  }
+  return { status: reasons.length === 0 ? 'confirmed' : 'rejected', checks, reasons, extrapolated: input.extrapolated };
+}
+
+function fmt(x: number | null | undefined): string {
+  if (x === null || x === undefined) return 'n/a';
+  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
+
+function fmtPct(x: number | null | undefined): string {
+  if (x === null || x === undefined) return 'n/a';
+  return `${x >= 0 ? '+' : ''}${x.toFixed(0)}%`;
+}
+
+/**
+ * Cost of generated tokens at the measured rate: the machine's price per hour spread over the tokens all
+ * streams generate in that hour. `decodeTokPerSecTotal` is summed over the tested concurrency.
+ */
+export function costPerMillionTokens(pricePerHourUsd: number, decodeTokPerSecTotal: number): number | null {
+  if (!(pricePerHourUsd >= 0) || !(decodeTokPerSecTotal > 0)) return null;
+  return (pricePerHourUsd / (decodeTokPerSecTotal * 3600)) * 1e6;
+}
+
+/**
+ * Scales a partial-depth measurement to the full model. Per-token time is a fixed part (embedding, final
+ * norm, LM head, the loop) plus a per-layer part; two depths measured give both, one depth assumes the
+ * fixed part is the LM head share given by `fixedFraction`.
+ */
+export function extrapolateStepTime(points: { layers: number; ms: number }[], fullLayers: number): { ms: number; perLayerMs: number; fixedMs: number } {
+  if (points.length === 0) throw new Error('extrapolateStepTime needs at least one measurement');
+  if (points.length === 1) {
+    const p = points[0]!;
+    const perLayerMs = p.ms / p.layers;
+    return { ms: perLayerMs * fullLayers, perLayerMs, fixedMs: 0 };
+  }
+  // Least squares line through (layers, ms).
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p.layers, 0) / n;
+  const my = points.reduce((s, p) => s + p.ms, 0) / n;
+  const sxx = points.reduce((s, p) => s + (p.layers - mx) ** 2, 0);
+  const sxy = points.reduce((s, p) => s + (p.layers - mx) * (p.ms - my), 0);
+  const perLayerMs = sxx === 0 ? my / mx : Math.max(0, sxy / sxx);
+  const fixedMs = Math.max(0, my - perLayerMs * mx);
+  return { ms: fixedMs + perLayerMs * fullLayers, perLayerMs, fixedMs };
+}

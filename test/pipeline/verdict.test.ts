@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { costPerMillionTokens, decideVerdict, extrapolateStepTime } from '../../src/pipeline/verdict.js';
+
+const targets = { decodeTokensPerSec: 20, maxTtftMs: 500 };
+const GiB = 2 ** 30;
+
+describe('decideVerdict', () => {
+  it('confirms a candidate that meets every target, with positive margins', () => {
+    const v = decideVerdict({ targets, measured: { decodeTokPerSecPerStream: 30, ttftMs: 250, peakMemoryBytes: 1 * GiB }, usableMemoryBytes: 10 * GiB, extrapolated: false });
+    expect(v.status).toBe('confirmed');
+    expect(v.reasons).toEqual([]);
+    expect(v.checks.find((c) => c.name === 'decode_tps')?.margin_pct).toBeCloseTo(50);
+    expect(v.checks.find((c) => c.name === 'ttft_ms')?.margin_pct).toBeCloseTo(50);
+  });
+
+  it('rejects a candidate that misses TTFT and says by how much', () => {
+    const v = decideVerdict({ targets, measured: { decodeTokPerSecPerStream: 30, ttftMs: 750, peakMemoryBytes: GiB }, usableMemoryBytes: 10 * GiB, extrapolated: false });
+    expect(v.status).toBe('rejected');
+    expect(v.reasons).toHaveLength(1);
+    expect(v.reasons[0]).toMatch(/time to first token 750 ms exceeds the 500 ms target \(-50%\)/);
+  });
+
+  it('rejects a candidate that misses decode speed', () => {
+    const v = decideVerdict({ targets, measured: { decodeTokPerSecPerStream: 15, ttftMs: 100, peakMemoryBytes: GiB }, usableMemoryBytes: 10 * GiB, extrapolated: true });
+    expect(v.status).toBe('rejected');
+    expect(v.extrapolated).toBe(true);
+    expect(v.reasons[0]).toMatch(/decode 15.0 tok\/s per stream is below the 20.0 tok\/s target \(-25%\)/);
+  });
+
+  it('rejects a candidate whose measured peak memory does not fit', () => {
+    const v = decideVerdict({ targets, measured: { decodeTokPerSecPerStream: 40, ttftMs: 100, peakMemoryBytes: 12 * GiB }, usableMemoryBytes: 10 * GiB, extrapolated: false });
+    expect(v.status).toBe('rejected');
+    expect(v.checks.find((c) => c.name === 'memory')?.met).toBe(false);
+    expect(v.reasons[0]).toMatch(/does not fit/);
+  });
+
+  it('marks a candidate that was not measured as estimate-only, and a failed run as error', () => {
+    expect(decideVerdict({ targets, measured: null, usableMemoryBytes: GiB, extrapolated: false, notMeasuredReason: 'too large' })).toMatchObject({ status: 'estimate-only', reasons: ['too large'] });
+    expect(decideVerdict({ targets, measured: null, usableMemoryBytes: GiB, extrapolated: false, error: 'crashed' }).status).toBe('error');
+  });
+});
+
+describe('costPerMillionTokens', () => {
+  it('spreads the hourly price over the tokens generated in an hour', () => {
+    // 100 tok/s = 360,000 tok/h; $3.60/h → $10 per million tokens.
+    expect(costPerMillionTokens(3.6, 100)).toBeCloseTo(10);
+    expect(costPerMillionTokens(3.6, 0)).toBeNull();
+  });
+});
+
+describe('extrapolateStepTime', () => {
+  it('fits fixed and per-layer cost from two depths', () => {
+    const r = extrapolateStepTime([{ layers: 2, ms: 12 }, { layers: 4, ms: 22 }], 32);
+    expect(r.perLayerMs).toBeCloseTo(5);
+    expect(r.fixedMs).toBeCloseTo(2);
+    expect(r.ms).toBeCloseTo(162);
+  });
+  it('scales one depth proportionally', () => {
+    expect(extrapolateStepTime([{ layers: 4, ms: 20 }], 40).ms).toBeCloseTo(200);
+  });
+});
