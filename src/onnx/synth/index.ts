@@ -1,0 +1,298 @@
+import { link, copyFile, mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { findModel, modelSpecFromHfConfig, type ModelSpec } from '../../catalog/index.js';
+import { ModelscoutError, errorMessage } from '../../errors.js';
+import { writeDirectoryAtomic, writeJsonAtomic } from '../../util/atomic-write.js';
+import { METADATA_KEYS } from '../metadata.js';
+import { writeModel, type WriteProgress } from '../model-io.js';
+import { resolveSynthArchitecture, type SynthArchitecture } from './architecture.js';
+import { buildDecoderModel, type SynthDtype } from './build-decoder.js';
+
+export { syntheticWeight, syntheticWeightChunks, fillSyntheticWeight, weightInit, weightKey } from './weights.js';
+export type { WeightInit, WeightLayout } from './weights.js';
+export { resolveSynthArchitecture, ropeInverseFrequencies } from './architecture.js';
+export type { SynthArchitecture, RopeScaling } from './architecture.js';
+export { buildDecoderModel, onnxWeightName } from './build-decoder.js';
+export type { SynthDtype, BuildDecoderOptions } from './build-decoder.js';
+
+/**
+ * `synth`: builds a decoder-only LLM with the exact architecture of a catalog model or a config.json and
+ * seeded random weights, laid out like an onnx-community Hub repo:
+ *   <out>/config.json             the HF config (num layers = layers built) + a "modelscout" block
+ *   <out>/generation_config.json
+ *   <out>/onnx/model.onnx (+ model.onnx_data)            fp32
+ *   <out>/onnx/model_fp16.onnx (+ model_fp16.onnx_data)  fp16
+ * The folder is replaced atomically. When it already holds a synthetic model of the same architecture,
+ * seed and depth, its other variants (e.g. fp16 next to a new fp32, or a quantized model) are kept.
+ */
+
+export interface SynthOptions {
+  /** Catalog id, or a path to a config.json (or a folder holding one). */
+  source: string;
+  dtype: SynthDtype;
+  /** Decoder layers to build; default all of them. */
+  layers?: number;
+  seed: number;
+  outDir: string;
+  /** Catalog to resolve ids in (default: the built-in one). */
+  catalog?: ModelSpec[];
+  /** Version written as producer_version. */
+  producerVersion?: string;
+  onProgress?: (progress: WriteProgress) => void;
+}
+
+export interface SynthResult {
+  id: string;
+  source: string;
+  outDir: string;
+  modelFile: string;
+  dataFile: string | null;
+  dtype: SynthDtype;
+  seed: number;
+  layersBuilt: number;
+  layersFull: number;
+  parameters: number;
+  modelBytes: number;
+  dataBytes: number;
+  /** Other variant files kept from the previous content of the folder. */
+  keptFiles: string[];
+}
+
+export const MAX_SEED = 2 ** 32 - 1;
+
+/** Default output folder for a model id (relative to the working directory). */
+export function defaultSynthOutDir(id: string): string {
+  return join('models', `${id}-synthetic`);
+}
+
+export function variantFileName(dtype: SynthDtype): string {
+  return dtype === 'fp16' ? 'model_fp16.onnx' : 'model.onnx';
+}
+
+interface ResolvedSource {
+  spec: ModelSpec;
+  raw: Record<string, unknown> | null;
+  /** What `modelscout.source` records: the catalog id or the config path as given. */
+  label: string;
+}
+
+/** Resolves a catalog id or a config.json path (a folder means its config.json). */
+export async function resolveSynthSource(source: string, catalog?: ModelSpec[]): Promise<ResolvedSource> {
+  const looksLikePath = source.endsWith('.json') || source.includes('/') || source.includes('\\') || source.startsWith('.');
+  if (!looksLikePath) {
+    const spec = catalog ? findModel(source, catalog) : findModel(source);
+    return { spec, raw: null, label: spec.id };
+  }
+  let path = source;
+  try {
+    if ((await stat(source)).isDirectory()) path = join(source, 'config.json');
+  } catch {
+    // Not there: reading it below produces the error naming the file.
+  }
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ModelscoutError('E_FILE', `cannot read config file ${path}: ${code === 'ENOENT' ? 'no such file' : errorMessage(error)}`, {
+      suggestions: ['Pass a catalog id (see `modelscout models`) or the path of a Hugging Face config.json.'],
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ModelscoutError('E_CONFIG', `config file ${path} is not valid JSON: ${errorMessage(error)}`, {
+      suggestions: ["Check the file is the model's config.json, unmodified."],
+    });
+  }
+  const spec = modelSpecFromHfConfig(raw, { source: path });
+  return { spec, raw: raw as Record<string, unknown>, label: source };
+}
+
+/** Validates the request and returns what will be built (no files touched). */
+export async function planSynth(options: Pick<SynthOptions, 'source' | 'layers' | 'seed' | 'catalog'>): Promise<{ resolved: ResolvedSource; arch: SynthArchitecture; layers: number }> {
+  if (!Number.isInteger(options.seed) || options.seed < 0 || options.seed > MAX_SEED) {
+    throw new ModelscoutError('E_INPUT', `invalid seed ${JSON.stringify(options.seed)}: expected an integer from 0 to ${MAX_SEED}`);
+  }
+  const resolved = await resolveSynthSource(options.source, options.catalog);
+  const arch = resolveSynthArchitecture(resolved.spec, resolved.raw ?? undefined);
+  const layers = options.layers ?? arch.numLayers;
+  if (!Number.isInteger(layers) || layers < 1 || layers > arch.numLayers) {
+    throw new ModelscoutError('E_INPUT', `invalid --layers ${JSON.stringify(options.layers)}: ${resolved.spec.id} has ${arch.numLayers} layers, expected 1 to ${arch.numLayers}`);
+  }
+  return { resolved, arch, layers };
+}
+
+export async function synthesizeModel(options: SynthOptions): Promise<SynthResult> {
+  const { resolved, arch, layers } = await planSynth(options);
+  const outDir = resolve(options.outDir);
+  const config = buildHfConfig(resolved, arch, layers, options.seed);
+  const generationConfig = buildGenerationConfig(resolved.raw);
+  const modelFile = variantFileName(options.dtype);
+  const built = buildDecoderModel({
+    arch,
+    layers,
+    dtype: options.dtype,
+    seed: options.seed,
+    ...(options.producerVersion ? { producerVersion: options.producerVersion } : {}),
+    metadata: {
+      [METADATA_KEYS.source]: resolved.label,
+      [METADATA_KEYS.numLayersBuilt]: String(layers),
+      [METADATA_KEYS.numLayersFull]: String(arch.numLayers),
+      [METADATA_KEYS.graph]: 'standard',
+    },
+  });
+  const parameters = built.model.graph!.initializer.reduce((sum, t) => sum + (t.name?.startsWith('/') ? 0 : t.dims.reduce((a, d) => a * d, 1)), 0);
+  const keep = await reusableVariants(outDir, config, modelFile);
+
+  return writeDirectoryAtomic(outDir, async (tmp) => {
+    const onnxDir = join(tmp, 'onnx');
+    await mkdir(onnxDir, { recursive: true });
+    const keptFiles: string[] = [];
+    for (const file of keep) {
+      await linkOrCopy(join(outDir, 'onnx', file), join(onnxDir, file));
+      keptFiles.push(join('onnx', file));
+    }
+    const written = await writeModel(join(onnxDir, modelFile), built.model, {
+      tensorData: built.tensorData,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    config['transformers.js_config'] = await transformersJsConfig(onnxDir);
+    await writeJsonAtomic(join(tmp, 'config.json'), config);
+    await writeJsonAtomic(join(tmp, 'generation_config.json'), generationConfig);
+    return {
+      id: resolved.spec.id,
+      source: resolved.label,
+      outDir,
+      modelFile: join(outDir, 'onnx', modelFile),
+      dataFile: written.dataPath ? join(outDir, 'onnx', `${modelFile}_data`) : null,
+      dtype: options.dtype,
+      seed: options.seed,
+      layersBuilt: layers,
+      layersFull: arch.numLayers,
+      parameters,
+      modelBytes: written.modelBytes,
+      dataBytes: written.dataBytes,
+      keptFiles,
+    };
+  });
+}
+
+const ARCHITECTURE_CLASS: Record<string, string> = {
+  llama: 'LlamaForCausalLM',
+  mistral: 'MistralForCausalLM',
+  qwen2: 'Qwen2ForCausalLM',
+  gpt2: 'GPT2LMHeadModel',
+};
+
+/** The config.json of the built model: the source config with the layer count actually built. */
+export function buildHfConfig(resolved: ResolvedSource, arch: SynthArchitecture, layers: number, seed: number): Record<string, unknown> {
+  const marker = {
+    synthetic: true,
+    seed,
+    source: resolved.label,
+    num_layers_built: layers,
+    num_layers_full: arch.numLayers,
+    graph: 'standard',
+  };
+  if (resolved.raw) {
+    const config: Record<string, unknown> = { ...resolved.raw };
+    delete config['transformers.js_config'];
+    if (arch.family === 'gpt2') config.n_layer = layers;
+    else config.num_hidden_layers = layers;
+    config.modelscout = marker;
+    return config;
+  }
+  const spec = resolved.spec;
+  if (arch.family === 'gpt2') {
+    return {
+      architectures: [ARCHITECTURE_CLASS.gpt2],
+      model_type: 'gpt2',
+      activation_function: spec.hiddenAct,
+      layer_norm_epsilon: spec.normEps,
+      n_embd: spec.hiddenSize,
+      n_head: spec.numHeads,
+      n_inner: spec.intermediateSize,
+      n_layer: layers,
+      n_positions: spec.maxContext,
+      vocab_size: spec.vocabSize,
+      tie_word_embeddings: true,
+      ...(spec.hfRepo ? { _name_or_path: spec.hfRepo } : {}),
+      modelscout: marker,
+    };
+  }
+  const config: Record<string, unknown> = {
+    architectures: [ARCHITECTURE_CLASS[spec.modelType] ?? 'LlamaForCausalLM'],
+    model_type: spec.modelType,
+    hidden_act: spec.hiddenAct,
+    hidden_size: spec.hiddenSize,
+    intermediate_size: spec.intermediateSize,
+    num_attention_heads: spec.numHeads,
+    num_key_value_heads: spec.numKvHeads,
+    num_hidden_layers: layers,
+    max_position_embeddings: spec.maxContext,
+    rms_norm_eps: spec.normEps,
+    rope_theta: arch.ropeTheta,
+    tie_word_embeddings: spec.tieWordEmbeddings,
+    vocab_size: spec.vocabSize,
+    use_cache: true,
+  };
+  if (spec.headDim * spec.numHeads !== spec.hiddenSize) config.head_dim = spec.headDim;
+  if (spec.modelType === 'llama') config.attention_bias = spec.attentionBias;
+  if (spec.modelType === 'qwen2') config.use_sliding_window = false;
+  if (spec.hfRepo) config._name_or_path = spec.hfRepo;
+  config.modelscout = marker;
+  return config;
+}
+
+function buildGenerationConfig(raw: Record<string, unknown> | null): Record<string, unknown> {
+  const out: Record<string, unknown> = { _from_model_config: true };
+  for (const key of ['bos_token_id', 'eos_token_id', 'pad_token_id']) {
+    if (raw && raw[key] !== undefined && raw[key] !== null) out[key] = raw[key];
+  }
+  out.do_sample = false;
+  return out;
+}
+
+/** transformers.js reads `use_external_data_format` to know which model files have a `_data` file. */
+async function transformersJsConfig(onnxDir: string): Promise<Record<string, unknown>> {
+  const files = await readdir(onnxDir);
+  const external: Record<string, boolean> = {};
+  for (const f of files.sort()) if (f.endsWith('.onnx') && files.includes(`${f}_data`)) external[f] = true;
+  return Object.keys(external).length > 0 ? { use_external_data_format: external } : {};
+}
+
+/**
+ * Files of other variants in an existing output folder that may be kept: only when that folder holds a
+ * synthetic model with exactly the same config (architecture, seed, depth, source).
+ */
+async function reusableVariants(outDir: string, config: Record<string, unknown>, writing: string): Promise<string[]> {
+  let previous: Record<string, unknown>;
+  try {
+    previous = JSON.parse(await readFile(join(outDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  } catch {
+    return [];
+  }
+  const comparable = (c: Record<string, unknown>): string => {
+    const copy = { ...c };
+    delete copy['transformers.js_config'];
+    return JSON.stringify(copy);
+  };
+  if (comparable(previous) !== comparable(config)) return [];
+  let files: string[];
+  try {
+    files = await readdir(join(outDir, 'onnx'));
+  } catch {
+    return [];
+  }
+  return files.filter((f) => !f.startsWith('.') && f !== writing && f !== `${writing}_data`).sort();
+}
+
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch {
+    await copyFile(from, to);
+  }
+}
