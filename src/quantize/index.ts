@@ -1,0 +1,531 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ModelscoutError, errorMessage } from '../errors.js';
+import { METADATA_KEYS, readModelscoutMetadata, setMetadata } from '../onnx/metadata.js';
+import {
+  cloneModel,
+  externalDataInfo,
+  isExternal,
+  readModel,
+  readTensorBytes,
+  resolveExternalLocation,
+  writeModel,
+  type LoadedModel,
+  type TensorDataSource,
+} from '../onnx/model-io.js';
+import { forEachGraph, type OnnxTensor } from '../onnx/proto.js';
+import { temporarySibling, writeDirectoryAtomic } from '../util/atomic-write.js';
+import { measureFidelity, DEFAULT_FIDELITY_SEED, DEFAULT_FIDELITY_SEQUENCE, type FidelityReport } from './fidelity.js';
+import { Int4Quantizer, assertBlockSize, packGatherData, type Int4ErrorStats, type Int4Weight } from './int4.js';
+import { findQuantizedNodes, planQuantization, type OutputPart, type QuantizationPlan, type QuantizeJob } from './rewrite.js';
+
+export { INT4_BLOCK_SIZES } from './int4.js';
+
+/**
+ * `quantizeModel`: a float ONNX decoder (folder or file) → an onnx-community-style folder with
+ * `onnx/model_q4.onnx` (+ `model_q4.onnx_data`), int4 MatMulNBits weights, quantization settings in the
+ * model metadata, and a report: sizes, per-tensor error and logit fidelity against the original.
+ *
+ * Memory: the graph is decoded once; weights are read in stripes of a few MiB, quantized, and each job's
+ * packed result is kept only until the writer has stored its initializers, so the peak is about the
+ * largest quantized tensor (1/6–1/8 of its float size) plus one stripe plus the graph.
+ */
+
+export interface QuantizeModelOptions {
+  /** 16, 32, 64, 128 or 256 (default 32). */
+  blockSize?: number;
+  /** default true */
+  symmetric?: boolean;
+  /** 0–4 (default 4: int8 compute on CPU). */
+  accuracyLevel?: number;
+  /** Node-name regular expressions to leave in float. */
+  exclude?: readonly string[];
+  keepLmHead?: boolean;
+  embeddings?: boolean;
+  /** Output folder (default: the input model's folder). */
+  out?: string;
+  /** Run the fidelity check (default true). */
+  fidelity?: boolean;
+  fidelitySequenceLength?: number;
+  fidelitySeed?: number;
+  /** onnxruntime intra-op threads for the fidelity check. */
+  threads?: number;
+}
+
+export type QuantizePhase = 'hash' | 'quantize' | 'fidelity';
+
+export interface QuantizeProgress {
+  phase: QuantizePhase;
+  done: number;
+  total: number;
+  /** unit of done/total: bytes (hash) or tensors (quantize, fidelity: models run) */
+  unit: 'bytes' | 'tensors' | 'models';
+  current?: string;
+}
+
+export interface QuantizeHooks {
+  onProgress?: (progress: QuantizeProgress) => void;
+}
+
+export interface TensorErrorReport extends Int4ErrorStats {
+  /** float source initializer */
+  name: string;
+  /** nodes it feeds after the rewrite */
+  nodes: string[];
+  kind: 'matmul' | 'gather' | 'matmul+gather';
+  K: number;
+  N: number;
+  dtype: 'float32' | 'float16';
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+export interface SourceFile {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface QuantizeResult {
+  input: { model: string; folder: string; bytes: number; sha256: string; files: SourceFile[]; synthetic: boolean };
+  output: { folder: string; model: string; data: string | null; bytes: number; copied: string[] };
+  settings: {
+    method: 'rtn';
+    bits: 4;
+    blockSize: number;
+    symmetric: boolean;
+    accuracyLevel: number;
+    embeddings: boolean;
+    keepLmHead: boolean;
+    exclude: string[];
+    excludedNodes: string[];
+  };
+  size: {
+    before: number;
+    after: number;
+    /** before / after */
+    ratio: number;
+    /** 1 - after / before */
+    reduction: number;
+    /** stored bits (codes + scales + zero points) per quantized weight */
+    bitsPerWeight: number;
+    quantizedWeights: number;
+  };
+  nodes: {
+    matMul: number;
+    quantizedMatMul: number;
+    quantizedGather: number;
+    lmHead: string | null;
+    embedding: string | null;
+    skipped: { node: string; op: string; reason: string }[];
+  };
+  tensors: TensorErrorReport[];
+  /** the tensors with the largest relative error, worst first */
+  worstTensors: TensorErrorReport[];
+  error: { maxAbs: number; rmse: number; relativeFrobenius: number };
+  fidelity: (FidelityReport & { ran: true }) | { ran: false; reason: string };
+  performance: { seconds: number; inputWeightBytes: number; throughputMBps: number; peakRssBytes: number };
+}
+
+/** Model files looked for, in order, when a folder is given. */
+const MODEL_CANDIDATES = ['onnx/model.onnx', 'model.onnx', 'onnx/model_fp16.onnx', 'model_fp16.onnx', 'onnx/decoder_model_merged.onnx', 'decoder_model_merged.onnx'];
+
+/** Stripes of about this many bytes are read and quantized at a time. */
+const STRIPE_BYTES = 8 << 20;
+
+interface ResolvedInput {
+  modelPath: string;
+  /** The model folder: the parent of `onnx/` when the file sits in one. */
+  folder: string;
+}
+
+export async function resolveModelInput(input: string): Promise<ResolvedInput> {
+  const absolute = resolve(input);
+  let info;
+  try {
+    info = await stat(absolute);
+  } catch {
+    throw new ModelscoutError('E_NOT_FOUND', `model ${input} not found`, {
+      suggestions: ['Pass a model folder or a .onnx file; `modelscout synth` and `modelscout pull` create model folders.'],
+    });
+  }
+  if (info.isDirectory()) {
+    for (const candidate of MODEL_CANDIDATES) {
+      const path = join(absolute, candidate);
+      if (await isFile(path)) return { modelPath: path, folder: absolute };
+    }
+    throw new ModelscoutError('E_NOT_FOUND', `no float ONNX model in ${input} (looked for ${MODEL_CANDIDATES.join(', ')})`, {
+      suggestions: ['Pass the .onnx file itself.'],
+    });
+  }
+  if (!absolute.endsWith('.onnx')) {
+    throw new ModelscoutError('E_INPUT', `${input} is not a .onnx file or a model folder`, { suggestions: ['Pass a model folder or a .onnx file.'] });
+  }
+  const parent = dirname(absolute);
+  return { modelPath: absolute, folder: basename(parent) === 'onnx' ? dirname(parent) : parent };
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export function compileExcludePatterns(patterns: readonly string[]): RegExp[] {
+  return patterns.map((pattern) => {
+    try {
+      return new RegExp(pattern);
+    } catch (error) {
+      throw new ModelscoutError('E_INPUT', `invalid --exclude pattern ${JSON.stringify(pattern)}: ${errorMessage(error)}`, {
+        suggestions: ['Pass a JavaScript regular expression matched against node names, e.g. --exclude "lm_head".'],
+      });
+    }
+  });
+}
+
+export async function quantizeModel(input: string, options: QuantizeModelOptions = {}, hooks: QuantizeHooks = {}): Promise<QuantizeResult> {
+  const blockSize = options.blockSize ?? 32;
+  assertBlockSize(blockSize);
+  const symmetric = options.symmetric ?? true;
+  const accuracyLevel = options.accuracyLevel ?? 4;
+  const exclude = [...(options.exclude ?? [])];
+  const excludePatterns = compileExcludePatterns(exclude);
+  const keepLmHead = options.keepLmHead ?? false;
+  const embeddings = options.embeddings ?? false;
+  const started = performance.now();
+
+  const resolved = await resolveModelInput(input);
+  const loaded = await readModel(resolved.modelPath);
+  const metadata = readModelscoutMetadata(loaded.model);
+  const quantizedNodes = findQuantizedNodes(loaded.model);
+  if (quantizedNodes.length > 0 || metadata.quantization) {
+    throw new ModelscoutError('E_INPUT', `${resolved.modelPath} is already quantized (${quantizedNodes.length} int4 node(s)${metadata.quantization ? ', modelscout.quantization metadata' : ''})`, {
+      suggestions: ['Quantize the float model (onnx/model.onnx) instead.'],
+    });
+  }
+
+  const model = cloneModel(loaded.model);
+  const plan = planQuantization(model, { blockSize, symmetric, accuracyLevel, exclude: excludePatterns, keepLmHead, embeddings });
+  if (plan.jobs.length === 0) throw noEligibleWeights(resolved.modelPath, plan);
+
+  const outFolder = options.out ? resolve(options.out) : resolved.folder;
+  const fileName = plan.jobs.every((j) => j.dtype === 'float16') ? 'model_q4f16.onnx' : 'model_q4.onnx';
+  const relativeModel = join('onnx', fileName);
+  const outModelPath = join(outFolder, relativeModel);
+  if (outModelPath === resolved.modelPath) {
+    throw new ModelscoutError('E_INPUT', `the output ${outModelPath} would overwrite the input model`, { suggestions: ['Pass --out DIR.'] });
+  }
+
+  const files = await hashSourceFiles(loaded, hooks);
+  const sourceSha256 = files[0]!.sha256;
+
+  setMetadata(model, {
+    [METADATA_KEYS.quantization]: {
+      method: 'rtn',
+      bits: 4,
+      block_size: blockSize,
+      symmetric,
+      accuracy_level: accuracyLevel,
+      embeddings,
+      keep_lm_head: keepLmHead,
+      exclude,
+      excluded_nodes: plan.excluded,
+      source_model: basename(resolved.modelPath),
+      source_sha256: sourceSha256,
+    },
+  });
+
+  const jobRuns = new JobRunner(loaded, plan, blockSize, symmetric, hooks);
+  let copied: string[] = [];
+  let written: Awaited<ReturnType<typeof writeModel>>;
+  const writeInto = async (folder: string): Promise<void> => {
+    copied = await copySiblingFiles(resolved.folder, folder);
+    written = await writeModel(join(folder, relativeModel), model, { tensorData: jobRuns.tensorData(), source: loaded });
+  };
+  if (outFolder === resolved.folder || (await exists(outFolder))) {
+    await writeInto(outFolder);
+  } else {
+    await writeDirectoryAtomic(outFolder, writeInto);
+  }
+  const quantizeSeconds = (performance.now() - started) / 1000;
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+
+  const tensors = jobRuns.reports();
+  const quantizedWeights = plan.jobs.reduce((sum, j) => sum + j.K * j.N, 0);
+  const storedBytes = tensors.reduce((sum, t) => sum + t.bytesAfter, 0);
+  const inputWeightBytes = tensors.reduce((sum, t) => sum + t.bytesBefore, 0);
+  const before = files.reduce((sum, f) => sum + f.bytes, 0);
+  const after = written!.modelBytes + written!.dataBytes;
+
+  let fidelity: QuantizeResult['fidelity'];
+  if (options.fidelity === false) {
+    fidelity = { ran: false, reason: 'disabled (--no-fidelity)' };
+  } else {
+    hooks.onProgress?.({ phase: 'fidelity', done: 0, total: 2, unit: 'models' });
+    try {
+      const report = await measureFidelity({ path: resolved.modelPath, model: loaded.model }, outModelPath, {
+        sequenceLength: options.fidelitySequenceLength ?? DEFAULT_FIDELITY_SEQUENCE,
+        seed: options.fidelitySeed ?? DEFAULT_FIDELITY_SEED,
+        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      });
+      fidelity = { ran: true, ...report };
+    } catch (error) {
+      // A model that is not a KV-cache decoder (e.g. a single layer) cannot be compared by next-token logits.
+      if (error instanceof ModelscoutError && error.code === 'E_UNSUPPORTED') fidelity = { ran: false, reason: error.message };
+      else throw error;
+    }
+    hooks.onProgress?.({ phase: 'fidelity', done: 2, total: 2, unit: 'models' });
+  }
+
+  const worstTensors = [...tensors].sort((a, b) => b.relativeFrobenius - a.relativeFrobenius).slice(0, 5);
+  return {
+    input: { model: resolved.modelPath, folder: resolved.folder, bytes: before, sha256: sourceSha256, files, synthetic: metadata.synthetic },
+    output: { folder: outFolder, model: outModelPath, data: written!.dataPath, bytes: after, copied },
+    settings: { method: 'rtn', bits: 4, blockSize, symmetric, accuracyLevel, embeddings, keepLmHead, exclude, excludedNodes: plan.excluded },
+    size: {
+      before,
+      after,
+      ratio: before / after,
+      reduction: 1 - after / before,
+      bitsPerWeight: (storedBytes * 8) / quantizedWeights,
+      quantizedWeights,
+    },
+    nodes: {
+      matMul: plan.matMulCount,
+      quantizedMatMul: plan.replaced.filter((r) => r.op === 'MatMulNBits').length,
+      quantizedGather: plan.replaced.filter((r) => r.op === 'GatherBlockQuantized').length,
+      lmHead: plan.lmHead,
+      embedding: plan.embedding,
+      skipped: plan.skipped,
+    },
+    tensors,
+    worstTensors,
+    error: overallError(tensors),
+    fidelity,
+    performance: { seconds: quantizeSeconds, inputWeightBytes, throughputMBps: inputWeightBytes / 1e6 / quantizeSeconds, peakRssBytes },
+  };
+}
+
+function noEligibleWeights(path: string, plan: QuantizationPlan): ModelscoutError {
+  const reasons = new Map<string, number>();
+  for (const s of plan.skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1);
+  const dtypeProblem = plan.skipped.find((s) => /supported: float32, float16/.test(s.reason));
+  let detail: string;
+  if (plan.matMulCount === 0) detail = 'the graph has no MatMul node';
+  else if (plan.excluded.length > 0 && plan.skipped.length === 0) detail = `all ${plan.excluded.length} eligible MatMul node(s) were excluded`;
+  else if (dtypeProblem) detail = `${dtypeProblem.reason.replace(/^weight \S+ is /, 'weights are ')}`;
+  else detail = [...reasons].map(([reason, count]) => `${count} × ${reason}`).join('; ');
+  return new ModelscoutError('E_INPUT', `no eligible MatMul in ${path}: ${detail}; nothing was written`, {
+    suggestions: ['Quantize a model whose MatMul weights are float32 or float16 initializers (e.g. one made by `modelscout synth`).'],
+  });
+}
+
+function overallError(tensors: TensorErrorReport[]): { maxAbs: number; rmse: number; relativeFrobenius: number } {
+  let sse = 0;
+  let ssw = 0;
+  let count = 0;
+  let maxAbs = 0;
+  for (const t of tensors) {
+    const tensorSse = t.rmse * t.rmse * t.count;
+    sse += tensorSse;
+    ssw += t.relativeFrobenius > 0 ? tensorSse / (t.relativeFrobenius * t.relativeFrobenius) : 0;
+    count += t.count;
+    maxAbs = Math.max(maxAbs, t.maxAbs);
+  }
+  return { maxAbs, rmse: count ? Math.sqrt(sse / count) : 0, relativeFrobenius: ssw ? Math.sqrt(sse / ssw) : 0 };
+}
+
+/** sha256 of the .onnx file and every external data file it references (the first entry is the .onnx). */
+async function hashSourceFiles(loaded: LoadedModel, hooks: QuantizeHooks): Promise<SourceFile[]> {
+  const paths = [loaded.path];
+  forEachGraph(loaded.model, (graph) => {
+    const visit = (t: OnnxTensor): void => {
+      if (!isExternal(t)) return;
+      const path = resolveExternalLocation(loaded.dir, externalDataInfo(t, loaded.path).location, loaded.path);
+      if (!paths.includes(path)) paths.push(path);
+    };
+    graph.initializer.forEach(visit);
+    for (const node of graph.node) for (const a of node.attribute) if (a.t) visit(a.t);
+  });
+  const sizes = await Promise.all(paths.map(async (p) => (await stat(p)).size));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  let done = 0;
+  const files: SourceFile[] = [];
+  for (const [i, path] of paths.entries()) {
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) {
+      hash.update(chunk as Buffer);
+      done += (chunk as Buffer).byteLength;
+      hooks.onProgress?.({ phase: 'hash', done, total, unit: 'bytes', current: basename(path) });
+    }
+    files.push({ path, bytes: sizes[i]!, sha256: hash.digest('hex') });
+  }
+  return files;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Copies the model folder's top-level files (config.json, tokenizer files, ...) into a different output
+ * folder, each atomically. Subfolders (the float ONNX files) are not copied.
+ */
+async function copySiblingFiles(from: string, to: string): Promise<string[]> {
+  if (resolve(from) === resolve(to)) return [];
+  const copied: string[] = [];
+  for (const entry of await readdir(from, { withFileTypes: true })) {
+    if (!entry.isFile() || entry.name.startsWith('.')) continue;
+    const target = join(to, entry.name);
+    await mkdir(to, { recursive: true });
+    const tmp = temporarySibling(target);
+    try {
+      await copyFile(join(from, entry.name), tmp);
+      await rename(tmp, target);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+    copied.push(entry.name);
+  }
+  return copied;
+}
+
+/**
+ * Runs quantization jobs lazily for the writer: the first initializer of a job it asks for triggers the
+ * job; the result stays cached until all of the job's initializers are written, then it is dropped.
+ */
+class JobRunner {
+  private readonly cache = new Map<number, { weight: Int4Weight; pending: number }>();
+  private readonly stats = new Map<number, Int4ErrorStats>();
+  private jobsDone = 0;
+
+  constructor(
+    private readonly loaded: LoadedModel,
+    private readonly plan: QuantizationPlan,
+    private readonly blockSize: number,
+    private readonly symmetric: boolean,
+    private readonly hooks: QuantizeHooks,
+  ) {}
+
+  tensorData(): Map<string, TensorDataSource> {
+    const map = new Map<string, TensorDataSource>();
+    for (const job of this.plan.jobs) {
+      for (const output of job.outputs) map.set(output.name, () => this.part(job, output.part));
+    }
+    return map;
+  }
+
+  reports(): TensorErrorReport[] {
+    return this.plan.jobs.map((job) => {
+      const stats = this.stats.get(job.id);
+      if (!stats) throw new ModelscoutError('E_INTERNAL', `tensor ${job.source} was never quantized`);
+      const elementBytes = job.dtype === 'float16' ? 2 : 4;
+      const layoutBytes = job.outputs.reduce((sum, o) => sum + partBytes(job, o.part, this.blockSize), 0);
+      return {
+        name: job.source,
+        nodes: job.nodes,
+        kind: job.uses.size === 2 ? 'matmul+gather' : job.uses.has('gather') ? 'gather' : 'matmul',
+        K: job.K,
+        N: job.N,
+        dtype: job.dtype,
+        bytesBefore: job.K * job.N * elementBytes,
+        bytesAfter: layoutBytes,
+        ...stats,
+      };
+    });
+  }
+
+  private async part(job: QuantizeJob, part: OutputPart): Promise<Uint8Array> {
+    let entry = this.cache.get(job.id);
+    if (!entry) {
+      this.hooks.onProgress?.({ phase: 'quantize', done: this.jobsDone, total: this.plan.jobs.length, unit: 'tensors', current: job.source });
+      const quantizer = new Int4Quantizer(job.K, job.N, { blockSize: this.blockSize, symmetric: this.symmetric, dtype: job.dtype });
+      await feedQuantizer(this.loaded, job, quantizer);
+      entry = { weight: quantizer.finish(), pending: job.outputs.length };
+      this.stats.set(job.id, quantizer.errorStats());
+      this.cache.set(job.id, entry);
+      this.jobsDone++;
+      this.hooks.onProgress?.({ phase: 'quantize', done: this.jobsDone, total: this.plan.jobs.length, unit: 'tensors', current: job.source });
+    }
+    const bytes = partOf(entry.weight, part);
+    entry.pending--;
+    if (entry.pending === 0) this.cache.delete(job.id);
+    return bytes;
+  }
+}
+
+function partOf(weight: Int4Weight, part: OutputPart): Uint8Array {
+  switch (part) {
+    case 'packed':
+      return weight.packed;
+    case 'gatherData':
+      return packGatherData(weight);
+    case 'scales':
+      return new Uint8Array(weight.scales.buffer, weight.scales.byteOffset, weight.scales.byteLength);
+    case 'zeroPoints':
+      if (!weight.zeroPoints) throw new ModelscoutError('E_INTERNAL', 'zero points requested from a symmetric weight');
+      return weight.zeroPoints;
+  }
+}
+
+function partBytes(job: QuantizeJob, part: OutputPart, blockSize: number): number {
+  const kBlocks = Math.ceil(job.K / blockSize);
+  switch (part) {
+    case 'packed':
+      return job.N * kBlocks * (blockSize / 2);
+    case 'gatherData':
+      return job.N * Math.ceil(job.K / 2);
+    case 'scales':
+      return job.N * kBlocks * (job.dtype === 'float16' ? 2 : 4);
+    case 'zeroPoints':
+      return job.N * Math.ceil(kBlocks / 2);
+  }
+}
+
+/** Reads the source tensor in stripes and feeds them to the quantizer (rows of W, or rows of Wᵀ). */
+async function feedQuantizer(loaded: LoadedModel, job: QuantizeJob, quantizer: Int4Quantizer): Promise<void> {
+  const elementBytes = job.dtype === 'float16' ? 2 : 4;
+  const { blockSize } = quantizer.layout;
+  if (job.orientation === 'kn') {
+    const rowBytes = job.N * elementBytes;
+    const blocksPerStripe = Math.max(1, Math.floor(STRIPE_BYTES / (rowBytes * blockSize)));
+    const stripeRows = blocksPerStripe * blockSize;
+    for (let row = 0; row < job.K; row += stripeRows) {
+      const rows = Math.min(stripeRows, job.K - row);
+      const bytes = await readTensorBytes(loaded, job.tensor, { offset: row * rowBytes, length: rows * rowBytes });
+      quantizer.addRows(row, typedView(bytes, job.dtype));
+    }
+  } else {
+    const rowBytes = job.K * elementBytes;
+    const stripeRows = Math.max(1, Math.floor(STRIPE_BYTES / rowBytes));
+    for (let row = 0; row < job.N; row += stripeRows) {
+      const rows = Math.min(stripeRows, job.N - row);
+      const bytes = await readTensorBytes(loaded, job.tensor, { offset: row * rowBytes, length: rows * rowBytes });
+      quantizer.addColumns(row, typedView(bytes, job.dtype));
+    }
+  }
+}
+
+/** Float32Array / Uint16Array view of little-endian bytes, copying only when the bytes are unaligned. */
+function typedView(bytes: Uint8Array, dtype: 'float32' | 'float16'): Float32Array | Uint16Array {
+  const size = dtype === 'float16' ? 2 : 4;
+  let source = bytes;
+  if (bytes.byteOffset % size !== 0) {
+    source = new Uint8Array(bytes.byteLength);
+    source.set(bytes);
+  }
+  return dtype === 'float16'
+    ? new Uint16Array(source.buffer, source.byteOffset, source.byteLength / 2)
+    : new Float32Array(source.buffer, source.byteOffset, source.byteLength / 4);
+}
+
