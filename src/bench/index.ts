@@ -1,0 +1,336 @@
+/**
+ * `runBench`: the whole benchmark. Resolves the models and their variants (bad input fails here, before
+ * anything runs, exit 2), expands the run matrix, measures each group in its own child process, puts the
+ * estimator's prediction beside each measurement, then checks thresholds and the baseline and decides the
+ * outcome. Returns the report; rendering and exit codes are the command's business.
+ */
+import type { ModelSpec } from '../catalog/model-spec.js';
+import { errorMessage, isModelscoutError } from '../errors.js';
+import { cpuTarget, gpuTarget } from '../hardware/device.js';
+import { detectHardware, type Hardware } from '../hardware/detect.js';
+import { estimateSpeed } from '../estimate/speed.js';
+import { fitMemory } from '../estimate/fit.js';
+import type { WeightFormat } from '../estimate/weights.js';
+import { checkThresholds, compareReports, decideOutcome } from '../report/compare.js';
+import { readReport } from '../report/read.js';
+import { SCHEMA_VERSION, type BenchReport, type BenchResult, type EstimateReport, type Environment } from '../report/schema.js';
+import type { BenchPlan } from './config.js';
+import type { KvLayout } from './kv-cache.js';
+import { expandRunMatrix, type RunGroup, type VariantName } from './matrix.js';
+import { inspectVariantFile, locateModel, quantizationFromMetadata, readArchitecture, selectVariants, type ModelRef, type VariantFileInfo } from './model-files.js';
+import type { TestPayload, WorkerJob } from './protocol.js';
+import { runGroupInChild } from './runner.js';
+import { batchSequenceLengths, kvTokensAtEnd, type TestSpec } from './scenarios.js';
+import { assertDeviceAvailable, onnxruntimeVersion } from './session.js';
+
+export interface BenchRunOptions {
+  plan: BenchPlan;
+  tool: { name: string; version: string };
+  argv: string[];
+  /** Progress lines: `group` when a model variant starts or fails, `detail` for each step inside it. */
+  onProgress?: (message: string, level: 'group' | 'detail') => void;
+  /** Run the correctness self-check before timing (default true). */
+  selfCheck?: boolean;
+  rssIntervalMs?: number;
+  kvLayout?: KvLayout;
+  /** Hardware for the environment and the estimates; detected when absent. */
+  hardware?: Hardware;
+  /** Forward the child processes' own output to stderr (debugging). */
+  passThroughOutput?: boolean;
+}
+
+interface ModelEntry {
+  model: ModelRef;
+  variants: VariantName[];
+  spec: ModelSpec | null;
+  config: Record<string, unknown> | null;
+}
+
+const emptyMetrics: BenchResult['metrics'] = {
+  prefill_ms: null,
+  prefill_tps: null,
+  first_sample_ms: null,
+  ttft_ms: null,
+  tpot_ms: null,
+  itl_ms: null,
+  decode_tps: null,
+  decode_run_ms: null,
+  harness_overhead_pct: null,
+  e2e_ms: null,
+  output_tps: null,
+  total_tps: null,
+};
+
+function environmentOf(hw: Hardware, devices: readonly string[]): Environment {
+  return {
+    os: hw.os,
+    cpu: { model: hw.cpu.model, cores: hw.cpu.cores, features: Object.entries(hw.cpu.features).filter(([, on]) => on).map(([k]) => k) },
+    memory_total_bytes: hw.memory.totalBytes,
+    gpus: hw.gpus.map((g) => ({ name: g.name, memory_total_bytes: g.vramTotalBytes, driver: g.driver })),
+    node: process.version,
+    onnxruntime: onnxruntimeVersion(),
+    execution_provider: [...new Set(devices)].join(','),
+  };
+}
+
+function errorPct(measured: number | null | undefined, estimated: number | null): number | null {
+  if (measured === null || measured === undefined || estimated === null || measured === 0) return null;
+  return ((measured - estimated) / measured) * 100;
+}
+
+/**
+ * The estimator's figures for the same model, variant, hardware and test: decode at the context the
+ * test decodes at, prefill of its prompt, memory at its final length. Null without an architecture.
+ */
+export function estimateFor(spec: ModelSpec | null, layers: number, variant: VariantName, test: TestSpec, hw: Hardware, device: string, measured: BenchResult | null): EstimateReport | null {
+  if (!spec) return null;
+  // A synthetic model may be built with fewer layers than its architecture: estimate what actually runs.
+  const runSpec: ModelSpec = { ...spec, numLayers: layers };
+  const target = device === 'cpu' ? cpuTarget(hw) : (gpuTarget(hw) ?? cpuTarget(hw));
+  const format: WeightFormat = variant;
+  const b = test.batch_size;
+  const context = test.kind === 'tg' ? Math.max(test.n_depth, 1) : test.n_depth + test.n_prompt;
+  const speed = estimateSpeed({ spec: runSpec, format, context, promptTokens: Math.max(1, test.n_prompt), concurrency: b, device: target });
+  const fit = fitMemory({ spec: runSpec, format, context: kvTokensAtEnd(test), concurrency: b, device: target });
+  const decode = test.kind === 'pp' ? null : (speed.decodeTokPerSecTotal?.value ?? null);
+  const prefill = test.kind === 'tg' ? null : (speed.prefillTokPerSec?.value ?? null);
+  // One request's prefill scales with the batch (B prompts).
+  const ttft = test.kind === 'tg' || !speed.ttftMs ? null : speed.ttftMs.value * b;
+  const m = measured?.status === 'ok' ? measured : null;
+  return {
+    decode_tps: decode,
+    prefill_tps: prefill,
+    ttft_ms: ttft,
+    total_memory_bytes: fit.totalBytes,
+    error_pct: {
+      decode_tps: errorPct(m?.metrics.decode_tps?.p50, decode),
+      prefill_tps: errorPct(m?.metrics.prefill_tps?.p50, prefill),
+      ttft_ms: errorPct(m?.metrics.ttft_ms?.p50, ttft),
+      total_memory_bytes: errorPct(m?.memory.rss_peak_bytes, fit.totalBytes),
+    },
+    basis: `${speed.basis.device}; bandwidth ${speed.basis.bandwidthBytesPerSec === null ? 'unknown' : `${(speed.basis.bandwidthBytesPerSec / 1e9).toFixed(1)} GB/s (${speed.basis.bandwidthSource})`}; ${speed.basis.efficiency.note ?? ''}`.trim(),
+  };
+}
+
+interface GroupContext {
+  group: RunGroup;
+  entry: ModelEntry;
+  info: VariantFileInfo | null;
+  infoError: { code: string; message: string } | null;
+}
+
+function assembleResult(ctx: GroupContext, plan: BenchPlan, testIndex: number, payload: TestPayload | null, groupError: { code: string; message: string } | null, load: WorkerLoad, hw: Hardware): BenchResult {
+  const { group, entry, info } = ctx;
+  const test = group.tests[testIndex] as TestSpec;
+  const m = payload?.measurement ?? null;
+  const error = ctx.infoError ?? groupError ?? payload?.error ?? (m ? null : { code: 'E_RUNTIME', message: 'no result' });
+  const sig = info?.signature ?? null;
+  const spec = entry.spec;
+  const layers = load.kv?.layers ?? sig?.numLayers ?? spec?.numLayers ?? null;
+  const rssPeak = m ? maxOrNull(m.rss_peak_bytes, m.rss_peak_kernel_bytes) : null;
+  const result: BenchResult = {
+    model: {
+      id: entry.model.id,
+      path: entry.model.path,
+      file: entry.model.files[group.variant] ?? null,
+      synthetic: info?.metadata.synthetic ?? false,
+      architecture: {
+        model_type: spec?.modelType ?? (typeof entry.config?.model_type === 'string' ? entry.config.model_type : null),
+        layers,
+        hidden_size: spec?.hiddenSize ?? null,
+        heads: spec?.numHeads ?? null,
+        kv_heads: load.kv?.kv_heads ?? sig?.numKvHeads ?? spec?.numKvHeads ?? null,
+        head_dim: load.kv?.head_dim ?? sig?.headDim ?? spec?.headDim ?? null,
+        vocab_size: load.vocab ?? sig?.vocabSize ?? spec?.vocabSize ?? null,
+      },
+      files_sha256: info?.sha256 ?? {},
+    },
+    variant: { name: group.variant, quantization: info ? quantizationFromMetadata(info.metadata, group.variant) : group.variant === 'q4' ? { bits: 4, block_size: null, symmetric: null, accuracy_level: null } : null },
+    config: {
+      device: group.session.device,
+      threads: group.session.threads,
+      graph_optimization_level: group.session.graphOptLevel,
+      repetitions: plan.repetitions,
+      warmup: plan.warmup,
+      seed: plan.seed,
+    },
+    test: {
+      ...test,
+      prompt_lengths: m?.prompt_lengths ?? (test.kind === 'tg' && test.n_depth === 0 ? new Array<number>(test.batch_size).fill(1) : batchSequenceLengths(test.n_depth > 0 ? test.n_depth : test.n_prompt, test.batch_size)),
+      input_ids_sha256: m?.input_ids_sha256 ?? null,
+    },
+    status: error ? 'error' : 'ok',
+    error,
+    load: {
+      session_create_ms: load.sessionCreateMs,
+      first_run: payload?.first_run_e2e_ms != null ? { test_id: test.id, e2e_ms: payload.first_run_e2e_ms } : null,
+      warmup_ms: m?.warmup_ms ?? [],
+      self_check: load.selfCheck,
+    },
+    metrics: m ? m.metrics : emptyMetrics,
+    memory: {
+      model_files_bytes: info?.bytes ?? null,
+      rss_baseline_bytes: load.rssBaseline,
+      rss_after_load_bytes: payload?.rss_after_load_bytes ?? load.rssAfterLoad,
+      rss_peak_bytes: rssPeak,
+      rss_sample_interval_ms: m ? load.rssIntervalMs : null,
+      rss_peak_kernel_bytes: m?.rss_peak_kernel_bytes ?? null,
+      gpu: payload?.gpu ?? [],
+    },
+    kv_cache:
+      m && load.kv
+        ? {
+            layout: load.kvLayout,
+            dtype: load.kv.dtype,
+            layers: load.kv.layers,
+            kv_heads: load.kv.kv_heads,
+            head_dim: load.kv.head_dim,
+            bytes_per_token: m.kv.bytes_per_token,
+            tokens_at_end: m.kv.tokens_at_end,
+            analytic_bytes: m.kv.analytic_bytes,
+            measured_bytes: m.kv.measured_bytes,
+            agrees: load.kvLayout === 'growing' ? m.kv.measured_bytes === m.kv.analytic_bytes : null,
+          }
+        : null,
+    estimate: null,
+    samples: m ? m.samples : [],
+  };
+  if (layers !== null) result.estimate = estimateFor(spec, layers, group.variant, test, hw, group.session.device, result);
+  return result;
+}
+
+function maxOrNull(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.max(a, b);
+}
+
+interface WorkerLoad {
+  sessionCreateMs: number | null;
+  rssBaseline: number | null;
+  rssAfterLoad: number | null;
+  selfCheck: BenchResult['load']['self_check'];
+  kv: { dtype: 'float32' | 'float16'; layers: number; kv_heads: number; head_dim: number } | null;
+  vocab: number | null;
+  rssIntervalMs: number;
+  kvLayout: KvLayout;
+}
+
+/** Resolves every model and variant up front: missing paths and variants are usage errors (exit 2). */
+export async function resolveModels(plan: BenchPlan): Promise<ModelEntry[]> {
+  const entries: ModelEntry[] = [];
+  for (const ref of plan.models) {
+    const model = await locateModel(ref);
+    const variants = selectVariants(model, plan.variants);
+    const { spec, config } = await readArchitecture(model.configPath);
+    entries.push({ model, variants, spec, config });
+  }
+  return entries;
+}
+
+export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
+  const { plan } = options;
+  const startedAt = new Date().toISOString();
+  for (const d of plan.devices) assertDeviceAvailable(d);
+  const entries = await resolveModels(plan);
+  const baseline = plan.baseline ? await readReport(plan.baseline, 'baseline') : null;
+  const hw = options.hardware ?? (await detectHardware());
+  const groups = expandRunMatrix({
+    models: entries.map((e) => ({ ref: e.model.ref, variants: e.variants })),
+    devices: plan.devices,
+    threads: plan.threads,
+    graphOptLevel: plan.graphOptLevel,
+    tests: plan.tests,
+  });
+  const rssIntervalMs = options.rssIntervalMs ?? 20;
+  const kvLayout = options.kvLayout ?? 'growing';
+  const infoCache = new Map<string, { info: VariantFileInfo | null; error: { code: string; message: string } | null }>();
+  const results: BenchResult[] = [];
+  for (const group of groups) {
+    const entry = entries.find((e) => e.model.ref === group.model) as ModelEntry;
+    const file = entry.model.files[group.variant] as string;
+    let cached = infoCache.get(file);
+    if (!cached) {
+      try {
+        cached = { info: await inspectVariantFile(file, entry.model.path.endsWith('.onnx') ? entry.model.path.replace(/[^/\\]+$/, '') : entry.model.path), error: null };
+      } catch (error) {
+        cached = { info: null, error: isModelscoutError(error) ? { code: error.code, message: error.message } : { code: 'E_MODEL', message: errorMessage(error) } };
+      }
+      infoCache.set(file, cached);
+    }
+    const ctx: GroupContext = { group, entry, info: cached.info, infoError: cached.error };
+    const label = `${entry.model.id} ${group.variant} ${group.session.device} t${group.session.threads || 'auto'}`;
+    const load: WorkerLoad = { sessionCreateMs: null, rssBaseline: null, rssAfterLoad: null, selfCheck: null, kv: null, vocab: null, rssIntervalMs, kvLayout };
+    if (cached.error) {
+      options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${cached.error.message}`, 'group');
+      for (let i = 0; i < group.tests.length; i += 1) results.push(assembleResult(ctx, plan, i, null, null, load, hw));
+      continue;
+    }
+    const info = cached.info as VariantFileInfo;
+    const job: WorkerJob = {
+      modelFile: file,
+      session: group.session,
+      tests: group.tests,
+      repetitions: plan.repetitions,
+      warmup: plan.warmup,
+      seed: plan.seed,
+      vocabSize: info.signature.vocabSize ?? entry.spec?.vocabSize ?? null,
+      quantized: group.variant === 'q4' || info.metadata.quantization !== null,
+      selfCheck: options.selfCheck ?? true,
+      rssIntervalMs,
+      kvLayout,
+    };
+    options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}${info.metadata.synthetic ? ' (synthetic)' : ''}`, 'group');
+    const outcome = await runGroupInChild(job, {
+      onProgress: (m) => options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${m}`, 'detail'),
+      ...(options.passThroughOutput ? { passThroughOutput: true } : {}),
+    });
+    if (outcome.load) {
+      load.sessionCreateMs = outcome.load.session_create_ms;
+      load.rssBaseline = outcome.load.rss_baseline_bytes;
+      load.rssAfterLoad = outcome.load.rss_after_load_bytes;
+      load.selfCheck = outcome.load.self_check;
+      load.kv = outcome.load.kv;
+      load.vocab = outcome.load.vocab_size;
+    }
+    for (let i = 0; i < group.tests.length; i += 1) {
+      const payload = outcome.payloads.get(i) ?? null;
+      const groupError = payload ? null : outcome.fatal;
+      results.push(assembleResult(ctx, plan, i, payload, groupError, load, hw));
+    }
+    if (outcome.fatal) options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${outcome.fatal.message}`, 'group');
+  }
+  const checks = checkThresholds(results, plan.thresholds);
+  const thresholdsGiven = plan.thresholds.min_decode_tps !== null || plan.thresholds.max_ttft_ms !== null || plan.thresholds.max_peak_rss_bytes !== null;
+  const partial: BenchReport = {
+    schema_version: SCHEMA_VERSION,
+    tool: options.tool,
+    run: {
+      started_at: startedAt,
+      finished_at: new Date().toISOString(),
+      argv: options.argv,
+      seed: plan.seed,
+      config: {
+        models: plan.models,
+        variants: plan.variants === undefined ? ['default'] : plan.variants === 'all' ? ['all'] : [...plan.variants],
+        devices: plan.devices,
+        threads: plan.threads,
+        graph_optimization_level: plan.graphOptLevel,
+        tests: plan.tests.map((t) => t.id),
+        repetitions: plan.repetitions,
+        warmup: plan.warmup,
+        seed: plan.seed,
+        thresholds: plan.thresholds,
+        baseline: plan.baseline,
+      },
+    },
+    environment: environmentOf(hw, plan.devices),
+    results,
+    thresholds: thresholdsGiven ? { checks, passed: checks.every((c) => c.passed) } : null,
+    comparison: null,
+    outcome: { status: 'pass', exit_code: 0, reasons: [] },
+  };
+  if (baseline) partial.comparison = compareReports(baseline, partial, { thresholdPct: plan.thresholds.max_regression_pct, baselinePath: plan.baseline });
+  partial.outcome = decideOutcome(results, checks, partial.comparison, plan.thresholds.inconclusive_pass);
+  return partial;
+}

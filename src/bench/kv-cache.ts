@@ -1,0 +1,90 @@
+/**
+ * The KV cache as the generation loop sees it: a small interface, so a layout other than the growing one
+ * (a preallocated shared buffer, as fused GroupQueryAttention graphs use) can be added without touching
+ * the loop.
+ *
+ * `growing`: the standard optimum / transformers.js export. Each step feeds `past_key_values.*` and the
+ * graph returns `present.*` = past ⧺ new, one token longer; the presents become the next pasts as they
+ * are (no copy on the JS side).
+ */
+import * as ort from 'onnxruntime-node';
+import { floatBytes, type DecoderIo } from './decoder-io.js';
+
+export type KvLayout = 'growing' | 'preallocated';
+
+export type Feeds = Record<string, ort.Tensor>;
+export type Outputs = ort.InferenceSession.OnnxValueMapType;
+
+export interface KvCache {
+  readonly layout: KvLayout;
+  /** Tokens held per sequence row (padded), i.e. the past length of the next step. */
+  readonly length: number;
+  /** Empties the cache for `batch` sequences and binds the empty pasts into the feeds. */
+  reset(batch: number): void;
+  /** Adopts a step's outputs as the cache for the next step (rebinding the feeds). */
+  update(outputs: Outputs): void;
+  /** Σ over the cache tensors of prod(dims) · dtype bytes (after the last step: the `present.*` outputs). */
+  measuredBytes(): number;
+}
+
+function prod(dims: readonly number[]): number {
+  let p = 1;
+  for (const d of dims) p *= d;
+  return p;
+}
+
+export class GrowingKvCache implements KvCache {
+  readonly layout = 'growing' as const;
+  #length = 0;
+  readonly #io: DecoderIo;
+  readonly #feeds: Feeds;
+
+  constructor(io: DecoderIo, feeds: Feeds) {
+    this.#io = io;
+    this.#feeds = feeds;
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  reset(batch: number): void {
+    const io = this.#io;
+    const data = io.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
+    // One empty tensor serves every layer: ONNX Runtime only reads it.
+    const empty = new ort.Tensor(io.kvType, data, [batch, io.kvHeads, 0, io.headDim]);
+    for (const l of io.layers) {
+      this.#feeds[l.pastKey] = empty;
+      this.#feeds[l.pastValue] = empty;
+    }
+    this.#length = 0;
+  }
+
+  update(outputs: Outputs): void {
+    const io = this.#io;
+    const layers = io.layers;
+    for (let i = 0; i < layers.length; i += 1) {
+      const l = layers[i] as (typeof layers)[number];
+      this.#feeds[l.pastKey] = outputs[l.presentKey] as ort.Tensor;
+      this.#feeds[l.pastValue] = outputs[l.presentValue] as ort.Tensor;
+    }
+    const first = outputs[(layers[0] as (typeof layers)[number]).presentKey] as ort.Tensor;
+    this.#length = first.dims[io.kvSeqAxis] as number;
+  }
+
+  measuredBytes(): number {
+    const bytes = floatBytes(this.#io.kvType);
+    let total = 0;
+    for (const l of this.#io.layers) {
+      total += prod((this.#feeds[l.pastKey] as ort.Tensor).dims) * bytes;
+      total += prod((this.#feeds[l.pastValue] as ort.Tensor).dims) * bytes;
+    }
+    return total;
+  }
+}
+
+/** The cache for a model's layout (only `growing` exists today). */
+export function createKvCache(layout: KvLayout, io: DecoderIo, feeds: Feeds): KvCache {
+  if (layout === 'growing') return new GrowingKvCache(io, feeds);
+  throw new Error(`KV cache layout ${layout} is not implemented`);
+}

@@ -1,0 +1,97 @@
+/**
+ * The runtime adapter: an onnxruntime-node InferenceSession on a device (execution provider), with the
+ * intra-op thread count and graph optimization level of the run. ONNX Runtime's default thread spinning
+ * is kept: it is what a real application gets, and turning it off slows small decode steps.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { ModelscoutError, errorMessage } from '../errors.js';
+import type { Device, GraphOptLevel } from './matrix.js';
+
+export interface SessionSettingsInput {
+  device: Device;
+  /** intra-op threads; 0 = ONNX Runtime's default. */
+  threads: number;
+  graphOptLevel: GraphOptLevel;
+}
+
+export const CUDA_INSTALL_HINT = 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node';
+
+/** onnxruntime-node's version (the package that loads the native library). */
+export function onnxruntimeVersion(): string {
+  return ort.env.versions.node ?? ort.env.versions.common ?? 'unknown';
+}
+
+/** Directory of the native binding, where the optional CUDA provider library lands when installed. */
+function bindingDirectory(): string | null {
+  try {
+    const require = createRequire(import.meta.url);
+    const pkgDir = dirname(require.resolve('onnxruntime-node/package.json'));
+    const binRoot = join(pkgDir, 'bin');
+    for (const napi of readdirSync(binRoot)) {
+      const dir = join(binRoot, napi, process.platform, process.arch);
+      if (existsSync(dir)) return dir;
+    }
+  } catch {
+    // Unusual layout: fall back to trying the session itself.
+  }
+  return null;
+}
+
+/**
+ * Throws a usage error (exit 2) when `device` cannot work here, before any child process starts:
+ * CUDA needs its execution provider library, which onnxruntime-node downloads only on request.
+ */
+export function assertDeviceAvailable(device: Device): void {
+  if (device === 'cpu') return;
+  const backends = ort.listSupportedBackends();
+  const entry = backends.find((b) => b.name === device);
+  if (!entry) {
+    throw new ModelscoutError('E_UNSUPPORTED', `device ${device} is not supported by this onnxruntime-node build (${process.platform}-${process.arch}); available: ${backends.map((b) => b.name).join(', ')}`, {
+      suggestions: ['Use --device cpu.'],
+    });
+  }
+  if (device === 'cuda' && !entry.bundled) {
+    const dir = bindingDirectory();
+    const installed = dir !== null && existsSync(join(dir, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'));
+    if (!installed) {
+      throw new ModelscoutError('E_UNSUPPORTED', 'device cuda needs the CUDA execution provider, which is not installed', {
+        suggestions: [`Install it on a CUDA 12 machine: ${CUDA_INSTALL_HINT}`, 'Or use --device cpu.'],
+      });
+    }
+  }
+}
+
+export function sessionOptions(s: SessionSettingsInput): ort.InferenceSession.SessionOptions {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [s.device],
+    graphOptimizationLevel: s.graphOptLevel,
+    // Errors only: ORT's warnings (e.g. about unused initializers) would clutter stderr on every run.
+    logSeverityLevel: 3,
+  };
+  if (s.threads > 0) options.intraOpNumThreads = s.threads;
+  return options;
+}
+
+export interface CreatedSession {
+  session: ort.InferenceSession;
+  createMs: number;
+}
+
+/** Creates the session and times it (`load.session_create_ms`). */
+export async function createSession(modelPath: string, s: SessionSettingsInput): Promise<CreatedSession> {
+  const t0 = process.hrtime.bigint();
+  try {
+    const session = await ort.InferenceSession.create(modelPath, sessionOptions(s));
+    const createMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    return { session, createMs };
+  } catch (error) {
+    const first = errorMessage(error).split('\n')[0] ?? '';
+    const suggestions = s.device === 'cuda' ? [`Install the CUDA provider: ${CUDA_INSTALL_HINT}`] : ['Check that the file is a complete ONNX model (re-download or re-export it).'];
+    throw new ModelscoutError('E_MODEL', `onnxruntime could not load ${modelPath} on ${s.device}: ${first}`, { suggestions, cause: error });
+  }
+}
+
+export { ort };

@@ -1,0 +1,109 @@
+/**
+ * Child-process entry of the benchmark: receives one job over IPC (a model file, session settings and
+ * tests), loads the session once, runs the self-check, measures every test and sends the results back one
+ * by one, so a crash halfway still leaves the finished tests with the parent. Its RSS is its own.
+ */
+import { errorMessage, isModelscoutError } from '../errors.js';
+import { detectDecoderIo } from './decoder-io.js';
+import { DecoderLoop, selfCheck, selfCheckTolerance } from './generate.js';
+import { GpuMemorySampler } from './gpu-memory.js';
+import { currentRss, RssSampler } from './memory.js';
+import { measureTest } from './measure.js';
+import type { ChildMessage, GroupLoad, ParentMessage, WorkerError, WorkerJob } from './protocol.js';
+import { syntheticTokenIds } from './scenarios.js';
+import { createSession } from './session.js';
+
+function send(message: ChildMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send) {
+      resolve();
+      return;
+    }
+    process.send(message, undefined, {}, () => resolve());
+  });
+}
+
+function toWorkerError(error: unknown, fallbackCode = 'E_RUNTIME'): WorkerError {
+  if (isModelscoutError(error)) return { code: error.code, message: error.message };
+  return { code: fallbackCode, message: errorMessage(error).split('\n')[0] ?? 'unknown error' };
+}
+
+export async function runJob(job: WorkerJob): Promise<void> {
+  const rssBaseline = currentRss();
+  const rss = RssSampler.start(job.rssIntervalMs);
+  let load: GroupLoad | null = null;
+  try {
+    await send({ type: 'progress', message: `loading ${job.modelFile} (${job.session.device}, ${job.session.threads || 'default'} threads)` });
+    const { session, createMs } = await createSession(job.modelFile, job.session);
+    const io = detectDecoderIo(session.inputMetadata, session.outputMetadata);
+    const vocab = io.vocabSize ?? job.vocabSize;
+    if (vocab === null) throw new Error('the vocabulary size is unknown (logits shape is symbolic and there is no config.json)');
+    const loop = new DecoderLoop(session, io, { kvLayout: job.kvLayout });
+    let check: GroupLoad['self_check'] = null;
+    if (job.selfCheck) {
+      await send({ type: 'progress', message: 'self-check: incremental decoding vs full recomputation' });
+      check = await selfCheck(loop, syntheticTokenIds(job.seed, 8, vocab), 4, selfCheckTolerance(io, job.quantized));
+    }
+    load = {
+      session_create_ms: createMs,
+      rss_baseline_bytes: rssBaseline,
+      rss_after_load_bytes: currentRss(),
+      self_check: check,
+      kv: { dtype: io.kvType, layers: io.layers.length, kv_heads: io.kvHeads, head_dim: io.headDim },
+      vocab_size: vocab,
+    };
+    if (check && !check.passed) {
+      await send({
+        type: 'fatal',
+        load,
+        error: {
+          code: 'E_CHECK_FAILED',
+          message: `self-check failed: incremental decoding differs from full recomputation (max |Δlogit| ${check.max_abs_diff.toExponential(2)} > ${check.tolerance.toExponential(2)}); not benchmarked`,
+        },
+      });
+      return;
+    }
+    await send({ type: 'load', load });
+    for (let index = 0; index < job.tests.length; index += 1) {
+      const test = job.tests[index] as WorkerJob['tests'][number];
+      const gpu = job.session.device === 'cpu' ? null : new GpuMemorySampler();
+      try {
+        if (gpu) await gpu.start();
+        let firstRun: number | null = null;
+        const measurement = await measureTest(loop, test, {
+          repetitions: job.repetitions,
+          warmup: job.warmup,
+          seed: job.seed,
+          vocabSize: vocab,
+          rss,
+          onProgress: (message) => void send({ type: 'progress', message }),
+        });
+        if (index === 0) firstRun = measurement.warmup_ms[0] ?? measurement.samples[0]?.e2e_ms ?? null;
+        if (index === 0) load.rss_after_load_bytes = Math.max(load.rss_after_load_bytes, measurement.rss_after_warmup_bytes);
+        const gpuPeaks = gpu ? await gpu.stop() : [];
+        await send({ type: 'result', payload: { index, measurement, gpu: gpuPeaks, first_run_e2e_ms: firstRun, rss_after_load_bytes: load.rss_after_load_bytes, error: null } });
+      } catch (error) {
+        if (gpu) await gpu.stop();
+        await send({ type: 'result', payload: { index, measurement: null, gpu: [], first_run_e2e_ms: null, rss_after_load_bytes: load.rss_after_load_bytes, error: toWorkerError(error) } });
+      }
+    }
+  } catch (error) {
+    await send({ type: 'fatal', load, error: toWorkerError(error, 'E_MODEL') });
+  } finally {
+    await rss.stop();
+  }
+}
+
+// Started as a child by the runner: wait for the job, run it, report, exit.
+if (process.send) {
+  process.once('message', (message: ParentMessage) => {
+    if (message.type !== 'job') return;
+    runJob(message.job)
+      .then(() => send({ type: 'done' }))
+      .then(() => process.exit(0))
+      .catch(async (error: unknown) => {
+        await send({ type: 'fatal', load: null, error: toWorkerError(error, 'E_INTERNAL') });
+        process.exit(1);
+      });
+  });
+}

@@ -1,0 +1,135 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { parseVariantList, readBenchConfig, resolveBenchPlan, type BenchConfigFile, type BenchFlagValues } from '../bench/config.js';
+import { runBench } from '../bench/index.js';
+import { DEVICES, GRAPH_OPT_LEVELS, type Device } from '../bench/matrix.js';
+import { parseIntegerList } from '../bench/scenarios.js';
+import { invalidValue } from '../errors.js';
+import { renderJson, renderMarkdown, renderTable } from '../report/render.js';
+import type { BenchReport } from '../report/schema.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+
+const FORMATS = ['table', 'markdown', 'json'] as const;
+
+function list(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  return text.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function devices(text: string | undefined): Device[] | undefined {
+  const parts = list(text);
+  if (!parts) return undefined;
+  return parts.map((p) => {
+    if (!(DEVICES as readonly string[]).includes(p)) throw invalidValue('device', p, DEVICES, ['cpu works everywhere; cuda needs its execution provider (see README, GPUs).']);
+    return p as Device;
+  });
+}
+
+export default class Bench extends BaseCommand {
+  static override summary = 'Benchmark ONNX decoder models with onnxruntime: prefill and decode tok/s, TTFT, latency percentiles, peak memory, KV cache.';
+  static override description = `Tests use llama-bench names: pp<P> (prefill P tokens), tg<G> (G decode steps), pp<P>+tg<G> (a whole request), with @d<D> (KV cache first filled with D tokens) and /b<B> (B left-padded sequences of different lengths). Each model variant runs in its own child process after a self-check (incremental decoding must equal full recomputation); a failed one is recorded and the others still run. Figures are median (mean ± sd) over --repetitions, beside the estimator's prediction.
+
+Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regressed against --baseline, 2 bad usage or input, 3 the comparison was inconclusive (0 with --inconclusive-pass).`;
+
+  static override examples = [
+    '<%= config.bin %> bench models/smollm2-135m-synthetic --tests pp512,tg128,pp512+tg128',
+    '<%= config.bin %> bench models/qwen2.5-0.5b-synthetic --variant fp32,q4 --threads 1,2 --tests tg128@d512',
+    '<%= config.bin %> bench ./model --prompt-lengths 128,512 --gen-tokens 64 --batch-sizes 1,4 --repetitions 10',
+    '<%= config.bin %> bench --config modelscout.bench.json --baseline baseline.json --format markdown >> "$GITHUB_STEP_SUMMARY"',
+    '<%= config.bin %> bench ./model --json --out report.json',
+  ];
+
+  static override strict = false;
+
+  static override args = {
+    model: Args.string({ description: 'model folder (config.json + onnx/model*.onnx) or .onnx file; several may be given', required: false }),
+  };
+
+  static override flags = {
+    variant: Flags.string({ description: 'weight variant(s): fp32, fp16, q4 (transformers.js file names model.onnx, model_fp16.onnx, model_q4.onnx), comma-separated, or all [default: fp32 when present]' }),
+    device: Flags.string({ description: `execution provider(s), comma-separated: ${DEVICES.join(', ')} [default: cpu]` }),
+    threads: Flags.string({ description: 'intra-op thread counts, comma-separated (0 = onnxruntime default) [default: 0]' }),
+    'graph-opt-level': Flags.option({ options: GRAPH_OPT_LEVELS, description: 'onnxruntime graph optimization level [default: all]' })(),
+    tests: Flags.string({ description: 'tests, comma-separated, e.g. pp512,tg128,pp512+tg128,tg128@d512,pp128+tg32/b4' }),
+    'prompt-lengths': Flags.string({ description: 'prompt lengths for pp tests, e.g. 128,512 [default: 512]' }),
+    'gen-tokens': Flags.string({ description: 'generated tokens for tg tests, e.g. 128 [default: 128]' }),
+    depths: Flags.string({ description: 'KV cache depths (@d), e.g. 0,512' }),
+    'batch-sizes': Flags.string({ description: 'batch sizes (/b), e.g. 1,4,8' }),
+    repetitions: Flags.integer({ min: 1, description: 'timed repetitions per test [default: 5]' }),
+    warmup: Flags.integer({ min: 0, description: 'warm-up runs per test, excluded [default: 1]' }),
+    seed: Flags.integer({ description: 'seed of the synthetic prompt ids [default: 42]' }),
+    format: Flags.option({ options: FORMATS, default: 'table' as const, description: 'stdout format (--json is the same as --format json)' })(),
+    out: Flags.string({ description: 'also write the JSON report to this file (atomically)' }),
+    config: Flags.string({ description: 'a modelscout.bench.json naming models, variants, tests and thresholds (flags win)' }),
+    baseline: Flags.string({ description: 'an earlier report (--out) to compare against: per-metric verdicts' }),
+    'min-decode-tps': Flags.string({ description: 'fail when a median decode tok/s is below this' }),
+    'max-ttft-ms': Flags.string({ description: 'fail when a median TTFT (ms) is above this' }),
+    'max-peak-rss': Flags.string({ description: 'fail when a peak RSS is above this (e.g. 2GiB)' }),
+    'max-regression-pct': Flags.string({ description: 'a change worse than this many percent (beyond noise) is a regression [default: 10]' }),
+    'inconclusive-pass': Flags.boolean({ description: 'exit 0 instead of 3 when the comparison is inconclusive' }),
+    'no-self-check': Flags.boolean({ hidden: true, description: 'skip the correctness self-check (debugging only)' }),
+  };
+
+  async run(): Promise<BenchReport> {
+    const { flags, argv } = await this.parse(Bench);
+    const positive = (name: string, text: string | undefined): number | undefined => {
+      if (text === undefined) return undefined;
+      const n = Number(text);
+      if (!Number.isFinite(n) || n <= 0) throw invalidValue(name, text, 'a number greater than 0');
+      return n;
+    };
+    const values: BenchFlagValues = {
+      models: (argv as string[]).length > 0 ? (argv as string[]) : undefined,
+      variants: flags.variant === undefined ? undefined : parseVariantList(flags.variant),
+      devices: devices(flags.device),
+      threads: flags.threads === undefined ? undefined : parseIntegerList(flags.threads, '--threads', 0),
+      graphOptLevel: flags['graph-opt-level'],
+      tests: list(flags.tests),
+      promptLengths: flags['prompt-lengths'] === undefined ? undefined : parseIntegerList(flags['prompt-lengths'], '--prompt-lengths'),
+      genTokens: flags['gen-tokens'] === undefined ? undefined : parseIntegerList(flags['gen-tokens'], '--gen-tokens'),
+      depths: flags.depths === undefined ? undefined : parseIntegerList(flags.depths, '--depths', 0),
+      batchSizes: flags['batch-sizes'] === undefined ? undefined : parseIntegerList(flags['batch-sizes'], '--batch-sizes'),
+      repetitions: flags.repetitions,
+      warmup: flags.warmup,
+      seed: flags.seed,
+      minDecodeTps: positive('--min-decode-tps', flags['min-decode-tps']),
+      maxTtftMs: positive('--max-ttft-ms', flags['max-ttft-ms']),
+      maxPeakRss: flags['max-peak-rss'],
+      maxRegressionPct: positive('--max-regression-pct', flags['max-regression-pct']),
+      inconclusivePass: flags['inconclusive-pass'] ? true : undefined,
+      baseline: flags.baseline,
+    };
+    const file: BenchConfigFile = flags.config ? await readBenchConfig(flags.config) : {};
+    const plan = resolveBenchPlan(file, values);
+    const format = this.jsonEnabled() ? 'json' : flags.format;
+    const tty = Boolean(process.stderr.isTTY);
+    let live = false;
+    const report = await runBench({
+      plan,
+      tool: { name: 'modelscout', version: this.config.version },
+      argv: process.argv.slice(2),
+      selfCheck: !flags['no-self-check'],
+      passThroughOutput: Boolean(process.env.DEBUG),
+      onProgress: (message, level) => {
+        if (tty) {
+          // One line that updates in place; group lines stay.
+          process.stderr.write(`\r\u001b[2K${message.slice(0, (process.stderr.columns || 120) - 1)}`);
+          live = true;
+          if (level === 'group') {
+            process.stderr.write('\n');
+            live = false;
+          }
+        } else if (level === 'group') {
+          process.stderr.write(`${message}\n`);
+        }
+      },
+    });
+    if (live) process.stderr.write('\r\u001b[2K');
+    if (flags.out) await writeFileAtomic(flags.out, renderJson(report));
+    process.exitCode = report.outcome.exit_code;
+    if (!this.jsonEnabled()) {
+      process.stdout.write(format === 'markdown' ? renderMarkdown(report) : format === 'json' ? renderJson(report) : renderTable(report));
+    }
+    return report;
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Renderers of a report: a terminal table (cli-table3), markdown for `$GITHUB_STEP_SUMMARY`, and JSON.
+ * Pure: they return strings. Synthetic models are labelled in every format, so numbers measured on random
+ * weights are never mistaken for a real model's.
+ */
+import Table from 'cli-table3';
+import type { BenchReport, BenchResult, Comparison, ComparisonRow, Stat } from './schema.js';
+
+/** Three significant digits, no exponent for ordinary values. */
+export function formatNumber(value: number, digits = 3): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (value === 0) return '0';
+  const magnitude = Math.floor(Math.log10(Math.abs(value)));
+  const decimals = Math.max(0, digits - 1 - magnitude);
+  return value.toFixed(Math.min(decimals, 6));
+}
+
+const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
+
+export function formatBytesBinary(bytes: number | null): string {
+  if (bytes === null) return '–';
+  let v = bytes;
+  let u = 0;
+  while (Math.abs(v) >= 1024 && u < BINARY.length - 1) {
+    v /= 1024;
+    u += 1;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${BINARY[u]}`;
+}
+
+/** The headline of a stat: `median (mean ± sd)`, or `median` alone with one sample. */
+export function formatStat(stat: Stat | null): string {
+  if (!stat) return '–';
+  const median = formatNumber(stat.p50);
+  if (stat.stddev === null) return median;
+  return `${median} (${formatNumber(stat.mean)} ± ${formatNumber(stat.stddev, 2)})`;
+}
+
+export function modelLabel(r: Pick<BenchResult, 'model'>): string {
+  return r.model.synthetic ? `${r.model.id} (synthetic)` : r.model.id;
+}
+
+function estimateCell(r: BenchResult): string {
+  const e = r.estimate;
+  if (!e || e.decode_tps === null) return '–';
+  const err = e.error_pct.decode_tps;
+  return `${formatNumber(e.decode_tps)}${err === null ? '' : ` (${err >= 0 ? '+' : ''}${err.toFixed(0)}%)`}`;
+}
+
+function kvCell(r: BenchResult): string {
+  if (!r.kv_cache) return '–';
+  const kv = r.kv_cache;
+  const mark = kv.agrees === false ? ' ≠ measured' : '';
+  return `${formatBytesBinary(kv.measured_bytes ?? kv.analytic_bytes)}${mark}`;
+}
+
+const HEAD = ['model', 'variant', 'threads', 'test', 'status', 'prefill tok/s', 'decode tok/s', 'TTFT ms', 'peak RSS', 'KV cache', 'est. decode tok/s (err)'];
+
+function rowCells(r: BenchResult): string[] {
+  const status = r.status === 'ok' ? 'ok' : `error: ${r.error?.message ?? ''}`;
+  return [
+    modelLabel(r),
+    r.variant.name,
+    String(r.config.threads || 'auto'),
+    r.test.id,
+    status,
+    formatStat(r.metrics.prefill_tps),
+    formatStat(r.metrics.decode_tps),
+    formatStat(r.metrics.ttft_ms),
+    formatBytesBinary(r.memory.rss_peak_bytes),
+    kvCell(r),
+    estimateCell(r),
+  ];
+}
+
+function provenanceLine(report: BenchReport): string {
+  const env = report.environment;
+  return `${report.tool.name} ${report.tool.version} · onnxruntime ${env.onnxruntime} (${env.execution_provider}) · ${env.cpu.model}, ${env.cpu.cores} cores · node ${env.node} · ${report.run.started_at}`;
+}
+
+function anySynthetic(report: BenchReport): boolean {
+  return report.results.some((r) => r.model.synthetic);
+}
+
+const SYNTHETIC_NOTE = 'Synthetic models (random weights): speed and memory are real, the generated text is not.';
+
+/** The terminal table: one row per result, then the comparison and the outcome when there are any. */
+export function renderTable(report: BenchReport): string {
+  const table = new Table({ head: HEAD, style: { head: [], border: [] }, wordWrap: true, colWidths: HEAD.map((_, i) => (i === 4 ? 24 : null)) });
+  for (const r of report.results) table.push(rowCells(r));
+  const parts = [provenanceLine(report), table.toString(), 'Figures: median (mean ± sd) over repetitions.'];
+  if (anySynthetic(report)) parts.push(SYNTHETIC_NOTE);
+  const overheads = report.results.map((r) => r.metrics.harness_overhead_pct?.p50).filter((v): v is number => v !== undefined);
+  if (overheads.length > 0) parts.push(`Harness overhead (time outside session.run per decode step): max median ${formatNumber(Math.max(...overheads), 2)}%.`);
+  if (report.comparison) parts.push(renderComparisonTable(report.comparison, { changedOnly: false }));
+  if (report.thresholds) {
+    for (const c of report.thresholds.checks.filter((x) => !x.passed)) {
+      parts.push(`threshold breached: ${c.model_id} ${c.variant} ${c.test_id}: ${c.metric} ${c.value === null ? 'n/a' : formatNumber(c.value)} (${c.kind} ${formatNumber(c.limit)})`);
+    }
+  }
+  parts.push(`Outcome: ${report.outcome.status} (exit ${report.outcome.exit_code})${report.outcome.reasons.length ? ` — ${report.outcome.reasons.join('; ')}` : ''}`);
+  return `${parts.join('\n')}\n`;
+}
+
+function escapeMd(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function mdTable(head: string[], rows: string[][]): string {
+  const lines = [`| ${head.map(escapeMd).join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows) lines.push(`| ${r.map(escapeMd).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+const VERDICT_ICON: Record<string, string> = { pass: '✅ pass', improved: '🟢 improved', regressed: '❌ regressed', inconclusive: '⚠️ inconclusive' };
+
+/**
+ * Markdown for a CI step summary. With a comparison it shows only what changed (regressed, improved,
+ * inconclusive), the failures and the threshold breaches; without one, the full results table.
+ */
+export function renderMarkdown(report: BenchReport): string {
+  const out: string[] = [];
+  const status = report.outcome.status === 'pass' ? '✅' : report.outcome.status === 'fail' ? '❌' : '⚠️';
+  out.push(`### ${status} modelscout bench: ${report.outcome.status}`);
+  out.push('');
+  out.push(`<sub>${escapeMd(provenanceLine(report))}</sub>`);
+  out.push('');
+  if (anySynthetic(report)) {
+    out.push(`> ${SYNTHETIC_NOTE}`);
+    out.push('');
+  }
+  for (const reason of report.outcome.reasons) out.push(`- ${reason}`);
+  if (report.outcome.reasons.length) out.push('');
+  if (report.comparison) {
+    out.push(renderComparisonMarkdown(report.comparison, { changedOnly: true }));
+    const failed = report.results.filter((r) => r.status === 'error');
+    if (failed.length) {
+      out.push('');
+      out.push(mdTable(['model', 'variant', 'test', 'error'], failed.map((r) => [modelLabel(r), r.variant.name, r.test.id, r.error?.message ?? ''])));
+    }
+  } else {
+    out.push(mdTable(HEAD, report.results.map(rowCells)));
+    out.push('');
+    out.push('Figures: median (mean ± sd) over repetitions.');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export function renderJson(report: unknown): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}
+
+function formatValue(row: ComparisonRow, v: number): string {
+  return row.unit === 'bytes' ? formatBytesBinary(v) : formatNumber(v);
+}
+
+function comparisonCells(r: ComparisonRow): string[] {
+  const ci = r.ci95_delta_pct ? `[${r.ci95_delta_pct[0].toFixed(1)}, ${r.ci95_delta_pct[1].toFixed(1)}]` : '–';
+  return [r.model_id, r.variant, String(r.threads || 'auto'), r.test_id, r.metric, formatValue(r, r.baseline), formatValue(r, r.current), `${r.delta_pct >= 0 ? '+' : ''}${r.delta_pct.toFixed(1)}%`, ci, r.verdict];
+}
+
+const COMPARISON_HEAD = ['model', 'variant', 'threads', 'test', 'metric', 'baseline', 'current', 'change', '95% CI of change', 'verdict'];
+
+export interface ComparisonRenderOptions {
+  /** Only rows whose verdict is not `pass`. */
+  changedOnly?: boolean;
+}
+
+export function renderComparisonTable(c: Comparison, options: ComparisonRenderOptions = {}): string {
+  const rows = options.changedOnly ? c.results.filter((r) => r.verdict !== 'pass') : c.results;
+  const table = new Table({ head: COMPARISON_HEAD, style: { head: [], border: [] } });
+  for (const r of rows) table.push(comparisonCells(r));
+  const lines = [`Comparison with baseline${c.baseline.path ? ` ${c.baseline.path}` : ''} (threshold ${c.threshold_pct}%): ${c.verdict}`, table.toString()];
+  for (const w of c.warnings) lines.push(`warning: ${w}`);
+  for (const m of c.missing) lines.push(`missing now: ${m}`);
+  return lines.join('\n');
+}
+
+export function renderComparisonMarkdown(c: Comparison, options: ComparisonRenderOptions = {}): string {
+  const rows = options.changedOnly ? c.results.filter((r) => r.verdict !== 'pass') : c.results;
+  const out = [`**Against the baseline** (threshold ${c.threshold_pct}%, 95% CI): ${VERDICT_ICON[c.verdict] ?? c.verdict}`, ''];
+  if (rows.length === 0) out.push(options.changedOnly ? `No metric changed beyond the noise (${c.results.length} compared).` : 'Nothing to compare.');
+  else out.push(mdTable(COMPARISON_HEAD, rows.map((r) => { const cells = comparisonCells(r); cells[9] = VERDICT_ICON[r.verdict] ?? r.verdict; return cells; })));
+  if (c.warnings.length || c.missing.length) out.push('');
+  for (const w of c.warnings) out.push(`- ⚠️ ${w}`);
+  for (const m of c.missing) out.push(`- missing now: \`${m}\``);
+  return out.join('\n');
+}
