@@ -1,0 +1,46 @@
+import { BaseCommand } from '../cli/base-command.js';
+import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
+import { recommendSourceFlags } from '../cli/recommend-flags.js';
+import { ModelscoutError } from '../errors.js';
+import { hardwareSummaryLines } from '../hardware/summary.js';
+import { loadRecommendContext, recommendWith } from '../recommend/context.js';
+import type { Recommendation } from '../recommend/types.js';
+import { createTerminalPrompter, isInteractive } from '../ui/prompts.js';
+import { renderRecommendation } from '../ui/render-recommendation.js';
+import { askRequirements, recommendCommandFor } from '../ui/wizard.js';
+
+export default class Wizard extends BaseCommand {
+  static override summary = 'Answer a few questions and get the same ranked recommendation as `recommend`.';
+  static override description =
+    'Shows the detected hardware, then asks the decision tree\'s questions (each explained in one line), the context length, the concurrency and whether to keep the latency class\'s targets, and ends with the same view as `recommend`. Questions are drawn on stderr, so `--json` output on stdout stays clean. Needs an interactive terminal; in scripts use `recommend`. Ctrl-C exits with code 130.';
+
+  static override examples = ['<%= config.bin %> wizard', '<%= config.bin %> wizard --gpu "RTX-4090"', '<%= config.bin %> wizard --json > recommendation.json'];
+
+  static override flags = { ...recommendSourceFlags };
+
+  async run(): Promise<Recommendation> {
+    const { flags } = await this.parse(Wizard);
+    const streams = { input: process.stdin, output: process.stderr };
+    if (!isInteractive(streams)) {
+      throw new ModelscoutError('E_USAGE', 'the wizard needs an interactive terminal, and this one is not a TTY', {
+        suggestions: ['Use `modelscout recommend` with flags instead, e.g. modelscout recommend --customization no --latency realtime'],
+      });
+    }
+    const overrides = hardwareOverridesFromFlags(flags);
+    const prompter = createTerminalPrompter(streams);
+    if (flags.probe) prompter.say('Measuring memory bandwidth (about 2 s)...');
+    const context = await loadRecommendContext({ treeFile: flags.tree, catalogFile: flags.catalog, overrides, probe: flags.probe });
+
+    prompter.say(`Hardware${Object.keys(overrides).length > 0 ? ' (with what-if overrides)' : ''}:`);
+    for (const line of hardwareSummaryLines(context.hardware)) prompter.say(`  ${line}`);
+    prompter.say('');
+    prompter.say(context.tree.title);
+    const { inputs } = await askRequirements(context.tree, prompter);
+    const recommendation = recommendWith(context, [inputs], flags.top);
+
+    prompter.say('');
+    if (!this.jsonEnabled()) this.log(renderRecommendation(recommendation));
+    prompter.say(`\nThe same, non-interactive: ${recommendCommandFor(inputs, flags.tree)}`);
+    return recommendation;
+  }
+}
