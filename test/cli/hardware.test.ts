@@ -1,0 +1,59 @@
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+function run(args: string[]) {
+  return execa('node', ['bin/run.js', ...args], { cwd: ROOT, reject: false, stdin: 'ignore', env: { NO_COLOR: '1' } });
+}
+
+describe('modelscout hardware', () => {
+  it('reports the machine as JSON', async () => {
+    const result = await run(['hardware', '--json']);
+    expect(result.exitCode).toBe(0);
+    const data = JSON.parse(String(result.stdout)) as {
+      hardware: { cpu: { cores: number; features: Record<string, boolean> }; memory: { availableBytes: number; totalBytes: number }; gpus: unknown[]; bandwidth: { source: string } };
+      device: { kind: string };
+    };
+    expect(data.hardware.cpu.cores).toBeGreaterThan(0);
+    expect(Object.keys(data.hardware.cpu.features).sort()).toEqual(['amx', 'avx2', 'avx512', 'neon', 'vnni']);
+    expect(data.hardware.memory.availableBytes).toBeLessThanOrEqual(data.hardware.memory.totalBytes);
+    expect(Array.isArray(data.hardware.gpus)).toBe(true);
+    expect(data.hardware.bandwidth.source).toBe('default');
+    expect(['cpu', 'gpu']).toContain(data.device.kind);
+  });
+
+  it('answers what-if questions', async () => {
+    const result = await run(['hardware', '--gpu', 'H100-80GB[x2]', '--ram', '512GiB', '--json']);
+    expect(result.exitCode).toBe(0);
+    const data = JSON.parse(String(result.stdout)) as { hardware: { memory: { totalBytes: number; source: string } }; device: { kind: string; count: number; bandwidthBytesPerSec: number } };
+    expect(data.device).toMatchObject({ kind: 'gpu', count: 2, bandwidthBytesPerSec: 6.7e12 });
+    expect(data.hardware.memory).toMatchObject({ totalBytes: 512 * 1024 ** 3, source: 'override' });
+    const human = await run(['hardware', '--gpu', 'L4', '--device', 'cpu']);
+    expect(human.exitCode).toBe(0);
+    expect(String(human.stdout)).toMatch(/GPU 0 +NVIDIA L4: .* \(what-if\)/);
+    expect(String(human.stdout)).toMatch(/Estimates CPU:/);
+  });
+
+  it('measures bandwidth with --probe', async () => {
+    const result = await run(['hardware', '--probe', '--json']);
+    expect(result.exitCode).toBe(0);
+    const data = JSON.parse(String(result.stdout)) as { hardware: { bandwidth: { bytesPerSec: number; source: string } } };
+    expect(data.hardware.bandwidth.source).toBe('probe');
+    expect(data.hardware.bandwidth.bytesPerSec).toBeGreaterThan(0);
+  });
+
+  it.each([
+    [['--gpu', 'B200'], /invalid GPU "B200": expected one of H200, H100-80GB/],
+    [['--vram', '24'], /invalid --vram "24": expected a size such as 24GiB/],
+    [['--bandwidth', 'fast'], /invalid --bandwidth "fast"/],
+    [['--device', 'tpu'], /tpu/],
+  ])('rejects %j with one line and exit 2', async (args, pattern) => {
+    const result = await run(['hardware', ...args]);
+    expect(result.exitCode).toBe(2);
+    expect(String(result.stdout)).toBe('');
+    expect(String(result.stderr).split('\n')[0]).toMatch(pattern);
+    expect(String(result.stderr)).not.toMatch(/\n\s+at /);
+  });
+});
