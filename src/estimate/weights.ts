@@ -24,9 +24,15 @@ export interface Int4Options {
   symmetric?: boolean;
   /** Scale dtype (the dtype of the activations): fp32 for `q4`, fp16 for `q4f16` unless set. */
   scaleDtype?: 'fp32' | 'fp16';
+  /**
+   * Also store untied input-embedding tables as 4-bit `GatherBlockQuantized` (blocks along the hidden
+   * axis, same byte layout). Off by default, as in transformers.js and onnxruntime-genai exports. A tied
+   * table stays float because it is also the LM head's MatMul weight.
+   */
+  quantizeEmbeddings?: boolean;
 }
 
-export const DEFAULT_INT4: Required<Omit<Int4Options, 'scaleDtype'>> = { blockSize: 32, symmetric: true };
+export const DEFAULT_INT4: Required<Omit<Int4Options, 'scaleDtype'>> = { blockSize: 32, symmetric: true, quantizeEmbeddings: false };
 
 const FLOAT_BYTES: Record<FloatDtype, number> = { fp32: 4, fp16: 2, bf16: 2 };
 
@@ -92,7 +98,7 @@ export interface WeightBreakdown {
   /** The average bits stored per parameter (total bytes × 8 / parameters). */
   bitsPerParam: number;
   /** The int4 settings used, when the format is q4 / q4f16. */
-  int4: { blockSize: number; symmetric: boolean; scaleDtype: 'fp32' | 'fp16'; bitsPerWeight: number } | null;
+  int4: { blockSize: number; symmetric: boolean; scaleDtype: 'fp32' | 'fp16'; quantizeEmbeddings: boolean; bitsPerWeight: number } | null;
 }
 
 function describeFloatTensor(group: WeightTensorGroup): string {
@@ -122,6 +128,7 @@ export function weightBytes(spec: ModelSpec, format: WeightFormat, options: Weig
         scaleDtype: options.int4?.scaleDtype ?? (format === 'q4f16' ? 'fp16' : 'fp32'),
       } as const
     : null;
+  const quantizeEmbeddings = int4Options !== null && (options.int4?.quantizeEmbeddings ?? DEFAULT_INT4.quantizeEmbeddings);
 
   let quantizedBytes = 0;
   let floatBytes = 0;
@@ -137,6 +144,10 @@ export function weightBytes(spec: ModelSpec, format: WeightFormat, options: Weig
       quantizedBytes += bytes;
     } else if (group.quantizable && int4Options) {
       bytes = int4MatrixBytes(group.rows, group.cols, int4Options) * group.count;
+      quantizedBytes += bytes;
+    } else if (quantizeEmbeddings && int4Options && group.role === 'embedding' && group.gathered) {
+      // GatherBlockQuantized: one row per token id, blocks along the hidden axis (K = cols, N = rows).
+      bytes = int4MatrixBytes(group.cols, group.rows, int4Options) * group.count;
       quantizedBytes += bytes;
     } else {
       bytes = elements * floatBytesPerElement;
@@ -156,7 +167,7 @@ export function weightBytes(spec: ModelSpec, format: WeightFormat, options: Weig
     floatTensors: [...floatTensors],
     streamedBytesPerToken: Math.round(streamed),
     bitsPerParam: (totalBytes * 8) / params,
-    int4: int4Options ? { ...int4Options, bitsPerWeight: int4BitsPerWeight(int4Options) } : null,
+    int4: int4Options ? { ...int4Options, quantizeEmbeddings, bitsPerWeight: int4BitsPerWeight(int4Options) } : null,
   };
 }
 

@@ -60,6 +60,16 @@ describe('weightBytes', () => {
     expect(weightBytes(llama, 'q4', { int4: { blockSize: 128, symmetric: false } }).int4?.bitsPerWeight).toBe(4.28125);
   });
 
+  it('can store an untied embedding table as GatherBlockQuantized int4', () => {
+    const plain = weightBytes(llama, 'q4');
+    const withEmbeddings = weightBytes(llama, 'q4', { int4: { quantizeEmbeddings: true } });
+    // 128,256 rows × (4096/32 blocks × (16 code bytes + 4 scale bytes)) instead of 128,256 × 4096 × 4 bytes.
+    expect(plain.totalBytes - withEmbeddings.totalBytes).toBe(128_256 * 4096 * 4 - 128_256 * 128 * 20);
+    expect(withEmbeddings.floatTensors).not.toContain('embed_tokens');
+    // A tied table is also the LM head: it stays float.
+    expect(weightBytes(qwen, 'q4', { int4: { quantizeEmbeddings: true } }).totalBytes).toBe(weightBytes(qwen, 'q4').totalBytes);
+  });
+
   it('quantizes the untied LM head and leaves int8 at about 8 bits per MatMul weight', () => {
     expect(listWeightTensors(llama).find((g) => g.role === 'lm-head')).toMatchObject({ rows: 4096, cols: 128_256, quantizable: true });
     const int8 = weightBytes(llama, 'int8');
