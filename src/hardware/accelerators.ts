@@ -35,7 +35,7 @@ export const ACCELERATORS: readonly AcceleratorSpec[] = [
     memoryBytes: 141 * GB,
     memoryBandwidthBytesPerSec: 4.8 * TB_S,
     fp16Flops: 989.5 * TFLOPS,
-    match: [/\bH200\b/i],
+    match: [/\bH200\b(?!\s*NVL)/i],
     // NVIDIA H200 Tensor Core GPU datasheet: 141 GB HBM3e, 4.8 TB/s, FP16 Tensor Core 1,979 TFLOPS with sparsity (989.5 dense).
     source: 'NVIDIA H200 datasheet (nvidia.com/en-us/data-center/h200)',
   },

@@ -92,7 +92,7 @@ describe('GPU detection', () => {
     expect(matchAccelerator(name)?.key).toBe(key);
   });
 
-  it.each(['NVIDIA B200', 'NVIDIA GeForce RTX 3090 Ti', 'NVIDIA GeForce RTX 4080 SUPER', 'NVIDIA L40', 'NVIDIA A10'])('does not guess %s', (name) => {
+  it.each(['NVIDIA B200', 'NVIDIA H200 NVL', 'NVIDIA H100 NVL', 'NVIDIA GeForce RTX 3090 Ti', 'NVIDIA GeForce RTX 4080 SUPER', 'NVIDIA L40', 'NVIDIA A10'])('does not guess %s', (name) => {
     expect(matchAccelerator(name)).toBeNull();
   });
 
