@@ -35,7 +35,7 @@ describe('modelscout tree', () => {
   it('validates and prints a custom tree file', async () => {
     const r = await run(['--tree', 'fixtures/trees/custom-edge.yaml', '--format', 'mermaid']);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toContain('q_placement -->|"on the user#quot;s device"| leaf_tiny["Tiny models, up to 2B"]'.replace('#quot;', "'"));
+    expect(r.stdout).toContain(`q_placement -->|"on the user's device"| leaf_tiny["Tiny models, up to 2B"]`);
   });
 
   it('rejects an invalid tree with the path of the offending node, exit 2', async () => {
