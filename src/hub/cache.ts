@@ -232,12 +232,7 @@ export async function scanCachedModel(repoDir: string, repo: string): Promise<Ca
   let blobs = 0;
   let newest = 0;
   const blobSizes = new Map<string, number>();
-  let blobEntries: string[] = [];
-  try {
-    blobEntries = await readdir(join(repoDir, 'blobs'));
-  } catch {
-    blobEntries = [];
-  }
+  const blobEntries = await readdir(join(repoDir, 'blobs')).catch((): string[] => []);
   for (const name of blobEntries) {
     const info = await lstat(join(repoDir, 'blobs', name)).catch(() => undefined);
     if (!info?.isFile()) continue;
@@ -258,12 +253,8 @@ export async function scanCachedModel(repoDir: string, repo: string): Promise<Ca
     refsByCommit.set(commit, [...(refsByCommit.get(commit) ?? []), name]);
   }
   const revisions: CachedRevision[] = [];
-  let commits: string[] = [];
-  try {
-    commits = (await readdir(join(repoDir, 'snapshots'), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
-  } catch {
-    commits = [];
-  }
+  const commits = await readdir(join(repoDir, 'snapshots'), { withFileTypes: true })
+    .then((entries) => entries.filter((e) => e.isDirectory()).map((e) => e.name), (): string[] => []);
   for (const commit of commits) {
     const files = await listSnapshotFiles(repoDir, commit);
     const unique = new Map<string, number>();

@@ -243,8 +243,10 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | n
 
 /** Connection-level failures: which are worth retrying (a reset, a timeout) and which mean "no network". */
 export function describeConnectionError(error: unknown): { code: string; transient: boolean } {
-  const code = findErrorCode(error) ?? 'connection failed';
-  const permanent = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_INVALID_URL']);
+  // undici refuses the fetch spec's blocked ports (e.g. 9, 6000) with a bare "bad port".
+  const badPort = error instanceof Error && (error.cause as Error | undefined)?.message === 'bad port';
+  const code = badPort ? 'blocked port' : findErrorCode(error) ?? 'connection failed';
+  const permanent = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_INVALID_URL', 'blocked port']);
   return { code, transient: !permanent.has(code) };
 }
 

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { pullModel, type CatalogEntry, type PullDeps, type PullEvent, type PullRequest, type PullResult } from '../../src/hub/pull.js';
 import type { HubSettings } from '../../src/hub/settings.js';
 
@@ -55,4 +56,14 @@ export async function caught(fn: () => Promise<unknown>): Promise<Error & { code
     return error as Error & { code?: string; exitCode?: number; suggestions?: string[] };
   }
   throw new Error('expected a failure, but it succeeded');
+}
+
+/** An endpoint on loopback where nothing listens (a port that was free a moment ago). */
+export async function closedPortEndpoint(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FIXTURE_SIZES, fixtureRepoFiles } from './fixture-repo.js';
 import { HubServer } from './hub-server.js';
-import { caught, makeTempDir, pullHarness, removeDir, settingsFor, type PullHarness } from './helpers.js';
+import { caught, closedPortEndpoint, makeTempDir, pullHarness, removeDir, settingsFor, type PullHarness } from './helpers.js';
 import type { HubSettings } from '../../src/hub/settings.js';
 
 const REPO = 'onnx-community/tiny-llama-test';
@@ -248,10 +248,13 @@ describe('pull errors', () => {
 
   it('network down: one line that says what to do, and mentions a cached copy when there is one', async () => {
     await hub.run(REPO);
-    settings = { ...settings, endpoint: 'http://127.0.0.1:9' };
+    const closed = await closedPortEndpoint();
+    settings = { ...settings, endpoint: closed };
     const error = await caught(() => hub.run(REPO));
     expect(error.code).toBe('E_NETWORK');
-    expect(error.message).toContain('cannot reach http://127.0.0.1:9');
+    expect(error.message).toContain(`cannot reach ${closed} (ECONNREFUSED)`);
+    // Refused connections are not retried: the network is down, waiting will not help.
+    expect(hub.sleeps).toEqual([]);
     expect(error.message).toContain('HF_HUB_OFFLINE=1');
     expect(error.suggestions?.join(' ')).toContain('HF_ENDPOINT');
   });

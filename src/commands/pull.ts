@@ -1,0 +1,175 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { findModel, loadCatalog } from '../catalog/index.js';
+import type { ModelSpec } from '../catalog/model-spec.js';
+import { pullModel, type CatalogEntry, type PullEvent, type PullResult } from '../hub/pull.js';
+import { RateMeter, formatProgressLine } from '../hub/progress.js';
+import { resolveHubSettings, resolveTokenPath } from '../hub/settings.js';
+import { formatBandwidth, formatBytes, formatDuration } from '../ui/format.js';
+
+export default class Pull extends BaseCommand {
+  static override summary = 'Download an ONNX model from the Hugging Face Hub (or a mirror) into the shared Hugging Face cache.';
+  static override description = [
+    'MODEL is a Hub repo id (org/name[@revision]), a catalog id (pulls its ONNX export), a Hub URL, or a local folder or .onnx file (checked and used in place).',
+    'Fetches config.json, generation_config.json, the tokenizer files and the chosen ONNX variant with its external data. Downloads resume (HTTP Range) after a dropped connection or Ctrl-C, every file is checked against the Hub\'s sha256 / git hash before it becomes visible, and 429/5xx answers are retried.',
+    'The cache is the one huggingface_hub, transformers and huggingface-cli use ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub), so their downloads are reused and vice versa.',
+    'Environment: HF_ENDPOINT (a mirror), HF_TOKEN (gated or private repos; `huggingface-cli login`\'s stored token works too), HF_HUB_OFFLINE=1 (cache only, no network), HF_HUB_DOWNLOAD_TIMEOUT (seconds of silence before a download resumes).',
+  ].join('\n\n');
+
+  static override examples = [
+    '<%= config.bin %> pull onnx-community/Qwen2.5-0.5B-Instruct',
+    '<%= config.bin %> pull qwen2.5-0.5b --variant fp16',
+    '<%= config.bin %> pull onnx-community/SmolLM2-135M-ONNX@main --variant all --json',
+    'HF_ENDPOINT=https://hf-mirror.com <%= config.bin %> pull https://huggingface.co/onnx-community/gemma-2-2b-it',
+    'HF_HUB_OFFLINE=1 <%= config.bin %> pull onnx-community/Qwen2.5-0.5B-Instruct',
+  ];
+
+  static override args = {
+    model: Args.string({ required: true, description: 'Hub repo id (org/name[@revision]), catalog id, Hub URL, or local path' }),
+  };
+
+  static override flags = {
+    variant: Flags.option({
+      options: ['auto', 'q4', 'q4f16', 'fp16', 'fp32', 'all'] as const,
+      default: 'auto' as const,
+      description: 'ONNX weight format to fetch (auto: the first of q4, q4f16, fp16, fp32 the repo has; all: every .onnx file)',
+    })(),
+    include: Flags.string({ multiple: true, helpValue: 'GLOB', description: 'also fetch files matching this fnmatch glob (e.g. "*.md"); repeatable' }),
+    'cache-dir': Flags.string({ helpValue: 'DIR', description: 'hub cache folder to use instead of $HF_HUB_CACHE / $HF_HOME/hub' }),
+  };
+
+  async run(): Promise<PullResult> {
+    const { args, flags } = await this.parse(Pull);
+    const home = homedir();
+    const settings = resolveHubSettings(process.env, { homeDir: home, cacheDir: flags['cache-dir'], storedToken: readStoredToken(resolveTokenPath(process.env, home)) });
+    const json = this.jsonEnabled();
+    const display = new PullDisplay(args.model, json ? 'quiet' : process.stderr.isTTY ? 'bar' : 'lines');
+
+    // Ctrl-C aborts the downloads (partial files stay resumable) and exits 130; a second one exits at once.
+    const controller = new AbortController();
+    const onSignal = (): void => {
+      if (controller.signal.aborted) process.exit(130);
+      controller.abort(new Error('interrupted'));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const started = performance.now();
+    let result: PullResult;
+    try {
+      result = await pullModel({ model: args.model, variant: flags.variant, include: flags.include ?? [] }, {
+        settings,
+        fetch: globalThis.fetch,
+        userAgent: `modelscout/${this.config.version}; node/${process.versions.node}`,
+        lookupCatalog: catalogLookup(),
+        localPathExists: (path) => existsSync(path),
+        signal: controller.signal,
+        onEvent: (event) => display.onEvent(event),
+      });
+    } finally {
+      display.finish();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    const elapsedMs = performance.now() - started;
+    if (!json) this.log(renderResult(result, elapsedMs));
+    return result;
+  }
+}
+
+/** Catalog ids (and the original repo ids the catalog knows) resolve to the catalog's ONNX repo. */
+function catalogLookup(): (id: string) => CatalogEntry | undefined {
+  let catalog: ModelSpec[] | undefined;
+  return (id) => {
+    try {
+      catalog ??= loadCatalog();
+      const spec = findModel(id, catalog);
+      return { id: spec.id, onnxRepo: spec.onnxRepo, hfRepo: spec.hfRepo };
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+function readStoredToken(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Progress on stderr: one redrawn bar on a terminal, a few plain lines otherwise, nothing with --json. */
+class PullDisplay {
+  private readonly meter = new RateMeter();
+  private lastDraw = 0;
+  private drawn = false;
+  private label: string;
+
+  constructor(model: string, private readonly mode: 'bar' | 'lines' | 'quiet') {
+    this.label = model;
+  }
+
+  onEvent(event: PullEvent): void {
+    if (this.mode === 'quiet') return;
+    const now = performance.now();
+    switch (event.type) {
+      case 'resolved':
+        this.label = `${event.repo}@${event.revision}`;
+        this.line(event.downloadFiles === 0
+          ? `${this.label} (commit ${event.commit.slice(0, 7)}): all ${event.files} files already in the cache`
+          : `${this.label} (commit ${event.commit.slice(0, 7)}): ${event.downloadFiles} of ${event.files} files to download, ${formatBytes(event.downloadBytes)}`);
+        break;
+      case 'progress':
+        this.meter.add(now, event.doneBytes);
+        if (this.mode === 'bar' && (now - this.lastDraw > 100 || event.doneBytes >= event.totalBytes)) {
+          this.lastDraw = now;
+          const columns = process.stderr.columns || 100;
+          process.stderr.write(`\r${formatProgressLine({ label: this.label, ...event, rate: this.meter.rate() }, columns)}\u001b[K`);
+          this.drawn = true;
+        }
+        break;
+      case 'resume':
+        this.line(`${event.file}: ${event.reason}; resuming from ${formatBytes(event.offset)}`);
+        break;
+      case 'retry':
+        this.line(`${event.notice.reason} from ${new URL(event.notice.url).host}; retry ${event.notice.attempt} in ${formatDuration(event.notice.delayMs)}`);
+        break;
+      case 'file-done':
+        if (this.mode === 'lines') this.line(`  ${event.path} (${formatBytes(event.size)})`);
+        break;
+    }
+  }
+
+  finish(): void {
+    if (this.drawn) process.stderr.write('\n');
+    this.drawn = false;
+  }
+
+  private line(text: string): void {
+    if (this.drawn) process.stderr.write('\r\u001b[K');
+    process.stderr.write(`${text}\n`);
+    this.drawn = false;
+  }
+}
+
+function renderResult(result: PullResult, elapsedMs: number): string {
+  const lines: string[] = [];
+  const where = result.source === 'local' ? 'local model' : `${result.repo}@${result.revision} (commit ${result.commit?.slice(0, 7)})`;
+  const from = result.source === 'cache' ? ' from the cache (offline)' : result.catalogId ? ` for catalog model ${result.catalogId}` : '';
+  lines.push(`Pulled ${where}${from}: ${result.variants.join(', ')}`);
+  lines.push(`  folder  ${result.path}`);
+  for (const onnx of result.onnx) {
+    const rel = relative(result.path, onnx);
+    const data = result.files.filter((f) => f.path !== rel && f.path.startsWith(`${rel}_data`) || f.path === `${rel}.data`);
+    lines.push(`  model   ${rel}${data.length ? ` + ${data.length} external data file${data.length > 1 ? 's' : ''} (${formatBytes(data.reduce((s, f) => s + f.size, 0))})` : ''}`);
+  }
+  const downloaded = result.files.filter((f) => f.downloaded).length;
+  const rate = result.transferredBytes > 0 && elapsedMs > 0 ? `, ${formatBandwidth(result.transferredBytes / (elapsedMs / 1000))}` : '';
+  const resumed = result.files.reduce((s, f) => s + f.resumedFromBytes, 0);
+  lines.push(`  files   ${result.files.length} (${formatBytes(result.totalBytes)}); downloaded ${downloaded} (${formatBytes(result.transferredBytes)} in ${formatDuration(elapsedMs)}${rate})${resumed ? `, resumed from ${formatBytes(resumed)} already on disk` : ''}; ${formatBytes(result.reusedBytes)} reused from the cache`);
+  return lines.join('\n');
+}
