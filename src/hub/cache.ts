@@ -291,3 +291,18 @@ export async function removeCachedModel(cacheDir: string, repo: string): Promise
 function isCode(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
 }
+
+/**
+ * `…/models--org--name/snapshots/<commit>[/sub/path]` → `{ repo, commit }`: lets reports name a pulled
+ * model by its repo rather than by the commit hash its folder is called.
+ */
+export function describeSnapshotPath(path: string): { repo: string; commit: string } | null {
+  const parts = path.split(/[\\/]+/);
+  for (let i = parts.length - 3; i >= 0; i -= 1) {
+    const commit = parts[i + 2];
+    if (parts[i + 1] !== 'snapshots' || !commit || !/^[0-9a-f]{40}$/.test(commit)) continue;
+    const repo = repoFromFolderName(parts[i] ?? '');
+    if (repo) return { repo, commit };
+  }
+  return null;
+}

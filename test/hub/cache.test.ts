@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { removeCachedModel, repoFolderName, repoFromFolderName, scanHubCache } from '../../src/hub/cache.js';
+import { describeSnapshotPath, removeCachedModel, repoFolderName, repoFromFolderName, scanHubCache } from '../../src/hub/cache.js';
 import { caught, makeTempDir, removeDir } from './helpers.js';
 
 const COMMIT_A = 'a'.repeat(40);
@@ -73,5 +73,13 @@ describe('cache layout', () => {
     expect(existsSync(dir)).toBe(false);
     const error = await caught(() => removeCachedModel(cacheDir, 'org/name'));
     expect(error.message).toContain('org/name is not in the cache');
+  });
+});
+
+describe('describeSnapshotPath', () => {
+  it('names the repo and commit of a snapshot path', () => {
+    expect(describeSnapshotPath(`/c/hub/models--org--name/snapshots/${COMMIT_A}/onnx/model.onnx`)).toEqual({ repo: 'org/name', commit: COMMIT_A });
+    expect(describeSnapshotPath(`/c/hub/models--org--name/snapshots/${COMMIT_A}`)).toEqual({ repo: 'org/name', commit: COMMIT_A });
+    expect(describeSnapshotPath('/models/qwen-synthetic/onnx/model.onnx')).toBeNull();
   });
 });
