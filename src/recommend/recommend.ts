@@ -113,6 +113,9 @@ export function recommend(input: RecommendInput): Recommendation {
     if (d.kind === 'cpu' && d.bandwidthSource === 'default' && d.bandwidthBytesPerSec !== null) {
       notes.push(`The CPU's memory bandwidth is a stated default (${formatRate(d.bandwidthBytesPerSec)}); run \`modelscout hardware --probe\` to measure it, and pass the figure with --bandwidth.`);
     }
+    if (d.bandwidthBytesPerSec === null || d.peakFlops === null) {
+      notes.push(`The speed of ${d.name} is unknown (not in the accelerator table), so models on it cannot be judged against the targets and rank below those that can; pass --bandwidth (e.g. 900GB/s), or --gpu with a known model.`);
+    }
     if (d.peakFlopsSource === 'default') notes.push(`The ${d.kind.toUpperCase()}'s peak FLOP/s (TTFT estimates) is a stated default from its cores, clock and vector width.`);
   }
 
