@@ -17,7 +17,7 @@ export default tseslint.config(
   {
     // The core never writes to the terminal: only commands and the UI layer may print.
     files: ['src/**/*.ts'],
-    ignores: ['src/commands/**', 'src/ui/**'],
+    ignores: ['src/commands/**', 'src/ui/**', 'src/cli/**'],
     rules: {
       'no-console': 'error',
       'no-restricted-imports': ['error', { paths: [

@@ -1,4 +1,3 @@
-// eslint-disable-next-line no-restricted-imports -- the CLI layer: oclif flag definitions shared by commands
 import { Flags } from '@oclif/core';
 import { parseBandwidth, parseByteSize } from '../estimate/units.js';
 import { gpuOverrideKeys } from '../hardware/accelerators.js';

@@ -1,5 +1,4 @@
 // src/cli is part of the CLI layer (flag definitions shared by commands), where oclif belongs.
-// eslint-disable-next-line no-restricted-imports
 import { Flags } from '@oclif/core';
 import { invalidValue } from '../errors.js';
 import { DEVICE_PREFERENCES } from '../hardware/device.js';
