@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { performance } from 'node:perf_hooks';
 
 /**
  * A local stand-in for the Hugging Face Hub, for tests and benchmarks (loopback only). It implements
@@ -72,6 +73,9 @@ export interface LoggedRequest {
   authorization: string | null;
   status: number;
   bytesSent: number;
+  /** performance.now() when the request arrived and when its answer ended (for throughput figures). */
+  startedMs: number;
+  endedMs: number;
 }
 
 export interface HubServerOptions {
@@ -164,6 +168,8 @@ export class HubServer {
       authorization: header(req, 'authorization'),
       status: 0,
       bytesSent: 0,
+      startedMs: performance.now(),
+      endedMs: 0,
     };
     this.log.push(entry);
     try {
@@ -177,6 +183,7 @@ export class HubServer {
       } else res.destroy();
     } finally {
       entry.status = res.statusCode;
+      entry.endedMs = performance.now();
     }
   }
 
