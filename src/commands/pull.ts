@@ -138,6 +138,9 @@ class PullDisplay {
       case 'retry':
         this.line(`${event.notice.reason} from ${new URL(event.notice.url).host}; retry ${event.notice.attempt} in ${formatDuration(event.notice.delayMs)}`);
         break;
+      case 'waiting':
+        this.line(`${event.file}: another pull (pid ${event.pid}) is downloading it; waiting for it to finish`);
+        break;
       case 'file-done':
         if (this.mode === 'lines') this.line(`  ${event.path} (${formatBytes(event.size)})`);
         break;

@@ -7,7 +7,8 @@ import {
   assertSafeRepoPath, blobName, blobPath, linkSnapshotFile, listSnapshotFiles, pathExists, readRef, repoCacheDir, snapshotDir, writeRef,
 } from './cache.js';
 import { downloadBlob } from './download.js';
-import { HubHttp, type FetchLike, type RequestContext, type RetryNotice, type RetryPolicy } from './http.js';
+import { acquireBlobLock, blobLockPath } from './lock.js';
+import { HubHttp, defaultSleep, type FetchLike, type RequestContext, type RetryNotice, type RetryPolicy } from './http.js';
 import { isCommitHash, parseModelRef, type ModelRef } from './model-ref.js';
 import { selectFiles, type RepoFile, type VariantChoice } from './select-files.js';
 import type { HubSettings } from './settings.js';
@@ -57,7 +58,8 @@ export type PullEvent =
   | { type: 'progress'; doneBytes: number; totalBytes: number; filesDone: number; filesTotal: number }
   | { type: 'file-done'; path: string; size: number; transferredBytes: number }
   | { type: 'retry'; notice: RetryNotice }
-  | { type: 'resume'; file: string; offset: number; reason: string };
+  | { type: 'resume'; file: string; offset: number; reason: string }
+  | { type: 'waiting'; file: string; pid: number; host: string };
 
 export interface PulledFile {
   path: string;
@@ -181,7 +183,7 @@ async function pullFromHub(target: RepoTarget, request: PullRequest, deps: PullD
   const downloadBytes = [...pending.values()].reduce((s, f) => s + f.size, 0);
   deps.onEvent?.({ type: 'resolved', repo, revision, commit, files: selection.files.length, cachedFiles: selection.files.length - [...selection.files].filter((f) => pending.has(blobName(f))).length, downloadFiles: pending.size, downloadBytes });
 
-  const outcomes = await downloadAll([...pending.values()], { http, repoDir, repo, commit, endpoint, revision }, deps, downloadBytes);
+  const outcomes = await downloadAll([...pending.values()], { http, cacheDir: settings.cacheDir, repoDir, repo, commit, endpoint, revision }, deps, downloadBytes);
 
   // Everything is verified: now make the snapshot visible, then move the ref.
   const snapshot = snapshotDir(repoDir, commit);
@@ -240,6 +242,7 @@ async function listRepoFiles(http: HubHttp, context: RequestContext, signal: Abo
 
 interface DownloadScope {
   http: HubHttp;
+  cacheDir: string;
   repoDir: string;
   repo: string;
   revision: string;
@@ -266,7 +269,21 @@ async function downloadAll(files: RepoFile[], scope: DownloadScope, deps: PullDe
   let firstError: unknown;
   const worker = async (): Promise<void> => {
     for (let file = queue.shift(); file && !signal.aborted; file = queue.shift()) {
+      let release: (() => Promise<void>) | undefined;
       try {
+        const etag = blobName(file);
+        release = await acquireBlobLock(blobLockPath(scope.cacheDir, scope.repo, etag), {
+          signal,
+          sleep: deps.sleep ?? defaultSleep,
+          onWait: (owner) => deps.onEvent?.({ type: 'waiting', file: file.path, pid: owner.pid, host: owner.host }),
+        });
+        // Another process may have finished this blob while we waited for its lock.
+        if (await pathExists(blobPath(scope.repoDir, etag))) {
+          doneBytes += file.size;
+          filesDone += 1;
+          report();
+          continue;
+        }
         const outcome = await downloadBlob(scope.http, {
           url: resolveUrl(scope.endpoint, scope.repo, scope.commit, file.path),
           file,
@@ -292,6 +309,8 @@ async function downloadAll(files: RepoFile[], scope: DownloadScope, deps: PullDe
         if (firstError === undefined) firstError = error;
         stop.abort(error);
         return;
+      } finally {
+        await release?.();
       }
     }
   };

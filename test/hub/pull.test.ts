@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FIXTURE_SIZES, fixtureRepoFiles } from './fixture-repo.js';
@@ -193,6 +194,38 @@ describe('pull from the Hub', () => {
     const error = await caught(() => hub.run(REPO));
     expect(error.message).toContain('3600 s');
     expect(hub.sleeps).toEqual([]);
+  });
+});
+
+describe('concurrent pulls', () => {
+  const file = 'onnx/model_q4.onnx_data';
+  const lockPath = (): string => join(cacheDir, '.locks', 'models--onnx-community--tiny-llama-test', `${sha256Of(REPO, file)}.modelscout-lock`);
+
+  it('waits for another live process downloading the same blob, then uses its result', async () => {
+    await mkdir(join(lockPath(), '..'), { recursive: true });
+    // A live owner: this very process stands in for the other pull.
+    await writeFile(lockPath(), JSON.stringify({ pid: process.pid, host: hostname() }));
+    const result = await hub.run(REPO, {}, {
+      sleep: async () => {
+        // The other pull finishes: its blob appears and its lock goes.
+        await mkdir(join(repoDir(), 'blobs'), { recursive: true });
+        await writeFile(join(repoDir(), 'blobs', sha256Of(REPO, file)), server.fileOf(REPO, file).data as Buffer);
+        await rm(lockPath(), { force: true });
+      },
+    });
+    expect(hub.events.some((e) => e.type === 'waiting' && e.file === file && e.pid === process.pid)).toBe(true);
+    expect(server.contentRequests(file)).toHaveLength(0);
+    expect(await readFile(join(result.path, file))).toEqual(server.fileOf(REPO, file).data);
+  });
+
+  it('takes over the lock of a process that is gone', async () => {
+    await mkdir(join(lockPath(), '..'), { recursive: true });
+    // Above Linux's largest pid (2^22): no such process.
+    await writeFile(lockPath(), JSON.stringify({ pid: 2 ** 22 + 7, host: hostname() }));
+    await hub.run(REPO);
+    expect(hub.events.some((e) => e.type === 'waiting')).toBe(false);
+    expect(server.contentRequests(file)).toHaveLength(1);
+    expect(existsSync(lockPath())).toBe(false);
   });
 });
 
