@@ -335,6 +335,8 @@ export interface WriteModelOptions {
   /** fsync both files before renaming (default false: the rename alone makes interruption safe). */
   sync?: boolean;
   onProgress?: (progress: WriteProgress) => void;
+  /** Aborts between chunks (E_INTERRUPTED); no file is left behind. */
+  signal?: AbortSignal;
 }
 
 export interface WriteModelResult {
@@ -378,17 +380,19 @@ export async function writeModel(path: string, model: OnnxModel, options: WriteM
   const dataTmp = dataPath === null ? null : temporarySibling(dataPath);
   const modelTmp = temporarySibling(modelPath);
   let dataHandle: FileHandle | null = null;
+  const writes = new WriteQueue();
   let dataEnd = 0;
   let externalTensors = 0;
   let inlineTensors = 0;
   try {
     for (const item of pending) {
+      checkAborted(options.signal);
       const goesExternal =
         dataPath !== null && (item.source === 'external' || (item.initializer && item.length !== null && item.length >= threshold));
       if (goesExternal) {
         if (!dataHandle) dataHandle = await open(dataTmp!, 'w');
         const offset = alignUp(dataEnd, alignment);
-        const written = await writeTensorTo(dataHandle, offset, item, options);
+        const written = await writeTensorTo(dataHandle, writes, offset, item, options);
         if (item.length !== null && written !== item.length) {
           throw new ModelscoutError('E_INTERNAL', `data for tensor ${item.tensor.name ?? '?'} has ${written} bytes, expected ${item.length} (${dataTypeName(item.tensor.data_type)} ${JSON.stringify(item.tensor.dims)})`);
         }
@@ -409,6 +413,7 @@ export async function writeModel(path: string, model: OnnxModel, options: WriteM
       progress.bytesDone += item.length ?? 0;
       options.onProgress?.({ ...progress });
     }
+    await writes.drain();
     if (dataHandle && options.sync) await dataHandle.sync();
     await dataHandle?.close();
     dataHandle = null;
@@ -434,11 +439,16 @@ export async function writeModel(path: string, model: OnnxModel, options: WriteM
       inlineTensors,
     };
   } catch (error) {
+    await writes.drain().catch(() => undefined);
     await dataHandle?.close().catch(() => undefined);
     if (dataTmp) await rm(dataTmp, { force: true });
     await rm(modelTmp, { force: true });
     throw error;
   }
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new ModelscoutError('E_INTERRUPTED', 'interrupted: no model was written');
 }
 
 function alignUp(value: number, alignment: number): number {
@@ -483,18 +493,50 @@ async function resolveSource(item: PendingTensor, options: WriteModelOptions): P
   return await item.source();
 }
 
-async function writeTensorTo(handle: FileHandle, offset: number, item: PendingTensor, options: WriteModelOptions): Promise<number> {
+async function writeTensorTo(handle: FileHandle, writes: WriteQueue, offset: number, item: PendingTensor, options: WriteModelOptions): Promise<number> {
   const data = await resolveSource(item, options);
   if (data instanceof Uint8Array) {
-    await writeFully(handle, data, offset);
+    await writes.push(handle, data, offset);
     return data.byteLength;
   }
   let written = 0;
   for await (const chunk of data) {
-    await writeFully(handle, chunk, offset + written);
+    checkAborted(options.signal);
+    await writes.push(handle, chunk, offset + written);
     written += chunk.byteLength;
   }
   return written;
+}
+
+/**
+ * Keeps up to `depth` positioned writes in flight, so producing the next chunk (CPU, main thread) overlaps
+ * writing the previous ones (libuv thread pool). Each chunk must be a fresh buffer, not reused later.
+ */
+class WriteQueue {
+  private readonly inflight: Promise<void>[] = [];
+  private failure: unknown = null;
+
+  constructor(private readonly depth = 2) {}
+
+  async push(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+    this.throwIfFailed();
+    while (this.inflight.length >= this.depth) await this.inflight.shift();
+    this.throwIfFailed();
+    this.inflight.push(
+      writeFully(handle, data, position).catch((error: unknown) => {
+        this.failure ??= error;
+      }),
+    );
+  }
+
+  async drain(): Promise<void> {
+    while (this.inflight.length > 0) await this.inflight.shift();
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== null) throw this.failure;
+  }
 }
 
 async function collectBytes(item: PendingTensor, options: WriteModelOptions): Promise<Uint8Array> {

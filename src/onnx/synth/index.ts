@@ -39,6 +39,8 @@ export interface SynthOptions {
   /** Version written as producer_version. */
   producerVersion?: string;
   onProgress?: (progress: WriteProgress) => void;
+  /** Aborts the build (E_INTERRUPTED); the output folder is left as it was. */
+  signal?: AbortSignal;
 }
 
 export interface SynthResult {
@@ -157,6 +159,7 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
     const written = await writeModel(join(onnxDir, modelFile), built.model, {
       tensorData: built.tensorData,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     config['transformers.js_config'] = await transformersJsConfig(onnxDir);
     await writeJsonAtomic(join(tmp, 'config.json'), config);

@@ -1,0 +1,101 @@
+import { relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import type { WriteProgress } from '../onnx/model-io.js';
+import { MAX_SEED, defaultSynthOutDir, planSynth, synthesizeModel, type SynthResult } from '../onnx/synth/index.js';
+import { formatBytes, formatDuration, formatInteger } from '../ui/format.js';
+
+export interface SynthCommandResult extends SynthResult {
+  wallMs: number;
+}
+
+export default class Synth extends BaseCommand {
+  static override summary = 'Build an ONNX decoder with the exact architecture of a catalog model or config.json, and seeded random weights.';
+  static override description = [
+    'Speed and memory of the synthetic model are those of the real architecture; its text is noise. Every report made from it says "synthetic".',
+    'MODEL is a catalog id (see `modelscout models`) or the path of a Hugging Face config.json (or a folder holding one). Supported: the Llama family (Llama, Mistral, Qwen2/2.5, SmolLM) and GPT-2; other architectures are refused with what the builder lacks.',
+    'Output, laid out like an onnx-community repo: DIR/config.json (layer count as built, plus a "modelscout" block with seed and source), DIR/generation_config.json, DIR/onnx/model.onnx (fp32) or model_fp16.onnx (fp16), with weights of 1 KiB or more in model*.onnx_data. The folder appears atomically; other variants already in it are kept when they come from the same architecture, seed and depth.',
+    'Default DIR: ./models/<id>-synthetic. Same seed, same bytes; --layers N builds the first N layers at full width (recorded in the metadata).',
+  ].join('\n\n');
+
+  static override examples = [
+    '<%= config.bin %> synth qwen2.5-0.5b',
+    '<%= config.bin %> synth smollm2-135m --dtype fp16 --seed 7',
+    '<%= config.bin %> synth llama-3.1-8b --layers 4 --out /tmp/llama-4l',
+    '<%= config.bin %> synth ./my-model/config.json --json',
+  ];
+
+  static override args = {
+    model: Args.string({ required: true, description: 'catalog id or path to a Hugging Face config.json' }),
+  };
+
+  static override flags = {
+    dtype: Flags.option({ options: ['fp32', 'fp16'] as const, default: 'fp32' as const, description: 'weight and activation type' })(),
+    layers: Flags.integer({ min: 1, helpValue: 'N', description: 'build only the first N decoder layers (default: all)' }),
+    seed: Flags.integer({ min: 0, max: MAX_SEED, default: 0, helpValue: 'S', description: 'seed of the random weights' }),
+    out: Flags.string({ helpValue: 'DIR', description: 'output folder (default ./models/<id>-synthetic)' }),
+  };
+
+  async run(): Promise<SynthCommandResult> {
+    const { args, flags } = await this.parse(Synth);
+    const { resolved } = await planSynth({ source: args.model, seed: flags.seed, ...(flags.layers !== undefined ? { layers: flags.layers } : {}) });
+    const outDir = flags.out ?? defaultSynthOutDir(resolved.spec.id);
+
+    const controller = new AbortController();
+    const onSignal = (): void => {
+      if (controller.signal.aborted) process.exit(130);
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const progress = this.jsonEnabled() || !process.stderr.isTTY ? undefined : new ProgressLine();
+    const started = performance.now();
+    try {
+      const result = await synthesizeModel({
+        source: args.model,
+        dtype: flags.dtype,
+        seed: flags.seed,
+        outDir,
+        producerVersion: this.config.version,
+        signal: controller.signal,
+        ...(flags.layers !== undefined ? { layers: flags.layers } : {}),
+        ...(progress ? { onProgress: (p: WriteProgress) => progress.update(p) } : {}),
+      });
+      progress?.done();
+      const wallMs = performance.now() - started;
+      if (!this.jsonEnabled()) {
+        const where = relative(process.cwd(), result.outDir) || '.';
+        this.log(`Synthesized ${result.id}: ${result.layersBuilt} of ${result.layersFull} layers, ${result.dtype}, seed ${result.seed} (synthetic weights: speed and memory are real, text is not)`);
+        this.log(`  ${relative(process.cwd(), result.modelFile)}  ${formatBytes(result.modelBytes)} graph + ${formatBytes(result.dataBytes)} data, ${formatInteger(result.parameters)} parameters, ${formatDuration(wallMs)}`);
+        if (result.keptFiles.length > 0) this.log(`  kept: ${result.keptFiles.join(', ')}`);
+        this.log(`Next: modelscout inspect ${where}`);
+      }
+      return { ...result, wallMs: Math.round(wallMs) };
+    } finally {
+      progress?.done();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}
+
+/** One self-updating stderr line, redrawn at most every 100 ms. */
+class ProgressLine {
+  private last = 0;
+  private shown = false;
+
+  update(p: WriteProgress): void {
+    const now = performance.now();
+    if (now - this.last < 100 && p.tensorsDone < p.tensorsTotal) return;
+    this.last = now;
+    const pct = p.bytesTotal > 0 ? Math.floor((100 * p.bytesDone) / p.bytesTotal) : 100;
+    process.stderr.write(`\r\u001b[2Kwriting weights ${pct}%  ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}  (${p.tensorsDone}/${p.tensorsTotal} tensors)`);
+    this.shown = true;
+  }
+
+  done(): void {
+    if (this.shown) process.stderr.write('\r\u001b[2K');
+    this.shown = false;
+  }
+}
