@@ -34,6 +34,8 @@ export interface RunChildOptions {
   onProgress?: (message: string) => void;
   /** Forward the child's stdout/stderr to our stderr (debugging). */
   passThroughOutput?: boolean;
+  /** Called with the child's pid once it runs (monitoring; tests use it to kill a child). */
+  onSpawn?: (pid: number) => void;
 }
 
 export function runGroupInChild(job: WorkerJob, options: RunChildOptions = {}): Promise<ChildOutcome> {
@@ -87,6 +89,7 @@ export function runGroupInChild(job: WorkerJob, options: RunChildOptions = {}): 
       }
       resolve(outcome);
     });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     const message: ParentMessage = { type: 'job', job };
     child.send(message);
   });

@@ -40,11 +40,13 @@ export function modelLabel(r: Pick<BenchResult, 'model'>): string {
   return r.model.synthetic ? `${r.model.id} (synthetic)` : r.model.id;
 }
 
+/** The estimate of the test's headline rate (decode, or prefill for pp tests) and the measurement's error. */
 function estimateCell(r: BenchResult): string {
   const e = r.estimate;
-  if (!e || e.decode_tps === null) return '–';
-  const err = e.error_pct.decode_tps;
-  return `${formatNumber(e.decode_tps)}${err === null ? '' : ` (${err >= 0 ? '+' : ''}${err.toFixed(0)}%)`}`;
+  if (!e) return '–';
+  const [value, err, what] = e.decode_tps !== null ? [e.decode_tps, e.error_pct.decode_tps, 'decode'] : [e.prefill_tps, e.error_pct.prefill_tps, 'prefill'];
+  if (value === null) return '–';
+  return `${what} ${formatNumber(value)}${err === null ? '' : ` (${err >= 0 ? '+' : ''}${err.toFixed(0)}%)`}`;
 }
 
 function kvCell(r: BenchResult): string {
@@ -54,10 +56,10 @@ function kvCell(r: BenchResult): string {
   return `${formatBytesBinary(kv.measured_bytes ?? kv.analytic_bytes)}${mark}`;
 }
 
-const HEAD = ['model', 'variant', 'threads', 'test', 'status', 'prefill tok/s', 'decode tok/s', 'TTFT ms', 'peak RSS', 'KV cache', 'est. decode tok/s (err)'];
+const HEAD = ['model', 'variant', 'threads', 'test', 'status', 'prefill tok/s', 'decode tok/s', 'TTFT ms', 'peak RSS', 'KV cache', 'estimate tok/s (error)'];
 
 function rowCells(r: BenchResult): string[] {
-  const status = r.status === 'ok' ? 'ok' : `error: ${r.error?.message ?? ''}`;
+  const status = r.status === 'ok' ? 'ok' : 'error';
   return [
     modelLabel(r),
     r.variant.name,
@@ -86,9 +88,12 @@ const SYNTHETIC_NOTE = 'Synthetic models (random weights): speed and memory are 
 
 /** The terminal table: one row per result, then the comparison and the outcome when there are any. */
 export function renderTable(report: BenchReport): string {
-  const table = new Table({ head: HEAD, style: { head: [], border: [] }, wordWrap: true, colWidths: HEAD.map((_, i) => (i === 4 ? 24 : null)) });
+  const table = new Table({ head: HEAD, style: { head: [], border: [], compact: true } });
   for (const r of report.results) table.push(rowCells(r));
-  const parts = [provenanceLine(report), table.toString(), 'Figures: median (mean ± sd) over repetitions.'];
+  const parts = [provenanceLine(report), table.toString(), 'Figures: median (mean ± sd) over repetitions; estimate error = (measured − estimated) / measured.'];
+  for (const r of report.results.filter((x) => x.status === 'error')) {
+    parts.push(`error: ${modelLabel(r)} ${r.variant.name} ${r.test.id}: ${r.error?.message ?? 'unknown'}`);
+  }
   if (anySynthetic(report)) parts.push(SYNTHETIC_NOTE);
   const overheads = report.results.map((r) => r.metrics.harness_overhead_pct?.p50).filter((v): v is number => v !== undefined);
   if (overheads.length > 0) parts.push(`Harness overhead (time outside session.run per decode step): max median ${formatNumber(Math.max(...overheads), 2)}%.`);
@@ -141,7 +146,8 @@ export function renderMarkdown(report: BenchReport): string {
   } else {
     out.push(mdTable(HEAD, report.results.map(rowCells)));
     out.push('');
-    out.push('Figures: median (mean ± sd) over repetitions.');
+    out.push('Figures: median (mean ± sd) over repetitions; estimate error = (measured − estimated) / measured.');
+    for (const r of report.results.filter((x) => x.status === 'error')) out.push(`- error: ${escapeMd(`${modelLabel(r)} ${r.variant.name} ${r.test.id}: ${r.error?.message ?? 'unknown'}`)}`);
   }
   return `${out.join('\n')}\n`;
 }

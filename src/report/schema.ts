@@ -27,9 +27,10 @@ export const statSchema = z
     pooled: z.number().nullable().optional(),
     low_sample_percentiles: z.array(z.enum(['p50', 'p90', 'p99'])),
   })
-  .meta({ description: 'Summary over repetitions: sample stddev (n−1), Student-t 95% CI of the mean, type-7 percentiles; rates also carry pooled = Σ tokens / Σ time.' });
+  .meta({ id: 'Stat', description: 'Summary over repetitions: sample stddev (n−1), Student-t 95% CI of the mean, type-7 percentiles; rates also carry pooled = Σ tokens / Σ time.' });
 
 const nullableStat = statSchema.nullable();
+
 
 export const metricsSchema = z.object({
   prefill_ms: nullableStat,
@@ -299,6 +300,7 @@ export type EstimateReport = z.infer<typeof estimateSchema>;
 
 /** The JSON Schema (draft 2020-12) of the report, as committed under schemas/. */
 export function buildReportJsonSchema(): Record<string, unknown> {
+  // The stat object carries an id, so it is one $defs entry instead of being inlined a dozen times.
   const schema = z.toJSONSchema(benchReportSchema, { target: 'draft-2020-12' }) as Record<string, unknown>;
   return { $id: 'urn:modelscout:bench-report:1', ...schema };
 }

@@ -1,0 +1,58 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { DEFAULT_MAX_REGRESSION_PCT, compareReports } from '../report/compare.js';
+import { readReport } from '../report/read.js';
+import { renderComparisonMarkdown, renderComparisonTable, renderJson } from '../report/render.js';
+import type { Comparison } from '../report/schema.js';
+import { EXIT_CODES, invalidValue } from '../errors.js';
+
+const FORMATS = ['table', 'markdown', 'json'] as const;
+
+export default class Compare extends BaseCommand {
+  static override summary = 'Compare two benchmark reports: per-metric change, its 95% confidence interval and a verdict.';
+  static override description = `A is the baseline, B the candidate. A metric regressed when its change in the bad direction exceeds --max-regression-pct and the 95% confidence interval of the change excludes zero; when the interval reaches past the threshold but that is not established, the verdict is inconclusive. Environment differences (CPU, provider, onnxruntime version, model files) are warned about.
+
+Exit codes: 0 pass or improved, 1 regressed, 2 bad input, 3 inconclusive (0 with --inconclusive-pass).`;
+
+  static override examples = [
+    '<%= config.bin %> compare baseline.json current.json',
+    '<%= config.bin %> compare baseline.json current.json --format markdown >> "$GITHUB_STEP_SUMMARY"',
+  ];
+
+  static override args = {
+    baseline: Args.string({ description: 'report A (the baseline)', required: true }),
+    current: Args.string({ description: 'report B (the candidate)', required: true }),
+  };
+
+  static override flags = {
+    format: Flags.option({ options: FORMATS, default: 'table' as const, description: 'stdout format (--json is the same as --format json)' })(),
+    'max-regression-pct': Flags.string({ description: `tolerated change in percent [default: ${DEFAULT_MAX_REGRESSION_PCT}]` }),
+    'changed-only': Flags.boolean({ description: 'show only metrics whose verdict is not pass' }),
+    'inconclusive-pass': Flags.boolean({ description: 'exit 0 instead of 3 when the comparison is inconclusive' }),
+  };
+
+  async run(): Promise<Comparison> {
+    const { args, flags } = await this.parse(Compare);
+    let threshold = DEFAULT_MAX_REGRESSION_PCT;
+    if (flags['max-regression-pct'] !== undefined) {
+      threshold = Number(flags['max-regression-pct']);
+      if (!Number.isFinite(threshold) || threshold <= 0) throw invalidValue('--max-regression-pct', flags['max-regression-pct'], 'a percentage greater than 0');
+    }
+    const a = await readReport(args.baseline, 'report');
+    const b = await readReport(args.current, 'report');
+    const comparison = compareReports(a, b, { thresholdPct: threshold, baselinePath: args.baseline });
+    process.exitCode =
+      comparison.verdict === 'regressed' ? EXIT_CODES.failed : comparison.verdict === 'inconclusive' && !flags['inconclusive-pass'] ? EXIT_CODES.inconclusive : EXIT_CODES.ok;
+    if (!this.jsonEnabled()) {
+      const changedOnly = flags['changed-only'] || flags.format === 'markdown';
+      const text =
+        flags.format === 'markdown'
+          ? `${renderComparisonMarkdown(comparison, { changedOnly })}\n`
+          : flags.format === 'json'
+            ? renderJson(comparison)
+            : `${renderComparisonTable(comparison, { changedOnly })}\n`;
+      process.stdout.write(text);
+    }
+    return comparison;
+  }
+}

@@ -1,0 +1,54 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base-command.js';
+import { parseVariantList } from '../bench/config.js';
+import { DEVICES, GRAPH_OPT_LEVELS } from '../bench/matrix.js';
+import { runGenerate, type GenerateReport } from '../bench/run-generate.js';
+import { parseIntegerList } from '../bench/scenarios.js';
+import { invalidValue } from '../errors.js';
+
+export default class Generate extends BaseCommand {
+  static override summary = 'Greedy generation from token ids through the benchmark loop: the ids and when each token arrived.';
+  static override description =
+    'Prefill the prompt ids, then decode --max-new tokens greedily with the KV cache (never stopping at EOS), exactly as `bench` does. Prints the generated ids and the time each token became available. Use it to check a model and the loop: the same model and ids always give the same ids.';
+
+  static override examples = [
+    '<%= config.bin %> generate models/smollm2-135m-synthetic --prompt-ids 1,17,42 --max-new 24',
+    '<%= config.bin %> generate ./model/onnx/model_q4.onnx --prompt-ids 1,17,42 --max-new 8 --json',
+  ];
+
+  static override args = {
+    model: Args.string({ description: 'model folder (config.json + onnx/model*.onnx) or .onnx file', required: true }),
+  };
+
+  static override flags = {
+    'prompt-ids': Flags.string({ description: 'prompt token ids, comma-separated, e.g. 1,17,42', required: true }),
+    'max-new': Flags.integer({ min: 1, max: 100_000, default: 24, description: 'tokens to generate' }),
+    variant: Flags.string({ description: 'fp32, fp16 or q4 [default: fp32 when present]' }),
+    device: Flags.option({ options: DEVICES, default: 'cpu' as const, description: 'execution provider' })(),
+    threads: Flags.integer({ min: 0, default: 0, description: 'intra-op threads (0 = onnxruntime default)' }),
+    'graph-opt-level': Flags.option({ options: GRAPH_OPT_LEVELS, default: 'all' as const, description: 'onnxruntime graph optimization level' })(),
+  };
+
+  async run(): Promise<GenerateReport> {
+    const { args, flags } = await this.parse(Generate);
+    const variants = flags.variant === undefined ? undefined : parseVariantList(flags.variant);
+    if (variants === 'all' || (variants && variants.length !== 1)) throw invalidValue('variant', flags.variant, 'one of fp32, fp16, q4');
+    const report = await runGenerate({
+      model: args.model,
+      variant: variants?.[0],
+      device: flags.device,
+      threads: flags.threads,
+      graphOptLevel: flags['graph-opt-level'],
+      promptIds: parseIntegerList(flags['prompt-ids'], '--prompt-ids', 0),
+      maxNew: flags['max-new'],
+    });
+    if (!this.jsonEnabled()) {
+      const label = `${report.model.id}${report.model.synthetic ? ' (synthetic)' : ''} ${report.variant} on ${report.device}`;
+      this.log(`${label}: ${report.prompt_ids.length} prompt ids → ${report.ids.length} new`);
+      this.log(`ids: ${report.ids.join(',')}`);
+      this.log(`token times (ms): ${report.token_times_ms.map((t) => t.toFixed(2)).join(' ')}`);
+      this.log(`TTFT ${report.ttft_ms.toFixed(2)} ms${report.decode_tps === null ? '' : `, decode ${report.decode_tps.toFixed(1)} tok/s`}`);
+    }
+    return report;
+  }
+}

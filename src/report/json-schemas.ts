@@ -1,0 +1,26 @@
+/**
+ * The JSON Schemas committed under schemas/, generated from the zod schemas in the code (never edited by
+ * hand): `npm run schemas` writes them, a test fails when the committed files are stale.
+ */
+import { z } from 'zod';
+import { benchConfigFileSchema } from '../bench/config.js';
+import { buildReportJsonSchema } from './schema.js';
+
+export interface SchemaFile {
+  /** Path relative to the repository root. */
+  path: string;
+  schema: Record<string, unknown>;
+}
+
+export function buildSchemaFiles(): SchemaFile[] {
+  const config = z.toJSONSchema(benchConfigFileSchema, { target: 'draft-2020-12' }) as Record<string, unknown>;
+  return [
+    { path: 'schemas/bench-report.schema.json', schema: buildReportJsonSchema() },
+    { path: 'schemas/bench-config.schema.json', schema: { $id: 'urn:modelscout:bench-config:1', ...config } },
+  ];
+}
+
+/** The exact text written for a schema file (stable: two-space JSON and a final newline). */
+export function schemaFileText(file: SchemaFile): string {
+  return `${JSON.stringify(file.schema, null, 2)}\n`;
+}

@@ -1,0 +1,211 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detectDecoderIo } from '../../src/bench/decoder-io.js';
+import { DecoderLoop, generateByRecompute } from '../../src/bench/generate.js';
+import { createSession } from '../../src/bench/session.js';
+import type { BenchReport } from '../../src/report/schema.js';
+import { buildTinyModel } from '../helpers/tiny-model.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+function cli(args: string[]) {
+  return execa(process.execPath, ['bin/run.js', ...args], { cwd: ROOT, reject: false, stdin: 'ignore', env: { NO_COLOR: '1' } });
+}
+
+let dir: string;
+let good: string;
+let other: string;
+let bad: string;
+let report: BenchReport;
+let reportPath: string;
+
+const FAST = ['--tests', 'pp8,tg4,pp8+tg4', '--repetitions', '5', '--warmup', '0', '--threads', '1'];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'modelscout-bench-cli-'));
+  good = (await buildTinyModel({ arch: 'llama', layers: 2, dir: join(dir, 'tiny-llama') })).outDir;
+  other = (await buildTinyModel({ arch: 'gpt2', layers: 1, dir: join(dir, 'tiny-gpt2') })).outDir;
+  // A model folder whose model.onnx is cut short: it must fail alone, not take the run down.
+  bad = join(dir, 'broken');
+  await mkdir(join(bad, 'onnx'), { recursive: true });
+  const bytes = await readFile(join(good, 'onnx', 'model.onnx'));
+  await writeFile(join(bad, 'onnx', 'model.onnx'), bytes.subarray(0, Math.floor(bytes.length / 3)));
+  reportPath = join(dir, 'report.json');
+  const r = await cli(['bench', good, ...FAST, '--json', '--out', reportPath]);
+  expect(r.exitCode, r.stderr).toBe(0);
+  report = JSON.parse(r.stdout) as BenchReport;
+}, 120_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('modelscout bench', () => {
+  it('writes a report that validates against the committed JSON Schema', async () => {
+    const schema = JSON.parse(await readFile(join(ROOT, 'schemas/bench-report.schema.json'), 'utf8')) as object;
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    const validate = ajv.compile(schema);
+    const ok = validate(report);
+    expect(validate.errors ?? [], JSON.stringify(validate.errors?.slice(0, 3))).toEqual([]);
+    expect(ok).toBe(true);
+    // --out holds the same report as stdout
+    expect(JSON.parse(await readFile(reportPath, 'utf8'))).toEqual(report);
+  });
+
+  it('reports what the contract asks for', () => {
+    expect(report.schema_version).toBe('1');
+    expect(report.results.map((r) => r.test.id)).toEqual(['pp8', 'tg4', 'pp8+tg4']);
+    for (const r of report.results) {
+      expect(r.status).toBe('ok');
+      expect(r.model.synthetic).toBe(true);
+      expect(r.load.self_check?.passed).toBe(true);
+      expect(r.kv_cache?.agrees).toBe(true);
+      expect(r.kv_cache?.analytic_bytes).toBe(r.kv_cache?.measured_bytes);
+      expect(r.memory.rss_peak_bytes).toBeGreaterThan(r.memory.rss_baseline_bytes ?? Infinity);
+      expect(r.samples).toHaveLength(5);
+      expect(r.estimate).not.toBeNull();
+      expect(Object.keys(r.model.files_sha256)).toContain('onnx/model.onnx');
+    }
+    const request = report.results[2]!;
+    expect(request.metrics.decode_tps?.n).toBe(5);
+    expect(request.metrics.decode_tps?.pooled).toBeGreaterThan(0);
+    expect(request.metrics.ttft_ms?.unit).toBe('ms');
+    expect(request.metrics.harness_overhead_pct).not.toBeNull();
+    expect(request.test.input_ids_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(report.environment.onnxruntime).toBe('1.30.0');
+    expect(report.run.argv[0]).toBe('bench');
+    expect(Date.parse(report.run.started_at)).toBeLessThanOrEqual(Date.parse(report.run.finished_at));
+  });
+
+  it('prints markdown for a step summary, synthetic models labelled', async () => {
+    const r = await cli(['bench', good, '--tests', 'tg4', '--repetitions', '2', '--warmup', '0', '--format', 'markdown']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^### ✅ modelscout bench: pass/);
+    expect(r.stdout).toContain('tiny-llama (synthetic)');
+    expect(r.stdout).toContain('| tg4 |');
+  });
+
+  it('keeps going past a broken model, reports the others, and exits 1', async () => {
+    const r = await cli(['bench', good, bad, other, '--tests', 'tg4', '--repetitions', '2', '--warmup', '0', '--json']);
+    expect(r.exitCode).toBe(1);
+    const out = JSON.parse(r.stdout) as BenchReport;
+    expect(out.results.map((x) => [x.model.id, x.status])).toEqual([
+      ['tiny-llama', 'ok'],
+      ['broken', 'error'],
+      ['tiny-gpt2', 'ok'],
+    ]);
+    expect(out.results[1]!.error?.message).toMatch(/not a valid ONNX model|truncated|corrupt/);
+    expect(out.outcome).toMatchObject({ status: 'fail', exit_code: 1 });
+    expect(out.outcome.reasons[0]).toBe('1 of 3 runs failed');
+  });
+
+  it('fails a threshold with exit 1', async () => {
+    const r = await cli(['bench', good, '--tests', 'tg4', '--repetitions', '2', '--warmup', '0', '--min-decode-tps', '1e12']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/threshold breached: .*decode_tps/);
+  });
+
+  it('--baseline: a regression exits 1, an improvement 0', async () => {
+    // A baseline 20× faster than this run with the same spread, or 50× slower with the same relative spread.
+    const scaled = (factor: number, scaleSpread: boolean): BenchReport => {
+      const copy = JSON.parse(JSON.stringify(report)) as BenchReport;
+      for (const res of copy.results) {
+        const s = res.metrics.decode_tps;
+        if (s) Object.assign(s, { mean: s.mean * factor, stddev: scaleSpread && s.stddev !== null ? s.stddev * factor : s.stddev });
+      }
+      return copy;
+    };
+    const faster = join(dir, 'faster-baseline.json');
+    await writeFile(faster, JSON.stringify(scaled(20, false)));
+    const r1 = await cli(['bench', good, ...FAST, '--baseline', faster, '--json']);
+    expect(r1.exitCode).toBe(1);
+    const c1 = (JSON.parse(r1.stdout) as BenchReport).comparison;
+    expect(c1?.verdict).toBe('regressed');
+    expect(c1?.results.find((x) => x.metric === 'decode_tps' && x.test_id === 'tg4')?.verdict).toBe('regressed');
+
+    const slower = join(dir, 'slower-baseline.json');
+    await writeFile(slower, JSON.stringify(scaled(1 / 50, true)));
+    const r2 = await cli(['bench', good, ...FAST, '--baseline', slower, '--json', '--inconclusive-pass']);
+    const c2 = (JSON.parse(r2.stdout) as BenchReport).comparison;
+    expect(c2?.results.filter((x) => x.metric === 'decode_tps').every((x) => x.verdict === 'improved')).toBe(true);
+    expect(r2.exitCode).toBe(0);
+  });
+
+  const usage: [string, string[], RegExp][] = [
+    ['a missing model', ['bench', '/nonexistent/model'], /model \/nonexistent\/model not found/],
+    ['an unknown variant', ['bench', 'MODEL', '--variant', 'int3'], /invalid variant "int3": expected fp32, fp16, q4, all/],
+    ['a variant the folder lacks', ['bench', 'MODEL', '--variant', 'q4'], /has no q4 variant \(model_q4\.onnx\); it has fp32/],
+    ['an unknown device', ['bench', 'MODEL', '--device', 'tpu'], /invalid device "tpu"/],
+    ['a device whose provider is not installed', ['bench', 'MODEL', '--device', 'cuda'], /device cuda needs the CUDA execution provider/],
+    ['a bad test id', ['bench', 'MODEL', '--tests', 'pp0'], /invalid test "pp0"/],
+    ['a bad list', ['bench', 'MODEL', '--prompt-lengths', '128,abc'], /invalid --prompt-lengths "abc"/],
+    ['a malformed config', ['bench', '--config', 'BADCONFIG'], /config file .*bad-config\.json: repetitions/],
+    ['a malformed baseline', ['bench', 'MODEL', '--baseline', 'BADBASELINE'], /baseline .*bad-baseline\.json is not a modelscout bench report/],
+  ];
+  for (const [what, args, pattern] of usage) {
+    it(`rejects ${what} with one line and exit 2`, async () => {
+      await writeFile(join(dir, 'bad-config.json'), JSON.stringify({ models: [good], repetitions: 0 }));
+      await writeFile(join(dir, 'bad-baseline.json'), JSON.stringify({ schema_version: '1', results: 'no' }));
+      const real = args.map((a) => (a === 'MODEL' ? good : a === 'BADCONFIG' ? join(dir, 'bad-config.json') : a === 'BADBASELINE' ? join(dir, 'bad-baseline.json') : a));
+      const r = await cli(real);
+      expect(r.exitCode, r.stderr).toBe(2);
+      const errorLines = r.stderr.split('\n').filter((l) => l.startsWith('Error:'));
+      expect(errorLines).toHaveLength(1);
+      expect(errorLines[0]).toMatch(pattern);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(r.stdout).toBe('');
+    });
+  }
+  it('says how to install the CUDA provider', async () => {
+    const r = await cli(['bench', good, '--device', 'cuda']);
+    expect(r.stderr).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node');
+  });
+});
+
+describe('modelscout generate', () => {
+  it('prints the greedy ids of the loop, equal to full recomputation', async () => {
+    const r = await cli(['generate', good, '--prompt-ids', '1,17,42', '--max-new', '8', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { ids: number[]; token_times_ms: number[]; model: { synthetic: boolean } };
+    const { session } = await createSession(join(good, 'onnx', 'model.onnx'), { device: 'cpu', threads: 1, graphOptLevel: 'all' });
+    const loop = new DecoderLoop(session, detectDecoderIo(session.inputMetadata, session.outputMetadata));
+    expect(out.ids).toEqual(await generateByRecompute(loop, [1, 17, 42], 8));
+    expect(out.token_times_ms).toHaveLength(8);
+    expect(out.model.synthetic).toBe(true);
+    const text = await cli(['generate', good, '--prompt-ids', '1,17,42', '--max-new', '8']);
+    expect(text.stdout).toContain(`ids: ${out.ids.join(',')}`);
+  });
+
+  it('rejects ids outside the vocabulary', async () => {
+    const r = await cli(['generate', good, '--prompt-ids', '1,100000']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/invalid prompt id 100000: the vocabulary has ids 0\.\.127/);
+  });
+});
+
+describe('modelscout compare', () => {
+  it('a report against itself does not regress; against a faster baseline it does', async () => {
+    // Tiny models are noisy: with 5 repetitions the interval may reach past 10% (inconclusive), never a regression.
+    const same = await cli(['compare', reportPath, reportPath, '--json', '--inconclusive-pass']);
+    expect(same.exitCode).toBe(0);
+    const sameOut = JSON.parse(same.stdout) as { verdict: string; results: { delta_pct: number }[] };
+    expect(['pass', 'inconclusive']).toContain(sameOut.verdict);
+    expect(sameOut.results.every((x) => x.delta_pct === 0)).toBe(true);
+    const regressed = await cli(['compare', join(dir, 'faster-baseline.json'), reportPath]);
+    expect(regressed.exitCode).toBe(1);
+    expect(regressed.stdout).toMatch(/regressed/);
+    const md = await cli(['compare', join(dir, 'faster-baseline.json'), reportPath, '--format', 'markdown']);
+    expect(md.stdout).toContain('❌ regressed');
+  });
+
+  it('rejects a file that is not a report', async () => {
+    const r = await cli(['compare', join(dir, 'bad-config.json'), reportPath]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/is not a modelscout bench report/);
+  });
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { compareReports, decideOutcome } from '../../src/report/compare.js';
+import { formatStat, renderJson, renderMarkdown, renderTable } from '../../src/report/render.js';
+import { summarize } from '../../src/bench/stats.js';
+import { makeReport, makeResult } from './make-report.js';
+
+describe('renderers', () => {
+  it('formats the headline as median (mean ± sd)', () => {
+    expect(formatStat(summarize([10, 12, 11], 'ms'))).toBe('11.0 (11.0 ± 1.0)');
+    expect(formatStat(summarize([7], 'ms'))).toBe('7.00');
+    expect(formatStat(null)).toBe('–');
+  });
+
+  it('labels synthetic models in the table and in markdown', () => {
+    const report = makeReport([makeResult({ synthetic: true })]);
+    expect(renderTable(report)).toContain('qwen2.5-0.5b-synthetic (synthetic)');
+    expect(renderTable(report)).toMatch(/Synthetic models \(random weights\)/);
+    expect(renderMarkdown(report)).toContain('qwen2.5-0.5b-synthetic (synthetic)');
+    const real = makeReport([makeResult({ synthetic: false, model: 'qwen2.5-0.5b' })]);
+    expect(renderTable(real)).not.toContain('(synthetic)');
+  });
+
+  it('shows failures with their message', () => {
+    const report = makeReport([makeResult({}), makeResult({ testId: 'tg128', status: 'error' })]);
+    report.outcome = decideOutcome(report.results, [], null, false);
+    const table = renderTable(report);
+    expect(table).toContain('error: qwen2.5-0.5b-synthetic (synthetic) fp32 tg128: broken');
+    expect(table).toContain('Outcome: fail (exit 1)');
+    expect(renderMarkdown(report)).toContain('❌ modelscout bench: fail');
+  });
+
+  it('markdown with a comparison shows only what changed', () => {
+    const baseline = makeReport([makeResult({ testId: 'pp512+tg128' }), makeResult({ testId: 'tg128' })]);
+    const current = makeReport([makeResult({ testId: 'pp512+tg128', decodeTps: [30, 31, 29, 30, 30] }), makeResult({ testId: 'tg128' })]);
+    current.comparison = compareReports(baseline, current, { baselinePath: 'base.json' });
+    current.outcome = decideOutcome(current.results, [], current.comparison, false);
+    const md = renderMarkdown(current);
+    expect(md).toContain('❌ regressed');
+    expect(md).toContain('| pp512+tg128 | decode_tps |');
+    // unchanged rows are left out of the step summary
+    expect(md).not.toContain('| tg128 |');
+    expect(md.split('\n').filter((l) => l.startsWith('| qwen')).length).toBe(current.comparison.results.filter((r) => r.verdict !== 'pass').length);
+  });
+
+  it('JSON keeps zero, false and null', () => {
+    const r = makeResult({});
+    r.load.self_check = { passed: false, max_abs_diff: 0, tolerance: 0, positions: 0 };
+    const text = renderJson(makeReport([r]));
+    expect(text).toContain('"passed": false');
+    expect(text).toContain('"max_abs_diff": 0');
+    expect(text).toContain('"kv_cache": null');
+  });
+});
