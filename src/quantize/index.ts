@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ModelscoutError, errorMessage } from '../errors.js';
@@ -9,16 +7,17 @@ import {
   externalDataInfo,
   isExternal,
   readModel,
-  readTensorBytes,
   resolveExternalLocation,
   writeModel,
   type LoadedModel,
   type TensorDataSource,
 } from '../onnx/model-io.js';
-import { forEachGraph, type OnnxTensor } from '../onnx/proto.js';
-import { temporarySibling, writeDirectoryAtomic } from '../util/atomic-write.js';
+import { dataTypeBits, encodeModel, forEachGraph, rawByteLength, type OnnxModel, type OnnxTensor } from '../onnx/proto.js';
+import { temporarySibling, writeDirectoryAtomic, writeFileAtomic } from '../util/atomic-write.js';
 import { measureFidelity, DEFAULT_FIDELITY_SEED, DEFAULT_FIDELITY_SEQUENCE, type FidelityReport } from './fidelity.js';
 import { Int4Quantizer, assertBlockSize, packGatherData, type Int4ErrorStats, type Int4Weight } from './int4.js';
+import { hashFilesInWorker, type FileHash } from './hash-files.js';
+import { StripeReader } from './stripe-reader.js';
 import { findQuantizedNodes, planQuantization, type OutputPart, type QuantizationPlan, type QuantizeJob } from './rewrite.js';
 
 export { INT4_BLOCK_SIZES } from './int4.js';
@@ -82,11 +81,7 @@ export interface TensorErrorReport extends Int4ErrorStats {
   bytesAfter: number;
 }
 
-export interface SourceFile {
-  path: string;
-  bytes: number;
-  sha256: string;
-}
+export type SourceFile = FileHash;
 
 export interface QuantizeResult {
   input: { model: string; folder: string; bytes: number; sha256: string; files: SourceFile[]; synthetic: boolean };
@@ -220,31 +215,42 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
     throw new ModelscoutError('E_INPUT', `the output ${outModelPath} would overwrite the input model`, { suggestions: ['Pass --out DIR.'] });
   }
 
-  const files = await hashSourceFiles(loaded, hooks);
-  const sourceSha256 = files[0]!.sha256;
+  // The source is hashed on a worker thread while this thread quantizes.
+  const sourcePaths = sourceFilePaths(loaded);
+  const sourceBytes = (await Promise.all(sourcePaths.map(async (p) => (await stat(p)).size))).reduce((a, b) => a + b, 0);
+  const hashing = hashFilesInWorker(sourcePaths, (done) => hooks.onProgress?.({ phase: 'hash', done, total: sourceBytes, unit: 'bytes' }));
+  hashing.catch(() => undefined); // awaited below; this only keeps an early failure elsewhere from leaving it unhandled
 
-  setMetadata(model, {
-    [METADATA_KEYS.quantization]: {
-      method: 'rtn',
-      bits: 4,
-      block_size: blockSize,
-      symmetric,
-      accuracy_level: accuracyLevel,
-      embeddings,
-      keep_lm_head: keepLmHead,
-      exclude,
-      excluded_nodes: plan.excluded,
-      source_model: basename(resolved.modelPath),
-      source_sha256: sourceSha256,
-    },
+  const quantizationMetadata = (sha256: string | null): Record<string, unknown> => ({
+    method: 'rtn',
+    bits: 4,
+    block_size: blockSize,
+    symmetric,
+    accuracy_level: accuracyLevel,
+    embeddings,
+    keep_lm_head: keepLmHead,
+    exclude,
+    excluded_nodes: plan.excluded,
+    source_model: basename(resolved.modelPath),
+    source_sha256: sha256,
   });
+  setMetadata(model, { [METADATA_KEYS.quantization]: quantizationMetadata(null) });
 
   const jobRuns = new JobRunner(loaded, plan, blockSize, symmetric, hooks);
   let copied: string[] = [];
   let written: Awaited<ReturnType<typeof writeModel>>;
+  let files: SourceFile[] = [];
   const writeInto = async (folder: string): Promise<void> => {
     copied = await copySiblingFiles(resolved.folder, folder);
-    written = await writeModel(join(folder, relativeModel), model, { tensorData: jobRuns.tensorData(), source: loaded });
+    const path = join(folder, relativeModel);
+    written = await writeModel(path, model, { tensorData: jobRuns.tensorData(model), source: loaded });
+    files = await hashing;
+    // The hash is known only now: patch it into the (small, graph-only) model file, atomically.
+    const output = await readModel(path);
+    setMetadata(output.model, { [METADATA_KEYS.quantization]: quantizationMetadata(files[0]!.sha256) });
+    const encoded = encodeModel(output.model);
+    await writeFileAtomic(path, encoded);
+    written = { ...written, modelBytes: encoded.byteLength };
   };
   if (outFolder === resolved.folder || (await exists(outFolder))) {
     await writeInto(outFolder);
@@ -259,6 +265,7 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
   const storedBytes = tensors.reduce((sum, t) => sum + t.bytesAfter, 0);
   const inputWeightBytes = tensors.reduce((sum, t) => sum + t.bytesBefore, 0);
   const before = files.reduce((sum, f) => sum + f.bytes, 0);
+  const sourceSha256 = files[0]!.sha256;
   const after = written!.modelBytes + written!.dataBytes;
 
   let fidelity: QuantizeResult['fidelity'];
@@ -339,8 +346,8 @@ function overallError(tensors: TensorErrorReport[]): { maxAbs: number; rmse: num
   return { maxAbs, rmse: count ? Math.sqrt(sse / count) : 0, relativeFrobenius: ssw ? Math.sqrt(sse / ssw) : 0 };
 }
 
-/** sha256 of the .onnx file and every external data file it references (the first entry is the .onnx). */
-async function hashSourceFiles(loaded: LoadedModel, hooks: QuantizeHooks): Promise<SourceFile[]> {
+/** The .onnx file and every external data file it references (the .onnx first). */
+function sourceFilePaths(loaded: LoadedModel): string[] {
   const paths = [loaded.path];
   forEachGraph(loaded.model, (graph) => {
     const visit = (t: OnnxTensor): void => {
@@ -351,20 +358,7 @@ async function hashSourceFiles(loaded: LoadedModel, hooks: QuantizeHooks): Promi
     graph.initializer.forEach(visit);
     for (const node of graph.node) for (const a of node.attribute) if (a.t) visit(a.t);
   });
-  const sizes = await Promise.all(paths.map(async (p) => (await stat(p)).size));
-  const total = sizes.reduce((a, b) => a + b, 0);
-  let done = 0;
-  const files: SourceFile[] = [];
-  for (const [i, path] of paths.entries()) {
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) {
-      hash.update(chunk as Buffer);
-      done += (chunk as Buffer).byteLength;
-      hooks.onProgress?.({ phase: 'hash', done, total, unit: 'bytes', current: basename(path) });
-    }
-    files.push({ path, bytes: sizes[i]!, sha256: hash.digest('hex') });
-  }
-  return files;
+  return paths;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -407,6 +401,8 @@ async function copySiblingFiles(from: string, to: string): Promise<string[]> {
 class JobRunner {
   private readonly cache = new Map<number, { weight: Int4Weight; pending: number }>();
   private readonly stats = new Map<number, Int4ErrorStats>();
+  private readonly reader = new StripeReader();
+  private readonly copier = new StripeReader();
   private jobsDone = 0;
 
   constructor(
@@ -417,12 +413,27 @@ class JobRunner {
     private readonly hooks: QuantizeHooks,
   ) {}
 
-  tensorData(): Map<string, TensorDataSource> {
+  /**
+   * Data for the writer: the quantized parts, and a buffer-reusing copy stream for every float tensor
+   * that stays external (e.g. norms, or a tied embedding kept float), so copying them allocates nothing.
+   */
+  tensorData(model: OnnxModel): Map<string, TensorDataSource> {
     const map = new Map<string, TensorDataSource>();
     for (const job of this.plan.jobs) {
       for (const output of job.outputs) map.set(output.name, () => this.part(job, output.part));
     }
+    forEachGraph(model, (graph) => {
+      for (const tensor of graph.initializer) {
+        if (!tensor.name || map.has(tensor.name) || !isExternal(tensor) || dataTypeBits(tensor.data_type) === null) continue;
+        const length = rawByteLength(tensor.data_type, tensor.dims);
+        map.set(tensor.name, () => this.copyStream(tensor, length));
+      }
+    });
     return map;
+  }
+
+  private async *copyStream(tensor: OnnxTensor, length: number): AsyncGenerator<Uint8Array> {
+    for await (const { bytes } of this.copier.stripes(this.loaded, tensor, length, STRIPE_BYTES)) yield bytes;
   }
 
   reports(): TensorErrorReport[] {
@@ -450,7 +461,7 @@ class JobRunner {
     if (!entry) {
       this.hooks.onProgress?.({ phase: 'quantize', done: this.jobsDone, total: this.plan.jobs.length, unit: 'tensors', current: job.source });
       const quantizer = new Int4Quantizer(job.K, job.N, { blockSize: this.blockSize, symmetric: this.symmetric, dtype: job.dtype });
-      await feedQuantizer(this.loaded, job, quantizer);
+      await feedQuantizer(this.loaded, job, quantizer, this.reader);
       entry = { weight: quantizer.finish(), pending: job.outputs.length };
       this.stats.set(job.id, quantizer.errorStats());
       this.cache.set(job.id, entry);
@@ -493,25 +504,22 @@ function partBytes(job: QuantizeJob, part: OutputPart, blockSize: number): numbe
 }
 
 /** Reads the source tensor in stripes and feeds them to the quantizer (rows of W, or rows of Wᵀ). */
-async function feedQuantizer(loaded: LoadedModel, job: QuantizeJob, quantizer: Int4Quantizer): Promise<void> {
+async function feedQuantizer(loaded: LoadedModel, job: QuantizeJob, quantizer: Int4Quantizer, reader: StripeReader): Promise<void> {
   const elementBytes = job.dtype === 'float16' ? 2 : 4;
   const { blockSize } = quantizer.layout;
+  const totalBytes = job.K * job.N * elementBytes;
   if (job.orientation === 'kn') {
+    // Stripes of whole block rows: `bs` consecutive rows of W are contiguous and all one block needs.
     const rowBytes = job.N * elementBytes;
-    const blocksPerStripe = Math.max(1, Math.floor(STRIPE_BYTES / (rowBytes * blockSize)));
-    const stripeRows = blocksPerStripe * blockSize;
-    for (let row = 0; row < job.K; row += stripeRows) {
-      const rows = Math.min(stripeRows, job.K - row);
-      const bytes = await readTensorBytes(loaded, job.tensor, { offset: row * rowBytes, length: rows * rowBytes });
-      quantizer.addRows(row, typedView(bytes, job.dtype));
+    const stripeRows = Math.max(1, Math.floor(STRIPE_BYTES / (rowBytes * blockSize))) * blockSize;
+    for await (const { offset, bytes } of reader.stripes(loaded, job.tensor, totalBytes, stripeRows * rowBytes)) {
+      quantizer.addRows(offset / rowBytes, typedView(bytes, job.dtype));
     }
   } else {
     const rowBytes = job.K * elementBytes;
     const stripeRows = Math.max(1, Math.floor(STRIPE_BYTES / rowBytes));
-    for (let row = 0; row < job.N; row += stripeRows) {
-      const rows = Math.min(stripeRows, job.N - row);
-      const bytes = await readTensorBytes(loaded, job.tensor, { offset: row * rowBytes, length: rows * rowBytes });
-      quantizer.addColumns(row, typedView(bytes, job.dtype));
+    for await (const { offset, bytes } of reader.stripes(loaded, job.tensor, totalBytes, stripeRows * rowBytes)) {
+      quantizer.addColumns(offset / rowBytes, typedView(bytes, job.dtype));
     }
   }
 }

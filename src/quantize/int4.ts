@@ -99,9 +99,8 @@ export class Int4Quantizer {
   private nextRow = 0;
   private nextColumn = 0;
   private readonly column: Float32Array;
-  private sumSqError = 0;
-  private sumSqWeight = 0;
-  private maxAbsError = 0;
+  /** Running error sums: [sum of squared errors, sum of squared weights, max abs error]. */
+  private readonly errors = new Float64Array(3);
 
   constructor(K: number, N: number, options: Int4Options) {
     this.layout = describeInt4Layout(K, N, options.blockSize);
@@ -161,11 +160,12 @@ export class Int4Quantizer {
   /** Error of the dequantized weight, over the rows added so far. */
   errorStats(): Int4ErrorStats {
     const count = this.nextRow * this.layout.N + this.nextColumn * this.layout.K;
+    const [sumSqError, sumSqWeight, maxAbs] = this.errors as unknown as [number, number, number];
     return {
       count,
-      maxAbs: this.maxAbsError,
-      rmse: count === 0 ? 0 : Math.sqrt(this.sumSqError / count),
-      relativeFrobenius: this.sumSqWeight === 0 ? 0 : Math.sqrt(this.sumSqError / this.sumSqWeight),
+      maxAbs,
+      rmse: count === 0 ? 0 : Math.sqrt(sumSqError / count),
+      relativeFrobenius: sumSqWeight === 0 ? 0 : Math.sqrt(sumSqError / sumSqWeight),
     };
   }
 
@@ -276,37 +276,12 @@ export class Int4Quantizer {
     const reciprocal = scale !== 0 ? fround(1 / scale) : 0;
 
     // Codes, two per byte, low nibble first; the error of each dequantized value is accumulated on the way.
-    const column = this.column;
-    const packed = this.packed;
-    let sumSqError = 0;
-    let sumSqWeight = 0;
-    let maxAbsError = this.maxAbsError;
-    let dst = n * columnBytes + block * blobSize;
-    for (let i = 0; i < len; i += 2) {
-      const v0 = column[i]!;
-      const q0 = quantizeValue(v0, reciprocal, zp);
-      const e0 = Math.abs(v0 - fround((q0 - zp) * scale));
-      sumSqError += e0 * e0;
-      sumSqWeight += v0 * v0;
-      if (e0 > maxAbsError) maxAbsError = e0;
-      let q1 = zp; // odd tail: the pad nibble dequantizes to exactly 0
-      if (i + 1 < len) {
-        const v1 = column[i + 1]!;
-        q1 = quantizeValue(v1, reciprocal, zp);
-        const e1 = Math.abs(v1 - fround((q1 - zp) * scale));
-        sumSqError += e1 * e1;
-        sumSqWeight += v1 * v1;
-        if (e1 > maxAbsError) maxAbsError = e1;
-      }
-      packed[dst++] = q0 | (q1 << 4);
-    }
+    const errors = this.errors;
+    encodeCodes(this.column, len, reciprocal, zp, scale, this.packed, n * columnBytes + block * blobSize, errors);
     // NaN slips through the min/max comparisons above but poisons the error sum.
-    if (Number.isNaN(sumSqError)) {
+    if (Number.isNaN(errors[0]!)) {
       throw new ModelscoutError('E_MODEL', `weight holds a NaN value in column ${n}, block ${block}: it cannot be quantized`);
     }
-    this.sumSqError += sumSqError;
-    this.sumSqWeight += sumSqWeight;
-    this.maxAbsError = maxAbsError;
 
     if (this.zeroPoints) {
       const zpIndex = n * zeroPointBytesPerColumn + (block >> 1);
@@ -320,13 +295,45 @@ export class Int4Quantizer {
   }
 }
 
-/** MLAS: `clamp(roundf(v * reciprocal + zp), 0, 15)`, every step in float32, roundf = half away from zero. */
-function quantizeValue(v: number, reciprocal: number, zp: number): number {
-  const x = fround(fround(v * reciprocal) + zp);
-  // Negative x rounds to a value <= 0, which the clamp turns into 0 anyway.
-  if (!(x > 0)) return 0;
-  const q = Math.floor(x + 0.5);
-  return q > 15 ? 15 : q;
+/**
+ * The hot loop: codes of `len` values, packed two per byte from `dst`, plus the error sums. Per value, as
+ * MLAS: `clamp(roundf(v * reciprocal + zp), 0, 15)` with every step in float32 and roundf rounding half
+ * away from zero. A negative sum rounds to a value <= 0, which the clamp turns into 0, so only x > 0 needs
+ * rounding, and there `(x + 0.5) | 0` is floor(x + 0.5). An odd tail gets the zero point as its pad nibble
+ * (it dequantizes to exactly 0).
+ */
+function encodeCodes(column: Float32Array, len: number, reciprocal: number, zp: number, scale: number, packed: Uint8Array, dst: number, errors: Float64Array): void {
+  let sumSqError = 0;
+  let sumSqWeight = 0;
+  let maxAbs = errors[2]!;
+  let out = dst;
+  for (let i = 0; i < len; i += 2) {
+    const v0 = column[i]!;
+    const x0 = fround(fround(v0 * reciprocal) + zp);
+    let q0 = x0 > 0 ? (x0 + 0.5) | 0 : 0;
+    if (q0 > 15) q0 = 15;
+    const e0 = v0 - fround((q0 - zp) * scale);
+    sumSqError += e0 * e0;
+    sumSqWeight += v0 * v0;
+    if (e0 > maxAbs) maxAbs = e0;
+    else if (-e0 > maxAbs) maxAbs = -e0;
+    let q1 = zp;
+    if (i + 1 < len) {
+      const v1 = column[i + 1]!;
+      const x1 = fround(fround(v1 * reciprocal) + zp);
+      q1 = x1 > 0 ? (x1 + 0.5) | 0 : 0;
+      if (q1 > 15) q1 = 15;
+      const e1 = v1 - fround((q1 - zp) * scale);
+      sumSqError += e1 * e1;
+      sumSqWeight += v1 * v1;
+      if (e1 > maxAbs) maxAbs = e1;
+      else if (-e1 > maxAbs) maxAbs = -e1;
+    }
+    packed[out++] = q0 | (q1 << 4);
+  }
+  errors[0] = errors[0]! + sumSqError;
+  errors[1] = errors[1]! + sumSqWeight;
+  errors[2] = maxAbs;
 }
 
 function roundHalfAwayFromZero(x: number): number {

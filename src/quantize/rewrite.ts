@@ -110,7 +110,10 @@ interface Candidate {
   tensor: OnnxTensor;
   owner: OnnxGraph;
   orientation: 'kn' | 'nk';
-  /** the Transpose node whose output the MatMul reads, for `MatMul(X, Transpose(W))` */
+  /**
+   * MatMul: the Transpose whose output it reads, for `MatMul(X, Transpose(W))`. Gather: the Transpose that
+   * moves the gathered axis last after a Gather on axis 1; the rewritten node takes over its output.
+   */
   transpose: OnnxNode | null;
 }
 
@@ -244,6 +247,8 @@ export function planQuantization(model: OnnxModel, options: RewriteOptions): Qua
   let matMulCount = 0;
   const lmHeadNode = findLmHead(model);
   let embeddingNode: OnnxNode | null = null;
+  // In a decoder the token embedding is the Gather indexed by input_ids (not e.g. learned positions).
+  const hasInputIds = model.graph?.input.some((v) => v.name === 'input_ids') ?? false;
 
   walkGraphs(model, (graph, scope) => {
     for (const node of graph.node) {
@@ -280,17 +285,31 @@ export function planQuantization(model: OnnxModel, options: RewriteOptions): Qua
         }
         candidates.push({ node, scope, kind: 'matmul', tensor: resolved.tensor, owner: resolved.owner, orientation, transpose });
       } else if (options.embeddings && node.op_type === 'Gather' && isDefaultDomain(node)) {
-        const axis = getAttribute(node, 'axis');
+        const axis = getAttribute(node, 'axis') ?? 0;
         const resolved = resolveInitializer(scope, node.input[0] ?? '');
-        if (!resolved || (axis !== undefined && axis !== 0) || !isGraphInput(scope, node.input[1] ?? '')) continue;
-        // A Gather of a 2-D float table by a graph input is a token embedding.
+        const indices = node.input[1] ?? '';
+        if (!resolved || !isGraphInput(scope, indices) || (hasInputIds && indices !== 'input_ids')) continue;
+        // A Gather of a 2-D float table by a graph input is a token embedding: either rows of a [vocab, hidden]
+        // table (axis 0), or columns of a [hidden, vocab] table (axis 1) transposed back to [..., hidden] —
+        // the form a tied LM head takes when one [hidden, vocab] initializer also feeds the logits MatMul.
+        let orientation: 'kn' | 'nk' = 'nk';
+        let gatherTranspose: OnnxNode | null = null;
+        if (axis === 1) {
+          const consumer = singleConsumer(model, node.output[0] ?? '');
+          if (!consumer || !isMoveFirstAxisLast(consumer)) continue;
+          orientation = 'kn';
+          gatherTranspose = consumer;
+        } else if (axis !== 0) {
+          continue;
+        }
         const problem = weightProblem(resolved.tensor);
         if (problem) {
           skipped.push({ node: name, op: 'Gather', reason: problem });
           continue;
         }
-        if (resolved.tensor.dims[1]! % 2 !== 0) {
-          skipped.push({ node: name, op: 'Gather', reason: `embedding width ${resolved.tensor.dims[1]} is odd (GatherBlockQuantized packs two codes per byte)` });
+        const width = resolved.tensor.dims[orientation === 'nk' ? 1 : 0]!;
+        if (width % 2 !== 0) {
+          skipped.push({ node: name, op: 'Gather', reason: `embedding width ${width} is odd (GatherBlockQuantized packs two codes per byte)` });
           continue;
         }
         if (options.exclude.some((re) => re.test(name))) {
@@ -298,7 +317,8 @@ export function planQuantization(model: OnnxModel, options: RewriteOptions): Qua
           continue;
         }
         embeddingNode ??= node;
-        candidates.push({ node, scope, kind: 'gather', tensor: resolved.tensor, owner: resolved.owner, orientation: 'nk', transpose: null });
+        candidates.push({ node, scope, kind: 'gather', tensor: resolved.tensor, owner: resolved.owner, orientation, transpose: gatherTranspose });
+        continue;
       }
     }
   });
@@ -393,13 +413,18 @@ export function planQuantization(model: OnnxModel, options: RewriteOptions): Qua
         intAttribute('quantize_axis', 1),
       ];
       replaceNode(c.node, { name: to, op_type: 'GatherBlockQuantized', domain: COM_MICROSOFT, input: inputs, attribute: attributes });
+      if (c.transpose) {
+        // GatherBlockQuantized yields [..., hidden] directly, which is what the Transpose produced.
+        c.node.output = [...c.transpose.output];
+        removeNode(model, c.transpose);
+      }
       plan.replaced.push({ from, to, op: 'GatherBlockQuantized' });
       job.nodes.push(to);
     }
   }
 
   // Transposes that fed a rewritten MatMul and have no other user go away.
-  const transposes = new Set(candidates.map((c) => c.transpose).filter((t): t is OnnxNode => t !== null));
+  const transposes = new Set(candidates.filter((c) => c.kind === 'matmul').map((c) => c.transpose).filter((t): t is OnnxNode => t !== null));
   for (const transpose of transposes) {
     if (countUses(model, transpose.output[0] ?? '') === 0) removeNode(model, transpose);
   }
@@ -424,8 +449,9 @@ export function planQuantization(model: OnnxModel, options: RewriteOptions): Qua
     const index = job.graph.initializer.indexOf(job.tensor);
     job.graph.initializer.splice(index + 1, 0, ...tensors);
   }
+  const uses = countAllUses(model);
   for (const job of plan.jobs) {
-    if (countUses(model, job.source) > 0) continue;
+    if ((uses.get(job.source) ?? 0) > 0) continue;
     const index = job.graph.initializer.indexOf(job.tensor);
     if (index >= 0) job.graph.initializer.splice(index, 1);
     job.graph.input = job.graph.input.filter((v) => v.name !== job.source);
@@ -487,6 +513,19 @@ function uniqueName(taken: Set<string>, wanted: string): string {
   return name;
 }
 
+/** Uses of every value name as a node input or a graph output, over all graphs. */
+function countAllUses(model: OnnxModel): Map<string, number> {
+  const uses = new Map<string, number>();
+  const add = (name: string): void => {
+    uses.set(name, (uses.get(name) ?? 0) + 1);
+  };
+  walkGraphs(model, (graph) => {
+    for (const node of graph.node) for (const input of node.input) add(input);
+    for (const output of graph.output) add(output.name ?? '');
+  });
+  return uses;
+}
+
 /** Uses of a value name as a node input or a graph output, in every graph. */
 function countUses(model: OnnxModel, name: string): number {
   let uses = 0;
@@ -495,6 +534,31 @@ function countUses(model: OnnxModel, name: string): number {
     for (const output of graph.output) if (output.name === name) uses++;
   });
   return uses;
+}
+
+/** The one node that reads `name` (as an input, anywhere), or null when there are none, several, or it is a graph output. */
+function singleConsumer(model: OnnxModel, name: string): OnnxNode | null {
+  let found: OnnxNode | null = null;
+  let uses = 0;
+  walkGraphs(model, (graph) => {
+    for (const node of graph.node) {
+      for (const input of node.input) {
+        if (input !== name) continue;
+        uses++;
+        found = node;
+      }
+    }
+    for (const output of graph.output) if (output.name === name) uses += 2;
+  });
+  return uses === 1 ? found : null;
+}
+
+/** A Transpose with perm [1, 2, ..., r, 0]: moves the first axis last. */
+function isMoveFirstAxisLast(node: OnnxNode): boolean {
+  if (node.op_type !== 'Transpose' || !isDefaultDomain(node)) return false;
+  const perm = getAttribute(node, 'perm');
+  if (!Array.isArray(perm) || perm.length < 2) return false;
+  return perm.every((p, i) => p === (i === perm.length - 1 ? 0 : i + 1));
 }
 
 function removeNode(model: OnnxModel, target: OnnxNode): void {
