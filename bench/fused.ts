@@ -52,7 +52,6 @@ const LLAMA_CPP: Record<string, { pp512: [number, number]; tg128: number; 'tg128
 type Variant = 'standard' | 'fused' | 'fused-prealloc';
 const VARIANTS: Variant[] = ['standard', 'fused', 'fused-prealloc'];
 type Test = 'pp512' | 'tg128' | 'tg128@d512';
-const TESTS: Test[] = ['pp512', 'tg128', 'tg128@d512'];
 
 interface Built {
   arch: SynthArchitecture;
