@@ -35,6 +35,7 @@ export default class Synth extends BaseCommand {
     layers: Flags.integer({ min: 1, helpValue: 'N', description: 'build only the first N decoder layers (default: all)' }),
     seed: Flags.integer({ min: 0, max: MAX_SEED, default: 0, helpValue: 'S', description: 'seed of the random weights' }),
     out: Flags.string({ helpValue: 'DIR', description: 'output folder (default ./models/<id>-synthetic)' }),
+    verify: Flags.boolean({ default: false, description: 'load the model in ONNX Runtime and run one step before publishing it (needs memory for the whole model)' }),
   };
 
   async run(): Promise<SynthCommandResult> {
@@ -59,6 +60,7 @@ export default class Synth extends BaseCommand {
         outDir,
         producerVersion: this.config.version,
         signal: controller.signal,
+        verify: flags.verify,
         ...(flags.layers !== undefined ? { layers: flags.layers } : {}),
         ...(progress ? { onProgress: (p: WriteProgress) => progress.update(p) } : {}),
       });
@@ -68,6 +70,7 @@ export default class Synth extends BaseCommand {
         const where = relative(process.cwd(), result.outDir) || '.';
         this.log(`Synthesized ${result.id}: ${result.layersBuilt} of ${result.layersFull} layers, ${result.dtype}, seed ${result.seed} (synthetic weights: speed and memory are real, text is not)`);
         this.log(`  ${relative(process.cwd(), result.modelFile)}  ${formatBytes(result.modelBytes)} graph + ${formatBytes(result.dataBytes)} data, ${formatInteger(result.parameters)} parameters, ${formatDuration(wallMs)}`);
+        if (result.verified) this.log('  verified: ONNX Runtime loads it and one step gives finite logits');
         if (result.keptFiles.length > 0) this.log(`  kept: ${result.keptFiles.join(', ')}`);
         this.log(`Next: modelscout inspect ${where}`);
       }

@@ -7,6 +7,7 @@ import { ModelscoutError } from '../../src/errors.js';
 import { detectDecoderSignature } from '../../src/onnx/decoder-signature.js';
 import { readModelscoutMetadata } from '../../src/onnx/metadata.js';
 import { readModel, readTensorBytes } from '../../src/onnx/model-io.js';
+import { checkDecoderRuns } from '../../src/onnx/verify.js';
 import { fillSyntheticWeight, syntheticWeight, synthesizeModel } from '../../src/onnx/synth/index.js';
 import { float16ToFloat32 } from '../../src/util/float16.js';
 import { TINY_CONFIGS, buildTinyModel, type TinyArch, type TinyModel } from '../helpers/tiny-model.js';
@@ -229,6 +230,14 @@ describe('synth output', () => {
     for (let o = 0; o < 64; o += 7) for (let i = 0; i < 96; i += 5) expect(stored[i * 64 + o]).toBe(hf[o * 96 + i]);
     const norm = loaded.model.graph!.initializer.find((t) => t.name === 'model.norm.weight')!;
     expect(Array.from(new Float32Array(Uint8Array.from(await readTensorBytes(loaded, norm)).buffer))).toEqual(Array(64).fill(1));
+  });
+});
+
+describe('checkDecoderRuns', () => {
+  it('loads a written model in ONNX Runtime and runs one step from an empty cache', async () => {
+    for (const key of ['gpt2-fp32', 'llama-fp16']) {
+      expect(await checkDecoderRuns(models.get(key)!.modelFile)).toEqual({ logitsDims: [1, 3, 128], presentLength: 3 });
+    }
   });
 });
 

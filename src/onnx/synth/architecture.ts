@@ -51,7 +51,7 @@ const WHAT_IS_MISSING: Record<string, string> = {
 
 function unsupported(spec: ModelSpec, what: string): ModelscoutError {
   return new ModelscoutError('E_UNSUPPORTED', `cannot synthesize ${spec.id} (${spec.modelType}): the builder lacks ${what}`, {
-    suggestions: ['Supported: the Llama family (llama, mistral, qwen2 incl. Qwen2.5, SmolLM) and GPT-2.', 'Benchmark a real ONNX export instead (`modelscout pull`).'],
+    suggestions: ['Pick a Llama-family (llama, mistral, qwen2/Qwen2.5, SmolLM) or GPT-2 model: `modelscout models`.', 'Benchmark a real ONNX export instead: `modelscout pull <repo>`.'],
   });
 }
 

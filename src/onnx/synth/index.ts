@@ -5,6 +5,7 @@ import { ModelscoutError, errorMessage } from '../../errors.js';
 import { writeDirectoryAtomic, writeJsonAtomic } from '../../util/atomic-write.js';
 import { METADATA_KEYS } from '../metadata.js';
 import { writeModel, type WriteProgress } from '../model-io.js';
+import { checkDecoderRuns } from '../verify.js';
 import { resolveSynthArchitecture, type SynthArchitecture } from './architecture.js';
 import { buildDecoderModel, type SynthDtype } from './build-decoder.js';
 
@@ -41,6 +42,8 @@ export interface SynthOptions {
   onProgress?: (progress: WriteProgress) => void;
   /** Aborts the build (E_INTERRUPTED); the output folder is left as it was. */
   signal?: AbortSignal;
+  /** Load the new model in ONNX Runtime and run one step before publishing the folder. */
+  verify?: boolean;
 }
 
 export interface SynthResult {
@@ -58,6 +61,8 @@ export interface SynthResult {
   dataBytes: number;
   /** Other variant files kept from the previous content of the folder. */
   keptFiles: string[];
+  /** Whether the model was loaded and run one step in ONNX Runtime before it was published. */
+  verified: boolean;
 }
 
 export const MAX_SEED = 2 ** 32 - 1;
@@ -161,6 +166,7 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
+    if (options.verify) await checkDecoderRuns(join(onnxDir, modelFile));
     config['transformers.js_config'] = await transformersJsConfig(onnxDir);
     await writeJsonAtomic(join(tmp, 'config.json'), config);
     await writeJsonAtomic(join(tmp, 'generation_config.json'), generationConfig);
@@ -178,6 +184,7 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
       modelBytes: written.modelBytes,
       dataBytes: written.dataBytes,
       keptFiles,
+      verified: options.verify === true,
     };
   });
 }
