@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { describeSnapshotPath, removeCachedModel, repoFolderName, repoFromFolderName, scanHubCache } from '../../src/hub/cache.js';
+import { assertSafeRepoPath, describeSnapshotPath, removeCachedModel, repoFolderName, repoFromFolderName, scanHubCache } from '../../src/hub/cache.js';
 import { caught, makeTempDir, removeDir } from './helpers.js';
 
 const COMMIT_A = 'a'.repeat(40);
@@ -59,6 +59,11 @@ describe('cache layout', () => {
       { commit: COMMIT_B, refs: ['refs/pr/1'], files: 1, sizeBytes: 10, path: join(cacheDir, 'models--org--name', 'snapshots', COMMIT_B) },
     ]);
     expect(listing.totalBytes).toBe(1310);
+  });
+
+  it('refuses repo paths that would leave the snapshot folder', () => {
+    for (const bad of ['../evil', 'onnx/../../x', '/etc/passwd', 'a//b', 'a\\b', './x']) expect(() => assertSafeRepoPath(bad), bad).toThrow('refusing repo file path');
+    expect(() => assertSafeRepoPath('onnx/model.onnx_data_1')).not.toThrow();
   });
 
   it('reports a missing cache folder as empty', async () => {

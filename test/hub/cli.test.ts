@@ -139,7 +139,8 @@ describe('modelscout pull (CLI)', () => {
     const blobs = join(cacheRepoDir(BIG), 'blobs');
     const sha = server.fileOf(BIG, BIG_DATA).lfs?.sha256 as string;
     const partial = join(blobs, `${sha}.incomplete`);
-    for (let i = 0; i < 400; i += 1) {
+    // Generous bound: start-up of the CLI takes seconds on a loaded machine.
+    for (let i = 0; i < 2400; i += 1) {
       const size = await stat(partial).then((s) => s.size, () => 0);
       if (size > BIG_SIZE / 4) break;
       await new Promise((resolve) => setTimeout(resolve, 25));
