@@ -54,6 +54,7 @@ export interface InspectReport {
   outputs: IoTensorInfo[];
   nodes: number;
   ops: { op: string; count: number }[];
+  /** Elements of the weight initializers (integer shape/index constants excluded; packed int4 counted as K × N). */
   parameters: number;
   initializerBytes: number;
   byDtype: DtypeTotals[];
@@ -188,6 +189,8 @@ export async function inspectModel(path: string, options: { variant?: string } =
   };
 }
 
+const INDEX_TYPES = new Set<number>([DataType.INT64, DataType.INT32, DataType.BOOL]);
+
 function summarizeWeights(model: OnnxModel, modelPath: string): Pick<InspectReport, 'byDtype' | 'parameters' | 'initializerBytes' | 'weightFormat'> {
   const initializers = new Map<string, OnnxTensor>();
   forEachGraph(model, (g) => {
@@ -237,7 +240,8 @@ function summarizeWeights(model: OnnxModel, modelPath: string): Pick<InspectRepo
     entry.parameters += params;
     entry.bytes += bytes;
     totals.set(dtype, entry);
-    parameters += params;
+    // Integer tensors (shape vectors, indices) are constants, not parameters; they still count as bytes.
+    if (p || !INDEX_TYPES.has(t.data_type ?? 0)) parameters += params;
     initializerBytes += bytes;
   }
 
