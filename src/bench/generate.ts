@@ -153,7 +153,7 @@ export class DecoderLoop {
   reset(batch: number, capacity = 0): void {
     this.#batch = batch;
     this.#pad = new Int32Array(batch);
-    this.kv.reset(batch);
+    this.kv.reset(batch, capacity);
     this.#lastLogits = null;
     this.#nextIds = allocInt(this.io.inputIdsType, batch);
     this.#nextIdsTensor = new ort.Tensor(this.io.inputIdsType, this.#nextIds, [batch, 1]);
@@ -205,7 +205,8 @@ export class DecoderLoop {
 
   async #run(): Promise<ForwardResult> {
     const t0 = process.hrtime.bigint();
-    const out: Outputs = await this.#session.run(this.#feeds);
+    const fetches = this.kv.fetches?.();
+    const out: Outputs = fetches ? await this.#session.run(this.#feeds, fetches) : await this.#session.run(this.#feeds);
     const runNs = Number(process.hrtime.bigint() - t0);
     this.kv.update(out);
     const logits = out[this.io.logits] as ort.Tensor;

@@ -9,6 +9,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { floatBytes, type DecoderIo } from './decoder-io.js';
+import { PreallocatedKvCache } from './kv-preallocated.js';
 
 export type KvLayout = 'growing' | 'preallocated';
 
@@ -19,8 +20,13 @@ export interface KvCache {
   readonly layout: KvLayout;
   /** Tokens held per sequence row (padded), i.e. the past length of the next step. */
   readonly length: number;
-  /** Empties the cache for `batch` sequences and binds the empty pasts into the feeds. */
-  reset(batch: number): void;
+  /**
+   * Empties the cache for `batch` sequences and binds the empty pasts into the feeds. `capacity`: the most
+   * positions per row the generation will reach (needed by layouts that allocate up front).
+   */
+  reset(batch: number, capacity?: number): void;
+  /** Outputs to bind for the next run (pre-allocated presents), when the layout needs them. */
+  fetches?(): Record<string, ort.Tensor | null>;
   /** Adopts a step's outputs as the cache for the next step (rebinding the feeds). */
   update(outputs: Outputs): void;
   /** Σ over the cache tensors of prod(dims) · dtype bytes (after the last step: the `present.*` outputs). */
@@ -83,8 +89,8 @@ export class GrowingKvCache implements KvCache {
   }
 }
 
-/** The cache for a model's layout (only `growing` exists today). */
+/** The cache for a model's layout. */
 export function createKvCache(layout: KvLayout, io: DecoderIo, feeds: Feeds): KvCache {
   if (layout === 'growing') return new GrowingKvCache(io, feeds);
-  throw new Error(`KV cache layout ${layout} is not implemented`);
+  return new PreallocatedKvCache(io, feeds);
 }

@@ -1,0 +1,95 @@
+/**
+ * `preallocated`: one KV buffer per layer and per key/value, allocated once at the generation's full
+ * length (`capacity` = prompt + new tokens) and passed both as `past_key_values.{i}.*` and as the
+ * pre-allocated `present.{i}.*` output. Fused graphs (GroupQueryAttention, `modelscout synth --graph fused`
+ * or onnxruntime-genai exports) then see past and present at one address and write each new token's keys
+ * and values in place (onnxruntime-genai's `past_present_share_buffer`): no growing tensors, no
+ * concatenation. The sequence length the graph attends to comes from the attention mask's width.
+ *
+ * A standard (Concat-based) graph cannot use it: its present would be one position longer than the buffer,
+ * and ONNX Runtime rejects the run.
+ *
+ * Note: onnxruntime-node copies every fetched output into a new JavaScript buffer after the run, so each
+ * step still pays one copy of the (whole) buffers on the way out; the in-graph zeroing and concatenation
+ * of the growing layout are what this layout removes.
+ */
+import * as ort from 'onnxruntime-node';
+import { ModelscoutError } from '../errors.js';
+import { floatBytes, type DecoderIo } from './decoder-io.js';
+import type { Feeds, KvCache, Outputs } from './kv-cache.js';
+
+export class PreallocatedKvCache implements KvCache {
+  readonly layout = 'preallocated' as const;
+  readonly #io: DecoderIo;
+  readonly #feeds: Feeds;
+  #length = 0;
+  #batch = 0;
+  #capacity = 0;
+  #fetches: Record<string, ort.Tensor | null> = {};
+
+  constructor(io: DecoderIo, feeds: Feeds) {
+    this.#io = io;
+    this.#feeds = feeds;
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Positions per row the buffers hold. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  reset(batch: number, capacity = 0): void {
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new ModelscoutError('E_INTERNAL', 'a preallocated KV cache needs its capacity (prompt + new tokens) at reset');
+    }
+    const io = this.#io;
+    // Same shape as last time: keep the buffers. Stale values beyond the mask's width are never read.
+    if (batch !== this.#batch || capacity !== this.#capacity) {
+      const dims = [batch, io.kvHeads, capacity, io.headDim];
+      const elements = batch * io.kvHeads * capacity * io.headDim;
+      this.#fetches = { [io.logits]: null };
+      for (const l of io.layers) {
+        for (const [past, present] of [
+          [l.pastKey, l.presentKey],
+          [l.pastValue, l.presentValue],
+        ] as const) {
+          const data = io.kvType === 'float16' ? new Uint16Array(elements) : new Float32Array(elements);
+          const buffer = new ort.Tensor(io.kvType, data, dims);
+          this.#feeds[past] = buffer;
+          this.#fetches[present] = buffer;
+        }
+      }
+      this.#batch = batch;
+      this.#capacity = capacity;
+    } else {
+      for (const l of io.layers) {
+        this.#feeds[l.pastKey] = this.#fetches[l.presentKey] as ort.Tensor;
+        this.#feeds[l.pastValue] = this.#fetches[l.presentValue] as ort.Tensor;
+      }
+    }
+    this.#length = 0;
+  }
+
+  /** The outputs to ask for: the logits, and each present bound to its (shared) buffer. */
+  fetches(): Record<string, ort.Tensor | null> {
+    const chunk = (this.#feeds[this.#io.inputIds] as ort.Tensor | undefined)?.dims[1] ?? 0;
+    if (this.#length + chunk > this.#capacity) {
+      throw new ModelscoutError('E_INTERNAL', `preallocated KV cache overflow: ${this.#length + chunk} positions for a capacity of ${this.#capacity}`);
+    }
+    return this.#fetches;
+  }
+
+  update(_outputs: Outputs): void {
+    // The buffers were written in place; the cache grew by this step's chunk.
+    this.#length += (this.#feeds[this.#io.inputIds] as ort.Tensor).dims[1] as number;
+  }
+
+  /** Bytes allocated for the cache (the whole buffers, used or not). */
+  measuredBytes(): number {
+    const io = this.#io;
+    return 2 * io.layers.length * this.#batch * io.kvHeads * this.#capacity * io.headDim * floatBytes(io.kvType);
+  }
+}

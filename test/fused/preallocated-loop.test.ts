@@ -1,0 +1,86 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detectDecoderIo, type DecoderIo } from '../../src/bench/decoder-io.js';
+import { DecoderLoop, generateByRecompute, generateGreedy, selfCheck } from '../../src/bench/generate.js';
+import { modelSpecFromHfConfig } from '../../src/catalog/index.js';
+import { buildFusedDecoderModel } from '../../src/onnx/fused/build-fused-decoder.js';
+import { writeModel } from '../../src/onnx/model-io.js';
+import { resolveSynthArchitecture } from '../../src/onnx/synth/architecture.js';
+import { buildDecoderModel } from '../../src/onnx/synth/build-decoder.js';
+import { TINY_CONFIGS } from '../helpers/tiny-model.js';
+
+const LAYERS = 2;
+const config = TINY_CONFIGS.llama;
+const arch = resolveSynthArchitecture(modelSpecFromHfConfig(config, { source: 'llama.json' }), config);
+const PROMPTS = [
+  [5, 17, 42, 99, 3, 64, 8],
+  [12, 7, 120],
+];
+
+let dir: string;
+let fused: ort.InferenceSession;
+let standard: ort.InferenceSession;
+let fusedIo: DecoderIo;
+let standardIo: DecoderIo;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'modelscout-prealloc-'));
+  const f = buildFusedDecoderModel({ arch, layers: LAYERS, dtype: 'fp32', seed: 3, maxLength: 64 });
+  await writeModel(join(dir, 'fused.onnx'), f.model, { tensorData: f.tensorData });
+  const s = buildDecoderModel({ arch, layers: LAYERS, dtype: 'fp32', seed: 3 });
+  await writeModel(join(dir, 'standard.onnx'), s.model, { tensorData: s.tensorData });
+  fused = await ort.InferenceSession.create(join(dir, 'fused.onnx'), { intraOpNumThreads: 1 });
+  standard = await ort.InferenceSession.create(join(dir, 'standard.onnx'), { intraOpNumThreads: 1 });
+  fusedIo = detectDecoderIo(fused.inputMetadata, fused.outputMetadata);
+  standardIo = detectDecoderIo(standard.inputMetadata, standard.outputMetadata);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the generation loop with a preallocated KV cache', () => {
+  it('reads the fused graph as a decoder with num_logits_to_keep and no position_ids', () => {
+    expect(fusedIo.logitsToKeep).toBe('num_logits_to_keep');
+    expect(fusedIo.positionIds).toBeNull();
+    expect(fusedIo.layers).toHaveLength(LAYERS);
+  });
+
+  it('generates what the growing cache and the standard graph generate, batched and left-padded', async () => {
+    const growing = await generateGreedy(new DecoderLoop(fused, fusedIo, { kvLayout: 'growing' }), PROMPTS, 6);
+    const loop = new DecoderLoop(fused, fusedIo, { kvLayout: 'preallocated' });
+    const shared = await generateGreedy(loop, PROMPTS, 6);
+    const reference = await generateGreedy(new DecoderLoop(standard, standardIo), PROMPTS, 6);
+    expect(shared.ids).toEqual(growing.ids);
+    expect(shared.ids).toEqual(reference.ids);
+    expect(loop.kv.layout).toBe('preallocated');
+    // 6 new tokens after a 7-token padded prompt: the last step fed 12 positions; the buffers hold 13.
+    expect(loop.kv.length).toBe(12);
+    expect(loop.kv.measuredBytes()).toBe(2 * LAYERS * PROMPTS.length * arch.numKvHeads * 13 * arch.headDim * 4);
+    // Reused across generations of the same shape, and still right.
+    const again = await generateGreedy(loop, PROMPTS, 6);
+    expect(again.ids).toEqual(shared.ids);
+  });
+
+  it('equals full recomputation (the self-check) and a one-by-one generation', async () => {
+    const loop = new DecoderLoop(fused, fusedIo, { kvLayout: 'preallocated' });
+    const check = await selfCheck(loop, [9, 8, 7, 6, 5], 4, 1e-4);
+    expect(check.passed).toBe(true);
+    const byRecompute = await generateByRecompute(loop, PROMPTS[1]!, 5);
+    const incremental = await generateGreedy(loop, [PROMPTS[1]!], 5);
+    expect(incremental.ids[0]).toEqual(byRecompute);
+  });
+
+  it('refuses to run past its capacity', async () => {
+    const loop = new DecoderLoop(fused, fusedIo, { kvLayout: 'preallocated' });
+    loop.reset(1, 4);
+    await expect(loop.prefill([[1, 2, 3, 4, 5]])).rejects.toThrow(/overflow/);
+  });
+
+  it('fails loudly on a standard graph, whose present would outgrow the buffer', async () => {
+    const loop = new DecoderLoop(standard, standardIo, { kvLayout: 'preallocated' });
+    await expect(generateGreedy(loop, [PROMPTS[0]!], 3)).rejects.toThrow(/present\.0\.key/);
+  });
+});
