@@ -73,9 +73,10 @@ function environmentOf(hw: Hardware, devices: readonly string[]): Environment {
   };
 }
 
+/** (estimated − measured) / measured · 100: positive when the estimate promised more than was measured. */
 function errorPct(measured: number | null | undefined, estimated: number | null): number | null {
   if (measured === null || measured === undefined || estimated === null || measured === 0) return null;
-  return ((measured - estimated) / measured) * 100;
+  return ((estimated - measured) / measured) * 100;
 }
 
 /**

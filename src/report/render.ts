@@ -90,7 +90,7 @@ const SYNTHETIC_NOTE = 'Synthetic models (random weights): speed and memory are 
 export function renderTable(report: BenchReport): string {
   const table = new Table({ head: HEAD, style: { head: [], border: [], compact: true } });
   for (const r of report.results) table.push(rowCells(r));
-  const parts = [provenanceLine(report), table.toString(), 'Figures: median (mean ± sd) over repetitions; estimate error = (measured − estimated) / measured.'];
+  const parts = [provenanceLine(report), table.toString(), 'Figures: median (mean ± sd) over repetitions; estimate error = (estimated − measured) / measured.'];
   for (const r of report.results.filter((x) => x.status === 'error')) {
     parts.push(`error: ${modelLabel(r)} ${r.variant.name} ${r.test.id}: ${r.error?.message ?? 'unknown'}`);
   }
@@ -146,7 +146,7 @@ export function renderMarkdown(report: BenchReport): string {
   } else {
     out.push(mdTable(HEAD, report.results.map(rowCells)));
     out.push('');
-    out.push('Figures: median (mean ± sd) over repetitions; estimate error = (measured − estimated) / measured.');
+    out.push('Figures: median (mean ± sd) over repetitions; estimate error = (estimated − measured) / measured.');
     for (const r of report.results.filter((x) => x.status === 'error')) out.push(`- error: ${escapeMd(`${modelLabel(r)} ${r.variant.name} ${r.test.id}: ${r.error?.message ?? 'unknown'}`)}`);
   }
   return `${out.join('\n')}\n`;

@@ -111,7 +111,7 @@ export const estimateSchema = z.object({
   prefill_tps: z.number().nullable(),
   ttft_ms: z.number().nullable(),
   total_memory_bytes: z.number().nullable(),
-  /** (measured − estimated) / measured · 100 per figure; null when either side is missing. */
+  /** (estimated − measured) / measured · 100 per figure (positive: the estimate was higher); null when either side is missing. */
   error_pct: z.object({
     decode_tps: z.number().nullable(),
     prefill_tps: z.number().nullable(),
