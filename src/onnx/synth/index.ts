@@ -83,19 +83,36 @@ interface ResolvedSource {
   label: string;
 }
 
-/** Resolves a catalog id or a config.json path (a folder means its config.json). */
+/**
+ * Resolves a catalog id, a Hugging Face repo id known to the catalog, or a config.json path (a folder
+ * means its config.json). An existing path wins; otherwise the catalog is asked first.
+ */
 export async function resolveSynthSource(source: string, catalog?: ModelSpec[]): Promise<ResolvedSource> {
-  const looksLikePath = source.endsWith('.json') || source.includes('/') || source.includes('\\') || source.startsWith('.');
-  if (!looksLikePath) {
-    const spec = catalog ? findModel(source, catalog) : findModel(source);
-    return { spec, raw: null, label: spec.id };
-  }
-  let path = source;
+  let path: string | null = null;
   try {
-    if ((await stat(source)).isDirectory()) path = join(source, 'config.json');
+    path = (await stat(source)).isDirectory() ? join(source, 'config.json') : source;
   } catch {
-    // Not there: reading it below produces the error naming the file.
+    // Not a file or folder: a catalog id, or a config path whose error names the file below.
   }
+  const looksLikeFile = source.endsWith('.json') || source.startsWith('.') || source.startsWith('/') || source.includes('\\');
+  if (path === null && !looksLikeFile) {
+    try {
+      const spec = catalog ? findModel(source, catalog) : findModel(source);
+      return { spec, raw: null, label: spec.id };
+    } catch (error) {
+      if (!source.includes('/')) {
+        // Same message, with the advice that fits this command (a positional config path, not --config).
+        if (error instanceof ModelscoutError && error.code === 'E_NOT_FOUND') {
+          throw new ModelscoutError('E_NOT_FOUND', error.message, {
+            suggestions: ['Run `modelscout models` to list the catalog, or pass the path of a Hugging Face config.json instead of an id.'],
+          });
+        }
+        throw error;
+      }
+      path = source;
+    }
+  }
+  path ??= source;
   let text: string;
   try {
     text = await readFile(path, 'utf8');
