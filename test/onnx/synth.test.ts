@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelscoutError } from '../../src/errors.js';
 import { detectDecoderSignature } from '../../src/onnx/decoder-signature.js';
 import { readModelscoutMetadata } from '../../src/onnx/metadata.js';
-import { readModel, readTensorBytes } from '../../src/onnx/model-io.js';
+import { readModel, readTensorBytes, writeModel } from '../../src/onnx/model-io.js';
 import { checkDecoderRuns } from '../../src/onnx/verify.js';
 import { fillSyntheticWeight, syntheticWeight, synthesizeModel } from '../../src/onnx/synth/index.js';
 import { float16ToFloat32 } from '../../src/util/float16.js';
@@ -230,6 +230,28 @@ describe('synth output', () => {
     for (let o = 0; o < 64; o += 7) for (let i = 0; i < 96; i += 5) expect(stored[i * 64 + o]).toBe(hf[o * 96 + i]);
     const norm = loaded.model.graph!.initializer.find((t) => t.name === 'model.norm.weight')!;
     expect(Array.from(new Float32Array(Uint8Array.from(await readTensorBytes(loaded, norm)).buffer))).toEqual(Array(64).fill(1));
+  });
+});
+
+describe('round trip of a synthetic model', () => {
+  it('read → write → read keeps the graph and every tensor byte, and the copy still runs', async () => {
+    const a = await readModel(models.get('qwen2-fp16')!.modelFile);
+    const copyPath = join(dir, 'copy', 'onnx', 'model_fp16.onnx');
+    await writeModel(copyPath, a.model, { source: a });
+    const b = await readModel(copyPath);
+    const strip = (m: typeof a.model): unknown =>
+      JSON.stringify(m.graph, (key, value: unknown) => (key === 'external_data' || key === 'raw_data' ? undefined : value));
+    expect(strip(b.model)).toBe(strip(a.model));
+    expect(b.model.metadata_props).toEqual(a.model.metadata_props);
+    expect(b.model.opset_import).toEqual(a.model.opset_import);
+    const inits = a.model.graph!.initializer;
+    expect(inits.length).toBeGreaterThan(30);
+    for (let i = 0; i < inits.length; i++) {
+      const x = await readTensorBytes(a, inits[i]!);
+      const y = await readTensorBytes(b, b.model.graph!.initializer[i]!);
+      expect(Buffer.from(y).equals(Buffer.from(x)), inits[i]!.name).toBe(true);
+    }
+    expect(await checkDecoderRuns(copyPath)).toEqual({ logitsDims: [1, 3, 128], presentLength: 3 });
   });
 });
 
