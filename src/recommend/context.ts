@@ -5,7 +5,8 @@ import { readDataFile } from '../tree/data-file.js';
 import { resolveTree } from '../tree/load.js';
 import type { DecisionTree } from '../tree/schema.js';
 import { recommend } from './recommend.js';
-import { mergeInputs, parseAnswersData, resolveRequirements, type RequirementInputs } from './requirements.js';
+import type { EfficiencyLookup } from './rank.js';
+import { mergeInputs, parseAnswersData, resolveRequirements, type RequirementInputs, type TargetDefaults } from './requirements.js';
 import type { Recommendation } from './types.js';
 
 /** What a recommendation is made against: the tree, the hardware (detected, with overrides) and the catalog. */
@@ -35,8 +36,22 @@ export async function loadAnswersFile(path: string): Promise<RequirementInputs> 
   return parseAnswersData(await readDataFile(path, 'answers file', 'E_INPUT'), path);
 }
 
+export interface RecommendWithOptions {
+  /** Calibrated efficiencies (see `src/pipeline/calibration.ts`); the stated defaults without it. */
+  efficiencyFor?: EfficiencyLookup;
+  /** Target defaults replacing the tree's (e.g. the shorter context of `--confirm`). */
+  defaults?: TargetDefaults;
+}
+
 /** Answers-file inputs overlaid by flag inputs, resolved against the tree and ranked. */
-export function recommendWith(context: RecommendContext, layers: RequirementInputs[], top: number): Recommendation {
-  const requirements = resolveRequirements(context.tree, mergeInputs(...layers));
-  return recommend({ tree: context.tree, requirements, hardware: context.hardware, catalog: context.catalog, top });
+export function recommendWith(context: RecommendContext, layers: RequirementInputs[], top: number, options: RecommendWithOptions = {}): Recommendation {
+  const requirements = resolveRequirements(context.tree, mergeInputs(...layers), options.defaults ?? {});
+  return recommend({
+    tree: context.tree,
+    requirements,
+    hardware: context.hardware,
+    catalog: context.catalog,
+    top,
+    ...(options.efficiencyFor ? { efficiencyFor: options.efficiencyFor } : {}),
+  });
 }

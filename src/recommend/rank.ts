@@ -8,6 +8,7 @@ import {
   type DeviceTarget,
   type FinetuneMemory,
   type MemoryFit,
+  type Efficiency,
   type SpeedEstimate,
   type WeightFormat,
 } from '../estimate/index.js';
@@ -34,7 +35,7 @@ export const RANKING_BASIS: RankingBasis = {
   order: [
     'fits at the target context (before fits only at a reduced context)',
     'meets every target (decode tok/s per stream and TTFT), then meets one, then none',
-    'quality proxy, higher first',
+    'among models that meet every target: quality proxy, higher first; among the others: closeness to the targets first (the product of estimate ÷ target per missed target), then quality proxy',
     'estimated decode tok/s, higher first',
   ],
   qualityProxy:
@@ -76,6 +77,12 @@ export interface Evaluation {
 
 export type EvaluationResult = { ok: true; evaluation: Evaluation } | { ok: false; reason: string; smallestTotalBytes: number | null };
 
+/**
+ * The efficiencies to estimate with on a device in a weight format: calibrated ones from measurements on
+ * this machine when there are any (`modelscout calibration show`), undefined for the stated defaults.
+ */
+export type EfficiencyLookup = (device: DeviceTarget, format: WeightFormat) => Efficiency | undefined;
+
 function judge(speed: SpeedEstimate | null, targets: Targets): Candidate['meets'] {
   const tps = speed?.decodeTokPerSec ? speed.decodeTokPerSec.value >= targets.decodeTokensPerSec : null;
   const ttft = speed?.ttftMs ? speed.ttftMs.value <= targets.maxTtftMs : null;
@@ -95,14 +102,18 @@ function decodeValue(speed: SpeedEstimate | null): number {
  * target; when none meets them all, the fitting format meeting the most targets, the fastest on a tie;
  * when none fits at the target context, the most compressed format at the largest context that fits.
  */
-export function evaluateOnDevice(spec: ModelSpec, device: DeviceTarget, targets: Targets): EvaluationResult {
+export function evaluateOnDevice(spec: ModelSpec, device: DeviceTarget, targets: Targets, efficiencyFor?: EfficiencyLookup): EvaluationResult {
   const { contextTokens: context, concurrency } = targets;
+  const efficiencyOf = (format: WeightFormat): { efficiency?: Efficiency } => {
+    const efficiency = efficiencyFor?.(device, format);
+    return efficiency ? { efficiency } : {};
+  };
   if (spec.maxContext < context) {
     return { ok: false, reason: `its context window (${spec.maxContext} tokens) is shorter than the ${context} asked`, smallestTotalBytes: null };
   }
   const trials: FormatTrial[] = FORMAT_LADDER[device.kind].map((format) => {
     const fit = fitMemory({ spec, format, context, concurrency, device });
-    const speed = fit.fits ? estimateSpeed({ spec, format, context, promptTokens: context, concurrency, device }) : null;
+    const speed = fit.fits ? estimateSpeed({ spec, format, context, promptTokens: context, concurrency, device, ...efficiencyOf(format) }) : null;
     return { format, fit, speed, meets: judge(speed, targets) };
   });
   const fitting = trials.filter((t) => t.fit.fits);
@@ -117,7 +128,7 @@ export function evaluateOnDevice(spec: ModelSpec, device: DeviceTarget, targets:
   if (reducedContext >= Math.min(MIN_USEFUL_CONTEXT, context)) {
     const reducedTargets = { ...targets, contextTokens: reducedContext };
     const fit = fitMemory({ spec, format: smallest.format, context: reducedContext, concurrency, device });
-    const speed = estimateSpeed({ spec, format: smallest.format, context: reducedContext, promptTokens: reducedContext, concurrency, device });
+    const speed = estimateSpeed({ spec, format: smallest.format, context: reducedContext, promptTokens: reducedContext, concurrency, device, ...efficiencyOf(smallest.format) });
     const chosen: FormatTrial = { format: smallest.format, fit, speed, meets: judge(speed, reducedTargets) };
     return { ok: true, evaluation: { spec, device, chosen, fit: 'reduced-context', trials } };
   }
@@ -125,23 +136,30 @@ export function evaluateOnDevice(spec: ModelSpec, device: DeviceTarget, targets:
 }
 
 /** The best device for a model: full fit, meets all, meets most, GPU, then faster. */
-export function evaluateModel(spec: ModelSpec, devices: DeviceTarget[], targets: Targets): EvaluationResult {
-  const results = devices.map((d) => evaluateOnDevice(spec, d, targets));
+export function evaluateModel(spec: ModelSpec, devices: DeviceTarget[], targets: Targets, efficiencyFor?: EfficiencyLookup): EvaluationResult {
+  const results = devices.map((d) => evaluateOnDevice(spec, d, targets, efficiencyFor));
   const oks = results.flatMap((r) => (r.ok ? [r.evaluation] : []));
   if (oks.length === 0) {
     // Report the device that came closest (smallest shortfall), or the first reason.
     const failures = results.filter((r): r is Extract<EvaluationResult, { ok: false }> => !r.ok);
     return failures.find((f) => f.smallestTotalBytes !== null) ?? failures[0] ?? { ok: false, reason: 'no device to run on', smallestTotalBytes: null };
   }
-  oks.sort((a, b) => compareEvaluations(a, b, false));
+  oks.sort((a, b) => compareEvaluations(a, b, null));
   return { ok: true, evaluation: oks[0]! };
 }
 
-/** Ranking order of `RANKING_BASIS` (with `byQuality` false: the device choice for one model). */
-function compareEvaluations(a: Evaluation, b: Evaluation, byQuality = true): number {
+/** Ranking order of `RANKING_BASIS` (with `targets` null: the device choice for one model). */
+function compareEvaluations(a: Evaluation, b: Evaluation, targets: Pick<Targets, 'decodeTokensPerSec' | 'maxTtftMs'> | null): number {
+  const byQuality = targets !== null;
   const tier = (e: Evaluation): number => (e.fit === 'fits' ? 0 : 10) + (e.chosen.meets.all ? 0 : 2 - metCount(e.chosen.meets) + 1);
   const byTier = tier(a) - tier(b);
   if (byTier !== 0) return byTier;
+  // Below the targets, the model nearest to them serves the need best: a far larger model that misses
+  // the real-time targets tenfold is no compromise at all.
+  if (targets !== null && !a.chosen.meets.all) {
+    const closer = closeness(b.chosen.speed, targets) - closeness(a.chosen.speed, targets);
+    if (closer !== 0) return closer;
+  }
   if (byQuality) {
     const q = qualityProxy(b.spec) - qualityProxy(a.spec);
     if (q !== 0) return q;
@@ -154,8 +172,19 @@ function compareEvaluations(a: Evaluation, b: Evaluation, byQuality = true): num
   return a.spec.id.localeCompare(b.spec.id);
 }
 
-export function rankEvaluations(evaluations: Evaluation[]): Evaluation[] {
-  return [...evaluations].sort((a, b) => compareEvaluations(a, b, true));
+/**
+ * How close an estimate comes to the targets, in (0, 1]: the product over the targets of estimate ÷ target
+ * (decode) and target ÷ estimate (TTFT), each capped at 1 so a target met counts fully. 0 when unknown.
+ */
+export function closeness(speed: Pick<SpeedEstimate, 'decodeTokPerSec' | 'ttftMs'> | null, targets: Pick<Targets, 'decodeTokensPerSec' | 'maxTtftMs'>): number {
+  const decode = speed?.decodeTokPerSec?.value;
+  const ttft = speed?.ttftMs?.value;
+  if (decode === undefined || ttft === undefined || !(decode > 0) || !(ttft > 0)) return 0;
+  return Math.min(1, decode / targets.decodeTokensPerSec) * Math.min(1, targets.maxTtftMs / ttft);
+}
+
+export function rankEvaluations(evaluations: Evaluation[], targets: Pick<Targets, 'decodeTokensPerSec' | 'maxTtftMs'>): Evaluation[] {
+  return [...evaluations].sort((a, b) => compareEvaluations(a, b, targets));
 }
 
 /** Turns an evaluation into the `Candidate` of the Recommendation, with trade-offs and reasons in words. */
@@ -187,7 +216,8 @@ export function toCandidate(e: Evaluation, rank: number, targets: Targets, withF
   if (speed?.decodeTokPerSec) {
     const d = speed.decodeTokPerSec;
     const verdict = chosen.meets.decodeTokensPerSec ? '≥' : '<';
-    reasons.push(`decode ≈ ${fmt(d.value)} tok/s per stream (${fmt(d.low)}–${fmt(d.high)}) ${verdict} ${targets.decodeTokensPerSec} target; ${speed.decodeBound}-bound, ${gib(speed.basis.weightBytesPerStep + speed.basis.kvBytesPerStep)} GiB read per step`);
+    const calibrated = speed.basis.efficiency.source === 'calibrated' ? '; calibrated on this machine' : '';
+    reasons.push(`decode ≈ ${fmt(d.value)} tok/s per stream (${fmt(d.low)}–${fmt(d.high)}) ${verdict} ${targets.decodeTokensPerSec} target; ${speed.decodeBound}-bound, ${gib(speed.basis.weightBytesPerStep + speed.basis.kvBytesPerStep)} GiB read per step${calibrated}`);
   } else reasons.push('no decode estimate: the memory bandwidth is unknown (pass --bandwidth)');
   if (speed?.ttftMs) {
     const t = speed.ttftMs;

@@ -7,7 +7,7 @@ import { GPU_RUNTIME_OVERHEAD_BYTES, cpuTarget, gpuTarget } from '../hardware/de
 import type { DecisionTree } from '../tree/schema.js';
 import { describeParamRange } from '../tree/render.js';
 import type { Requirements } from './requirements.js';
-import { FORMAT_LADDER, RANKING_BASIS, belowSizeClass, evaluateModel, inSizeClass, rankEvaluations, toCandidate, type Evaluation } from './rank.js';
+import { FORMAT_LADDER, RANKING_BASIS, belowSizeClass, evaluateModel, inSizeClass, rankEvaluations, toCandidate, type EfficiencyLookup, type Evaluation } from './rank.js';
 import { RECOMMENDATION_SCHEMA_VERSION, type DeviceSummary, type ExcludedModel, type HardwareNeeded, type Recommendation } from './types.js';
 
 export interface RecommendInput {
@@ -19,6 +19,8 @@ export interface RecommendInput {
   top: number;
   /** Accelerators the "hardware needed" advice may name (default: the NVIDIA entries of the known table). */
   accelerators?: readonly AcceleratorSpec[];
+  /** Calibrated efficiencies per device and weight format (measurements on this machine); defaults otherwise. */
+  efficiencyFor?: EfficiencyLookup;
 }
 
 /** At most this many cards are suggested for a class (beyond it, the advice is "a cluster"). */
@@ -58,11 +60,11 @@ export function recommend(input: RecommendInput): Recommendation {
   const evaluations: Evaluation[] = [];
   const excluded: ExcludedModel[] = [];
   for (const spec of classModels) {
-    const result = evaluateModel(spec, devices, req.targets);
+    const result = evaluateModel(spec, devices, req.targets, input.efficiencyFor);
     if (result.ok) evaluations.push(result.evaluation);
     else excluded.push({ id: spec.id, name: spec.name, paramsTotal: spec.paramsTotal, reason: result.reason, smallestTotalBytes: result.smallestTotalBytes });
   }
-  const ranked = rankEvaluations(evaluations);
+  const ranked = rankEvaluations(evaluations, req.targets);
   const candidates = ranked.slice(0, top).map((e, i) => toCandidate(e, i + 1, req.targets, req.leaf.fineTune));
   excluded.sort((a, b) => a.paramsTotal - b.paramsTotal);
 
@@ -78,10 +80,10 @@ export function recommend(input: RecommendInput): Recommendation {
     outcome = 'nothing-fits';
     const below = catalog.filter((m) => belowSizeClass(m, sizeClass));
     const alternativeEvaluations = below.flatMap((spec) => {
-      const r = evaluateModel(spec, devices, req.targets);
+      const r = evaluateModel(spec, devices, req.targets, input.efficiencyFor);
       return r.ok ? [r.evaluation] : [];
     });
-    const alternatives = rankEvaluations(alternativeEvaluations)
+    const alternatives = rankEvaluations(alternativeEvaluations, req.targets)
       .slice(0, top)
       .map((e, i) => toCandidate(e, i + 1, req.targets, req.leaf.fineTune));
     const where = describeDevices(devices);
@@ -110,6 +112,13 @@ export function recommend(input: RecommendInput): Recommendation {
   }
   if (req.leaf.fineTune) notes.push(`Fine-tuning memory is shown at LoRA rank 16, batch 1 × ${req.targets.contextTokens} tokens, on the device each model runs on.`);
   for (const d of devices) {
+    const calibrated = FORMAT_LADDER[d.kind].flatMap((format) => {
+      const efficiency = input.efficiencyFor?.(d, format);
+      return efficiency?.source === 'calibrated' ? [`${format} (decode ${efficiency.decode.toFixed(3)}, prefill ${efficiency.prefill.toFixed(3)})`] : [];
+    });
+    if (calibrated.length > 0) {
+      notes.push(`Speed estimates on ${d.name} are calibrated from measurements on this machine for ${calibrated.join(', ')}; other formats use the stated default efficiencies (see \`modelscout calibration show\`).`);
+    }
     if (d.kind === 'cpu' && d.bandwidthSource === 'default' && d.bandwidthBytesPerSec !== null) {
       notes.push(`The CPU's memory bandwidth is a stated default (${formatRate(d.bandwidthBytesPerSec)}); run \`modelscout hardware --probe\` to measure it, and pass the figure with --bandwidth.`);
     }

@@ -52,11 +52,20 @@ export interface Requirements {
 export const TARGET_KEYS = RESERVED_QUESTION_IDS;
 
 /**
+ * Defaults that replace the tree's own for one use: `recommend --confirm` runs every prompt for real, so
+ * it defaults to a shorter context than the tree's (see `CONFIRM_DEFAULT_CONTEXT`).
+ */
+export interface TargetDefaults {
+  contextTokens?: number;
+  concurrency?: number;
+}
+
+/**
  * Resolves the answers into the leaf and the targets in force: given values win, then the latency class's
  * defaults (decode tok/s, TTFT), then the tree's (context, concurrency). The latency answer sets the targets
  * even where the path does not branch on it (the fine-tuning branch).
  */
-export function resolveRequirements(tree: DecisionTree, inputs: RequirementInputs = {}): Requirements {
+export function resolveRequirements(tree: DecisionTree, inputs: RequirementInputs = {}, defaults: TargetDefaults = {}): Requirements {
   const answers = { ...(inputs.answers ?? {}) };
   checkAnswerKeys(tree, answers);
   const { steps, leaf } = decide(tree, answers);
@@ -84,8 +93,8 @@ export function resolveRequirements(tree: DecisionTree, inputs: RequirementInput
 
   const pick = <T>(given: T | undefined, fallback: T, fallbackSource: TargetSource): [T, TargetSource] =>
     given === undefined ? [fallback, fallbackSource] : [given, 'given'];
-  const [contextTokens, contextSource] = pick(inputs.contextTokens, t.contextTokens, 'default');
-  const [concurrency, concurrencySource] = pick(inputs.concurrency, t.concurrency, 'default');
+  const [contextTokens, contextSource] = pick(inputs.contextTokens, defaults.contextTokens ?? t.contextTokens, 'default');
+  const [concurrency, concurrencySource] = pick(inputs.concurrency, defaults.concurrency ?? t.concurrency, 'default');
   const [decodeTokensPerSec, tpsSource] = pick(inputs.decodeTokensPerSec, latencyClass.decodeTokensPerSec, 'latency-class');
   const [maxTtftMs, ttftSource] = pick(inputs.maxTtftMs, latencyClass.maxTtftMs, 'latency-class');
   checkPositive('--context', contextTokens, true);

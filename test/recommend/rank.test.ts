@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findModel, loadCatalog } from '../../src/catalog/index.js';
-import { belowSizeClass, inSizeClass, qualityProxy } from '../../src/recommend/rank.js';
+import { belowSizeClass, closeness, inSizeClass, qualityProxy } from '../../src/recommend/rank.js';
 import type { Candidate } from '../../src/recommend/types.js';
 import { loadDefaultTree } from '../../src/tree/load.js';
 import { listPaths } from '../../src/tree/walk.js';
@@ -12,6 +12,10 @@ const classes = Object.fromEntries(listPaths(loadDefaultTree()).map((p) => [p.le
 function tier(c: Candidate): number {
   const met = (c.meets.decodeTokensPerSec ? 1 : 0) + (c.meets.ttft ? 1 : 0);
   return (c.fit === 'fits' ? 0 : 10) + (2 - met);
+}
+
+function closenessOf(c: Candidate, targets: { decodeTokensPerSec: number; maxTtftMs: number }): number {
+  return closeness({ decodeTokPerSec: c.speed.decodeTokPerSec, ttftMs: c.speed.ttftMs }, targets);
 }
 
 describe('size classes', () => {
@@ -44,7 +48,10 @@ describe('ranking against constructed hardware', () => {
     expect([...tiers].sort((a, b) => a - b)).toEqual(tiers);
     for (let i = 1; i < rec.candidates.length; i += 1) {
       const [a, b] = [rec.candidates[i - 1]!, rec.candidates[i]!];
-      if (tier(a) === tier(b)) expect(a.qualityProxy).toBeGreaterThanOrEqual(b.qualityProxy);
+      if (tier(a) !== tier(b)) continue;
+      // Meeting every target: quality first. Below the targets: the closest first.
+      if (a.meets.all) expect(a.qualityProxy).toBeGreaterThanOrEqual(b.qualityProxy);
+      else expect(closenessOf(a, rec.targets)).toBeGreaterThanOrEqual(closenessOf(b, rec.targets));
     }
     const best = rec.candidates[0]!;
     expect(best.meets).toEqual({ decodeTokensPerSec: true, ttft: true, all: true });
@@ -74,9 +81,9 @@ describe('ranking against constructed hardware', () => {
       expect(c.finetune!.qlora.totalBytes).toBeLessThan(c.finetune!.lora.totalBytes);
       expect(c.finetune!.lora.seqLen).toBe(2048);
     }
-    const top = rec.candidates[0]!;
-    expect(top.finetune!.lora.fits).toBe(false); // a 14B bf16 base needs ~30 GiB
-    expect(top.finetune!.qlora.fits).toBe(true);
+    const qwen14 = rec.candidates.find((c) => c.id === 'qwen2.5-14b') ?? recommendOn(makeHardware({ ramGiB: 24, bandwidthGBs: 20 }), { answers: { customization: 'yes' } }, 20).candidates.find((c) => c.id === 'qwen2.5-14b')!;
+    expect(qwen14.finetune!.lora.fits).toBe(false); // a 14B bf16 base needs ~30 GiB
+    expect(qwen14.finetune!.qlora.fits).toBe(true);
     expect(recommendOn(makeHardware({ ramGiB: 24, bandwidthGBs: 20 }), {}).candidates[0]!.finetune).toBeNull();
   });
 
@@ -145,7 +152,7 @@ describe('rendering a recommendation', () => {
   });
 
   it('adds the LoRA / QLoRA column on the fine-tuning branch', () => {
-    const text = renderRecommendation(recommendOn(makeHardware({ ramGiB: 24, bandwidthGBs: 20 }), { answers: { customization: 'yes' } }, 2));
+    const text = renderRecommendation(recommendOn(makeHardware({ ramGiB: 24, bandwidthGBs: 20 }), { answers: { customization: 'yes' } }, 10));
     expect(text).toMatch(/│ LoRA \/ QLoRA +│/);
     expect(text).toMatch(/✗ \d+\.\d GiB \/ ✓ \d+\.\d GiB/);
   });
