@@ -9,6 +9,7 @@ import { errorMessage, isModelscoutError } from '../errors.js';
 import { cpuTarget, gpuTarget } from '../hardware/device.js';
 import { detectHardware, type Hardware } from '../hardware/detect.js';
 import { estimateSpeed } from '../estimate/speed.js';
+import type { DeviceTarget, Efficiency } from '../estimate/device.js';
 import { fitMemory } from '../estimate/fit.js';
 import type { WeightFormat } from '../estimate/weights.js';
 import { checkThresholds, compareReports, decideOutcome } from '../report/compare.js';
@@ -37,6 +38,11 @@ export interface BenchRunOptions {
   hardware?: Hardware;
   /** Forward the child processes' own output to stderr (debugging). */
   passThroughOutput?: boolean;
+  /**
+   * Efficiencies for the estimate beside each measurement (calibrated from earlier measurements on this
+   * machine, see src/pipeline/calibration.ts); undefined keeps the estimator's stated defaults.
+   */
+  efficiencyFor?: (device: DeviceTarget, format: WeightFormat) => Efficiency | undefined;
 }
 
 interface ModelEntry {
@@ -83,7 +89,16 @@ function errorPct(measured: number | null | undefined, estimated: number | null)
  * The estimator's figures for the same model, variant, hardware and test: decode at the context the
  * test decodes at, prefill of its prompt, memory at its final length. Null without an architecture.
  */
-export function estimateFor(spec: ModelSpec | null, layers: number, variant: VariantName, test: TestSpec, hw: Hardware, device: string, measured: BenchResult | null): EstimateReport | null {
+export function estimateFor(
+  spec: ModelSpec | null,
+  layers: number,
+  variant: VariantName,
+  test: TestSpec,
+  hw: Hardware,
+  device: string,
+  measured: BenchResult | null,
+  efficiencyFor?: BenchRunOptions['efficiencyFor'],
+): EstimateReport | null {
   if (!spec) return null;
   // A synthetic model may be built with fewer layers than its architecture: estimate what actually runs.
   const runSpec: ModelSpec = { ...spec, numLayers: layers };
@@ -91,7 +106,8 @@ export function estimateFor(spec: ModelSpec | null, layers: number, variant: Var
   const format: WeightFormat = variant;
   const b = test.batch_size;
   const context = test.kind === 'tg' ? Math.max(test.n_depth, 1) : test.n_depth + test.n_prompt;
-  const speed = estimateSpeed({ spec: runSpec, format, context, promptTokens: Math.max(1, test.n_prompt), concurrency: b, device: target });
+  const efficiency = efficiencyFor?.(target, format);
+  const speed = estimateSpeed({ spec: runSpec, format, context, promptTokens: Math.max(1, test.n_prompt), concurrency: b, device: target, ...(efficiency ? { efficiency } : {}) });
   const fit = fitMemory({ spec: runSpec, format, context: kvTokensAtEnd(test), concurrency: b, device: target });
   const decode = test.kind === 'pp' ? null : (speed.decodeTokPerSecTotal?.value ?? null);
   const prefill = test.kind === 'tg' ? null : (speed.prefillTokPerSec?.value ?? null);
@@ -120,7 +136,16 @@ interface GroupContext {
   infoError: { code: string; message: string } | null;
 }
 
-function assembleResult(ctx: GroupContext, plan: BenchPlan, testIndex: number, payload: TestPayload | null, groupError: { code: string; message: string } | null, load: WorkerLoad, hw: Hardware): BenchResult {
+function assembleResult(
+  ctx: GroupContext,
+  plan: BenchPlan,
+  testIndex: number,
+  payload: TestPayload | null,
+  groupError: { code: string; message: string } | null,
+  load: WorkerLoad,
+  hw: Hardware,
+  efficiencyFor?: BenchRunOptions['efficiencyFor'],
+): BenchResult {
   const { group, entry, info } = ctx;
   const test = group.tests[testIndex] as TestSpec;
   const m = payload?.measurement ?? null;
@@ -196,7 +221,7 @@ function assembleResult(ctx: GroupContext, plan: BenchPlan, testIndex: number, p
     estimate: null,
     samples: m ? m.samples : [],
   };
-  if (layers !== null) result.estimate = estimateFor(spec, layers, group.variant, test, hw, group.session.device, result);
+  if (layers !== null) result.estimate = estimateFor(spec, layers, group.variant, test, hw, group.session.device, result, efficiencyFor);
   return result;
 }
 
@@ -264,7 +289,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
     const load: WorkerLoad = { sessionCreateMs: null, rssBaseline: null, rssAfterLoad: null, selfCheck: null, kv: null, vocab: null, rssIntervalMs, kvLayout };
     if (cached.error) {
       options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${cached.error.message}`, 'group');
-      for (let i = 0; i < group.tests.length; i += 1) results.push(assembleResult(ctx, plan, i, null, null, load, hw));
+      for (let i = 0; i < group.tests.length; i += 1) results.push(assembleResult(ctx, plan, i, null, null, load, hw, options.efficiencyFor));
       continue;
     }
     const info = cached.info as VariantFileInfo;
@@ -297,7 +322,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
     for (let i = 0; i < group.tests.length; i += 1) {
       const payload = outcome.payloads.get(i) ?? null;
       const groupError = payload ? null : outcome.fatal;
-      results.push(assembleResult(ctx, plan, i, payload, groupError, load, hw));
+      results.push(assembleResult(ctx, plan, i, payload, groupError, load, hw, options.efficiencyFor));
     }
     if (outcome.fatal) options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${outcome.fatal.message}`, 'group');
   }
