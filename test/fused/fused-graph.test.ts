@@ -8,6 +8,7 @@ import { ModelscoutError } from '../../src/errors.js';
 import { buildFusedDecoderModel } from '../../src/onnx/fused/build-fused-decoder.js';
 import type { BuiltModel } from '../../src/onnx/graph-builder.js';
 import { readModelscoutMetadata } from '../../src/onnx/metadata.js';
+import { checkDecoderRuns } from '../../src/onnx/verify.js';
 import { writeModel } from '../../src/onnx/model-io.js';
 import { resolveSynthArchitecture, type SynthArchitecture } from '../../src/onnx/synth/architecture.js';
 import { buildDecoderModel } from '../../src/onnx/synth/build-decoder.js';
@@ -114,6 +115,18 @@ describe.each(['llama', 'qwen2'] as const)('fused graph vs standard graph (%s)',
     expect(lastLogits.dims).toEqual([1, 1, arch.vocabSize]);
     const tail = (allLogits.data as Float32Array).subarray(5 * arch.vocabSize);
     expect(maxAbsDiff(tail, lastLogits.data as Float32Array)).toBeLessThan(TOLERANCE * Math.max(1, maxAbs(tail)));
+  });
+});
+
+describe('fused graph in fp16', () => {
+  it('loads in ONNX Runtime and runs a step with finite logits', async () => {
+    const arch = tinyArch('qwen2');
+    const built = buildFusedDecoderModel({ arch, layers: LAYERS, dtype: 'fp16', seed: SEED, maxLength: 32 });
+    const path = join(dir, 'qwen2-fused-fp16.onnx');
+    await writeModel(path, built.model, { tensorData: built.tensorData });
+    const check = await checkDecoderRuns(path, 4);
+    expect(check.logitsDims).toEqual([1, 4, arch.vocabSize]);
+    expect(check.presentLength).toBe(4);
   });
 });
 
