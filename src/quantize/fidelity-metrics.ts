@@ -20,15 +20,25 @@ export interface FidelityMetrics {
 }
 
 /**
- * Minimum fidelity a quantized model must reach, chosen from measurements: correctly packed int4 models
- * (block 32–128, synthetic and real weight statistics) stay far above these, while a broken packing
- * (swapped nibbles, transposed blocks, wrong scales) produces nearly unrelated logits (cosine near 0,
- * agreement at chance level).
+ * Limits a quantized model must stay within, chosen from measurements to separate a working int4 model
+ * from a broken one, not to grade mild degradation. Correctly packed int4 models of synthetic (random)
+ * weights reach a logit cosine of 0.87–0.97 and a mean KL of 0.03–0.13 nats (block 32–128, SmolLM2-135M,
+ * Qwen2.5-0.5B and tiny architectures); trained weights do better. A broken packing (swapped nibbles,
+ * transposed blocks, wrong scales) gives nearly unrelated logits: cosine near 0, KL near 1 nat. Top-1
+ * agreement is reported but does not gate: random weights produce near-tied logits whose argmax flips
+ * under any perturbation (12–60 % agreement for correct synthetic models).
  */
 export const FIDELITY_THRESHOLDS = {
-  cosineMean: 0.9,
-  top1Agreement: 0.5,
+  /** the mean logit cosine must be at least this */
+  cosineMean: 0.6,
+  /** the mean KL divergence (nats) must be at most this */
+  klMean: 0.5,
 } as const;
+
+export interface FidelityThresholds {
+  cosineMean: number;
+  klMean: number;
+}
 
 export interface FidelityVerdict {
   pass: boolean;
@@ -36,12 +46,10 @@ export interface FidelityVerdict {
   reasons: string[];
 }
 
-export function judgeFidelity(metrics: FidelityMetrics, thresholds: { cosineMean: number; top1Agreement: number } = FIDELITY_THRESHOLDS): FidelityVerdict {
+export function judgeFidelity(metrics: FidelityMetrics, thresholds: FidelityThresholds = FIDELITY_THRESHOLDS): FidelityVerdict {
   const reasons: string[] = [];
   if (!(metrics.cosineMean >= thresholds.cosineMean)) reasons.push(`logit cosine ${metrics.cosineMean.toFixed(4)} < ${thresholds.cosineMean}`);
-  if (!(metrics.top1Agreement >= thresholds.top1Agreement)) {
-    reasons.push(`top-1 agreement ${(metrics.top1Agreement * 100).toFixed(1)}% < ${thresholds.top1Agreement * 100}%`);
-  }
+  if (!(metrics.klMean <= thresholds.klMean)) reasons.push(`mean KL ${metrics.klMean.toFixed(4)} nats > ${thresholds.klMean}`);
   return { pass: reasons.length === 0, reasons };
 }
 

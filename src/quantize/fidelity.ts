@@ -3,7 +3,7 @@ import { ModelscoutError, errorMessage } from '../errors.js';
 import { detectDecoderSignature, type DecoderSignature } from '../onnx/decoder-signature.js';
 import type { OnnxModel } from '../onnx/proto.js';
 import { halfBitsToFloat } from './half.js';
-import { compareLogits, FIDELITY_THRESHOLDS, judgeFidelity, type FidelityMetrics } from './fidelity-metrics.js';
+import { compareLogits, FIDELITY_THRESHOLDS, judgeFidelity, type FidelityMetrics, type FidelityThresholds } from './fidelity-metrics.js';
 import { createRandom } from './random.js';
 
 /**
@@ -25,7 +25,7 @@ export interface FidelityReport extends FidelityMetrics {
   sequenceLength: number;
   seed: number;
   vocabSize: number;
-  thresholds: { cosineMean: number; top1Agreement: number };
+  thresholds: FidelityThresholds;
   pass: boolean;
   /** why it failed, empty when it passed */
   reasons: string[];

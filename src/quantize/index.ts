@@ -12,7 +12,7 @@ import {
   type LoadedModel,
   type TensorDataSource,
 } from '../onnx/model-io.js';
-import { dataTypeBits, encodeModel, forEachGraph, rawByteLength, type OnnxModel, type OnnxTensor } from '../onnx/proto.js';
+import { encodeModel, forEachGraph, type OnnxTensor } from '../onnx/proto.js';
 import { temporarySibling, writeDirectoryAtomic, writeFileAtomic } from '../util/atomic-write.js';
 import { measureFidelity, DEFAULT_FIDELITY_SEED, DEFAULT_FIDELITY_SEQUENCE, type FidelityReport } from './fidelity.js';
 import { Int4Quantizer, assertBlockSize, packGatherData, type Int4ErrorStats, type Int4Weight } from './int4.js';
@@ -243,7 +243,7 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
   const writeInto = async (folder: string): Promise<void> => {
     copied = await copySiblingFiles(resolved.folder, folder);
     const path = join(folder, relativeModel);
-    written = await writeModel(path, model, { tensorData: jobRuns.tensorData(model), source: loaded });
+    written = await writeModel(path, model, { tensorData: jobRuns.tensorData(), source: loaded });
     files = await hashing;
     // The hash is known only now: patch it into the (small, graph-only) model file, atomically.
     const output = await readModel(path);
@@ -402,7 +402,6 @@ class JobRunner {
   private readonly cache = new Map<number, { weight: Int4Weight; pending: number }>();
   private readonly stats = new Map<number, Int4ErrorStats>();
   private readonly reader = new StripeReader();
-  private readonly copier = new StripeReader();
   private jobsDone = 0;
 
   constructor(
@@ -414,26 +413,15 @@ class JobRunner {
   ) {}
 
   /**
-   * Data for the writer: the quantized parts, and a buffer-reusing copy stream for every float tensor
-   * that stays external (e.g. norms, or a tied embedding kept float), so copying them allocates nothing.
+   * Data for the writer: the quantized parts, produced on demand. (Float tensors that stay are copied by
+   * the writer itself; it pipelines writes, so every chunk handed to it must be a fresh buffer.)
    */
-  tensorData(model: OnnxModel): Map<string, TensorDataSource> {
+  tensorData(): Map<string, TensorDataSource> {
     const map = new Map<string, TensorDataSource>();
     for (const job of this.plan.jobs) {
       for (const output of job.outputs) map.set(output.name, () => this.part(job, output.part));
     }
-    forEachGraph(model, (graph) => {
-      for (const tensor of graph.initializer) {
-        if (!tensor.name || map.has(tensor.name) || !isExternal(tensor) || dataTypeBits(tensor.data_type) === null) continue;
-        const length = rawByteLength(tensor.data_type, tensor.dims);
-        map.set(tensor.name, () => this.copyStream(tensor, length));
-      }
-    });
     return map;
-  }
-
-  private async *copyStream(tensor: OnnxTensor, length: number): AsyncGenerator<Uint8Array> {
-    for await (const { bytes } of this.copier.stripes(this.loaded, tensor, length, STRIPE_BYTES)) yield bytes;
   }
 
   reports(): TensorErrorReport[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FIDELITY_THRESHOLDS, compareLogits, judgeFidelity } from '../../src/quantize/fidelity-metrics.js';
+import { compareLogits, judgeFidelity } from '../../src/quantize/fidelity-metrics.js';
 import { createRandom } from '../../src/quantize/random.js';
 
 describe('logit fidelity metrics', () => {
@@ -38,8 +38,19 @@ describe('logit fidelity metrics', () => {
     const q = Array.from({ length: vocab * 32 }, () => rnd.normal());
     const verdict = judgeFidelity(compareLogits(r, q, vocab));
     expect(verdict.pass).toBe(false);
-    expect(verdict.reasons.join(' ')).toMatch(/cosine .* < 0.9/);
-    expect(FIDELITY_THRESHOLDS.cosineMean).toBe(0.9);
+    expect(verdict.reasons.join(' ')).toMatch(/cosine .* < 0\.6/);
+    expect(verdict.reasons.join(' ')).toMatch(/mean KL .* > 0\.5/);
+  });
+
+  it('a mild perturbation passes, and each threshold can fail on its own', () => {
+    const rnd = createRandom(3);
+    const vocab = 200;
+    const r = Array.from({ length: vocab * 16 }, () => rnd.normal());
+    const close = r.map((v) => v + rnd.normal() * 0.3);
+    expect(judgeFidelity(compareLogits(r, close, vocab)).pass).toBe(true);
+    const metrics = compareLogits(r, close, vocab);
+    expect(judgeFidelity(metrics, { cosineMean: 0.999, klMean: 10 }).reasons).toHaveLength(1);
+    expect(judgeFidelity(metrics, { cosineMean: 0, klMean: 0 }).reasons[0]).toMatch(/mean KL/);
   });
 
   it('rejects arrays that do not match', () => {

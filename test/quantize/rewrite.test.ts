@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelscoutError } from '../../src/errors.js';
 import { readModelscoutMetadata } from '../../src/onnx/metadata.js';
-import { readModel } from '../../src/onnx/model-io.js';
+import { readModel, readTensorBytes } from '../../src/onnx/model-io.js';
 import { getAttribute, type OnnxGraph, type OnnxNode } from '../../src/onnx/proto.js';
 import { floatToHalfBits, halfBitsToFloat } from '../../src/quantize/half.js';
 import { quantizeModel } from '../../src/quantize/index.js';
@@ -124,6 +124,14 @@ describe('quantizeModel graph rewrite', () => {
       expect(graph.initializer.find((i) => i.name === 'W_a_zp')!.dims).toEqual([32, 1]);
       expect(result.tensors.map((x) => x.name).sort()).toEqual(['W_a', 'W_if', 'W_shared', 'W_t']);
       expect(result.tensors.find((x) => x.name === 'W_shared')!.nodes).toEqual(['/layers.0/b/MatMulNBits', '/layers.1/b/MatMulNBits']);
+
+      // Float tensors that stay are copied byte for byte.
+      const source = await readModel(modelPath);
+      for (const tensor of graph.initializer) {
+        const original = source.model.graph!.initializer.find((t) => t.name === tensor.name);
+        if (!original) continue;
+        expect(Buffer.from(await readTensorBytes(loaded, tensor)).equals(Buffer.from(await readTensorBytes(source, original))), tensor.name).toBe(true);
+      }
 
       expect(loaded.model.opset_import).toContainEqual({ domain: 'com.microsoft', version: 1 });
       const meta = readModelscoutMetadata(loaded.model);
