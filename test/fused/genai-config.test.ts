@@ -42,3 +42,21 @@ describe('rotary cos/sin tables', () => {
     expect(scaled.sin[6 * 8 + 0]).toBeCloseTo(sin[3 * 8 + 0]!, 6);
   });
 });
+
+describe('synth graph dispatch', () => {
+  it('builds either graph with its kind in the metadata, and reads token ids for genai_config.json', async () => {
+    const { buildSynthGraph, fusedGenaiConfig, checkSynthGraph } = await import('../../src/onnx/fused/synth-graph.js');
+    const { readModelscoutMetadata } = await import('../../src/onnx/metadata.js');
+    for (const graph of ['standard', 'fused'] as const) {
+      const { model } = buildSynthGraph({ graph, arch, layers: 1, dtype: 'fp32', seed: 1, maxLength: 32 });
+      expect(readModelscoutMetadata(model).graph).toBe(graph);
+      expect(model.graph!.node.some((n) => n.op_type === 'GroupQueryAttention')).toBe(graph === 'fused');
+    }
+    const config = fusedGenaiConfig(arch, 1, 'onnx/model.onnx', { bos_token_id: 151643, eos_token_id: [151645, 151643] }, 256);
+    expect(config.model).toMatchObject({ bos_token_id: 151643, eos_token_id: [151645, 151643], pad_token_id: 151645, context_length: 256 });
+    expect(config.model.decoder.filename).toBe('onnx/model.onnx');
+    const gpt2 = resolveSynthArchitecture(modelSpecFromHfConfig(TINY_CONFIGS.gpt2, { source: 'gpt2.json' }), TINY_CONFIGS.gpt2);
+    expect(() => checkSynthGraph('fused', gpt2)).toThrow(/Llama family/);
+    expect(() => checkSynthGraph('standard', gpt2)).not.toThrow();
+  });
+});
