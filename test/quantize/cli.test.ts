@@ -109,10 +109,19 @@ describe('modelscout quantize', () => {
   it('names the allowed dtypes, block sizes and accuracy levels', async () => {
     const doubles = join(root, 'double');
     await writeDoubleWeightModel(doubles);
-    expectInputError(await run([doubles]), /weights are float64 \(supported: float32, float16\)/);
-    expectInputError(await run([tiny, '--block-size', '48']), /invalid block size 48: expected one of 16, 32, 64, 128, 256/);
-    expectInputError(await run([tiny, '--accuracy-level', '9']), /invalid accuracy level 9: expected 0, 1, 2, 3 or 4/);
-    expectInputError(await run([tiny, '--symmetric', '--asymmetric']), /--asymmetric|--symmetric/);
-    expectInputError(await run([join(root, 'missing')]), /model .*missing not found/);
+    const before = await listTree(tiny);
+    const [dtype, block, level, both, missing] = await Promise.all([
+      run([doubles]),
+      run([tiny, '--block-size', '48']),
+      run([tiny, '--accuracy-level', '9']),
+      run([tiny, '--symmetric', '--asymmetric']),
+      run([join(root, 'missing')]),
+    ]);
+    expectInputError(dtype, /weights are float64 \(supported: float32, float16\)/);
+    expectInputError(block, /invalid block size 48: expected one of 16, 32, 64, 128, 256/);
+    expectInputError(level, /invalid accuracy level 9: expected 0, 1, 2, 3 or 4/);
+    expectInputError(both, /--asymmetric|--symmetric/);
+    expectInputError(missing, /model .*missing not found/);
+    expect(await listTree(tiny)).toEqual(before);
   });
 });
