@@ -86,7 +86,7 @@ class ProgressLine {
     if (now - this.last < 100) return;
     this.last = now;
     const text = [this.work, this.hash].filter(Boolean).join('  |  ');
-    const width = process.stderr.columns ?? 100;
+    const width = process.stderr.columns > 20 ? process.stderr.columns : 100;
     process.stderr.write(`\r\u001b[2K${text.slice(0, width - 1)}`);
   }
 
