@@ -303,7 +303,8 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
   const worstTensors = [...tensors].sort((a, b) => b.relativeFrobenius - a.relativeFrobenius).slice(0, 5);
   return {
     input: { model: resolved.modelPath, folder: resolved.folder, bytes: before, sha256: sourceSha256, files, synthetic: metadata.synthetic },
-    output: { folder: outFolder, model: outModelPath, data: written!.dataPath, bytes: after, copied },
+    // (written.dataPath may name the temporary folder the output was built in.)
+    output: { folder: outFolder, model: outModelPath, data: written!.dataPath ? join(dirname(outModelPath), basename(written!.dataPath)) : null, bytes: after, copied },
     settings: { method: 'rtn', bits: 4, blockSize, symmetric, accuracyLevel, embeddings, keepLmHead, exclude, excludedNodes: plan.excluded },
     size: {
       before,

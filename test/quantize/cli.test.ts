@@ -72,7 +72,7 @@ describe('modelscout quantize', () => {
       excludedNodes: ['/lm_head/MatMul'],
     });
     expect(report.input).toMatchObject({ synthetic: true, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(report.output).toMatchObject({ folder: out, model: join(out, 'onnx', 'model_q4.onnx'), copied: ['config.json', 'generation_config.json'] });
+    expect(report.output).toMatchObject({ folder: out, model: join(out, 'onnx', 'model_q4.onnx'), data: join(out, 'onnx', 'model_q4.onnx_data'), copied: ['config.json', 'generation_config.json'] });
     expect(report.nodes).toMatchObject({ matMul: 19, quantizedMatMul: 14, quantizedGather: 1, lmHead: '/lm_head/MatMul', embedding: '/model/embed_tokens/Gather' });
     // 4-bit codes + one fp32 scale per 64 weights + a zero-point nibble per block, padded to a byte per column.
     const shapes = report.tensors as unknown as { K: number; N: number }[];
