@@ -1,35 +1,121 @@
+import { homedir } from 'node:os';
+import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
-import { recommendSourceFlags, requirementFlags, requirementInputsFromFlags } from '../cli/recommend-flags.js';
-import { loadAnswersFile, loadRecommendContext, recommendWith } from '../recommend/context.js';
+import { parsePositiveNumber, recommendSourceFlags, requirementFlags, requirementInputsFromFlags } from '../cli/recommend-flags.js';
+import { EXIT_CODES } from '../errors.js';
+import { CALIBRATION_ENV } from '../pipeline/calibration.js';
+import { confirmAndReport, recommendCalibrated, type ConfirmFlags, type PipelineEnvironment } from '../pipeline/run.js';
+import type { ConfirmReport } from '../pipeline/types.js';
+import { loadAnswersFile, loadRecommendContext } from '../recommend/context.js';
 import type { RequirementInputs } from '../recommend/requirements.js';
 import type { Recommendation } from '../recommend/types.js';
-import { renderRecommendation } from '../ui/render-recommendation.js';
+import { writeJsonAtomic } from '../util/atomic-write.js';
+import { renderConfirmReport, renderRecommendation } from '../ui/render-recommendation.js';
+
+/** Flags of the confirm step, shared with the wizard. */
+export const confirmFlags = {
+  candidates: Flags.integer({ description: 'with --confirm: how many of the ranked candidates to measure', default: 3, min: 1, max: 10, helpGroup: 'CONFIRM' }),
+  quick: Flags.boolean({ description: 'with --confirm: fewer runs and tokens (2 timed runs, 16 tokens, 90 s budget)', exclusive: ['thorough'], helpGroup: 'CONFIRM' }),
+  thorough: Flags.boolean({ description: 'with --confirm: more runs and tokens (5 timed runs, 128 tokens, deeper partial models, fidelity check, 30 min budget)', exclusive: ['quick'], helpGroup: 'CONFIRM' }),
+  budget: Flags.integer({ description: 'with --confirm: seconds the measurements are planned to fit in (default 200; --quick 90, --thorough 1800)', min: 1, helpValue: 'SECONDS', helpGroup: 'CONFIRM' }),
+  'price-per-hour': Flags.string({ description: 'with --confirm: what this machine costs per hour (USD), for the cost per million generated tokens', helpValue: 'USD', helpGroup: 'CONFIRM' }),
+  'work-dir': Flags.string({ description: 'with --confirm: where models are built and kept for the next run (default $XDG_CACHE_HOME/modelscout/confirm)', helpValue: 'DIR', helpGroup: 'CONFIRM' }),
+  calibration: Flags.string({ description: `calibration file the estimates use and --confirm updates (default $${CALIBRATION_ENV}, else $XDG_CACHE_HOME/modelscout/calibration.json)`, helpValue: 'FILE', helpGroup: 'CONFIRM' }),
+};
+
+export interface ConfirmFlagValues {
+  candidates: number;
+  quick: boolean;
+  thorough: boolean;
+  budget?: number | undefined;
+  'price-per-hour'?: string | undefined;
+  'work-dir'?: string | undefined;
+  out?: string | undefined;
+}
+
+export function confirmFlagsFrom(flags: ConfirmFlagValues): ConfirmFlags {
+  return {
+    candidates: flags.candidates,
+    mode: flags.quick ? 'quick' : flags.thorough ? 'thorough' : 'standard',
+    budgetSec: flags.budget,
+    pricePerHourUsd: flags['price-per-hour'] === undefined ? undefined : parsePositiveNumber(flags['price-per-hour'], '--price-per-hour'),
+    workDir: flags['work-dir'],
+    out: flags.out,
+  };
+}
+
+export function pipelineEnvironment(version: string, argv: string[]): PipelineEnvironment {
+  return { env: process.env, homeDir: homedir(), cwd: process.cwd(), tool: { name: 'modelscout', version }, argv };
+}
+
+/** Exit code of a confirm run: 0 confirmed, 1 measured and none met the targets, 3 nothing could be measured. */
+export function confirmExitCode(report: ConfirmReport): number {
+  return report.final.status === 'confirmed' ? EXIT_CODES.ok : report.final.status === 'none-confirmed' ? EXIT_CODES.failed : EXIT_CODES.inconclusive;
+}
 
 export default class Recommend extends BaseCommand {
-  static override summary = 'Walk the decision tree to a size class and rank real models against this hardware.';
-  static override description =
-    'Non-interactive: answers come from flags or an --answers file, and anything not given takes the tree\'s default (no customization, real-time latency, 2048 tokens, 1 stream). Prints the decision path, the size class and why, the targets in force, and the ranked candidates with the weight format each needs, weight / KV / total bytes, whether it fits the available memory, and estimated decode tok/s and time to first token. --json prints the Recommendation object.';
+  static override summary = 'Walk the decision tree to a size class, rank real models against this hardware, and (--confirm) measure the top ones here.';
+  static override description = [
+    "Non-interactive: answers come from flags or an --answers file, and anything not given takes the tree's default (no customization, real-time latency, 2048 tokens, 1 stream). Prints the decision path, the size class and why, the targets in force, and the ranked candidates with the weight format each needs, weight / KV / total bytes, whether it fits the available memory, and estimated decode tok/s and time to first token. --json prints the Recommendation object. Estimates use the efficiencies calibrated on this machine by earlier --confirm runs when there are any (see `modelscout calibration show`).",
+    '--confirm then measures the top --candidates on this machine: pulls each ONNX export when the Hub is reachable (HF_ENDPOINT, HF_HUB_OFFLINE are honoured), else synthesizes the exact architecture with random weights; quantizes it to int4; benchmarks the int4 variant (and the float one when it fits and time allows) with a test derived from the targets — prompt = the context (512 tokens unless --context is given), batch = the concurrency; gives each candidate a verdict (confirmed, rejected with the target missed and by how much, or estimate only with the reason) beside its estimate; updates the calibration; and writes the whole report as JSON to --out (default ./modelscout-report.json). A candidate too large to benchmark within --budget is measured at partial depth (two shallow models of its architecture, extrapolated to the full depth) or marked estimate only. Built models are kept in --work-dir and reused by the next run.',
+    'Exit codes with --confirm: 0 a candidate is confirmed, 1 none met the targets, 3 nothing could be measured, 2 bad input.',
+  ].join('\n\n');
 
   static override examples = [
     '<%= config.bin %> recommend',
+    '<%= config.bin %> recommend --confirm',
     '<%= config.bin %> recommend --customization no --latency realtime --json',
-    '<%= config.bin %> recommend --customization no --latency relaxed',
+    '<%= config.bin %> recommend --customization yes --confirm --price-per-hour 0.10',
+    '<%= config.bin %> recommend --context 2048 --concurrency 2 --confirm --thorough --out report.json',
     '<%= config.bin %> recommend --customization yes --gpu "A100-80GB"',
     '<%= config.bin %> recommend --answers answers.yaml --context 8192 --concurrency 4',
   ];
 
-  static override flags = { ...requirementFlags, ...recommendSourceFlags };
+  static override flags = {
+    ...requirementFlags,
+    ...recommendSourceFlags,
+    confirm: Flags.boolean({ description: 'measure the top candidates on this machine: pull or synthesize, quantize to int4, benchmark, verdict', helpGroup: 'CONFIRM' }),
+    ...confirmFlags,
+    out: Flags.string({ description: 'write the JSON report (the Recommendation, with the confirm report) to this file, atomically (with --confirm: default ./modelscout-report.json)', helpValue: 'FILE' }),
+  };
 
   async run(): Promise<Recommendation> {
     const { flags } = await this.parse(Recommend);
     // Validate every flag and file before the (slower) hardware detection.
     const flagInputs = requirementInputsFromFlags(flags);
     const overrides = hardwareOverridesFromFlags(flags);
+    const confirm = confirmFlagsFrom(flags);
     const layers: RequirementInputs[] = flags.answers === undefined ? [flagInputs] : [await loadAnswersFile(flags.answers), flagInputs];
     if (flags.probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth (about 2 s)...');
     const context = await loadRecommendContext({ treeFile: flags.tree, catalogFile: flags.catalog, overrides, probe: flags.probe });
-    const recommendation = recommendWith(context, layers, flags.top);
+    const environment = pipelineEnvironment(this.config.version, ['recommend', ...this.argv]);
+    const calibrated = await recommendCalibrated(context, layers, flags.top, { calibrationFlag: flags.calibration, confirm: flags.confirm, environment });
+    const recommendation = calibrated.recommendation;
+    if (flags.confirm) {
+      if (!this.jsonEnabled()) {
+        this.log(renderRecommendation(recommendation));
+        this.log('');
+      }
+      const onInterrupt = (): void => {
+        this.note('Interrupted: the models built so far are kept in the work dir; nothing half-written is left.');
+        process.exit(EXIT_CODES.interrupted);
+      };
+      process.once('SIGINT', onInterrupt);
+      let report: ConfirmReport;
+      try {
+        report = await confirmAndReport(calibrated, context, confirm, environment, { onProgress: (line) => this.note(line) });
+      } finally {
+        process.off('SIGINT', onInterrupt);
+      }
+      if (!this.jsonEnabled()) {
+        this.log('');
+        this.log(renderConfirmReport(report, recommendation.targets));
+      }
+      process.exitCode = confirmExitCode(report);
+      return recommendation;
+    }
+    if (flags.out !== undefined) await writeJsonAtomic(flags.out, recommendation);
     if (!this.jsonEnabled()) this.log(renderRecommendation(recommendation));
     return recommendation;
   }

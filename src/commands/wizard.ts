@@ -1,13 +1,17 @@
+import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
 import { recommendSourceFlags } from '../cli/recommend-flags.js';
 import { ModelscoutError } from '../errors.js';
 import { hardwareSummaryLines } from '../hardware/summary.js';
-import { loadRecommendContext, recommendWith } from '../recommend/context.js';
+import { MODE_SETTINGS } from '../pipeline/plan.js';
+import { confirmAndReport, recommendCalibrated } from '../pipeline/run.js';
+import { loadRecommendContext } from '../recommend/context.js';
 import type { Recommendation } from '../recommend/types.js';
 import { createTerminalPrompter, isInteractive } from '../ui/prompts.js';
-import { renderRecommendation } from '../ui/render-recommendation.js';
-import { askRequirements, recommendCommandFor } from '../ui/wizard.js';
+import { renderConfirmReport, renderRecommendation } from '../ui/render-recommendation.js';
+import { askConfirm, askRequirements, recommendCommandFor } from '../ui/wizard.js';
+import { confirmExitCode, confirmFlags, confirmFlagsFrom, pipelineEnvironment } from './recommend.js';
 
 export default class Wizard extends BaseCommand {
   static override summary = 'Answer a few questions and get the same ranked recommendation as `recommend`.';
@@ -16,7 +20,11 @@ export default class Wizard extends BaseCommand {
 
   static override examples = ['<%= config.bin %> wizard', '<%= config.bin %> wizard --gpu "RTX-4090"', '<%= config.bin %> wizard --json > recommendation.json'];
 
-  static override flags = { ...recommendSourceFlags };
+  static override flags = {
+    ...recommendSourceFlags,
+    ...confirmFlags,
+    out: Flags.string({ description: 'when confirming: write the JSON report to this file, atomically (default ./modelscout-report.json)', helpValue: 'FILE' }),
+  };
 
   async run(): Promise<Recommendation> {
     const { flags } = await this.parse(Wizard);
@@ -36,11 +44,21 @@ export default class Wizard extends BaseCommand {
     prompter.say('');
     prompter.say(context.tree.title);
     const { inputs } = await askRequirements(context.tree, prompter);
-    const recommendation = recommendWith(context, [inputs], flags.top);
+    const environment = pipelineEnvironment(this.config.version, ['wizard', ...this.argv]);
+    const calibrated = await recommendCalibrated(context, [inputs], flags.top, { calibrationFlag: flags.calibration, confirm: false, environment });
+    const recommendation = calibrated.recommendation;
 
     prompter.say('');
     if (!this.jsonEnabled()) this.log(renderRecommendation(recommendation));
     prompter.say(`\nThe same, non-interactive: ${recommendCommandFor(inputs, flags.tree)}`);
+    const confirm = confirmFlagsFrom(flags);
+    const measurable = recommendation.candidates.length > 0 || (recommendation.nothingFits?.alternatives.length ?? 0) > 0;
+    if (measurable && (await askConfirm(prompter, confirm.candidates, confirm.budgetSec ?? MODE_SETTINGS[confirm.mode].budgetSec))) {
+      const report = await confirmAndReport(calibrated, context, confirm, environment, { onProgress: (line) => prompter.say(line) });
+      if (!this.jsonEnabled()) this.log(`\n${renderConfirmReport(report, recommendation.targets)}`);
+      prompter.say(`The same, non-interactive: ${recommendCommandFor(inputs, flags.tree)} --confirm`);
+      process.exitCode = confirmExitCode(report);
+    }
     return recommendation;
   }
 }

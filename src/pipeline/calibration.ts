@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { ModelSpec } from '../catalog/model-spec.js';
 import { ModelscoutError } from '../errors.js';
-import type { Efficiency, SpeedEstimate, WeightFormat } from '../estimate/index.js';
+import { defaultEfficiency, estimateSpeed, type DeviceTarget, type Efficiency, type SpeedEstimate, type WeightFormat } from '../estimate/index.js';
+import type { Hardware } from '../hardware/detect.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
 
 /**
@@ -23,6 +26,13 @@ export interface CalibrationKey {
 export interface CalibrationSample {
   decode: number | null;
   prefill: number | null;
+  /**
+   * The bandwidth and peak FLOP/s the efficiencies are fractions of. A later estimate against another
+   * figure for the same machine (a probe instead of the stated default) rescales the efficiency so the
+   * achieved rate stays the same. Absent in samples written before they were recorded.
+   */
+  bandwidth_bytes_per_sec?: number | null;
+  peak_flops?: number | null;
   /** The model and test the sample came from, for the reader. */
   model: string;
   test: string;
@@ -94,13 +104,22 @@ function median(values: number[]): number | null {
 
 /**
  * The calibrated efficiency for `key`, or null when there is no sample. A side with no sample (e.g. prefill
- * never measured) keeps the fallback's value.
+ * never measured) keeps the fallback's value. With `against` (the bandwidth and peak FLOP/s the estimate
+ * will use), each sample is first rescaled from the figures it was measured against, so what is calibrated
+ * is the rate the machine achieves, whichever figure describes the machine.
  */
-export function calibratedEfficiency(file: CalibrationFile, key: CalibrationKey, fallback: Efficiency): Efficiency | null {
+export function calibratedEfficiency(
+  file: CalibrationFile,
+  key: CalibrationKey,
+  fallback: Efficiency,
+  against?: { bandwidthBytesPerSec: number | null; peakFlops: number | null },
+): Efficiency | null {
   const entry = file.entries.find((e) => sameKey(e, key));
   if (!entry || entry.samples.length === 0) return null;
-  const decode = median(entry.samples.flatMap((s) => (s.decode === null ? [] : [s.decode])));
-  const prefill = median(entry.samples.flatMap((s) => (s.prefill === null ? [] : [s.prefill])));
+  const rescale = (value: number, measuredAgainst: number | null | undefined, now: number | null | undefined): number =>
+    measuredAgainst && now ? (value * measuredAgainst) / now : value;
+  const decode = median(entry.samples.flatMap((s) => (s.decode === null ? [] : [rescale(s.decode, s.bandwidth_bytes_per_sec, against?.bandwidthBytesPerSec)])));
+  const prefill = median(entry.samples.flatMap((s) => (s.prefill === null ? [] : [rescale(s.prefill, s.peak_flops, against?.peakFlops)])));
   if (decode === null && prefill === null) return null;
   return {
     decode: decode ?? fallback.decode,
@@ -136,4 +155,130 @@ export async function writeCalibration(path: string, file: CalibrationFile): Pro
 /** A stable hardware description for calibration keys: what changes the efficiency, nothing that drifts. */
 export function hardwareFingerprint(parts: { device: 'cpu' | 'gpu'; cpuModel: string; threads: number; gpuName?: string | null }): string {
   return parts.device === 'gpu' && parts.gpuName ? `gpu:${parts.gpuName}` : `cpu:${parts.cpuModel}:${parts.threads} threads`;
+}
+
+/** Environment variable naming the calibration file (`--calibration FILE` wins over it). */
+export const CALIBRATION_ENV = 'MODELSCOUT_CALIBRATION';
+
+/**
+ * Where the calibration file lives: `--calibration FILE`, else `$MODELSCOUT_CALIBRATION`, else
+ * `$XDG_CACHE_HOME/modelscout/calibration.json` (`~/.cache/modelscout/calibration.json`). A cache, not a
+ * config: deleting it only brings back the stated default efficiencies.
+ */
+export function resolveCalibrationPath(env: Readonly<Record<string, string | undefined>>, homeDir: string, flag?: string): string {
+  if (flag !== undefined && flag.trim() !== '') return resolve(flag);
+  const fromEnv = env[CALIBRATION_ENV]?.trim();
+  if (fromEnv) return resolve(fromEnv);
+  return join(modelscoutCacheDir(env, homeDir), 'calibration.json');
+}
+
+/** `$XDG_CACHE_HOME/modelscout`, else `~/.cache/modelscout`: calibration and built models live here. */
+export function modelscoutCacheDir(env: Readonly<Record<string, string | undefined>>, homeDir: string): string {
+  const xdg = env.XDG_CACHE_HOME?.trim();
+  return join(xdg ? resolve(xdg) : join(homeDir, '.cache'), 'modelscout');
+}
+
+/**
+ * The calibration key of a device: a GPU by its name, the CPU by its model and the threads the benchmarks
+ * run with (ONNX Runtime's default: one per physical core).
+ */
+export function calibrationKeyFor(hardware: Pick<Hardware, 'cpu'>, device: Pick<DeviceTarget, 'kind' | 'name'>, format: WeightFormat, threads?: number): CalibrationKey {
+  return {
+    hardware: hardwareFingerprint({ device: device.kind, cpuModel: hardware.cpu.model, threads: threads ?? hardware.cpu.cores, gpuName: device.kind === 'gpu' ? device.name : null }),
+    device: device.kind,
+    format,
+  };
+}
+
+/**
+ * The lookup `recommend` and `bench` estimate with: calibrated efficiencies for a device and format when
+ * the file holds samples for them, undefined (the stated defaults) otherwise.
+ */
+export function efficiencyLookup(file: CalibrationFile, hardware: Pick<Hardware, 'cpu'>, threads?: number): (device: DeviceTarget, format: WeightFormat) => Efficiency | undefined {
+  return (device, format) => {
+    const against = { bandwidthBytesPerSec: device.bandwidthBytesPerSec, peakFlops: device.peakFlops };
+    const key = calibrationKeyFor(hardware, device, format, threads);
+    const own = calibratedEfficiency(file, key, defaultEfficiency(device), against);
+    if (own) return own;
+    // A format never measured here borrows what the other formats measured on the same device: mixing
+    // calibrated figures with the optimistic defaults would make the unmeasured format look fastest.
+    const others = file.entries.filter((e) => e.hardware === key.hardware && e.device === key.device && e.format !== format && e.samples.length > 0);
+    if (others.length === 0) return undefined;
+    const pooled: CalibrationEntry = { ...key, samples: others.flatMap((e) => e.samples) };
+    const borrowed = calibratedEfficiency({ schema_version: CALIBRATION_SCHEMA_VERSION, entries: [pooled] }, key, defaultEfficiency(device), against);
+    return borrowed
+      ? { ...borrowed, note: `calibrated from ${pooled.samples.length} measurement(s) of ${others.map((e) => e.format).join(', ')} on ${key.hardware} (no ${format} measurement yet): median of the recent samples` }
+      : undefined;
+  };
+}
+
+/**
+ * One calibration sample from one measurement: the efficiencies that make the estimator reproduce the
+ * measured decode rate (per stream, at the depth the test decoded at) and prefill rate, for the model that
+ * actually ran (a partial-depth model counts its own layers). Null when the run has no rates.
+ */
+export function sampleFromMeasurement(input: {
+  spec: ModelSpec;
+  layers: number;
+  format: WeightFormat;
+  device: DeviceTarget;
+  promptTokens: number;
+  batch: number;
+  decodeTokPerSecPerStream: number | null;
+  prefillTokPerSec: number | null;
+  model: string;
+  test: string;
+  measuredAt: string;
+}): CalibrationSample | null {
+  const spec: ModelSpec = { ...input.spec, numLayers: input.layers };
+  const basis = estimateSpeed({ spec, format: input.format, context: input.promptTokens, promptTokens: input.promptTokens, concurrency: input.batch, device: input.device }).basis;
+  const eff = efficiencyFromMeasurement(basis, { decodeTokPerSecPerStream: input.decodeTokPerSecPerStream, prefillTokPerSec: input.prefillTokPerSec });
+  if (eff.decode === null && eff.prefill === null) return null;
+  return {
+    decode: eff.decode,
+    prefill: eff.prefill,
+    bandwidth_bytes_per_sec: input.device.bandwidthBytesPerSec,
+    peak_flops: input.device.peakFlops,
+    model: input.model,
+    test: input.test,
+    measured_at: input.measuredAt,
+  };
+}
+
+/** Removes every entry, or only those of one hardware description; returns the file and how many samples went. */
+export function resetCalibration(file: CalibrationFile, hardware?: string): { file: CalibrationFile; removedSamples: number } {
+  const keep = hardware === undefined ? [] : file.entries.filter((e) => e.hardware !== hardware);
+  const removed = file.entries.filter((e) => !keep.includes(e)).reduce((n, e) => n + e.samples.length, 0);
+  return { file: { schema_version: CALIBRATION_SCHEMA_VERSION, entries: keep }, removedSamples: removed };
+}
+
+export interface CalibrationSummary {
+  file: string;
+  entries: {
+    hardware: string;
+    device: 'cpu' | 'gpu';
+    format: WeightFormat;
+    samples: number;
+    /** Medians of the samples, as fractions of the bandwidth / peak FLOP/s they were measured against. */
+    decode: number | null;
+    prefill: number | null;
+    lastMeasuredAt: string | null;
+    models: string[];
+  }[];
+  samples: number;
+}
+
+/** What `modelscout calibration show` prints: one row per key with the medians estimates use. */
+export function summarizeCalibration(file: CalibrationFile, path: string): CalibrationSummary {
+  const entries = file.entries.map((e) => ({
+    hardware: e.hardware,
+    device: e.device,
+    format: e.format,
+    samples: e.samples.length,
+    decode: median(e.samples.flatMap((s) => (s.decode === null ? [] : [s.decode]))),
+    prefill: median(e.samples.flatMap((s) => (s.prefill === null ? [] : [s.prefill]))),
+    lastMeasuredAt: e.samples.map((s) => s.measured_at).sort().at(-1) ?? null,
+    models: [...new Set(e.samples.map((s) => s.model))],
+  }));
+  return { file: path, entries, samples: entries.reduce((n, e) => n + e.samples, 0) };
 }

@@ -1,4 +1,6 @@
 import type { ModelSpec } from '../catalog/model-spec.js';
+// Type only: the confirm report is produced by src/pipeline, which builds on this module.
+import type { ConfirmReport } from '../pipeline/types.js';
 import type { Banded, DeviceTarget, FinetuneMemory, WeightFormat } from '../estimate/index.js';
 import type { SizeClass } from '../tree/schema.js';
 import type { PathStep } from '../tree/walk.js';
@@ -40,8 +42,11 @@ export interface Recommendation {
   hardwareNeeded: HardwareNeeded | null;
   ranking: RankingBasis;
   notes: string[];
-  /** Filled by `recommend --confirm` (benchmarks of the top candidates); null until then. */
-  confirm: unknown;
+  /**
+   * Filled by `recommend --confirm` and the wizard's confirm step: the top candidates measured on this
+   * machine, each with its verdict beside the estimate (see `ConfirmReport`); null when not confirmed.
+   */
+  confirm: ConfirmReport | null;
 }
 
 export interface DeviceSummary {

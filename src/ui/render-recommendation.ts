@@ -1,5 +1,7 @@
 import Table from 'cli-table3';
 import type { Banded } from '../estimate/index.js';
+import type { ConfirmReport, ConfirmedCandidate } from '../pipeline/types.js';
+import type { Targets } from '../recommend/requirements.js';
 import type { Candidate, DeviceSummary, Recommendation } from '../recommend/types.js';
 import { describeParamRange } from '../tree/render.js';
 import { formatBandwidth, formatBytes, formatDuration, formatFlops, formatParams } from './format.js';
@@ -57,6 +59,7 @@ export function renderRecommendation(rec: Recommendation): string {
     out.push('', 'Notes:');
     for (const n of rec.notes) out.push(...wrap(n, 106).map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)));
   }
+  if (rec.confirm) out.push('', renderConfirmReport(rec.confirm, rec.targets));
   return out.join('\n');
 }
 
@@ -140,4 +143,121 @@ function wrap(text: string, width: number): string[] {
   }
   if (line.length > 0) lines.push(line);
   return lines;
+}
+
+/**
+ * The human view of a confirm run: the test, one row per measured variant (measured beside the estimate
+ * and its error), each verdict with its reasons, the final word, what would change it, the calibration
+ * and the report path. Synthetic and extrapolated figures are labelled in the table and the text.
+ */
+export function renderConfirmReport(report: ConfirmReport, targets: Targets): string {
+  const out: string[] = [];
+  const s = report.settings;
+  out.push(
+    `Confirmation on this machine (${report.mode}: ${s.test.id}, prompt = the ${s.test.promptTokens}-token context, batch = concurrency ${s.test.batch}, ` +
+      `${s.test.repetitions} timed runs + ${s.test.warmup} warm-up, ${s.threads} threads; budget ${s.budgetSec} s, took ${formatSeconds(report.durationSec)}):`,
+  );
+  out.push(...wrap(`Models: ${report.hub.reason}.`, 110).map((l) => `  ${l}`));
+  const table = new Table({
+    head: ['#', 'Model', 'Measured as', 'Variant', 'Decode/stream (est., error)', 'TTFT (est., error)', 'Peak memory', 'Verdict'],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const c of report.candidates) {
+    const as = describeSource(c);
+    if (c.measurements.length === 0) {
+      table.push([String(c.rank), c.name, as, '—', '—', '—', '—', verdictLabel(c.verdict.status, false)]);
+      continue;
+    }
+    c.measurements.forEach((m, i) => {
+      const chosen = m.variant === c.verdict.variant;
+      table.push([
+        i === 0 ? String(c.rank) : '',
+        i === 0 ? c.name : '',
+        i === 0 ? as : '',
+        `${m.variant}${m.extrapolated ? ' (extrap.)' : ''}`,
+        m.status === 'ok' ? measuredVsEstimate(m.measured.decodeTokPerSecPerStream, m.estimated.decodeTokPerSecPerStream, m.errorPct.decodeTokPerSecPerStream, m.estimated.efficiencySource, (x) => `${short(x)} tok/s`) : 'failed',
+        m.status === 'ok' ? measuredVsEstimate(m.measured.ttftMs, m.estimated.ttftMs, m.errorPct.ttftMs, m.estimated.efficiencySource, (x) => formatDuration(x)) : '',
+        m.measured.peakMemoryBytes === null ? '—' : formatBytes(m.measured.peakMemoryBytes),
+        `${verdictLabel(m.verdict.status, m.extrapolated)}${chosen && c.measurements.length > 1 ? ' *' : ''}`,
+      ]);
+    });
+  }
+  out.push(table.toString());
+  out.push(
+    `  Targets: decode ≥ ${targets.decodeTokensPerSec} tok/s per stream, TTFT ≤ ${formatDuration(targets.maxTtftMs)}, peak memory within the usable memory. ` +
+      `Error = (measured − estimate) ÷ measured; "cal." = estimate calibrated on this machine.` +
+      (report.candidates.some((c) => c.measurements.length > 1) ? ' * = the variant the verdict rests on.' : ''),
+  );
+  for (const c of report.candidates) {
+    out.push(`  ${c.rank}. ${c.name}: ${verdictLabel(c.verdict.status, c.verdict.extrapolated)}${c.verdict.variant ? ` (${c.verdict.variant})` : ''}`);
+    const lines = [...c.verdict.reasons];
+    for (const failed of c.measurements.filter((x) => x.status === 'error' && x.variant !== c.verdict.variant)) lines.push(`${failed.variant} benchmark failed: ${failed.error ?? 'no result'}`);
+    const m = c.measurements.find((x) => x.variant === c.verdict.variant && x.extrapolation);
+    if (m?.extrapolation) {
+      const e = m.extrapolation;
+      lines.push(
+        `extrapolated from ${e.decodeStepMs.points.map((p) => `${p.layers} layer${p.layers === 1 ? '' : 's'}`).join(' and ')} to ${m.layersFull}: decode step ${formatMsValue(e.decodeStepMs.fixed)} fixed + ${formatMsValue(e.decodeStepMs.perLayer)} per layer = ${formatMsValue(e.decodeStepMs.full)}; ` +
+          `TTFT ${formatMsValue(e.ttftMs.fixed)} + ${formatMsValue(e.ttftMs.perLayer)} per layer = ${formatDuration(e.ttftMs.full)}; peak memory ${formatBytes(e.peakMemoryBytes.full)}`,
+      );
+    }
+    if (c.cost) {
+      lines.push(
+        `cost at $${c.cost.pricePerHourUsd}/h: $${toFixedSmart(c.cost.usdPerMillionTokens)} per million generated tokens ($${c.cost.usdPerToken.toExponential(2)} per token, ${c.cost.belowYardstick ? 'below' : 'above'} the $${c.cost.yardstickUsdPerToken} per token of hosted APIs) at ${short(c.cost.decodeTokPerSecTotal)} tok/s over ${report.settings.test.batch} stream${report.settings.test.batch === 1 ? '' : 's'}`,
+      );
+    }
+    if (c.source.kind !== 'none' && (c.timings.obtainSec > 0 || c.timings.quantizeSec > 0 || c.timings.benchSec > 0)) {
+      lines.push(`took ${formatSeconds(c.timings.obtainSec)} to ${c.source.kind === 'pulled' ? 'pull' : 'synthesize'}, ${formatSeconds(c.timings.quantizeSec)} to quantize, ${formatSeconds(c.timings.benchSec)} to benchmark${c.source.reused ? ' (models reused from the work dir)' : ''}`);
+    }
+    lines.push(...c.notes);
+    for (const line of lines) out.push(...wrap(line, 104).map((l, i) => (i === 0 ? `     - ${l}` : `       ${l}`)));
+  }
+  out.push('', ...wrap(`${report.final.status === 'confirmed' ? '✓' : '✗'} ${report.final.message}`, 110));
+  if (report.final.whatWouldChange.length > 0) {
+    out.push('What would change the outcome:');
+    for (const line of report.final.whatWouldChange) out.push(...wrap(line, 106).map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)));
+  }
+  const calibrated = Object.entries(report.calibration.estimatesCalibrated);
+  const anyCalibrated = calibrated.some(([, v]) => v);
+  out.push(
+    '',
+    ...wrap(
+      `Calibration: ${report.calibration.samplesAdded} measurement${report.calibration.samplesAdded === 1 ? '' : 's'} added to ${report.calibration.file}; ` +
+        (calibrated.length === 0 ? 'nothing was estimated against a measurement.' : anyCalibrated ? `the estimates above were calibrated by earlier runs for ${calibrated.filter(([, v]) => v).map(([k]) => k).join(', ')}.` : 'the estimates above used the default efficiencies (the next run will use the calibrated ones).'),
+      110,
+    ),
+  );
+  if (report.candidates.some((c) => c.source.synthetic)) out.push('Synthetic models (random weights): speed and memory are real, the generated text is not.');
+  if (report.reportPath) out.push(`Report (JSON): ${report.reportPath}`);
+  return out.join('\n');
+}
+
+function describeSource(c: ConfirmedCandidate): string {
+  if (c.source.kind === 'none') return 'estimate only';
+  const kind = c.source.kind === 'pulled' ? 'ONNX export' : 'synthetic';
+  const depth = c.depth.mode === 'partial' ? `${c.depth.layersMeasured.join('+')}/${c.depth.layersFull} layers` : 'full depth';
+  return `${kind}, ${depth}`;
+}
+
+function verdictLabel(status: string, extrapolated: boolean): string {
+  const base = status === 'confirmed' ? '✓ confirmed' : status === 'rejected' ? '✗ rejected' : status === 'estimate-only' ? 'estimate only' : 'error';
+  return extrapolated && (status === 'confirmed' || status === 'rejected') ? `${base} (extrapolated)` : base;
+}
+
+function measuredVsEstimate(measured: number | null, estimated: number | null, error: number | null, source: string, show: (x: number) => string): string {
+  const m = measured === null ? 'n/a' : show(measured);
+  if (estimated === null) return m;
+  const err = error === null ? '' : `, ${error >= 0 ? '+' : ''}${Math.round(error)}%`;
+  return `${m} (${source === 'calibrated' ? 'cal. ' : ''}${show(estimated)}${err})`;
+}
+
+function formatSeconds(sec: number): string {
+  return sec >= 100 ? `${Math.round(sec)} s` : `${sec.toFixed(1)} s`;
+}
+
+function formatMsValue(ms: number): string {
+  return ms >= 100 ? `${Math.round(ms)} ms` : `${ms.toFixed(1)} ms`;
+}
+
+function toFixedSmart(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(2);
 }

@@ -77,3 +77,12 @@ export function recommendCommandFor(inputs: RequirementInputs, treeFile?: string
   if (other.length > 0) parts.push(`--answers FILE (holding ${other.map((k) => `${k}: ${answers[k]}`).join(', ')})`);
   return parts.join(' ');
 }
+
+/**
+ * The wizard's last step: measure the top candidates here? Off by default — it takes minutes (synthesize or
+ * pull, quantize, benchmark) — and the same run is `recommend ... --confirm` for scripts.
+ */
+export async function askConfirm(prompter: Prompter, candidates: number, budgetSec: number): Promise<boolean> {
+  prompter.say(`  Confirming pulls or synthesizes each of the top ${candidates} candidates, quantizes it to int4 and benchmarks it here (planned to take at most about ${Math.ceil(budgetSec / 60)} min).`);
+  return prompter.confirm({ message: `Confirm by benchmarking the top ${candidates} on this machine?`, default: false });
+}

@@ -32,6 +32,8 @@ describe('wizard in a pseudo-terminal', () => {
     await session.waitFor(/\? Keep the latency acceptable targets \(≥ 5 tok\/s per stream, first token ≤ 10000 ms\)\?/);
     session.type(KEYS.enter); // yes
     await session.waitFor(/The same, non-interactive: modelscout recommend --customization no --latency relaxed --context 2048 --concurrency 1/);
+    await session.waitFor(/\? Confirm by benchmarking the top 3 on this machine\?/);
+    session.type(KEYS.enter); // default: no
     expect(await session.exit).toBe(0);
 
     const text = session.text();
@@ -65,6 +67,8 @@ describe('wizard in a pseudo-terminal', () => {
     await session.waitFor(/\? Maximum time to first token \(ms\)/);
     session.type(`600000${KEYS.enter}`);
     await session.waitFor(/The same, non-interactive: (modelscout recommend [^\n]+)/);
+    await session.waitFor(/\? Confirm by benchmarking the top 3 on this machine\?/);
+    session.type(`n${KEYS.enter}`);
     expect(await session.exit).toBe(0);
 
     const text = session.text();

@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { runBench } from '../bench/index.js';
+import { resolveHubSettings, resolveTokenPath, type Env } from '../hub/settings.js';
+import type { RecommendContext } from '../recommend/context.js';
+import type { EfficiencyLookup } from '../recommend/rank.js';
+import { recommend } from '../recommend/recommend.js';
+import { mergeInputs, resolveRequirements, type RequirementInputs, type Requirements } from '../recommend/requirements.js';
+import type { Recommendation } from '../recommend/types.js';
+import { writeJsonAtomic } from '../util/atomic-write.js';
+import { efficiencyLookup, modelscoutCacheDir, readCalibration, resolveCalibrationPath } from './calibration.js';
+import { confirmRecommendation, type ConfirmDeps } from './confirm.js';
+import type { HubAccess } from './obtain.js';
+import { CONFIRM_DEFAULT_CONTEXT } from './plan.js';
+import type { ConfirmMode, ConfirmReport } from './types.js';
+
+/**
+ * The composition `recommend --confirm` and the wizard share: load the calibration, recommend with it,
+ * then (when asked) confirm the top candidates and attach the report to `Recommendation.confirm`. The
+ * environment (variables, home directory) comes in from the command; nothing here reads `process.env`.
+ */
+
+/** Where the JSON report goes when `--confirm` runs without `--out`: the working directory. */
+export const DEFAULT_REPORT_FILE = 'modelscout-report.json';
+
+export interface PipelineEnvironment {
+  env: Env;
+  homeDir: string;
+  cwd: string;
+  tool: { name: string; version: string };
+  argv: string[];
+}
+
+export interface ConfirmFlags {
+  candidates: number;
+  mode: ConfirmMode;
+  budgetSec?: number | undefined;
+  pricePerHourUsd?: number | undefined;
+  workDir?: string | undefined;
+  out?: string | undefined;
+}
+
+export interface CalibratedRecommendation {
+  recommendation: Recommendation;
+  requirements: Requirements;
+  calibrationPath: string;
+  efficiencyFor: EfficiencyLookup;
+}
+
+/** The recommendation with calibrated estimates where the calibration file has them. */
+export async function recommendCalibrated(
+  context: RecommendContext,
+  layers: RequirementInputs[],
+  top: number,
+  options: { calibrationFlag?: string | undefined; confirm: boolean; environment: PipelineEnvironment },
+): Promise<CalibratedRecommendation> {
+  const { env, homeDir } = options.environment;
+  const calibrationPath = resolveCalibrationPath(env, homeDir, options.calibrationFlag);
+  const calibration = await readCalibration(calibrationPath);
+  const efficiencyFor = efficiencyLookup(calibration, context.hardware);
+  const inputs = mergeInputs(...layers);
+  const requirements = resolveRequirements(context.tree, inputs, options.confirm ? { contextTokens: CONFIRM_DEFAULT_CONTEXT } : {});
+  const recommendation = recommend({ tree: context.tree, requirements, hardware: context.hardware, catalog: context.catalog, top, efficiencyFor });
+  if (options.confirm && inputs.contextTokens === undefined) {
+    recommendation.notes.push(
+      `--confirm runs every prompt for real, so without --context it uses ${CONFIRM_DEFAULT_CONTEXT} tokens instead of the tree's ${context.tree.targets.contextTokens}; pass --context to confirm at another length.`,
+    );
+  }
+  return { recommendation, requirements, calibrationPath, efficiencyFor };
+}
+
+/** Hub access from the same variables huggingface_hub reads (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, …). */
+export function hubAccessFrom(environment: PipelineEnvironment): HubAccess {
+  const { env, homeDir } = environment;
+  let storedToken: string | undefined;
+  try {
+    storedToken = readFileSync(resolveTokenPath(env, homeDir), 'utf8');
+  } catch {
+    storedToken = undefined;
+  }
+  return {
+    settings: resolveHubSettings(env, { homeDir, storedToken }),
+    fetch: globalThis.fetch,
+    userAgent: `${environment.tool.name}/${environment.tool.version}; node/${process.versions.node}`,
+  };
+}
+
+/** Default work dir for built models: `$XDG_CACHE_HOME/modelscout/confirm` (`~/.cache/modelscout/confirm`). */
+export function defaultWorkDir(env: Env, homeDir: string): string {
+  return join(modelscoutCacheDir(env, homeDir), 'confirm');
+}
+
+/**
+ * Confirms the recommendation's top candidates, attaches the report, writes the whole Recommendation as
+ * JSON (atomically) to `--out` or `./modelscout-report.json`, and returns the report.
+ */
+export async function confirmAndReport(
+  calibrated: CalibratedRecommendation,
+  context: RecommendContext,
+  flags: ConfirmFlags,
+  environment: PipelineEnvironment,
+  hooks: { onProgress?: (line: string) => void; signal?: AbortSignal; deps?: Partial<ConfirmDeps> } = {},
+): Promise<ConfirmReport> {
+  const { recommendation, requirements, calibrationPath } = calibrated;
+  const workDir = flags.workDir !== undefined ? resolve(environment.cwd, flags.workDir) : defaultWorkDir(environment.env, environment.homeDir);
+  const deps: ConfirmDeps = {
+    now: () => performance.now(),
+    timestamp: () => new Date().toISOString(),
+    hub: hubAccessFrom(environment),
+    runBench,
+    ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    ...hooks.deps,
+  };
+  const report = await confirmRecommendation(
+    {
+      recommendation,
+      requirements,
+      catalog: context.catalog,
+      hardware: context.hardware,
+      mode: flags.mode,
+      candidates: flags.candidates,
+      ...(flags.budgetSec !== undefined ? { budgetSec: flags.budgetSec } : {}),
+      pricePerHourUsd: flags.pricePerHourUsd ?? null,
+      workDir,
+      calibrationPath,
+      tool: environment.tool,
+      argv: environment.argv,
+    },
+    deps,
+  );
+  const reportPath = resolve(environment.cwd, flags.out ?? DEFAULT_REPORT_FILE);
+  report.reportPath = reportPath;
+  recommendation.confirm = report;
+  await writeJsonAtomic(reportPath, recommendation);
+  return report;
+}

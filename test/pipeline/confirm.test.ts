@@ -1,0 +1,178 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runBench, type BenchRunOptions } from '../../src/bench/index.js';
+import { readCalibration } from '../../src/pipeline/calibration.js';
+import { confirmRecommendation, type ConfirmDeps, type ConfirmOptions } from '../../src/pipeline/confirm.js';
+import { syntheticModelDir } from '../../src/pipeline/obtain.js';
+import type { ConfirmReport } from '../../src/pipeline/types.js';
+import type { BenchReport } from '../../src/report/schema.js';
+import { DEEP_CATALOG, GiB, constructedResult, tinyRecommendation, type TinySetup } from './helpers.js';
+
+const dirs: string[] = [];
+afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ms-confirm-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function optionsFor(setup: TinySetup, dir: string, extra: Partial<ConfirmOptions> = {}): ConfirmOptions {
+  return {
+    recommendation: setup.recommendation,
+    requirements: setup.requirements,
+    catalog: setup.catalog,
+    hardware: setup.hardware,
+    mode: 'quick',
+    candidates: 3,
+    workDir: join(dir, 'work'),
+    calibrationPath: join(dir, 'calibration.json'),
+    tool: { name: 'modelscout', version: 'test' },
+    argv: ['recommend', '--confirm'],
+    ...extra,
+  };
+}
+
+function depsWith(lines: string[], runner: ConfirmDeps['runBench'] = runBench): ConfirmDeps {
+  return { now: () => performance.now(), timestamp: () => new Date().toISOString(), hub: null, runBench: runner, onProgress: (l) => lines.push(l) };
+}
+
+describe('confirmRecommendation on tiny synthetic candidates (real synth, quantize and bench)', () => {
+  it('synthesizes, quantizes, benchmarks and confirms; a second run reuses the models and compares with calibrated estimates', async () => {
+    const dir = await tempDir();
+    const setup = await tinyRecommendation(dir);
+    const lines: string[] = [];
+    const first = await confirmRecommendation(optionsFor(setup, dir), depsWith(lines));
+
+    expect(first).toMatchObject({ schemaVersion: 1, kind: 'modelscout.confirm', mode: 'quick', hub: { reachable: false } });
+    expect(first.settings.test).toMatchObject({ id: 'pp64+tg16', promptTokens: 64, genTokens: 16, batch: 1, repetitions: 2, warmup: 1 });
+    expect(first.candidates.map((c) => c.id)).toEqual(setup.recommendation.candidates.slice(0, 3).map((c) => c.id));
+    for (const c of first.candidates) {
+      expect(c.source).toMatchObject({ kind: 'synthetic', synthetic: true, reused: false, seed: 42 });
+      expect(c.depth).toMatchObject({ mode: 'full', layersMeasured: [c.depth.layersFull] });
+      // int4 and float both measured (both fit, the budget allows), the verdict on the recommended format.
+      expect(c.measurements.map((m) => m.variant).sort()).toEqual(['fp32', 'q4']);
+      for (const m of c.measurements) {
+        expect(m.status, m.error ?? '').toBe('ok');
+        expect(m.extrapolated).toBe(false);
+        const r = m.results[0]!;
+        expect(r.model.synthetic).toBe(true);
+        expect(r.test).toMatchObject({ n_prompt: 64, n_gen: 16, batch_size: 1 });
+        expect(m.measured.decodeTokPerSecPerStream).toBeCloseTo(r.metrics.decode_tps!.p50, 6);
+        expect(m.measured.ttftMs).toBe(r.metrics.ttft_ms!.p50);
+        expect(m.estimated.efficiencySource).toBe('default');
+        expect(m.errorPct.decodeTokPerSecPerStream).toBeCloseTo(((m.measured.decodeTokPerSecPerStream! - m.estimated.decodeTokPerSecPerStream!) / m.measured.decodeTokPerSecPerStream!) * 100, 6);
+      }
+      // Tiny models decode hundreds of tokens per second: far above 20 tok/s and under 500 ms.
+      expect(c.verdict).toMatchObject({ status: 'confirmed', variant: 'fp32' });
+      expect(existsSync(join(c.source.paths[0]!, 'onnx', 'model_q4.onnx'))).toBe(true);
+    }
+    expect(first.final).toMatchObject({ status: 'confirmed', candidateId: setup.recommendation.candidates[0]!.id });
+    expect(first.calibration.samplesAdded).toBe(6);
+    expect(lines.some((l) => /synthesizing tiny-/.test(l))).toBe(true);
+    expect(lines.some((l) => /quantizing tiny-/.test(l))).toBe(true);
+    const calibration = await readCalibration(join(dir, 'calibration.json'));
+    expect(calibration.entries.map((e) => `${e.hardware}|${e.format}`).sort()).toEqual(['cpu:Test CPU:2 threads|fp32', 'cpu:Test CPU:2 threads|q4']);
+
+    const again: string[] = [];
+    const second = await confirmRecommendation(optionsFor(setup, dir), depsWith(again));
+    expect(again.some((l) => /synthesizing|quantizing/.test(l))).toBe(false);
+    for (const c of second.candidates) {
+      expect(c.source.reused).toBe(true);
+      for (const m of c.measurements) expect(m.estimated.efficiencySource).toBe('calibrated');
+    }
+    expect(second.calibration.estimatesCalibrated).toEqual({ fp32: true, q4: true });
+    expect((await readCalibration(join(dir, 'calibration.json'))).entries[0]!.samples).toHaveLength(6);
+  });
+
+  it('measures a candidate too deep for the budget at two partial depths and extrapolates to the full depth', async () => {
+    const dir = await tempDir();
+    const setup = await tinyRecommendation(dir, { contextTokens: 32 }, 1, DEEP_CATALOG);
+    expect(setup.recommendation.candidates[0]!.id).toBe('tiny-deep');
+    const lines: string[] = [];
+    // A 1-second budget fits nothing: the best candidate is still measured, the cheaper way (partial depth).
+    const report = await confirmRecommendation(optionsFor(setup, dir, { candidates: 1, budgetSec: 1 }), depsWith(lines));
+    const c = report.candidates[0]!;
+    expect(c.depth).toEqual({ mode: 'partial', layersFull: 96, layersMeasured: [1, 2] });
+    expect(c.notes.join(' ')).toMatch(/over the 1 s budget/);
+    expect(c.notes.join(' ')).toMatch(/measured at 1 and 2 of 96 layers and extrapolated/);
+    const m = c.measurements[0]!;
+    expect(m).toMatchObject({ variant: 'q4', status: 'ok', extrapolated: true, layersMeasured: [1, 2], layersFull: 96 });
+    expect(m.results.map((r) => r.model.architecture.layers)).toEqual([1, 2]);
+    const e = m.extrapolation!;
+    expect(e.decodeStepMs.points.map((p) => p.layers)).toEqual([1, 2]);
+    expect(e.decodeStepMs.full).toBeCloseTo(e.decodeStepMs.fixed + 96 * e.decodeStepMs.perLayer, 6);
+    expect(m.measured.decodeTokPerSecPerStream).toBeCloseTo(1000 / e.decodeStepMs.full, 6);
+    expect(m.measured.ttftMs).toBeCloseTo(e.ttftMs.full, 6);
+    expect(c.verdict.extrapolated).toBe(true);
+    // Only the shallow models were built; their float files were dropped once quantized.
+    const shallow = syntheticModelDir(join(dir, 'work'), setup.catalog.find((s) => s.id === 'tiny-deep')!, 42, 1);
+    expect(existsSync(join(shallow, 'onnx', 'model_q4.onnx'))).toBe(true);
+    expect(existsSync(join(shallow, 'onnx', 'model.onnx'))).toBe(false);
+    expect(existsSync(syntheticModelDir(join(dir, 'work'), setup.catalog.find((s) => s.id === 'tiny-deep')!, 42, 96))).toBe(false);
+  });
+});
+
+describe('verdicts against constructed measurements', () => {
+  it('rejects a candidate that misses decode speed, one that misses TTFT and one that does not fit, and confirms one that meets every target', async () => {
+    const dir = await tempDir();
+    const setup = await tinyRecommendation(dir);
+    const ranked = setup.recommendation.candidates.map((c) => c.id);
+    expect(ranked).toHaveLength(4);
+    const usable = setup.recommendation.candidates[0]!.memory.usableBytes;
+    // Per candidate (by rank): misses decode (10 < 20 tok/s), misses TTFT (900 > 500 ms), does not fit, meets all.
+    const figures = [
+      { decodeTps: 10, ttftMs: 100, peakBytes: GiB },
+      { decodeTps: 40, ttftMs: 900, peakBytes: GiB },
+      { decodeTps: 40, ttftMs: 100, peakBytes: usable + GiB },
+      { decodeTps: 40, ttftMs: 100, peakBytes: GiB },
+    ];
+    const runner = async (options: BenchRunOptions): Promise<BenchReport> => {
+      const results = options.plan.models.map((path) => {
+        const index = ranked.findIndex((id) => path.includes(`${id}-synthetic`));
+        const test = options.plan.tests[0]!;
+        const layers = setup.catalog.find((m) => m.id === ranked[index])!.numLayers;
+        return constructedResult({ path, layers, prompt: test.n_prompt, gen: test.n_gen, batch: test.batch_size, ...figures[index]! });
+      });
+      return { environment: null, results } as unknown as BenchReport;
+    };
+    const report: ConfirmReport = await confirmRecommendation(optionsFor(setup, dir, { candidates: 4 }), depsWith([], runner));
+    const byRank = report.candidates;
+    expect(byRank.map((c) => c.verdict.status)).toEqual(['rejected', 'rejected', 'rejected', 'confirmed']);
+    expect(byRank[0]!.verdict.reasons).toEqual(['decode 10.0 tok/s per stream is below the 20.0 tok/s target (-50%)']);
+    expect(byRank[1]!.verdict.reasons).toEqual(['time to first token 900 ms exceeds the 500 ms target (-80%)']);
+    expect(byRank[2]!.verdict.reasons[0]).toMatch(/^peak memory \d+\.\d\d GiB does not fit the \d+\.\d\d GiB usable here$/);
+    expect(byRank[2]!.verdict.checks.find((k) => k.name === 'memory')?.met).toBe(false);
+    expect(report.final).toMatchObject({ status: 'confirmed', candidateId: ranked[3] });
+
+    // Without the one that meets every target: none is confirmed, the closest is named and the way out said.
+    const three = await confirmRecommendation(optionsFor(setup, dir, { candidates: 3 }), depsWith([], runner));
+    expect(three.final.status).toBe('none-confirmed');
+    // Closeness: decode 10/20 = 0.5 against TTFT 500/900 ≈ 0.56; the one that does not fit counts 0.
+    expect(three.final.closest?.id).toBe(ranked[1]);
+    expect(three.final.whatWouldChange[0]).toMatch(/^A shorter context: .* prompts of about 35 tokens or fewer \(measured 900 ms for 64\)\.$/);
+    expect(three.final.whatWouldChange.some((l) => /^A smaller model: /.test(l))).toBe(true);
+    expect(three.final.whatWouldChange.at(-1)).toMatch(/^A GPU: the class needs .* e\.g\. 1× NVIDIA/);
+  });
+
+  it('costs the generated tokens at the given hourly price and compares with the hosted-API yardstick', async () => {
+    const dir = await tempDir();
+    const setup = await tinyRecommendation(dir, { contextTokens: 64, concurrency: 2 });
+    const runner = async (options: BenchRunOptions): Promise<BenchReport> => {
+      const test = options.plan.tests[0]!;
+      const layersOf = (path: string): number => setup.catalog.find((m) => path.includes(`${m.id}-synthetic`))!.numLayers;
+      return { environment: null, results: options.plan.models.map((path) => constructedResult({ path, layers: layersOf(path), prompt: test.n_prompt, gen: test.n_gen, batch: test.batch_size, decodeTps: 100, ttftMs: 50, peakBytes: GiB })) } as unknown as BenchReport;
+    };
+    const report = await confirmRecommendation(optionsFor(setup, dir, { candidates: 1, pricePerHourUsd: 0.36 }), depsWith([], runner));
+    expect(report.settings.test.id).toBe('pp64+tg16/b2');
+    const c = report.candidates[0]!;
+    // 100 tok/s over both streams = 50 per stream; $0.36/h over 360,000 tokens/h = $1 per million.
+    expect(c.measurements[0]!.measured.decodeTokPerSecPerStream).toBeCloseTo(50, 6);
+    expect(c.cost).toMatchObject({ pricePerHourUsd: 0.36, decodeTokPerSecTotal: 100, belowYardstick: true, yardstickUsdPerToken: 0.001 });
+    expect(c.cost!.usdPerMillionTokens).toBeCloseTo(1, 9);
+  });
+});
