@@ -24,6 +24,7 @@ export default class Synth extends BaseCommand {
     '<%= config.bin %> synth smollm2-135m --dtype fp16 --seed 7',
     '<%= config.bin %> synth llama-3.1-8b --layers 4 --out /tmp/llama-4l',
     '<%= config.bin %> synth ./my-model/config.json --json',
+    '<%= config.bin %> synth qwen2.5-0.5b --graph fused --max-length 4096',
   ];
 
   static override args = {
@@ -36,11 +37,17 @@ export default class Synth extends BaseCommand {
     seed: Flags.integer({ min: 0, max: MAX_SEED, default: 0, helpValue: 'S', description: 'seed of the random weights' }),
     out: Flags.string({ helpValue: 'DIR', description: 'output folder (default ./models/<id>-synthetic)' }),
     verify: Flags.boolean({ default: false, description: 'load the model in ONNX Runtime and run one step before publishing it (needs memory for the whole model)' }),
+    graph: Flags.option({
+      options: ['standard', 'fused'] as const,
+      default: 'standard' as const,
+      description: 'standard ONNX ops, or ONNX Runtime fused kernels (GroupQueryAttention, SkipSimplifiedLayerNormalization, packed q/k/v; Llama family; writes genai_config.json)',
+    })(),
+    'max-length': Flags.integer({ min: 1, helpValue: 'N', description: 'fused graph: longest sequence (prompt + new tokens, padding included) it accepts [default: the context length]' }),
   };
 
   async run(): Promise<SynthCommandResult> {
     const { args, flags } = await this.parse(Synth);
-    const { resolved } = await planSynth({ source: args.model, seed: flags.seed, ...(flags.layers !== undefined ? { layers: flags.layers } : {}) });
+    const { resolved } = await planSynth({ source: args.model, seed: flags.seed, graph: flags.graph, ...(flags.layers !== undefined ? { layers: flags.layers } : {}) });
     const outDir = flags.out ?? defaultSynthOutDir(resolved.spec.id);
 
     const controller = new AbortController();
@@ -61,6 +68,8 @@ export default class Synth extends BaseCommand {
         producerVersion: this.config.version,
         signal: controller.signal,
         verify: flags.verify,
+        graph: flags.graph,
+        ...(flags['max-length'] !== undefined ? { maxLength: flags['max-length'] } : {}),
         ...(flags.layers !== undefined ? { layers: flags.layers } : {}),
         ...(progress ? { onProgress: (p: WriteProgress) => progress.update(p) } : {}),
       });
@@ -68,9 +77,10 @@ export default class Synth extends BaseCommand {
       const wallMs = performance.now() - started;
       if (!this.jsonEnabled()) {
         const where = relative(process.cwd(), result.outDir) || '.';
-        this.log(`Synthesized ${result.id}: ${result.layersBuilt} of ${result.layersFull} layers, ${result.dtype}, seed ${result.seed} (synthetic weights: speed and memory are real, text is not)`);
+        this.log(`Synthesized ${result.id}: ${result.layersBuilt} of ${result.layersFull} layers, ${result.dtype}, seed ${result.seed}${result.graph === 'fused' ? ', fused graph' : ''} (synthetic weights: speed and memory are real, text is not)`);
         this.log(`  ${relative(process.cwd(), result.modelFile)}  ${formatBytes(result.modelBytes)} graph + ${formatBytes(result.dataBytes)} data, ${formatInteger(result.parameters)} parameters, ${formatDuration(wallMs)}`);
         if (result.verified) this.log('  verified: ONNX Runtime loads it and one step gives finite logits');
+        if (result.genaiConfigFile) this.log(`  ${relative(process.cwd(), result.genaiConfigFile)}  (onnxruntime-genai config, past_present_share_buffer)`);
         if (result.keptFiles.length > 0) this.log(`  kept: ${result.keptFiles.join(', ')}`);
         this.log(`Next: modelscout inspect ${where}`);
       }

@@ -7,7 +7,9 @@ import { METADATA_KEYS } from '../metadata.js';
 import { writeModel, type WriteProgress } from '../model-io.js';
 import { checkDecoderRuns } from '../verify.js';
 import { resolveSynthArchitecture, type SynthArchitecture } from './architecture.js';
-import { buildDecoderModel, type SynthDtype } from './build-decoder.js';
+import type { SynthDtype } from './build-decoder.js';
+import { buildSynthGraph, checkSynthGraph, fusedGenaiConfig } from '../fused/synth-graph.js';
+import type { GraphKind } from '../metadata.js';
 
 export { syntheticWeight, syntheticWeightChunks, fillSyntheticWeight, weightInit, weightKey } from './weights.js';
 export type { WeightInit, WeightLayout } from './weights.js';
@@ -44,6 +46,10 @@ export interface SynthOptions {
   signal?: AbortSignal;
   /** Load the new model in ONNX Runtime and run one step before publishing the folder. */
   verify?: boolean;
+  /** `standard` ONNX ops (default) or ONNX Runtime's `fused` kernels (GroupQueryAttention, …). */
+  graph?: GraphKind;
+  /** Fused graph: longest sequence it accepts (rotary table rows); default the model's context length. */
+  maxLength?: number;
 }
 
 export interface SynthResult {
@@ -61,6 +67,9 @@ export interface SynthResult {
   dataBytes: number;
   /** Other variant files kept from the previous content of the folder. */
   keptFiles: string[];
+  graph: GraphKind;
+  /** `genai_config.json` written beside the model (fused graphs), else null. */
+  genaiConfigFile: string | null;
   /** Whether the model was loaded and run one step in ONNX Runtime before it was published. */
   verified: boolean;
 }
@@ -135,7 +144,7 @@ export async function resolveSynthSource(source: string, catalog?: ModelSpec[]):
 }
 
 /** Validates the request and returns what will be built (no files touched). */
-export async function planSynth(options: Pick<SynthOptions, 'source' | 'layers' | 'seed' | 'catalog'>): Promise<{ resolved: ResolvedSource; arch: SynthArchitecture; layers: number }> {
+export async function planSynth(options: Pick<SynthOptions, 'source' | 'layers' | 'seed' | 'catalog' | 'graph'>): Promise<{ resolved: ResolvedSource; arch: SynthArchitecture; layers: number }> {
   if (!Number.isInteger(options.seed) || options.seed < 0 || options.seed > MAX_SEED) {
     throw new ModelscoutError('E_INPUT', `invalid seed ${JSON.stringify(options.seed)}: expected an integer from 0 to ${MAX_SEED}`);
   }
@@ -145,16 +154,20 @@ export async function planSynth(options: Pick<SynthOptions, 'source' | 'layers' 
   if (!Number.isInteger(layers) || layers < 1 || layers > arch.numLayers) {
     throw new ModelscoutError('E_INPUT', `invalid --layers ${JSON.stringify(options.layers)}: ${resolved.spec.id} has ${arch.numLayers} layers, expected 1 to ${arch.numLayers}`);
   }
+  checkSynthGraph(options.graph ?? 'standard', arch);
   return { resolved, arch, layers };
 }
 
 export async function synthesizeModel(options: SynthOptions): Promise<SynthResult> {
   const { resolved, arch, layers } = await planSynth(options);
+  const graph = options.graph ?? 'standard';
   const outDir = resolve(options.outDir);
-  const config = buildHfConfig(resolved, arch, layers, options.seed);
+  const config = buildHfConfig(resolved, arch, layers, options.seed, graph);
   const generationConfig = buildGenerationConfig(resolved.raw);
   const modelFile = variantFileName(options.dtype);
-  const built = buildDecoderModel({
+  const built = buildSynthGraph({
+    graph,
+    ...(options.maxLength !== undefined ? { maxLength: options.maxLength } : {}),
     arch,
     layers,
     dtype: options.dtype,
@@ -164,7 +177,6 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
       [METADATA_KEYS.source]: resolved.label,
       [METADATA_KEYS.numLayersBuilt]: String(layers),
       [METADATA_KEYS.numLayersFull]: String(arch.numLayers),
-      [METADATA_KEYS.graph]: 'standard',
     },
   });
   const parameters = built.model.graph!.initializer.reduce((sum, t) => sum + (t.name?.startsWith('/') ? 0 : t.dims.reduce((a, d) => a * d, 1)), 0);
@@ -187,6 +199,7 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
     config['transformers.js_config'] = await transformersJsConfig(onnxDir);
     await writeJsonAtomic(join(tmp, 'config.json'), config);
     await writeJsonAtomic(join(tmp, 'generation_config.json'), generationConfig);
+    if (graph === 'fused') await writeJsonAtomic(join(tmp, 'genai_config.json'), fusedGenaiConfig(arch, layers, `onnx/${modelFile}`, resolved.raw, options.maxLength));
     return {
       id: resolved.spec.id,
       source: resolved.label,
@@ -202,6 +215,8 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
       dataBytes: written.dataBytes,
       keptFiles,
       verified: options.verify === true,
+      graph,
+      genaiConfigFile: graph === 'fused' ? join(outDir, 'genai_config.json') : null,
     };
   });
 }
@@ -214,14 +229,14 @@ const ARCHITECTURE_CLASS: Record<string, string> = {
 };
 
 /** The config.json of the built model: the source config with the layer count actually built. */
-export function buildHfConfig(resolved: ResolvedSource, arch: SynthArchitecture, layers: number, seed: number): Record<string, unknown> {
+export function buildHfConfig(resolved: ResolvedSource, arch: SynthArchitecture, layers: number, seed: number, graph: GraphKind = 'standard'): Record<string, unknown> {
   const marker = {
     synthetic: true,
     seed,
     source: resolved.label,
     num_layers_built: layers,
     num_layers_full: arch.numLayers,
-    graph: 'standard',
+    graph,
   };
   if (resolved.raw) {
     const config: Record<string, unknown> = { ...resolved.raw };

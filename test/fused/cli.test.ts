@@ -1,0 +1,75 @@
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readModelscoutMetadata } from '../../src/onnx/metadata.js';
+import { readModel } from '../../src/onnx/model-io.js';
+import { TINY_CONFIGS } from '../helpers/tiny-model.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+function run(args: string[]) {
+  return execa('node', ['bin/run.js', ...args], { cwd: ROOT, reject: false, stdin: 'ignore', env: { NO_COLOR: '1' } });
+}
+
+let dir: string;
+let configPath: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'modelscout-fused-cli-'));
+  configPath = join(dir, 'qwen2-tiny', 'config.json');
+  await mkdir(join(dir, 'qwen2-tiny'));
+  await writeFile(configPath, JSON.stringify({ ...TINY_CONFIGS.qwen2, bos_token_id: 1, eos_token_id: [2, 3] }));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('synth --graph fused, quantize, generate', () => {
+  it('builds a fused model folder with genai_config.json, which quantizes to a fused int4 model that generates what the standard one does', async () => {
+    const fusedDir = join(dir, 'fused');
+    const standardDir = join(dir, 'standard');
+    const synth = await run(['synth', configPath, '--graph', 'fused', '--max-length', '64', '--layers', '2', '--seed', '9', '--out', fusedDir, '--json']);
+    expect(synth.exitCode, String(synth.stderr)).toBe(0);
+    expect(JSON.parse(String(synth.stdout))).toMatchObject({ graph: 'fused', layersBuilt: 2, genaiConfigFile: join(fusedDir, 'genai_config.json') });
+    expect((await readdir(fusedDir)).sort()).toEqual(['config.json', 'genai_config.json', 'generation_config.json', 'onnx']);
+    const genai = JSON.parse(await readFile(join(fusedDir, 'genai_config.json'), 'utf8')) as { model: Record<string, unknown>; search: Record<string, unknown> };
+    expect(genai.model).toMatchObject({ bos_token_id: 1, eos_token_id: [2, 3], context_length: 64, type: 'qwen2', decoder: { filename: 'onnx/model.onnx', num_hidden_layers: 2 } });
+    expect(genai.search).toMatchObject({ past_present_share_buffer: true, max_length: 64 });
+    const config = JSON.parse(await readFile(join(fusedDir, 'config.json'), 'utf8')) as { modelscout: Record<string, unknown> };
+    expect(config.modelscout.graph).toBe('fused');
+    expect(readModelscoutMetadata((await readModel(join(fusedDir, 'onnx', 'model.onnx'))).model).graph).toBe('fused');
+
+    expect((await run(['synth', configPath, '--layers', '2', '--seed', '9', '--out', standardDir, '--json'])).exitCode).toBe(0);
+    for (const d of [fusedDir, standardDir]) {
+      const q = await run(['quantize', d, '--json']);
+      expect(q.exitCode, String(q.stderr)).toBe(0);
+    }
+    const q4 = await readModel(join(fusedDir, 'onnx', 'model_q4.onnx'));
+    const ops = q4.model.graph!.node.map((n) => n.op_type);
+    expect(ops).toContain('GroupQueryAttention');
+    expect(ops).toContain('MatMulNBits');
+    expect(ops).not.toContain('MatMul');
+    expect(readModelscoutMetadata(q4.model).graph).toBe('fused');
+
+    const generated: number[][] = [];
+    for (const d of [fusedDir, standardDir]) {
+      const g = await run(['generate', d, '--variant', 'q4', '--prompt-ids', '5,17,42,99', '--max-new', '8', '--json']);
+      expect(g.exitCode, String(g.stderr)).toBe(0);
+      generated.push((JSON.parse(String(g.stdout)) as { ids: number[] }).ids);
+    }
+    expect(generated[0]).toEqual(generated[1]);
+  });
+
+  it('refuses a fused graph for an architecture it cannot express, in one line with exit 2', async () => {
+    const gpt2 = join(dir, 'gpt2-tiny.json');
+    await writeFile(gpt2, JSON.stringify(TINY_CONFIGS.gpt2));
+    const result = await run(['synth', gpt2, '--graph', 'fused', '--out', join(dir, 'gpt2')]);
+    expect(result.exitCode).toBe(2);
+    const lines = String(result.stderr).split('\n').filter(Boolean);
+    expect(lines[0]).toMatch(/^Error: cannot build a fused graph for gpt2: .*Llama family/);
+    expect(String(result.stderr)).not.toMatch(/\n\s+at /);
+  });
+});
