@@ -54,7 +54,7 @@ import {
   type MeasuredFigures,
   type VariantMeasurement,
 } from './types.js';
-import { costPerMillionTokens, decideVerdict, extrapolateStepTime } from './verdict.js';
+import { costPerMillionTokens, decideVerdict, extrapolateToDepth } from './verdict.js';
 
 /**
  * `confirmRecommendation`: the recommendation's top candidates measured on this machine. For each one:
@@ -110,6 +110,8 @@ interface Work {
   benchDevice: 'cpu' | 'cuda';
   primary: ConfirmVariant;
   test: TestSpec;
+  /** Timed runs and warm-ups (the mode's; the quick mode's for a measurement forced over the budget). */
+  runs: { repetitions: number; warmup: number };
   /** Why it cannot be measured at all (then it is "estimate only"). */
   unmeasurable: string | null;
   synthUnsupported: string | null;
@@ -157,8 +159,8 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
       test: w.test,
       device: w.device,
       efficiency: liveLookup(w.device, formatOfVariant(variant)),
-      repetitions: mode.repetitions,
-      warmup: mode.warmup,
+      repetitions: w.runs.repetitions,
+      warmup: w.runs.warmup,
       throughputs,
       slowdown,
     });
@@ -206,8 +208,12 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
     const partial = partialCost(w);
     const cheapest = partial !== null && partial < fullCost(w) ? partial : fullCost(w);
     if (!anyMeasured && w === [...deferred].sort((a, b) => a.candidate.rank - b.candidate.rank)[0]) {
+      // Over the budget anyway: as few runs and tokens as still give a median (the quick mode's).
+      const quick = MODE_SETTINGS.quick;
+      w.runs = { repetitions: Math.min(quick.repetitions, w.runs.repetitions), warmup: Math.min(quick.warmup, w.runs.warmup) };
+      w.test = confirmTest(rec.targets, Math.min(quick.genTokens, w.test.n_gen), w.candidate.fit === 'reduced-context' ? w.candidate.memory.maxContext : w.spec.maxContext);
       w.out.notes.push(
-        `measured over the ${budgetSec} s budget (≈ ${Math.round(cheapest)} s predicted with ${Math.max(0, Math.round(remainingSec()))} s left) so that at least one candidate is measured`,
+        `measured over the ${budgetSec} s budget (≈ ${Math.round(cheapest)} s predicted with ${Math.max(0, Math.round(remainingSec()))} s left) so that at least one candidate is measured, with the quick settings (${w.test.id} × ${w.runs.repetitions} + ${w.runs.warmup} warm-up)`,
       );
       await measureCandidate(w, partial !== null && partial < fullCost(w) ? 'partial' : 'full');
     } else {
@@ -374,7 +380,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
       w.out.timings.obtainSec += built.synthSec;
     }
     const layersList = w.out.depth.layersMeasured;
-    say(`${label(w)}: benchmarking ${variant} ${w.test.id} × ${mode.repetitions} (+${mode.warmup} warm-up)${layersList.length > 1 ? ` at ${layersList.join(' and ')} layers` : ''}`);
+    say(`${label(w)}: benchmarking ${variant} ${w.test.id} × ${w.runs.repetitions} (+${w.runs.warmup} warm-up)${layersList.length > 1 ? ` at ${layersList.join(' and ')} layers` : ''}`);
     const t0 = deps.now();
     let report: BenchReport;
     try {
@@ -422,8 +428,8 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
       threads: [threads],
       graphOptLevel: 'all',
       tests: [w.test],
-      repetitions: mode.repetitions,
-      warmup: mode.warmup,
+      repetitions: w.runs.repetitions,
+      warmup: w.runs.warmup,
       seed,
       thresholds: { min_decode_tps: null, max_ttft_ms: null, max_peak_rss_bytes: null, max_regression_pct: 10, inconclusive_pass: false },
       baseline: null,
@@ -474,18 +480,19 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
       const p = per[0]!;
       measured = { decodeTokPerSecPerStream: p.decodeStepMs ? 1000 / p.decodeStepMs : null, ttftMs: p.ttftMs, prefillTokPerSec: p.prefill, peakMemoryBytes: p.peak };
     } else {
-      const fit = (pick: (x: (typeof per)[number]) => number | null): ExtrapolatedFigure | null => {
+      const fit = (pick: (x: (typeof per)[number]) => number | null, estimate: (layers: number) => number): ExtrapolatedFigure | null => {
         const points = per.flatMap((x) => {
           const v = pick(x);
-          return v === null ? [] : [{ layers: x.layers, ms: v }];
+          return v === null ? [] : [{ layers: x.layers, value: v }];
         });
         if (points.length === 0) return null;
-        const r = extrapolateStepTime(points, full);
-        return { fixed: r.fixedMs, perLayer: r.perLayerMs, full: r.ms, points: points.map((p) => ({ layers: p.layers, value: p.ms })) };
+        const r = extrapolateToDepth(points, estimate, full);
+        return { fixed: r.fixed, perLayer: r.perLayer, full: r.full, points, method: r.method, scale: r.scale };
       };
-      const step = fit((x) => x.decodeStepMs);
-      const ttft = fit((x) => x.ttftMs);
-      const peak = fit((x) => x.peak);
+      const at = estimateAtDepth(w, variant);
+      const step = fit((x) => x.decodeStepMs, (layers) => at(layers).decodeStepMs);
+      const ttft = fit((x) => x.ttftMs, (layers) => at(layers).ttftMs);
+      const peak = fit((x) => x.peak, (layers) => at(layers).memoryBytes);
       measured = {
         decodeTokPerSecPerStream: step ? 1000 / step.full : null,
         ttftMs: ttft ? ttft.full : null,
@@ -519,6 +526,23 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
       verdict,
       results,
       benchSec: round(benchSec, 1),
+    };
+  }
+
+  /** The estimator's figures for the model cut to `layers` layers: what partial depths are scaled with. */
+  function estimateAtDepth(w: Work, variant: ConfirmVariant): (layers: number) => { decodeStepMs: number; ttftMs: number; memoryBytes: number } {
+    const format = formatOfVariant(variant);
+    const efficiency = initialLookup(w.device, format);
+    const B = w.test.batch_size;
+    return (layers) => {
+      const spec: ModelSpec = { ...w.spec, numLayers: layers };
+      const speed = estimateSpeed({ spec, format, context: w.test.n_prompt, promptTokens: w.test.n_prompt, concurrency: B, device: w.device, ...(efficiency ? { efficiency } : {}) });
+      const fit = fitMemory({ spec, format, context: w.test.n_prompt + w.test.n_gen, concurrency: B, device: w.device });
+      return {
+        decodeStepMs: speed.decodeTokPerSec ? 1000 / speed.decodeTokPerSec.value : 0,
+        ttftMs: speed.ttftMs ? speed.ttftMs.value * B : 0,
+        memoryBytes: fit.totalBytes,
+      };
     };
   }
 
@@ -638,6 +662,7 @@ function prepareWork(candidate: Candidate, options: ConfirmOptions, hub: HubProb
     benchDevice: candidate.device.kind === 'gpu' ? 'cuda' : 'cpu',
     primary: variantForFormat(candidate.format, candidate.device.kind),
     test,
+    runs: { repetitions: mode.repetitions, warmup: mode.warmup },
     unmeasurable,
     synthUnsupported: null,
     out,

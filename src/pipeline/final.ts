@@ -68,7 +68,7 @@ export function decideFinal(input: FinalInput): FinalVerdict {
       changes.push(
         context >= 16
           ? `A shorter context: ${best.c.name} would reach the first token within ${fmtMs(targets.maxTtftMs)} with prompts of about ${context} tokens or fewer (measured ${fmtMs(m.measured.ttftMs)} for ${prompt}).`
-          : `A shorter context will not do: even a ${Math.max(1, context)}-token prompt would miss the ${fmtMs(targets.maxTtftMs)} first-token target at the measured prefill rate.`,
+          : `A shorter context alone will not do: at the measured prefill rate the ${fmtMs(targets.maxTtftMs)} first-token target would need prompts of under 16 tokens.`,
       );
     }
     const active = input.activeParams[best.c.id];

@@ -105,6 +105,10 @@ export interface ExtrapolatedFigure {
   perLayer: number;
   full: number;
   points: { layers: number; value: number }[];
+  /** How the full depth was reached (see `extrapolateToDepth`). */
+  method: 'two-depth fit' | 'estimate scaled';
+  /** Measured ÷ estimated at the depths measured. */
+  scale: number;
 }
 
 export interface VariantMeasurement {

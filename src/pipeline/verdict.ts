@@ -151,3 +151,38 @@ export function extrapolateStepTime(points: { layers: number; ms: number }[], fu
   const fixedMs = Math.max(0, my - perLayerMs * mx);
   return { ms: fixedMs + perLayerMs * fullLayers, perLayerMs, fixedMs };
 }
+
+export interface DepthExtrapolation {
+  full: number;
+  fixed: number;
+  perLayer: number;
+  /**
+   * `two-depth fit`: the line through the measured depths; `estimate scaled`: the estimator's split into a
+   * fixed and a per-layer part, scaled to the measurements (used when the measured depths differ by less
+   * than their noise, which a straight fit would turn into a zero or negative per-layer cost).
+   */
+  method: 'two-depth fit' | 'estimate scaled';
+  /** Measured ÷ estimated over the depths measured. */
+  scale: number;
+}
+
+/**
+ * Scales measurements of partial-depth models to the full depth. `estimate(layers)` is the estimator's
+ * figure for the same model at that depth; its split into fixed and per-layer parts is the fallback and
+ * the plausibility check of the two-depth fit: a fitted per-layer cost more than 3× off the scaled
+ * estimate's is taken for noise.
+ */
+export function extrapolateToDepth(points: { layers: number; value: number }[], estimate: (layers: number) => number, fullLayers: number): DepthExtrapolation {
+  if (points.length === 0) throw new Error('extrapolateToDepth needs at least one measurement');
+  const sxy = points.reduce((s, p) => s + p.value * estimate(p.layers), 0);
+  const sxx = points.reduce((s, p) => s + estimate(p.layers) ** 2, 0);
+  const scale = sxx > 0 ? sxy / sxx : 1;
+  const [a, b] = [Math.min(...points.map((p) => p.layers)), Math.max(...points.map((p) => p.layers))];
+  const estPerLayer = b > a ? (estimate(b) - estimate(a)) / (b - a) : estimate(a) / Math.max(1, a);
+  const estFixed = estimate(a) - estPerLayer * a;
+  const scaled: DepthExtrapolation = { full: scale * estimate(fullLayers), fixed: scale * estFixed, perLayer: scale * estPerLayer, method: 'estimate scaled', scale };
+  if (new Set(points.map((p) => p.layers)).size < 2) return scaled;
+  const fit = extrapolateStepTime(points.map((p) => ({ layers: p.layers, ms: p.value })), fullLayers);
+  const plausible = fit.perLayerMs > 0 && scaled.perLayer > 0 && fit.perLayerMs >= scaled.perLayer / 3 && fit.perLayerMs <= scaled.perLayer * 3;
+  return plausible ? { full: fit.ms, fixed: fit.fixedMs, perLayer: fit.perLayerMs, method: 'two-depth fit', scale } : scaled;
+}

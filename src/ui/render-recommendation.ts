@@ -196,7 +196,7 @@ export function renderConfirmReport(report: ConfirmReport, targets: Targets): st
     if (m?.extrapolation) {
       const e = m.extrapolation;
       lines.push(
-        `extrapolated from ${e.decodeStepMs.points.map((p) => `${p.layers} layer${p.layers === 1 ? '' : 's'}`).join(' and ')} to ${m.layersFull}: decode step ${formatMsValue(e.decodeStepMs.fixed)} fixed + ${formatMsValue(e.decodeStepMs.perLayer)} per layer = ${formatMsValue(e.decodeStepMs.full)}; ` +
+        `extrapolated from ${e.decodeStepMs.points.map((p) => `${p.layers} layer${p.layers === 1 ? '' : 's'}`).join(' and ')} to ${m.layersFull} (${describeMethod(e.decodeStepMs.method, e.decodeStepMs.scale)}): decode step ${formatMsValue(e.decodeStepMs.fixed)} fixed + ${formatMsValue(e.decodeStepMs.perLayer)} per layer = ${formatMsValue(e.decodeStepMs.full)}; ` +
           `TTFT ${formatMsValue(e.ttftMs.fixed)} + ${formatMsValue(e.ttftMs.perLayer)} per layer = ${formatDuration(e.ttftMs.full)}; peak memory ${formatBytes(e.peakMemoryBytes.full)}`,
       );
     }
@@ -260,4 +260,8 @@ function formatMsValue(ms: number): string {
 
 function toFixedSmart(x: number): string {
   return x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(2);
+}
+
+function describeMethod(method: string, scale: number): string {
+  return method === 'two-depth fit' ? 'a line through the two depths' : `the estimate's fixed and per-layer split × ${scale.toFixed(2)}, the measured ÷ estimated ratio: the two depths differ by less than their noise`;
 }

@@ -6,6 +6,12 @@ import {
   MAX_SAMPLES_PER_KEY,
   addCalibrationSample,
   calibratedEfficiency,
+  calibrationKeyFor,
+  efficiencyLookup,
+  resetCalibration,
+  resolveCalibrationPath,
+  sampleFromMeasurement,
+  summarizeCalibration,
   efficiencyFromMeasurement,
   emptyCalibration,
   readCalibration,
@@ -67,5 +73,54 @@ describe('calibration', () => {
     await writeFile(path, '{"hello": 1}');
     await expect(readCalibration(path)).rejects.toThrow(/not a modelscout calibration file/);
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ hello: 1 });
+  });
+});
+
+describe('calibration in use', () => {
+  const hardware = { cpu: { model: 'Test CPU', cores: 2, threads: 4, features: { avx2: true, avx512: false, vnni: false, amx: false, neon: false }, frequencyGHz: 3 } };
+  const cpu = { kind: 'cpu' as const, name: 'Test CPU (CPU, 2 cores)', count: 1, memoryTotalBytes: 16e9, memoryAvailableBytes: 8e9, bandwidthBytesPerSec: 20e9, bandwidthSource: 'default' as const, peakFlops: 1e11, peakFlopsSource: 'default' as const, runtimeOverheadBytes: 0 };
+
+  it('keys the CPU by model and benchmark threads (one per core by default)', () => {
+    expect(calibrationKeyFor(hardware, cpu, 'q4')).toEqual({ hardware: 'cpu:Test CPU:2 threads', device: 'cpu', format: 'q4' });
+    expect(calibrationKeyFor(hardware, { kind: 'gpu', name: 'NVIDIA L4' }, 'q4f16').hardware).toBe('gpu:NVIDIA L4');
+  });
+
+  it('looks up calibrated efficiencies per format, borrows from measured formats for an unmeasured one, and rescales to another bandwidth figure', () => {
+    const spec = findModel('smollm2-135m');
+    const measured = sampleFromMeasurement({ spec, layers: spec.numLayers, format: 'q4', device: cpu, promptTokens: 512, batch: 1, decodeTokPerSecPerStream: 25, prefillTokPerSec: 230, model: spec.id, test: 'pp512+tg32', measuredAt: '2026-01-01T00:00:00Z' })!;
+    expect(measured.bandwidth_bytes_per_sec).toBe(20e9);
+    const file = addCalibrationSample(emptyCalibration(), calibrationKeyFor(hardware, cpu, 'q4'), measured);
+    const lookup = efficiencyLookup(file, hardware);
+    const q4 = lookup(cpu, 'q4')!;
+    expect(q4.source).toBe('calibrated');
+    expect(estimateSpeed({ spec, format: 'q4', context: 512, promptTokens: 512, device: cpu, efficiency: q4 }).decodeTokPerSec!.value).toBeCloseTo(25, 6);
+    // int8 was never measured: it borrows q4's figures instead of the optimistic defaults, and says so.
+    expect(lookup(cpu, 'int8')).toMatchObject({ decode: q4.decode, source: 'calibrated' });
+    expect(lookup(cpu, 'int8')!.note).toMatch(/of q4 on cpu:Test CPU:2 threads \(no int8 measurement yet\)/);
+    // A probe later finds half the bandwidth: the same achieved rate is twice the fraction of it.
+    const probed = { ...cpu, bandwidthBytesPerSec: 10e9, bandwidthSource: 'probe' as const };
+    expect(lookup(probed, 'q4')!.decode).toBeCloseTo(q4.decode * 2, 9);
+    expect(estimateSpeed({ spec, format: 'q4', context: 512, promptTokens: 512, device: probed, efficiency: lookup(probed, 'q4')! }).decodeTokPerSec!.value).toBeCloseTo(25, 6);
+    // Another machine has no calibration.
+    expect(efficiencyLookup(file, { cpu: { ...hardware.cpu, model: 'Other CPU' } })(cpu, 'q4')).toBeUndefined();
+  });
+
+  it('resolves the file from the flag, then MODELSCOUT_CALIBRATION, then the XDG cache', () => {
+    expect(resolveCalibrationPath({}, '/home/u')).toBe('/home/u/.cache/modelscout/calibration.json');
+    expect(resolveCalibrationPath({ XDG_CACHE_HOME: '/xdg' }, '/home/u')).toBe('/xdg/modelscout/calibration.json');
+    expect(resolveCalibrationPath({ XDG_CACHE_HOME: '/xdg', MODELSCOUT_CALIBRATION: '/env/cal.json' }, '/home/u')).toBe('/env/cal.json');
+    expect(resolveCalibrationPath({ MODELSCOUT_CALIBRATION: '/env/cal.json' }, '/home/u', '/flag/cal.json')).toBe('/flag/cal.json');
+  });
+
+  it('summarizes per key and resets all or one hardware', () => {
+    let file = addCalibrationSample(emptyCalibration(), key, sample(0.2, 0.1));
+    file = addCalibrationSample(file, key, sample(0.4, 0.3));
+    file = addCalibrationSample(file, { ...key, hardware: 'gpu:NVIDIA L4', device: 'gpu' }, sample(0.7, 0.5));
+    const summary = summarizeCalibration(file, '/x/cal.json');
+    expect(summary.samples).toBe(3);
+    expect(summary.entries[0]).toMatchObject({ hardware: key.hardware, format: 'q4', samples: 2, models: ['m'], lastMeasuredAt: '2026-01-01T00:00:00Z' });
+    expect(summary.entries[0]!.decode).toBeCloseTo(0.3);
+    expect(resetCalibration(file, 'gpu:NVIDIA L4')).toMatchObject({ removedSamples: 1, file: { entries: [{ hardware: key.hardware }] } });
+    expect(resetCalibration(file)).toEqual({ removedSamples: 3, file: emptyCalibration() });
   });
 });

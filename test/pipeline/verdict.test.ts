@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { costPerMillionTokens, decideVerdict, extrapolateStepTime } from '../../src/pipeline/verdict.js';
+import { costPerMillionTokens, decideVerdict, extrapolateStepTime, extrapolateToDepth } from '../../src/pipeline/verdict.js';
 
 const targets = { decodeTokensPerSec: 20, maxTtftMs: 500 };
 const GiB = 2 ** 30;
@@ -57,5 +57,28 @@ describe('extrapolateStepTime', () => {
   });
   it('scales one depth proportionally', () => {
     expect(extrapolateStepTime([{ layers: 4, ms: 20 }], 40).ms).toBeCloseTo(200);
+  });
+});
+
+describe('extrapolateToDepth', () => {
+  // An estimate of 2 ms fixed + 1 ms per layer; the machine runs 3× slower than estimated.
+  const estimate = (layers: number): number => 2 + layers;
+
+  it('takes the line through two depths when its per-layer cost is plausible', () => {
+    const r = extrapolateToDepth([{ layers: 1, value: 9 }, { layers: 2, value: 12 }], estimate, 30);
+    expect(r.method).toBe('two-depth fit');
+    expect(r.perLayer).toBeCloseTo(3);
+    expect(r.fixed).toBeCloseTo(6);
+    expect(r.full).toBeCloseTo(96);
+  });
+
+  it("falls back to the estimate's split, scaled, when noise makes the deeper model look as fast", () => {
+    // 2 layers measured faster than 1: a straight fit would give a negative per-layer cost.
+    const r = extrapolateToDepth([{ layers: 1, value: 9.3 }, { layers: 2, value: 9.1 }], estimate, 30);
+    expect(r.method).toBe('estimate scaled');
+    const scale = (9.3 * 3 + 9.1 * 4) / (9 + 16);
+    expect(r.scale).toBeCloseTo(scale);
+    expect(r.full).toBeCloseTo(scale * 32);
+    expect(r.perLayer).toBeCloseTo(scale);
   });
 });
