@@ -640,6 +640,7 @@ function prepareWork(candidate: Candidate, options: ConfirmOptions, hub: HubProb
   }
   const notes: string[] = [];
   if (fromAlternatives) notes.push(`nothing of the ${options.recommendation.leaf.sizeClass.label} class fits here: this is one of the best alternatives below it`);
+  if (candidate.format === 'int8') notes.push('int8 weights are measured as int4 (q4): modelscout quantizes to int4 only');
   if (candidate.fit === 'reduced-context') notes.push(`fits only at a reduced context: measured with a ${test.n_prompt}-token prompt`);
   const out: ConfirmedCandidate = {
     rank: candidate.rank,
@@ -679,9 +680,10 @@ async function resolveSynthSupport(w: Work, catalog: ModelSpec[]): Promise<void>
   }
 }
 
+/** As in the bench report: (estimated − measured) ÷ measured × 100, positive when the estimate was higher. */
 function errorPct(measured: number | null, estimated: number | null): number | null {
   if (measured === null || estimated === null || measured === 0) return null;
-  return ((measured - estimated) / measured) * 100;
+  return ((estimated - measured) / measured) * 100;
 }
 
 function round(x: number, digits: number): number {

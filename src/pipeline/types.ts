@@ -122,7 +122,7 @@ export interface VariantMeasurement {
   layersFull: number;
   measured: MeasuredFigures;
   estimated: EstimatedFigures;
-  /** (measured − estimated) ÷ measured × 100, as in the bench report. */
+  /** (estimated − measured) ÷ measured × 100, as in the bench report: positive when the estimate was higher. */
   errorPct: { decodeTokPerSecPerStream: number | null; ttftMs: number | null; memoryBytes: number | null };
   /** How the full depth was reached from the partial depths (step ms, TTFT ms, peak bytes). */
   extrapolation: { decodeStepMs: ExtrapolatedFigure; ttftMs: ExtrapolatedFigure; peakMemoryBytes: ExtrapolatedFigure } | null;

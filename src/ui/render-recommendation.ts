@@ -185,7 +185,7 @@ export function renderConfirmReport(report: ConfirmReport, targets: Targets): st
   out.push(table.toString());
   out.push(
     `  Targets: decode ≥ ${targets.decodeTokensPerSec} tok/s per stream, TTFT ≤ ${formatDuration(targets.maxTtftMs)}, peak memory within the usable memory. ` +
-      `Error = (measured − estimate) ÷ measured; "cal." = estimate calibrated on this machine.` +
+      `Error = (estimate − measured) ÷ measured; "cal." = estimate calibrated on this machine.` +
       (report.candidates.some((c) => c.measurements.length > 1) ? ' * = the variant the verdict rests on.' : ''),
   );
   for (const c of report.candidates) {

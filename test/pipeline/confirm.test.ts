@@ -65,7 +65,7 @@ describe('confirmRecommendation on tiny synthetic candidates (real synth, quanti
         expect(m.measured.decodeTokPerSecPerStream).toBeCloseTo(r.metrics.decode_tps!.p50, 6);
         expect(m.measured.ttftMs).toBe(r.metrics.ttft_ms!.p50);
         expect(m.estimated.efficiencySource).toBe('default');
-        expect(m.errorPct.decodeTokPerSecPerStream).toBeCloseTo(((m.measured.decodeTokPerSecPerStream! - m.estimated.decodeTokPerSecPerStream!) / m.measured.decodeTokPerSecPerStream!) * 100, 6);
+        expect(m.errorPct.decodeTokPerSecPerStream).toBeCloseTo(((m.estimated.decodeTokPerSecPerStream! - m.measured.decodeTokPerSecPerStream!) / m.measured.decodeTokPerSecPerStream!) * 100, 6);
       }
       // Tiny models decode hundreds of tokens per second: far above 20 tok/s and under 500 ms.
       expect(c.verdict).toMatchObject({ status: 'confirmed', variant: 'fp32' });
