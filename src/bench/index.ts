@@ -33,7 +33,8 @@ export interface BenchRunOptions {
   /** Run the correctness self-check before timing (default true). */
   selfCheck?: boolean;
   rssIntervalMs?: number;
-  kvLayout?: KvLayout;
+  /** `auto`: preallocated for fused graphs (modelscout.graph metadata), growing otherwise (the default). */
+  kvLayout?: KvLayout | 'auto';
   /** Hardware for the environment and the estimates; detected when absent. */
   hardware?: Hardware;
   /** Forward the child processes' own output to stderr (debugging). */
@@ -269,7 +270,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
     tests: plan.tests,
   });
   const rssIntervalMs = options.rssIntervalMs ?? 20;
-  const kvLayout = options.kvLayout ?? 'growing';
+  const kvLayoutOption = options.kvLayout ?? 'growing';
   const infoCache = new Map<string, { info: VariantFileInfo | null; error: { code: string; message: string } | null }>();
   const results: BenchResult[] = [];
   for (const group of groups) {
@@ -283,6 +284,11 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
         cached = { info: null, error: isModelscoutError(error) ? { code: error.code, message: error.message } : { code: 'E_MODEL', message: errorMessage(error) } };
       }
       infoCache.set(file, cached);
+    }
+    const graphKind = cached.info?.metadata.graph ?? null;
+    const kvLayout: KvLayout = kvLayoutOption === 'auto' ? (graphKind === 'fused' ? 'preallocated' : 'growing') : kvLayoutOption;
+    if (!cached.error && kvLayout === 'preallocated' && graphKind === 'standard') {
+      cached = { info: cached.info, error: { code: 'E_USAGE', message: `the preallocated KV layout needs a fused graph (GroupQueryAttention); ${file} is a standard graph` } };
     }
     const ctx: GroupContext = { group, entry, info: cached.info, infoError: cached.error };
     const label = `${entry.model.id} ${group.variant} ${group.session.device} t${group.session.threads || 'auto'}`;

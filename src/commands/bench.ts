@@ -50,6 +50,11 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
     device: Flags.string({ description: `execution provider(s), comma-separated: ${DEVICES.join(', ')} [default: cpu]` }),
     threads: Flags.string({ description: 'intra-op thread counts, comma-separated (0 = onnxruntime default) [default: 0]' }),
     'graph-opt-level': Flags.option({ options: GRAPH_OPT_LEVELS, description: 'onnxruntime graph optimization level [default: all]' })(),
+    'kv-layout': Flags.option({
+      options: ['auto', 'growing', 'preallocated'] as const,
+      default: 'auto' as const,
+      description: 'KV cache: growing tensors, or one buffer per layer preallocated at full length and shared by past and present (fused graphs only); auto = preallocated for fused graphs',
+    })(),
     tests: Flags.string({ description: 'tests, comma-separated, e.g. pp512,tg128,pp512+tg128,tg128@d512,pp128+tg32/b4' }),
     'prompt-lengths': Flags.string({ description: 'prompt lengths for pp tests, e.g. 128,512 [default: 512]' }),
     'gen-tokens': Flags.string({ description: 'generated tokens for tg tests, e.g. 128 [default: 128]' }),
@@ -109,6 +114,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
       tool: { name: 'modelscout', version: this.config.version },
       argv: process.argv.slice(2),
       selfCheck: !flags['no-self-check'],
+      kvLayout: flags['kv-layout'],
       passThroughOutput: Boolean(process.env.DEBUG),
       onProgress: (message, level) => {
         if (tty) {
