@@ -449,7 +449,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
       batch: r.test.batch_size,
       decodeTokPerSecPerStream: r.metrics.decode_tps ? r.metrics.decode_tps.p50 / r.test.batch_size : null,
       prefillTokPerSec: r.metrics.prefill_tps?.p50 ?? null,
-      model: `${w.spec.id}${layers !== w.spec.numLayers ? ` (${layers} of ${w.spec.numLayers} layers)` : ''}${r.model.synthetic ? ', synthetic' : ''}`,
+      model: describeRun(w.spec, layers, r.model.synthetic),
       test: r.test.id,
       measuredAt: deps.timestamp(),
     });
@@ -678,6 +678,12 @@ async function resolveSynthSupport(w: Work, catalog: ModelSpec[]): Promise<void>
   } catch (error) {
     w.synthUnsupported = isModelscoutError(error) ? error.message : errorMessage(error);
   }
+}
+
+/** e.g. `qwen2.5-7b (1 of 28 layers, synthetic)`: what a calibration sample was measured on. */
+function describeRun(spec: ModelSpec, layers: number, synthetic: boolean): string {
+  const parts = [...(layers !== spec.numLayers ? [`${layers} of ${spec.numLayers} layers`] : []), ...(synthetic ? ['synthetic'] : [])];
+  return parts.length > 0 ? `${spec.id} (${parts.join(', ')})` : spec.id;
 }
 
 /** As in the bench report: (estimated − measured) ÷ measured × 100, positive when the estimate was higher. */
