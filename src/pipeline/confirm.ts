@@ -148,6 +148,8 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
   say(`Hub: ${hub.reason}`);
 
   const works = taken.map((candidate) => prepareWork(candidate, options, hub, fromAlternatives));
+  // The test the mode derives from the targets (a candidate may deviate: a reduced context, a forced quick run).
+  const nominal = confirmTest(rec.targets, mode.genTokens);
   await Promise.all(works.map(async (w) => resolveSynthSupport(w, options.catalog)));
 
   const buildCost = (w: Work, layers: number): number => (w.out.source.kind === 'pulled' ? 0 : predictBuildSec(w.spec, layers, throughputs, true));
@@ -268,7 +270,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
       budgetSec,
       budgetNote:
         'Each step is predicted before it runs and candidates are taken cheapest first; a candidate that does not fit the time left is measured at partial depth or marked estimate-only. At least one candidate is measured when any can be.',
-      test: { id: works[0]?.test.id ?? '', promptTokens: works[0]?.test.n_prompt ?? 0, genTokens: works[0]?.test.n_gen ?? 0, batch: works[0]?.test.batch_size ?? 1, repetitions: mode.repetitions, warmup: mode.warmup },
+      test: { id: nominal.id, promptTokens: nominal.n_prompt, genTokens: nominal.n_gen, batch: nominal.batch_size, repetitions: mode.repetitions, warmup: mode.warmup },
       partialDepths: mode.partialDepths,
       threads,
       seed,
