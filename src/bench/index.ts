@@ -43,7 +43,7 @@ export interface BenchRunOptions {
    * Efficiencies for the estimate beside each measurement (calibrated from earlier measurements on this
    * machine, see src/pipeline/calibration.ts); undefined keeps the estimator's stated defaults.
    */
-  efficiencyFor?: (device: DeviceTarget, format: WeightFormat) => Efficiency | undefined;
+  efficiencyFor?: (device: DeviceTarget, format: WeightFormat, hardware: Hardware) => Efficiency | undefined;
 }
 
 interface ModelEntry {
@@ -107,7 +107,7 @@ export function estimateFor(
   const format: WeightFormat = variant;
   const b = test.batch_size;
   const context = test.kind === 'tg' ? Math.max(test.n_depth, 1) : test.n_depth + test.n_prompt;
-  const efficiency = efficiencyFor?.(target, format);
+  const efficiency = efficiencyFor?.(target, format, hw);
   const speed = estimateSpeed({ spec: runSpec, format, context, promptTokens: Math.max(1, test.n_prompt), concurrency: b, device: target, ...(efficiency ? { efficiency } : {}) });
   const fit = fitMemory({ spec: runSpec, format, context: kvTokensAtEnd(test), concurrency: b, device: target });
   const decode = test.kind === 'pp' ? null : (speed.decodeTokPerSecTotal?.value ?? null);
