@@ -282,3 +282,11 @@ export function summarizeCalibration(file: CalibrationFile, path: string): Calib
   }));
   return { file: path, entries, samples: entries.reduce((n, e) => n + e.samples, 0) };
 }
+
+/**
+ * The hook `runBench` takes (`efficiencyFor`), so the estimate a benchmark puts beside each measurement uses
+ * this machine's calibration: `runBench({ ..., efficiencyFor: calibrationHook(await readCalibration(path)) })`.
+ */
+export function calibrationHook(file: CalibrationFile): (device: DeviceTarget, format: WeightFormat, hardware: Pick<Hardware, 'cpu'>) => Efficiency | undefined {
+  return (device, format, hardware) => efficiencyLookup(file, hardware)(device, format);
+}

@@ -6,6 +6,7 @@ import {
   MAX_SAMPLES_PER_KEY,
   addCalibrationSample,
   calibratedEfficiency,
+  calibrationHook,
   calibrationKeyFor,
   efficiencyLookup,
   resetCalibration,
@@ -101,6 +102,8 @@ describe('calibration in use', () => {
     const probed = { ...cpu, bandwidthBytesPerSec: 10e9, bandwidthSource: 'probe' as const };
     expect(lookup(probed, 'q4')!.decode).toBeCloseTo(q4.decode * 2, 9);
     expect(estimateSpeed({ spec, format: 'q4', context: 512, promptTokens: 512, device: probed, efficiency: lookup(probed, 'q4')! }).decodeTokPerSec!.value).toBeCloseTo(25, 6);
+    // The hook bench takes gives the same figures for the hardware it runs on.
+    expect(calibrationHook(file)(cpu, 'q4', hardware)).toEqual(q4);
     // Another machine has no calibration.
     expect(efficiencyLookup(file, { cpu: { ...hardware.cpu, model: 'Other CPU' } })(cpu, 'q4')).toBeUndefined();
   });
