@@ -189,6 +189,8 @@ async function main(): Promise<void> {
   console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'} × ${os.availableParallelism()}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log(`onnxruntime-node ${ort.env.versions.common}; int4 block 32, symmetric, accuracy level 4; ${REPS} interleaved repetitions`);
   const results: Results = {};
+  /** 1-minute load average after each repetition: how busy the machine was while measuring. */
+  const loads: number[] = [];
   const profiles: Record<string, unknown> = {};
   for (const id of MODELS) {
     const built = await prepare(id);
@@ -216,7 +218,8 @@ async function main(): Promise<void> {
           const tgd = await runners[v].generate(DEPTH, GEN);
           r[v]['tg128@d512'].push((GEN / tgd.decodeMs) * 1000);
         }
-        process.stderr.write(`${id} threads ${threads} rep ${rep + 1}/${REPS} done\n`);
+        loads.push(os.loadavg()[0]!);
+        process.stderr.write(`${id} threads ${threads} rep ${rep + 1}/${REPS} done (load average ${os.loadavg()[0]!.toFixed(1)})\n`);
       }
       await standard.release();
       await fused.release();
@@ -245,9 +248,10 @@ async function main(): Promise<void> {
     }
   }
 
-  console.log('\nmedian tokens/s (ratio to llama.cpp Q4_0 at 2 threads; pp512 against both ends of its range)');
+  console.log(`\nmedian tokens/s (ratio of the median to llama.cpp Q4_0 at 2 threads; pp512 against both ends of its range) / best repetition`);
+  console.log(`load average during the repetitions: median ${median(loads).toFixed(1)}, max ${Math.max(...loads).toFixed(1)} (${os.availableParallelism()} CPUs)`);
   const header = ['model', 'thr', 'variant', 'pp512', 'tg128', 'tg128@d512'];
-  console.log(header.map((h, i) => (i < 3 ? h.padEnd(i === 0 ? 14 : i === 1 ? 4 : 15) : h.padStart(24))).join(''));
+  console.log(header.map((h, i) => (i < 3 ? h.padEnd(i === 0 ? 14 : i === 1 ? 4 : 15) : h.padStart(30))).join(''));
   for (const id of MODELS) {
     const ref = LLAMA_CPP[id];
     for (const threads of THREADS) {
@@ -255,17 +259,18 @@ async function main(): Promise<void> {
         const r = results[id]![threads]![v];
         const cell = (t: Test): string => {
           const m = median(r[t]);
-          if (!ref) return m.toFixed(1).padStart(24);
+          const best = Math.max(...r[t]);
+          if (!ref) return `${m.toFixed(1)} / ${best.toFixed(0)}`.padStart(30);
           const ratio = t === 'pp512' ? `${(m / ref.pp512[1]).toFixed(2)}–${(m / ref.pp512[0]).toFixed(2)}×` : `${(m / ref[t]).toFixed(2)}×`;
-          return `${m.toFixed(1)} (${ratio})`.padStart(24);
+          return `${m.toFixed(1)} (${ratio}) / ${best.toFixed(0)}`.padStart(30);
         };
         console.log(`${id.padEnd(14)}${String(threads).padEnd(4)}${v.padEnd(15)}${cell('pp512')}${cell('tg128')}${cell('tg128@d512')}`);
       }
     }
-    if (ref) console.log(`${id.padEnd(14)}${'2'.padEnd(4)}${'llama.cpp Q4_0'.padEnd(15)}${`${ref.pp512[0]}–${ref.pp512[1]}`.padStart(24)}${String(ref.tg128).padStart(24)}${String(ref['tg128@d512']).padStart(24)}`);
+    if (ref) console.log(`${id.padEnd(14)}${'2'.padEnd(4)}${'llama.cpp Q4_0'.padEnd(15)}${`${ref.pp512[0]}–${ref.pp512[1]}`.padStart(30)}${String(ref.tg128).padStart(30)}${String(ref['tg128@d512']).padStart(30)}`);
   }
   const jsonOut = option('json', '');
-  if (jsonOut) await writeFile(jsonOut, JSON.stringify({ results, profiles, reps: REPS, loadavg: os.loadavg() }, null, 2));
+  if (jsonOut) await writeFile(jsonOut, JSON.stringify({ results, profiles, reps: REPS, loads }, null, 2));
 }
 
 await main();
