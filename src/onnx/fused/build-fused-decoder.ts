@@ -186,8 +186,8 @@ export function buildFusedDecoderModel(options: BuildFusedDecoderOptions): Built
 
   // ---- rotary tables (rows = positions, padding included)
   const rope = computeRopeCaches(arch, maxLength);
-  const cosCache = b.addInitializer('cos_cache', T, [rope.positions, rope.halfDim], () => floatBytes(rope.cos));
-  const sinCache = b.addInitializer('sin_cache', T, [rope.positions, rope.halfDim], () => floatBytes(rope.sin));
+  const cosCache = b.addInitializer('/model/rotary_emb/cos_cache', T, [rope.positions, rope.halfDim], () => floatBytes(rope.cos));
+  const sinCache = b.addInitializer('/model/rotary_emb/sin_cache', T, [rope.positions, rope.halfDim], () => floatBytes(rope.sin));
 
   /** x @ Wᵀ (+ b) for an nn.Linear stored transposed, as the standard graph stores it. */
   const linear = (scope: string, x: string, hfPrefix: string, outFeatures: number, inFeatures: number, bias: boolean): string => {
