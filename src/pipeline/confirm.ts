@@ -182,6 +182,10 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
     w.out.timings.obtainSec += (deps.now() - t0) / 1000;
     if (pulled.ok) {
       w.out.source = { kind: 'pulled', synthetic: false, repo: w.candidate.onnxRepo, paths: [pulled.result.path], seed: null, reused: pulled.downloadedBytes === 0, reason: `ONNX export ${w.candidate.onnxRepo} (${pulled.result.source})` };
+      if (w.primary !== 'q4') {
+        w.out.notes.push(`the export is pulled in int4 only: the verdict rests on q4, not the recommended ${w.candidate.format}`);
+        w.primary = 'q4';
+      }
     } else {
       w.out.notes.push(pulled.reason);
     }
@@ -404,6 +408,8 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
     const benchSec = (deps.now() - t0) / 1000;
     w.out.timings.benchSec += benchSec;
     environment ??= report.environment;
+    // A pulled export may itself be synthetic (its metadata says so): the label follows the files.
+    if (report.results.some((r) => r.model.synthetic)) w.out.source.synthetic = true;
     const measurement = summarize(w, variant, report.results, benchSec);
     w.out.measurements.push(measurement);
     if (measurement.status === 'ok') {

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadCatalog } from '../../src/catalog/index.js';
 import type { ModelSpec } from '../../src/catalog/model-spec.js';
@@ -34,6 +34,7 @@ export const DEEP_CATALOG = {
 
 /** Writes a catalog file and a copy of the default tree whose small class ends at 100M parameters (only tiny models). */
 export async function writeTinyInputs(dir: string, catalog: object = TINY_CATALOG): Promise<{ catalogFile: string; treeFile: string }> {
+  await mkdir(dir, { recursive: true });
   const catalogFile = join(dir, 'catalog.json');
   await writeFile(catalogFile, JSON.stringify(catalog, null, 2));
   const tree = (await readFile(DEFAULT_TREE_URL, 'utf8')).replace('maxParams: 1.3e+10', 'maxParams: 1.0e+8').replace(/^id: default$/m, 'id: tiny');
