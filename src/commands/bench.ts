@@ -4,7 +4,7 @@ import { parseVariantList, readBenchConfig, resolveBenchPlan, type BenchConfigFi
 import { runBench } from '../bench/index.js';
 import { DEVICES, GRAPH_OPT_LEVELS, type Device } from '../bench/matrix.js';
 import { parseIntegerList } from '../bench/scenarios.js';
-import { invalidValue } from '../errors.js';
+import { ModelscoutError, invalidValue } from '../errors.js';
 import { renderJson, renderMarkdown, renderTable } from '../report/render.js';
 import type { BenchReport } from '../report/schema.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -77,6 +77,9 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
 
   async run(): Promise<BenchReport> {
     const { flags, argv } = await this.parse(Bench);
+    // Models are variadic (strict = false), so oclif lets unknown flags through as arguments.
+    const unknownFlag = (argv as string[]).find((a) => a.startsWith('-'));
+    if (unknownFlag) throw new ModelscoutError('E_USAGE', `unknown flag ${unknownFlag}`, { suggestions: ['Run `modelscout bench --help` for the flags.'] });
     const positive = (name: string, text: string | undefined): number | undefined => {
       if (text === undefined) return undefined;
       const n = Number(text);
