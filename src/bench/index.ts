@@ -126,6 +126,7 @@ export function estimateFor(
       ttft_ms: errorPct(m?.metrics.ttft_ms?.p50, ttft),
       total_memory_bytes: errorPct(m?.memory.rss_peak_bytes, fit.totalBytes),
     },
+    calibrated: speed.basis.efficiency.source === 'calibrated',
     basis: `${speed.basis.device}; bandwidth ${speed.basis.bandwidthBytesPerSec === null ? 'unknown' : `${(speed.basis.bandwidthBytesPerSec / 1e9).toFixed(1)} GB/s (${speed.basis.bandwidthSource})`}; ${speed.basis.efficiency.note ?? ''}`.trim(),
   };
 }

@@ -1,7 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { parseVariantList, readBenchConfig, resolveBenchPlan, type BenchConfigFile, type BenchFlagValues } from '../bench/config.js';
+import { homedir } from 'node:os';
 import { runBench } from '../bench/index.js';
+import { calibrationHook, readCalibration, resolveCalibrationPath } from '../pipeline/calibration.js';
 import { DEVICES, GRAPH_OPT_LEVELS, type Device } from '../bench/matrix.js';
 import { parseIntegerList } from '../bench/scenarios.js';
 import { ModelscoutError, invalidValue } from '../errors.js';
@@ -118,6 +120,8 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
       argv: process.argv.slice(2),
       selfCheck: !flags['no-self-check'],
       kvLayout: flags['kv-layout'],
+      // Estimates beside the measurements use this machine's calibration when it has one (recommend --confirm writes it).
+      efficiencyFor: calibrationHook(await readCalibration(resolveCalibrationPath(process.env, homedir()))),
       passThroughOutput: Boolean(process.env.DEBUG),
       onProgress: (message, level) => {
         if (tty) {

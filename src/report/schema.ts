@@ -120,6 +120,8 @@ export const estimateSchema = z.object({
   }),
   /** What the estimate assumed (e.g. the hardware's bandwidth and where that figure came from). */
   basis: z.string().nullable(),
+  /** True when the estimator used efficiencies calibrated from earlier measurements on this machine. */
+  calibrated: z.boolean(),
 });
 
 export const selfCheckSchema = z.object({
