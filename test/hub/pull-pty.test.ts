@@ -49,6 +49,12 @@ describe('pull on a terminal', () => {
     expect(text).toContain('Error: interrupted: partial downloads of onnx-community/progress-test are kept');
     expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
     const blobs = await readdir(join(home, 'hub', 'models--onnx-community--progress-test', 'blobs'));
-    expect(blobs.filter((b) => b.endsWith('.incomplete'))).toHaveLength(1);
+    // The big file is certainly partial; the 20 KB graph file, downloaded in parallel, may or may not have
+    // finished before Ctrl-C. Partials are kept for resuming, and nothing unverified is in a snapshot.
+    const partial = blobs.filter((b) => b.endsWith('.incomplete'));
+    expect(partial.length).toBeGreaterThanOrEqual(1);
+    expect(partial.length).toBeLessThanOrEqual(2);
+    const snapshots = await readdir(join(home, 'hub', 'models--onnx-community--progress-test', 'snapshots')).catch(() => []);
+    expect(snapshots).toEqual([]);
   });
 });
