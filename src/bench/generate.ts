@@ -352,7 +352,10 @@ export interface SelfCheckResult {
 /** Relative tolerance of the self-check by KV/logits precision: reduced-precision graphs round more. */
 export function selfCheckTolerance(io: Pick<DecoderIo, 'kvType' | 'logitsType'>, quantized: boolean): number {
   if (io.kvType === 'float16' || io.logitsType === 'float16') return 2e-2;
-  return quantized ? 1e-2 : 1e-3;
+  // int4 models usually run MatMulNBits at accuracy level 4, which quantizes activations to int8 per block:
+  // a 1-row decode step and a many-row prefill then round differently, by ~1% of the largest logit after a
+  // dozen random-weight layers (seen: 1.1e-2 on GPT-2). A broken KV cache differs by O(1), far above 3e-2.
+  return quantized ? 3e-2 : 1e-3;
 }
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectDecoderIo, kvBytesPerToken } from '../../src/bench/decoder-io.js';
-import { DecoderLoop, argmaxF16, argmaxF32, generateByRecompute, generateGreedy, halfToFloat, selfCheck } from '../../src/bench/generate.js';
+import { DecoderLoop, argmaxF16, argmaxF32, generateByRecompute, generateGreedy, halfToFloat, selfCheck, selfCheckTolerance } from '../../src/bench/generate.js';
 import { measureTest } from '../../src/bench/measure.js';
 import { parseTestId, selectTests } from '../../src/bench/scenarios.js';
 import { createSession } from '../../src/bench/session.js';
@@ -89,6 +89,9 @@ describe('the generation loop on tiny synthetic models', () => {
       const bad = await selfCheck(loop, prompt, 4, 1e-3);
       expect(bad.passed).toBe(false);
       expect(bad.max_abs_diff).toBeGreaterThan(bad.tolerance);
+      // The wider tolerance used for int4 models still catches a broken cache.
+      const quantizedTolerance = selfCheckTolerance({ kvType: 'float32', logitsType: 'float32' }, true);
+      expect((await selfCheck(loop, prompt, 4, quantizedTolerance)).passed).toBe(false);
     } finally {
       kv.update = original;
     }
