@@ -1,4 +1,5 @@
 import type { DecisionTree, LeafNode, SizeClass, TreeNode } from './schema.js';
+import { wrapWords } from '../util/text.js';
 
 export const TREE_FORMATS = ['text', 'mermaid', 'json'] as const;
 export type TreeFormat = (typeof TREE_FORMATS)[number];
@@ -112,16 +113,4 @@ function escapeMermaid(text: string): string {
   return text.replace(/&/g, '#amp;').replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;').replace(/\|/g, '#124;');
 }
 
-function wrap(text: string, width: number): string[] {
-  const words = text.split(/\s+/).filter(Boolean);
-  const lines: string[] = [];
-  let line = '';
-  for (const word of words) {
-    if (line.length > 0 && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line.length > 0 ? `${line} ${word}` : word;
-  }
-  if (line.length > 0) lines.push(line);
-  return lines;
-}
+const wrap = wrapWords;

@@ -5,6 +5,7 @@ import type { Targets } from '../recommend/requirements.js';
 import type { Candidate, DeviceSummary, Recommendation } from '../recommend/types.js';
 import { describeParamRange } from '../tree/render.js';
 import { formatBandwidth, formatBytes, formatDuration, formatFlops, formatParams } from './format.js';
+import { wrapWords } from '../util/text.js';
 
 /**
  * The human view of a `Recommendation` (pure: returns text). `recommend` and `wizard` print the same view;
@@ -131,19 +132,7 @@ function short(v: number): string {
   return v.toFixed(2);
 }
 
-function wrap(text: string, width: number): string[] {
-  const words = text.split(/\s+/).filter(Boolean);
-  const lines: string[] = [];
-  let line = '';
-  for (const word of words) {
-    if (line.length > 0 && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line.length > 0 ? `${line} ${word}` : word;
-  }
-  if (line.length > 0) lines.push(line);
-  return lines;
-}
+const wrap = wrapWords;
 
 /**
  * The human view of a confirm run: the test, one row per measured variant (measured beside the estimate
