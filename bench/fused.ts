@@ -16,9 +16,11 @@
  * Models are built once into --cache (default: $TMPDIR/modelscout-bench-fused) and reused.
  */
 import { existsSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { buildFusedDecoderModel } from '../src/onnx/fused/build-fused-decoder.js';
 import type { BuiltModel } from '../src/onnx/graph-builder.js';
@@ -40,8 +42,12 @@ const REPS = Number(option('reps', '5'));
 const GEN = Number(option('gen', '128'));
 const DEPTH = Number(option('depth', '512'));
 const PROMPT = Number(option('prompt', '512'));
+/** `cli`: each measurement is a `modelscout bench` child process (what users run); `inprocess`: a bare loop here. */
+const LOOP = option('loop', 'cli');
+const PER_CHILD = Number(option('per-child', '2'));
 const CACHE = option('cache', join(os.tmpdir(), 'modelscout-bench-fused'));
 const SEED = 42;
+const execFileP = promisify(execFile);
 
 /** llama.cpp `llama-bench`, Q4_0, 2 threads, this machine (the harness issue's reference table). */
 const LLAMA_CPP: Record<string, { pp512: [number, number]; tg128: number; 'tg128@d512': number }> = {
@@ -50,7 +56,7 @@ const LLAMA_CPP: Record<string, { pp512: [number, number]; tg128: number; 'tg128
 };
 
 type Variant = 'standard' | 'fused' | 'fused-prealloc';
-const VARIANTS: Variant[] = ['standard', 'fused', 'fused-prealloc'];
+const VARIANTS = option('variants', 'standard,fused,fused-prealloc').split(',') as Variant[];
 type Test = 'pp512' | 'tg128' | 'tg128@d512';
 
 interface Built {
@@ -79,6 +85,27 @@ async function prepare(id: string): Promise<Built> {
   const standard = await buildQuantized('standard', dir, () => buildDecoderModel({ arch, layers: arch.numLayers, dtype: 'fp32', seed: SEED }));
   const fused = await buildQuantized('fused', dir, () => buildFusedDecoderModel({ arch, layers: arch.numLayers, dtype: 'fp32', seed: SEED, maxLength: Math.max(maxLength, 2048) }));
   return { arch, standard, fused };
+}
+
+/**
+ * One `modelscout bench` child process (the shipped harness, a fresh process, as users run it): the
+ * three tests, `PER_CHILD` timed repetitions each after one warm-up. Returns every repetition's figure.
+ */
+async function cliBench(model: string, threads: number, layout: 'growing' | 'preallocated'): Promise<Record<Test, number[]>> {
+  const tests = [`pp${PROMPT}`, `tg${GEN}`, `tg${GEN}@d${DEPTH}`];
+  const args = ['bin/run.js', 'bench', model, '--tests', tests.join(','), '--threads', String(threads), '--kv-layout', layout, '--repetitions', String(PER_CHILD), '--warmup', '1', '--json'];
+  const { stdout } = await execFileP(process.execPath, args, { maxBuffer: 256 * 1024 * 1024 });
+  const report = JSON.parse(stdout) as { results: { test: { id: string }; status: string; error: unknown; samples: { prefill_ms: number | null; decode_ms: number | null; decode_steps: number }[] }[] };
+  const out: Record<Test, number[]> = { pp512: [], tg128: [], 'tg128@d512': [] };
+  for (const res of report.results) {
+    if (res.status !== 'ok') throw new Error(`modelscout bench ${model} ${res.test.id}: ${res.status} ${JSON.stringify(res.error)}`);
+    const key: Test = res.test.id === tests[0] ? 'pp512' : res.test.id === tests[1] ? 'tg128' : 'tg128@d512';
+    for (const sample of res.samples) {
+      if (key === 'pp512') out[key].push((PROMPT / (sample.prefill_ms as number)) * 1000);
+      else out[key].push((sample.decode_steps / (sample.decode_ms as number)) * 1000);
+    }
+  }
+  return out;
 }
 
 /** A bare greedy loop: times only session.run. */
@@ -114,19 +141,6 @@ class Runner {
     const ids = new BigInt64Array(prompt);
     for (let i = 0; i < prompt; i++) ids[i] = BigInt(((i * 7919 + 13) % (V - 10)) + 5);
     const ones = new BigInt64Array(capacity).fill(1n);
-    const run = async (): Promise<{ ms: number; out: ort.InferenceSession.OnnxValueMapType }> => {
-      const t0 = process.hrtime.bigint();
-      const out = this.prealloc ? await this.session.run(feeds, fetches) : await this.session.run(feeds);
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (!this.prealloc) for (let l = 0; l < L; l++) for (const kv of ['key', 'value']) feeds[`past_key_values.${l}.${kv}`] = out[`present.${l}.${kv}`] as ort.Tensor;
-      return { ms, out };
-    };
-    const setStep = (tokens: BigInt64Array, total: number, n: number): void => {
-      feeds.input_ids = new ort.Tensor('int64', tokens, [1, n]);
-      feeds.attention_mask = new ort.Tensor('int64', ones.subarray(0, total), [1, total]);
-      if (this.hasPositions) feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(total - n + i)), [1, n]);
-      if (this.hasKeep) feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.from([1n]), []);
-    };
     const argmaxLast = (logits: ort.Tensor): number => {
       const d = logits.data as Float32Array;
       const base = d.length - V;
@@ -134,15 +148,31 @@ class Runner {
       for (let i = 1; i < V; i++) if ((d[base + i] as number) > (d[base + best] as number)) best = i;
       return best;
     };
+    // Returns the next token, not the outputs: onnxruntime-node copies every fetched output (the whole
+    // KV cache too) into new buffers, and holding them across the next run's await (an async function
+    // keeps its locals alive) makes V8 promote them and mark-compact every few steps.
+    const run = async (): Promise<{ ms: number; next: number }> => {
+      const t0 = process.hrtime.bigint();
+      const out = this.prealloc ? await this.session.run(feeds, fetches) : await this.session.run(feeds);
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (!this.prealloc) for (let l = 0; l < L; l++) for (const kv of ['key', 'value']) feeds[`past_key_values.${l}.${kv}`] = out[`present.${l}.${kv}`] as ort.Tensor;
+      return { ms, next: argmaxLast(out.logits as ort.Tensor) };
+    };
+    const setStep = (tokens: BigInt64Array, total: number, n: number): void => {
+      feeds.input_ids = new ort.Tensor('int64', tokens, [1, n]);
+      feeds.attention_mask = new ort.Tensor('int64', ones.subarray(0, total), [1, total]);
+      if (this.hasPositions) feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(total - n + i)), [1, n]);
+      if (this.hasKeep) feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.from([1n]), []);
+    };
     setStep(ids, prompt, prompt);
     const first = await run();
-    let next = argmaxLast(first.out.logits as ort.Tensor);
+    let next = first.next;
     let decodeMs = 0;
     for (let s = 0; s < gen; s++) {
       setStep(BigInt64Array.from([BigInt(next)]), prompt + s + 1, 1);
       const r = await run();
       decodeMs += r.ms;
-      next = argmaxLast(r.out.logits as ort.Tensor);
+      next = r.next;
     }
     return { prefillMs: first.ms, decodeMs };
   }
@@ -196,33 +226,45 @@ async function main(): Promise<void> {
     const built = await prepare(id);
     results[id] = {};
     for (const threads of THREADS) {
-      const standard = await sessionFor(built.standard, threads);
-      const fused = await sessionFor(built.fused, threads);
-      const runners: Record<Variant, Runner> = {
-        standard: new Runner(standard, built.arch, false),
-        fused: new Runner(fused, built.arch, false),
-        'fused-prealloc': new Runner(fused, built.arch, true),
-      };
       const r = Object.fromEntries(VARIANTS.map((v) => [v, { pp512: [], tg128: [], 'tg128@d512': [] }])) as unknown as Record<Variant, Record<Test, number[]>>;
       results[id][threads] = r;
-      // Warm-up: one short pass of each variant (allocator arenas, prepacked weights, page cache).
-      for (const v of VARIANTS) await runners[v].generate(32, 4);
-      for (let rep = 0; rep < REPS; rep++) {
-        // Rotate the order each repetition so no variant always runs first.
-        const order = VARIANTS.map((_, i) => VARIANTS[(i + rep) % VARIANTS.length]!);
-        for (const v of order) {
-          const pp = await runners[v].generate(PROMPT, 0);
-          r[v].pp512.push((PROMPT / pp.prefillMs) * 1000);
-          const tg = await runners[v].generate(1, GEN);
-          r[v].tg128.push((GEN / tg.decodeMs) * 1000);
-          const tgd = await runners[v].generate(DEPTH, GEN);
-          r[v]['tg128@d512'].push((GEN / tgd.decodeMs) * 1000);
+      if (LOOP === 'cli') {
+        for (let rep = 0; rep < REPS; rep++) {
+          // Rotate the order each round so no variant always runs first.
+          const order = VARIANTS.map((_, i) => VARIANTS[(i + rep) % VARIANTS.length]!);
+          for (const v of order) {
+            const m = await cliBench(v === 'standard' ? built.standard : built.fused, threads, v === 'fused-prealloc' ? 'preallocated' : 'growing');
+            for (const t of ['pp512', 'tg128', 'tg128@d512'] as const) r[v][t].push(...m[t]);
+          }
+          loads.push(os.loadavg()[0]!);
+          process.stderr.write(`${id} threads ${threads} round ${rep + 1}/${REPS} done (load average ${os.loadavg()[0]!.toFixed(1)})\n`);
         }
-        loads.push(os.loadavg()[0]!);
-        process.stderr.write(`${id} threads ${threads} rep ${rep + 1}/${REPS} done (load average ${os.loadavg()[0]!.toFixed(1)})\n`);
+      } else {
+        const standard = await sessionFor(built.standard, threads);
+        const fused = await sessionFor(built.fused, threads);
+        const runners: Record<Variant, Runner> = {
+          standard: new Runner(standard, built.arch, false),
+          fused: new Runner(fused, built.arch, false),
+          'fused-prealloc': new Runner(fused, built.arch, true),
+        };
+        // Warm-up: one short pass of each variant (allocator arenas, prepacked weights, page cache).
+        for (const v of VARIANTS) await runners[v].generate(32, 4);
+        for (let rep = 0; rep < REPS; rep++) {
+          const order = VARIANTS.map((_, i) => VARIANTS[(i + rep) % VARIANTS.length]!);
+          for (const v of order) {
+            const pp = await runners[v].generate(PROMPT, 0);
+            r[v].pp512.push((PROMPT / pp.prefillMs) * 1000);
+            const tg = await runners[v].generate(1, GEN);
+            r[v].tg128.push((GEN / tg.decodeMs) * 1000);
+            const tgd = await runners[v].generate(DEPTH, GEN);
+            r[v]['tg128@d512'].push((GEN / tgd.decodeMs) * 1000);
+          }
+          loads.push(os.loadavg()[0]!);
+          process.stderr.write(`${id} threads ${threads} rep ${rep + 1}/${REPS} done (load average ${os.loadavg()[0]!.toFixed(1)})\n`);
+        }
+        await standard.release();
+        await fused.release();
       }
-      await standard.release();
-      await fused.release();
       if (flag('profile') && threads === Math.max(...THREADS)) {
         for (const [name, path, prealloc] of [['standard', built.standard, false], ['fused-prealloc', built.fused, true]] as const) {
           const s = await sessionFor(path, threads, true);
