@@ -33,7 +33,7 @@ export interface BenchRunOptions {
   /** Run the correctness self-check before timing (default true). */
   selfCheck?: boolean;
   rssIntervalMs?: number;
-  /** `auto`: preallocated for fused graphs (modelscout.graph metadata), growing otherwise (the default). */
+  /** `auto`: appended for modelscout fused graphs (modelscout.graph metadata), growing otherwise; unset = growing. */
   kvLayout?: KvLayout | 'auto';
   /** Hardware for the environment and the estimates; detected when absent. */
   hardware?: Hardware;
@@ -287,9 +287,12 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
       infoCache.set(file, cached);
     }
     const graphKind = cached.info?.metadata.graph ?? null;
-    const kvLayout: KvLayout = kvLayoutOption === 'auto' ? (graphKind === 'fused' ? 'preallocated' : 'growing') : kvLayoutOption;
+    const kvLayout: KvLayout = kvLayoutOption === 'auto' ? (graphKind === 'fused' ? 'appended' : 'growing') : kvLayoutOption;
     if (!cached.error && kvLayout === 'preallocated' && graphKind === 'standard') {
       cached = { info: cached.info, error: { code: 'E_USAGE', message: `the preallocated KV layout needs a fused graph (GroupQueryAttention); ${file} is a standard graph` } };
+    }
+    if (!cached.error && kvLayout === 'appended' && graphKind !== 'fused') {
+      cached = { info: cached.info, error: { code: 'E_USAGE', message: `the appended KV layout needs a modelscout fused graph (modelscout synth --graph fused); ${file} is not one` } };
     }
     const ctx: GroupContext = { group, entry, info: cached.info, infoError: cached.error };
     const label = `${entry.model.id} ${group.variant} ${group.session.device} t${group.session.threads || 'auto'}`;

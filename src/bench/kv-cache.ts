@@ -11,7 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { floatBytes, type DecoderIo } from './decoder-io.js';
 import { PreallocatedKvCache } from './kv-preallocated.js';
 
-export type KvLayout = 'growing' | 'preallocated';
+export type KvLayout = 'growing' | 'preallocated' | 'appended';
 
 export type Feeds = Record<string, ort.Tensor>;
 export type Outputs = ort.InferenceSession.OnnxValueMapType;
@@ -92,5 +92,5 @@ export class GrowingKvCache implements KvCache {
 /** The cache for a model's layout. */
 export function createKvCache(layout: KvLayout, io: DecoderIo, feeds: Feeds): KvCache {
   if (layout === 'growing') return new GrowingKvCache(io, feeds);
-  return new PreallocatedKvCache(io, feeds);
+  return new PreallocatedKvCache(io, feeds, layout);
 }

@@ -12,24 +12,34 @@
  * Note: onnxruntime-node copies every fetched output into a new JavaScript buffer after the run, so each
  * step still pays one copy of the (whole) buffers on the way out; the in-graph zeroing and concatenation
  * of the growing layout are what this layout removes.
+ *
+ * `appended`: the same buffers, fed as pasts, but the presents are not fetched: the session carries extra
+ * outputs with only this run's new positions (`present_new.*`, src/onnx/fused/new-kv-outputs.ts), and
+ * `update` writes them into the buffers at the cache's length. No whole-cache copy leaves the runtime
+ * (ONNX Runtime still copies the valid part of each past into its own present, in its arena), so a
+ * decode step deep into a long context costs less than with `preallocated`.
  */
 import * as ort from 'onnxruntime-node';
 import { ModelscoutError } from '../errors.js';
 import { floatBytes, type DecoderIo } from './decoder-io.js';
+import { newKvOutputName } from '../onnx/fused/new-kv-outputs.js';
 import type { Feeds, KvCache, Outputs } from './kv-cache.js';
 
 export class PreallocatedKvCache implements KvCache {
-  readonly layout = 'preallocated' as const;
+  readonly layout: 'preallocated' | 'appended';
   readonly #io: DecoderIo;
   readonly #feeds: Feeds;
   #length = 0;
   #batch = 0;
   #capacity = 0;
   #fetches: Record<string, ort.Tensor | null> = {};
+  /** appended: the cache buffers, by past name (the presents are not fetched). */
+  #buffers = new Map<string, ort.Tensor>();
 
-  constructor(io: DecoderIo, feeds: Feeds) {
+  constructor(io: DecoderIo, feeds: Feeds, layout: 'preallocated' | 'appended' = 'preallocated') {
     this.#io = io;
     this.#feeds = feeds;
+    this.layout = layout;
   }
 
   get length(): number {
@@ -51,6 +61,7 @@ export class PreallocatedKvCache implements KvCache {
       const dims = [batch, io.kvHeads, capacity, io.headDim];
       const elements = batch * io.kvHeads * capacity * io.headDim;
       this.#fetches = { [io.logits]: null };
+      this.#buffers = new Map();
       for (const l of io.layers) {
         for (const [past, present] of [
           [l.pastKey, l.presentKey],
@@ -59,15 +70,17 @@ export class PreallocatedKvCache implements KvCache {
           const data = io.kvType === 'float16' ? new Uint16Array(elements) : new Float32Array(elements);
           const buffer = new ort.Tensor(io.kvType, data, dims);
           this.#feeds[past] = buffer;
-          this.#fetches[present] = buffer;
+          this.#buffers.set(past, buffer);
+          if (this.layout === 'appended') this.#fetches[newKvOutputName(present)] = null;
+          else this.#fetches[present] = buffer;
         }
       }
       this.#batch = batch;
       this.#capacity = capacity;
     } else {
       for (const l of io.layers) {
-        this.#feeds[l.pastKey] = this.#fetches[l.presentKey] as ort.Tensor;
-        this.#feeds[l.pastValue] = this.#fetches[l.presentValue] as ort.Tensor;
+        this.#feeds[l.pastKey] = this.#buffers.get(l.pastKey) as ort.Tensor;
+        this.#feeds[l.pastValue] = this.#buffers.get(l.pastValue) as ort.Tensor;
       }
     }
     this.#length = 0;
@@ -82,9 +95,28 @@ export class PreallocatedKvCache implements KvCache {
     return this.#fetches;
   }
 
-  update(_outputs: Outputs): void {
-    // The buffers were written in place; the cache grew by this step's chunk.
-    this.#length += (this.#feeds[this.#io.inputIds] as ort.Tensor).dims[1] as number;
+  update(outputs: Outputs): void {
+    const io = this.#io;
+    const n = (this.#feeds[io.inputIds] as ort.Tensor).dims[1] as number;
+    // preallocated: the buffers were written in place. appended: copy the new positions in, row by row
+    // (every row's new positions are [length, length + n): the graph's seqlens_k is total − 1 for all rows).
+    if (this.layout === 'appended') {
+      const rows = this.#batch * io.kvHeads;
+      const width = n * io.headDim;
+      for (const l of io.layers) {
+        for (const [past, present] of [
+          [l.pastKey, l.presentKey],
+          [l.pastValue, l.presentValue],
+        ] as const) {
+          const fresh = outputs[newKvOutputName(present)] as ort.Tensor | undefined;
+          if (!fresh) throw new ModelscoutError('E_INTERNAL', `the session did not return ${newKvOutputName(present)} (appended KV layout)`);
+          const src = fresh.data as Float32Array | Uint16Array;
+          const dst = (this.#buffers.get(past) as ort.Tensor).data as Float32Array | Uint16Array;
+          for (let r = 0; r < rows; r += 1) dst.set(src.subarray(r * width, (r + 1) * width), (r * this.#capacity + this.#length) * io.headDim);
+        }
+      }
+    }
+    this.#length += n;
   }
 
   /** Bytes allocated for the cache (the whole buffers, used or not). */

@@ -8,6 +8,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelscoutError, errorMessage } from '../errors.js';
+import { addNewKvOutputs } from '../onnx/fused/new-kv-outputs.js';
+import { readModel } from '../onnx/model-io.js';
+import { encodeModel } from '../onnx/proto.js';
 import type { Device, GraphOptLevel } from './matrix.js';
 
 export interface SessionSettingsInput {
@@ -80,14 +83,32 @@ export interface CreatedSession {
   createMs: number;
 }
 
+export interface CreateSessionOptions {
+  /**
+   * Load the graph with the `appended` KV layout's extra outputs (`present_new.*`, see
+   * src/onnx/fused/new-kv-outputs.ts): the model is read, extended in memory and handed to ONNX Runtime
+   * as bytes, its external data still read from the model's folder.
+   */
+  newKvOutputs?: boolean;
+}
+
 /** Creates the session and times it (`load.session_create_ms`). */
-export async function createSession(modelPath: string, s: SessionSettingsInput): Promise<CreatedSession> {
+export async function createSession(modelPath: string, s: SessionSettingsInput, create: CreateSessionOptions = {}): Promise<CreatedSession> {
   const t0 = process.hrtime.bigint();
   try {
-    const session = await ort.InferenceSession.create(modelPath, sessionOptions(s));
+    let session: ort.InferenceSession;
+    if (create.newKvOutputs) {
+      const loaded = await readModel(modelPath);
+      addNewKvOutputs(loaded.model);
+      const options = { ...sessionOptions(s), extra: { session: { model_external_initializers_file_folder_path: loaded.dir } } };
+      session = await ort.InferenceSession.create(encodeModel(loaded.model), options);
+    } else {
+      session = await ort.InferenceSession.create(modelPath, sessionOptions(s));
+    }
     const createMs = Number(process.hrtime.bigint() - t0) / 1e6;
     return { session, createMs };
   } catch (error) {
+    if (error instanceof ModelscoutError) throw error;
     const first = errorMessage(error).split('\n')[0] ?? '';
     const suggestions = s.device === 'cuda' ? [`Install the CUDA provider: ${CUDA_INSTALL_HINT}`] : ['Check that the file is a complete ONNX model (re-download or re-export it).'];
     throw new ModelscoutError('E_MODEL', `onnxruntime could not load ${modelPath} on ${s.device}: ${first}`, { suggestions, cause: error });

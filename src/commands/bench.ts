@@ -53,9 +53,10 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
     threads: Flags.string({ description: 'intra-op thread counts, comma-separated (0 = onnxruntime default) [default: 0]' }),
     'graph-opt-level': Flags.option({ options: GRAPH_OPT_LEVELS, description: 'onnxruntime graph optimization level [default: all]' })(),
     'kv-layout': Flags.option({
-      options: ['auto', 'growing', 'preallocated'] as const,
+      options: ['auto', 'growing', 'preallocated', 'appended'] as const,
       default: 'auto' as const,
-      description: 'KV cache: growing tensors, or one buffer per layer preallocated at full length and shared by past and present (fused graphs only); auto = preallocated for fused graphs',
+      description:
+        'KV cache: growing tensors; preallocated = one buffer per layer at full length, shared by past and present (GroupQueryAttention graphs); appended = the same buffers, the graph returning only the new positions (modelscout fused graphs); auto = appended for modelscout fused graphs, growing otherwise',
     })(),
     tests: Flags.string({ description: 'tests, comma-separated, e.g. pp512,tg128,pp512+tg128,tg128@d512,pp128+tg32/b4' }),
     'prompt-lengths': Flags.string({ description: 'prompt lengths for pp tests, e.g. 128,512 [default: 512]' }),

@@ -53,7 +53,9 @@ function kvCell(r: BenchResult): string {
   if (!r.kv_cache) return '–';
   const kv = r.kv_cache;
   const mark = kv.agrees === false ? ' ≠ measured' : '';
-  return `${formatBytesBinary(kv.measured_bytes ?? kv.analytic_bytes)}${mark}`;
+  // The layout is named when it is not the default growing cache (its bytes are then what was allocated).
+  const layout = kv.layout === 'growing' ? '' : ` ${kv.layout}`;
+  return `${formatBytesBinary(kv.measured_bytes ?? kv.analytic_bytes)}${layout}${mark}`;
 }
 
 const HEAD = ['model', 'variant', 'threads', 'test', 'status', 'prefill tok/s', 'decode tok/s', 'TTFT ms', 'peak RSS', 'KV cache', 'estimate tok/s (error)'];

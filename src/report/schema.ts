@@ -92,7 +92,7 @@ export const memorySchema = z.object({
 });
 
 export const kvCacheSchema = z.object({
-  layout: z.enum(['growing', 'preallocated']),
+  layout: z.enum(['growing', 'preallocated', 'appended']),
   dtype: z.enum(['float32', 'float16']),
   layers: count,
   kv_heads: count,

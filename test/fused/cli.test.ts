@@ -62,7 +62,7 @@ describe('synth --graph fused, quantize, generate', () => {
     }
     expect(generated[0]).toEqual(generated[1]);
 
-    // bench: a fused graph gets the preallocated KV buffer by default, a standard graph the growing cache.
+    // bench: a fused graph gets the appended KV layout by default, a standard graph the growing cache.
     interface KvReport {
       results: { model: { path: string }; test: { name: string }; error: { code: string; message: string } | null; kv_cache: { layout: string; measured_bytes: number; analytic_bytes: number; tokens_at_end: number; agrees: boolean | null } | null }[];
     }
@@ -71,7 +71,7 @@ describe('synth --graph fused, quantize, generate', () => {
     const report = JSON.parse(String(bench.stdout)) as KvReport;
     const [fusedResult, standardResult] = report.results;
     expect(fusedResult!.error).toBeNull();
-    expect(fusedResult!.kv_cache).toMatchObject({ layout: 'preallocated', agrees: null });
+    expect(fusedResult!.kv_cache).toMatchObject({ layout: 'appended', agrees: null });
     // Allocated once for the whole request (8 + 4 tokens, plus the one the loop reserves), used or not.
     const perToken = fusedResult!.kv_cache!.analytic_bytes / fusedResult!.kv_cache!.tokens_at_end;
     expect(fusedResult!.kv_cache!.measured_bytes).toBe(perToken * (8 + 4 + 1));
@@ -81,6 +81,13 @@ describe('synth --graph fused, quantize, generate', () => {
     expect(refused.exitCode).toBe(1);
     const refusedReport = JSON.parse(String(refused.stdout)) as KvReport;
     expect(refusedReport.results[0]!.error?.message).toMatch(/preallocated KV layout needs a fused graph/);
+    const refusedAppended = await run(['bench', standardDir, '--variant', 'q4', '--tests', 'tg4', '--repetitions', '1', '--warmup', '0', '--kv-layout', 'appended', '--json']);
+    expect(refusedAppended.exitCode).toBe(1);
+    expect((JSON.parse(String(refusedAppended.stdout)) as KvReport).results[0]!.error?.message).toMatch(/appended KV layout needs a modelscout fused graph/);
+    // The shared buffer stays available on request.
+    const shared = await run(['bench', fusedDir, '--variant', 'q4', '--tests', 'tg4@d8', '--repetitions', '1', '--warmup', '0', '--threads', '1', '--kv-layout', 'preallocated', '--json']);
+    expect(shared.exitCode, String(shared.stderr)).toBe(0);
+    expect((JSON.parse(String(shared.stdout)) as KvReport).results[0]!.kv_cache).toMatchObject({ layout: 'preallocated' });
   });
 
   it('refuses a fused graph for an architecture it cannot express, in one line with exit 2', async () => {

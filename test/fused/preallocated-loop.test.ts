@@ -5,6 +5,9 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectDecoderIo, type DecoderIo } from '../../src/bench/decoder-io.js';
 import { DecoderLoop, generateByRecompute, generateGreedy, selfCheck } from '../../src/bench/generate.js';
+import { createSession } from '../../src/bench/session.js';
+import { addNewKvOutputs, newKvOutputName } from '../../src/onnx/fused/new-kv-outputs.js';
+import { readModel } from '../../src/onnx/model-io.js';
 import { modelSpecFromHfConfig } from '../../src/catalog/index.js';
 import { buildFusedDecoderModel } from '../../src/onnx/fused/build-fused-decoder.js';
 import { writeModel } from '../../src/onnx/model-io.js';
@@ -22,6 +25,7 @@ const PROMPTS = [
 
 let dir: string;
 let fused: ort.InferenceSession;
+let appended: ort.InferenceSession;
 let standard: ort.InferenceSession;
 let fusedIo: DecoderIo;
 let standardIo: DecoderIo;
@@ -35,6 +39,7 @@ beforeAll(async () => {
   fused = await ort.InferenceSession.create(join(dir, 'fused.onnx'), { intraOpNumThreads: 1 });
   standard = await ort.InferenceSession.create(join(dir, 'standard.onnx'), { intraOpNumThreads: 1 });
   fusedIo = detectDecoderIo(fused.inputMetadata, fused.outputMetadata);
+  appended = (await createSession(join(dir, 'fused.onnx'), { device: 'cpu', threads: 1, graphOptLevel: 'all' }, { newKvOutputs: true })).session;
   standardIo = detectDecoderIo(standard.inputMetadata, standard.outputMetadata);
 });
 afterAll(async () => {
@@ -82,5 +87,52 @@ describe('the generation loop with a preallocated KV cache', () => {
   it('fails loudly on a standard graph, whose present would outgrow the buffer', async () => {
     const loop = new DecoderLoop(standard, standardIo, { kvLayout: 'preallocated' });
     await expect(generateGreedy(loop, [PROMPTS[0]!], 3)).rejects.toThrow(/present\.0\.key/);
+  });
+});
+
+describe('the appended KV layout (the graph returns only the new positions)', () => {
+  it('adds one new-positions output per present and keeps the presents', async () => {
+    expect(newKvOutputName('present.3.key')).toBe('present_new.3.key');
+    expect(appended.outputNames).toEqual(expect.arrayContaining(['present.0.key', 'present_new.0.key', 'present_new.1.value']));
+    expect(appended.outputNames).toHaveLength(1 + 4 * LAYERS);
+    // A standard graph (no GroupQueryAttention) is refused in one line.
+    const s = await readModel(join(dir, 'standard.onnx'));
+    expect(() => addNewKvOutputs(s.model)).toThrow(/appended KV layout needs a fused graph/);
+  });
+
+  it('generates what the growing cache and the standard graph generate, batched and left-padded, and never fetches a present', async () => {
+    const io = detectDecoderIo(appended.inputMetadata, appended.outputMetadata);
+    const loop = new DecoderLoop(appended, io, { kvLayout: 'appended' });
+    const got = await generateGreedy(loop, PROMPTS, 6);
+    const reference = await generateGreedy(new DecoderLoop(standard, standardIo), PROMPTS, 6);
+    expect(got.ids).toEqual(reference.ids);
+    expect(loop.kv.layout).toBe('appended');
+    expect(Object.keys(loop.kv.fetches?.() ?? {}).some((k) => k.startsWith('present.'))).toBe(false);
+    expect(loop.kv.length).toBe(12);
+    expect(loop.kv.measuredBytes()).toBe(2 * LAYERS * PROMPTS.length * arch.numKvHeads * 13 * arch.headDim * 4);
+    const again = await generateGreedy(loop, PROMPTS, 6);
+    expect(again.ids).toEqual(got.ids);
+  });
+
+  it('equals full recomputation (the self-check), and a cache that skips the copy-in does not', async () => {
+    const io = detectDecoderIo(appended.inputMetadata, appended.outputMetadata);
+    const loop = new DecoderLoop(appended, io, { kvLayout: 'appended' });
+    const check = await selfCheck(loop, [9, 8, 7, 6, 5], 4, 1e-4);
+    expect(check.passed).toBe(true);
+    const byRecompute = await generateByRecompute(loop, PROMPTS[1]!, 5);
+    expect((await generateGreedy(loop, [PROMPTS[1]!], 5)).ids[0]).toEqual(byRecompute);
+    // A cache that stores zeros instead of the new positions must be caught by the check.
+    const broken = new DecoderLoop(appended, io, { kvLayout: 'appended' });
+    const update = broken.kv.update.bind(broken.kv);
+    broken.kv.update = (outputs): void => {
+      const zeroed: Record<string, ort.Tensor> = {};
+      for (const [name, value] of Object.entries(outputs)) {
+        const t = value as ort.Tensor;
+        zeroed[name] = name.startsWith('present_new.') ? new ort.Tensor('float32', new Float32Array(t.data.length), t.dims) : t;
+      }
+      update(zeroed);
+    };
+    const bad = await selfCheck(broken, [9, 8, 7, 6, 5], 4, 1e-4);
+    expect(bad.passed).toBe(false);
   });
 });
