@@ -7,12 +7,18 @@
  *   pp512       prefill of 512 tokens (fused: num_logits_to_keep = 1)           → tokens / s
  *   tg128       128 greedy tokens after a 1-token prompt (llama-bench's tg128)  → tokens / s
  *   tg128@d512  128 greedy tokens after a 512-token prompt                     → tokens / s
- * for three variants: standard graph (growing KV cache), fused graph (growing KV cache) and fused graph
- * with one preallocated KV buffer shared by past and present. Only `session.run` is timed. Medians are
- * printed with the ratio to llama.cpp Q4_0 (llama-bench, 2 threads) measured on this machine.
+ * for four variants: standard graph (growing KV cache), fused graph (growing KV cache), fused graph with one
+ * preallocated KV buffer shared by past and present, and fused graph with the appended layout (the graph
+ * returns only the new positions; the harness keeps the cache). Each measurement is a `modelscout bench`
+ * child process (`--per-child` repetitions after one warm-up: the shipped harness, in a fresh process, as
+ * users run it); the variants take turns, round by round. Medians over all repetitions are printed with the
+ * ratio to llama.cpp Q4_0 (llama-bench, 2 threads) measured on this machine. `--loop inprocess` instead
+ * times a bare loop inside this process (standard, fused, fused-prealloc only).
  *
- * Usage: npm run bench:fused [-- --models qwen2.5-0.5b,smollm2-135m --threads 1,2 --reps 5
+ * Usage: npm run bench:fused [-- --models qwen2.5-0.5b,smollm2-135m --threads 1,2 --reps 5 --per-child 2
+ *                               --variants standard,fused,fused-prealloc,fused-appended
  *                               --gen 128 --depth 512 --prompt 512 --cache DIR --profile --json FILE]
+ * Needs the built CLI (`npm run build`, done by `npm ci`).
  * Models are built once into --cache (default: $TMPDIR/modelscout-bench-fused) and reused.
  */
 import { existsSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
@@ -55,8 +61,9 @@ const LLAMA_CPP: Record<string, { pp512: [number, number]; tg128: number; 'tg128
   'smollm2-135m': { pp512: [1136, 1136], tg128: 155, 'tg128@d512': 112 },
 };
 
-type Variant = 'standard' | 'fused' | 'fused-prealloc';
-const VARIANTS = option('variants', 'standard,fused,fused-prealloc').split(',') as Variant[];
+type Variant = 'standard' | 'fused' | 'fused-prealloc' | 'fused-appended';
+const LAYOUT: Record<Variant, 'growing' | 'preallocated' | 'appended'> = { standard: 'growing', fused: 'growing', 'fused-prealloc': 'preallocated', 'fused-appended': 'appended' };
+const VARIANTS = option('variants', 'standard,fused,fused-prealloc,fused-appended').split(',') as Variant[];
 type Test = 'pp512' | 'tg128' | 'tg128@d512';
 
 interface Built {
@@ -91,7 +98,7 @@ async function prepare(id: string): Promise<Built> {
  * One `modelscout bench` child process (the shipped harness, a fresh process, as users run it): the
  * three tests, `PER_CHILD` timed repetitions each after one warm-up. Returns every repetition's figure.
  */
-async function cliBench(model: string, threads: number, layout: 'growing' | 'preallocated'): Promise<Record<Test, number[]>> {
+async function cliBench(model: string, threads: number, layout: 'growing' | 'preallocated' | 'appended'): Promise<Record<Test, number[]>> {
   const tests = [`pp${PROMPT}`, `tg${GEN}`, `tg${GEN}@d${DEPTH}`];
   const args = ['bin/run.js', 'bench', model, '--tests', tests.join(','), '--threads', String(threads), '--kv-layout', layout, '--repetitions', String(PER_CHILD), '--warmup', '1', '--json'];
   const { stdout } = await execFileP(process.execPath, args, { maxBuffer: 256 * 1024 * 1024 });
@@ -233,7 +240,7 @@ async function main(): Promise<void> {
           // Rotate the order each round so no variant always runs first.
           const order = VARIANTS.map((_, i) => VARIANTS[(i + rep) % VARIANTS.length]!);
           for (const v of order) {
-            const m = await cliBench(v === 'standard' ? built.standard : built.fused, threads, v === 'fused-prealloc' ? 'preallocated' : 'growing');
+            const m = await cliBench(v === 'standard' ? built.standard : built.fused, threads, LAYOUT[v]);
             for (const t of ['pp512', 'tg128', 'tg128@d512'] as const) r[v][t].push(...m[t]);
           }
           loads.push(os.loadavg()[0]!);
@@ -242,15 +249,17 @@ async function main(): Promise<void> {
       } else {
         const standard = await sessionFor(built.standard, threads);
         const fused = await sessionFor(built.fused, threads);
-        const runners: Record<Variant, Runner> = {
+        if (VARIANTS.includes('fused-appended')) throw new Error('--loop inprocess has no fused-appended variant: leave it out of --variants');
+        const runners: Record<Exclude<Variant, 'fused-appended'>, Runner> = {
           standard: new Runner(standard, built.arch, false),
           fused: new Runner(fused, built.arch, false),
           'fused-prealloc': new Runner(fused, built.arch, true),
         };
         // Warm-up: one short pass of each variant (allocator arenas, prepacked weights, page cache).
-        for (const v of VARIANTS) await runners[v].generate(32, 4);
+        const inprocess = VARIANTS as Exclude<Variant, 'fused-appended'>[];
+        for (const v of inprocess) await runners[v].generate(32, 4);
         for (let rep = 0; rep < REPS; rep++) {
-          const order = VARIANTS.map((_, i) => VARIANTS[(i + rep) % VARIANTS.length]!);
+          const order = inprocess.map((_, i) => inprocess[(i + rep) % inprocess.length]!);
           for (const v of order) {
             const pp = await runners[v].generate(PROMPT, 0);
             r[v].pp512.push((PROMPT / pp.prefillMs) * 1000);
