@@ -33,7 +33,7 @@ export interface BenchRunOptions {
   /** Run the correctness self-check before timing (default true). */
   selfCheck?: boolean;
   rssIntervalMs?: number;
-  /** `auto`: appended for modelscout fused graphs (modelscout.graph metadata), growing otherwise; unset = growing. */
+  /** `auto`: appended for modelscout fused graphs (modelscout.graph metadata) on the CPU, growing otherwise; unset = growing. */
   kvLayout?: KvLayout | 'auto';
   /** Hardware for the environment and the estimates; detected when absent. */
   hardware?: Hardware;
@@ -287,7 +287,8 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
       infoCache.set(file, cached);
     }
     const graphKind = cached.info?.metadata.graph ?? null;
-    const kvLayout: KvLayout = kvLayoutOption === 'auto' ? (graphKind === 'fused' ? 'appended' : 'growing') : kvLayoutOption;
+    // On a GPU the growing cache stays on the device (see sessionOptions); the buffer layouts live in host memory.
+    const kvLayout: KvLayout = kvLayoutOption === 'auto' ? (graphKind === 'fused' && group.session.device === 'cpu' ? 'appended' : 'growing') : kvLayoutOption;
     if (!cached.error && kvLayout === 'preallocated' && graphKind === 'standard') {
       cached = { info: cached.info, error: { code: 'E_USAGE', message: `the preallocated KV layout needs a fused graph (GroupQueryAttention); ${file} is a standard graph` } };
     }

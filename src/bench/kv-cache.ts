@@ -5,7 +5,8 @@
  *
  * `growing`: the standard optimum / transformers.js export. Each step feeds `past_key_values.*` and the
  * graph returns `present.*` = past ⧺ new, one token longer; the presents become the next pasts as they
- * are (no copy on the JS side).
+ * are (no copy on the JS side). On WebGPU the presents stay on the GPU (`gpu-buffer` tensors, see
+ * `sessionOptions`) and are disposed when the next step replaces them.
  */
 import * as ort from 'onnxruntime-node';
 import { floatBytes, type DecoderIo } from './decoder-io.js';
@@ -56,6 +57,7 @@ export class GrowingKvCache implements KvCache {
 
   reset(batch: number): void {
     const io = this.#io;
+    this.#releaseDevicePasts();
     const data = io.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
     // One empty tensor serves every layer: ONNX Runtime only reads it.
     const empty = new ort.Tensor(io.kvType, data, [batch, io.kvHeads, 0, io.headDim]);
@@ -66,9 +68,20 @@ export class GrowingKvCache implements KvCache {
     this.#length = 0;
   }
 
+  /** Presents kept on the device (WebGPU buffers) are freed when replaced: the GC does not see GPU memory. */
+  #releaseDevicePasts(): void {
+    for (const l of this.#io.layers) {
+      for (const name of [l.pastKey, l.pastValue]) {
+        const t = this.#feeds[name];
+        if (t && t.location === 'gpu-buffer') t.dispose();
+      }
+    }
+  }
+
   update(outputs: Outputs): void {
     const io = this.#io;
     const layers = io.layers;
+    this.#releaseDevicePasts();
     for (let i = 0; i < layers.length; i += 1) {
       const l = layers[i] as (typeof layers)[number];
       this.#feeds[l.pastKey] = outputs[l.presentKey] as ort.Tensor;

@@ -22,6 +22,9 @@ export interface SessionSettingsInput {
 
 export const CUDA_INSTALL_HINT = 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node';
 
+/** What WebGPU needs on Linux (seen on an NVIDIA H200 with driver 580: the loader and GLVND were missing). */
+export const WEBGPU_HINT = "Install the GPU driver and the Vulkan loader (Debian/Ubuntu: libvulkan1; NVIDIA's Vulkan driver also needs libglvnd0 libglx0 libegl1); `vulkaninfo --summary` should list the GPU.";
+
 /** onnxruntime-node's version (the package that loads the native library). */
 export function onnxruntimeVersion(): string {
   return ort.env.versions.node ?? ort.env.versions.common ?? 'unknown';
@@ -67,7 +70,12 @@ export function assertDeviceAvailable(device: Device): void {
   }
 }
 
-export function sessionOptions(s: SessionSettingsInput): ort.InferenceSession.SessionOptions {
+/**
+ * `kvOnDevice`: the graph's output names; the `present.*` ones are then left on the device (WebGPU buffers)
+ * and fed back as the next pasts, the rest (logits) come to the CPU. Without it onnxruntime-node downloads
+ * every present after each step and uploads it again as the next past.
+ */
+export function sessionOptions(s: SessionSettingsInput, kvOnDevice?: readonly string[]): ort.InferenceSession.SessionOptions {
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [s.device],
     graphOptimizationLevel: s.graphOptLevel,
@@ -75,7 +83,15 @@ export function sessionOptions(s: SessionSettingsInput): ort.InferenceSession.Se
     logSeverityLevel: 3,
   };
   if (s.threads > 0) options.intraOpNumThreads = s.threads;
+  if (kvOnDevice && s.device === 'webgpu') {
+    options.preferredOutputLocation = Object.fromEntries(kvOnDevice.map((name) => [name, name.startsWith('present.') ? 'gpu-buffer' : 'cpu'] as const));
+  }
   return options;
+}
+
+/** Whether the growing cache can stay on the device for this execution provider (WebGPU buffers). */
+export function keepsKvOnDevice(device: Device): boolean {
+  return device === 'webgpu';
 }
 
 export interface CreatedSession {
@@ -90,6 +106,8 @@ export interface CreateSessionOptions {
    * as bytes, its external data still read from the model's folder.
    */
   newKvOutputs?: boolean;
+  /** Keep the `present.*` outputs on the device (growing layout on WebGPU; see `sessionOptions`). */
+  kvOnDevice?: boolean;
 }
 
 /** Creates the session and times it (`load.session_create_ms`). */
@@ -102,6 +120,9 @@ export async function createSession(modelPath: string, s: SessionSettingsInput, 
       addNewKvOutputs(loaded.model);
       const options = { ...sessionOptions(s), extra: { session: { model_external_initializers_file_folder_path: loaded.dir } } };
       session = await ort.InferenceSession.create(encodeModel(loaded.model), options);
+    } else if (create.kvOnDevice && keepsKvOnDevice(s.device)) {
+      const outputs = ((await readModel(modelPath)).model.graph?.output ?? []).map((o) => o.name ?? '');
+      session = await ort.InferenceSession.create(modelPath, sessionOptions(s, outputs));
     } else {
       session = await ort.InferenceSession.create(modelPath, sessionOptions(s));
     }
@@ -110,6 +131,12 @@ export async function createSession(modelPath: string, s: SessionSettingsInput, 
   } catch (error) {
     if (error instanceof ModelscoutError) throw error;
     const first = errorMessage(error).split('\n')[0] ?? '';
+    if (s.device === 'webgpu' && /WebGPU adapter|No supported adapters/i.test(first)) {
+      throw new ModelscoutError('E_UNSUPPORTED', 'no WebGPU adapter on this machine: onnxruntime-node runs WebGPU on Linux through Vulkan, and found no Vulkan GPU', {
+        suggestions: [WEBGPU_HINT, 'Or use --device cpu.'],
+        cause: error,
+      });
+    }
     const suggestions = s.device === 'cuda' ? [`Install the CUDA provider: ${CUDA_INSTALL_HINT}`] : ['Check that the file is a complete ONNX model (re-download or re-export it).'];
     throw new ModelscoutError('E_MODEL', `onnxruntime could not load ${modelPath} on ${s.device}: ${first}`, { suggestions, cause: error });
   }

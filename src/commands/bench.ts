@@ -56,7 +56,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
       options: ['auto', 'growing', 'preallocated', 'appended'] as const,
       default: 'auto' as const,
       description:
-        'KV cache: growing tensors; preallocated = one buffer per layer at full length, shared by past and present (GroupQueryAttention graphs); appended = the same buffers, the graph returning only the new positions (modelscout fused graphs); auto = appended for modelscout fused graphs, growing otherwise',
+        'KV cache: growing tensors; preallocated = one buffer per layer at full length, shared by past and present (GroupQueryAttention graphs); appended = the same buffers, the graph returning only the new positions (modelscout fused graphs); auto = appended for modelscout fused graphs on the CPU, growing otherwise (on WebGPU the growing cache stays on the GPU)',
     })(),
     tests: Flags.string({ description: 'tests, comma-separated, e.g. pp512,tg128,pp512+tg128,tg128@d512,pp128+tg32/b4' }),
     'prompt-lengths': Flags.string({ description: 'prompt lengths for pp tests, e.g. 128,512 [default: 512]' }),
