@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { ModelscoutError, errorMessage } from '../errors.js';
 import { detectDecoderSignature, type DecoderSignature } from '../onnx/decoder-signature.js';
 import type { OnnxModel } from '../onnx/proto.js';
-import { halfBitsToFloat } from './half.js';
+import { fromFloat16Bits } from '../util/float16.js';
 import { compareLogits, FIDELITY_THRESHOLDS, judgeFidelity, type FidelityMetrics, type FidelityThresholds } from './fidelity-metrics.js';
 import { createRandom } from './random.js';
 
@@ -114,7 +114,7 @@ export function buildPrefillFeeds(signature: DecoderSignature, tokens: readonly 
 function toFloat32(tensor: ort.Tensor): Float32Array {
   const data = tensor.data;
   if (data instanceof Float32Array) return data;
-  if (data instanceof Uint16Array) return Float32Array.from(data, (bits) => halfBitsToFloat(bits));
+  if (data instanceof Uint16Array) return Float32Array.from(data, (bits) => fromFloat16Bits(bits));
   throw new ModelscoutError('E_UNSUPPORTED', `logits of type ${tensor.type} are not supported (float32, float16)`);
 }
 

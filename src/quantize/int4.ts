@@ -1,5 +1,5 @@
 import { ModelscoutError } from '../errors.js';
-import { halfBitsToFloat, floatToHalfBits } from './half.js';
+import { fromFloat16Bits, toFloat16Bits } from '../util/float16.js';
 
 /**
  * Block-wise 4-bit round-to-nearest quantization along K of a `[K, N]` MatMul weight, byte-compatible
@@ -266,9 +266,9 @@ export class Int4Quantizer {
     let scale: number;
     const scales = this.scales;
     if (scales instanceof Uint16Array) {
-      const bits = floatToHalfBits(scaleF);
+      const bits = toFloat16Bits(scaleF);
       scales[scaleIndex] = bits;
-      scale = halfBitsToFloat(bits);
+      scale = fromFloat16Bits(bits);
     } else {
       scales[scaleIndex] = scaleF;
       scale = scaleF;
@@ -382,7 +382,7 @@ export function packGatherData(weight: Int4Weight): Uint8Array {
 /** Scale of column n, block b as a float (fp16 scales widened). */
 export function readInt4Scale(weight: Pick<Int4Weight, 'scales' | 'kBlocks'>, n: number, b: number): number {
   const raw = weight.scales[n * weight.kBlocks + b]!;
-  return weight.scales instanceof Uint16Array ? halfBitsToFloat(raw) : raw;
+  return weight.scales instanceof Uint16Array ? fromFloat16Bits(raw) : raw;
 }
 
 /** Zero point of column n, block b (8 when symmetric). */
@@ -421,7 +421,7 @@ let halfTableCache: Float32Array | undefined;
 function halfBitsToFloatTable(): Float32Array {
   if (!halfTableCache) {
     halfTableCache = new Float32Array(65536);
-    for (let bits = 0; bits < 65536; bits++) halfTableCache[bits] = halfBitsToFloat(bits);
+    for (let bits = 0; bits < 65536; bits++) halfTableCache[bits] = fromFloat16Bits(bits);
   }
   return halfTableCache;
 }

@@ -68,10 +68,13 @@ export function float16ToFloat32(src: Uint16Array, out: Float32Array = new Float
   return out;
 }
 
-/** One value: float → float16 bit pattern (RNE). */
+const scratch = new Float32Array(1);
+const scratchBits = new Uint32Array(scratch.buffer);
+
+/** One value: float → float16 bit pattern (RNE), without allocating (the int4 kernels call it per block). */
 export function toFloat16Bits(value: number): number {
-  const f = new Float32Array([value]);
-  return convertBits(new Uint32Array(f.buffer)[0]!);
+  scratch[0] = value;
+  return convertBits(scratchBits[0]!);
 }
 
 /** One value: float16 bit pattern → number (exact). */

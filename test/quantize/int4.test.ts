@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ModelscoutError } from '../../src/errors.js';
-import { floatToHalfBits, halfBitsToFloat } from '../../src/quantize/half.js';
+import { toFloat16Bits, fromFloat16Bits } from '../../src/util/float16.js';
 import {
   Int4Quantizer,
   dequantizeInt4,
@@ -137,8 +137,8 @@ describe('int4 dequantization error', () => {
     const values = new Float32Array(K * N).map(() => rnd.normal() * 0.05 + (symmetric ? 0 : 0.01));
     let source: Float32Array | Uint16Array = values;
     if (dtype === 'float16') {
-      source = Uint16Array.from(values, (v) => floatToHalfBits(v));
-      for (let i = 0; i < values.length; i++) values[i] = halfBitsToFloat(source[i]!);
+      source = Uint16Array.from(values, (v) => toFloat16Bits(v));
+      for (let i = 0; i < values.length; i++) values[i] = fromFloat16Bits(source[i]!);
     }
     const q = quantizeInt4(source, K, N, { blockSize, symmetric, dtype });
     expect(q.scales).toBeInstanceOf(dtype === 'float16' ? Uint16Array : Float32Array);
@@ -245,18 +245,18 @@ describe('int4 streaming and validation', () => {
 
 describe('float16 conversion', () => {
   it('rounds to nearest even, handles subnormals, overflow and signed zero', () => {
-    expect(floatToHalfBits(1)).toBe(0x3c00);
-    expect(floatToHalfBits(-2)).toBe(0xc000);
-    expect(floatToHalfBits(65504)).toBe(0x7bff);
-    expect(floatToHalfBits(65520)).toBe(0x7c00); // rounds up to Inf
-    expect(floatToHalfBits(1 + 2 ** -11)).toBe(0x3c00); // tie → even
-    expect(floatToHalfBits(1 + 3 * 2 ** -11)).toBe(0x3c02); // tie → even (up)
-    expect(floatToHalfBits(2 ** -24)).toBe(0x0001);
-    expect(floatToHalfBits(2 ** -25)).toBe(0x0000); // tie → even (0)
-    expect(floatToHalfBits(1.5 * 2 ** -25)).toBe(0x0001);
-    expect(floatToHalfBits(-0)).toBe(0x8000);
-    expect(Number.isNaN(halfBitsToFloat(floatToHalfBits(Number.NaN)))).toBe(true);
-    for (let bits = 0; bits < 0x7c00; bits += 37) expect(floatToHalfBits(halfBitsToFloat(bits))).toBe(bits);
+    expect(toFloat16Bits(1)).toBe(0x3c00);
+    expect(toFloat16Bits(-2)).toBe(0xc000);
+    expect(toFloat16Bits(65504)).toBe(0x7bff);
+    expect(toFloat16Bits(65520)).toBe(0x7c00); // rounds up to Inf
+    expect(toFloat16Bits(1 + 2 ** -11)).toBe(0x3c00); // tie → even
+    expect(toFloat16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02); // tie → even (up)
+    expect(toFloat16Bits(2 ** -24)).toBe(0x0001);
+    expect(toFloat16Bits(2 ** -25)).toBe(0x0000); // tie → even (0)
+    expect(toFloat16Bits(1.5 * 2 ** -25)).toBe(0x0001);
+    expect(toFloat16Bits(-0)).toBe(0x8000);
+    expect(Number.isNaN(fromFloat16Bits(toFloat16Bits(Number.NaN)))).toBe(true);
+    for (let bits = 0; bits < 0x7c00; bits += 37) expect(toFloat16Bits(fromFloat16Bits(bits))).toBe(bits);
   });
 });
 

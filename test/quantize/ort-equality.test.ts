@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { floatToHalfBits, halfBitsToFloat } from '../../src/quantize/half.js';
+import { toFloat16Bits, fromFloat16Bits } from '../../src/util/float16.js';
 import { dequantizeInt4, packGatherData, quantizeInt4, quantizeInt4Rows, type Int4Weight } from '../../src/quantize/int4.js';
 import { createRandom } from '../../src/quantize/random.js';
 import { DTYPE, bytesOf, encodeMiniModel, type MiniTensor } from './helpers/mini-onnx.js';
@@ -65,7 +65,7 @@ async function runModel(model: Uint8Array, a: ort.Tensor): Promise<Float32Array>
   try {
     const { Y } = await session.run({ A: a });
     const data = Y!.data;
-    if (data instanceof Uint16Array) return Float32Array.from(data, (bits) => halfBitsToFloat(bits));
+    if (data instanceof Uint16Array) return Float32Array.from(data, (bits) => fromFloat16Bits(bits));
     return data as Float32Array;
   } finally {
     await session.release();
@@ -80,9 +80,9 @@ describe('MatMulNBits in ONNX Runtime equals A × dequant(W) computed here', () 
     let source: Float32Array | Uint16Array = weight;
     let aTensor: ort.Tensor = new ort.Tensor('float32', activations, [M, K]);
     if (dtype === 'float16') {
-      source = Uint16Array.from(weight, (v) => floatToHalfBits(v));
-      const aHalf = Uint16Array.from(activations, (v) => floatToHalfBits(v));
-      for (let i = 0; i < activations.length; i++) activations[i] = halfBitsToFloat(aHalf[i]!);
+      source = Uint16Array.from(weight, (v) => toFloat16Bits(v));
+      const aHalf = Uint16Array.from(activations, (v) => toFloat16Bits(v));
+      for (let i = 0; i < activations.length; i++) activations[i] = fromFloat16Bits(aHalf[i]!);
       aTensor = new ort.Tensor('float16', aHalf, [M, K]);
     }
     const q = quantizeInt4(source, K, N, { blockSize, symmetric, dtype });
@@ -165,7 +165,7 @@ describe('GatherBlockQuantized in ONNX Runtime returns the dequantized embedding
     const rows = 13;
     const rnd = createRandom(cols + blockSize + (symmetric ? 5 : 0));
     const table = new Float32Array(rows * cols).map(() => rnd.normal() * 0.1);
-    const source = dtype === 'float16' ? Uint16Array.from(table, (v) => floatToHalfBits(v)) : table;
+    const source = dtype === 'float16' ? Uint16Array.from(table, (v) => toFloat16Bits(v)) : table;
     const q = quantizeInt4Rows(source, rows, cols, { blockSize, symmetric, dtype });
     const deq = dequantizeInt4(q); // [cols, rows]: the transposed table
     const elem = dtype === 'float16' ? DTYPE.float16 : DTYPE.float32;
@@ -195,7 +195,7 @@ describe('GatherBlockQuantized in ONNX Runtime returns the dequantized embedding
       const { Y } = await session.run({ ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]) });
       expect(Y!.dims).toEqual([1, ids.length, cols]);
       const data = Y!.data;
-      const got = data instanceof Uint16Array ? Float32Array.from(data, (b) => halfBitsToFloat(b)) : (data as Float32Array);
+      const got = data instanceof Uint16Array ? Float32Array.from(data, (b) => fromFloat16Bits(b)) : (data as Float32Array);
       ids.forEach((id, t) => {
         for (let c = 0; c < cols; c++) {
           const expected = deq[c * rows + id]!;

@@ -7,7 +7,7 @@ import { ModelscoutError } from '../../src/errors.js';
 import { readModelscoutMetadata } from '../../src/onnx/metadata.js';
 import { readModel, readTensorBytes } from '../../src/onnx/model-io.js';
 import { getAttribute, type OnnxGraph, type OnnxNode } from '../../src/onnx/proto.js';
-import { floatToHalfBits, halfBitsToFloat } from '../../src/quantize/half.js';
+import { toFloat16Bits, fromFloat16Bits } from '../../src/util/float16.js';
 import { quantizeModel } from '../../src/quantize/index.js';
 import { createRandom } from '../../src/quantize/random.js';
 import { writeDoubleWeightModel, writeMixedModel, writeNoWeightModel } from './helpers/graphs.js';
@@ -37,7 +37,7 @@ async function runBoth(original: string, quantized: string, dtype: 'float32' | '
   const xs = new Float32Array(3 * 64).map(() => rnd.normal());
   const ys = new Float32Array(64 * 16).map(() => rnd.normal());
   const tensor = (values: Float32Array, dims: number[]) =>
-    dtype === 'float16' ? new ort.Tensor('float16', Uint16Array.from(values, (v) => floatToHalfBits(v)), dims) : new ort.Tensor('float32', values, dims);
+    dtype === 'float16' ? new ort.Tensor('float16', Uint16Array.from(values, (v) => toFloat16Bits(v)), dims) : new ort.Tensor('float32', values, dims);
   const out: Record<string, { a: Float32Array; b: Float32Array }> = {};
   for (const cond of [true, false]) {
     const feeds = { X: tensor(xs, [3, 64]), Y: tensor(ys, [64, 16]), cond: new ort.Tensor('bool', Uint8Array.from([cond ? 1 : 0]), []) };
@@ -47,7 +47,7 @@ async function runBoth(original: string, quantized: string, dtype: 'float32' | '
       const r = await session.run(feeds);
       const converted: Record<string, Float32Array> = {};
       for (const [name, t] of Object.entries(r)) {
-        converted[name] = t.data instanceof Uint16Array ? Float32Array.from(t.data, (bits) => halfBitsToFloat(bits)) : (t.data as Float32Array);
+        converted[name] = t.data instanceof Uint16Array ? Float32Array.from(t.data, (bits) => fromFloat16Bits(bits)) : (t.data as Float32Array);
       }
       results.push(converted);
       await session.release();

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { GraphBuilder, attr } from '../../../src/onnx/graph-builder.js';
 import { writeModel } from '../../../src/onnx/model-io.js';
 import { DataType, createGraph, createNode, createValueInfo } from '../../../src/onnx/proto.js';
-import { floatToHalfBits } from '../../../src/quantize/half.js';
+import { toFloat16Bits } from '../../../src/util/float16.js';
 import { createRandom } from '../../../src/quantize/random.js';
 
 /**
@@ -19,7 +19,7 @@ export interface MixedModelOptions {
 function weightBytes(count: number, seed: number, dtype: 'float32' | 'float16', scale = 0.2): Uint8Array {
   const rnd = createRandom(seed);
   const values = new Float32Array(count).map(() => rnd.normal() * scale);
-  if (dtype === 'float16') return new Uint8Array(Uint16Array.from(values, (v) => floatToHalfBits(v)).buffer);
+  if (dtype === 'float16') return new Uint8Array(Uint16Array.from(values, (v) => toFloat16Bits(v)).buffer);
   return new Uint8Array(values.buffer);
 }
 
