@@ -47,6 +47,23 @@ function bindingDirectory(): string | null {
 }
 
 /**
+ * The execution provider a GPU benchmark uses here: CUDA when its provider library is installed, else
+ * WebGPU when this onnxruntime-node build bundles it (Linux and Windows x64), else null. `assert` is
+ * `assertDeviceAvailable` (injectable for tests).
+ */
+export function gpuBenchDevice(assert: (device: Device) => void = assertDeviceAvailable): 'cuda' | 'webgpu' | null {
+  for (const device of ['cuda', 'webgpu'] as const) {
+    try {
+      assert(device);
+      return device;
+    } catch (error) {
+      if (!(error instanceof ModelscoutError)) throw error;
+    }
+  }
+  return null;
+}
+
+/**
  * Throws a usage error (exit 2) when `device` cannot work here, before any child process starts:
  * CUDA needs its execution provider library, which onnxruntime-node downloads only on request.
  */

@@ -9,6 +9,7 @@ import { cpuTarget, gpuTarget } from '../hardware/device.js';
 import type { BenchPlan } from '../bench/config.js';
 import type { BenchRunOptions } from '../bench/index.js';
 import type { TestSpec } from '../bench/scenarios.js';
+import { CUDA_INSTALL_HINT, gpuBenchDevice } from '../bench/session.js';
 import { planSynth } from '../onnx/synth/index.js';
 import { computeHardwareNeeded } from '../recommend/recommend.js';
 import { inSizeClass } from '../recommend/rank.js';
@@ -99,6 +100,8 @@ export interface ConfirmDeps {
   /** Hub access for pulls; null: never pull (synthesize everything). */
   hub: HubAccess | null;
   runBench: BenchRunner;
+  /** The execution provider GPU candidates are benchmarked with (default: CUDA when installed, else WebGPU). */
+  gpuBenchDevice?: () => 'cuda' | 'webgpu' | null;
   onProgress?: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -107,7 +110,7 @@ interface Work {
   candidate: Candidate;
   spec: ModelSpec;
   device: DeviceTarget;
-  benchDevice: 'cpu' | 'cuda';
+  benchDevice: 'cpu' | 'cuda' | 'webgpu';
   primary: ConfirmVariant;
   test: TestSpec;
   /** Timed runs and warm-ups (the mode's; the quick mode's for a measurement forced over the budget). */
@@ -147,7 +150,8 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
   const hub = await probeHub(deps.hub, taken.find((c) => c.onnxRepo)?.onnxRepo ?? undefined);
   say(`Hub: ${hub.reason}`);
 
-  const works = taken.map((candidate) => prepareWork(candidate, options, hub, fromAlternatives));
+  const gpuDevice = taken.some((c) => c.device.kind === 'gpu') ? (deps.gpuBenchDevice ?? gpuBenchDevice)() : null;
+  const works = taken.map((candidate) => prepareWork(candidate, options, hub, fromAlternatives, gpuDevice));
   // The test the mode derives from the targets (a candidate may deviate: a reduced context, a forced quick run).
   const nominal = confirmTest(rec.targets, mode.genTokens);
   await Promise.all(works.map(async (w) => resolveSynthSupport(w, options.catalog)));
@@ -636,7 +640,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
 
 
 /** The per-candidate starting point: device, test, primary variant, and whether it can be measured here. */
-function prepareWork(candidate: Candidate, options: ConfirmOptions, hub: HubProbe, fromAlternatives: boolean): Work {
+function prepareWork(candidate: Candidate, options: ConfirmOptions, hub: HubProbe, fromAlternatives: boolean, gpuDevice: 'cuda' | 'webgpu' | null): Work {
   const spec = options.catalog.find((m) => m.id === candidate.id);
   const device = candidate.device.kind === 'gpu' ? (gpuTarget(options.hardware) ?? cpuTarget(options.hardware)) : cpuTarget(options.hardware);
   const mode = MODE_SETTINGS[options.mode];
@@ -645,8 +649,12 @@ function prepareWork(candidate: Candidate, options: ConfirmOptions, hub: HubProb
   if (candidate.device.kind === 'gpu') {
     const real = options.hardware.gpus.filter((g) => g.source === 'nvidia-smi');
     if (real.length === 0) unmeasurable = 'it is recommended for a what-if GPU (--gpu / --vram), and there is none here to measure it on';
+    else if (gpuDevice === null) unmeasurable = `this onnxruntime-node build has no GPU execution provider (install CUDA's: ${CUDA_INSTALL_HINT})`;
   }
   const notes: string[] = [];
+  if (candidate.device.kind === 'gpu' && unmeasurable === null && gpuDevice === 'webgpu') {
+    notes.push(`measured with WebGPU: the CUDA execution provider is not installed (${CUDA_INSTALL_HINT}); CUDA is usually faster`);
+  }
   if (fromAlternatives) notes.push(`nothing of the ${options.recommendation.leaf.sizeClass.label} class fits here: this is one of the best alternatives below it`);
   if (candidate.format === 'int8') notes.push('int8 weights are measured as int4 (q4): modelscout quantizes to int4 only');
   if (candidate.fit === 'reduced-context') notes.push(`fits only at a reduced context: measured with a ${test.n_prompt}-token prompt`);
@@ -668,7 +676,7 @@ function prepareWork(candidate: Candidate, options: ConfirmOptions, hub: HubProb
     candidate,
     spec: spec ?? ({} as ModelSpec),
     device,
-    benchDevice: candidate.device.kind === 'gpu' ? 'cuda' : 'cpu',
+    benchDevice: candidate.device.kind === 'gpu' ? (gpuDevice ?? 'cuda') : 'cpu',
     primary: variantForFormat(candidate.format, candidate.device.kind),
     test,
     runs: { repetitions: mode.repetitions, warmup: mode.warmup },

@@ -10,6 +10,8 @@ import { confirmRecommendation, type ConfirmDeps, type ConfirmOptions } from '..
 import { syntheticModelDir } from '../../src/pipeline/obtain.js';
 import type { ConfirmReport } from '../../src/pipeline/types.js';
 import type { BenchReport } from '../../src/report/schema.js';
+import { acceleratorInfo, findAccelerator } from '../../src/hardware/accelerators.js';
+import { recommend } from '../../src/recommend/recommend.js';
 import { DEEP_CATALOG, GiB, constructedResult, tinyRecommendation, type TinySetup } from './helpers.js';
 
 const dirs: string[] = [];
@@ -158,6 +160,38 @@ describe('verdicts against constructed measurements', () => {
     expect(three.final.whatWouldChange[0]).toMatch(/^A shorter context: .* prompts of about 35 tokens or fewer \(measured 900 ms for 64\)\.$/);
     expect(three.final.whatWouldChange.some((l) => /^A smaller model: /.test(l))).toBe(true);
     expect(three.final.whatWouldChange.at(-1)).toMatch(/^A GPU: the class needs .* e\.g\. 1× NVIDIA/);
+  });
+
+  it('benchmarks GPU candidates with WebGPU when the CUDA provider is missing (and says so); with no GPU provider at all they stay estimates', async () => {
+    const dir = await tempDir();
+    const setup = await tinyRecommendation(dir);
+    const l4 = findAccelerator('L4')!;
+    setup.hardware.gpus = [{ index: 0, name: 'NVIDIA L4', vramTotalBytes: 24 * GiB, vramFreeBytes: 22 * GiB, driver: '580', known: acceleratorInfo(l4), source: 'nvidia-smi' }];
+    setup.recommendation = recommend({ tree: setup.tree, requirements: setup.requirements, hardware: setup.hardware, catalog: setup.catalog, top: 4 });
+    expect(setup.recommendation.candidates[0]!.device.kind).toBe('gpu');
+    const devices: string[] = [];
+    const runner = async (options: BenchRunOptions): Promise<BenchReport> => {
+      devices.push(...options.plan.devices);
+      const test = options.plan.tests[0]!;
+      const layersOf = (path: string): number => setup.catalog.find((m) => path.includes(`${m.id}-synthetic`))!.numLayers;
+      return { environment: null, results: options.plan.models.map((path) => constructedResult({ path, layers: layersOf(path), prompt: test.n_prompt, gen: test.n_gen, batch: test.batch_size, decodeTps: 100, ttftMs: 50, peakBytes: GiB })) } as unknown as BenchReport;
+    };
+    const webgpu = await confirmRecommendation(optionsFor(setup, dir, { candidates: 1 }), { ...depsWith([], runner), gpuBenchDevice: () => 'webgpu' });
+    expect(devices.length).toBeGreaterThan(0);
+    expect(new Set(devices)).toEqual(new Set(['webgpu']));
+    expect(webgpu.candidates[0]!.notes.some((n) => /^measured with WebGPU: the CUDA execution provider is not installed/.test(n))).toBe(true);
+    expect(webgpu.candidates[0]!.verdict.status).not.toBe('estimate-only');
+
+    devices.length = 0;
+    const cuda = await confirmRecommendation(optionsFor(setup, dir, { candidates: 1 }), { ...depsWith([], runner), gpuBenchDevice: () => 'cuda' });
+    expect(new Set(devices)).toEqual(new Set(['cuda']));
+    expect(cuda.candidates[0]!.notes.some((n) => /WebGPU/.test(n))).toBe(false);
+
+    devices.length = 0;
+    const none = await confirmRecommendation(optionsFor(setup, dir, { candidates: 1 }), { ...depsWith([], runner), gpuBenchDevice: () => null });
+    expect(devices).toEqual([]);
+    expect(none.candidates[0]!.verdict.status).toBe('estimate-only');
+    expect(none.candidates[0]!.verdict.reasons.join(' ')).toMatch(/no GPU execution provider/);
   });
 
   it('costs the generated tokens at the given hourly price and compares with the hosted-API yardstick', async () => {
