@@ -20,6 +20,12 @@ export const confirmFlags = {
   thorough: Flags.boolean({ description: 'with --confirm: more runs and tokens (5 timed runs, 128 tokens, deeper partial models, fidelity check, 30 min budget)', exclusive: ['quick'], helpGroup: 'CONFIRM' }),
   budget: Flags.integer({ description: 'with --confirm: seconds the measurements are planned to fit in (default 200; --quick 90, --thorough 1800)', min: 1, helpValue: 'SECONDS', helpGroup: 'CONFIRM' }),
   'price-per-hour': Flags.string({ description: 'with --confirm: what this machine costs per hour (USD), for the cost per million generated tokens', helpValue: 'USD', helpGroup: 'CONFIRM' }),
+  graph: Flags.option({
+    options: ['auto', 'standard', 'fused'] as const,
+    default: 'auto' as const,
+    description: "with --confirm: graph form of synthesized models — fused = ONNX Runtime's fused kernels (as onnxruntime-genai builds it), standard = the optimum-style export; auto = fused where the architecture allows it",
+    helpGroup: 'CONFIRM',
+  })(),
   'work-dir': Flags.string({ description: 'with --confirm: where models are built and kept for the next run (default $XDG_CACHE_HOME/modelscout/confirm)', helpValue: 'DIR', helpGroup: 'CONFIRM' }),
   calibration: Flags.string({ description: `calibration file the estimates use and --confirm updates (default $${CALIBRATION_ENV}, else $XDG_CACHE_HOME/modelscout/calibration.json)`, helpValue: 'FILE', helpGroup: 'CONFIRM' }),
 };
@@ -30,6 +36,7 @@ export interface ConfirmFlagValues {
   thorough: boolean;
   budget?: number | undefined;
   'price-per-hour'?: string | undefined;
+  graph?: 'auto' | 'standard' | 'fused' | undefined;
   'work-dir'?: string | undefined;
   out?: string | undefined;
 }
@@ -40,6 +47,7 @@ export function confirmFlagsFrom(flags: ConfirmFlagValues): ConfirmFlags {
     mode: flags.quick ? 'quick' : flags.thorough ? 'thorough' : 'standard',
     budgetSec: flags.budget,
     pricePerHourUsd: flags['price-per-hour'] === undefined ? undefined : parsePositiveNumber(flags['price-per-hour'], '--price-per-hour'),
+    graph: flags.graph,
     workDir: flags['work-dir'],
     out: flags.out,
   };

@@ -10,6 +10,7 @@ import type { BenchPlan } from '../bench/config.js';
 import type { BenchRunOptions } from '../bench/index.js';
 import type { TestSpec } from '../bench/scenarios.js';
 import { CUDA_INSTALL_HINT, gpuBenchDevice } from '../bench/session.js';
+import type { GraphKind } from '../onnx/metadata.js';
 import { planSynth } from '../onnx/synth/index.js';
 import { computeHardwareNeeded } from '../recommend/recommend.js';
 import { inSizeClass } from '../recommend/rank.js';
@@ -86,6 +87,11 @@ export interface ConfirmOptions {
   calibrationPath: string;
   /** Benchmark threads (default: one per physical core). */
   threads?: number;
+  /**
+   * Graph form of synthesized models: `auto` (default) builds the fused graph (ONNX Runtime's fused
+   * kernels, as onnxruntime-genai exports) where the architecture allows it, else the standard one.
+   */
+  graph?: 'auto' | GraphKind;
   tool: { name: string; version: string };
   argv: string[];
 }
@@ -118,6 +124,8 @@ interface Work {
   /** Why it cannot be measured at all (then it is "estimate only"). */
   unmeasurable: string | null;
   synthUnsupported: string | null;
+  /** The graph form a synthesized model of it is built in. */
+  graph: GraphKind;
   out: ConfirmedCandidate;
 }
 
@@ -154,7 +162,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
   const works = taken.map((candidate) => prepareWork(candidate, options, hub, fromAlternatives, gpuDevice));
   // The test the mode derives from the targets (a candidate may deviate: a reduced context, a forced quick run).
   const nominal = confirmTest(rec.targets, mode.genTokens);
-  await Promise.all(works.map(async (w) => resolveSynthSupport(w, options.catalog)));
+  await Promise.all(works.map(async (w) => resolveSynthSupport(w, options.catalog, options.graph ?? 'auto')));
 
   const buildCost = (w: Work, layers: number): number => (w.out.source.kind === 'pulled' ? 0 : predictBuildSec(w.spec, layers, throughputs, true));
   const benchCost = (w: Work, layers: number, variant: ConfirmVariant): number =>
@@ -329,6 +337,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
           workDir: options.workDir,
           needFloat: false,
           keepFloat,
+          graph: w.graph,
           fidelity: mode.fidelity,
           threads,
           producerVersion: options.tool.version,
@@ -364,7 +373,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
       paths,
       seed,
       reused,
-      reason: w.out.source.reason || (w.candidate.onnxRepo ? 'its ONNX export could not be pulled: synthesized' : 'no ONNX export is known: synthesized'),
+      reason: `${w.out.source.reason || (w.candidate.onnxRepo ? 'its ONNX export could not be pulled: synthesized' : 'no ONNX export is known: synthesized')}${w.graph === 'fused' ? ' (fused graph: ONNX Runtime\'s fused kernels, as onnxruntime-genai builds it)' : ''}`,
     };
     return true;
   }
@@ -381,6 +390,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
         workDir: options.workDir,
         needFloat: true,
         keepFloat: true,
+        graph: w.graph,
         fidelity: false,
         threads,
         producerVersion: options.tool.version,
@@ -396,6 +406,8 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
     try {
       report = await deps.runBench({
         plan: benchPlan(paths, variant, w),
+        // Fused graphs get their fast KV layout (appended on the CPU); standard graphs the growing cache.
+        kvLayout: 'auto',
         tool: options.tool,
         argv: options.argv,
         hardware: options.hardware,
@@ -461,7 +473,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
       batch: r.test.batch_size,
       decodeTokPerSecPerStream: r.metrics.decode_tps ? r.metrics.decode_tps.p50 / r.test.batch_size : null,
       prefillTokPerSec: r.metrics.prefill_tps?.p50 ?? null,
-      model: describeRun(w.spec, layers, r.model.synthetic),
+      model: describeRun(w.spec, layers, r.model.synthetic, w.out.source.kind === 'synthetic' ? w.graph : 'standard'),
       test: r.test.id,
       measuredAt: deps.timestamp(),
     });
@@ -682,23 +694,33 @@ function prepareWork(candidate: Candidate, options: ConfirmOptions, hub: HubProb
     runs: { repetitions: mode.repetitions, warmup: mode.warmup },
     unmeasurable,
     synthUnsupported: null,
+    graph: 'standard',
     out,
   };
 }
 
 /** Whether `synth` can build the architecture (it refuses what it cannot reproduce exactly, saying what). */
-async function resolveSynthSupport(w: Work, catalog: ModelSpec[]): Promise<void> {
+async function resolveSynthSupport(w: Work, catalog: ModelSpec[], graph: 'auto' | GraphKind): Promise<void> {
   if (w.unmeasurable !== null) return;
   try {
     await planSynth({ source: w.spec.id, seed: CONFIRM_SEED, catalog });
   } catch (error) {
     w.synthUnsupported = isModelscoutError(error) ? error.message : errorMessage(error);
+    return;
+  }
+  if (graph === 'standard') return;
+  try {
+    await planSynth({ source: w.spec.id, seed: CONFIRM_SEED, catalog, graph: 'fused' });
+    w.graph = 'fused';
+  } catch (error) {
+    // Not every architecture has a fused form (GroupQueryAttention needs a head dim that is a multiple of 16, …).
+    if (graph === 'fused') w.out.notes.push(`synthesized as a standard graph: ${isModelscoutError(error) ? error.message : errorMessage(error)}`);
   }
 }
 
-/** e.g. `qwen2.5-7b (1 of 28 layers, synthetic)`: what a calibration sample was measured on. */
-function describeRun(spec: ModelSpec, layers: number, synthetic: boolean): string {
-  const parts = [...(layers !== spec.numLayers ? [`${layers} of ${spec.numLayers} layers`] : []), ...(synthetic ? ['synthetic'] : [])];
+/** e.g. `qwen2.5-7b (1 of 28 layers, synthetic, fused graph)`: what a calibration sample was measured on. */
+function describeRun(spec: ModelSpec, layers: number, synthetic: boolean, graph: GraphKind): string {
+  const parts = [...(layers !== spec.numLayers ? [`${layers} of ${spec.numLayers} layers`] : []), ...(synthetic ? ['synthetic'] : []), ...(graph === 'fused' ? ['fused graph'] : [])];
   return parts.length > 0 ? `${spec.id} (${parts.join(', ')})` : spec.id;
 }
 

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelSpec } from '../catalog/model-spec.js';
+import type { GraphKind } from '../onnx/metadata.js';
 import { errorMessage, isModelscoutError } from '../errors.js';
 import type { FetchLike } from '../hub/http.js';
 import { pullModel, type PullResult } from '../hub/pull.js';
@@ -94,6 +95,8 @@ interface BuildManifest {
   /** The fp32 files are present (partial-depth models drop them once quantized). */
   float: boolean;
   q4: { blockSize: number; symmetric: boolean; accuracyLevel: number } | null;
+  /** The graph form (absent in manifests written before it was recorded: standard). */
+  graph?: GraphKind;
 }
 
 const MANIFEST = 'modelscout-confirm.json';
@@ -102,9 +105,9 @@ export function architectureHash(spec: ModelSpec): string {
   return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
 }
 
-/** The work-dir folder of a synthetic model: one per model, seed and depth. */
-export function syntheticModelDir(workDir: string, spec: ModelSpec, seed: number, layers: number): string {
-  return join(workDir, 'models', `${spec.id}-synthetic-s${seed}-l${layers}`);
+/** The work-dir folder of a synthetic model: one per model, seed, depth and graph form. */
+export function syntheticModelDir(workDir: string, spec: ModelSpec, seed: number, layers: number, graph: GraphKind = 'standard'): string {
+  return join(workDir, 'models', `${spec.id}-synthetic-s${seed}-l${layers}${graph === 'fused' ? '-fused' : ''}`);
 }
 
 async function readManifest(dir: string): Promise<BuildManifest | null> {
@@ -126,6 +129,8 @@ export interface BuildRequest {
   needFloat: boolean;
   /** Keep the fp32 files once quantized (false: delete them, partial-depth models do). */
   keepFloat: boolean;
+  /** The graph form to synthesize (default standard): fused = ONNX Runtime's fused kernels (synth --graph fused). */
+  graph?: GraphKind;
   fidelity: boolean;
   threads: number;
   producerVersion: string;
@@ -148,11 +153,12 @@ export interface BuildOutcome {
  * asked. Quantization settings are `CONFIRM_QUANTIZATION`.
  */
 export async function buildSyntheticModel(req: BuildRequest): Promise<BuildOutcome> {
-  const dir = syntheticModelDir(req.workDir, req.spec, req.seed, req.layers);
+  const graph = req.graph ?? 'standard';
+  const dir = syntheticModelDir(req.workDir, req.spec, req.seed, req.layers, graph);
   const arch = architectureHash(req.spec);
   const q = CONFIRM_QUANTIZATION;
   const previous = await readManifest(dir);
-  const sameModel = previous !== null && previous.source === req.spec.id && previous.architecture === arch && previous.seed === req.seed && previous.layers === req.layers;
+  const sameModel = previous !== null && previous.source === req.spec.id && previous.architecture === arch && previous.seed === req.seed && previous.layers === req.layers && (previous.graph ?? 'standard') === graph;
   let haveFloat = sameModel && previous.float && existsSync(join(dir, 'onnx', 'model.onnx'));
   let haveQ4 =
     sameModel &&
@@ -168,12 +174,13 @@ export async function buildSyntheticModel(req: BuildRequest): Promise<BuildOutco
     architecture: arch,
     seed: req.seed,
     layers: req.layers,
+    graph,
     float: haveFloat,
     q4: haveQ4 ? { blockSize: q.blockSize, symmetric: q.symmetric, accuracyLevel: q.accuracyLevel } : null,
   });
 
   if ((req.needFloat && !haveFloat) || (!haveQ4 && !haveFloat)) {
-    req.onProgress?.(`synthesizing ${req.spec.id} at ${req.layers} layer${req.layers === 1 ? '' : 's'} (fp32, seed ${req.seed})`);
+    req.onProgress?.(`synthesizing ${req.spec.id} at ${req.layers} layer${req.layers === 1 ? '' : 's'} (fp32, seed ${req.seed}${graph === 'fused' ? ', fused graph' : ''})`);
     const started = req.now();
     const built = await synthesizeModel({
       source: req.spec.id,
@@ -181,6 +188,7 @@ export async function buildSyntheticModel(req: BuildRequest): Promise<BuildOutco
       dtype: 'fp32',
       layers: req.layers,
       seed: req.seed,
+      graph,
       outDir: dir,
       producerVersion: req.producerVersion,
       ...(req.signal ? { signal: req.signal } : {}),

@@ -37,6 +37,8 @@ export interface ConfirmFlags {
   mode: ConfirmMode;
   budgetSec?: number | undefined;
   pricePerHourUsd?: number | undefined;
+  /** Graph form of synthesized models (default auto: fused where the architecture allows it). */
+  graph?: 'auto' | 'standard' | 'fused' | undefined;
   workDir?: string | undefined;
   out?: string | undefined;
 }
@@ -123,6 +125,7 @@ export async function confirmAndReport(
       candidates: flags.candidates,
       ...(flags.budgetSec !== undefined ? { budgetSec: flags.budgetSec } : {}),
       pricePerHourUsd: flags.pricePerHourUsd ?? null,
+      ...(flags.graph !== undefined ? { graph: flags.graph } : {}),
       workDir,
       calibrationPath,
       tool: environment.tool,

@@ -74,6 +74,15 @@ describe('confirmRecommendation on tiny synthetic candidates (real synth, quanti
       expect(existsSync(join(c.source.paths[0]!, 'onnx', 'model_q4.onnx'))).toBe(true);
     }
     expect(first.final).toMatchObject({ status: 'confirmed', candidateId: setup.recommendation.candidates[0]!.id });
+    // Synthesized in the fused form where the architecture allows it (head dim a multiple of 16), measured
+    // with its fast KV layout; Tiny-B (head dim 24) stays a standard graph with the growing cache.
+    for (const c of first.candidates) {
+      const fused = c.id !== 'tiny-llama-b';
+      expect(c.source.paths[0]!.endsWith('-fused'), c.id).toBe(fused);
+      expect(c.source.reason.includes('fused graph'), c.id).toBe(fused);
+      for (const m of c.measurements) expect(m.results[0]!.kv_cache?.layout, c.id).toBe(fused ? 'appended' : 'growing');
+    }
+    expect(first.candidates.map((c) => c.id)).toContain('tiny-llama-b');
     expect(first.calibration.samplesAdded).toBe(6);
     expect(lines.some((l) => /synthesizing tiny-/.test(l))).toBe(true);
     expect(lines.some((l) => /quantizing tiny-/.test(l))).toBe(true);
@@ -112,11 +121,13 @@ describe('confirmRecommendation on tiny synthetic candidates (real synth, quanti
     expect(m.measured.decodeTokPerSecPerStream).toBeCloseTo(1000 / e.decodeStepMs.full, 6);
     expect(m.measured.ttftMs).toBeCloseTo(e.ttftMs.full, 6);
     expect(c.verdict.extrapolated).toBe(true);
-    // Only the shallow models were built; their float files were dropped once quantized.
-    const shallow = syntheticModelDir(join(dir, 'work'), setup.catalog.find((s) => s.id === 'tiny-deep')!, 42, 1);
+    // Only the shallow models were built (fused: head dim 64 allows it); their float files were dropped once quantized.
+    const deep = setup.catalog.find((s) => s.id === 'tiny-deep')!;
+    const shallow = syntheticModelDir(join(dir, 'work'), deep, 42, 1, 'fused');
     expect(existsSync(join(shallow, 'onnx', 'model_q4.onnx'))).toBe(true);
     expect(existsSync(join(shallow, 'onnx', 'model.onnx'))).toBe(false);
-    expect(existsSync(syntheticModelDir(join(dir, 'work'), setup.catalog.find((s) => s.id === 'tiny-deep')!, 42, 96))).toBe(false);
+    expect(existsSync(syntheticModelDir(join(dir, 'work'), deep, 42, 96, 'fused'))).toBe(false);
+    expect(existsSync(syntheticModelDir(join(dir, 'work'), deep, 42, 1))).toBe(false);
   });
 });
 
