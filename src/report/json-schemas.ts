@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { benchConfigFileSchema } from '../bench/config.js';
+import { buildRecommendationJsonSchema } from '../recommend/schema.js';
 import { buildReportJsonSchema } from './schema.js';
 
 export interface SchemaFile {
@@ -17,6 +18,7 @@ export function buildSchemaFiles(): SchemaFile[] {
   return [
     { path: 'schemas/bench-report.schema.json', schema: buildReportJsonSchema() },
     { path: 'schemas/bench-config.schema.json', schema: { $id: 'urn:modelscout:bench-config:1', ...config } },
+    { path: 'schemas/recommendation.schema.json', schema: buildRecommendationJsonSchema() },
   ];
 }
 
