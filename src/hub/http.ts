@@ -1,4 +1,5 @@
 import { ModelscoutError } from '../errors.js';
+import { ProxyFailure, proxySuggestions, type ProxyRoute } from './proxy.js';
 
 /**
  * HTTP to the Hub (or a mirror) for everything `pull` does: the token on Hub requests only, redirects
@@ -48,6 +49,8 @@ export interface HubHttpOptions {
   /** Time allowed for connecting and receiving the response headers. */
   requestTimeoutMs?: number;
   onRetry?: (notice: RetryNotice) => void;
+  /** The proxy a URL goes through (HTTPS_PROXY / HTTP_PROXY), for messages; absent or null: direct. */
+  proxyFor?: ((url: string) => ProxyRoute | null) | undefined;
 }
 
 const MAX_REDIRECTS = 5;
@@ -166,6 +169,7 @@ export class HubHttp {
 
   networkError(url: string, code: string, cause: unknown): ModelscoutError {
     const origin = safeOrigin(url);
+    if (cause instanceof ProxyFailure) return this.proxyError(cause, url);
     return new ModelscoutError('E_NETWORK', `cannot reach ${origin} (${code})`, {
       cause,
       suggestions: [
@@ -174,6 +178,18 @@ export class HubHttp {
         'Set HF_HUB_OFFLINE=1 to use models already in the cache.',
       ],
     });
+  }
+
+  /** A request that failed at or through the proxy: the proxy and its variable are named, not just the Hub. */
+  private proxyError(failure: ProxyFailure, url: string): ModelscoutError {
+    const { display, variable, target } = failure.route;
+    const host = safeHost(url);
+    const message = failure.stage === 'connect'
+      ? `cannot reach the proxy ${display} (${variable}): ${failure.code}`
+      : failure.stage === 'refused'
+        ? `the proxy ${display} (${variable}) refused the connection to ${target} (${failure.code})`
+        : `cannot reach ${safeOrigin(url)} through the proxy ${display} (${variable}): ${failure.code}`;
+    return new ModelscoutError('E_NETWORK', message, { cause: failure, suggestions: proxySuggestions(failure, host) });
   }
 
   private statusError(response: Response, context: RequestContext, info: { attempts: number; retryAfterMs: number | null }): ModelscoutError {
@@ -220,13 +236,15 @@ export class HubHttp {
         suggestions: ['Wait a few minutes and run the same command again: finished files are kept and partial ones resume.', this.hasToken ? 'Use a mirror with HF_ENDPOINT.' : 'Set HF_TOKEN: authenticated requests get a higher rate limit.'],
       });
     }
+    const proxy = this.options.proxyFor?.(response.url || this.endpoint) ?? null;
+    const viaProxy = proxy ? `The request went through the proxy ${proxy.display} (${proxy.variable}), which may have answered itself: check it, or add ${safeHost(response.url || this.endpoint)} to NO_PROXY.` : null;
     if (status >= 500) {
       return new ModelscoutError('E_NETWORK', `${this.endpoint} failed with HTTP ${status} for ${context.file ?? at} after ${info.attempts} attempts`, {
-        suggestions: ['The Hub or mirror is having trouble: run the same command again later (partial files resume).', 'Use another mirror with HF_ENDPOINT.'],
+        suggestions: ['The Hub or mirror is having trouble: run the same command again later (partial files resume).', 'Use another mirror with HF_ENDPOINT.', ...(viaProxy ? [viaProxy] : [])],
       });
     }
     return new ModelscoutError('E_NETWORK', `unexpected HTTP ${status} from ${safeOrigin(response.url || this.endpoint)} for ${context.file ?? at}${serverMessage ? `: ${serverMessage}` : ''}`, {
-      suggestions: [`Check HF_ENDPOINT (now ${this.endpoint}) points to a Hugging Face Hub or mirror.`],
+      suggestions: [`Check HF_ENDPOINT (now ${this.endpoint}) points to a Hugging Face Hub or mirror.`, ...(viaProxy ? [viaProxy] : [])],
     });
   }
 }
@@ -243,6 +261,8 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | n
 
 /** Connection-level failures: which are worth retrying (a reset, a timeout) and which mean "no network". */
 export function describeConnectionError(error: unknown): { code: string; transient: boolean } {
+  // At the proxy (unreachable, refusing) or a certificate: the proxy's verdict; past it, as without one.
+  if (error instanceof ProxyFailure && (error.stage !== 'other' || !error.transient)) return { code: error.code, transient: error.transient };
   // undici refuses the fetch spec's blocked ports (e.g. 9, 6000) with a bare "bad port".
   const badPort = error instanceof Error && (error.cause as Error | undefined)?.message === 'bad port';
   const code = badPort ? 'blocked port' : findErrorCode(error) ?? 'connection failed';
@@ -267,6 +287,14 @@ async function discard(response: Response): Promise<void> {
     await response.body?.cancel();
   } catch {
     // The body may already be closed; nothing to release then.
+  }
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return url;
   }
 }
 

@@ -10,6 +10,7 @@ import { downloadBlob } from './download.js';
 import { acquireBlobLock, blobLockPath } from './lock.js';
 import { HubHttp, defaultSleep, type FetchLike, type RequestContext, type RetryNotice, type RetryPolicy } from './http.js';
 import { isCommitHash, parseModelRef, type ModelRef } from './model-ref.js';
+import { createProxiedFetch, type ProxyRoute } from './proxy.js';
 import { selectFiles, type RepoFile, type VariantChoice } from './select-files.js';
 import type { HubSettings } from './settings.js';
 
@@ -37,6 +38,7 @@ export interface PullRequest {
 
 export interface PullDeps {
   settings: HubSettings;
+  /** The fetch for direct connections; URLs that `settings.proxy` sends through a proxy use undici's. */
   fetch: FetchLike;
   userAgent: string;
   lookupCatalog?: ((id: string) => CatalogEntry | undefined) | undefined;
@@ -59,7 +61,9 @@ export type PullEvent =
   | { type: 'file-done'; path: string; size: number; transferredBytes: number }
   | { type: 'retry'; notice: RetryNotice }
   | { type: 'resume'; file: string; offset: number; reason: string }
-  | { type: 'waiting'; file: string; pid: number; host: string };
+  | { type: 'waiting'; file: string; pid: number; host: string }
+  /** Once, before the first request, when the Hub is reached through a proxy. */
+  | { type: 'proxy'; proxy: string; variable: string; endpoint: string };
 
 export interface PulledFile {
   path: string;
@@ -141,11 +145,25 @@ function resolveRepo(ref: Exclude<ModelRef, { kind: 'local' }>, deps: PullDeps):
   return { repo: entry.onnxRepo, revision: ref.revision, endpoint: deps.settings.endpoint, catalogId: entry.id };
 }
 
+/** With proxy variables set, requests go through the proxy they name (see proxy.ts); otherwise `deps.fetch` as is. */
 async function pullFromHub(target: RepoTarget, request: PullRequest, deps: PullDeps): Promise<PullResult> {
+  if (!deps.settings.proxy) return pullThrough(deps.fetch, undefined, target, request, deps);
+  const proxied = createProxiedFetch(deps.settings.proxy, deps.fetch);
+  const route = proxied.routeFor(target.endpoint);
+  if (route) deps.onEvent?.({ type: 'proxy', proxy: route.display, variable: route.variable, endpoint: target.endpoint });
+  try {
+    return await pullThrough(proxied.fetch, (url) => proxied.routeFor(url), target, request, deps);
+  } finally {
+    await proxied.close();
+  }
+}
+
+async function pullThrough(fetch: FetchLike, proxyFor: ((url: string) => ProxyRoute | null) | undefined, target: RepoTarget, request: PullRequest, deps: PullDeps): Promise<PullResult> {
   const { settings } = deps;
   const { repo, revision, endpoint } = target;
   const http = new HubHttp({
-    fetch: deps.fetch,
+    fetch,
+    proxyFor,
     endpoint,
     // The token belongs to the configured Hub: it is not sent to a different host given as a URL.
     token: endpoint === settings.endpoint ? settings.token : undefined,

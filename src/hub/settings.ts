@@ -1,4 +1,5 @@
 import { isAbsolute, join, resolve } from 'node:path';
+import { resolveProxyEnv, type ProxyEnv } from './proxy.js';
 
 /**
  * Where the Hub is and where its cache lives, resolved from environment variables with the same names,
@@ -19,6 +20,8 @@ export interface HubSettings {
   offline: boolean;
   /** Seconds without any byte before a download attempt is abandoned and resumed (`HF_HUB_DOWNLOAD_TIMEOUT`). */
   downloadTimeoutSec: number;
+  /** `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (either case); absent when no proxy is set. */
+  proxy?: ProxyEnv;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -68,6 +71,7 @@ export function resolveHubSettings(env: Env, options: ResolveHubSettingsOptions)
   const token = fromEnv ?? legacy ?? stored;
   const tokenSource = fromEnv ? 'HF_TOKEN' : legacy ? 'HUGGING_FACE_HUB_TOKEN' : stored ? 'token file' : null;
   const timeout = Number(env.HF_HUB_DOWNLOAD_TIMEOUT);
+  const proxy = resolveProxyEnv(env);
   return {
     endpoint,
     token,
@@ -76,6 +80,7 @@ export function resolveHubSettings(env: Env, options: ResolveHubSettingsOptions)
     // TRANSFORMERS_OFFLINE is honoured too, as huggingface_hub does.
     offline: isTruthyEnv(env.HF_HUB_OFFLINE) || isTruthyEnv(env.TRANSFORMERS_OFFLINE),
     downloadTimeoutSec: Number.isFinite(timeout) && timeout > 0 ? timeout : DEFAULT_DOWNLOAD_TIMEOUT_SEC,
+    ...(proxy ? { proxy } : {}),
   };
 }
 
