@@ -144,6 +144,9 @@ class PullDisplay {
       case 'file-done':
         if (this.mode === 'lines') this.line(`  ${event.path} (${formatBytes(event.size)})`);
         break;
+      case 'proxy':
+        this.line(`${event.endpoint} via proxy ${event.proxy} (${event.variable})`);
+        break;
     }
   }
 

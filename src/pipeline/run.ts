@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runBench } from '../bench/index.js';
+import { createProxiedFetch } from '../hub/proxy.js';
 import { resolveHubSettings, resolveTokenPath, type Env } from '../hub/settings.js';
 import type { RecommendContext } from '../recommend/context.js';
 import type { EfficiencyLookup } from '../recommend/rank.js';
@@ -81,9 +82,11 @@ export function hubAccessFrom(environment: PipelineEnvironment): HubAccess {
   } catch {
     storedToken = undefined;
   }
+  const settings = resolveHubSettings(env, { homeDir, storedToken });
   return {
-    settings: resolveHubSettings(env, { homeDir, storedToken }),
-    fetch: globalThis.fetch,
+    settings,
+    // The reachability probe calls this fetch directly: through the proxy when the variables say so.
+    fetch: settings.proxy ? createProxiedFetch(settings.proxy, globalThis.fetch).fetch : globalThis.fetch,
     userAgent: `${environment.tool.name}/${environment.tool.version}; node/${process.versions.node}`,
   };
 }

@@ -101,7 +101,8 @@ export interface Candidate {
       bandwidthBytesPerSec: number | null;
       bandwidthSource: string;
       peakFlops: number | null;
-      efficiency: { decode: number; prefill: number; source: string };
+      /** `note`: the estimator's remark on where the efficiencies come from, when it has one. */
+      efficiency: { decode: number; prefill: number; source: string; note?: string };
       band: { low: number; high: number };
       weightBytesPerStep: number;
       kvBytesPerStep: number;

@@ -157,8 +157,11 @@ describe('modelscout pull through a proxy (CLI)', () => {
   });
 
   it('lower-case http_proxy works too, and NO_PROXY covering the hub host bypasses the proxy', async () => {
-    const lower = await cli(['pull', REPO, '--json'], proxyEnv({ http_proxy: proxy.url }));
+    const lower = await cli(['pull', REPO], proxyEnv({ http_proxy: proxy.url }));
     expect(lower.exitCode).toBe(0);
+    // The progress output names the proxy once.
+    const said = `${String(lower.stdout)}${String(lower.stderr)}`;
+    expect(said.match(/via proxy http:\/\/127\.0\.0\.1:\d+\/? \(http_proxy\)/g)).toHaveLength(1);
     const proxied = proxy.requests.length;
     expect(proxied).toBeGreaterThan(0);
     expect(proxied).toBe(server.log.length);
@@ -177,7 +180,10 @@ describe('modelscout pull through a proxy (CLI)', () => {
     const run = await cli(['pull', REPO], proxyEnv({ HTTP_PROXY: closed }));
     expect(run.exitCode).toBe(1);
     const stderr = String(run.stderr);
-    expect(stderr.split('\n')[0]).toBe(`Error: cannot reach the proxy ${closed} (HTTP_PROXY): ECONNREFUSED`);
+    // The progress line naming the proxy, then the error in one line.
+    const lines = stderr.split('\n').filter(Boolean);
+    expect(lines[0]).toMatch(/ via proxy http:\/\/127\.0\.0\.1:\d+\/? \(HTTP_PROXY\)$/);
+    expect(lines.filter((l) => l.startsWith('Error:'))).toEqual([`Error: cannot reach the proxy ${closed} (HTTP_PROXY): ECONNREFUSED`]);
     expect(stderr).toContain('NO_PROXY');
     expect(noStack(stderr)).toBe(true);
     expect(server.log).toHaveLength(0);
