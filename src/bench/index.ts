@@ -4,6 +4,7 @@
  * estimator's prediction beside each measurement, then checks thresholds and the baseline and decides the
  * outcome. Returns the report; rendering and exit codes are the command's business.
  */
+import type { GraphKind } from '../onnx/metadata.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { errorMessage, isModelscoutError } from '../errors.js';
 import { cpuTarget, gpuTarget } from '../hardware/device.js';
@@ -43,7 +44,7 @@ export interface BenchRunOptions {
    * Efficiencies for the estimate beside each measurement (calibrated from earlier measurements on this
    * machine, see src/pipeline/calibration.ts); undefined keeps the estimator's stated defaults.
    */
-  efficiencyFor?: (device: DeviceTarget, format: WeightFormat, hardware: Hardware) => Efficiency | undefined;
+  efficiencyFor?: (device: DeviceTarget, format: WeightFormat, hardware: Hardware, graph?: GraphKind) => Efficiency | undefined;
 }
 
 interface ModelEntry {
@@ -99,6 +100,7 @@ export function estimateFor(
   device: string,
   measured: BenchResult | null,
   efficiencyFor?: BenchRunOptions['efficiencyFor'],
+  graph: GraphKind = 'standard',
 ): EstimateReport | null {
   if (!spec) return null;
   // A synthetic model may be built with fewer layers than its architecture: estimate what actually runs.
@@ -107,7 +109,7 @@ export function estimateFor(
   const format: WeightFormat = variant;
   const b = test.batch_size;
   const context = test.kind === 'tg' ? Math.max(test.n_depth, 1) : test.n_depth + test.n_prompt;
-  const efficiency = efficiencyFor?.(target, format, hw);
+  const efficiency = efficiencyFor?.(target, format, hw, graph);
   const speed = estimateSpeed({ spec: runSpec, format, context, promptTokens: Math.max(1, test.n_prompt), concurrency: b, device: target, ...(efficiency ? { efficiency } : {}) });
   const fit = fitMemory({ spec: runSpec, format, context: kvTokensAtEnd(test), concurrency: b, device: target });
   const decode = test.kind === 'pp' ? null : (speed.decodeTokPerSecTotal?.value ?? null);
@@ -223,7 +225,7 @@ function assembleResult(
     estimate: null,
     samples: m ? m.samples : [],
   };
-  if (layers !== null) result.estimate = estimateFor(spec, layers, group.variant, test, hw, group.session.device, result, efficiencyFor);
+  if (layers !== null) result.estimate = estimateFor(spec, layers, group.variant, test, hw, group.session.device, result, efficiencyFor, info?.metadata.graph ?? 'standard');
   return result;
 }
 

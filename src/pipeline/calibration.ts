@@ -4,6 +4,7 @@ import type { ModelSpec } from '../catalog/model-spec.js';
 import { ModelscoutError } from '../errors.js';
 import { defaultEfficiency, estimateSpeed, type DeviceTarget, type Efficiency, type SpeedEstimate, type WeightFormat } from '../estimate/index.js';
 import type { Hardware } from '../hardware/detect.js';
+import type { GraphKind } from '../onnx/metadata.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
 
 /**
@@ -33,6 +34,12 @@ export interface CalibrationSample {
    */
   bandwidth_bytes_per_sec?: number | null;
   peak_flops?: number | null;
+  /**
+   * The graph form measured: fused graphs (ONNX Runtime's fused kernels) reach higher efficiencies than the
+   * standard export of the same model, so estimates prefer samples of the form they describe. Absent in
+   * samples written before it was recorded: standard.
+   */
+  graph?: GraphKind;
   /** The model and test the sample came from, for the reader. */
   model: string;
   test: string;
@@ -192,23 +199,45 @@ export function calibrationKeyFor(hardware: Pick<Hardware, 'cpu'>, device: Pick<
 
 /**
  * The lookup `recommend` and `bench` estimate with: calibrated efficiencies for a device and format when
- * the file holds samples for them, undefined (the stated defaults) otherwise.
+ * the file holds samples for them, undefined (the stated defaults) otherwise. With `graph`, samples of that
+ * graph form come first: this format's, then the other formats' on the same device; only then samples of the
+ * other form (a fused graph runs 1.1–2× the standard one, so mixing them skews both).
  */
-export function efficiencyLookup(file: CalibrationFile, hardware: Pick<Hardware, 'cpu'>, threads?: number): (device: DeviceTarget, format: WeightFormat) => Efficiency | undefined {
-  return (device, format) => {
+export function efficiencyLookup(file: CalibrationFile, hardware: Pick<Hardware, 'cpu'>, threads?: number): (device: DeviceTarget, format: WeightFormat, graph?: GraphKind) => Efficiency | undefined {
+  return (device, format, graph) => {
     const against = { bandwidthBytesPerSec: device.bandwidthBytesPerSec, peakFlops: device.peakFlops };
     const key = calibrationKeyFor(hardware, device, format, threads);
-    const own = calibratedEfficiency(file, key, defaultEfficiency(device), against);
-    if (own) return own;
+    const sameDevice = file.entries.filter((e) => e.hardware === key.hardware && e.device === key.device && e.samples.length > 0);
+    const own = sameDevice.filter((e) => e.format === format);
     // A format never measured here borrows what the other formats measured on the same device: mixing
     // calibrated figures with the optimistic defaults would make the unmeasured format look fastest.
-    const others = file.entries.filter((e) => e.hardware === key.hardware && e.device === key.device && e.format !== format && e.samples.length > 0);
-    if (others.length === 0) return undefined;
-    const pooled: CalibrationEntry = { ...key, samples: others.flatMap((e) => e.samples) };
-    const borrowed = calibratedEfficiency({ schema_version: CALIBRATION_SCHEMA_VERSION, entries: [pooled] }, key, defaultEfficiency(device), against);
-    return borrowed
-      ? { ...borrowed, note: `calibrated from ${pooled.samples.length} measurement(s) of ${others.map((e) => e.format).join(', ')} on ${key.hardware} (no ${format} measurement yet): median of the recent samples` }
-      : undefined;
+    const others = sameDevice.filter((e) => e.format !== format);
+    const tiers: { entries: CalibrationEntry[]; sameGraph: boolean }[] = graph
+      ? [
+          { entries: own, sameGraph: true },
+          { entries: others, sameGraph: true },
+          { entries: own, sameGraph: false },
+          { entries: others, sameGraph: false },
+        ]
+      : [
+          { entries: own, sameGraph: false },
+          { entries: others, sameGraph: false },
+        ];
+    for (const tier of tiers) {
+      const samples = tier.entries.flatMap((e) => e.samples).filter((s) => !tier.sameGraph || (s.graph ?? 'standard') === graph);
+      if (samples.length === 0) continue;
+      const pooled: CalibrationEntry = { ...key, samples };
+      const found = calibratedEfficiency({ schema_version: CALIBRATION_SCHEMA_VERSION, entries: [pooled] }, key, defaultEfficiency(device), against);
+      if (!found) continue;
+      const formats = tier.entries === own ? format : tier.entries.map((e) => e.format).join(', ');
+      const form = graph === undefined ? '' : tier.sameGraph ? `, ${graph} graph` : `, no ${graph}-graph measurement yet`;
+      const note =
+        tier.entries === own
+          ? `calibrated from ${samples.length} measurement(s) on ${key.hardware} (${key.device}, ${format}${form}): median of the recent samples`
+          : `calibrated from ${samples.length} measurement(s) of ${formats} on ${key.hardware} (no ${format} measurement yet${form}): median of the recent samples`;
+      return { ...found, note };
+    }
+    return undefined;
   };
 }
 
@@ -229,6 +258,7 @@ export function sampleFromMeasurement(input: {
   model: string;
   test: string;
   measuredAt: string;
+  graph?: GraphKind;
 }): CalibrationSample | null {
   const spec: ModelSpec = { ...input.spec, numLayers: input.layers };
   const basis = estimateSpeed({ spec, format: input.format, context: input.promptTokens, promptTokens: input.promptTokens, concurrency: input.batch, device: input.device }).basis;
@@ -239,6 +269,7 @@ export function sampleFromMeasurement(input: {
     prefill: eff.prefill,
     bandwidth_bytes_per_sec: input.device.bandwidthBytesPerSec,
     peak_flops: input.device.peakFlops,
+    ...(input.graph ? { graph: input.graph } : {}),
     model: input.model,
     test: input.test,
     measured_at: input.measuredAt,
@@ -287,6 +318,6 @@ export function summarizeCalibration(file: CalibrationFile, path: string): Calib
  * The hook `runBench` takes (`efficiencyFor`), so the estimate a benchmark puts beside each measurement uses
  * this machine's calibration: `runBench({ ..., efficiencyFor: calibrationHook(await readCalibration(path)) })`.
  */
-export function calibrationHook(file: CalibrationFile): (device: DeviceTarget, format: WeightFormat, hardware: Pick<Hardware, 'cpu'>) => Efficiency | undefined {
-  return (device, format, hardware) => efficiencyLookup(file, hardware)(device, format);
+export function calibrationHook(file: CalibrationFile): (device: DeviceTarget, format: WeightFormat, hardware: Pick<Hardware, 'cpu'>, graph?: GraphKind) => Efficiency | undefined {
+  return (device, format, hardware, graph) => efficiencyLookup(file, hardware)(device, format, graph);
 }

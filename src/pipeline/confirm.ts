@@ -172,7 +172,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
       variant,
       test: w.test,
       device: w.device,
-      efficiency: liveLookup(w.device, formatOfVariant(variant)),
+      efficiency: liveLookup(w.device, formatOfVariant(variant), measuredGraph(w)),
       repetitions: w.runs.repetitions,
       warmup: w.runs.warmup,
       throughputs,
@@ -411,7 +411,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
         tool: options.tool,
         argv: options.argv,
         hardware: options.hardware,
-        efficiencyFor: (device, format) => initialLookup(device, format),
+        efficiencyFor: (device, format) => initialLookup(device, format, measuredGraph(w)),
         onProgress: (message, level) => {
           if (level === 'group') say(`  ${message}`);
         },
@@ -473,9 +473,10 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
       batch: r.test.batch_size,
       decodeTokPerSecPerStream: r.metrics.decode_tps ? r.metrics.decode_tps.p50 / r.test.batch_size : null,
       prefillTokPerSec: r.metrics.prefill_tps?.p50 ?? null,
-      model: describeRun(w.spec, layers, r.model.synthetic, w.out.source.kind === 'synthetic' ? w.graph : 'standard'),
+      model: describeRun(w.spec, layers, r.model.synthetic, measuredGraph(w)),
       test: r.test.id,
       measuredAt: deps.timestamp(),
+      graph: measuredGraph(w),
     });
     if (!sample) return;
     calibration = addCalibrationSample(calibration, calibrationKeyFor(options.hardware, w.device, format, threads), sample);
@@ -556,7 +557,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
   /** The estimator's figures for the model cut to `layers` layers: what partial depths are scaled with. */
   function estimateAtDepth(w: Work, variant: ConfirmVariant): (layers: number) => { decodeStepMs: number; ttftMs: number; memoryBytes: number } {
     const format = formatOfVariant(variant);
-    const efficiency = initialLookup(w.device, format);
+    const efficiency = initialLookup(w.device, format, measuredGraph(w));
     const B = w.test.batch_size;
     return (layers) => {
       const spec: ModelSpec = { ...w.spec, numLayers: layers };
@@ -572,7 +573,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
 
   function estimateFigures(w: Work, variant: ConfirmVariant): EstimatedFigures {
     const format = formatOfVariant(variant);
-    const efficiency: Efficiency | undefined = initialLookup(w.device, format);
+    const efficiency: Efficiency | undefined = initialLookup(w.device, format, measuredGraph(w));
     const B = w.test.batch_size;
     const speed = estimateSpeed({ spec: w.spec, format, context: w.test.n_prompt, promptTokens: w.test.n_prompt, concurrency: B, device: w.device, ...(efficiency ? { efficiency } : {}) });
     const fit = fitMemory({ spec: w.spec, format, context: w.test.n_prompt + w.test.n_gen, concurrency: B, device: w.device });
@@ -697,6 +698,11 @@ function prepareWork(candidate: Candidate, options: ConfirmOptions, hub: HubProb
     graph: 'standard',
     out,
   };
+}
+
+/** The graph form a candidate is (or would be) measured in: a pulled export as it is (standard), else what synth builds. */
+function measuredGraph(w: Work): GraphKind {
+  return w.out.source.kind === 'pulled' ? 'standard' : w.graph;
 }
 
 /** Whether `synth` can build the architecture (it refuses what it cannot reproduce exactly, saying what). */

@@ -1,3 +1,5 @@
+import { preferredGraph } from '../onnx/fused/synth-graph.js';
+import type { GraphKind } from '../onnx/metadata.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import {
   DEFAULT_HEADROOM_FRACTION,
@@ -78,10 +80,11 @@ export interface Evaluation {
 export type EvaluationResult = { ok: true; evaluation: Evaluation } | { ok: false; reason: string; smallestTotalBytes: number | null };
 
 /**
- * The efficiencies to estimate with on a device in a weight format: calibrated ones from measurements on
- * this machine when there are any (`modelscout calibration show`), undefined for the stated defaults.
+ * The efficiencies to estimate with on a device in a weight format (and graph form, when known): calibrated
+ * ones from measurements on this machine when there are any (`modelscout calibration show`), undefined for
+ * the stated defaults.
  */
-export type EfficiencyLookup = (device: DeviceTarget, format: WeightFormat) => Efficiency | undefined;
+export type EfficiencyLookup = (device: DeviceTarget, format: WeightFormat, graph?: GraphKind) => Efficiency | undefined;
 
 function judge(speed: SpeedEstimate | null, targets: Targets): Candidate['meets'] {
   const tps = speed?.decodeTokPerSec ? speed.decodeTokPerSec.value >= targets.decodeTokensPerSec : null;
@@ -104,8 +107,10 @@ function decodeValue(speed: SpeedEstimate | null): number {
  */
 export function evaluateOnDevice(spec: ModelSpec, device: DeviceTarget, targets: Targets, efficiencyFor?: EfficiencyLookup): EvaluationResult {
   const { contextTokens: context, concurrency } = targets;
+  // Estimates describe the form `--confirm` would measure: the fused graph where the architecture has one.
+  const graph = efficiencyFor ? preferredGraph(spec) : 'standard';
   const efficiencyOf = (format: WeightFormat): { efficiency?: Efficiency } => {
-    const efficiency = efficiencyFor?.(device, format);
+    const efficiency = efficiencyFor?.(device, format, graph);
     return efficiency ? { efficiency } : {};
   };
   if (spec.maxContext < context) {

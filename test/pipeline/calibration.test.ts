@@ -21,6 +21,7 @@ import {
 } from '../../src/pipeline/calibration.js';
 import { estimateSpeed, type Efficiency } from '../../src/estimate/index.js';
 import { findModel } from '../../src/catalog/index.js';
+import { preferredGraph } from '../../src/onnx/fused/synth-graph.js';
 
 const key: CalibrationKey = { hardware: 'cpu:Test CPU:2 threads', device: 'cpu', format: 'q4' };
 const fallback: Efficiency = { decode: 0.6, prefill: 0.3, source: 'default' };
@@ -84,6 +85,36 @@ describe('calibration in use', () => {
   it('keys the CPU by model and benchmark threads (one per core by default)', () => {
     expect(calibrationKeyFor(hardware, cpu, 'q4')).toEqual({ hardware: 'cpu:Test CPU:2 threads', device: 'cpu', format: 'q4' });
     expect(calibrationKeyFor(hardware, { kind: 'gpu', name: 'NVIDIA L4' }, 'q4f16').hardware).toBe('gpu:NVIDIA L4');
+  });
+
+  it('prefers samples of the graph form asked for, then other formats of that form, then the other form', () => {
+    const spec = findModel('smollm2-135m');
+    const at = (decode: number, graph?: 'fused' | 'standard') =>
+      sampleFromMeasurement({ spec, layers: spec.numLayers, format: 'q4', device: cpu, promptTokens: 512, batch: 1, decodeTokPerSecPerStream: decode, prefillTokPerSec: 200, model: spec.id, test: 't', measuredAt: '2026-01-01T00:00:00Z', ...(graph ? { graph } : {}) })!;
+    const q4 = calibrationKeyFor(hardware, cpu, 'q4');
+    const fp32 = calibrationKeyFor(hardware, cpu, 'fp32');
+    // q4: two fused samples at 100 tok/s and one standard at 50 (written before the form was recorded);
+    // fp32: one standard sample at 40 tok/s.
+    let file = addCalibrationSample(emptyCalibration(), q4, at(100, 'fused'));
+    file = addCalibrationSample(file, q4, at(100, 'fused'));
+    file = addCalibrationSample(file, q4, at(50));
+    file = addCalibrationSample(file, fp32, at(40));
+    expect(file.entries[0]!.samples.map((s) => s.graph ?? 'standard')).toEqual(['fused', 'fused', 'standard']);
+    const lookup = efficiencyLookup(file, hardware);
+    const rate = (e: Efficiency | undefined): number => estimateSpeed({ spec, format: 'q4', context: 512, promptTokens: 512, device: cpu, ...(e ? { efficiency: e } : {}) }).decodeTokPerSec!.value;
+    expect(rate(lookup(cpu, 'q4', 'fused'))).toBeCloseTo(100, 6);
+    expect(lookup(cpu, 'q4', 'fused')!.note).toMatch(/\(cpu, q4, fused graph\)/);
+    expect(rate(lookup(cpu, 'q4', 'standard'))).toBeCloseTo(50, 6);
+    // Without a form: every q4 sample (median of 100, 100, 50).
+    expect(rate(lookup(cpu, 'q4'))).toBeCloseTo(100, 6);
+    // fp32 standard measured: a standard fp32 estimate uses it; a fused fp32 estimate borrows q4's fused samples.
+    expect(lookup(cpu, 'fp32', 'standard')!.note).toMatch(/\(cpu, fp32, standard graph\)/);
+    expect(lookup(cpu, 'fp32', 'fused')!.note).toMatch(/of q4 on .* \(no fp32 measurement yet, fused graph\)/);
+    // int8: nothing measured in any form on this device but q4 and fp32; a standard estimate pools their standard samples.
+    expect(lookup(cpu, 'int8', 'standard')!.note).toMatch(/of q4, fp32 on .*standard graph/);
+    // The form recommend and confirm assume: fused where the architecture has a fused form.
+    expect(preferredGraph(spec)).toBe('fused');
+    expect(preferredGraph(findModel('gpt2'))).toBe('standard');
   });
 
   it('looks up calibrated efficiencies per format, borrows from measured formats for an unmeasured one, and rescales to another bandwidth figure', () => {

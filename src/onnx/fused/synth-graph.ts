@@ -1,6 +1,7 @@
 import type { BuiltModel } from '../graph-builder.js';
 import { METADATA_KEYS, type GraphKind } from '../metadata.js';
-import type { SynthArchitecture } from '../synth/architecture.js';
+import type { ModelSpec } from '../../catalog/model-spec.js';
+import { resolveSynthArchitecture, type SynthArchitecture } from '../synth/architecture.js';
 import { buildDecoderModel, type SynthDtype } from '../synth/build-decoder.js';
 import { buildFusedDecoderModel, checkFusedSupport } from './build-fused-decoder.js';
 import { makeGenaiConfig, type GenaiConfig } from './genai-config.js';
@@ -27,6 +28,19 @@ export interface SynthGraphRequest {
 /** Throws E_UNSUPPORTED when the architecture cannot have the requested graph (call before writing). */
 export function checkSynthGraph(graph: GraphKind, arch: SynthArchitecture): void {
   if (graph === 'fused') checkFusedSupport(arch);
+}
+
+/**
+ * The graph form a synthesized model of `spec` is built in by default (`recommend --confirm`): fused where
+ * the architecture has a fused form, standard otherwise. Estimates calibrated per form use it.
+ */
+export function preferredGraph(spec: ModelSpec): GraphKind {
+  try {
+    checkFusedSupport(resolveSynthArchitecture(spec));
+    return 'fused';
+  } catch {
+    return 'standard';
+  }
 }
 
 export function buildSynthGraph(request: SynthGraphRequest): BuiltModel {
