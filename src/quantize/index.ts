@@ -1,5 +1,5 @@
-import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { copyFile, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ModelscoutError, errorMessage } from '../errors.js';
 import { METADATA_KEYS, readModelscoutMetadata, setMetadata } from '../onnx/metadata.js';
 import {
@@ -13,7 +13,7 @@ import {
   type TensorDataSource,
 } from '../onnx/model-io.js';
 import { encodeModel, forEachGraph, type OnnxTensor } from '../onnx/proto.js';
-import { temporarySibling, writeDirectoryAtomic, writeFileAtomic } from '../util/atomic-write.js';
+import { temporarySibling, writeDirectoryAtomic, writeFileAtomic, writeJsonAtomic } from '../util/atomic-write.js';
 import { measureFidelity, DEFAULT_FIDELITY_SEED, DEFAULT_FIDELITY_SEQUENCE, type FidelityReport } from './fidelity.js';
 import { Int4Quantizer, assertBlockSize, packGatherData, type Int4ErrorStats, type Int4Weight } from './int4.js';
 import { hashFilesInWorker, type FileHash } from './hash-files.js';
@@ -253,6 +253,7 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
   let files: SourceFile[] = [];
   const writeInto = async (folder: string): Promise<void> => {
     copied = await copySiblingFiles(resolved.folder, folder);
+    if (copied.includes('genai_config.json')) await pointGenaiConfigAt(join(folder, 'genai_config.json'), relativeModel);
     const path = join(folder, relativeModel);
     written = await writeModel(path, model, { tensorData: jobRuns.tensorData(), source: loaded });
     files = await hashing;
@@ -381,6 +382,24 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * An onnxruntime-genai config copied beside the int4 model names the float model, which the output folder
+ * does not hold: point its decoder at the int4 file (atomically). A file that is not such a config is left
+ * as it is.
+ */
+async function pointGenaiConfigAt(path: string, modelFile: string): Promise<void> {
+  let config: { model?: { decoder?: { filename?: unknown } } };
+  try {
+    config = JSON.parse(await readFile(path, 'utf8')) as typeof config;
+  } catch {
+    return;
+  }
+  const decoder = config.model?.decoder;
+  if (!decoder || typeof decoder.filename !== 'string') return;
+  decoder.filename = modelFile.split(sep).join('/');
+  await writeJsonAtomic(path, config);
 }
 
 /**

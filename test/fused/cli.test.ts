@@ -53,6 +53,15 @@ describe('synth --graph fused, quantize, generate', () => {
     expect(ops).toContain('MatMulNBits');
     expect(ops).not.toContain('MatMul');
     expect(readModelscoutMetadata(q4.model).graph).toBe('fused');
+    // In place, genai_config.json keeps naming the float model (still there); quantized into another folder,
+    // the copy names the int4 file, the only model there.
+    expect(JSON.parse(await readFile(join(fusedDir, 'genai_config.json'), 'utf8'))).toMatchObject({ model: { decoder: { filename: 'onnx/model.onnx' } } });
+    const outDir = join(dir, 'fused-int4-only');
+    const moved = await run(['quantize', fusedDir, '--out', outDir, '--no-fidelity', '--json']);
+    expect(moved.exitCode, String(moved.stderr)).toBe(0);
+    const movedGenai = JSON.parse(await readFile(join(outDir, 'genai_config.json'), 'utf8')) as { model: { decoder: { filename: string; num_hidden_layers: number } } };
+    expect(movedGenai.model.decoder).toMatchObject({ filename: 'onnx/model_q4.onnx', num_hidden_layers: 2 });
+    expect((await readdir(join(outDir, 'onnx'))).sort()).toEqual(['model_q4.onnx', 'model_q4.onnx_data']);
 
     const generated: number[][] = [];
     for (const d of [fusedDir, standardDir]) {
