@@ -17,7 +17,7 @@ import { checkThresholds, compareReports, decideOutcome } from '../report/compar
 import { readReport } from '../report/read.js';
 import { SCHEMA_VERSION, type BenchReport, type BenchResult, type EstimateReport, type Environment } from '../report/schema.js';
 import type { BenchPlan } from './config.js';
-import type { KvLayout } from './kv-cache.js';
+import { autoKvLayout, type KvLayout } from './kv-cache.js';
 import { expandRunMatrix, type RunGroup, type VariantName } from './matrix.js';
 import { inspectVariantFile, locateModel, quantizationFromMetadata, readArchitecture, selectVariants, type ModelRef, type VariantFileInfo } from './model-files.js';
 import type { TestPayload, WorkerJob } from './protocol.js';
@@ -289,8 +289,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
       infoCache.set(file, cached);
     }
     const graphKind = cached.info?.metadata.graph ?? null;
-    // On a GPU the growing cache stays on the device (see sessionOptions); the buffer layouts live in host memory.
-    const kvLayout: KvLayout = kvLayoutOption === 'auto' ? (graphKind === 'fused' && group.session.device === 'cpu' ? 'appended' : 'growing') : kvLayoutOption;
+    const kvLayout: KvLayout = kvLayoutOption === 'auto' ? autoKvLayout(graphKind, group.session.device) : kvLayoutOption;
     if (!cached.error && kvLayout === 'preallocated' && graphKind === 'standard') {
       cached = { info: cached.info, error: { code: 'E_USAGE', message: `the preallocated KV layout needs a fused graph (GroupQueryAttention); ${file} is a standard graph` } };
     }

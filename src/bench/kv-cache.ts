@@ -102,6 +102,14 @@ export class GrowingKvCache implements KvCache {
   }
 }
 
+/**
+ * The layout `--kv-layout auto` picks: `appended` for modelscout's fused graphs on the CPU, else `growing`
+ * (on a GPU the growing cache stays on the device; the buffer layouts live in host memory).
+ */
+export function autoKvLayout(graph: 'standard' | 'fused' | null, device: string): KvLayout {
+  return graph === 'fused' && device === 'cpu' ? 'appended' : 'growing';
+}
+
 /** The cache for a model's layout. */
 export function createKvCache(layout: KvLayout, io: DecoderIo, feeds: Feeds): KvCache {
   if (layout === 'growing') return new GrowingKvCache(io, feeds);

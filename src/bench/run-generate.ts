@@ -8,6 +8,7 @@ import { detectDecoderIo } from './decoder-io.js';
 import { DecoderLoop, generateGreedy } from './generate.js';
 import type { Device, GraphOptLevel, VariantName } from './matrix.js';
 import { inspectVariantFile, locateModel, selectVariants } from './model-files.js';
+import { autoKvLayout, type KvLayout } from './kv-cache.js';
 import { createSession, assertDeviceAvailable } from './session.js';
 
 export interface GenerateOptions {
@@ -25,6 +26,8 @@ export interface GenerateReport {
   variant: VariantName;
   device: Device;
   threads: number;
+  /** The KV cache layout the loop used (see `bench --kv-layout`). */
+  kv_layout: KvLayout;
   prompt_ids: number[];
   ids: number[];
   /** ms from the start of the prefill until each token was available (index 0: the first token = TTFT). */
@@ -44,7 +47,9 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
   if (!variant) throw new ModelscoutError('E_NOT_FOUND', `model ${options.model} has no variant to run`);
   const file = model.files[variant] as string;
   const info = await inspectVariantFile(file, model.path);
-  const { session } = await createSession(file, { device: options.device, threads: options.threads, graphOptLevel: options.graphOptLevel });
+  // The fast KV layout where the graph has one (as `bench --kv-layout auto`).
+  const kvLayout = autoKvLayout(info.metadata.graph, options.device);
+  const { session } = await createSession(file, { device: options.device, threads: options.threads, graphOptLevel: options.graphOptLevel }, { newKvOutputs: kvLayout === 'appended', kvOnDevice: kvLayout === 'growing' });
   try {
     const io = detectDecoderIo(session.inputMetadata, session.outputMetadata);
     const vocab = io.vocabSize ?? info.signature.vocabSize;
@@ -54,7 +59,7 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
         throw new ModelscoutError('E_INPUT', `invalid prompt id ${bad}: the vocabulary has ids 0..${vocab - 1}`, { suggestions: [`Use ids below ${vocab}.`] });
       }
     }
-    const loop = new DecoderLoop(session, io);
+    const loop = new DecoderLoop(session, io, { kvLayout });
     const out = await generateGreedy(loop, [options.promptIds], options.maxNew);
     const times = out.tokenTimesMs;
     const first = times[0] as number;
@@ -64,6 +69,7 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
       variant,
       device: options.device,
       threads: options.threads,
+      kv_layout: kvLayout,
       prompt_ids: options.promptIds,
       ids: out.ids[0] as number[],
       token_times_ms: times,

@@ -64,12 +64,17 @@ describe('synth --graph fused, quantize, generate', () => {
     expect((await readdir(join(outDir, 'onnx'))).sort()).toEqual(['model_q4.onnx', 'model_q4.onnx_data']);
 
     const generated: number[][] = [];
+    const layouts: string[] = [];
     for (const d of [fusedDir, standardDir]) {
       const g = await run(['generate', d, '--variant', 'q4', '--prompt-ids', '5,17,42,99', '--max-new', '8', '--json']);
       expect(g.exitCode, String(g.stderr)).toBe(0);
-      generated.push((JSON.parse(String(g.stdout)) as { ids: number[] }).ids);
+      const out = JSON.parse(String(g.stdout)) as { ids: number[]; kv_layout: string };
+      generated.push(out.ids);
+      layouts.push(out.kv_layout);
     }
     expect(generated[0]).toEqual(generated[1]);
+    // generate takes the fast layout of each graph, as bench --kv-layout auto does.
+    expect(layouts).toEqual(['appended', 'growing']);
 
     // bench: a fused graph gets the appended KV layout by default, a standard graph the growing cache.
     interface KvReport {
