@@ -210,7 +210,8 @@ function assembleResult(
     kv_cache:
       m && load.kv
         ? {
-            layout: load.kvLayout,
+            layout: load.kvLayout === 'growing' ? 'growing' : 'preallocated',
+            update: load.kvLayout === 'growing' ? 'concatenated' : load.kvLayout === 'appended' ? 'appended' : 'in-place',
             dtype: load.kv.dtype,
             layers: load.kv.layers,
             kv_heads: load.kv.kv_heads,

@@ -92,7 +92,15 @@ export const memorySchema = z.object({
 });
 
 export const kvCacheSchema = z.object({
-  layout: z.enum(['growing', 'preallocated', 'appended']),
+  /** `growing` (past → present concatenation) or `preallocated` (buffers allocated at the full length). */
+  layout: z.enum(['growing', 'preallocated']),
+  /**
+   * How the cache takes each step's new positions: `concatenated` (growing: the graph returns past ⧺ new),
+   * `in-place` (preallocated, shared by past and present: the graph writes into it), `appended`
+   * (preallocated: the graph returns only the new positions and the harness writes them in). Absent in
+   * reports written before it was recorded.
+   */
+  update: z.enum(['concatenated', 'in-place', 'appended']).optional(),
   dtype: z.enum(['float32', 'float16']),
   layers: count,
   kv_heads: count,

@@ -78,18 +78,18 @@ describe('synth --graph fused, quantize, generate', () => {
 
     // bench: a fused graph gets the appended KV layout by default, a standard graph the growing cache.
     interface KvReport {
-      results: { model: { path: string }; test: { name: string }; error: { code: string; message: string } | null; kv_cache: { layout: string; measured_bytes: number; analytic_bytes: number; tokens_at_end: number; agrees: boolean | null } | null }[];
+      results: { model: { path: string }; test: { name: string }; error: { code: string; message: string } | null; kv_cache: { layout: string; update?: string; measured_bytes: number; analytic_bytes: number; tokens_at_end: number; agrees: boolean | null } | null }[];
     }
     const bench = await run(['bench', fusedDir, standardDir, '--variant', 'q4', '--tests', 'tg4@d8', '--repetitions', '2', '--warmup', '0', '--threads', '1', '--json']);
     expect(bench.exitCode, String(bench.stderr)).toBe(0);
     const report = JSON.parse(String(bench.stdout)) as KvReport;
     const [fusedResult, standardResult] = report.results;
     expect(fusedResult!.error).toBeNull();
-    expect(fusedResult!.kv_cache).toMatchObject({ layout: 'appended', agrees: null });
+    expect(fusedResult!.kv_cache).toMatchObject({ layout: 'preallocated', update: 'appended', agrees: null });
     // Allocated once for the whole request (8 + 4 tokens, plus the one the loop reserves), used or not.
     const perToken = fusedResult!.kv_cache!.analytic_bytes / fusedResult!.kv_cache!.tokens_at_end;
     expect(fusedResult!.kv_cache!.measured_bytes).toBe(perToken * (8 + 4 + 1));
-    expect(standardResult!.kv_cache).toMatchObject({ layout: 'growing', agrees: true });
+    expect(standardResult!.kv_cache).toMatchObject({ layout: 'growing', update: 'concatenated', agrees: true });
 
     const refused = await run(['bench', standardDir, '--variant', 'q4', '--tests', 'tg4', '--repetitions', '1', '--warmup', '0', '--kv-layout', 'preallocated', '--json']);
     expect(refused.exitCode).toBe(1);
@@ -101,7 +101,7 @@ describe('synth --graph fused, quantize, generate', () => {
     // The shared buffer stays available on request.
     const shared = await run(['bench', fusedDir, '--variant', 'q4', '--tests', 'tg4@d8', '--repetitions', '1', '--warmup', '0', '--threads', '1', '--kv-layout', 'preallocated', '--json']);
     expect(shared.exitCode, String(shared.stderr)).toBe(0);
-    expect((JSON.parse(String(shared.stdout)) as KvReport).results[0]!.kv_cache).toMatchObject({ layout: 'preallocated' });
+    expect((JSON.parse(String(shared.stdout)) as KvReport).results[0]!.kv_cache).toMatchObject({ layout: 'preallocated', update: 'in-place' });
   });
 
   it('refuses a fused graph for an architecture it cannot express, in one line with exit 2', async () => {

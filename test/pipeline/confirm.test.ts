@@ -80,7 +80,7 @@ describe('confirmRecommendation on tiny synthetic candidates (real synth, quanti
       const fused = c.id !== 'tiny-llama-b';
       expect(c.source.paths[0]!.endsWith('-fused'), c.id).toBe(fused);
       expect(c.source.reason.includes('fused graph'), c.id).toBe(fused);
-      for (const m of c.measurements) expect(m.results[0]!.kv_cache?.layout, c.id).toBe(fused ? 'appended' : 'growing');
+      for (const m of c.measurements) expect(m.results[0]!.kv_cache?.update, c.id).toBe(fused ? 'appended' : 'concatenated');
     }
     expect(first.candidates.map((c) => c.id)).toContain('tiny-llama-b');
     expect(first.calibration.samplesAdded).toBe(6);

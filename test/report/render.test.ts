@@ -23,11 +23,14 @@ describe('renderers', () => {
   it('names the KV layout in the table when it is not the growing cache', () => {
     const kv = { dtype: 'float32' as const, layers: 2, kv_heads: 2, head_dim: 16, bytes_per_token: 256, tokens_at_end: 10, analytic_bytes: 2560, agrees: null };
     const growing = makeResult({});
-    growing.kv_cache = { ...kv, layout: 'growing', measured_bytes: 2560, agrees: true };
+    growing.kv_cache = { ...kv, layout: 'growing', update: 'concatenated', measured_bytes: 2560, agrees: true };
     const appended = makeResult({ testId: 'tg128' });
-    appended.kv_cache = { ...kv, layout: 'appended', measured_bytes: 4096 };
-    const table = renderTable(makeReport([growing, appended]));
+    appended.kv_cache = { ...kv, layout: 'preallocated', update: 'appended', measured_bytes: 4096 };
+    const shared = makeResult({ testId: 'tg64' });
+    shared.kv_cache = { ...kv, layout: 'preallocated', update: 'in-place', measured_bytes: 3072 };
+    const table = renderTable(makeReport([growing, appended, shared]));
     expect(table).toContain('4.0 KiB appended');
+    expect(table).toContain('3.0 KiB preallocated');
     expect(table).toMatch(/2\.5 KiB\s+│/);
     expect(table).not.toContain('growing');
   });
