@@ -8,6 +8,7 @@ import type { GraphKind } from '../onnx/metadata.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { errorMessage, isModelscoutError } from '../errors.js';
 import { cpuTarget, gpuTarget } from '../hardware/device.js';
+import { measureCpuBusy } from '../hardware/cpu-busy.js';
 import { detectHardware, type Hardware } from '../hardware/detect.js';
 import { estimateSpeed } from '../estimate/speed.js';
 import type { DeviceTarget, Efficiency } from '../estimate/device.js';
@@ -40,6 +41,8 @@ export interface BenchRunOptions {
   hardware?: Hardware;
   /** Forward the child processes' own output to stderr (debugging). */
   passThroughOutput?: boolean;
+  /** How busy the CPUs are before each model's runs (default: sampled for 250 ms; injectable for tests). */
+  cpuBusy?: () => Promise<number | null>;
   /**
    * Efficiencies for the estimate beside each measurement (calibrated from earlier measurements on this
    * machine, see src/pipeline/calibration.ts); undefined keeps the estimator's stated defaults.
@@ -196,6 +199,7 @@ function assembleResult(
       first_run: payload?.first_run_e2e_ms != null ? { test_id: test.id, e2e_ms: payload.first_run_e2e_ms } : null,
       warmup_ms: m?.warmup_ms ?? [],
       self_check: load.selfCheck,
+      cpu_busy_before: load.cpuBusyBefore,
     },
     metrics: m ? m.metrics : emptyMetrics,
     memory: {
@@ -245,6 +249,8 @@ interface WorkerLoad {
   vocab: number | null;
   rssIntervalMs: number;
   kvLayout: KvLayout;
+  /** Busy fraction of the CPUs (other processes) sampled before the child started; null: not measured. */
+  cpuBusyBefore: number | null;
 }
 
 /** Resolves every model and variant up front: missing paths and variants are usage errors (exit 2). */
@@ -299,7 +305,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
     }
     const ctx: GroupContext = { group, entry, info: cached.info, infoError: cached.error };
     const label = `${entry.model.id} ${group.variant} ${group.session.device} t${group.session.threads || 'auto'}`;
-    const load: WorkerLoad = { sessionCreateMs: null, rssBaseline: null, rssAfterLoad: null, selfCheck: null, kv: null, vocab: null, rssIntervalMs, kvLayout };
+    const load: WorkerLoad = { sessionCreateMs: null, rssBaseline: null, rssAfterLoad: null, selfCheck: null, kv: null, vocab: null, rssIntervalMs, kvLayout, cpuBusyBefore: null };
     if (cached.error) {
       options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${cached.error.message}`, 'group');
       for (let i = 0; i < group.tests.length; i += 1) results.push(assembleResult(ctx, plan, i, null, null, load, hw, options.efficiencyFor));
@@ -320,6 +326,8 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
       kvLayout,
     };
     options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}${info.metadata.synthetic ? ' (synthetic)' : ''}`, 'group');
+    // What else the machine was doing just before (none of this run's work is going on now).
+    load.cpuBusyBefore = options.cpuBusy ? await options.cpuBusy() : await measureCpuBusy();
     const outcome = await runGroupInChild(job, {
       onProgress: (m) => options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${m}`, 'detail'),
       ...(options.passThroughOutput ? { passThroughOutput: true } : {}),

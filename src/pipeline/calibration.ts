@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { ModelscoutError } from '../errors.js';
 import { defaultEfficiency, estimateSpeed, type DeviceTarget, type Efficiency, type SpeedEstimate, type WeightFormat } from '../estimate/index.js';
+import { BUSY_THRESHOLD } from '../hardware/cpu-busy.js';
 import type { Hardware } from '../hardware/detect.js';
 import type { GraphKind } from '../onnx/metadata.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
@@ -40,6 +41,11 @@ export interface CalibrationSample {
    * samples written before it was recorded: standard.
    */
   graph?: GraphKind;
+  /**
+   * How busy the CPUs were (other processes) just before the measurement, 0–1. Samples from a busy machine
+   * understate it: estimates use the quiet samples when there are any. Absent in older samples.
+   */
+  cpu_busy_before?: number | null;
   /** The model and test the sample came from, for the reader. */
   model: string;
   test: string;
@@ -123,16 +129,20 @@ export function calibratedEfficiency(
 ): Efficiency | null {
   const entry = file.entries.find((e) => sameKey(e, key));
   if (!entry || entry.samples.length === 0) return null;
+  // Measurements taken while other processes kept the CPUs busy understate the machine: when quiet ones
+  // exist, only they count.
+  const quiet = entry.samples.filter((s) => (s.cpu_busy_before ?? 0) <= BUSY_THRESHOLD);
+  const samples = quiet.length > 0 ? quiet : entry.samples;
   const rescale = (value: number, measuredAgainst: number | null | undefined, now: number | null | undefined): number =>
     measuredAgainst && now ? (value * measuredAgainst) / now : value;
-  const decode = median(entry.samples.flatMap((s) => (s.decode === null ? [] : [rescale(s.decode, s.bandwidth_bytes_per_sec, against?.bandwidthBytesPerSec)])));
-  const prefill = median(entry.samples.flatMap((s) => (s.prefill === null ? [] : [rescale(s.prefill, s.peak_flops, against?.peakFlops)])));
+  const decode = median(samples.flatMap((s) => (s.decode === null ? [] : [rescale(s.decode, s.bandwidth_bytes_per_sec, against?.bandwidthBytesPerSec)])));
+  const prefill = median(samples.flatMap((s) => (s.prefill === null ? [] : [rescale(s.prefill, s.peak_flops, against?.peakFlops)])));
   if (decode === null && prefill === null) return null;
   return {
     decode: decode ?? fallback.decode,
     prefill: prefill ?? fallback.prefill,
     source: 'calibrated',
-    note: `calibrated from ${entry.samples.length} measurement(s) on ${key.hardware} (${key.device}, ${key.format}): median of the recent samples`,
+    note: `calibrated from ${samples.length} measurement(s) on ${key.hardware} (${key.device}, ${key.format}): median of the recent samples${samples.length < entry.samples.length ? ` (${entry.samples.length - samples.length} taken on a busy machine left out)` : ''}`,
   };
 }
 
@@ -229,12 +239,15 @@ export function efficiencyLookup(file: CalibrationFile, hardware: Pick<Hardware,
       const pooled: CalibrationEntry = { ...key, samples };
       const found = calibratedEfficiency({ schema_version: CALIBRATION_SCHEMA_VERSION, entries: [pooled] }, key, defaultEfficiency(device), against);
       if (!found) continue;
+      const quietCount = samples.filter((x) => (x.cpu_busy_before ?? 0) <= BUSY_THRESHOLD).length;
+      const used = quietCount > 0 ? quietCount : samples.length;
+      const busyLeftOut = used < samples.length ? ` (${samples.length - used} taken on a busy machine left out)` : '';
       const formats = tier.entries === own ? format : tier.entries.map((e) => e.format).join(', ');
       const form = graph === undefined ? '' : tier.sameGraph ? `, ${graph} graph` : `, no ${graph}-graph measurement yet`;
       const note =
         tier.entries === own
-          ? `calibrated from ${samples.length} measurement(s) on ${key.hardware} (${key.device}, ${format}${form}): median of the recent samples`
-          : `calibrated from ${samples.length} measurement(s) of ${formats} on ${key.hardware} (no ${format} measurement yet${form}): median of the recent samples`;
+          ? `calibrated from ${used} measurement(s) on ${key.hardware} (${key.device}, ${format}${form}): median of the recent samples${busyLeftOut}`
+          : `calibrated from ${used} measurement(s) of ${formats} on ${key.hardware} (no ${format} measurement yet${form}): median of the recent samples${busyLeftOut}`;
       return { ...found, note };
     }
     return undefined;
@@ -259,6 +272,7 @@ export function sampleFromMeasurement(input: {
   test: string;
   measuredAt: string;
   graph?: GraphKind;
+  cpuBusyBefore?: number | null;
 }): CalibrationSample | null {
   const spec: ModelSpec = { ...input.spec, numLayers: input.layers };
   const basis = estimateSpeed({ spec, format: input.format, context: input.promptTokens, promptTokens: input.promptTokens, concurrency: input.batch, device: input.device }).basis;
@@ -270,6 +284,7 @@ export function sampleFromMeasurement(input: {
     bandwidth_bytes_per_sec: input.device.bandwidthBytesPerSec,
     peak_flops: input.device.peakFlops,
     ...(input.graph ? { graph: input.graph } : {}),
+    ...(input.cpuBusyBefore !== undefined ? { cpu_busy_before: input.cpuBusyBefore } : {}),
     model: input.model,
     test: input.test,
     measured_at: input.measuredAt,

@@ -10,6 +10,7 @@ import type { BenchPlan } from '../bench/config.js';
 import type { BenchRunOptions } from '../bench/index.js';
 import type { TestSpec } from '../bench/scenarios.js';
 import { CUDA_INSTALL_HINT, gpuBenchDevice } from '../bench/session.js';
+import { BUSY_THRESHOLD } from '../hardware/cpu-busy.js';
 import type { GraphKind } from '../onnx/metadata.js';
 import { planSynth } from '../onnx/synth/index.js';
 import { computeHardwareNeeded } from '../recommend/recommend.js';
@@ -428,6 +429,10 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
     if (report.results.some((r) => r.model.synthetic)) w.out.source.synthetic = true;
     const measurement = summarize(w, variant, report.results, benchSec);
     w.out.measurements.push(measurement);
+    const busy = Math.max(...report.results.map((r) => r.load.cpu_busy_before ?? 0));
+    if (busy > BUSY_THRESHOLD) {
+      w.out.notes.push(`${variant}: other processes used ${Math.round(busy * 100)}% of the CPU time just before this measurement: it understates an idle machine (and is left out of calibration when quieter measurements exist)`);
+    }
     if (measurement.status === 'ok') {
       for (const r of report.results) recordCalibration(w, variant, r);
       liveLookup = efficiencyLookup(calibration, options.hardware, threads);
@@ -477,6 +482,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
       test: r.test.id,
       measuredAt: deps.timestamp(),
       graph: measuredGraph(w),
+      cpuBusyBefore: r.load.cpu_busy_before ?? null,
     });
     if (!sample) return;
     calibration = addCalibrationSample(calibration, calibrationKeyFor(options.hardware, w.device, format, threads), sample);

@@ -3,6 +3,7 @@
  * Pure: they return strings. Synthetic models are labelled in every format, so numbers measured on random
  * weights are never mistaken for a real model's.
  */
+import { BUSY_THRESHOLD } from '../hardware/cpu-busy.js';
 import Table from 'cli-table3';
 import type { BenchReport, BenchResult, Comparison, ComparisonRow, Stat } from './schema.js';
 
@@ -89,6 +90,16 @@ function anySynthetic(report: BenchReport): boolean {
 const SYNTHETIC_NOTE = 'Synthetic models (random weights): speed and memory are real, the generated text is not.';
 
 /** The terminal table: one row per result, then the comparison and the outcome when there are any. */
+/**
+ * A warning when other processes kept the CPUs busy before some runs started (`load.cpu_busy_before` above
+ * `BUSY_THRESHOLD`): those figures understate what the machine does when idle.
+ */
+export function busyNote(report: Pick<BenchReport, 'results'>): string | null {
+  const busy = report.results.map((r) => r.load.cpu_busy_before ?? null).filter((b): b is number => b !== null && b > BUSY_THRESHOLD);
+  if (busy.length === 0) return null;
+  return `The machine was busy before ${busy.length} of ${report.results.length} runs (up to ${Math.round(Math.max(...busy) * 100)}% of CPU time used by other processes): those figures understate an idle machine.`;
+}
+
 export function renderTable(report: BenchReport): string {
   const table = new Table({ head: HEAD, style: { head: [], border: [], compact: true } });
   for (const r of report.results) table.push(rowCells(r));
@@ -97,6 +108,8 @@ export function renderTable(report: BenchReport): string {
     parts.push(`error: ${modelLabel(r)} ${r.variant.name} ${r.test.id}: ${r.error?.message ?? 'unknown'}`);
   }
   if (anySynthetic(report)) parts.push(SYNTHETIC_NOTE);
+  const busy = busyNote(report);
+  if (busy) parts.push(busy);
   const overheads = report.results.map((r) => r.metrics.harness_overhead_pct?.p50).filter((v): v is number => v !== undefined);
   if (overheads.length > 0) parts.push(`Harness overhead (time outside session.run per decode step): max median ${formatNumber(Math.max(...overheads), 2)}%.`);
   if (report.comparison) parts.push(renderComparisonTable(report.comparison, { changedOnly: false }));
@@ -134,6 +147,11 @@ export function renderMarkdown(report: BenchReport): string {
   out.push('');
   if (anySynthetic(report)) {
     out.push(`> ${SYNTHETIC_NOTE}`);
+    out.push('');
+  }
+  const busy = busyNote(report);
+  if (busy) {
+    out.push(`> ⚠️ ${busy}`);
     out.push('');
   }
   for (const reason of report.outcome.reasons) out.push(`- ${reason}`);

@@ -145,6 +145,12 @@ export const loadSchema = z.object({
   first_run: z.object({ test_id: z.string(), e2e_ms: z.number() }).nullable(),
   warmup_ms: z.array(z.number()),
   self_check: selfCheckSchema.nullable(),
+  /**
+   * Fraction of all CPU time other processes used in the 250 ms before this model's runs started (0–1): above
+   * 0.25 the machine was busy and the figures understate an idle one. Absent in older reports; null where the
+   * platform has no counters.
+   */
+  cpu_busy_before: z.number().nullable().optional(),
 });
 
 export const testSchema = z.object({

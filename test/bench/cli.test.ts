@@ -64,6 +64,9 @@ describe('modelscout bench', () => {
       expect(r.status).toBe('ok');
       expect(r.model.synthetic).toBe(true);
       expect(r.load.self_check?.passed).toBe(true);
+      // Sampled before the model's runs: what other processes did with the CPUs (0–1).
+      expect(r.load.cpu_busy_before).toBeGreaterThanOrEqual(0);
+      expect(r.load.cpu_busy_before).toBeLessThanOrEqual(1);
       expect(r.kv_cache?.agrees).toBe(true);
       expect(r.kv_cache?.analytic_bytes).toBe(r.kv_cache?.measured_bytes);
       expect(r.memory.rss_peak_bytes).toBeGreaterThan(r.memory.rss_baseline_bytes ?? Infinity);

@@ -87,6 +87,27 @@ describe('calibration in use', () => {
     expect(calibrationKeyFor(hardware, { kind: 'gpu', name: 'NVIDIA L4' }, 'q4f16').hardware).toBe('gpu:NVIDIA L4');
   });
 
+  it('leaves out measurements taken on a busy machine when quieter ones exist', () => {
+    const spec = findModel('smollm2-135m');
+    const at = (decode: number, busy?: number | null) =>
+      sampleFromMeasurement({ spec, layers: spec.numLayers, format: 'q4', device: cpu, promptTokens: 512, batch: 1, decodeTokPerSecPerStream: decode, prefillTokPerSec: 200, model: spec.id, test: 't', measuredAt: '2026-01-01T00:00:00Z', ...(busy !== undefined ? { cpuBusyBefore: busy } : {}) })!;
+    const q4 = calibrationKeyFor(hardware, cpu, 'q4');
+    const rate = (e: Efficiency | undefined): number => estimateSpeed({ spec, format: 'q4', context: 512, promptTokens: 512, device: cpu, ...(e ? { efficiency: e } : {}) }).decodeTokPerSec!.value;
+    // Busy runs (70% and 90% of the CPU taken by others) at 30 and 35 tok/s; a quiet one at 100 and an old
+    // sample that never recorded the load at 90.
+    let file = addCalibrationSample(emptyCalibration(), q4, at(30, 0.7));
+    file = addCalibrationSample(file, q4, at(35, 0.9));
+    expect(file.entries[0]!.samples[0]!.cpu_busy_before).toBe(0.7);
+    // Only busy samples: they are all there is, so they are used.
+    expect(rate(efficiencyLookup(file, hardware)(cpu, 'q4'))).toBeCloseTo(32.5, 6);
+    file = addCalibrationSample(file, q4, at(100, 0.05));
+    file = addCalibrationSample(file, q4, at(90));
+    const lookup = efficiencyLookup(file, hardware)(cpu, 'q4')!;
+    expect(rate(lookup)).toBeCloseTo(95, 6);
+    expect(lookup.note).toMatch(/calibrated from 2 measurement\(s\) .* \(2 taken on a busy machine left out\)$/);
+    expect(calibratedEfficiency(file, q4, fallback)!.note).toMatch(/\(2 taken on a busy machine left out\)$/);
+  });
+
   it('prefers samples of the graph form asked for, then other formats of that form, then the other form', () => {
     const spec = findModel('smollm2-135m');
     const at = (decode: number, graph?: 'fused' | 'standard') =>

@@ -205,6 +205,28 @@ describe('verdicts against constructed measurements', () => {
     expect(none.candidates[0]!.verdict.reasons.join(' ')).toMatch(/no GPU execution provider/);
   });
 
+  it('says when a measurement ran on a busy machine, and records how busy in the calibration sample', async () => {
+    const dir = await tempDir();
+    const setup = await tinyRecommendation(dir);
+    const runner = async (options: BenchRunOptions): Promise<BenchReport> => {
+      const test = options.plan.tests[0]!;
+      const layersOf = (path: string): number => setup.catalog.find((m) => path.includes(`${m.id}-synthetic`))!.numLayers;
+      const results = options.plan.models.map((path) => {
+        const r = constructedResult({ path, layers: layersOf(path), prompt: test.n_prompt, gen: test.n_gen, batch: test.batch_size, decodeTps: 100, ttftMs: 50, peakBytes: GiB });
+        r.load.cpu_busy_before = 0.8;
+        return r;
+      });
+      return { environment: null, results } as unknown as BenchReport;
+    };
+    const report = await confirmRecommendation(optionsFor(setup, dir, { candidates: 1 }), depsWith([], runner));
+    const c = report.candidates[0]!;
+    expect(c.notes.some((n) => /other processes used 80% of the CPU time just before this measurement: it understates an idle machine/.test(n))).toBe(true);
+    const calibration = await readCalibration(join(dir, 'calibration.json'));
+    const samples = calibration.entries.flatMap((e) => e.samples);
+    expect(samples.length).toBeGreaterThan(0);
+    expect(samples.every((s) => s.cpu_busy_before === 0.8)).toBe(true);
+  });
+
   it('costs the generated tokens at the given hourly price and compares with the hosted-API yardstick', async () => {
     const dir = await tempDir();
     const setup = await tinyRecommendation(dir, { contextTokens: 64, concurrency: 2 });

@@ -35,6 +35,18 @@ describe('renderers', () => {
     expect(table).not.toContain('growing');
   });
 
+  it('warns when other processes kept the CPUs busy before some runs', () => {
+    const quiet = makeResult({});
+    quiet.load.cpu_busy_before = 0.1;
+    const busy = makeResult({ testId: 'tg128' });
+    busy.load.cpu_busy_before = 0.62;
+    const old = makeResult({ testId: 'tg64' });
+    expect(renderTable(makeReport([quiet, old]))).not.toMatch(/busy/);
+    const table = renderTable(makeReport([quiet, busy, old]));
+    expect(table).toContain('The machine was busy before 1 of 3 runs (up to 62% of CPU time used by other processes): those figures understate an idle machine.');
+    expect(renderMarkdown(makeReport([quiet, busy]))).toContain('> ⚠️ The machine was busy before 1 of 2 runs');
+  });
+
   it('shows failures with their message', () => {
     const report = makeReport([makeResult({}), makeResult({ testId: 'tg128', status: 'error' })]);
     report.outcome = decideOutcome(report.results, [], null, false);
