@@ -33,8 +33,8 @@ export class PreallocatedKvCache implements KvCache {
   #batch = 0;
   #capacity = 0;
   #fetches: Record<string, ort.Tensor | null> = {};
-  /** appended: the cache buffers, by past name (the presents are not fetched). */
-  #buffers = new Map<string, ort.Tensor>();
+  /** One buffer per layer and key/value: the past it feeds and the output that fills it (a present, or its new positions). */
+  #slots: { past: string; output: string; buffer: ort.Tensor }[] = [];
 
   constructor(io: DecoderIo, feeds: Feeds, layout: 'preallocated' | 'appended' = 'preallocated') {
     this.#io = io;
@@ -61,7 +61,7 @@ export class PreallocatedKvCache implements KvCache {
       const dims = [batch, io.kvHeads, capacity, io.headDim];
       const elements = batch * io.kvHeads * capacity * io.headDim;
       this.#fetches = { [io.logits]: null };
-      this.#buffers = new Map();
+      this.#slots = [];
       for (const l of io.layers) {
         for (const [past, present] of [
           [l.pastKey, l.presentKey],
@@ -69,20 +69,16 @@ export class PreallocatedKvCache implements KvCache {
         ] as const) {
           const data = io.kvType === 'float16' ? new Uint16Array(elements) : new Float32Array(elements);
           const buffer = new ort.Tensor(io.kvType, data, dims);
-          this.#feeds[past] = buffer;
-          this.#buffers.set(past, buffer);
-          if (this.layout === 'appended') this.#fetches[newKvOutputName(present)] = null;
-          else this.#fetches[present] = buffer;
+          const output = this.layout === 'appended' ? newKvOutputName(present) : present;
+          this.#slots.push({ past, output, buffer });
+          // appended: ONNX Runtime allocates the (small) new-positions outputs; preallocated: bound to the buffer.
+          this.#fetches[output] = this.layout === 'appended' ? null : buffer;
         }
       }
       this.#batch = batch;
       this.#capacity = capacity;
-    } else {
-      for (const l of io.layers) {
-        this.#feeds[l.pastKey] = this.#buffers.get(l.pastKey) as ort.Tensor;
-        this.#feeds[l.pastValue] = this.#buffers.get(l.pastValue) as ort.Tensor;
-      }
     }
+    for (const slot of this.#slots) this.#feeds[slot.past] = slot.buffer;
     this.#length = 0;
   }
 
@@ -103,17 +99,12 @@ export class PreallocatedKvCache implements KvCache {
     if (this.layout === 'appended') {
       const rows = this.#batch * io.kvHeads;
       const width = n * io.headDim;
-      for (const l of io.layers) {
-        for (const [past, present] of [
-          [l.pastKey, l.presentKey],
-          [l.pastValue, l.presentValue],
-        ] as const) {
-          const fresh = outputs[newKvOutputName(present)] as ort.Tensor | undefined;
-          if (!fresh) throw new ModelscoutError('E_INTERNAL', `the session did not return ${newKvOutputName(present)} (appended KV layout)`);
-          const src = fresh.data as Float32Array | Uint16Array;
-          const dst = (this.#buffers.get(past) as ort.Tensor).data as Float32Array | Uint16Array;
-          for (let r = 0; r < rows; r += 1) dst.set(src.subarray(r * width, (r + 1) * width), (r * this.#capacity + this.#length) * io.headDim);
-        }
+      for (const slot of this.#slots) {
+        const fresh = outputs[slot.output] as ort.Tensor | undefined;
+        if (!fresh) throw new ModelscoutError('E_INTERNAL', `the session did not return ${slot.output} (appended KV layout)`);
+        const src = fresh.data as Float32Array | Uint16Array;
+        const dst = slot.buffer.data as Float32Array | Uint16Array;
+        for (let r = 0; r < rows; r += 1) dst.set(src.subarray(r * width, (r + 1) * width), (r * this.#capacity + this.#length) * io.headDim);
       }
     }
     this.#length += n;

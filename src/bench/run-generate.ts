@@ -49,7 +49,7 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
   const info = await inspectVariantFile(file, model.path);
   // The fast KV layout where the graph has one (as `bench --kv-layout auto`).
   const kvLayout = autoKvLayout(info.metadata.graph, options.device);
-  const { session } = await createSession(file, { device: options.device, threads: options.threads, graphOptLevel: options.graphOptLevel }, { newKvOutputs: kvLayout === 'appended', kvOnDevice: kvLayout === 'growing' });
+  const { session } = await createSession(file, { device: options.device, threads: options.threads, graphOptLevel: options.graphOptLevel }, { kvLayout });
   try {
     const io = detectDecoderIo(session.inputMetadata, session.outputMetadata);
     const vocab = io.vocabSize ?? info.signature.vocabSize;

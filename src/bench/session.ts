@@ -11,6 +11,7 @@ import { ModelscoutError, errorMessage } from '../errors.js';
 import { addNewKvOutputs } from '../onnx/fused/new-kv-outputs.js';
 import { readModel } from '../onnx/model-io.js';
 import { encodeModel } from '../onnx/proto.js';
+import type { KvLayout } from './kv-cache.js';
 import type { Device, GraphOptLevel } from './matrix.js';
 
 export interface SessionSettingsInput {
@@ -100,7 +101,7 @@ export function sessionOptions(s: SessionSettingsInput, kvOnDevice?: readonly st
     logSeverityLevel: 3,
   };
   if (s.threads > 0) options.intraOpNumThreads = s.threads;
-  if (kvOnDevice && s.device === 'webgpu') {
+  if (kvOnDevice && keepsKvOnDevice(s.device)) {
     options.preferredOutputLocation = Object.fromEntries(kvOnDevice.map((name) => [name, name.startsWith('present.') ? 'gpu-buffer' : 'cpu'] as const));
   }
   return options;
@@ -118,13 +119,12 @@ export interface CreatedSession {
 
 export interface CreateSessionOptions {
   /**
-   * Load the graph with the `appended` KV layout's extra outputs (`present_new.*`, see
-   * src/onnx/fused/new-kv-outputs.ts): the model is read, extended in memory and handed to ONNX Runtime
-   * as bytes, its external data still read from the model's folder.
+   * The KV layout the loop will use. `appended`: the graph is loaded with the extra `present_new.*` outputs
+   * (src/onnx/fused/new-kv-outputs.ts) — read, extended in memory and handed to ONNX Runtime as bytes, its
+   * external data still read from the model's folder. `growing` on WebGPU: the `present.*` outputs stay on
+   * the GPU (see `sessionOptions`).
    */
-  newKvOutputs?: boolean;
-  /** Keep the `present.*` outputs on the device (growing layout on WebGPU; see `sessionOptions`). */
-  kvOnDevice?: boolean;
+  kvLayout?: KvLayout;
 }
 
 /** Creates the session and times it (`load.session_create_ms`). */
@@ -132,12 +132,12 @@ export async function createSession(modelPath: string, s: SessionSettingsInput, 
   const t0 = process.hrtime.bigint();
   try {
     let session: ort.InferenceSession;
-    if (create.newKvOutputs) {
+    if (create.kvLayout === 'appended') {
       const loaded = await readModel(modelPath);
       addNewKvOutputs(loaded.model);
       const options = { ...sessionOptions(s), extra: { session: { model_external_initializers_file_folder_path: loaded.dir } } };
       session = await ort.InferenceSession.create(encodeModel(loaded.model), options);
-    } else if (create.kvOnDevice && keepsKvOnDevice(s.device)) {
+    } else if (create.kvLayout === 'growing' && keepsKvOnDevice(s.device)) {
       const outputs = ((await readModel(modelPath)).model.graph?.output ?? []).map((o) => o.name ?? '');
       session = await ort.InferenceSession.create(modelPath, sessionOptions(s, outputs));
     } else {

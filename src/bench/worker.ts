@@ -34,7 +34,7 @@ export async function runJob(job: WorkerJob): Promise<void> {
   let load: GroupLoad | null = null;
   try {
     await send({ type: 'progress', message: `loading ${job.modelFile} (${job.session.device}, ${job.session.threads || 'default'} threads)` });
-    const { session, createMs } = await createSession(job.modelFile, job.session, { newKvOutputs: job.kvLayout === 'appended', kvOnDevice: job.kvLayout === 'growing' });
+    const { session, createMs } = await createSession(job.modelFile, job.session, { kvLayout: job.kvLayout });
     const io = detectDecoderIo(session.inputMetadata, session.outputMetadata);
     const vocab = io.vocabSize ?? job.vocabSize;
     if (vocab === null) throw new Error('the vocabulary size is unknown (logits shape is symbolic and there is no config.json)');

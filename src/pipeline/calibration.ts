@@ -115,35 +115,38 @@ function median(values: number[]): number | null {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+type Against = { bandwidthBytesPerSec: number | null; peakFlops: number | null };
+
 /**
- * The calibrated efficiency for `key`, or null when there is no sample. A side with no sample (e.g. prefill
- * never measured) keeps the fallback's value. With `against` (the bandwidth and peak FLOP/s the estimate
- * will use), each sample is first rescaled from the figures it was measured against, so what is calibrated
- * is the rate the machine achieves, whichever figure describes the machine.
+ * The efficiency the median of `samples` implies, or null when they hold no rate. Measurements taken while
+ * other processes kept the CPUs busy understate the machine: when quiet ones exist, only they count. A side
+ * with no sample (e.g. prefill never measured) keeps the fallback's value. With `against` (the bandwidth and
+ * peak FLOP/s the estimate will use), each sample is first rescaled from the figures it was measured
+ * against, so what is calibrated is the rate the machine achieves, whichever figure describes the machine.
+ * `describe` gets how many samples were used and returns the note's opening.
  */
-export function calibratedEfficiency(
-  file: CalibrationFile,
-  key: CalibrationKey,
-  fallback: Efficiency,
-  against?: { bandwidthBytesPerSec: number | null; peakFlops: number | null },
-): Efficiency | null {
-  const entry = file.entries.find((e) => sameKey(e, key));
-  if (!entry || entry.samples.length === 0) return null;
-  // Measurements taken while other processes kept the CPUs busy understate the machine: when quiet ones
-  // exist, only they count.
-  const quiet = entry.samples.filter((s) => (s.cpu_busy_before ?? 0) <= BUSY_THRESHOLD);
-  const samples = quiet.length > 0 ? quiet : entry.samples;
+function efficiencyFromSamples(samples: readonly CalibrationSample[], fallback: Efficiency, against: Against | undefined, describe: (used: number) => string): Efficiency | null {
+  const quiet = samples.filter((s) => (s.cpu_busy_before ?? 0) <= BUSY_THRESHOLD);
+  const used = quiet.length > 0 ? quiet : samples;
   const rescale = (value: number, measuredAgainst: number | null | undefined, now: number | null | undefined): number =>
     measuredAgainst && now ? (value * measuredAgainst) / now : value;
-  const decode = median(samples.flatMap((s) => (s.decode === null ? [] : [rescale(s.decode, s.bandwidth_bytes_per_sec, against?.bandwidthBytesPerSec)])));
-  const prefill = median(samples.flatMap((s) => (s.prefill === null ? [] : [rescale(s.prefill, s.peak_flops, against?.peakFlops)])));
+  const decode = median(used.flatMap((s) => (s.decode === null ? [] : [rescale(s.decode, s.bandwidth_bytes_per_sec, against?.bandwidthBytesPerSec)])));
+  const prefill = median(used.flatMap((s) => (s.prefill === null ? [] : [rescale(s.prefill, s.peak_flops, against?.peakFlops)])));
   if (decode === null && prefill === null) return null;
+  const leftOut = samples.length - used.length;
   return {
     decode: decode ?? fallback.decode,
     prefill: prefill ?? fallback.prefill,
     source: 'calibrated',
-    note: `calibrated from ${samples.length} measurement(s) on ${key.hardware} (${key.device}, ${key.format}): median of the recent samples${samples.length < entry.samples.length ? ` (${entry.samples.length - samples.length} taken on a busy machine left out)` : ''}`,
+    note: `${describe(used.length)}: median of the recent samples${leftOut > 0 ? ` (${leftOut} taken on a busy machine left out)` : ''}`,
   };
+}
+
+/** The calibrated efficiency for `key` (see `efficiencyFromSamples`), or null when there is no sample. */
+export function calibratedEfficiency(file: CalibrationFile, key: CalibrationKey, fallback: Efficiency, against?: Against): Efficiency | null {
+  const entry = file.entries.find((e) => sameKey(e, key));
+  if (!entry || entry.samples.length === 0) return null;
+  return efficiencyFromSamples(entry.samples, fallback, against, (used) => `calibrated from ${used} measurement(s) on ${key.hardware} (${key.device}, ${key.format})`);
 }
 
 export async function readCalibration(path: string): Promise<CalibrationFile> {
@@ -236,19 +239,13 @@ export function efficiencyLookup(file: CalibrationFile, hardware: Pick<Hardware,
     for (const tier of tiers) {
       const samples = tier.entries.flatMap((e) => e.samples).filter((s) => !tier.sameGraph || (s.graph ?? 'standard') === graph);
       if (samples.length === 0) continue;
-      const pooled: CalibrationEntry = { ...key, samples };
-      const found = calibratedEfficiency({ schema_version: CALIBRATION_SCHEMA_VERSION, entries: [pooled] }, key, defaultEfficiency(device), against);
-      if (!found) continue;
-      const quietCount = samples.filter((x) => (x.cpu_busy_before ?? 0) <= BUSY_THRESHOLD).length;
-      const used = quietCount > 0 ? quietCount : samples.length;
-      const busyLeftOut = used < samples.length ? ` (${samples.length - used} taken on a busy machine left out)` : '';
-      const formats = tier.entries === own ? format : tier.entries.map((e) => e.format).join(', ');
       const form = graph === undefined ? '' : tier.sameGraph ? `, ${graph} graph` : `, no ${graph}-graph measurement yet`;
-      const note =
+      const found = efficiencyFromSamples(samples, defaultEfficiency(device), against, (used) =>
         tier.entries === own
-          ? `calibrated from ${used} measurement(s) on ${key.hardware} (${key.device}, ${format}${form}): median of the recent samples${busyLeftOut}`
-          : `calibrated from ${used} measurement(s) of ${formats} on ${key.hardware} (no ${format} measurement yet${form}): median of the recent samples${busyLeftOut}`;
-      return { ...found, note };
+          ? `calibrated from ${used} measurement(s) on ${key.hardware} (${key.device}, ${format}${form})`
+          : `calibrated from ${used} measurement(s) of ${tier.entries.map((e) => e.format).join(', ')} on ${key.hardware} (no ${format} measurement yet${form})`,
+      );
+      if (found) return found;
     }
     return undefined;
   };

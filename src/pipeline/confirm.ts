@@ -12,6 +12,7 @@ import type { TestSpec } from '../bench/scenarios.js';
 import { CUDA_INSTALL_HINT, gpuBenchDevice } from '../bench/session.js';
 import { BUSY_THRESHOLD } from '../hardware/cpu-busy.js';
 import type { GraphKind } from '../onnx/metadata.js';
+import { fusedUnsupported } from '../onnx/fused/synth-graph.js';
 import { planSynth } from '../onnx/synth/index.js';
 import { computeHardwareNeeded } from '../recommend/recommend.js';
 import { inSizeClass } from '../recommend/rank.js';
@@ -721,13 +722,10 @@ async function resolveSynthSupport(w: Work, catalog: ModelSpec[], graph: 'auto' 
     return;
   }
   if (graph === 'standard') return;
-  try {
-    await planSynth({ source: w.spec.id, seed: CONFIRM_SEED, catalog, graph: 'fused' });
-    w.graph = 'fused';
-  } catch (error) {
-    // Not every architecture has a fused form (GroupQueryAttention needs a head dim that is a multiple of 16, …).
-    if (graph === 'fused') w.out.notes.push(`synthesized as a standard graph: ${isModelscoutError(error) ? error.message : errorMessage(error)}`);
-  }
+  // Not every architecture has a fused form (GroupQueryAttention needs a head dim that is a multiple of 16, …).
+  const unsupported = fusedUnsupported(w.spec);
+  if (unsupported === null) w.graph = 'fused';
+  else if (graph === 'fused') w.out.notes.push(`synthesized as a standard graph: ${unsupported}`);
 }
 
 /** e.g. `qwen2.5-7b (1 of 28 layers, synthetic, fused graph)`: what a calibration sample was measured on. */

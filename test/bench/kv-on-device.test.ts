@@ -73,7 +73,7 @@ describe('WebGPU without an adapter', () => {
     try {
       const model = await buildTinyModel({ arch: 'llama', dtype: 'fp32', layers: 1, dir });
       try {
-        const { session } = await createSession(model.modelFile, { device: 'webgpu', threads: 0, graphOptLevel: 'all' }, { kvOnDevice: true });
+        const { session } = await createSession(model.modelFile, { device: 'webgpu', threads: 0, graphOptLevel: 'all' }, { kvLayout: 'growing' });
         await session.release();
       } catch (error) {
         const message = (error as Error).message;

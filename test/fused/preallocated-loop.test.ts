@@ -39,7 +39,7 @@ beforeAll(async () => {
   fused = await ort.InferenceSession.create(join(dir, 'fused.onnx'), { intraOpNumThreads: 1 });
   standard = await ort.InferenceSession.create(join(dir, 'standard.onnx'), { intraOpNumThreads: 1 });
   fusedIo = detectDecoderIo(fused.inputMetadata, fused.outputMetadata);
-  appended = (await createSession(join(dir, 'fused.onnx'), { device: 'cpu', threads: 1, graphOptLevel: 'all' }, { newKvOutputs: true })).session;
+  appended = (await createSession(join(dir, 'fused.onnx'), { device: 'cpu', threads: 1, graphOptLevel: 'all' }, { kvLayout: 'appended' })).session;
   standardIo = detectDecoderIo(standard.inputMetadata, standard.outputMetadata);
 });
 afterAll(async () => {

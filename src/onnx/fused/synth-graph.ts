@@ -30,17 +30,22 @@ export function checkSynthGraph(graph: GraphKind, arch: SynthArchitecture): void
   if (graph === 'fused') checkFusedSupport(arch);
 }
 
+/** Why `spec` has no fused form (`synth --graph fused` would refuse it), or null when it has one. */
+export function fusedUnsupported(spec: ModelSpec): string | null {
+  try {
+    checkFusedSupport(resolveSynthArchitecture(spec));
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
 /**
  * The graph form a synthesized model of `spec` is built in by default (`recommend --confirm`): fused where
  * the architecture has a fused form, standard otherwise. Estimates calibrated per form use it.
  */
 export function preferredGraph(spec: ModelSpec): GraphKind {
-  try {
-    checkFusedSupport(resolveSynthArchitecture(spec));
-    return 'fused';
-  } catch {
-    return 'standard';
-  }
+  return fusedUnsupported(spec) === null ? 'fused' : 'standard';
 }
 
 export function buildSynthGraph(request: SynthGraphRequest): BuiltModel {
