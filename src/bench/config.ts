@@ -98,7 +98,7 @@ export async function readBenchConfig(path: string): Promise<BenchConfigFile> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ModelscoutError(code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_FILE', `config file ${path} cannot be read: ${code === 'ENOENT' ? 'no such file' : errorMessage(error)}`, {
-      suggestions: ['Pass the path of a modelscout.bench.json (see the README, section bench).'],
+      suggestions: ['Pass the path of a modelscout.bench.json (see docs/bench.md).'],
     });
   }
   let json: unknown;

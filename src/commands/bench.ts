@@ -22,7 +22,7 @@ function devices(text: string | undefined): Device[] | undefined {
   const parts = list(text);
   if (!parts) return undefined;
   return parts.map((p) => {
-    if (!(DEVICES as readonly string[]).includes(p)) throw invalidValue('device', p, DEVICES, ['cpu works everywhere; cuda needs its execution provider (see README, GPUs).']);
+    if (!(DEVICES as readonly string[]).includes(p)) throw invalidValue('device', p, DEVICES, ['cpu works everywhere; cuda needs its execution provider (see docs/gpus.md).']);
     return p as Device;
   });
 }
