@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { resolveBenchPlan } from '../src/bench/config.js';
 import { runBench } from '../src/bench/index.js';
 import type { VariantName } from '../src/bench/matrix.js';
-import { percentileSorted } from '../src/bench/stats.js';
+import { percentileSorted } from '../src/report/stats.js';
 import { quantizeModel } from '../src/quantize/index.js';
 import { synthesizeModel } from '../src/onnx/synth/index.js';
 import type { BenchReport, BenchResult } from '../src/report/schema.js';

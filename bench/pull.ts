@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { HubServer, type ServedFile } from '../test/hub/hub-server.js';
-import { formatBandwidth, formatBytes, formatDuration } from '../src/ui/format.js';
+import { formatBandwidth, formatBytes, formatDuration } from '../src/util/format.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);

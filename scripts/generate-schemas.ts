@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSchemaFiles, schemaFileText } from '../src/report/json-schemas.js';
+import { buildSchemaFiles, schemaFileText } from '../src/json-schemas.js';
 import { writeFileAtomic } from '../src/util/atomic-write.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -10,8 +10,8 @@
  */
 import * as ort from 'onnxruntime-node';
 import { ModelscoutError } from '../errors.js';
-import type { DecoderIo, IntType } from './decoder-io.js';
-import { createKvCache, type Feeds, type KvCache, type KvLayout, type Outputs } from './kv-cache.js';
+import type { DecoderIo, IntType } from '../runtime/decoder-io.js';
+import { createKvCache, type Feeds, type KvCache, type KvLayout, type Outputs } from '../runtime/kv-cache.js';
 
 type IntArray = BigInt64Array | Int32Array;
 

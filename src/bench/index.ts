@@ -18,7 +18,7 @@ import { checkThresholds, compareReports, decideOutcome } from '../report/compar
 import { readReport } from '../report/read.js';
 import { SCHEMA_VERSION, type BenchReport, type BenchResult, type EstimateReport, type Environment } from '../report/schema.js';
 import type { BenchPlan } from './config.js';
-import { autoKvLayout, type KvLayout } from './kv-cache.js';
+import { autoKvLayout, type KvLayout } from '../runtime/kv-cache.js';
 import { expandRunMatrix, type RunGroup, type VariantName } from './matrix.js';
 import { inspectVariantFile, locateModel, quantizationFromMetadata, readArchitecture, selectVariants, type ModelRef, type VariantFileInfo } from './model-files.js';
 import type { TestPayload, WorkerJob } from './protocol.js';

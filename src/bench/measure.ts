@@ -7,11 +7,11 @@
  * after its argmax. tg<G> starts from an untimed fill (the depth, or one token), so its G steps are all
  * decode; pp<P>+tg<G> takes its first token from the prefill and decodes G − 1 more.
  */
-import { kvBytesPerToken } from './decoder-io.js';
+import { kvBytesPerToken } from '../runtime/decoder-io.js';
 import type { DecoderLoop } from './generate.js';
 import { currentRss, kernelPeakRss, resetKernelPeakRss, type RssSampler } from './memory.js';
 import { batchSequenceLengths, hashTokenIds, kvTokensAtEnd, syntheticTokenIds, type TestSpec } from './scenarios.js';
-import { summarize, summarizeRate, type Stat } from './stats.js';
+import { summarize, summarizeRate, type Stat } from '../report/stats.js';
 
 export interface RepetitionSample {
   repetition: number;

@@ -2,7 +2,7 @@
  * Messages between the benchmark runner and its child processes (Node IPC, JSON-serialisable).
  * One child measures one (model file, variant, session settings) and all of its tests.
  */
-import type { KvLayout } from './kv-cache.js';
+import type { KvLayout } from '../runtime/kv-cache.js';
 import type { SessionSettings } from './matrix.js';
 import type { TestMeasurement } from './measure.js';
 import type { TestSpec } from './scenarios.js';

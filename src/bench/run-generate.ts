@@ -4,11 +4,11 @@
  * the loop against known references). Runs in this process: nothing here is a measurement to protect.
  */
 import { ModelscoutError } from '../errors.js';
-import { detectDecoderIo } from './decoder-io.js';
+import { detectDecoderIo } from '../runtime/decoder-io.js';
 import { DecoderLoop, generateGreedy } from './generate.js';
 import type { Device, GraphOptLevel, VariantName } from './matrix.js';
 import { inspectVariantFile, locateModel, selectVariants } from './model-files.js';
-import { autoKvLayout, type KvLayout } from './kv-cache.js';
+import { autoKvLayout, type KvLayout } from '../runtime/kv-cache.js';
 import { createSession, assertDeviceAvailable } from './session.js';
 
 export interface GenerateOptions {

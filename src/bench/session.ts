@@ -11,7 +11,7 @@ import { ModelscoutError, errorMessage } from '../errors.js';
 import { addNewKvOutputs } from '../onnx/fused/new-kv-outputs.js';
 import { readModel } from '../onnx/model-io.js';
 import { encodeModel } from '../onnx/proto.js';
-import type { KvLayout } from './kv-cache.js';
+import type { KvLayout } from '../runtime/kv-cache.js';
 import type { Device, GraphOptLevel } from './matrix.js';
 
 export interface SessionSettingsInput {

@@ -4,7 +4,7 @@
  * by one, so a crash halfway still leaves the finished tests with the parent. Its RSS is its own.
  */
 import { errorMessage, isModelscoutError } from '../errors.js';
-import { detectDecoderIo } from './decoder-io.js';
+import { detectDecoderIo } from '../runtime/decoder-io.js';
 import { DecoderLoop, selfCheck, selfCheckTolerance } from './generate.js';
 import { GpuMemorySampler } from './gpu-memory.js';
 import { currentRss, RssSampler } from './memory.js';

@@ -5,7 +5,7 @@ import type { DeviceTarget } from '../estimate/device.js';
 import { detectHardware, type Hardware } from '../hardware/detect.js';
 import { DEVICE_PREFERENCES, selectDevice } from '../hardware/device.js';
 import { hardwareSummaryLines } from '../hardware/summary.js';
-import { formatBandwidth, formatBytes, formatFlops } from '../ui/format.js';
+import { formatBandwidth, formatBytes, formatFlops } from '../util/format.js';
 
 export interface HardwareResult {
   hardware: Hardware;

@@ -3,7 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import type { IoTensorInfo } from '../onnx/decoder-signature.js';
 import { inspectModel, type InspectReport } from '../onnx/inspect.js';
-import { formatBytes, formatInteger } from '../ui/format.js';
+import { formatBytes, formatInteger } from '../util/format.js';
 
 export default class Inspect extends BaseCommand {
   static override summary = 'Show what an ONNX model holds: I/O signature, ops, weight format, decoder layout and KV-cache bytes per token.';

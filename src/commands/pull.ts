@@ -9,7 +9,7 @@ import type { ModelSpec } from '../catalog/model-spec.js';
 import { pullModel, type CatalogEntry, type PullEvent, type PullResult } from '../hub/pull.js';
 import { RateMeter, formatProgressLine } from '../hub/progress.js';
 import { resolveHubSettings, resolveTokenPath } from '../hub/settings.js';
-import { formatBandwidth, formatBytes, formatDuration } from '../ui/format.js';
+import { formatBandwidth, formatBytes, formatDuration } from '../util/format.js';
 
 export default class Pull extends BaseCommand {
   static override summary = 'Download an ONNX model from the Hugging Face Hub (or a mirror) into the shared Hugging Face cache.';

@@ -4,7 +4,7 @@ import Table from 'cli-table3';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODES } from '../errors.js';
 import { quantizeModel, type QuantizeProgress, type QuantizeResult } from '../quantize/index.js';
-import { formatBytes, formatInteger, formatPercent } from '../ui/format.js';
+import { formatBytes, formatInteger, formatPercent } from '../util/format.js';
 
 export default class Quantize extends BaseCommand {
   static override summary = 'Quantize a float ONNX decoder to int4 (ONNX Runtime MatMulNBits) and measure what it costs in fidelity.';

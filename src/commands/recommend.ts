@@ -1,66 +1,16 @@
-import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
-import { parsePositiveNumber, recommendSourceFlags, requirementFlags, requirementInputsFromFlags } from '../cli/recommend-flags.js';
 import { EXIT_CODES } from '../errors.js';
-import { CALIBRATION_ENV } from '../pipeline/calibration.js';
-import { confirmAndReport, recommendCalibrated, type ConfirmFlags, type PipelineEnvironment } from '../pipeline/run.js';
-import type { ConfirmReport } from '../pipeline/types.js';
+import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
+import { recommendSourceFlags, requirementFlags, requirementInputsFromFlags } from '../cli/recommend-flags.js';
+import { confirmExitCode, confirmFlags, confirmFlagsFrom, pipelineEnvironment } from '../cli/confirm-flags.js';
+import { confirmAndReport, recommendCalibrated } from '../pipeline/run.js';
+import type { ConfirmReport } from '../recommend/confirm-report.js';
 import { loadAnswersFile, loadRecommendContext } from '../recommend/context.js';
 import type { RequirementInputs } from '../recommend/requirements.js';
 import type { Recommendation } from '../recommend/types.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
 import { renderConfirmReport, renderRecommendation } from '../ui/render-recommendation.js';
-
-/** Flags of the confirm step, shared with the wizard. */
-export const confirmFlags = {
-  candidates: Flags.integer({ description: 'with --confirm: how many of the ranked candidates to measure', default: 3, min: 1, max: 10, helpGroup: 'CONFIRM' }),
-  quick: Flags.boolean({ description: 'with --confirm: fewer runs and tokens (2 timed runs, 16 tokens, 90 s budget)', exclusive: ['thorough'], helpGroup: 'CONFIRM' }),
-  thorough: Flags.boolean({ description: 'with --confirm: more runs and tokens (5 timed runs, 128 tokens, deeper partial models, fidelity check, 30 min budget)', exclusive: ['quick'], helpGroup: 'CONFIRM' }),
-  budget: Flags.integer({ description: 'with --confirm: seconds the measurements are planned to fit in (default 200; --quick 90, --thorough 1800)', min: 1, helpValue: 'SECONDS', helpGroup: 'CONFIRM' }),
-  'price-per-hour': Flags.string({ description: 'with --confirm: what this machine costs per hour (USD), for the cost per million generated tokens', helpValue: 'USD', helpGroup: 'CONFIRM' }),
-  graph: Flags.option({
-    options: ['auto', 'standard', 'fused'] as const,
-    default: 'auto' as const,
-    description: "with --confirm: graph form of synthesized models — fused = ONNX Runtime's fused kernels (as onnxruntime-genai builds it), standard = the optimum-style export; auto = fused where the architecture allows it",
-    helpGroup: 'CONFIRM',
-  })(),
-  'work-dir': Flags.string({ description: 'with --confirm: where models are built and kept for the next run (default $XDG_CACHE_HOME/modelscout/confirm)', helpValue: 'DIR', helpGroup: 'CONFIRM' }),
-  calibration: Flags.string({ description: `calibration file the estimates use and --confirm updates (default $${CALIBRATION_ENV}, else $XDG_CACHE_HOME/modelscout/calibration.json)`, helpValue: 'FILE', helpGroup: 'CONFIRM' }),
-};
-
-export interface ConfirmFlagValues {
-  candidates: number;
-  quick: boolean;
-  thorough: boolean;
-  budget?: number | undefined;
-  'price-per-hour'?: string | undefined;
-  graph?: 'auto' | 'standard' | 'fused' | undefined;
-  'work-dir'?: string | undefined;
-  out?: string | undefined;
-}
-
-export function confirmFlagsFrom(flags: ConfirmFlagValues): ConfirmFlags {
-  return {
-    candidates: flags.candidates,
-    mode: flags.quick ? 'quick' : flags.thorough ? 'thorough' : 'standard',
-    budgetSec: flags.budget,
-    pricePerHourUsd: flags['price-per-hour'] === undefined ? undefined : parsePositiveNumber(flags['price-per-hour'], '--price-per-hour'),
-    graph: flags.graph,
-    workDir: flags['work-dir'],
-    out: flags.out,
-  };
-}
-
-export function pipelineEnvironment(version: string, argv: string[]): PipelineEnvironment {
-  return { env: process.env, homeDir: homedir(), cwd: process.cwd(), tool: { name: 'modelscout', version }, argv };
-}
-
-/** Exit code of a confirm run: 0 confirmed, 1 measured and none met the targets, 3 nothing could be measured. */
-export function confirmExitCode(report: ConfirmReport): number {
-  return report.final.status === 'confirmed' ? EXIT_CODES.ok : report.final.status === 'none-confirmed' ? EXIT_CODES.failed : EXIT_CODES.inconclusive;
-}
 
 export default class Recommend extends BaseCommand {
   static override summary = 'Walk the decision tree to a size class, rank real models against this hardware, and (--confirm) measure the top ones here.';

@@ -4,7 +4,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import type { WriteProgress } from '../onnx/model-io.js';
 import { MAX_SEED, defaultSynthOutDir, planSynth, synthesizeModel, type SynthResult } from '../onnx/synth/index.js';
-import { formatBytes, formatDuration, formatInteger } from '../ui/format.js';
+import { formatBytes, formatDuration, formatInteger } from '../util/format.js';
 
 export interface SynthCommandResult extends SynthResult {
   wallMs: number;

@@ -11,7 +11,7 @@ import type { Recommendation } from '../recommend/types.js';
 import { createTerminalPrompter, isInteractive } from '../ui/prompts.js';
 import { renderConfirmReport, renderRecommendation } from '../ui/render-recommendation.js';
 import { askConfirm, askRequirements, recommendCommandFor } from '../ui/wizard.js';
-import { confirmExitCode, confirmFlags, confirmFlagsFrom, pipelineEnvironment } from './recommend.js';
+import { confirmExitCode, confirmFlags, confirmFlagsFrom, pipelineEnvironment } from '../cli/confirm-flags.js';
 
 export default class Wizard extends BaseCommand {
   static override summary = 'Answer a few questions and get the same ranked recommendation as `recommend`.';

@@ -1,4 +1,4 @@
-import { formatBandwidth, formatBytes, formatFlops } from '../ui/format.js';
+import { formatBandwidth, formatBytes, formatFlops } from '../util/format.js';
 import type { Hardware } from './detect.js';
 
 /**

@@ -1,4 +1,5 @@
 import { ModelscoutError } from '../errors.js';
+import type { FetchLike } from './types.js';
 import { ProxyFailure, proxySuggestions, type ProxyRoute } from './proxy.js';
 
 /**
@@ -8,7 +9,6 @@ import { ProxyFailure, proxySuggestions, type ProxyRoute } from './proxy.js';
  * one-line `ModelscoutError` that says what to do. Written by hand: `@huggingface/hub` passes `fetch`
  * through without retries and reports failures as `HubApiError` without the Hub's `X-Error-Code`.
  */
-export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 export interface RetryPolicy {
   /** Retries after the first attempt, for 429 and 5xx answers and transient connection failures. */

@@ -1,4 +1,4 @@
-import { formatBandwidth, formatBytes, formatDuration } from '../ui/format.js';
+import { formatBandwidth, formatBytes, formatDuration } from '../util/format.js';
 
 /**
  * The one aggregate progress line of `pull` (all parallel downloads together), as text. Pure: the

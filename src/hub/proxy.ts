@@ -1,8 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { ProxyAgent } from 'undici';
 import { ModelscoutError } from '../errors.js';
-import type { FetchLike } from './http.js';
-import type { Env } from './settings.js';
+import type { Env, FetchLike } from './types.js';
 
 /**
  * HTTP(S) proxies for `pull`, from the variables curl, Python's requests (so huggingface_hub) and most

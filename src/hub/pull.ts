@@ -8,7 +8,8 @@ import {
 } from './cache.js';
 import { downloadBlob } from './download.js';
 import { acquireBlobLock, blobLockPath } from './lock.js';
-import { HubHttp, defaultSleep, type FetchLike, type RequestContext, type RetryNotice, type RetryPolicy } from './http.js';
+import type { FetchLike } from './types.js';
+import { HubHttp, defaultSleep, type RequestContext, type RetryNotice, type RetryPolicy } from './http.js';
 import { isCommitHash, parseModelRef, type ModelRef } from './model-ref.js';
 import { createProxiedFetch, type ProxyRoute } from './proxy.js';
 import { selectFiles, type RepoFile, type VariantChoice } from './select-files.js';

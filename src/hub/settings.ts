@@ -1,5 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { resolveProxyEnv, type ProxyEnv } from './proxy.js';
+import type { Env } from './types.js';
 
 /**
  * Where the Hub is and where its cache lives, resolved from environment variables with the same names,
@@ -23,8 +24,6 @@ export interface HubSettings {
   /** `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (either case); absent when no proxy is set. */
   proxy?: ProxyEnv;
 }
-
-export type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 /** huggingface_hub's DEFAULT_DOWNLOAD_TIMEOUT: the read timeout between two chunks. */

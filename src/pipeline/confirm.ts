@@ -57,7 +57,7 @@ import {
   type ExtrapolatedFigure,
   type MeasuredFigures,
   type VariantMeasurement,
-} from './types.js';
+} from '../recommend/confirm-report.js';
 import { costPerMillionTokens, decideVerdict, extrapolateToDepth } from './verdict.js';
 
 /**

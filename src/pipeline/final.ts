@@ -1,7 +1,7 @@
 import type { ModelSpec } from '../catalog/model-spec.js';
 import type { Targets } from '../recommend/requirements.js';
 import type { HardwareNeeded } from '../recommend/types.js';
-import type { ConfirmedCandidate, FinalVerdict, VariantMeasurement } from './types.js';
+import type { ConfirmedCandidate, FinalVerdict, VariantMeasurement } from '../recommend/confirm-report.js';
 
 /**
  * The final word of a confirm run (pure): the best confirmed candidate in rank order, or a plain statement

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import type { GraphKind } from '../onnx/metadata.js';
 import { errorMessage, isModelscoutError } from '../errors.js';
-import type { FetchLike } from '../hub/http.js';
+import type { FetchLike } from '../hub/types.js';
 import { pullModel, type PullResult } from '../hub/pull.js';
 import type { HubSettings } from '../hub/settings.js';
 import { synthesizeModel } from '../onnx/synth/index.js';

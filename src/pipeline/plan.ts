@@ -2,7 +2,7 @@ import type { ModelSpec } from '../catalog/model-spec.js';
 import { estimateSpeed, weightBytes, type DeviceTarget, type Efficiency, type WeightFormat } from '../estimate/index.js';
 import { parseTestId, type TestSpec } from '../bench/scenarios.js';
 import type { Targets } from '../recommend/requirements.js';
-import type { ConfirmMode, ConfirmVariant } from './types.js';
+import type { ConfirmMode, ConfirmVariant } from '../recommend/confirm-report.js';
 
 /**
  * How `--confirm` measures, per mode. The test is one realistic request shape (`pp<P>+tg<G>/b<B>`): the

@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runBench } from '../bench/index.js';
 import { createProxiedFetch } from '../hub/proxy.js';
-import { resolveHubSettings, resolveTokenPath, type Env } from '../hub/settings.js';
+import { resolveHubSettings, resolveTokenPath } from '../hub/settings.js';
+import type { Env } from '../hub/types.js';
 import type { RecommendContext } from '../recommend/context.js';
 import type { EfficiencyLookup } from '../recommend/rank.js';
 import { recommend } from '../recommend/recommend.js';
@@ -14,7 +15,7 @@ import { efficiencyLookup, modelscoutCacheDir, readCalibration, resolveCalibrati
 import { confirmRecommendation, type ConfirmDeps } from './confirm.js';
 import type { HubAccess } from './obtain.js';
 import { CONFIRM_DEFAULT_CONTEXT } from './plan.js';
-import type { ConfirmMode, ConfirmReport } from './types.js';
+import type { ConfirmMode, ConfirmReport } from '../recommend/confirm-report.js';
 
 /**
  * The composition `recommend --confirm` and the wizard share: load the calibration, recommend with it,

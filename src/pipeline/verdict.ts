@@ -1,33 +1,12 @@
+import type { Verdict, VerdictCheck } from '../recommend/confirm-report.js';
 import type { Targets } from '../recommend/requirements.js';
 
 /**
  * The verdict on one benchmarked candidate: does what was measured on this machine meet the targets the
  * recommendation promised? Pure: measured and estimated figures in, a verdict with its reasons out.
  */
-export type VerdictStatus = 'confirmed' | 'rejected' | 'estimate-only' | 'error';
-export type CheckName = 'decode_tps' | 'ttft_ms' | 'memory';
-
-export interface VerdictCheck {
-  name: CheckName;
-  /** What the target requires (tok/s per stream, ms, bytes). */
-  required: number;
-  measured: number | null;
-  /** How far on the good side of the target (positive) or the bad side (negative), percent of the target. */
-  margin_pct: number | null;
-  met: boolean | null;
-  unit: 'tok/s' | 'ms' | 'bytes';
-}
-
-export interface Verdict {
-  status: VerdictStatus;
-  checks: VerdictCheck[];
-  /** One sentence per check that failed, or why no verdict could be given. */
-  reasons: string[];
-  /** True when the figures come from a partial-depth model scaled to the full depth. */
-  extrapolated: boolean;
-}
-
-export interface MeasuredFigures {
+/** The measured figures a verdict is decided on. */
+export interface VerdictFigures {
   /** Median decode tokens/s of one stream at the tested concurrency. */
   decodeTokPerSecPerStream: number | null;
   /** Median time to first token for a prompt of the target context. */
@@ -38,7 +17,7 @@ export interface MeasuredFigures {
 
 export interface VerdictInput {
   targets: Pick<Targets, 'decodeTokensPerSec' | 'maxTtftMs'>;
-  measured: MeasuredFigures | null;
+  measured: VerdictFigures | null;
   /** Memory the model may use on this machine (available memory less the estimator's headroom). */
   usableMemoryBytes: number;
   extrapolated: boolean;

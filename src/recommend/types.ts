@@ -1,6 +1,6 @@
 import type { ModelSpec } from '../catalog/model-spec.js';
 // Type only: the confirm report is produced by src/pipeline, which builds on this module.
-import type { ConfirmReport } from '../pipeline/types.js';
+import type { ConfirmReport } from './confirm-report.js';
 import type { Banded, DeviceTarget, FinetuneMemory, WeightFormat } from '../estimate/index.js';
 import type { SizeClass } from '../tree/schema.js';
 import type { PathStep } from '../tree/walk.js';

@@ -4,9 +4,10 @@
  * change (Welch) excludes zero; when it has not, but the interval reaches past the threshold on the bad
  * side, nobody can tell yet: `inconclusive`. Improvements mirror regressions. Pure.
  */
-import { differenceOfMeans } from '../bench/stats.js';
+import { differenceOfMeans } from './stats.js';
 import { EXIT_CODES } from '../errors.js';
-import type { BenchReport, BenchResult, Comparison, ComparisonRow, Stat, ThresholdCheck, Verdict } from './schema.js';
+import type { BenchReport, BenchResult, Comparison, ComparisonRow, ThresholdCheck, Verdict } from './schema.js';
+import type { Stat } from './stats.js';
 
 export type Direction = 'higher_is_better' | 'lower_is_better';
 

@@ -5,7 +5,8 @@
  */
 import { BUSY_THRESHOLD } from '../hardware/cpu-busy.js';
 import Table from 'cli-table3';
-import type { BenchReport, BenchResult, Comparison, ComparisonRow, Stat } from './schema.js';
+import type { BenchReport, BenchResult, Comparison, ComparisonRow } from './schema.js';
+import type { Stat } from './stats.js';
 
 /** Three significant digits, no exponent for ordinary values. */
 export function formatNumber(value: number, digits = 3): string {

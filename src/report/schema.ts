@@ -5,6 +5,7 @@
  * docs/spec bench-metrics: snake_case, unit in the suffix, `null` = not measured, zero and false kept.
  */
 import { z } from 'zod';
+import type { Stat } from './stats.js';
 
 export const SCHEMA_VERSION = '1';
 
@@ -299,7 +300,10 @@ export const benchReportSchema = z
   })
   .meta({ title: 'modelscout benchmark report', description: 'Output of `modelscout bench --json` (schema_version 1).' });
 
-export type Stat = z.infer<typeof statSchema>;
+/** The schema describes report/stats.ts's Stat exactly: a field added to one and not the other fails to compile. */
+type StatEqual<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
+const statSchemaMatches: StatEqual<z.infer<typeof statSchema>, Stat> = true;
+void statSchemaMatches;
 export type Metrics = z.infer<typeof metricsSchema>;
 export type Sample = z.infer<typeof sampleSchema>;
 export type BenchResult = z.infer<typeof resultSchema>;

@@ -1,10 +1,10 @@
 import Table from 'cli-table3';
 import type { Banded } from '../estimate/index.js';
-import type { ConfirmReport, ConfirmedCandidate } from '../pipeline/types.js';
+import type { ConfirmReport, ConfirmedCandidate } from '../recommend/confirm-report.js';
 import type { Targets } from '../recommend/requirements.js';
 import type { Candidate, DeviceSummary, Recommendation } from '../recommend/types.js';
 import { describeParamRange } from '../tree/render.js';
-import { formatBandwidth, formatBytes, formatDuration, formatFlops, formatParams } from './format.js';
+import { formatBandwidth, formatBytes, formatDuration, formatFlops, formatParams } from '../util/format.js';
 import { wrapWords } from '../util/text.js';
 
 /**

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectDecoderIo } from '../../src/bench/decoder-io.js';
+import { detectDecoderIo } from '../../src/runtime/decoder-io.js';
 import { DecoderLoop, generateByRecompute } from '../../src/bench/generate.js';
 import { createSession } from '../../src/bench/session.js';
 import type { BenchReport } from '../../src/report/schema.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectDecoderIo, kvBytesPerToken } from '../../src/bench/decoder-io.js';
+import { detectDecoderIo, kvBytesPerToken } from '../../src/runtime/decoder-io.js';
 import { DecoderLoop, argmaxF16, argmaxF32, generateByRecompute, generateGreedy, halfToFloat, selfCheck, selfCheckTolerance } from '../../src/bench/generate.js';
 import { measureTest } from '../../src/bench/measure.js';
 import { parseTestId, selectTests } from '../../src/bench/scenarios.js';

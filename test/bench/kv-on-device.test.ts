@@ -1,7 +1,8 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import type { DecoderIo } from '../../src/bench/decoder-io.js';
-import { GrowingKvCache, type Feeds } from '../../src/bench/kv-cache.js';
+import type { DecoderIo } from '../../src/runtime/decoder-io.js';
+import { GrowingKvCache } from '../../src/runtime/kv-growing.js';
+import type { Feeds } from '../../src/runtime/kv-types.js';
 import { keepsKvOnDevice, sessionOptions } from '../../src/bench/session.js';
 
 const io: DecoderIo = {

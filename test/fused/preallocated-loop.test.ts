@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectDecoderIo, type DecoderIo } from '../../src/bench/decoder-io.js';
+import { detectDecoderIo, type DecoderIo } from '../../src/runtime/decoder-io.js';
 import { DecoderLoop, generateByRecompute, generateGreedy, selfCheck } from '../../src/bench/generate.js';
 import { createSession } from '../../src/bench/session.js';
 import { addNewKvOutputs, newKvOutputName } from '../../src/onnx/fused/new-kv-outputs.js';

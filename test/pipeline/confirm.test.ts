@@ -8,7 +8,7 @@ import { runBench, type BenchRunOptions } from '../../src/bench/index.js';
 import { readCalibration } from '../../src/pipeline/calibration.js';
 import { confirmRecommendation, type ConfirmDeps, type ConfirmOptions } from '../../src/pipeline/confirm.js';
 import { syntheticModelDir } from '../../src/pipeline/obtain.js';
-import type { ConfirmReport } from '../../src/pipeline/types.js';
+import type { ConfirmReport } from '../../src/recommend/confirm-report.js';
 import type { BenchReport } from '../../src/report/schema.js';
 import { acceleratorInfo, findAccelerator } from '../../src/hardware/accelerators.js';
 import { recommend } from '../../src/recommend/recommend.js';

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BenchRunOptions } from '../../src/bench/index.js';
 import { confirmAndReport, recommendCalibrated, type PipelineEnvironment } from '../../src/pipeline/run.js';
-import type { ConfirmReport } from '../../src/pipeline/types.js';
+import type { ConfirmReport } from '../../src/recommend/confirm-report.js';
 import { recommendationSchema } from '../../src/recommend/schema.js';
 import type { Recommendation } from '../../src/recommend/types.js';
 import type { BenchReport, Environment } from '../../src/report/schema.js';

@@ -1,4 +1,4 @@
-import { summarize, summarizeRate } from '../../src/bench/stats.js';
+import { summarize, summarizeRate } from '../../src/report/stats.js';
 import { SCHEMA_VERSION, type BenchReport, type BenchResult } from '../../src/report/schema.js';
 import { parseTestId } from '../../src/bench/scenarios.js';
 

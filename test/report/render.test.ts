@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compareReports, decideOutcome } from '../../src/report/compare.js';
 import { formatStat, renderJson, renderMarkdown, renderTable } from '../../src/report/render.js';
-import { summarize } from '../../src/bench/stats.js';
+import { summarize } from '../../src/report/stats.js';
 import { makeReport, makeResult } from './make-report.js';
 
 describe('renderers', () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { buildSchemaFiles, schemaFileText } from '../../src/report/json-schemas.js';
+import { buildSchemaFiles, schemaFileText } from '../../src/json-schemas.js';
 import { benchReportSchema } from '../../src/report/schema.js';
 import { makeReport, makeResult } from './make-report.js';
 

@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { scanHubCache, type CacheListing } from '../../hub/cache.js';
 import { resolveCacheDir } from '../../hub/settings.js';
-import { formatBytes } from '../../ui/format.js';
+import { formatBytes } from '../../util/format.js';
 
 export default class CacheLs extends BaseCommand {
   static override summary = 'List the models in the Hugging Face cache, with sizes and revisions.';

@@ -8,7 +8,7 @@ import { removeCachedModel, repoCacheDir, scanCachedModel } from '../../hub/cach
 import { validateRepoId } from '../../hub/model-ref.js';
 import { resolveCacheDir } from '../../hub/settings.js';
 import { createTerminalPrompter, isInteractive } from '../../ui/prompts.js';
-import { formatBytes } from '../../ui/format.js';
+import { formatBytes } from '../../util/format.js';
 
 export interface CacheRmResult {
   repo: string;

@@ -6,7 +6,7 @@ import { invalidValue } from '../../errors.js';
 import { kvCacheBytesPerToken } from '../../estimate/kv-cache.js';
 import { parseParamCount } from '../../estimate/units.js';
 import { weightBytes } from '../../estimate/weights.js';
-import { formatBytes, formatInteger, formatParams, formatTokens } from '../../ui/format.js';
+import { formatBytes, formatInteger, formatParams, formatTokens } from '../../util/format.js';
 
 export interface ModelRow {
   id: string;

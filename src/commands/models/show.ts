@@ -4,7 +4,7 @@ import { countParams, findModel, loadCatalog, readModelSpecFromConfigFile, type 
 import { ModelscoutError } from '../../errors.js';
 import { kvCacheBreakdown, kvCacheBytesPerToken } from '../../estimate/kv-cache.js';
 import { WEIGHT_FORMATS, weightBytes, type WeightBreakdown, type WeightFormat } from '../../estimate/weights.js';
-import { formatBytes, formatInteger, formatParams, formatPercent, formatTokens } from '../../ui/format.js';
+import { formatBytes, formatInteger, formatParams, formatPercent, formatTokens } from '../../util/format.js';
 
 export interface ModelShowResult {
   model: ModelSpec;

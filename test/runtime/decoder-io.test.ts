@@ -1,6 +1,6 @@
 import type * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { detectDecoderIo, kvBytesPerToken } from '../../src/bench/decoder-io.js';
+import { detectDecoderIo, kvBytesPerToken } from '../../src/runtime/decoder-io.js';
 import { ModelscoutError } from '../../src/errors.js';
 
 type Meta = ort.InferenceSession.ValueMetadata;

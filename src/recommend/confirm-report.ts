@@ -1,6 +1,5 @@
 import type { WeightFormat } from '../estimate/index.js';
 import type { BenchResult, Environment } from '../report/schema.js';
-import type { Verdict } from './verdict.js';
 
 /**
  * `ConfirmReport`: what `recommend --confirm` (and the wizard's confirm step) measured, in
@@ -169,4 +168,28 @@ export interface FinalVerdict {
   closest: { id: string; name: string; shortfall: string } | null;
   /** What would change the outcome: a shorter context, a smaller model, a GPU of a named class. */
   whatWouldChange: string[];
+}
+
+/** The verdict on one benchmarked candidate: do the figures measured here meet the targets? */
+export type VerdictStatus = 'confirmed' | 'rejected' | 'estimate-only' | 'error';
+export type CheckName = 'decode_tps' | 'ttft_ms' | 'memory';
+
+export interface VerdictCheck {
+  name: CheckName;
+  /** What the target requires (tok/s per stream, ms, bytes). */
+  required: number;
+  measured: number | null;
+  /** How far on the good side of the target (positive) or the bad side (negative), percent of the target. */
+  margin_pct: number | null;
+  met: boolean | null;
+  unit: 'tok/s' | 'ms' | 'bytes';
+}
+
+export interface Verdict {
+  status: VerdictStatus;
+  checks: VerdictCheck[];
+  /** One sentence per check that failed, or why no verdict could be given. */
+  reasons: string[];
+  /** True when the figures come from a partial-depth model scaled to the full depth. */
+  extrapolated: boolean;
 }

@@ -1,8 +1,4 @@
 /**
- * The KV cache as the generation loop sees it: a small interface, so a layout other than the growing one
- * (a preallocated shared buffer, as fused GroupQueryAttention graphs use) can be added without touching
- * the loop.
- *
  * `growing`: the standard optimum / transformers.js export. Each step feeds `past_key_values.*` and the
  * graph returns `present.*` = past ⧺ new, one token longer; the presents become the next pasts as they
  * are (no copy on the JS side). On WebGPU the presents stay on the GPU (`gpu-buffer` tensors, see
@@ -10,29 +6,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { floatBytes, type DecoderIo } from './decoder-io.js';
-import { PreallocatedKvCache } from './kv-preallocated.js';
-
-export type KvLayout = 'growing' | 'preallocated' | 'appended';
-
-export type Feeds = Record<string, ort.Tensor>;
-export type Outputs = ort.InferenceSession.OnnxValueMapType;
-
-export interface KvCache {
-  readonly layout: KvLayout;
-  /** Tokens held per sequence row (padded), i.e. the past length of the next step. */
-  readonly length: number;
-  /**
-   * Empties the cache for `batch` sequences and binds the empty pasts into the feeds. `capacity`: the most
-   * positions per row the generation will reach (needed by layouts that allocate up front).
-   */
-  reset(batch: number, capacity?: number): void;
-  /** Outputs to bind for the next run (pre-allocated presents), when the layout needs them. */
-  fetches?(): Record<string, ort.Tensor | null>;
-  /** Adopts a step's outputs as the cache for the next step (rebinding the feeds). */
-  update(outputs: Outputs): void;
-  /** Σ over the cache tensors of prod(dims) · dtype bytes (after the last step: the `present.*` outputs). */
-  measuredBytes(): number;
-}
+import type { Feeds, KvCache, Outputs } from './kv-types.js';
 
 function prod(dims: readonly number[]): number {
   let p = 1;
@@ -100,18 +74,4 @@ export class GrowingKvCache implements KvCache {
     }
     return total;
   }
-}
-
-/**
- * The layout `--kv-layout auto` picks: `appended` for modelscout's fused graphs on the CPU, else `growing`
- * (on a GPU the growing cache stays on the device; the buffer layouts live in host memory).
- */
-export function autoKvLayout(graph: 'standard' | 'fused' | null, device: string): KvLayout {
-  return graph === 'fused' && device === 'cpu' ? 'appended' : 'growing';
-}
-
-/** The cache for a model's layout. */
-export function createKvCache(layout: KvLayout, io: DecoderIo, feeds: Feeds): KvCache {
-  if (layout === 'growing') return new GrowingKvCache(io, feeds);
-  return new PreallocatedKvCache(io, feeds, layout);
 }

@@ -20,7 +20,7 @@ export interface Stat {
   /** 95% confidence interval of the mean (Student t); null with fewer than 2 samples. */
   ci95: [number, number] | null;
   /** Rates only: Σ tokens / Σ seconds over all repetitions. */
-  pooled?: number | null;
+  pooled?: number | null | undefined;
   /**
    * Percentiles computed from fewer samples than they need (pX needs at least 100 / (100 − X) samples,
    * so that at least one sample lies beyond it): they are interpolated or equal to the max, not measured.

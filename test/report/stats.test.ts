@@ -7,7 +7,7 @@ import {
   summarize,
   summarizeRate,
   tQuantile975,
-} from '../../src/bench/stats.js';
+} from '../../src/report/stats.js';
 
 describe('summarize', () => {
   // Hand computed: mean 5, Σ(x−5)² = 32, s² = 32/7, s = 2.138090; t(0.975, 7) = 2.3646.

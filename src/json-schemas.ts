@@ -1,11 +1,12 @@
 /**
  * The JSON Schemas committed under schemas/, generated from the zod schemas in the code (never edited by
- * hand): `npm run schemas` writes them, a test fails when the committed files are stale.
+ * hand): `npm run schemas` writes them, a test fails when the committed files are stale. It sits above the
+ * layers because it gathers the schemas of several of them.
  */
 import { z } from 'zod';
-import { benchConfigFileSchema } from '../bench/config.js';
-import { buildRecommendationJsonSchema } from '../recommend/schema.js';
-import { buildReportJsonSchema } from './schema.js';
+import { benchConfigFileSchema } from './bench/config.js';
+import { buildRecommendationJsonSchema } from './recommend/schema.js';
+import { buildReportJsonSchema } from './report/schema.js';
 
 export interface SchemaFile {
   /** Path relative to the repository root. */

@@ -23,7 +23,7 @@ import * as ort from 'onnxruntime-node';
 import { ModelscoutError } from '../errors.js';
 import { floatBytes, type DecoderIo } from './decoder-io.js';
 import { newKvOutputName } from '../onnx/fused/new-kv-outputs.js';
-import type { Feeds, KvCache, Outputs } from './kv-cache.js';
+import type { Feeds, KvCache, Outputs } from './kv-types.js';
 
 export class PreallocatedKvCache implements KvCache {
   readonly layout: 'preallocated' | 'appended';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBandwidth, formatBytes, formatDuration, formatFlops, formatInteger, formatParams, formatPercent, formatRate, formatTokens } from '../../src/ui/format.js';
+import { formatBandwidth, formatBytes, formatDuration, formatFlops, formatInteger, formatParams, formatPercent, formatRate, formatTokens } from '../../src/util/format.js';
 
 describe('number formatting', () => {
   it('formats bytes in binary units', () => {

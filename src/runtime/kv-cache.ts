@@ -1,0 +1,25 @@
+/**
+ * The KV cache as the generation loop sees it: a small interface, so a layout other than the growing one
+ * (a preallocated shared buffer, as fused GroupQueryAttention graphs use) can be added without touching
+ * the loop. The layouts live in kv-growing.ts and kv-preallocated.ts; this module names them and picks one.
+ */
+import type { DecoderIo } from './decoder-io.js';
+import { GrowingKvCache } from './kv-growing.js';
+import { PreallocatedKvCache } from './kv-preallocated.js';
+import type { Feeds, KvCache, KvLayout } from './kv-types.js';
+
+export type { Feeds, KvCache, KvLayout, Outputs } from './kv-types.js';
+
+/**
+ * The layout `--kv-layout auto` picks: `appended` for modelscout's fused graphs on the CPU, else `growing`
+ * (on a GPU the growing cache stays on the device; the buffer layouts live in host memory).
+ */
+export function autoKvLayout(graph: 'standard' | 'fused' | null, device: string): KvLayout {
+  return graph === 'fused' && device === 'cpu' ? 'appended' : 'growing';
+}
+
+/** The cache for a model's layout. */
+export function createKvCache(layout: KvLayout, io: DecoderIo, feeds: Feeds): KvCache {
+  if (layout === 'growing') return new GrowingKvCache(io, feeds);
+  return new PreallocatedKvCache(io, feeds, layout);
+}
