@@ -60,9 +60,9 @@ function kvCell(r: BenchResult): string {
   return `${formatBytesBinary(kv.measured_bytes ?? kv.analytic_bytes)}${layout}${mark}`;
 }
 
-const HEAD = ['model', 'variant', 'threads', 'test', 'status', 'prefill tok/s', 'decode tok/s', 'TTFT ms', 'peak RSS', 'KV cache', 'estimate tok/s (error)'];
+export const HEAD = ['model', 'variant', 'threads', 'test', 'status', 'prefill tok/s', 'decode tok/s', 'TTFT ms', 'peak RSS', 'KV cache', 'estimate tok/s (error)'];
 
-function rowCells(r: BenchResult): string[] {
+export function rowCells(r: BenchResult): string[] {
   const status = r.status === 'ok' ? 'ok' : 'error';
   return [
     modelLabel(r),
@@ -79,7 +79,7 @@ function rowCells(r: BenchResult): string[] {
   ];
 }
 
-function provenanceLine(report: BenchReport): string {
+export function provenanceLine(report: BenchReport): string {
   const env = report.environment;
   return `${report.tool.name} ${report.tool.version} · onnxruntime ${env.onnxruntime} (${env.execution_provider}) · ${env.cpu.model}, ${env.cpu.cores} cores · node ${env.node} · ${report.run.started_at}`;
 }
@@ -88,7 +88,7 @@ function anySynthetic(report: BenchReport): boolean {
   return report.results.some((r) => r.model.synthetic);
 }
 
-const SYNTHETIC_NOTE = 'Synthetic models (random weights): speed and memory are real, the generated text is not.';
+export const SYNTHETIC_NOTE = 'Synthetic models (random weights): speed and memory are real, the generated text is not.';
 
 /** The terminal table: one row per result, then the comparison and the outcome when there are any. */
 /**
@@ -181,12 +181,12 @@ function formatValue(row: ComparisonRow, v: number): string {
   return row.unit === 'bytes' ? formatBytesBinary(v) : formatNumber(v);
 }
 
-function comparisonCells(r: ComparisonRow): string[] {
+export function comparisonCells(r: ComparisonRow): string[] {
   const ci = r.ci95_delta_pct ? `[${r.ci95_delta_pct[0].toFixed(1)}, ${r.ci95_delta_pct[1].toFixed(1)}]` : '–';
   return [r.model_id, r.variant, String(r.threads || 'auto'), r.test_id, r.metric, formatValue(r, r.baseline), formatValue(r, r.current), `${r.delta_pct >= 0 ? '+' : ''}${r.delta_pct.toFixed(1)}%`, ci, r.verdict];
 }
 
-const COMPARISON_HEAD = ['model', 'variant', 'threads', 'test', 'metric', 'baseline', 'current', 'change', '95% CI of change', 'verdict'];
+export const COMPARISON_HEAD = ['model', 'variant', 'threads', 'test', 'metric', 'baseline', 'current', 'change', '95% CI of change', 'verdict'];
 
 export interface ComparisonRenderOptions {
   /** Only rows whose verdict is not `pass`. */
