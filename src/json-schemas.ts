@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { benchConfigFileSchema } from './bench/config.js';
 import { buildRecommendationJsonSchema } from './recommend/schema.js';
+import { buildHtmlSummaryJsonSchema } from './report/html/summary.js';
 import { buildReportJsonSchema } from './report/schema.js';
 
 export interface SchemaFile {
@@ -20,6 +21,7 @@ export function buildSchemaFiles(): SchemaFile[] {
     { path: 'schemas/bench-report.schema.json', schema: buildReportJsonSchema() },
     { path: 'schemas/bench-config.schema.json', schema: { $id: 'urn:modelscout:bench-config:1', ...config } },
     { path: 'schemas/recommendation.schema.json', schema: buildRecommendationJsonSchema() },
+    { path: 'schemas/html-summary.schema.json', schema: buildHtmlSummaryJsonSchema() },
   ];
 }
 

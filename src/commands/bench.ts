@@ -10,6 +10,7 @@ import { ModelscoutError, invalidValue } from '../errors.js';
 import { renderJson, renderMarkdown, renderTable } from '../report/render.js';
 import type { BenchReport } from '../report/schema.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { writeReportHtml } from '../pipeline/report-html.js';
 
 const FORMATS = ['table', 'markdown', 'json'] as const;
 
@@ -68,6 +69,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
     seed: Flags.integer({ description: 'seed of the synthetic prompt ids [default: 42]' }),
     format: Flags.option({ options: FORMATS, default: 'table' as const, description: 'stdout format (--json is the same as --format json)' })(),
     out: Flags.string({ description: 'also write the JSON report to this file (atomically)' }),
+    html: Flags.string({ description: 'also write the report as one self-contained HTML page with charts (tok/s vs depth, speed vs memory, estimate vs measured, the comparison)', helpValue: 'FILE' }),
     config: Flags.string({ description: 'a modelscout.bench.json naming models, variants, tests and thresholds (flags win)' }),
     baseline: Flags.string({ description: 'an earlier report (--out) to compare against: per-metric verdicts' }),
     'min-decode-tps': Flags.string({ description: 'fail when a median decode tok/s is below this' }),
@@ -140,6 +142,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
     });
     if (live) process.stderr.write('\r\u001b[2K');
     if (flags.out) await writeFileAtomic(flags.out, renderJson(report));
+    if (flags.html) await writeReportHtml(flags.html, report, flags.out ?? 'bench report');
     process.exitCode = report.outcome.exit_code;
     if (!this.jsonEnabled()) {
       process.stdout.write(format === 'markdown' ? renderMarkdown(report) : format === 'json' ? renderJson(report) : renderTable(report));

@@ -5,6 +5,7 @@ import { readReport } from '../report/read.js';
 import { renderComparisonMarkdown, renderComparisonTable, renderJson } from '../report/render.js';
 import type { Comparison } from '../report/schema.js';
 import { EXIT_CODES, invalidValue } from '../errors.js';
+import { writeReportHtml } from '../pipeline/report-html.js';
 
 const FORMATS = ['table', 'markdown', 'json'] as const;
 
@@ -29,6 +30,7 @@ Exit codes: 0 pass or improved, 1 regressed, 2 bad input, 3 inconclusive (0 with
     'max-regression-pct': Flags.string({ description: `tolerated change in percent [default: ${DEFAULT_MAX_REGRESSION_PCT}]` }),
     'changed-only': Flags.boolean({ description: 'show only metrics whose verdict is not pass' }),
     'inconclusive-pass': Flags.boolean({ description: 'exit 0 instead of 3 when the comparison is inconclusive' }),
+    html: Flags.string({ description: 'also write the comparison as one self-contained HTML page: each metric\'s change with its 95% interval, the thresholds and the verdicts', helpValue: 'FILE' }),
   };
 
   async run(): Promise<Comparison> {
@@ -41,6 +43,7 @@ Exit codes: 0 pass or improved, 1 regressed, 2 bad input, 3 inconclusive (0 with
     const a = await readReport(args.baseline, 'report');
     const b = await readReport(args.current, 'report');
     const comparison = compareReports(a, b, { thresholdPct: threshold, baselinePath: args.baseline });
+    if (flags.html) await writeReportHtml(flags.html, comparison, `${args.baseline} → ${args.current}`);
     process.exitCode =
       comparison.verdict === 'regressed' ? EXIT_CODES.failed : comparison.verdict === 'inconclusive' && !flags['inconclusive-pass'] ? EXIT_CODES.inconclusive : EXIT_CODES.ok;
     if (!this.jsonEnabled()) {

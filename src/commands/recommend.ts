@@ -10,6 +10,7 @@ import { loadAnswersFile, loadRecommendContext } from '../recommend/context.js';
 import type { RequirementInputs } from '../recommend/requirements.js';
 import type { Recommendation } from '../recommend/types.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
+import { writeReportHtml } from '../pipeline/report-html.js';
 import { renderConfirmReport, renderRecommendation } from '../ui/render-recommendation.js';
 
 export default class Recommend extends BaseCommand {
@@ -36,6 +37,7 @@ export default class Recommend extends BaseCommand {
     confirm: Flags.boolean({ description: 'measure the top candidates on this machine: pull or synthesize, quantize to int4, benchmark, verdict', helpGroup: 'CONFIRM' }),
     ...confirmFlags,
     out: Flags.string({ description: 'write the JSON report (the Recommendation, with the confirm report) to this file, atomically (with --confirm: default ./modelscout-report.json)', helpValue: 'FILE' }),
+    html: Flags.string({ description: 'also write the report as one self-contained HTML page: candidates on decode tok/s × memory with the targets; with --confirm, estimate vs measured per figure', helpValue: 'FILE' }),
   };
 
   async run(): Promise<Recommendation> {
@@ -70,10 +72,12 @@ export default class Recommend extends BaseCommand {
         this.log('');
         this.log(renderConfirmReport(report, recommendation.targets));
       }
+      if (flags.html) await writeReportHtml(flags.html, recommendation, report.reportPath ?? 'recommendation');
       process.exitCode = confirmExitCode(report);
       return recommendation;
     }
     if (flags.out !== undefined) await writeJsonAtomic(flags.out, recommendation);
+    if (flags.html !== undefined) await writeReportHtml(flags.html, recommendation, flags.out ?? 'recommendation');
     if (!this.jsonEnabled()) this.log(renderRecommendation(recommendation));
     return recommendation;
   }

@@ -25,24 +25,27 @@ export function parseReport(value: unknown, what: string): BenchReport {
   return parsed.data;
 }
 
-/** Reads and validates a report file. */
-export async function readReport(path: string, what = 'report'): Promise<BenchReport> {
+/** Reads a JSON file; a missing, unreadable or malformed file is one clear error naming it. */
+export async function readJsonFile(path: string, what = 'report'): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ModelscoutError(code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_FILE', `${what} ${path} cannot be read: ${code === 'ENOENT' ? 'no such file' : errorMessage(error)}`, {
-      suggestions: ['Check the path; a baseline is the `--out` file of an earlier `modelscout bench` run.'],
+      suggestions: ['Check the path; a report is the `--out` file of an earlier `modelscout bench` or `recommend --confirm` run.'],
     });
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw new ModelscoutError('E_INPUT', `${what} ${path} is not valid JSON: ${errorMessage(error)}`, {
       suggestions: ['Pass a file written by `modelscout bench --json` or `--out FILE`.'],
     });
   }
-  return parseReport(json, `${what} ${path}`);
+}
+
+/** Reads and validates a report file. */
+export async function readReport(path: string, what = 'report'): Promise<BenchReport> {
+  return parseReport(await readJsonFile(path, what), `${what} ${path}`);
 }

@@ -48,6 +48,8 @@ export interface XyPoint {
   series: string;
   /** Shown in the tooltip (`<title>`) of the mark. */
   label?: string;
+  /** Written beside the point (e.g. the candidate's name) when the chart shows tags. */
+  tag?: string;
   /** The band around y (e.g. an estimate's error band), drawn as a vertical bar. */
   yLow?: number;
   yHigh?: number;
@@ -69,6 +71,8 @@ export interface XyChartInput {
   points: XyPoint[];
   /** Join each series' points in x order. */
   lines?: boolean;
+  /** Write each point's tag beside it. */
+  tags?: boolean;
   references?: ReferenceLine[];
   table: DataTable;
   /** Series in legend order (default: order of first appearance). */
@@ -162,7 +166,7 @@ export function xyChart(input: XyChartInput): Chart {
   const xField = { field: 'x', type: 'quantitative', title: axisTitle(input.x), scale: scaleOf(input.x), axis: axisOf(input.x) };
   const yField = { field: 'y', type: 'quantitative', title: axisTitle(input.y), scale: scaleOf(input.y), axis: axisOf(input.y) };
   const series = seriesScales(order, input.seriesTitle ?? 'series', input.seriesStyles);
-  const values = input.points.map((p) => ({ x: p.x, y: p.y, series: p.series, label: p.label ?? `${p.series}: ${p.x}, ${p.y}`, y_low: p.yLow ?? null, y_high: p.yHigh ?? null }));
+  const values = input.points.map((p) => ({ x: p.x, y: p.y, series: p.series, tag: p.tag ?? '', label: p.label ?? `${p.series}: ${p.x}, ${p.y}`, y_low: p.yLow ?? null, y_high: p.yHigh ?? null }));
   const layers: Record<string, unknown>[] = [];
   if (input.points.some((p) => p.yLow !== undefined && p.yHigh !== undefined)) {
     layers.push({
@@ -184,6 +188,13 @@ export function xyChart(input: XyChartInput): Chart {
     mark: { type: 'point', filled: true, size: 80, opacity: 1, stroke: '#000000', strokeWidth: 0.6 },
     encoding: { x: xField, y: yField, color: series.color, shape: series.shape, tooltip: { field: 'label', type: 'nominal' } },
   });
+  if (input.tags) {
+    layers.push({
+      name: 'point_labels',
+      mark: { type: 'text', align: 'left', dx: 8, dy: -6, fontSize: 11, color: '#222222' },
+      encoding: { x: xField, y: yField, text: { field: 'tag', type: 'nominal' } },
+    });
+  }
   layers.push(...referenceLayers(input.references ?? [], xField, yField));
   return {
     id: input.id,

@@ -87,6 +87,11 @@ footer { margin-top: 2rem; color: #555; font-size: 12px; }
 }
 `;
 
+/** The charts of a page, in page order. */
+export function pageCharts(page: HtmlPage): Chart[] {
+  return page.sections.flatMap((s) => s.charts ?? []);
+}
+
 /** Renders the page. Charts render one after another (each is a fresh headless Vega view). */
 export async function renderHtmlPage(page: HtmlPage): Promise<string> {
   const sections: string[] = [];
