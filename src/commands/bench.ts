@@ -11,6 +11,8 @@ import { renderJson, renderMarkdown, renderTable } from '../report/render.js';
 import type { BenchReport } from '../report/schema.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { writeReportHtml } from '../pipeline/report-html.js';
+import { decodeTpsByDepth } from '../report/depth-series.js';
+import { depthSparklines } from '../ui/sparkline.js';
 
 const FORMATS = ['table', 'markdown', 'json'] as const;
 
@@ -146,6 +148,11 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
     process.exitCode = report.outcome.exit_code;
     if (!this.jsonEnabled()) {
       process.stdout.write(format === 'markdown' ? renderMarkdown(report) : format === 'json' ? renderJson(report) : renderTable(report));
+      // A compact chart where a person reads the table; pipes and files get the table alone.
+      if (format === 'table' && process.stdout.isTTY) {
+        const lines = depthSparklines(decodeTpsByDepth(report));
+        if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+      }
     }
     return report;
   }

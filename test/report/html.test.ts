@@ -1,0 +1,168 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { detectReportKind, pageForReport, renderReportHtml } from '../../src/pipeline/report-html.js';
+import { compareReports } from '../../src/report/compare.js';
+import { decodeTpsByDepth } from '../../src/report/depth-series.js';
+import { benchPage, comparisonPage } from '../../src/report/html/bench-page.js';
+import { embeddedJson, pageCharts, renderHtmlPage } from '../../src/report/html/page.js';
+import type { BenchReport } from '../../src/report/schema.js';
+import { depthSparklines, sparkline } from '../../src/ui/sparkline.js';
+import { makeReport, makeResult } from './make-report.js';
+
+const FIXTURES = fileURLToPath(new URL('../../fixtures/reports/', import.meta.url));
+const fixture = (name: string): unknown => JSON.parse(readFileSync(`${FIXTURES}${name}`, 'utf8'));
+
+/** Four KV depths of one model, with estimates and thresholds: every bench chart has something to show. */
+export function depthReport(shift = 0): BenchReport {
+  const results = [0, 512, 1024, 2048].map((d, i) => {
+    const r = makeResult({ testId: `tg64@d${d}`, decodeTps: [40 - i * 5 + shift, 41 - i * 5 + shift, 39 - i * 5 + shift], rssPeak: 2.5e9 + i * 1e8 });
+    r.estimate = {
+      decode_tps: 42 - i * 4,
+      prefill_tps: null,
+      ttft_ms: null,
+      total_memory_bytes: 2.2e9,
+      error_pct: { decode_tps: null, prefill_tps: null, ttft_ms: null, total_memory_bytes: null },
+      basis: null,
+      calibrated: false,
+    };
+    return r;
+  });
+  const report = makeReport(results);
+  report.run.config.thresholds.min_decode_tps = 30;
+  report.run.config.thresholds.max_peak_rss_bytes = 3e9;
+  return report;
+}
+
+/** Point marks per chart of `depthReport` with a comparison against `depthReport(-4)`. */
+export const DEPTH_REPORT_MARKS: Record<string, number> = {
+  'decode-vs-depth': 4,
+  'speed-vs-memory': 4,
+  'estimate-vs-measured-decode': 8,
+  'estimate-vs-measured-memory': 8,
+  'comparison-change': 20,
+  'comparison-prefill_tps': 8,
+  'comparison-decode_tps': 8,
+  'comparison-ttft_ms': 8,
+  'comparison-e2e_ms': 8,
+  'comparison-rss_peak_bytes': 8,
+};
+
+function marksInSvg(html: string, id: string): number {
+  const figure = html.split(`<figure class="chart" id="${id}"`)[1]?.split('</figure>')[0] ?? '';
+  const group = figure.split('class="mark-symbol role-mark points_marks"')[1]?.split('</g>')[0] ?? '';
+  return (group.match(/<path /g) ?? []).length;
+}
+
+describe('HTML report of a bench report', () => {
+  it('has one chart per figure, each with the expected number of marks in its SVG, axis titles with units and a table', async () => {
+    const report = depthReport();
+    report.comparison = compareReports(report, depthReport(-4));
+    const page = benchPage(report);
+    const charts = pageCharts(page);
+    expect(Object.fromEntries(charts.map((c) => [c.id, c.marks]))).toEqual(DEPTH_REPORT_MARKS);
+    const html = await renderHtmlPage(page);
+    for (const c of charts) {
+      expect(marksInSvg(html, c.id), c.id).toBe(c.marks);
+      expect(c.table.rows.length, c.id).toBeGreaterThan(0);
+    }
+    // Axis titles carry units.
+    expect(html).toContain('KV cache depth at the start of decoding (tokens)');
+    expect(html).toContain('decode speed (tok/s)');
+    expect(html).toContain('peak resident memory (GiB)');
+    expect(html).toContain('change from baseline (%)');
+    // Threshold lines are drawn and labelled.
+    expect(html).toContain('min 30.0 tok/s');
+    expect(html).toContain('max 2.79 GiB');
+    // Nothing at view time: no script but the data block, no external reference.
+    expect(html.match(/<script/g)).toHaveLength(1);
+    expect(html).toContain('<script type="application/json" id="modelscout-report">');
+    expect(html).not.toMatch(/(src|href)="https?:/);
+  });
+
+  it('embeds the report so the page is the data, safely inside the script element', async () => {
+    const report = depthReport();
+    report.results[0]!.model.id = 'evil</script><script>alert(1)</script>';
+    const html = await renderHtmlPage(benchPage(report));
+    const block = html.split('<script type="application/json" id="modelscout-report">')[1]?.split('</script>')[0] ?? '';
+    expect(JSON.parse(block)).toEqual(report);
+    expect(html).not.toContain('<script>alert(1)');
+    expect(embeddedJson({ a: '</script>\u2028' })).not.toMatch(/<|\u2028/);
+  });
+
+  it('leaves out the depth chart when no test varies the depth', () => {
+    const page = benchPage(makeReport([makeResult({ testId: 'pp512+tg128' })]));
+    expect(pageCharts(page).map((c) => c.id)).toEqual(['speed-vs-memory']);
+  });
+
+  it('renders the comparison of compare on its own', async () => {
+    const c = compareReports(depthReport(), depthReport(-4));
+    const page = comparisonPage(c);
+    expect(pageCharts(page)[0]?.marks).toBe(c.results.length);
+    const html = await renderHtmlPage(page);
+    expect(html).toContain('data-report-kind="modelscout.comparison"');
+    expect(html).toContain('±10.0% threshold');
+  });
+});
+
+describe('modelscout report: any saved report', () => {
+  it('tells the kinds apart', () => {
+    expect(detectReportKind(fixture('bench-report.json'))).toBe('bench');
+    expect(detectReportKind(fixture('confirm-report.json'))).toBe('recommendation');
+    expect(detectReportKind(compareReports(depthReport(), depthReport(-4)))).toBe('comparison');
+    expect(detectReportKind({ name: 'modelscout' })).toBeNull();
+  });
+
+  it('renders every schema version compare reads (bench "1", including reports written before optional fields existed)', async () => {
+    const current = fixture('bench-report.json') as BenchReport;
+    const older = structuredClone(current);
+    for (const r of older.results) {
+      delete r.load.cpu_busy_before;
+      if (r.kv_cache) delete r.kv_cache.update;
+    }
+    for (const report of [current, older]) {
+      const rendered = await renderReportHtml(report, 'bench.json');
+      expect(rendered.kind).toBe('bench');
+      expect(rendered.charts.map((c) => c.id)).toContain('decode-vs-depth');
+      expect(rendered.charts.find((c) => c.id === 'decode-vs-depth')?.marks).toBe(3);
+    }
+  });
+
+  it('rejects a foreign file and a report of another schema version with one clear error', () => {
+    expect(() => pageForReport({ name: 'x' }, 'x.json')).toThrow(/x\.json is not a report modelscout renders/);
+    const future = { ...(fixture('bench-report.json') as object), schema_version: '2' };
+    expect(() => pageForReport(future, 'future.json')).toThrow(/schema_version "2"; this modelscout reads "1"/);
+    const broken = fixture('confirm-report.json') as { targets: unknown };
+    broken.targets = null;
+    expect(() => pageForReport(broken, 'broken.json')).toThrow(/broken\.json is not a valid modelscout report: targets/);
+  });
+
+  it('the confirm report: candidates against the targets, estimate against measurement with the band, the extrapolation', async () => {
+    const rec = fixture('confirm-report.json') as { candidates: { speed: { decodeTokPerSec: unknown } }[]; confirm: { candidates: { measurements: { status: string }[] }[] } };
+    const measured = rec.confirm.candidates.flatMap((c) => c.measurements).filter((m) => m.status === 'ok').length;
+    const rendered = await renderReportHtml(rec, 'confirm.json');
+    const marks = Object.fromEntries(rendered.charts.map((c) => [c.id, c.marks]));
+    expect(marks['candidates-speed-memory']).toBe(rec.candidates.filter((c) => c.speed.decodeTokPerSec).length + measured);
+    expect(marks['estimate-vs-measured-decode']).toBe(2 * measured);
+    expect(marks['estimate-vs-measured-ttft']).toBe(2 * measured);
+    expect(rendered.html).toContain('target 20.0 tok/s');
+    expect(rendered.html).toContain('decode speed per stream (tok/s)');
+    expect(rendered.charts.map((c) => c.id)).toContain('extrapolation');
+  });
+});
+
+describe('terminal sparkline', () => {
+  it('scales from zero to the largest value', () => {
+    expect(sparkline([40, 30, 20, 10])).toBe('█▆▅▃');
+    expect(sparkline([5, 5])).toBe('██');
+    expect(sparkline([])).toBe('');
+    expect(sparkline([1, Number.NaN])).toBe('█ ');
+  });
+
+  it('one line per depth series, first and last value named', () => {
+    const lines = depthSparklines(decodeTpsByDepth(depthReport()));
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/qwen2\.5-0\.5b-synthetic \(synthetic\) fp32 cpu t2 tg64\s+█▇▆▅\s+40\.0 @d0 → 25\.0 @d2048$/);
+    expect(depthSparklines(decodeTpsByDepth(makeReport([makeResult({})])))).toEqual([]);
+  });
+});
