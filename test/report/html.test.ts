@@ -8,45 +8,10 @@ import { benchPage, comparisonPage } from '../../src/report/html/bench-page.js';
 import { embeddedJson, pageCharts, renderHtmlPage } from '../../src/report/html/page.js';
 import type { BenchReport } from '../../src/report/schema.js';
 import { depthSparklines, sparkline } from '../../src/ui/sparkline.js';
-import { makeReport, makeResult } from './make-report.js';
+import { DEPTH_REPORT_MARKS, depthReport, makeReport, makeResult } from './make-report.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/reports/', import.meta.url));
 const fixture = (name: string): unknown => JSON.parse(readFileSync(`${FIXTURES}${name}`, 'utf8'));
-
-/** Four KV depths of one model, with estimates and thresholds: every bench chart has something to show. */
-export function depthReport(shift = 0): BenchReport {
-  const results = [0, 512, 1024, 2048].map((d, i) => {
-    const r = makeResult({ testId: `tg64@d${d}`, decodeTps: [40 - i * 5 + shift, 41 - i * 5 + shift, 39 - i * 5 + shift], rssPeak: 2.5e9 + i * 1e8 });
-    r.estimate = {
-      decode_tps: 42 - i * 4,
-      prefill_tps: null,
-      ttft_ms: null,
-      total_memory_bytes: 2.2e9,
-      error_pct: { decode_tps: null, prefill_tps: null, ttft_ms: null, total_memory_bytes: null },
-      basis: null,
-      calibrated: false,
-    };
-    return r;
-  });
-  const report = makeReport(results);
-  report.run.config.thresholds.min_decode_tps = 30;
-  report.run.config.thresholds.max_peak_rss_bytes = 3e9;
-  return report;
-}
-
-/** Point marks per chart of `depthReport` with a comparison against `depthReport(-4)`. */
-export const DEPTH_REPORT_MARKS: Record<string, number> = {
-  'decode-vs-depth': 4,
-  'speed-vs-memory': 4,
-  'estimate-vs-measured-decode': 8,
-  'estimate-vs-measured-memory': 8,
-  'comparison-change': 20,
-  'comparison-prefill_tps': 8,
-  'comparison-decode_tps': 8,
-  'comparison-ttft_ms': 8,
-  'comparison-e2e_ms': 8,
-  'comparison-rss_peak_bytes': 8,
-};
 
 function marksInSvg(html: string, id: string): number {
   const figure = html.split(`<figure class="chart" id="${id}"`)[1]?.split('</figure>')[0] ?? '';

@@ -115,7 +115,11 @@ function seriesScales(order: string[], title: string, styles: Record<string, Ser
 function orderOfSeries(points: { series: string }[], given?: string[]): string[] {
   const seen = new Set<string>(given ?? []);
   const out = [...(given ?? [])];
-  for (const p of points) if (!seen.has(p.series)) (seen.add(p.series), out.push(p.series));
+  for (const p of points) {
+    if (seen.has(p.series)) continue;
+    seen.add(p.series);
+    out.push(p.series);
+  }
   return out;
 }
 
