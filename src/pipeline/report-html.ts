@@ -15,7 +15,7 @@ import { formatNumber } from '../report/render.js';
 import { HTML_SUMMARY_SCHEMA_VERSION, type HtmlSummary } from '../report/html/summary.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { SCHEMA_VERSION, comparisonSchema } from '../report/schema.js';
-import type { ConfirmReport, ConfirmedCandidate, VariantMeasurement } from './types.js';
+import type { ConfirmReport, ConfirmedCandidate, VariantMeasurement } from '../recommend/confirm-report.js';
 
 type Banded = { value: number; low: number; high: number };
 
