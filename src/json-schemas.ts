@@ -8,6 +8,7 @@ import { benchConfigFileSchema } from './bench/config.js';
 import { buildRecommendationJsonSchema } from './recommend/schema.js';
 import { buildHtmlSummaryJsonSchema } from './report/html/summary.js';
 import { buildReportJsonSchema } from './report/schema.js';
+import { buildServeRecordJsonSchema, buildServeReportJsonSchema } from './report/serve-schema.js';
 
 export interface SchemaFile {
   /** Path relative to the repository root. */
@@ -22,6 +23,8 @@ export function buildSchemaFiles(): SchemaFile[] {
     { path: 'schemas/bench-config.schema.json', schema: { $id: 'urn:modelscout:bench-config:1', ...config } },
     { path: 'schemas/recommendation.schema.json', schema: buildRecommendationJsonSchema() },
     { path: 'schemas/html-summary.schema.json', schema: buildHtmlSummaryJsonSchema() },
+    { path: 'schemas/serve-report.schema.json', schema: buildServeReportJsonSchema() },
+    { path: 'schemas/serve-request-record.schema.json', schema: buildServeRecordJsonSchema() },
   ];
 }
 

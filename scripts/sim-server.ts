@@ -1,0 +1,48 @@
+/**
+ * Runs the simulated OpenAI-compatible server by hand: `npm run sim-server -- --port 8100 --decode-base-ms 5`.
+ * Prints its URL and the latency model on stdout, serves until Ctrl-C. Binds to 127.0.0.1 only.
+ */
+import { parseArgs } from 'node:util';
+import { DEFAULT_LATENCY_MODEL, SIM_FAULTS, SimServer, type SimFault } from '../src/serve/sim/server.js';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '8100' },
+    model: { type: 'string', default: 'sim-model' },
+    'prefill-ms-per-token': { type: 'string', default: String(DEFAULT_LATENCY_MODEL.prefill_ms_per_token) },
+    'decode-base-ms': { type: 'string', default: String(DEFAULT_LATENCY_MODEL.decode_base_ms) },
+    'decode-per-seq-ms': { type: 'string', default: String(DEFAULT_LATENCY_MODEL.decode_per_seq_ms) },
+    'max-batch': { type: 'string', default: String(DEFAULT_LATENCY_MODEL.max_batch) },
+    'tokens-per-chunk': { type: 'string', default: '1' },
+    'api-key': { type: 'string' },
+    fault: { type: 'string', default: 'none' },
+    'fault-every': { type: 'string', default: '1' },
+  },
+});
+const num = (k: keyof typeof values): number => {
+  const n = Number(values[k]);
+  if (!Number.isFinite(n) || n < 0) {
+    process.stderr.write(`sim-server: --${k} must be a number ≥ 0\n`);
+    process.exit(2);
+  }
+  return n;
+};
+if (!(SIM_FAULTS as readonly string[]).includes(values.fault as string)) {
+  process.stderr.write(`sim-server: --fault must be one of ${SIM_FAULTS.join(', ')}\n`);
+  process.exit(2);
+}
+const sim = new SimServer({
+  model: values.model as string,
+  latency: { prefill_ms_per_token: num('prefill-ms-per-token'), decode_base_ms: num('decode-base-ms'), decode_per_seq_ms: num('decode-per-seq-ms'), max_batch: Math.max(1, Math.floor(num('max-batch'))) },
+  tokens_per_chunk: Math.max(1, Math.floor(num('tokens-per-chunk'))),
+  api_key: values['api-key'] ?? null,
+  fault: values.fault as SimFault,
+  fault_every: Math.max(1, Math.floor(num('fault-every'))),
+});
+const url = await sim.listen(num('port'));
+process.stdout.write(`${JSON.stringify({ url, model: sim.options.model, latency: sim.options.latency, tokens_per_chunk: sim.options.tokens_per_chunk })}\n`);
+const stop = (): void => {
+  void sim.close().then(() => process.exit(0));
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

@@ -1,0 +1,359 @@
+/**
+ * A simulated OpenAI-compatible streaming server with a stated latency model, for tests, for measuring the
+ * client itself, and for trying `serve-bench` without an engine. Continuous batching, step by step:
+ *
+ *   step time = decode_base_ms + decode_per_seq_ms × (sequences running) + prefill_ms_per_token × (prompt
+ *   tokens of the sequences admitted in this step)
+ *
+ * At most `max_batch` sequences run; the rest wait in a FIFO queue and are admitted at the start of a step.
+ * At the end of every step each running sequence emits one token (a newly admitted one its first). Steps
+ * are scheduled against absolute deadlines, so timer lateness does not accumulate. The server records the
+ * true time it wrote every chunk (its own clock, epoch milliseconds), served at GET /sim/records, so a test
+ * can hold the client's figures against the server's.
+ *
+ * Endpoints: GET /v1/models, POST /v1/completions, POST /v1/chat/completions, POST /tokenize,
+ * POST /detokenize (word-level tokenizer: every whitespace-separated word is one token), GET/DELETE
+ * /sim/records. Fault injection for tests: `fault` on every `fault_every`-th request. Binds where it is told
+ * (tests and scripts use 127.0.0.1).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { epochMs } from '../clock.js';
+
+export interface LatencyModel {
+  prefill_ms_per_token: number;
+  decode_base_ms: number;
+  decode_per_seq_ms: number;
+  max_batch: number;
+}
+
+export const DEFAULT_LATENCY_MODEL: LatencyModel = { prefill_ms_per_token: 0.02, decode_base_ms: 5, decode_per_seq_ms: 0.05, max_batch: 256 };
+
+export const SIM_FAULTS = ['none', 'http_401', 'http_500', 'not_sse', 'malformed', 'cut', 'hang', 'no_done'] as const;
+export type SimFault = (typeof SIM_FAULTS)[number];
+
+export interface SimOptions {
+  model: string;
+  latency: LatencyModel;
+  /** Tokens each content chunk carries (speculative decoding sends several). */
+  tokens_per_chunk: number;
+  /** Chat streams start with a role-only chunk, sent when the request is admitted (before prefill ends). */
+  role_chunk: boolean;
+  /** Line endings of the event stream. */
+  line_ending: '\n' | '\r\n';
+  /** Write a ': keep-alive' comment before each event. */
+  keep_alive_comments: boolean;
+  /** Write each event in two pieces, split mid-line (two TCP reads on the client). */
+  split_events: boolean;
+  /** A required bearer key; requests without it get 401. */
+  api_key: string | null;
+  fault: SimFault;
+  fault_every: number;
+}
+
+export const DEFAULT_SIM_OPTIONS: SimOptions = {
+  model: 'sim-model',
+  latency: DEFAULT_LATENCY_MODEL,
+  tokens_per_chunk: 1,
+  role_chunk: true,
+  line_ending: '\n',
+  keep_alive_comments: false,
+  split_events: false,
+  api_key: null,
+  fault: 'none',
+  fault_every: 1,
+};
+
+/** The server's own account of one request. */
+export interface SimRecord {
+  id: string;
+  received_at_ms: number;
+  admitted_at_ms: number | null;
+  prompt_tokens: number;
+  max_tokens: number;
+  /** Time each content chunk was written, and how many tokens it carried. */
+  chunk_sent_at_ms: number[];
+  chunk_tokens: number[];
+  /** Running sequences during each step that produced a token of this request. */
+  batch_sizes: number[];
+  finished_at_ms: number | null;
+}
+
+interface Sequence {
+  record: SimRecord;
+  res: ServerResponse;
+  chat: boolean;
+  includeUsage: boolean;
+  generated: number;
+  pendingTokens: number;
+  closed: boolean;
+  fault: SimFault;
+}
+
+const OUTPUT_WORDS = ['alpha', 'beta', 'gamma', 'delta', 'omega', 'sigma', 'kappa', 'theta'];
+
+export class SimServer {
+  readonly options: SimOptions;
+  readonly records: SimRecord[] = [];
+  private readonly server: Server;
+  private readonly queue: Sequence[] = [];
+  private running: Sequence[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private nextDeadline = 0;
+  private requestCount = 0;
+  private readonly vocab = new Map<string, number>();
+  private readonly words: string[] = [];
+
+  constructor(options: Partial<SimOptions> = {}) {
+    this.options = { ...DEFAULT_SIM_OPTIONS, ...options, latency: { ...DEFAULT_LATENCY_MODEL, ...options.latency } };
+    this.server = createServer((req, res) => this.handle(req, res));
+    this.server.keepAliveTimeout = 60_000;
+  }
+
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    const a = this.server.address() as AddressInfo;
+    return `http://${host}:${a.port}`;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    for (const s of [...this.running, ...this.queue]) if (!s.res.destroyed) s.res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Step time for `running` sequences of which the admitted ones bring `prefillTokens` prompt tokens. */
+  stepMs(running: number, prefillTokens: number): number {
+    const l = this.options.latency;
+    return l.decode_base_ms + l.decode_per_seq_ms * running + l.prefill_ms_per_token * prefillTokens;
+  }
+
+  tokenize(text: string): number[] {
+    const out: number[] = [];
+    for (const w of text.split(/\s+/)) {
+      if (w === '') continue;
+      let id = this.vocab.get(w);
+      if (id === undefined) {
+        id = this.words.length;
+        this.vocab.set(w, id);
+        this.words.push(w);
+      }
+      out.push(id);
+    }
+    return out;
+  }
+
+  detokenize(ids: number[]): string {
+    return ids.map((i) => this.words[i] ?? '').join(' ');
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const receivedAt = epochMs();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://sim');
+      const body = Buffer.concat(chunks).toString('utf8');
+      try {
+        this.route(req, res, url.pathname, body, receivedAt);
+      } catch (error) {
+        this.json(res, 400, { error: { message: (error as Error).message, type: 'invalid_request_error' } });
+      }
+    });
+  }
+
+  private json(res: ServerResponse, status: number, value: unknown): void {
+    const text = JSON.stringify(value);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse, path: string, body: string, receivedAt: number): void {
+    if (path === '/sim/records') {
+      // DELETE answers the records and clears them.
+      const out = [...this.records];
+      if (req.method === 'DELETE') this.records.length = 0;
+      this.json(res, 200, out);
+      return;
+    }
+    if (this.options.api_key !== null && req.headers.authorization !== `Bearer ${this.options.api_key}`) {
+      this.json(res, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } });
+      return;
+    }
+    if (path === '/v1/models' && req.method === 'GET') {
+      this.json(res, 200, { object: 'list', data: [{ id: this.options.model, object: 'model', owned_by: 'modelscout-sim' }] });
+      return;
+    }
+    if (path === '/tokenize' && req.method === 'POST') {
+      const b = JSON.parse(body) as { content?: string; prompt?: string };
+      const tokens = this.tokenize(b.content ?? b.prompt ?? '');
+      this.json(res, 200, { tokens, count: tokens.length });
+      return;
+    }
+    if (path === '/detokenize' && req.method === 'POST') {
+      const b = JSON.parse(body) as { tokens?: number[] };
+      const text = this.detokenize(b.tokens ?? []);
+      this.json(res, 200, { content: text, prompt: text });
+      return;
+    }
+    if ((path === '/v1/completions' || path === '/v1/chat/completions') && req.method === 'POST') {
+      this.generate(res, path.endsWith('chat/completions'), JSON.parse(body) as Record<string, unknown>, receivedAt);
+      return;
+    }
+    this.json(res, 404, { error: { message: `no route ${req.method ?? ''} ${path}`, type: 'not_found' } });
+  }
+
+  private generate(res: ServerResponse, chat: boolean, body: Record<string, unknown>, receivedAt: number): void {
+    if (body.model !== undefined && body.model !== this.options.model) {
+      this.json(res, 404, { error: { message: `The model \`${String(body.model)}\` does not exist.`, type: 'NotFoundError', code: 404 } });
+      return;
+    }
+    this.requestCount += 1;
+    const fault = this.options.fault !== 'none' && this.requestCount % this.options.fault_every === 0 ? this.options.fault : 'none';
+    if (fault === 'http_401') {
+      this.json(res, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error' } });
+      return;
+    }
+    if (fault === 'http_500') {
+      this.json(res, 500, { error: { message: 'simulated internal error', type: 'server_error' } });
+      return;
+    }
+    if (fault === 'not_sse') {
+      this.json(res, 200, { id: 'cmpl-x', object: 'text_completion', choices: [{ index: 0, text: 'not a stream', finish_reason: 'length' }] });
+      return;
+    }
+    if (fault === 'hang') return; // never answers: the client's timeout must end it
+    let promptText = '';
+    if (chat && Array.isArray(body.messages)) promptText = (body.messages as { content?: unknown }[]).map((m) => (typeof m.content === 'string' ? m.content : '')).join(' ');
+    else if (typeof body.prompt === 'string') promptText = body.prompt;
+    const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : 16;
+    const streamOptions = body.stream_options as { include_usage?: unknown } | undefined;
+    const id = `${chat ? 'chatcmpl' : 'cmpl'}-sim-${this.requestCount}`;
+    const record: SimRecord = {
+      id,
+      received_at_ms: receivedAt,
+      admitted_at_ms: null,
+      prompt_tokens: this.tokenize(promptText).length,
+      max_tokens: maxTokens,
+      chunk_sent_at_ms: [],
+      chunk_tokens: [],
+      batch_sizes: [],
+      finished_at_ms: null,
+    };
+    this.records.push(record);
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.flushHeaders();
+    const seq: Sequence = { record, res, chat, includeUsage: streamOptions?.include_usage === true, generated: 0, pendingTokens: 0, closed: false, fault };
+    res.on('close', () => {
+      seq.closed = true;
+    });
+    this.queue.push(seq);
+    this.kick();
+  }
+
+  /** Writes events (and then ends the response when `end`); in split mode each write goes out in two pieces. */
+  private send(seq: Sequence, datas: string[], end: boolean, raw = ''): void {
+    const nl = this.options.line_ending;
+    let text = raw;
+    for (const d of datas) text += `${this.options.keep_alive_comments ? `: keep-alive${nl}${nl}` : ''}data: ${d}${nl}${nl}`;
+    if (this.options.split_events && text.length > 8) {
+      const cut = Math.floor(text.length / 2);
+      seq.res.write(text.slice(0, cut));
+      // The second half goes out in a later turn of the event loop: a separate TCP segment.
+      setImmediate(() => {
+        if (seq.closed) return;
+        if (end) seq.res.end(text.slice(cut));
+        else seq.res.write(text.slice(cut));
+      });
+    } else if (end) {
+      seq.res.end(text);
+    } else {
+      seq.res.write(text);
+    }
+  }
+
+  private chunkJson(seq: Sequence, text: string, finish: string | null, role = false): string {
+    const base = { id: seq.record.id, created: 0, model: this.options.model };
+    if (seq.chat) {
+      const delta = role ? { role: 'assistant', content: '' } : { content: text };
+      return JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] });
+    }
+    return JSON.stringify({ ...base, object: 'text_completion', choices: [{ index: 0, text, finish_reason: finish }] });
+  }
+
+  private kick(): void {
+    if (this.timer !== null) return;
+    this.nextDeadline = Math.max(this.nextDeadline, epochMs());
+    this.scheduleStep();
+  }
+
+  private scheduleStep(): void {
+    // Admit at the start of a step.
+    const l = this.options.latency;
+    const admitted: Sequence[] = [];
+    while (this.running.length < l.max_batch && this.queue.length > 0) {
+      const s = this.queue.shift() as Sequence;
+      if (s.closed) continue;
+      s.record.admitted_at_ms = epochMs();
+      if (s.chat && this.options.role_chunk) this.send(s, [this.chunkJson(s, '', null, true)], false);
+      this.running.push(s);
+      admitted.push(s);
+    }
+    if (this.running.length === 0) {
+      this.timer = null;
+      return;
+    }
+    const prefill = admitted.reduce((a, s) => a + s.record.prompt_tokens, 0);
+    const batch = this.running.length;
+    this.nextDeadline += this.stepMs(batch, prefill);
+    const delay = Math.max(0, this.nextDeadline - epochMs());
+    this.timer = setTimeout(() => this.finishStep(batch), delay);
+  }
+
+  private finishStep(batch: number): void {
+    const still: Sequence[] = [];
+    const tpc = this.options.tokens_per_chunk;
+    for (const s of this.running) {
+      if (s.closed) continue;
+      s.generated += 1;
+      s.pendingTokens += 1;
+      s.record.batch_sizes.push(batch);
+      const last = s.generated >= s.record.max_tokens;
+      if (s.pendingTokens >= tpc || last) {
+        const words: string[] = [];
+        for (let i = 0; i < s.pendingTokens; i += 1) words.push(` ${OUTPUT_WORDS[(s.generated - s.pendingTokens + i) % OUTPUT_WORDS.length] as string}`);
+        const chunkIndex = s.record.chunk_sent_at_ms.length;
+        const datas: string[] = [];
+        let raw = '';
+        if (s.fault === 'malformed' && chunkIndex === 1) raw = `data: {"choices": [{"text": oops}]}${this.options.line_ending}${this.options.line_ending}`;
+        else datas.push(this.chunkJson(s, words.join(''), last ? 'length' : null));
+        if (last) {
+          if (s.includeUsage) {
+            const usage = { prompt_tokens: s.record.prompt_tokens, completion_tokens: s.generated, total_tokens: s.record.prompt_tokens + s.generated };
+            datas.push(JSON.stringify({ id: s.record.id, object: s.chat ? 'chat.completion.chunk' : 'text_completion', model: this.options.model, choices: [], usage }));
+          }
+          if (s.fault !== 'no_done') datas.push('[DONE]');
+        }
+        this.send(s, datas, last, raw);
+        const t = epochMs();
+        s.record.chunk_sent_at_ms.push(t);
+        s.record.chunk_tokens.push(s.pendingTokens);
+        s.pendingTokens = 0;
+        if (last) s.record.finished_at_ms = t;
+        if (s.fault === 'cut' && !last && s.generated >= Math.ceil(s.record.max_tokens / 2)) {
+          s.res.destroy();
+          s.closed = true;
+          continue;
+        }
+      }
+      if (last) continue;
+      still.push(s);
+    }
+    this.running = still;
+    this.scheduleStep();
+  }
+}
