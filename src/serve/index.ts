@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { ModelscoutError } from '../errors.js';
+import { loadTokenizer, type LocalTokenizer } from '../hub/tokenizer.js';
 import type { LevelResult, RequestRecord, ServeReport, Slo } from '../report/serve-schema.js';
 import { SERVE_SCHEMA_VERSION } from '../report/serve-schema.js';
 import { compareServeReports, decideServeOutcome } from '../report/serve-compare.js';
@@ -52,6 +53,8 @@ export interface ServeBenchOptions {
   workers: number;
   /** 'auto': the server's /tokenize when it has one. */
   tokenizer: 'auto' | 'none';
+  /** A model folder (or tokenizer.json) whose tokenizer counts tokens locally; wins over the server's. */
+  tokenizerPath: string | null;
   baseline: { report: ServeReport; path: string } | null;
   maxRegressionPct: number;
   inconclusivePass: boolean;
@@ -64,6 +67,15 @@ export interface ServeBenchDeps {
   onProgress?: (message: string) => void;
   /** Receives each level's raw records (for --save-detailed). */
   onRecords?: (records: RequestRecord[]) => void;
+}
+
+/** A local tokenizer.json as the workload's tokenizer (no special tokens: the server adds its own). */
+function localTokenizerPort(t: LocalTokenizer): TokenizerPort {
+  return {
+    source: 'tokenizer',
+    encode: (text) => Promise.resolve(t.encode(text, { addSpecialTokens: false })),
+    decode: (ids) => Promise.resolve(t.decode(ids)),
+  };
 }
 
 async function buildWorkload(o: ServeBenchOptions, count: number, tokenizer: TokenizerPort | null): Promise<Workload> {
@@ -139,7 +151,7 @@ export async function runServeBench(o: ServeBenchOptions, deps: ServeBenchDeps):
     const pr = await probe(firstPool, first, endpointPath(first, o.endpoint), headers, baseBody, timeoutMs, deps.clock, keySet);
     notes.push(...pr.notes);
     const body: BodyOptions = { ...baseBody, streamUsage: pr.streamUsage };
-    const tokenizer = o.tokenizer === 'auto' ? await serverTokenizer(firstPool, first, headers, resolvedModel, timeoutMs) : null;
+    const tokenizer = o.tokenizerPath !== null ? localTokenizerPort(await loadTokenizer(o.tokenizerPath)) : o.tokenizer === 'auto' ? await serverTokenizer(firstPool, first, headers, resolvedModel, timeoutMs) : null;
     if (!tokenizer && o.dataset.kind === 'random') notes.push('no tokenizer: random prompts are counted in words (one word ≈ one token), not exact token lengths');
 
     // Enough distinct prompts for the longest level; duration-bound levels cycle through them.

@@ -7,7 +7,7 @@
  */
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { percentileSorted } from '../../src/bench/stats.js';
+import { percentileSorted } from '../../src/report/stats.js';
 import type { RequestRecord } from '../../src/report/serve-schema.js';
 import { epochMs } from '../../src/serve/clock.js';
 import { requestFigures, summarizeLevel } from '../../src/serve/metrics.js';
