@@ -36,6 +36,7 @@ export const benchConfigFileSchema = z
         max_peak_rss: z.union([z.number().positive(), z.string()]).optional(),
         max_regression_pct: z.number().positive().optional(),
         inconclusive_pass: z.boolean().optional(),
+        allow_missing: z.boolean().optional(),
       })
       .optional(),
     baseline: z.string().optional(),
@@ -64,6 +65,7 @@ export interface BenchFlagValues {
   maxPeakRss?: string | undefined;
   maxRegressionPct?: number | undefined;
   inconclusivePass?: boolean | undefined;
+  allowMissing?: boolean | undefined;
   baseline?: string | undefined;
 }
 
@@ -84,6 +86,8 @@ export interface BenchPlan {
     max_peak_rss_bytes: number | null;
     max_regression_pct: number;
     inconclusive_pass: boolean;
+    /** Optional so plans built elsewhere (confirm's) need not name it; false when absent. */
+    allow_missing?: boolean;
   };
   baseline: string | null;
 }
@@ -165,6 +169,7 @@ export function resolveBenchPlan(file: BenchConfigFile, flags: BenchFlagValues):
       max_peak_rss_bytes: flags.maxPeakRss !== undefined ? peakRss(flags.maxPeakRss, '--max-peak-rss') : peakRss(t.max_peak_rss, 'thresholds.max_peak_rss'),
       max_regression_pct: maxRegression,
       inconclusive_pass: flags.inconclusivePass ?? t.inconclusive_pass ?? false,
+      allow_missing: flags.allowMissing ?? t.allow_missing ?? false,
     },
     baseline: flags.baseline ?? file.baseline ?? null,
   };

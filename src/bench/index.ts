@@ -377,7 +377,11 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
     comparison: null,
     outcome: { status: 'pass', exit_code: 0, reasons: [] },
   };
-  if (baseline) partial.comparison = compareReports(baseline, partial, { thresholdPct: plan.thresholds.max_regression_pct, baselinePath: plan.baseline });
+  if (baseline) partial.comparison = compareReports(baseline, partial, {
+      thresholdPct: plan.thresholds.max_regression_pct,
+      baselinePath: plan.baseline,
+      allowMissing: plan.thresholds.allow_missing ?? false,
+    });
   partial.outcome = decideOutcome(results, checks, partial.comparison, plan.thresholds.inconclusive_pass);
   return partial;
 }

@@ -34,7 +34,7 @@ export default class Bench extends BaseCommand {
   static override summary = 'Benchmark ONNX decoder models with onnxruntime: prefill and decode tok/s, TTFT, latency percentiles, peak memory, KV cache.';
   static override description = `Tests use llama-bench names: pp<P> (prefill P tokens), tg<G> (G decode steps), pp<P>+tg<G> (a whole request), with @d<D> (KV cache first filled with D tokens) and /b<B> (B left-padded sequences of different lengths). Each model variant runs in its own child process after a self-check (incremental decoding must equal full recomputation); a failed one is recorded and the others still run. Figures are median (mean ± sd) over --repetitions, beside the estimator's prediction.
 
-Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regressed against --baseline, 2 bad usage or input, 3 the comparison was inconclusive (0 with --inconclusive-pass).`;
+Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regressed against --baseline, 2 bad usage or input, 3 the comparison was inconclusive: noise (0 with --inconclusive-pass) or baseline results with no match now, e.g. another thread count (0 with --allow-missing).`;
 
   static override examples = [
     '<%= config.bin %> bench models/smollm2-135m-synthetic --tests pp512,tg128,pp512+tg128',
@@ -78,7 +78,8 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
     'max-ttft-ms': Flags.string({ description: 'fail when a median TTFT (ms) is above this' }),
     'max-peak-rss': Flags.string({ description: 'fail when a peak RSS is above this (e.g. 2GiB)' }),
     'max-regression-pct': Flags.string({ description: 'a change worse than this many percent (beyond noise) is a regression [default: 10]' }),
-    'inconclusive-pass': Flags.boolean({ description: 'exit 0 instead of 3 when the comparison is inconclusive' }),
+    'inconclusive-pass': Flags.boolean({ description: 'exit 0 instead of 3 when the comparison is inconclusive because of noise' }),
+    'allow-missing': Flags.boolean({ description: 'baseline results with no match now are intended (removed tests): do not exit 3 for them' }),
     'no-self-check': Flags.boolean({ hidden: true, description: 'skip the correctness self-check (debugging only)' }),
   };
 
@@ -112,6 +113,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
       maxPeakRss: flags['max-peak-rss'],
       maxRegressionPct: positive('--max-regression-pct', flags['max-regression-pct']),
       inconclusivePass: flags['inconclusive-pass'] ? true : undefined,
+      allowMissing: flags['allow-missing'] ? true : undefined,
       baseline: flags.baseline,
     };
     const file: BenchConfigFile = flags.config ? await readBenchConfig(flags.config) : {};

@@ -181,9 +181,47 @@ function formatValue(row: ComparisonRow, v: number): string {
   return row.unit === 'bytes' ? formatBytesBinary(v) : formatNumber(v);
 }
 
-export function comparisonCells(r: ComparisonRow): string[] {
+export function comparisonCells(r: ComparisonRow, across: Comparison['across'] = null): string[] {
   const ci = r.ci95_delta_pct ? `[${r.ci95_delta_pct[0].toFixed(1)}, ${r.ci95_delta_pct[1].toFixed(1)}]` : '–';
-  return [r.model_id, r.variant, String(r.threads || 'auto'), r.test_id, r.metric, formatValue(r, r.baseline), formatValue(r, r.current), `${r.delta_pct >= 0 ? '+' : ''}${r.delta_pct.toFixed(1)}%`, ci, r.verdict];
+  const threads = (t: string | number): string => String(Number(t) || 'auto');
+  // With --across, the dimension that differs shows both sides: "baseline → current".
+  const both = (dimension: NonNullable<Comparison['across']>, current: string, show: (v: string) => string = (v) => v): string =>
+    across === dimension && r.baseline_setting != null ? `${show(r.baseline_setting)} → ${show(current)}` : show(current);
+  return [
+    both('model', r.model_id),
+    both('variant', r.variant),
+    both('threads', String(r.threads), threads),
+    r.test_id,
+    r.metric,
+    formatValue(r, r.baseline),
+    formatValue(r, r.current),
+    `${r.delta_pct >= 0 ? '+' : ''}${r.delta_pct.toFixed(1)}%`,
+    ci,
+    r.verdict,
+  ];
+}
+
+function comparisonHead(c: Comparison): string[] {
+  return c.across === 'device' ? [...COMPARISON_HEAD.slice(0, 3), 'device', ...COMPARISON_HEAD.slice(3)] : COMPARISON_HEAD;
+}
+
+function comparisonRowCells(r: ComparisonRow, c: Comparison): string[] {
+  const cells = comparisonCells(r, c.across);
+  if (c.across === 'device') cells.splice(3, 0, r.baseline_setting != null ? `${r.baseline_setting} → ${r.device}` : r.device);
+  return cells;
+}
+
+function comparisonTitle(c: Comparison): string {
+  return `${c.baseline.path ? ` ${c.baseline.path}` : ''}${c.across ? ` across ${c.across}` : ''}`;
+}
+
+/** The lines under a comparison: warnings, then each unmatched baseline result with why (or just its key). */
+function comparisonFootnotes(c: Comparison): string[] {
+  const out = c.warnings.map((w) => `warning: ${w}`);
+  if (c.note) out.push(c.note);
+  const reasons = new Map((c.unmatched ?? []).map((u) => [u.key, u.reason]));
+  for (const m of c.missing) out.push(`missing now: ${m}${reasons.has(m) ? ` — ${reasons.get(m)}` : ''}`);
+  return out;
 }
 
 export const COMPARISON_HEAD = ['model', 'variant', 'threads', 'test', 'metric', 'baseline', 'current', 'change', '95% CI of change', 'verdict'];
@@ -195,21 +233,19 @@ export interface ComparisonRenderOptions {
 
 export function renderComparisonTable(c: Comparison, options: ComparisonRenderOptions = {}): string {
   const rows = options.changedOnly ? c.results.filter((r) => r.verdict !== 'pass') : c.results;
-  const table = new Table({ head: COMPARISON_HEAD, style: { head: [], border: [] } });
-  for (const r of rows) table.push(comparisonCells(r));
-  const lines = [`Comparison with baseline${c.baseline.path ? ` ${c.baseline.path}` : ''} (threshold ${c.threshold_pct}%): ${c.verdict}`, table.toString()];
-  for (const w of c.warnings) lines.push(`warning: ${w}`);
-  for (const m of c.missing) lines.push(`missing now: ${m}`);
-  return lines.join('\n');
+  const table = new Table({ head: comparisonHead(c), style: { head: [], border: [] } });
+  for (const r of rows) table.push(comparisonRowCells(r, c));
+  return [`Comparison with baseline${comparisonTitle(c)} (threshold ${c.threshold_pct}%): ${c.verdict}`, table.toString(), ...comparisonFootnotes(c)].join('\n');
 }
 
 export function renderComparisonMarkdown(c: Comparison, options: ComparisonRenderOptions = {}): string {
   const rows = options.changedOnly ? c.results.filter((r) => r.verdict !== 'pass') : c.results;
-  const out = [`**Against the baseline** (threshold ${c.threshold_pct}%, 95% CI): ${VERDICT_ICON[c.verdict] ?? c.verdict}`, ''];
-  if (rows.length === 0) out.push(options.changedOnly ? `No metric changed beyond the noise (${c.results.length} compared).` : 'Nothing to compare.');
-  else out.push(mdTable(COMPARISON_HEAD, rows.map((r) => { const cells = comparisonCells(r); cells[9] = VERDICT_ICON[r.verdict] ?? r.verdict; return cells; })));
-  if (c.warnings.length || c.missing.length) out.push('');
-  for (const w of c.warnings) out.push(`- ⚠️ ${w}`);
-  for (const m of c.missing) out.push(`- missing now: \`${m}\``);
+  const out = [`**Against the baseline${c.across ? ` across ${c.across}` : ''}** (threshold ${c.threshold_pct}%, 95% CI): ${VERDICT_ICON[c.verdict] ?? c.verdict}`, ''];
+  if (c.results.length === 0) out.push('Nothing compared.');
+  else if (rows.length === 0) out.push(`No metric changed beyond the noise (${c.results.length} compared).`);
+  else out.push(mdTable(comparisonHead(c), rows.map((r) => { const cells = comparisonRowCells(r, c); cells[cells.length - 1] = VERDICT_ICON[r.verdict] ?? r.verdict; return cells; })));
+  const notes = comparisonFootnotes(c);
+  if (notes.length) out.push('');
+  for (const n of notes) out.push(`- ${n.startsWith('warning: ') ? `⚠️ ${n.slice(9)}` : n.startsWith('missing now: ') ? `missing now: \`${n.slice(13)}\`` : n}`);
   return out.join('\n');
 }

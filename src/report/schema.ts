@@ -221,7 +221,15 @@ export const comparisonRowSchema = z.object({
   /** 95% CI of the change in percent of the baseline (Welch); null when a side has fewer than 2 samples. */
   ci95_delta_pct: z.tuple([z.number(), z.number()]).nullable(),
   verdict: verdictSchema,
+  /** With `across`: the baseline's value of that dimension (the row's own fields are the current run's). */
+  baseline_setting: z.string().nullable().optional(),
 });
+
+/** The dimension two reports are meant to differ in (`compare --across`): matched on all the others. */
+export const acrossDimensionSchema = z.enum(['threads', 'variant', 'device', 'model']);
+
+/** A baseline result that found no partner, and why (the nearest current result and what differs). */
+export const unmatchedSchema = z.object({ key: z.string(), reason: z.string() });
 
 export const comparisonSchema = z.object({
   baseline: z.object({ path: z.string().nullable(), started_at: z.string().nullable(), tool_version: z.string().nullable() }),
@@ -232,6 +240,16 @@ export const comparisonSchema = z.object({
   /** Environment differences that make the comparison less meaningful. */
   warnings: z.array(z.string()),
   verdict: verdictSchema,
+  /** Optional only so reports written before these fields still read; always written now. */
+  across: acrossDimensionSchema.nullable().optional(),
+  /** Baseline results matched with a current one (0: nothing was compared). */
+  compared: count.optional(),
+  /** The missing ones with the reason each did not match. */
+  unmatched: z.array(unmatchedSchema).optional(),
+  /** Missing results were declared intended (--allow-missing): they do not make the verdict inconclusive. */
+  missing_allowed: z.boolean().optional(),
+  /** One line on what did not match and why; null when everything matched. */
+  note: z.string().nullable().optional(),
 });
 
 export const thresholdCheckSchema = z.object({
@@ -262,6 +280,8 @@ export const runConfigSchema = z.object({
     max_peak_rss_bytes: z.number().nullable(),
     max_regression_pct: z.number(),
     inconclusive_pass: z.boolean(),
+    /** Baseline results missing now are intended (tests removed): they do not make the outcome inconclusive. */
+    allow_missing: z.boolean().optional(),
   }),
   baseline: z.string().nullable(),
 });
@@ -311,6 +331,8 @@ export type BenchReport = z.infer<typeof benchReportSchema>;
 export type Comparison = z.infer<typeof comparisonSchema>;
 export type ComparisonRow = z.infer<typeof comparisonRowSchema>;
 export type Verdict = z.infer<typeof verdictSchema>;
+export type AcrossDimension = z.infer<typeof acrossDimensionSchema>;
+export type Unmatched = z.infer<typeof unmatchedSchema>;
 export type ThresholdCheck = z.infer<typeof thresholdCheckSchema>;
 export type Environment = z.infer<typeof environmentSchema>;
 export type RunConfig = z.infer<typeof runConfigSchema>;

@@ -153,6 +153,18 @@ describe('modelscout bench', () => {
     expect(r2.exitCode).toBe(0);
   });
 
+  it('--baseline taken with other threads: nothing compared is exit 3 with the line naming why; --allow-missing passes', async () => {
+    // The baseline ran with --threads 1; this run uses 2, so no result matches.
+    const r = await cli(['bench', good, '--tests', 'tg4', '--repetitions', '2', '--warmup', '0', '--threads', '2', '--baseline', reportPath]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stdout).toContain(
+      `inconclusive: nothing compared: none of the 3 baseline results has a match now: tiny-llama|fp32|cpu|t1|pp8 (nearest result now differs: thread count 2 now, 1 in the baseline; test tg4 now, pp8 in the baseline); tiny-llama|fp32|cpu|t1|tg4 (nearest result now differs: thread count 2 now, 1 in the baseline)`,
+    );
+    const allowed = await cli(['bench', good, '--tests', 'tg4', '--repetitions', '2', '--warmup', '0', '--threads', '2', '--baseline', reportPath, '--allow-missing', '--json']);
+    expect(allowed.exitCode).toBe(0);
+    expect((JSON.parse(allowed.stdout) as BenchReport).comparison).toMatchObject({ compared: 0, missing_allowed: true, verdict: 'pass' });
+  });
+
   const usage: [string, string[], RegExp][] = [
     ['a missing model', ['bench', '/nonexistent/model'], /model \/nonexistent\/model not found/],
     ['an unknown variant', ['bench', 'MODEL', '--variant', 'int3'], /invalid variant "int3": expected fp32, fp16, q4, all/],
@@ -219,6 +231,23 @@ describe('modelscout compare', () => {
     expect(regressed.stdout).toMatch(/regressed/);
     const md = await cli(['compare', join(dir, 'faster-baseline.json'), reportPath, '--format', 'markdown']);
     expect(md.stdout).toContain('❌ regressed');
+  });
+
+  it('two thread counts: without --across nothing matches (exit 3); --across threads compares them', async () => {
+    const t2 = JSON.parse(JSON.stringify(report)) as BenchReport;
+    for (const res of t2.results) res.config.threads = 2;
+    const t2Path = join(dir, 'threads-2.json');
+    await writeFile(t2Path, JSON.stringify(t2));
+    const plain = await cli(['compare', reportPath, t2Path, '--inconclusive-pass']);
+    expect(plain.exitCode).toBe(3);
+    expect(plain.stdout).toMatch(/^nothing compared: none of the 3 baseline results has a match now: tiny-llama\|fp32\|cpu\|t1\|pp8 \(nearest result now differs: thread count 2 now, 1 in the baseline\)/m);
+    const across = await cli(['compare', reportPath, t2Path, '--across', 'threads', '--inconclusive-pass', '--json']);
+    expect(across.exitCode).toBe(0);
+    const c = JSON.parse(across.stdout) as { compared: number; across: string; results: { baseline_setting: string; threads: number; delta_pct: number }[] };
+    expect(c).toMatchObject({ compared: 3, across: 'threads' });
+    expect(c.results.every((x) => x.baseline_setting === '1' && x.threads === 2 && x.delta_pct === 0)).toBe(true);
+    const bad = await cli(['compare', reportPath, t2Path, '--across', 'batch']);
+    expect(bad.exitCode).toBe(2);
   });
 
   it('rejects a file that is not a report', async () => {

@@ -38,7 +38,7 @@ describe('bench config', () => {
     expect(plan.threads).toEqual([2]);
     expect(plan.variants).toEqual(['fp32', 'q4']);
     expect(plan.tests.map((t) => t.id)).toEqual(['pp512', 'tg128']);
-    expect(plan.thresholds).toEqual({ min_decode_tps: 20, max_ttft_ms: null, max_peak_rss_bytes: 2 * 1024 ** 3, max_regression_pct: 5, inconclusive_pass: false });
+    expect(plan.thresholds).toEqual({ min_decode_tps: 20, max_ttft_ms: null, max_peak_rss_bytes: 2 * 1024 ** 3, max_regression_pct: 5, inconclusive_pass: false, allow_missing: false });
     expect(plan.devices).toEqual(['cpu']);
     expect(plan.warmup).toBe(1);
   });

@@ -185,7 +185,7 @@ export const VERDICT_STYLES: Record<string, SeriesStyle> = {
 export function comparisonCharts(c: Comparison): Chart[] {
   if (c.results.length === 0) return [];
   const verdicts = ['regressed', 'inconclusive', 'improved', 'pass'];
-  const table = { columns: COMPARISON_HEAD, rows: c.results.map(comparisonCells) };
+  const table = { columns: COMPARISON_HEAD, rows: c.results.map((r) => comparisonCells(r, c.across ?? null)) };
   const change = intervalChart({
     id: 'comparison-change',
     title: 'Change against the baseline, with its noise interval',
