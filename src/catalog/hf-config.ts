@@ -57,7 +57,9 @@ class KeyReader {
       if (value === undefined || value === null) continue;
       if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
         this.problems.push(`${key} must be a positive integer (got ${JSON.stringify(value)})`);
-        return 1;
+        // NaN, not a stand-in value: checks derived from it (divisibility, ratios) must stay silent
+        // instead of reporting a second, contradicting problem about a number the file never held.
+        return Number.NaN;
       }
       return value;
     }
@@ -66,7 +68,10 @@ class KeyReader {
   }
 
   optionalInt(keys: string | string[]): number | null {
+    const before = this.problems.length;
     const value = this.int(keys, { optional: true });
+    // An invalid value is recorded as a problem above; answering null would pass it off as absent.
+    if (Number.isNaN(value) && this.problems.length > before) return Number.NaN;
     return Number.isNaN(value) ? null : value;
   }
 

@@ -16,13 +16,16 @@ import { depthSparklines } from '../ui/sparkline.js';
 
 const FORMATS = ['table', 'markdown', 'json'] as const;
 
-function list(text: string | undefined): string[] | undefined {
+/** A comma-separated flag value; given but empty (`--tests ''`) is a usage error, never the defaults. */
+function list(text: string | undefined, flag: string, expected: string): string[] | undefined {
   if (text === undefined) return undefined;
-  return text.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (parts.length === 0) throw invalidValue(flag, text, expected, [`Leave out ${flag} for the defaults.`]);
+  return parts;
 }
 
 function devices(text: string | undefined): Device[] | undefined {
-  const parts = list(text);
+  const parts = list(text, '--device', `one or more of ${DEVICES.join(', ')}`);
   if (!parts) return undefined;
   return parts.map((p) => {
     if (!(DEVICES as readonly string[]).includes(p)) throw invalidValue('device', p, DEVICES, ['cpu works everywhere; cuda needs its execution provider (see docs/gpus.md).']);
@@ -100,7 +103,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
       devices: devices(flags.device),
       threads: flags.threads === undefined ? undefined : parseIntegerList(flags.threads, '--threads', 0),
       graphOptLevel: flags['graph-opt-level'],
-      tests: list(flags.tests),
+      tests: list(flags.tests, '--tests', 'test names, comma-separated, e.g. pp512,tg128'),
       promptLengths: flags['prompt-lengths'] === undefined ? undefined : parseIntegerList(flags['prompt-lengths'], '--prompt-lengths'),
       genTokens: flags['gen-tokens'] === undefined ? undefined : parseIntegerList(flags['gen-tokens'], '--gen-tokens'),
       depths: flags.depths === undefined ? undefined : parseIntegerList(flags.depths, '--depths', 0),

@@ -49,13 +49,13 @@ interface Crumb {
  */
 export function parseDecisionTree(raw: unknown): DecisionTree {
   const issues: TreeIssue[] = [];
-  const top = decisionTreeShallowSchema.safeParse(raw);
+  const top = decisionTreeShallowSchema.safeParse(raw, { reportInput: true });
   if (!top.success) {
     // Report shallow problems, except a bad root, which the node walk below reports with more precision.
     issues.push(...zodIssues(top.error, { path: '', node: 'root' }).filter((i) => !i.path.startsWith('root')));
   }
   const rootRaw = isRecord(raw) ? raw.root : undefined;
-  const root = rootRaw === undefined ? null : parseNode(rootRaw, { path: 'root', node: 'root' }, 0, issues);
+  const root = rootRaw === undefined ? null : parseNode(rootRaw, { path: 'root', node: 'root' }, [], issues);
   if (rootRaw === undefined) issues.push({ path: 'root', node: 'root', message: 'the tree needs a "root" node' });
   if (issues.length > 0 || !top.success || root === null) throw new TreeValidationError(issues);
 
@@ -65,14 +65,35 @@ export function parseDecisionTree(raw: unknown): DecisionTree {
   return tree;
 }
 
-function parseNode(raw: unknown, at: Crumb, depth: number, issues: TreeIssue[]): TreeNode | null {
-  if (depth > MAX_DEPTH) {
-    issues.push({ ...at, message: `the tree is nested deeper than ${MAX_DEPTH} levels` });
+/** A question on the way down: its raw object (cycles are found by identity) and its id. */
+interface Ancestor {
+  raw: unknown;
+  id: string;
+  path: string;
+}
+
+function parseNode(raw: unknown, at: Crumb, ancestors: readonly Ancestor[], issues: TreeIssue[]): TreeNode | null {
+  // YAML aliases can make a node its own descendant: name the loop instead of descending until the depth limit.
+  const loopStart = ancestors.findIndex((a) => a.raw === raw);
+  if (loopStart >= 0) {
+    const loop = ancestors.slice(loopStart).map((a) => a.id);
+    const first = ancestors[loopStart]!;
+    issues.push({
+      path: shortPath(at.path),
+      node: shortCrumb(at.node),
+      message: `the tree loops: this answer leads back to question "${first.id}" (at ${first.path}); cycle ${[...loop, first.id].join(' → ')}`,
+    });
+    return null;
+  }
+  if (ancestors.length > MAX_DEPTH) {
+    const message = `the tree is nested deeper than ${MAX_DEPTH} levels`;
+    // Once is enough: every branch below the limit would say the same.
+    if (!issues.some((i) => i.message === message)) issues.push({ path: shortPath(at.path), node: shortCrumb(at.node), message });
     return null;
   }
   const kind = isRecord(raw) ? raw.kind : undefined;
   if (kind === 'leaf') {
-    const parsed = leafSchema.safeParse(raw);
+    const parsed = leafSchema.safeParse(raw, { reportInput: true });
     if (!parsed.success) {
       issues.push(...zodIssues(parsed.error, at));
       return null;
@@ -85,7 +106,7 @@ function parseNode(raw: unknown, at: Crumb, depth: number, issues: TreeIssue[]):
     issues.push({ ...at, message: `a node must be an object with "kind": "question" or "leaf" (got ${got})` });
     return null;
   }
-  const parsed = questionShallowSchema.safeParse(raw);
+  const parsed = questionShallowSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     issues.push(...zodIssues(parsed.error, at));
     return null;
@@ -94,7 +115,12 @@ function parseNode(raw: unknown, at: Crumb, depth: number, issues: TreeIssue[]):
   const answers: Answer[] = [];
   let complete = true;
   q.answers.forEach((a, index) => {
-    const next = parseNode(a.next, { path: `${at.path}.answers[${index}].next`, node: joinCrumb(at.node, `${q.id}=${a.value}`) }, depth + 1, issues);
+    const next = parseNode(
+      a.next,
+      { path: `${at.path}.answers[${index}].next`, node: joinCrumb(at.node, `${q.id}=${a.value}`) },
+      [...ancestors, { raw, id: q.id, path: at.path }],
+      issues,
+    );
     if (next === null) complete = false;
     else answers.push({ value: a.value, label: a.label, help: a.help, next });
   });
@@ -160,6 +186,18 @@ function joinCrumb(parent: string, step: string): string {
   return parent === 'root' ? step : `${parent} → ${step}`;
 }
 
+/** A data path for one line: the first levels and the last, the middle counted. */
+function shortPath(path: string): string {
+  const parts = path.split(/(?=\.answers\[)/);
+  return parts.length <= 6 ? path : `${parts.slice(0, 3).join('')}.… ${parts.length - 5} levels …${parts.slice(-2).join('')}`;
+}
+
+/** A breadcrumb for one line: the first two steps and the last two, the middle counted. */
+function shortCrumb(crumb: string): string {
+  const steps = crumb.split(' → ');
+  return steps.length <= 5 ? crumb : [...steps.slice(0, 2), `… ${steps.length - 4} more …`, ...steps.slice(-2)].join(' → ');
+}
+
 function zodIssues(error: z.ZodError, at: Crumb): TreeIssue[] {
   return error.issues.map((issue) => ({
     path: joinPath(at.path, issue.path),
@@ -170,8 +208,19 @@ function zodIssues(error: z.ZodError, at: Crumb): TreeIssue[] {
 
 function describeZodIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `missing "${String(issue.path.at(-1) ?? '')}" (${issue.expected})`;
+  if (issue.code === 'invalid_type') {
+    const key = `"${String(issue.path.at(-1) ?? '')}"`;
+    // Issues carry their input only when parsed with reportInput: absent means missing, present means the wrong type.
+    if (!('input' in issue) || issue.input === undefined) return `missing ${key} (${issue.expected})`;
+    return `${key} must be ${issue.expected === 'object' ? 'an object' : `a ${issue.expected}`}, got ${describeValue(issue.input)}`;
+  }
   return issue.message;
+}
+
+function describeValue(value: unknown): string {
+  const text = JSON.stringify(value);
+  const shown = text === undefined ? String(value) : text.length > 40 ? `${text.slice(0, 37)}…` : text;
+  return `a ${describeType(value)} (${shown})`;
 }
 
 function joinPath(base: string, rest: readonly PropertyKey[]): string {

@@ -170,6 +170,8 @@ describe('modelscout bench', () => {
     ['an unknown variant', ['bench', 'MODEL', '--variant', 'int3'], /invalid variant "int3": expected fp32, fp16, q4, all/],
     ['a variant the folder lacks', ['bench', 'MODEL', '--variant', 'q4'], /has no q4 variant \(model_q4\.onnx\); it has fp32/],
     ['an unknown device', ['bench', 'MODEL', '--device', 'tpu'], /invalid device "tpu"/],
+    ['an empty test list', ['bench', 'MODEL', '--tests', ''], /^Error: invalid --tests "": expected test names, comma-separated, e\.g\. pp512,tg128$/m],
+    ['an empty device list', ['bench', 'MODEL', '--device', ' , '], /^Error: invalid --device " , ": expected one or more of cpu/m],
     ['a device whose provider is not installed', ['bench', 'MODEL', '--device', 'cuda'], /device cuda needs the CUDA execution provider/],
     ['a bad test id', ['bench', 'MODEL', '--tests', 'pp0'], /invalid test "pp0"/],
     ['a bad list', ['bench', 'MODEL', '--prompt-lengths', '128,abc'], /invalid --prompt-lengths "abc"/],

@@ -107,6 +107,21 @@ describe('modelSpecFromHfConfig', () => {
     }
   });
 
+  it('an invalid value is one problem, not a second one about a stand-in value', async () => {
+    for (const [key, value] of [['hidden_size', 0], ['num_attention_heads', 0], ['head_dim', -1], ['num_key_value_heads', 0]] as const) {
+      const config = { ...(await fixture('llama-3.1-8b.json')), [key]: value };
+      const message = (() => {
+        try {
+          modelSpecFromHfConfig(config, { source: 'c.json' });
+        } catch (error) {
+          return (error as Error).message;
+        }
+        expect.unreachable(`${key} ${value} was accepted`);
+      })();
+      expect(message).toBe(`c.json: invalid llama config: ${key} must be a positive integer (got ${value})`);
+    }
+  });
+
   it('rejects an unknown model_type with the supported list, and non-objects', () => {
     expect(() => modelSpecFromHfConfig({ model_type: 'mamba' }, { source: 'c.json' })).toThrow(/unsupported model_type "mamba": expected one of llama/);
     expect(() => modelSpecFromHfConfig([1, 2], { source: 'c.json' })).toThrow(/expected a JSON object/);

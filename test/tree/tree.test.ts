@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { stringify as stringifyYaml } from 'yaml';
 import { ModelscoutError } from '../../src/errors.js';
+import { parseDataText } from '../../src/tree/data-file.js';
 import { loadDefaultTree, loadTreeFile, validateTree } from '../../src/tree/load.js';
 import { describeParamRange, renderTree } from '../../src/tree/render.js';
 import { TreeValidationError, parseDecisionTree } from '../../src/tree/validate.js';
@@ -162,12 +164,53 @@ describe('custom trees', () => {
     expect(captureIssues([1, 2])).toContain('at root (node root): the tree needs a "root" node');
   });
 
-  it('stops at runaway nesting (YAML aliases can build cycles)', () => {
+  it('names a cycle (YAML aliases can build them) in one short line instead of hitting the depth limit', () => {
     const leaf = { kind: 'leaf', id: 'l', label: 'L', sizeClass: { id: 's', label: 's' }, rationale: 'r' };
     const q: Record<string, unknown> = { kind: 'question', id: 'q', question: 'Q?', help: 'h', answers: [] };
-    q.answers = [{ value: 'a', label: 'a', next: q }, { value: 'b', label: 'b', next: leaf }];
+    const r: Record<string, unknown> = { kind: 'question', id: 'r', question: 'R?', help: 'h', answers: [] };
+    q.answers = [{ value: 'a', label: 'a', next: r }, { value: 'b', label: 'b', next: leaf }];
+    r.answers = [{ value: 'c', label: 'c', next: leaf }, { value: 'd', label: 'd', next: q }];
     const issues = captureIssues({ ...JSON.parse(renderTree(loadDefaultTree(), 'json')), root: q });
-    expect(issues.some((i) => /nested deeper than 32 levels/.test(i))).toBe(true);
+    expect(issues).toEqual(['at root.answers[0].next.answers[1].next (node q=a → r=d): the tree loops: this answer leads back to question "q" (at root); cycle q → r → q']);
+  });
+
+  it('a YAML file whose alias makes a question its own answer is one line naming the cycle', () => {
+    const tree = JSON.parse(renderTree(loadDefaultTree(), 'json')) as { root: { answers: { next: Record<string, unknown> }[] } };
+    // customization=no leads to the latency question; make its "relaxed" answer lead back to the root.
+    const latency = tree.root.answers[1]!.next as { answers: { next: unknown }[] };
+    latency.answers[1]!.next = tree.root;
+    const yaml = stringifyYaml(tree);
+    expect(yaml).toMatch(/\*\w+/); // written with an alias, as a user's file would be
+    const error = (() => {
+      try {
+        return validateTree(parseDataText(yaml, 'loop.yaml', 'tree file', 'E_TREE'), 'loop.yaml');
+      } catch (e) {
+        return e as ModelscoutError;
+      }
+    })() as ModelscoutError;
+    expect(error.message).toBe(
+      'invalid tree file loop.yaml: at root.answers[1].next.answers[1].next (node customization=no → latency=relaxed): the tree loops: this answer leads back to question "customization" (at root); cycle customization → latency → customization',
+    );
+  });
+
+  it('still stops at runaway nesting without a cycle, on one short line', () => {
+    const leaf = { kind: 'leaf', id: 'l', label: 'L', sizeClass: { id: 's', label: 's' }, rationale: 'r' };
+    let node: Record<string, unknown> = leaf;
+    for (let i = 40; i > 0; i--) node = { kind: 'question', id: `q${i}`, question: 'Q?', help: 'h', answers: [{ value: 'a', label: 'a', next: node }, { value: 'b', label: 'b', next: leaf }] };
+    const issues = captureIssues({ ...JSON.parse(renderTree(loadDefaultTree(), 'json')), root: node });
+    expect(issues).toEqual([
+      'at root.answers[0].next.answers[0].next.… 29 levels ….answers[0].next.answers[0].next (node q1=a → q2=a → … 29 more … → q32=a → q33=a): the tree is nested deeper than 32 levels',
+    ]);
+  });
+
+  it('a value of the wrong type is reported as such, not as missing', () => {
+    const base = JSON.parse(renderTree(loadDefaultTree(), 'json')) as { root: { answers: { next: Record<string, unknown> }[] } };
+    const wrong = structuredClone(base);
+    (wrong.root.answers[0]!.next.sizeClass as Record<string, unknown>).maxParams = '70B';
+    expect(captureIssues(wrong)).toEqual(['at root.answers[0].next.sizeClass.maxParams (node customization=yes): "maxParams" must be a number, got a string ("70B")']);
+    const missing = structuredClone(base);
+    delete missing.root.answers[0]!.next.rationale;
+    expect(captureIssues(missing)).toEqual(['at root.answers[0].next.rationale (node customization=yes): missing "rationale" (string)']);
   });
 
   it('turns a syntax error or a missing file into one line naming the file', async () => {
