@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { modelSpecFromHfConfig, type ModelSpec } from '../catalog/index.js';
+import { describeSnapshotPath } from '../hub/cache.js';
 import { ModelscoutError, errorMessage, invalidValue } from '../errors.js';
 import { detectDecoderSignature, type DecoderSignature } from '../onnx/decoder-signature.js';
 import { readModelscoutMetadata, type ModelscoutMetadata } from '../onnx/metadata.js';
@@ -22,7 +23,7 @@ export type VariantSelection = readonly VariantName[] | 'all';
 export interface ModelRef {
   /** As the user wrote it. */
   ref: string;
-  /** Display id: the folder name (or the file name for a lone .onnx). */
+  /** Display id: the Hub repo id for a pulled snapshot, else the folder name (or the file name for a lone .onnx). */
   id: string;
   path: string;
   /** variant → absolute .onnx path, only the variants that exist. */
@@ -68,7 +69,7 @@ export async function locateModel(ref: string): Promise<ModelRef> {
     const configCandidates = [join(dir, 'config.json'), join(dirname(dir), 'config.json')];
     let configPath: string | null = null;
     for (const c of configCandidates) if (await isFile(c)) { configPath = c; break; }
-    const id = basename(dir) === 'onnx' ? basename(dirname(dir)) : basename(path, '.onnx');
+    const id = describeSnapshotPath(dir)?.repo ?? (basename(dir) === 'onnx' ? basename(dirname(dir)) : basename(path, '.onnx'));
     // The variant of a lone file is settled later from its name or metadata; keep it under a provisional key.
     return { ref, id, path, files: { [variantFromFileName(path) ?? 'fp32']: path }, configPath };
   }
@@ -88,7 +89,8 @@ export async function locateModel(ref: string): Promise<ModelRef> {
     });
   }
   const configPath = (await isFile(join(path, 'config.json'))) ? join(path, 'config.json') : null;
-  return { ref, id: basename(path), path, files, configPath };
+  // A pulled model's folder is its snapshot, named by a commit hash: the repo id is what people recognize.
+  return { ref, id: describeSnapshotPath(path)?.repo ?? basename(path), path, files, configPath };
 }
 
 /**

@@ -53,7 +53,8 @@ export function decideVerdict(input: VerdictInput): Verdict {
     unit: 'tok/s',
   });
   if (decodeMet === false) {
-    reasons.push(`decode ${fmt(m.decodeTokPerSecPerStream)} tok/s per stream is below the ${fmt(input.targets.decodeTokensPerSec)} tok/s target (${fmtPct(checks.at(-1)?.margin_pct)})`);
+    const [got, want] = [m.decodeTokPerSecPerStream!, input.targets.decodeTokensPerSec];
+    reasons.push(`decode ${fmt(got)} tok/s per stream is below the ${fmt(want)} tok/s target (${fmt(want - got)} tok/s short, ${fmtShare(got, want)} of the target)`);
   }
 
   const ttftMet = m.ttftMs === null ? null : m.ttftMs <= input.targets.maxTtftMs;
@@ -66,7 +67,8 @@ export function decideVerdict(input: VerdictInput): Verdict {
     unit: 'ms',
   });
   if (ttftMet === false) {
-    reasons.push(`time to first token ${fmt(m.ttftMs)} ms exceeds the ${fmt(input.targets.maxTtftMs)} ms target (${fmtPct(checks.at(-1)?.margin_pct)})`);
+    const [got, limit] = [m.ttftMs!, input.targets.maxTtftMs];
+    reasons.push(`time to first token ${fmt(got)} ms exceeds the ${fmt(limit)} ms target (+${fmt(got - limit)} ms, ${fmtTimes(got, limit)} the target)`);
   }
 
   const memMet = m.peakMemoryBytes === null ? null : m.peakMemoryBytes <= input.usableMemoryBytes;
@@ -79,7 +81,8 @@ export function decideVerdict(input: VerdictInput): Verdict {
     unit: 'bytes',
   });
   if (memMet === false) {
-    reasons.push(`peak memory ${(m.peakMemoryBytes! / 2 ** 30).toFixed(2)} GiB does not fit the ${(input.usableMemoryBytes / 2 ** 30).toFixed(2)} GiB usable here`);
+    const gib = (bytes: number): string => (bytes / 2 ** 30).toFixed(2);
+    reasons.push(`peak memory ${gib(m.peakMemoryBytes!)} GiB does not fit the ${gib(input.usableMemoryBytes)} GiB usable here (${gib(m.peakMemoryBytes! - input.usableMemoryBytes)} GiB over)`);
   }
 
   const unknown = checks.filter((c) => c.met === null).map((c) => c.name);
@@ -94,9 +97,20 @@ function fmt(x: number | null | undefined): string {
   return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
 }
 
-function fmtPct(x: number | null | undefined): string {
-  if (x === null || x === undefined) return 'n/a';
-  return `${x >= 0 ? '+' : ''}${x.toFixed(0)}%`;
+/**
+ * A miss said as a magnitude and a ratio, never as a negative margin: "+613 ms, 2.2× the target" reads in
+ * the direction of the miss, where "-123%" of a lower-is-better figure read backwards.
+ */
+function fmtTimes(measured: number, target: number): string {
+  if (!(target > 0)) return 'n/a×';
+  const ratio = measured / target;
+  return `${ratio >= 10 ? ratio.toFixed(0) : ratio.toFixed(1)}×`;
+}
+
+/** `measured` as a share of `target`, for figures that fell short: "50%". */
+function fmtShare(measured: number, target: number): string {
+  if (!(target > 0)) return 'n/a';
+  return `${((measured / target) * 100).toFixed(0)}%`;
 }
 
 /**

@@ -157,9 +157,9 @@ describe('verdicts against constructed measurements', () => {
     const report: ConfirmReport = await confirmRecommendation(optionsFor(setup, dir, { candidates: 4 }), depsWith([], runner));
     const byRank = report.candidates;
     expect(byRank.map((c) => c.verdict.status)).toEqual(['rejected', 'rejected', 'rejected', 'confirmed']);
-    expect(byRank[0]!.verdict.reasons).toEqual(['decode 10.0 tok/s per stream is below the 20.0 tok/s target (-50%)']);
-    expect(byRank[1]!.verdict.reasons).toEqual(['time to first token 900 ms exceeds the 500 ms target (-80%)']);
-    expect(byRank[2]!.verdict.reasons[0]).toMatch(/^peak memory \d+\.\d\d GiB does not fit the \d+\.\d\d GiB usable here$/);
+    expect(byRank[0]!.verdict.reasons).toEqual(['decode 10.0 tok/s per stream is below the 20.0 tok/s target (10.0 tok/s short, 50% of the target)']);
+    expect(byRank[1]!.verdict.reasons).toEqual(['time to first token 900 ms exceeds the 500 ms target (+400 ms, 1.8× the target)']);
+    expect(byRank[2]!.verdict.reasons[0]).toMatch(/^peak memory \d+\.\d\d GiB does not fit the \d+\.\d\d GiB usable here \(\d+\.\d\d GiB over\)$/);
     expect(byRank[2]!.verdict.checks.find((k) => k.name === 'memory')?.met).toBe(false);
     expect(report.final).toMatchObject({ status: 'confirmed', candidateId: ranked[3] });
 
