@@ -4,6 +4,7 @@
  * the loop against known references). Runs in this process: nothing here is a measurement to protect.
  */
 import { ModelscoutError } from '../errors.js';
+import { loadTokenizer, type LocalTokenizer } from '../hub/tokenizer.js';
 import { detectDecoderIo } from '../runtime/decoder-io.js';
 import { DecoderLoop, generateGreedy } from './generate.js';
 import type { Device, GraphOptLevel, VariantName } from './matrix.js';
@@ -17,8 +18,27 @@ export interface GenerateOptions {
   device: Device;
   threads: number;
   graphOptLevel: GraphOptLevel;
-  promptIds: number[];
+  /** Token ids to feed as they are (synthetic models have no tokenizer). */
+  promptIds?: number[] | undefined;
+  /** Text, tokenized with the model's own tokenizer.json; exclusive with `promptIds`. */
+  prompt?: string | undefined;
+  /** Wrap `prompt` as one user message in the model's chat template. */
+  chat?: boolean | undefined;
   maxNew: number;
+}
+
+/** The text side of a run that started from text. */
+export interface GeneratedText {
+  prompt: string;
+  chat: boolean;
+  /** The folder of the tokenizer.json used. */
+  tokenizer: string;
+  /** The prompt exactly as encoded (the chat template applied when `chat`). */
+  rendered_prompt: string;
+  /** The generated ids decoded, up to the first end-of-sequence id (generation itself never stops early). */
+  text: string;
+  /** Index in `ids` of the first end-of-sequence id; null when none was generated. */
+  eos_index: number | null;
 }
 
 export interface GenerateReport {
@@ -37,12 +57,41 @@ export interface GenerateReport {
   ttft_ms: number;
   /** (n − 1) / (t_n − t_1); null with one token. */
   decode_tps: number | null;
+  /** Present when the prompt was text: what was encoded and what came out. */
+  text: GeneratedText | null;
+}
+
+interface PromptInput {
+  ids: number[];
+  tokenizer: LocalTokenizer | null;
+  rendered: string | null;
+}
+
+/** The prompt ids: given, or the text encoded by the model's tokenizer (through its chat template with `chat`). */
+async function promptInput(modelPath: string, options: GenerateOptions): Promise<PromptInput> {
+  if (options.prompt !== undefined && options.promptIds !== undefined) {
+    throw new ModelscoutError('E_USAGE', 'give either a prompt text (--prompt) or token ids (--prompt-ids), not both');
+  }
+  if (options.prompt === undefined) {
+    if (options.chat) throw new ModelscoutError('E_USAGE', '--chat applies the chat template to --prompt text', { suggestions: ['Pass --prompt "your text" with --chat.'] });
+    if (!options.promptIds || options.promptIds.length === 0) {
+      throw new ModelscoutError('E_USAGE', 'no prompt given', { suggestions: ['Pass --prompt "some text" (models with a tokenizer.json) or --prompt-ids 1,17,42.'] });
+    }
+    return { ids: options.promptIds, tokenizer: null, rendered: null };
+  }
+  if (options.prompt.trim() === '') throw new ModelscoutError('E_USAGE', 'the prompt text is empty', { suggestions: ['Pass --prompt "some text".'] });
+  const tokenizer = await loadTokenizer(modelPath);
+  const rendered = options.chat ? tokenizer.applyChatTemplate([{ role: 'user', content: options.prompt }]) : options.prompt;
+  const ids = options.chat ? tokenizer.encodeChat([{ role: 'user', content: options.prompt }]) : tokenizer.encode(options.prompt);
+  if (ids.length === 0) throw new ModelscoutError('E_USAGE', 'the prompt text encodes to no tokens', { suggestions: ['Pass a longer --prompt.'] });
+  return { ids, tokenizer, rendered };
 }
 
 export async function runGenerate(options: GenerateOptions): Promise<GenerateReport> {
   assertDeviceAvailable(options.device);
-  if (options.promptIds.length === 0) throw new ModelscoutError('E_USAGE', 'no prompt ids given', { suggestions: ['Pass --prompt-ids 1,17,42.'] });
   const model = await locateModel(options.model);
+  const input = await promptInput(model.path, options);
+  const promptIds = input.ids;
   const [variant] = selectVariants(model, options.variant === undefined ? undefined : [options.variant]);
   if (!variant) throw new ModelscoutError('E_NOT_FOUND', `model ${options.model} has no variant to run`);
   const file = model.files[variant] as string;
@@ -54,13 +103,19 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
     const io = detectDecoderIo(session.inputMetadata, session.outputMetadata);
     const vocab = io.vocabSize ?? info.signature.vocabSize;
     if (vocab !== null) {
-      const bad = options.promptIds.find((id) => id < 0 || id >= vocab);
+      const bad = promptIds.find((id) => id < 0 || id >= vocab);
       if (bad !== undefined) {
+        if (input.tokenizer) {
+          throw new ModelscoutError('E_MODEL', `the tokenizer in ${input.tokenizer.folder} gives id ${bad}, but the model's vocabulary has ids 0..${vocab - 1}`, {
+            suggestions: ['The tokenizer.json belongs to another model: use the one published with this model, or pass --prompt-ids.'],
+          });
+        }
         throw new ModelscoutError('E_INPUT', `invalid prompt id ${bad}: the vocabulary has ids 0..${vocab - 1}`, { suggestions: [`Use ids below ${vocab}.`] });
       }
     }
     const loop = new DecoderLoop(session, io, { kvLayout });
-    const out = await generateGreedy(loop, [options.promptIds], options.maxNew);
+    const out = await generateGreedy(loop, [promptIds], options.maxNew);
+    const ids = out.ids[0] as number[];
     const times = out.tokenTimesMs;
     const first = times[0] as number;
     const last = times[times.length - 1] as number;
@@ -70,14 +125,28 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
       device: options.device,
       threads: options.threads,
       kv_layout: kvLayout,
-      prompt_ids: options.promptIds,
-      ids: out.ids[0] as number[],
+      prompt_ids: promptIds,
+      ids,
       token_times_ms: times,
       run_ms: out.runMs,
       ttft_ms: first,
       decode_tps: times.length > 1 && last > first ? ((times.length - 1) / (last - first)) * 1000 : null,
+      text: input.tokenizer ? generatedText(input.tokenizer, options, input.rendered ?? '', ids) : null,
     };
   } finally {
     await session.release();
   }
+}
+
+function generatedText(tokenizer: LocalTokenizer, options: GenerateOptions, rendered: string, ids: readonly number[]): GeneratedText {
+  const eos = new Set(tokenizer.eosIds);
+  const stop = ids.findIndex((id) => eos.has(id));
+  return {
+    prompt: options.prompt ?? '',
+    chat: options.chat ?? false,
+    tokenizer: tokenizer.folder,
+    rendered_prompt: rendered,
+    text: tokenizer.decode(stop < 0 ? ids : ids.slice(0, stop)),
+    eos_index: stop < 0 ? null : stop,
+  };
 }

@@ -7,11 +7,13 @@ import { parseIntegerList } from '../bench/scenarios.js';
 import { invalidValue } from '../errors.js';
 
 export default class Generate extends BaseCommand {
-  static override summary = 'Greedy generation from token ids through the benchmark loop: the ids and when each token arrived.';
+  static override summary = 'Greedy generation from text or token ids through the benchmark loop: the text, the ids and when each token arrived.';
   static override description =
-    'Prefill the prompt ids, then decode --max-new tokens greedily with the KV cache (never stopping at EOS), exactly as `bench` does. Prints the generated ids and the time each token became available. Use it to check a model and the loop: the same model and ids always give the same ids.';
+    'Prefill the prompt, then decode --max-new tokens greedily with the KV cache (never stopping at EOS), exactly as `bench` does. Prints the generated ids and the time each token became available. Use it to check a model and the loop: the same model and prompt always give the same ids.\n\nText (--prompt) is tokenized offline with the tokenizer.json in the model folder (every model pulled from the Hub has one); --chat wraps it as a user message in the model\'s chat template. The generated text is printed up to the first end-of-sequence token. Synthetic models have no tokenizer: give them --prompt-ids.';
 
   static override examples = [
+    '<%= config.bin %> generate ~/.cache/huggingface/hub/models--onnx-community--SmolLM2-135M-Instruct/snapshots/<commit> --prompt "The capital of France is" --max-new 16',
+    '<%= config.bin %> generate ./SmolLM2-135M-Instruct --prompt "Name three colours." --chat --max-new 32',
     '<%= config.bin %> generate models/smollm2-135m-synthetic --prompt-ids 1,17,42 --max-new 24',
     '<%= config.bin %> generate ./model/onnx/model_q4.onnx --prompt-ids 1,17,42 --max-new 8 --json',
   ];
@@ -21,7 +23,9 @@ export default class Generate extends BaseCommand {
   };
 
   static override flags = {
-    'prompt-ids': Flags.string({ description: 'prompt token ids, comma-separated, e.g. 1,17,42', required: true }),
+    prompt: Flags.string({ description: "prompt text, tokenized with the model folder's tokenizer.json" }),
+    chat: Flags.boolean({ description: "apply the model's chat template to --prompt (one user message)" }),
+    'prompt-ids': Flags.string({ description: 'prompt token ids, comma-separated, e.g. 1,17,42 (models without a tokenizer)' }),
     'max-new': Flags.integer({ min: 1, max: 100_000, default: 24, description: 'tokens to generate' }),
     variant: Flags.string({ description: 'fp32, fp16 or q4 [default: fp32 when present]' }),
     device: Flags.option({ options: DEVICES, default: 'cpu' as const, description: 'execution provider' })(),
@@ -39,12 +43,18 @@ export default class Generate extends BaseCommand {
       device: flags.device,
       threads: flags.threads,
       graphOptLevel: flags['graph-opt-level'],
-      promptIds: parseIntegerList(flags['prompt-ids'], '--prompt-ids', 0),
+      promptIds: flags['prompt-ids'] === undefined ? undefined : parseIntegerList(flags['prompt-ids'], '--prompt-ids', 0),
+      prompt: flags.prompt,
+      chat: flags.chat,
       maxNew: flags['max-new'],
     });
     if (!this.jsonEnabled()) {
       const label = `${report.model.id}${report.model.synthetic ? ' (synthetic)' : ''} ${report.variant} on ${report.device}`;
       this.log(`${label}: ${report.prompt_ids.length} prompt ids → ${report.ids.length} new`);
+      if (report.text) {
+        this.log(`prompt: ${JSON.stringify(report.text.rendered_prompt)}`);
+        this.log(`text: ${report.text.text}${report.text.eos_index === null ? '' : ` [end of sequence at token ${report.text.eos_index + 1}]`}`);
+      }
       this.log(`ids: ${report.ids.join(',')}`);
       this.log(`token times (ms): ${report.token_times_ms.map((t) => t.toFixed(2)).join(' ')}`);
       this.log(`TTFT ${report.ttft_ms.toFixed(2)} ms${report.decode_tps === null ? '' : `, decode ${report.decode_tps.toFixed(1)} tok/s`}`);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,9 @@ import { detectDecoderIo } from '../../src/runtime/decoder-io.js';
 import { DecoderLoop, generateByRecompute } from '../../src/bench/generate.js';
 import { createSession } from '../../src/bench/session.js';
 import type { BenchReport } from '../../src/report/schema.js';
+import type { GenerateReport } from '../../src/bench/run-generate.js';
+import { loadTokenizer } from '../../src/hub/tokenizer.js';
+import { BOS_TEMPLATE, tokenizerConfig, wordLevelTokenizer, writeTokenizer } from '../hub/tokenizer-fixtures.js';
 import { buildTinyModel } from '../helpers/tiny-model.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -211,6 +214,41 @@ describe('modelscout generate', () => {
     expect(out.model.synthetic).toBe(true);
     const text = await cli(['generate', good, '--prompt-ids', '1,17,42', '--max-new', '8']);
     expect(text.stdout).toContain(`ids: ${out.ids.join(',')}`);
+  });
+
+  it('--prompt text: encoded with the folder\'s tokenizer.json, the same ids as --prompt-ids, the text decoded up to EOS', async () => {
+    const folder = join(dir, 'tiny-llama-text');
+    await cp(good, folder, { recursive: true });
+    await writeTokenizer(folder, wordLevelTokenizer(128), tokenizerConfig({ chat_template: BOS_TEMPLATE }));
+    const tokenizer = await loadTokenizer(folder);
+    const r = await cli(['generate', folder, '--prompt', 'The cat sat on the mat', '--max-new', '12', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as GenerateReport;
+    expect(out.prompt_ids).toEqual([1, 3, 4, 5, 6, 3, 7]);
+    const byIds = JSON.parse((await cli(['generate', folder, '--prompt-ids', out.prompt_ids.join(','), '--max-new', '12', '--json'])).stdout) as GenerateReport;
+    expect(out.ids).toEqual(byIds.ids);
+    expect(byIds.text).toBeNull();
+    const stop = out.ids.indexOf(2);
+    expect(out.text).toMatchObject({ prompt: 'The cat sat on the mat', chat: false, tokenizer: folder, eos_index: stop < 0 ? null : stop });
+    expect(out.text?.text).toBe(tokenizer.decode(stop < 0 ? out.ids : out.ids.slice(0, stop)));
+    expect(out.text?.text.split(' ').length).toBe(stop < 0 ? 12 : stop);
+
+    const chat = await cli(['generate', folder, '--prompt', 'hello world', '--chat', '--max-new', '4']);
+    expect(chat.exitCode, chat.stderr).toBe(0);
+    expect(chat.stdout).toContain('prompt: "<s>user : hello world assistant :"');
+    expect(chat.stdout).toMatch(/^text: /m);
+    expect(chat.stdout).toMatch(/^ids: \d+(,\d+){3}$/m);
+  });
+
+  it('--prompt on a synthetic model without a tokenizer is one line saying to pass ids', async () => {
+    const r = await cli(['generate', good, '--prompt', 'hello']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/^Error: no tokenizer\.json beside .*tiny-llama, so text cannot be tokenized\n {2}Try this: Pass token ids instead \(--prompt-ids\)/);
+    const neither = await cli(['generate', good]);
+    expect(neither.exitCode).toBe(2);
+    expect(neither.stderr).toMatch(/^Error: no prompt given/);
+    const both = await cli(['generate', good, '--prompt', 'a', '--prompt-ids', '1']);
+    expect(both.stderr).toMatch(/^Error: give either a prompt text \(--prompt\) or token ids \(--prompt-ids\), not both/);
   });
 
   it('rejects ids outside the vocabulary', async () => {

@@ -23,10 +23,12 @@ function bosProcessor(): object {
 
 export const WORDS = ['the', 'cat', 'sat', 'on', 'mat', 'a', 'dog', 'ran', '.', 'hello', 'world', 'user', 'assistant', ':'];
 
-export function wordLevelTokenizer(): object {
+/** `vocabSize` pads the vocabulary with words w17, w18, … so every id of a model that size decodes. */
+export function wordLevelTokenizer(vocabSize = 0): object {
   const vocab: Record<string, number> = {};
   SPECIAL.forEach((t, i) => (vocab[t] = i));
   WORDS.forEach((w, i) => (vocab[w] = SPECIAL.length + i));
+  for (let id = SPECIAL.length + WORDS.length; id < vocabSize; id++) vocab[`w${id}`] = id;
   return {
     version: '1.0',
     truncation: null,

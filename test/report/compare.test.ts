@@ -101,7 +101,7 @@ describe('compareReports on constructed reports', () => {
 });
 
 /** A result with another thread count / variant / device / model (the rest as makeResult makes it). */
-function withSetting(r: BenchResult, setting: Partial<{ threads: number; variant: string; device: string; model: string }>): BenchResult {
+function withSetting(r: BenchResult, setting: Partial<{ threads: number; variant: BenchResult['variant']['name']; device: BenchResult['config']['device']; model: string }>): BenchResult {
   return {
     ...r,
     config: { ...r.config, threads: setting.threads ?? r.config.threads, device: setting.device ?? r.config.device },
