@@ -1,7 +1,8 @@
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { listWeightTensors, type WeightTensorGroup } from '../catalog/tensors.js';
-import type { DeviceTarget } from './device.js';
+import { defaultEfficiency, errorBand, type DeviceTarget, type Efficiency } from './device.js';
 import { DEFAULT_HEADROOM_FRACTION } from './fit.js';
+import { attentionFlops, matmulFlopsPerToken } from './speed.js';
 
 /**
  * Memory of parameter-efficient fine-tuning, the way PEFT + bitsandbytes run it:
@@ -123,6 +124,72 @@ export function finetuneMemory(input: FinetuneInput): FinetuneMemory {
       formula: `${input.method === 'qlora' ? `NF4 base (${NF4_BITS_PER_WEIGHT.toFixed(3)} bits/weight, bf16 embeddings/norms/LM head)` : 'bf16 base'} + rank-${rank} adapters on ${target} layers (fp32 weights, gradients and AdamW moments: 16 B/param) + bf16 activations ${checkpointing ? 'with' : 'without'} gradient checkpointing + fp32 logits and their gradient`,
       gradientCheckpointing: checkpointing,
       headroomFraction,
+    },
+  };
+}
+
+/** The dataset size fine-tuning time is quoted for when none is given: 10 M tokens per epoch. */
+export const DEFAULT_EPOCH_TOKENS = 10_000_000;
+
+/** Longer than this per epoch, a fine-tuning run that fits in memory is still not practical here. */
+export const FEASIBLE_EPOCH_SECONDS = 7 * 24 * 3600;
+
+export interface FinetuneTimeInput {
+  spec: ModelSpec;
+  /** Training tokens per epoch. */
+  tokens: number;
+  /** Tokens per sequence (the attention term grows with it). */
+  seqLen: number;
+  device: Pick<DeviceTarget, 'kind' | 'bandwidthSource' | 'peakFlops'>;
+  /** Compute efficiency of the device; default: the estimator's prefill efficiency for it. */
+  efficiency?: Efficiency;
+  gradientCheckpointing?: boolean;
+}
+
+export interface FinetuneTime {
+  tokens: number;
+  /** FLOPs per training token: forward, the recomputation (with checkpointing) and the backward pass. */
+  flopsPerToken: number;
+  /** Seconds for one epoch, with its error band; null when the device's peak FLOP/s is unknown. */
+  seconds: { value: number; low: number; high: number } | null;
+  /** One epoch within FEASIBLE_EPOCH_SECONDS (null when unknown). */
+  feasible: boolean | null;
+  basis: { formula: string; efficiency: number; peakFlops: number | null };
+}
+
+/**
+ * Time of one epoch of LoRA / QLoRA fine-tuning from the device's FLOP/s. A training token costs the
+ * forward pass, its recomputation under gradient checkpointing, and a backward pass that — the base being
+ * frozen — computes gradients of the activations only, about one forward's worth (Hu et al. 2021, LoRA §4.2:
+ * no gradients or optimizer states for the frozen weights); so 3 forward passes with checkpointing, 2 without.
+ * Forward FLOPs per token = 2 × active params + causal attention at the sequence length (as the prefill
+ * estimate). Compute runs at the device's prefill efficiency. QLoRA also dequantizes NF4 weights every
+ * step, which this does not count: read its time as a lower bound.
+ */
+export function finetuneTime(input: FinetuneTimeInput): FinetuneTime {
+  const { spec, tokens, device } = input;
+  const seqLen = Math.max(1, input.seqLen);
+  const passes = (input.gradientCheckpointing ?? true) ? 3 : 2;
+  const forwardPerToken = matmulFlopsPerToken(spec) + attentionFlops(spec, seqLen) / seqLen;
+  const flopsPerToken = passes * forwardPerToken;
+  const efficiency = input.efficiency ?? defaultEfficiency(device);
+  const peak = device.peakFlops;
+  const band = errorBand(efficiency);
+  let seconds: FinetuneTime['seconds'] = null;
+  if (peak !== null && peak > 0 && efficiency.prefill > 0) {
+    const value = (tokens * flopsPerToken) / (peak * efficiency.prefill);
+    // A faster device than assumed (band.high) takes less time, and the other way round.
+    seconds = { value, low: value / band.high, high: value / band.low };
+  }
+  return {
+    tokens,
+    flopsPerToken,
+    seconds,
+    feasible: seconds === null ? null : seconds.value <= FEASIBLE_EPOCH_SECONDS,
+    basis: {
+      formula: `${passes} × (2 × active params + causal attention at ${seqLen} tokens) FLOPs per token ÷ (peak FLOP/s × ${efficiency.prefill.toFixed(2)})`,
+      efficiency: efficiency.prefill,
+      peakFlops: peak,
     },
   };
 }

@@ -4,11 +4,15 @@ import type { ModelSpec } from '../catalog/model-spec.js';
 import {
   DEFAULT_HEADROOM_FRACTION,
   defaultEfficiency,
+  DEFAULT_EPOCH_TOKENS,
+  FEASIBLE_EPOCH_SECONDS,
   estimateSpeed,
   finetuneMemory,
+  finetuneTime,
   fitMemory,
   type DeviceTarget,
   type FinetuneMemory,
+  type FinetuneTime,
   type MemoryFit,
   type Efficiency,
   type SpeedEstimate,
@@ -30,11 +34,15 @@ export const FORMAT_LADDER: Record<'cpu' | 'gpu', WeightFormat[]> = {
 /** A reduced context shorter than this is not offered as a trade-off (too short to be useful). */
 export const MIN_USEFUL_CONTEXT = 512;
 
-/** LoRA rank and batch the fine-tuning fit is shown at (sequence length = the target context). */
-export const FINETUNE_DEFAULTS = { rank: 16, batch: 1 } as const;
+/**
+ * LoRA rank and batch the fine-tuning fit is shown at (sequence length = the target context), and the
+ * dataset size its time is quoted for.
+ */
+export const FINETUNE_DEFAULTS = { rank: 16, batch: 1, epochTokens: DEFAULT_EPOCH_TOKENS } as const;
 
 export const RANKING_BASIS: RankingBasis = {
   order: [
+    `fine-tuning leaves only: fine-tuning fits on the model's device (QLoRA at least) and one epoch of ${DEFAULT_EPOCH_TOKENS / 1e6} M tokens takes ≤ ${FEASIBLE_EPOCH_SECONDS / 86400} days, then fits but takes longer, then does not fit`,
     'fits at the target context (before fits only at a reduced context)',
     'meets every target (decode tok/s per stream and TTFT), then meets one, then none',
     'among models that meet every target: quality proxy, higher first; among the others: closeness to the targets first (the product of estimate ÷ target per missed target), then quality proxy',
@@ -75,6 +83,34 @@ export interface Evaluation {
   chosen: FormatTrial;
   fit: 'fits' | 'reduced-context';
   trials: FormatTrial[];
+  /** Fine-tuning on the same device (fine-tuning leaves: see `withFinetune`). */
+  finetune?: FinetuneEstimate;
+}
+
+export interface FinetuneEstimate {
+  lora: FinetuneMemory;
+  qlora: FinetuneMemory;
+  /** One epoch of `FINETUNE_DEFAULTS.epochTokens` tokens (the same FLOPs for LoRA and QLoRA). */
+  time: FinetuneTime;
+}
+
+/** LoRA and QLoRA memory and the time of one epoch of a model on a device, at the shown defaults. */
+export function estimateFinetune(spec: ModelSpec, device: DeviceTarget, seqLen: number, efficiencyFor?: EfficiencyLookup): FinetuneEstimate {
+  const memory = (method: 'lora' | 'qlora'): FinetuneMemory => finetuneMemory({ spec, method, rank: FINETUNE_DEFAULTS.rank, batch: FINETUNE_DEFAULTS.batch, seqLen, device });
+  // Training runs in 16-bit on GPUs and fp32 on CPUs: the compute efficiency of the least compressed format.
+  const efficiency = efficiencyFor?.(device, FORMAT_LADDER[device.kind][0]!);
+  return { lora: memory('lora'), qlora: memory('qlora'), time: finetuneTime({ spec, tokens: FINETUNE_DEFAULTS.epochTokens, seqLen, device, ...(efficiency ? { efficiency } : {}) }) };
+}
+
+/** The evaluation with its fine-tuning estimate attached: what ranking and the candidate's figures read. */
+export function withFinetune(e: Evaluation, seqLen: number, efficiencyFor?: EfficiencyLookup): Evaluation {
+  return { ...e, finetune: estimateFinetune(e.spec, e.device, seqLen, efficiencyFor) };
+}
+
+/** 0: fine-tuning fits and one epoch is practical here; 1: fits but too slow; 2: does not fit. */
+export function finetuneTier(f: FinetuneEstimate): number {
+  if (!f.qlora.fits && !f.lora.fits) return 2;
+  return f.time.feasible === false ? 1 : 0;
 }
 
 export type EvaluationResult = { ok: true; evaluation: Evaluation } | { ok: false; reason: string; smallestTotalBytes: number | null };
@@ -156,6 +192,11 @@ export function evaluateModel(spec: ModelSpec, devices: DeviceTarget[], targets:
 /** Ranking order of `RANKING_BASIS` (with `targets` null: the device choice for one model). */
 function compareEvaluations(a: Evaluation, b: Evaluation, targets: Pick<Targets, 'decodeTokensPerSec' | 'maxTtftMs'> | null): number {
   const byQuality = targets !== null;
+  // "Yes, we will fine-tune" counts first: a model the team cannot adapt here is no answer to that leaf.
+  if (a.finetune && b.finetune) {
+    const byFinetune = finetuneTier(a.finetune) - finetuneTier(b.finetune);
+    if (byFinetune !== 0) return byFinetune;
+  }
   const tier = (e: Evaluation): number => (e.fit === 'fits' ? 0 : 10) + (e.chosen.meets.all ? 0 : 2 - metCount(e.chosen.meets) + 1);
   const byTier = tier(a) - tier(b);
   if (byTier !== 0) return byTier;
@@ -234,12 +275,13 @@ export function toCandidate(e: Evaluation, rank: number, targets: Targets, withF
 
   let finetune: Candidate['finetune'] = null;
   if (withFinetune) {
-    const run = (method: 'lora' | 'qlora'): FinetuneSummary =>
-      summarizeFinetune(finetuneMemory({ spec, method, rank: FINETUNE_DEFAULTS.rank, batch: FINETUNE_DEFAULTS.batch, seqLen: targets.contextTokens, device }));
-    finetune = { lora: run('lora'), qlora: run('qlora') };
+    const estimate = e.finetune ?? estimateFinetune(spec, device, targets.contextTokens);
+    finetune = { lora: summarizeFinetune(estimate.lora), qlora: summarizeFinetune(estimate.qlora), epoch: summarizeEpoch(estimate.time) };
     const ft = finetune;
+    const fits = ft.lora.fits || ft.qlora.fits;
     reasons.push(
-      `fine-tuning at rank ${FINETUNE_DEFAULTS.rank}, batch ${FINETUNE_DEFAULTS.batch} × ${targets.contextTokens} tokens: LoRA needs ${gib(ft.lora.totalBytes)} GiB (${ft.lora.fits ? 'fits' : 'does not fit'}), QLoRA ${gib(ft.qlora.totalBytes)} GiB (${ft.qlora.fits ? 'fits' : 'does not fit'})`,
+      `fine-tuning at rank ${FINETUNE_DEFAULTS.rank}, batch ${FINETUNE_DEFAULTS.batch} × ${targets.contextTokens} tokens: LoRA needs ${gib(ft.lora.totalBytes)} GiB (${ft.lora.fits ? 'fits' : 'does not fit'}), QLoRA ${gib(ft.qlora.totalBytes)} GiB (${ft.qlora.fits ? 'fits' : 'does not fit'})` +
+        (fits ? `; ${describeEpoch(estimate.time, device.kind === 'gpu' ? 'the GPU' : 'the CPU')}` : ''),
     );
   }
 
@@ -310,6 +352,26 @@ function summarizeFinetune(m: FinetuneMemory): FinetuneSummary {
     fits: m.fits,
     reason: m.reason,
   };
+}
+
+function summarizeEpoch(t: FinetuneTime): NonNullable<Candidate['finetune']>['epoch'] {
+  return { tokens: t.tokens, flopsPerToken: t.flopsPerToken, seconds: t.seconds, feasible: t.feasible, formula: t.basis.formula };
+}
+
+/** "one epoch of 10 M tokens ≈ 3.2 h on the GPU (1.6–6.4 h)" (`where` empty: no place named), and when too slow, that it is not practical. */
+export function describeEpoch(t: FinetuneTime, where: string): string {
+  const size = `one epoch of ${t.tokens / 1e6} M tokens`;
+  if (t.seconds === null) return `${size}: no time estimate (the peak FLOP/s of ${where} is unknown)`;
+  const text = `${size} ≈ ${formatDuration(t.seconds.value)}${where ? ` on ${where}` : ''} (${formatDuration(t.seconds.low)}–${formatDuration(t.seconds.high)})`;
+  return t.feasible === false ? `${text}: fits, but not practical here` : text;
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 48 * 3600) return `${Number((seconds / 3600).toPrecision(2))} h`;
+  if (seconds < 365 * 86400) return `${Number((seconds / 86400).toPrecision(2))} days`;
+  return `${Number((seconds / (365 * 86400)).toPrecision(2))} years`;
 }
 
 function describeMisses(meets: Candidate['meets'], speed: SpeedEstimate | null, targets: Targets): string {

@@ -7,7 +7,21 @@ import { GPU_RUNTIME_OVERHEAD_BYTES, cpuTarget, gpuTarget } from '../hardware/de
 import type { DecisionTree } from '../tree/schema.js';
 import { describeParamRange } from '../tree/render.js';
 import type { Requirements } from './requirements.js';
-import { FORMAT_LADDER, RANKING_BASIS, belowSizeClass, evaluateModel, inSizeClass, rankEvaluations, toCandidate, type EfficiencyLookup, type Evaluation } from './rank.js';
+import {
+  FINETUNE_DEFAULTS,
+  FORMAT_LADDER,
+  RANKING_BASIS,
+  belowSizeClass,
+  describeEpoch,
+  estimateFinetune,
+  evaluateModel,
+  inSizeClass,
+  rankEvaluations,
+  toCandidate,
+  withFinetune,
+  type EfficiencyLookup,
+  type Evaluation,
+} from './rank.js';
 import { RECOMMENDATION_SCHEMA_VERSION, type DeviceSummary, type ExcludedModel, type HardwareNeeded, type Recommendation } from './types.js';
 
 export interface RecommendInput {
@@ -61,7 +75,7 @@ export function recommend(input: RecommendInput): Recommendation {
   const excluded: ExcludedModel[] = [];
   for (const spec of classModels) {
     const result = evaluateModel(spec, devices, req.targets, input.efficiencyFor);
-    if (result.ok) evaluations.push(result.evaluation);
+    if (result.ok) evaluations.push(req.leaf.fineTune ? withFinetune(result.evaluation, req.targets.contextTokens, input.efficiencyFor) : result.evaluation);
     else excluded.push({ id: spec.id, name: spec.name, paramsTotal: spec.paramsTotal, reason: result.reason, smallestTotalBytes: result.smallestTotalBytes });
   }
   const ranked = rankEvaluations(evaluations, req.targets);
@@ -81,7 +95,8 @@ export function recommend(input: RecommendInput): Recommendation {
     const below = catalog.filter((m) => belowSizeClass(m, sizeClass));
     const alternativeEvaluations = below.flatMap((spec) => {
       const r = evaluateModel(spec, devices, req.targets, input.efficiencyFor);
-      return r.ok ? [r.evaluation] : [];
+      if (!r.ok) return [];
+      return [req.leaf.fineTune ? withFinetune(r.evaluation, req.targets.contextTokens, input.efficiencyFor) : r.evaluation];
     });
     const alternatives = rankEvaluations(alternativeEvaluations, req.targets)
       .slice(0, top)
@@ -110,7 +125,20 @@ export function recommend(input: RecommendInput): Recommendation {
     const count = full > 0 ? `${full} model${full === 1 ? '' : 's'} of the ${classLabel} class fit${full === 1 ? 's' : ''} here` : `models of the ${classLabel} class fit here only at a reduced context (${reduced})`;
     summary = `${count}, but none meets every target (${targetsText}); the best compromise is ${best.name} (${best.format}${best.fit === 'reduced-context' ? `, ≤ ${best.memory.maxContext} tokens` : ''}).`;
   }
-  if (req.leaf.fineTune) notes.push(`Fine-tuning memory is shown at LoRA rank 16, batch 1 × ${req.targets.contextTokens} tokens, on the device each model runs on.`);
+  if (req.leaf.fineTune) {
+    notes.push(
+      `Fine-tuning memory is shown at LoRA rank ${FINETUNE_DEFAULTS.rank}, batch ${FINETUNE_DEFAULTS.batch} × ${req.targets.contextTokens} tokens, on the device each model runs on; its time for one epoch of ${FINETUNE_DEFAULTS.epochTokens / 1e6} M training tokens, from the device's peak FLOP/s. Models whose fine-tuning fits rank first.`,
+    );
+    const shown = candidates.length > 0 ? candidates : (nothingFits?.alternatives ?? []);
+    const top = shown[0];
+    if (top && !shown.some((c) => c.finetune && (c.finetune.lora.fits || c.finetune.qlora.fits))) {
+      const spec = catalog.find((m) => m.id === top.id);
+      const plan = spec ? planFinetuneElsewhere(spec, top, req.targets.contextTokens, input.accelerators ?? ACCELERATORS) : null;
+      const none = `Fine-tuning fits on none of the ${shown.length} candidate${shown.length === 1 ? '' : 's'} here (QLoRA of ${top.name} needs ${gib(top.finetune?.qlora.totalBytes ?? 0)} GiB, ${gib(top.finetune?.qlora.usableBytes ?? 0)} GiB usable).`;
+      notes.unshift(plan ? `${none} ${plan}` : `${none} No known GPU holds it: fine-tune on several GPUs, or pick a smaller model.`);
+      summary = `${summary} ${none}${plan ? ` ${plan}` : ''}`;
+    }
+  }
   for (const d of devices) {
     const calibrated = FORMAT_LADDER[d.kind].flatMap((format) => {
       const efficiency = input.efficiencyFor?.(d, format);
@@ -148,6 +176,35 @@ export function recommend(input: RecommendInput): Recommendation {
     notes,
     confirm: null,
   };
+}
+
+/**
+ * Where a model that cannot be fine-tuned here could be: the known GPU with the least memory on which its
+ * QLoRA fits (LoRA when that fits too), with the time of one epoch there; then it is served here as ranked.
+ */
+export function planFinetuneElsewhere(spec: ModelSpec, served: Pick<Recommendation['candidates'][number], 'format' | 'device'>, seqLen: number, accelerators: readonly AcceleratorSpec[]): string | null {
+  const options = accelerators
+    .filter((a): a is AcceleratorSpec & { memoryBytes: number } => a.vendor === 'nvidia' && a.memoryBytes !== null && a.fp16Flops !== null)
+    .sort((a, b) => a.memoryBytes - b.memoryBytes);
+  for (const acc of options) {
+    const device: DeviceTarget = {
+      kind: 'gpu',
+      name: acc.name,
+      count: 1,
+      memoryTotalBytes: acc.memoryBytes,
+      memoryAvailableBytes: acc.memoryBytes,
+      bandwidthBytesPerSec: acc.memoryBandwidthBytesPerSec,
+      bandwidthSource: 'known',
+      peakFlops: acc.fp16Flops,
+      peakFlopsSource: 'known',
+      runtimeOverheadBytes: GPU_RUNTIME_OVERHEAD_BYTES,
+    };
+    const f = estimateFinetune(spec, device, seqLen);
+    if (!f.qlora.fits) continue;
+    const method = f.lora.fits ? f.lora : f.qlora;
+    return `Plan: fine-tune ${spec.name} with ${method.method === 'lora' ? 'LoRA' : 'QLoRA'} on one ${acc.name} (needs ${gib(method.totalBytes)} GiB of ${gib(method.usableBytes)} GiB usable; ${describeEpoch(f.time, '')}), then serve the adapted model here (${served.format} on the ${served.device.kind.toUpperCase()}).`;
+  }
+  return null;
 }
 
 /**

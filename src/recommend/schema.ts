@@ -93,6 +93,16 @@ const finetuneSummarySchema = z
   })
   .meta({ id: 'FinetuneSummary', description: 'LoRA or QLoRA memory on the device the model runs on (bytes).' });
 
+const finetuneEpochSchema = z
+  .strictObject({
+    tokens: positiveInt,
+    flopsPerToken: z.number(),
+    seconds: z.strictObject({ value: z.number(), low: z.number(), high: z.number() }).nullable(),
+    feasible: z.boolean().nullable(),
+    formula: z.string(),
+  })
+  .meta({ id: 'FinetuneEpoch', description: "One epoch of LoRA/QLoRA fine-tuning on the candidate's device, from its peak FLOP/s (seconds; null when unknown); feasible = within 7 days." });
+
 export const candidateSchema = z
   .strictObject({
     rank: positiveInt,
@@ -141,7 +151,7 @@ export const candidateSchema = z
     meets: z.strictObject({ decodeTokensPerSec: z.boolean().nullable(), ttft: z.boolean().nullable(), all: z.boolean() }),
     tradeoffs: z.array(z.string()),
     reasons: z.array(z.string()),
-    finetune: z.strictObject({ lora: finetuneSummarySchema, qlora: finetuneSummarySchema }).nullable(),
+    finetune: z.strictObject({ lora: finetuneSummarySchema, qlora: finetuneSummarySchema, epoch: finetuneEpochSchema }).nullable(),
   })
   .meta({
     id: 'Candidate',

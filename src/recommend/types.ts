@@ -118,14 +118,25 @@ export interface Candidate {
   tradeoffs: string[];
   /** Why it ranks where it does, in short sentences. */
   reasons: string[];
-  /** LoRA and QLoRA memory on the same device (fine-tuning leaves only). */
-  finetune: { lora: FinetuneSummary; qlora: FinetuneSummary } | null;
+  /** LoRA and QLoRA memory on the same device, and the time of one epoch there (fine-tuning leaves only). */
+  finetune: { lora: FinetuneSummary; qlora: FinetuneSummary; epoch: FinetuneEpoch } | null;
 }
 
 export type FinetuneSummary = Pick<
   FinetuneMemory,
   'method' | 'rank' | 'batch' | 'seqLen' | 'frozenWeightBytes' | 'adapterBytes' | 'gradientBytes' | 'optimizerBytes' | 'activationBytes' | 'totalBytes' | 'usableBytes' | 'fits' | 'reason'
 >;
+
+/** One epoch of LoRA / QLoRA fine-tuning from the device's FLOP/s (see `finetuneTime`). */
+export interface FinetuneEpoch {
+  tokens: number;
+  flopsPerToken: number;
+  /** null when the device's peak FLOP/s is unknown. */
+  seconds: { value: number; low: number; high: number } | null;
+  /** One epoch within a week; null when unknown. */
+  feasible: boolean | null;
+  formula: string;
+}
 
 export interface ExcludedModel {
   id: string;
