@@ -25,6 +25,7 @@ describe('parseTestId', () => {
     }
     try {
       parseTestId('pp5x');
+      expect.unreachable('pp5x was accepted');
     } catch (e) {
       expect((e as ModelscoutError).exitCode).toBe(2);
       expect((e as Error).message).toContain('"pp5x"');

@@ -22,6 +22,15 @@ describe('logit fidelity metrics', () => {
     expect(m.cosineMean).toBeCloseTo(0, 12);
   });
 
+  it('KL is taken in the direction KL(reference || quantized): an asymmetric example tells the two apart', () => {
+    // P = softmax([0, 0]) = [1/2, 1/2], Q = softmax([0, ln 3]) = [1/4, 3/4].
+    const m = compareLogits([0, 0], [0, Math.log(3)], 2);
+    const pq = 0.5 * Math.log(0.5 / 0.25) + 0.5 * Math.log(0.5 / 0.75); // 0.1438 nats
+    const qp = 0.25 * Math.log(0.25 / 0.5) + 0.75 * Math.log(0.75 / 0.5); // 0.1308 nats
+    expect(Math.abs(pq - qp)).toBeGreaterThan(0.01);
+    expect(m.klMean).toBeCloseTo(pq, 12);
+  });
+
   it('KL and cosine are invariant to a constant shift of the logits', () => {
     const rnd = createRandom(1);
     const r = Array.from({ length: 50 }, () => rnd.normal());
