@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
+import { topologyFlags, topologyFromFlags } from '../cli/topology-flags.js';
 import { EXIT_CODES } from '../errors.js';
 import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
 import { recommendSourceFlags, requirementFlags, requirementInputsFromFlags } from '../cli/recommend-flags.js';
@@ -28,12 +29,14 @@ export default class Recommend extends BaseCommand {
     '<%= config.bin %> recommend --customization yes --confirm --price-per-hour 0.10',
     '<%= config.bin %> recommend --context 2048 --concurrency 2 --confirm --thorough --out report.json',
     '<%= config.bin %> recommend --customization yes --gpu "A100-80GB"',
+    '<%= config.bin %> recommend --latency relaxed --gpu H100-80GB --gpus 8 --nodes 2 --interconnect nvlink,ib',
     '<%= config.bin %> recommend --answers answers.yaml --context 8192 --concurrency 4',
   ];
 
   static override flags = {
     ...requirementFlags,
     ...recommendSourceFlags,
+    ...topologyFlags,
     confirm: Flags.boolean({ description: 'measure the top candidates on this machine: pull or synthesize, quantize to int4, benchmark, verdict', helpGroup: 'CONFIRM' }),
     ...confirmFlags,
     out: Flags.string({ description: 'write the JSON report (the Recommendation, with the confirm report) to this file, atomically (with --confirm: default ./modelscout-report.json)', helpValue: 'FILE' }),
@@ -46,9 +49,10 @@ export default class Recommend extends BaseCommand {
     const flagInputs = requirementInputsFromFlags(flags);
     const overrides = hardwareOverridesFromFlags(flags);
     const confirm = confirmFlagsFrom(flags);
+    const topology = topologyFromFlags(flags);
     const layers: RequirementInputs[] = flags.answers === undefined ? [flagInputs] : [await loadAnswersFile(flags.answers), flagInputs];
     if (flags.probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth (about 2 s)...');
-    const context = await loadRecommendContext({ treeFile: flags.tree, catalogFile: flags.catalog, overrides, probe: flags.probe });
+    const context = await loadRecommendContext({ treeFile: flags.tree, catalogFile: flags.catalog, overrides, probe: flags.probe, ...(topology ? { topology } : {}) });
     const environment = pipelineEnvironment(this.config.version, ['recommend', ...this.argv]);
     const calibrated = await recommendCalibrated(context, layers, flags.top, { calibrationFlag: flags.calibration, confirm: flags.confirm, environment });
     const recommendation = calibrated.recommendation;

@@ -1,3 +1,4 @@
+import type { Cluster } from './topology.js';
 import type { WeightFormat } from './weights.js';
 
 /**
@@ -21,6 +22,11 @@ export interface DeviceTarget {
   peakFlopsSource: 'known' | 'default' | 'override' | 'unknown';
   /** Memory the runtime itself takes before any weight (process, ONNX Runtime arenas, CUDA context). */
   runtimeOverheadBytes: number;
+  /**
+   * GPUs spread over nodes with a known interconnect: the estimator plans TP / PP / DP layouts with their
+   * communication (`src/estimate/topology.ts`) instead of treating the sums above as one device.
+   */
+  cluster?: Cluster;
 }
 
 /** Fraction of peak the runtime reaches: decode against bandwidth, prefill against peak FLOP/s. */

@@ -9,3 +9,4 @@ export * from './device.js';
 export * from './fit.js';
 export * from './speed.js';
 export * from './finetune.js';
+export * from './topology.js';

@@ -65,7 +65,15 @@ export async function recommendCalibrated(
   const efficiencyFor = efficiencyLookup(calibration, context.hardware);
   const inputs = mergeInputs(...layers);
   const requirements = resolveRequirements(context.tree, inputs, options.confirm ? { contextTokens: CONFIRM_DEFAULT_CONTEXT } : {});
-  const recommendation = recommend({ tree: context.tree, requirements, hardware: context.hardware, catalog: context.catalog, top, efficiencyFor });
+  const recommendation = recommend({
+    tree: context.tree,
+    requirements,
+    hardware: context.hardware,
+    catalog: context.catalog,
+    top,
+    efficiencyFor,
+    ...(context.topology ? { topology: context.topology } : {}),
+  });
   if (options.confirm && inputs.contextTokens === undefined) {
     recommendation.notes.push(
       `--confirm runs every prompt for real, so without --context it uses ${CONFIRM_DEFAULT_CONTEXT} tokens instead of the tree's ${context.tree.targets.contextTokens}; pass --context to confirm at another length.`,

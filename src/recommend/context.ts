@@ -1,5 +1,6 @@
 import { loadCatalog } from '../catalog/index.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
+import type { TopologyRequest } from '../estimate/topology.js';
 import { detectHardware, type Hardware, type HardwareOverrides } from '../hardware/detect.js';
 import { readDataFile } from '../tree/data-file.js';
 import { resolveTree } from '../tree/load.js';
@@ -14,6 +15,8 @@ export interface RecommendContext {
   tree: DecisionTree;
   hardware: Hardware;
   catalog: ModelSpec[];
+  /** GPUs per node, nodes and links asked for (`--gpus`, `--nodes`, `--interconnect`). */
+  topology?: TopologyRequest;
 }
 
 export interface LoadContextOptions {
@@ -21,6 +24,7 @@ export interface LoadContextOptions {
   catalogFile?: string | undefined;
   overrides?: HardwareOverrides;
   probe?: boolean;
+  topology?: TopologyRequest;
 }
 
 /** Loads the tree and the catalog first (cheap, and where bad input shows), then detects the hardware. */
@@ -28,7 +32,7 @@ export async function loadRecommendContext(options: LoadContextOptions): Promise
   const tree = await resolveTree(options.treeFile);
   const catalog = loadCatalog(options.catalogFile === undefined ? {} : { extraCatalogFile: options.catalogFile });
   const hardware = await detectHardware({ probe: options.probe ?? false, ...(options.overrides ? { overrides: options.overrides } : {}) });
-  return { tree, hardware, catalog };
+  return { tree, hardware, catalog, ...(options.topology ? { topology: options.topology } : {}) };
 }
 
 /** An answers file (JSON or YAML) → requirement inputs; one-line errors name the file. */
@@ -52,6 +56,7 @@ export function recommendWith(context: RecommendContext, layers: RequirementInpu
     hardware: context.hardware,
     catalog: context.catalog,
     top,
+    ...(context.topology ? { topology: context.topology } : {}),
     ...(options.efficiencyFor ? { efficiencyFor: options.efficiencyFor } : {}),
   });
 }

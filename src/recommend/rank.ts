@@ -6,11 +6,16 @@ import {
   defaultEfficiency,
   DEFAULT_EPOCH_TOKENS,
   FEASIBLE_EPOCH_SECONDS,
+  describeLayout,
   estimateSpeed,
   finetuneMemory,
   finetuneTime,
   fitMemory,
+  planAsMemoryFit,
+  planAsSpeedEstimate,
+  planTopology,
   type DeviceTarget,
+  type TopologyPlan,
   type FinetuneMemory,
   type FinetuneTime,
   type MemoryFit,
@@ -20,7 +25,7 @@ import {
 } from '../estimate/index.js';
 import type { SizeClass } from '../tree/schema.js';
 import type { Targets } from './requirements.js';
-import type { Candidate, FinetuneSummary, RankingBasis } from './types.js';
+import type { Candidate, CandidateTopology, FinetuneSummary, RankingBasis } from './types.js';
 
 /**
  * Formats tried per device, least compressed first: the first that fits and meets the targets is the
@@ -75,6 +80,26 @@ interface FormatTrial {
   fit: MemoryFit;
   speed: SpeedEstimate | null;
   meets: Candidate['meets'];
+  /** The layout chosen on a multi-GPU cluster; null on one device. */
+  topology: TopologyPlan | null;
+}
+
+/**
+ * Memory fit and speed of one format on one device: the single-device roofline, or on a cluster (several
+ * GPUs, or several nodes) the best TP / PP / DP layout with its communication (`src/estimate/topology.ts`).
+ */
+function estimateOn(spec: ModelSpec, format: WeightFormat, device: DeviceTarget, context: number, concurrency: number, targets: Targets, efficiency: { efficiency?: Efficiency }): Omit<FormatTrial, 'meets'> {
+  if (device.cluster) {
+    const workload = { context, promptTokens: context, concurrency, ...efficiency };
+    const choice = planTopology(spec, format, device.cluster, workload, targets);
+    const plan = choice.best ?? choice.plans[0];
+    if (plan) {
+      return { format, fit: planAsMemoryFit(plan, spec, format, workload), speed: plan.fits ? planAsSpeedEstimate(plan) : null, topology: plan.fits ? plan : null };
+    }
+  }
+  const fit = fitMemory({ spec, format, context, concurrency, device });
+  const speed = fit.fits ? estimateSpeed({ spec, format, context, promptTokens: context, concurrency, device, ...efficiency }) : null;
+  return { format, fit, speed, topology: null };
 }
 
 export interface Evaluation {
@@ -153,9 +178,8 @@ export function evaluateOnDevice(spec: ModelSpec, device: DeviceTarget, targets:
     return { ok: false, reason: `its context window (${spec.maxContext} tokens) is shorter than the ${context} asked`, smallestTotalBytes: null };
   }
   const trials: FormatTrial[] = FORMAT_LADDER[device.kind].map((format) => {
-    const fit = fitMemory({ spec, format, context, concurrency, device });
-    const speed = fit.fits ? estimateSpeed({ spec, format, context, promptTokens: context, concurrency, device, ...efficiencyOf(format) }) : null;
-    return { format, fit, speed, meets: judge(speed, targets) };
+    const trial = estimateOn(spec, format, device, context, concurrency, targets, efficiencyOf(format));
+    return { ...trial, meets: judge(trial.speed, targets) };
   });
   const fitting = trials.filter((t) => t.fit.fits);
   const meetingAll = fitting.find((t) => t.meets.all);
@@ -168,9 +192,8 @@ export function evaluateOnDevice(spec: ModelSpec, device: DeviceTarget, targets:
   const reducedContext = smallest.fit.maxContext;
   if (reducedContext >= Math.min(MIN_USEFUL_CONTEXT, context)) {
     const reducedTargets = { ...targets, contextTokens: reducedContext };
-    const fit = fitMemory({ spec, format: smallest.format, context: reducedContext, concurrency, device });
-    const speed = estimateSpeed({ spec, format: smallest.format, context: reducedContext, promptTokens: reducedContext, concurrency, device, ...efficiencyOf(smallest.format) });
-    const chosen: FormatTrial = { format: smallest.format, fit, speed, meets: judge(speed, reducedTargets) };
+    const trial = estimateOn(spec, smallest.format, device, reducedContext, concurrency, reducedTargets, efficiencyOf(smallest.format));
+    const chosen: FormatTrial = { ...trial, meets: judge(trial.speed, reducedTargets) };
     return { ok: true, evaluation: { spec, device, chosen, fit: 'reduced-context', trials } };
   }
   return { ok: false, reason: smallest.fit.reason ?? 'it does not fit', smallestTotalBytes: smallest.fit.totalBytes };
@@ -271,6 +294,7 @@ export function toCandidate(e: Evaluation, rank: number, targets: Targets, withF
     reasons.push(`TTFT ≈ ${fmtMs(t.value)} (${fmtMs(t.low)}–${fmtMs(t.high)}) ${verdict} ${fmtMs(targets.maxTtftMs)} target for a ${speed.basis.promptTokens}-token prompt`);
   } else reasons.push('no TTFT estimate: the peak FLOP/s is unknown');
   reasons.push(`${gib(chosen.fit.totalBytes)} GiB of ${gib(chosen.fit.usableBytes)} GiB usable ${where} (weights ${gib(chosen.fit.weightBytes)} + KV ${gib(chosen.fit.kvBytes)} + activations and runtime ${gib(chosen.fit.activationBytes + chosen.fit.runtimeOverheadBytes)})`);
+  if (chosen.topology) reasons.push(describeTopology(chosen.topology, device));
   if (spec.moe) reasons.push(`MoE: all ${spec.moe.experts} experts resident, ${spec.moe.activeExperts} active per token (${fmtParams(spec.paramsActive)} active parameters)`);
 
   let finetune: Candidate['finetune'] = null;
@@ -333,7 +357,54 @@ export function toCandidate(e: Evaluation, rank: number, targets: Targets, withF
     tradeoffs,
     reasons,
     finetune,
+    topology: chosen.topology ? summarizeTopology(chosen.topology) : null,
   };
+}
+
+/** The layout of a candidate on a cluster, for the report. */
+export function summarizeTopology(plan: TopologyPlan): CandidateTopology {
+  const c = plan.decode.communication;
+  return {
+    tp: plan.layout.tp,
+    pp: plan.layout.pp,
+    dp: plan.layout.dp,
+    gpusPerReplica: plan.gpusPerReplica,
+    gpusUsed: plan.gpusUsed,
+    nodesPerReplica: plan.nodesPerReplica,
+    concurrencyPerReplica: plan.concurrencyPerReplica,
+    perGpu: {
+      weightBytes: Math.round(plan.perGpu.weightBytes),
+      kvBytes: Math.round(plan.perGpu.kvBytes),
+      activationBytes: Math.round(plan.perGpu.activationBytes),
+      runtimeOverheadBytes: Math.round(plan.perGpu.runtimeOverheadBytes),
+      totalBytes: Math.round(plan.perGpu.totalBytes),
+      usableBytes: Math.round(plan.perGpu.usableBytes),
+    },
+    decodeTokPerSecPerGpu: plan.decode.tokPerSecTotal === null ? null : plan.decode.tokPerSecTotal.value / plan.gpusUsed,
+    communication: {
+      decodeTpSec: c.tpSec,
+      decodePpSec: c.ppSec,
+      prefillTpSec: plan.prefill.communication.tpSec,
+      prefillPpSec: plan.prefill.communication.ppSec,
+      allReducesPerStep: c.allReduces,
+      kernelFloorSec: plan.decode.kernelFloorSec,
+    },
+    interconnect: {
+      intraNode: { kind: plan.interconnect.intraNode.kind, bytesPerSec: plan.interconnect.intraNode.bytesPerSec, latencySec: plan.interconnect.intraNode.latencySec, source: plan.interconnect.intraNode.source },
+      interNode: plan.interconnect.interNode === null
+        ? null
+        : { kind: plan.interconnect.interNode.kind, bytesPerSec: plan.interconnect.interNode.bytesPerSec, latencySec: plan.interconnect.interNode.latencySec, source: plan.interconnect.interNode.source },
+    },
+    formula: plan.formula,
+  };
+}
+
+function describeTopology(plan: TopologyPlan, device: DeviceTarget): string {
+  const c = plan.decode.communication;
+  const comm = c.tpSec + c.ppSec;
+  const replicas = plan.layout.dp > 1 ? `, ${plan.layout.dp} replicas of ${plan.gpusPerReplica} GPUs (${plan.concurrencyPerReplica} stream${plan.concurrencyPerReplica === 1 ? '' : 's'} each)` : '';
+  const stream = plan.decode.stepSec === null ? '' : `; ${(comm * 1000).toFixed(2)} ms of the ${(plan.decode.stepSec * 1000).toFixed(2)} ms decode step is communication (${c.allReduces} all-reduces${c.stageHops > 0 ? `, ${c.stageHops} stage send${c.stageHops === 1 ? '' : 's'}` : ''})`;
+  return `layout ${describeLayout(plan.layout)} on ${device.name}${replicas}: ${gib(plan.perGpu.totalBytes)} GiB of ${gib(plan.perGpu.usableBytes)} GiB usable per GPU${stream}`;
 }
 
 function summarizeFinetune(m: FinetuneMemory): FinetuneSummary {

@@ -1,6 +1,19 @@
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { ModelscoutError } from '../errors.js';
-import { DEFAULT_HEADROOM_FRACTION, defaultEfficiency, estimateSpeed, fitMemory, type DeviceTarget, type WeightFormat } from '../estimate/index.js';
+import {
+  DEFAULT_HEADROOM_FRACTION,
+  defaultEfficiency,
+  describeLayout,
+  estimateSpeed,
+  fitMemory,
+  proposeTopology,
+  clusterDevice,
+  clusterGpuOf,
+  resolveInterconnect,
+  type DeviceTarget,
+  type TopologyRequest,
+  type WeightFormat,
+} from '../estimate/index.js';
 import { ACCELERATORS, type AcceleratorSpec } from '../hardware/accelerators.js';
 import type { Hardware } from '../hardware/detect.js';
 import { GPU_RUNTIME_OVERHEAD_BYTES, cpuTarget, gpuTarget } from '../hardware/device.js';
@@ -16,13 +29,15 @@ import {
   estimateFinetune,
   evaluateModel,
   inSizeClass,
+  qualityProxy,
   rankEvaluations,
   toCandidate,
   withFinetune,
   type EfficiencyLookup,
   type Evaluation,
 } from './rank.js';
-import { RECOMMENDATION_SCHEMA_VERSION, type DeviceSummary, type ExcludedModel, type HardwareNeeded, type Recommendation } from './types.js';
+import { RECOMMENDATION_SCHEMA_VERSION, type DeviceSummary, type ExcludedModel, type HardwareNeeded, type ProposedTopology, type Recommendation } from './types.js';
+import { serveCommands } from './serve-commands.js';
 
 export interface RecommendInput {
   tree: DecisionTree;
@@ -35,6 +50,8 @@ export interface RecommendInput {
   accelerators?: readonly AcceleratorSpec[];
   /** Calibrated efficiencies per device and weight format (measurements on this machine); defaults otherwise. */
   efficiencyFor?: EfficiencyLookup;
+  /** GPUs per node, nodes and links (`--gpus`, `--nodes`, `--interconnect`); else the detected GPUs, one node. */
+  topology?: TopologyRequest;
 }
 
 /** At most this many cards are suggested for a class (beyond it, the advice is "a cluster"). */
@@ -45,8 +62,8 @@ const MAX_CARDS = 8;
  * model lands on the best one (see `evaluateModel`), so a model too big for the VRAM can still be offered
  * on the CPU's RAM, ranked below anything that meets the targets.
  */
-export function devicesFor(hardware: Hardware, preference: Requirements['device']): DeviceTarget[] {
-  const gpu = gpuTarget(hardware);
+export function devicesFor(hardware: Hardware, preference: Requirements['device'], topology: TopologyRequest = {}): DeviceTarget[] {
+  const gpu = gpusAsCluster(gpuTarget(hardware), topology);
   if (preference === 'cpu') return [cpuTarget(hardware)];
   if (preference === 'gpu') {
     if (gpu === null) {
@@ -60,6 +77,24 @@ export function devicesFor(hardware: Hardware, preference: Requirements['device'
 }
 
 /**
+ * Several GPUs (detected or asked for with --gpus / --nodes) become a cluster the planner lays models out on
+ * with TP / PP / DP and their communication; one GPU on one node stays a single device.
+ */
+export function gpusAsCluster(gpu: DeviceTarget | null, topology: TopologyRequest): DeviceTarget | null {
+  if (topology.gpusPerNode !== undefined && gpu === null) {
+    throw new ModelscoutError('E_INPUT', `--gpus ${topology.gpusPerNode} needs a GPU model, and none was detected`, {
+      suggestions: ['Name it with --gpu, e.g. --gpu H100-80GB --gpus 8 --nodes 2.'],
+    });
+  }
+  if (gpu === null) return null;
+  const gpusPerNode = topology.gpusPerNode ?? gpu.count;
+  const nodes = topology.nodes ?? 1;
+  if (gpusPerNode * nodes <= 1 && topology.interconnect === undefined) return gpu;
+  const card = clusterGpuOf(gpu);
+  return clusterDevice({ gpu: card, gpusPerNode, nodes, interconnect: resolveInterconnect(card.name, nodes, topology.interconnect) });
+}
+
+/**
  * From resolved requirements and the hardware to a `Recommendation`: the leaf's class filtered from the
  * catalog, each model evaluated (format needed, memory fit, speed) on the devices, ranked; when nothing of
  * the class fits, the best models below it and what hardware the class would need. Pure: the caller detects
@@ -67,7 +102,7 @@ export function devicesFor(hardware: Hardware, preference: Requirements['device'
  */
 export function recommend(input: RecommendInput): Recommendation {
   const { tree, requirements: req, catalog, top } = input;
-  const devices = devicesFor(input.hardware, req.device);
+  const devices = devicesFor(input.hardware, req.device, input.topology);
   const sizeClass = req.leaf.sizeClass;
   const classModels = catalog.filter((m) => inSizeClass(m, sizeClass));
 
@@ -256,6 +291,9 @@ export function computeHardwareNeeded(classModels: ModelSpec[], req: Requirement
   const message =
     `To fit and meet the targets, the smallest of the class, ${spec.name} at ${format}, needs ≈ ${gib(memoryBytes)} GiB of free memory, ≈ ${formatRate(bandwidth)} of memory bandwidth (${decodeTokensPerSec} tok/s per stream) and ≈ ${formatFlopRate(flops)} (TTFT ≤ ${formatMs(maxTtftMs)})` +
     (listed.length > 0 ? `: for example ${listed.join(', or ')}.` : `: more than ${MAX_CARDS} of any known GPU.`);
+  const strongest = [...usable].sort((a, b) => qualityProxy(b) - qualityProxy(a))[0]!;
+  const models = strongest.id === spec.id ? [spec] : [strongest, spec];
+  const topologies = models.flatMap((m) => proposeTopologies(m, format, req, accelerators));
   return {
     model: { id: spec.id, name: spec.name, format },
     context,
@@ -265,7 +303,59 @@ export function computeHardwareNeeded(classModels: ModelSpec[], req: Requirement
     peakFlops: Math.round(flops),
     options: options.slice(0, 6),
     message,
+    topologies,
   };
+}
+
+/** GPUs a deployment past one machine is proposed on, in this order (when the accelerator table has them). */
+export const CLUSTER_GPUS = ['H100-80GB', 'H200', 'A100-80GB', 'L40S'] as const;
+
+/** Nodes of 8 GPUs a proposal may span. */
+const MAX_PROPOSAL_NODES = 4;
+
+/**
+ * For one model of the class: on each cluster GPU, the smallest deployment (GPUs, nodes, TP × PP) that fits
+ * and meets the targets — or only fits, said so — with the vLLM and SGLang commands that serve it.
+ */
+export function proposeTopologies(spec: ModelSpec, format: WeightFormat, req: Requirements, accelerators: readonly AcceleratorSpec[]): ProposedTopology[] {
+  const { contextTokens: context, concurrency } = req.targets;
+  const out: ProposedTopology[] = [];
+  for (const key of CLUSTER_GPUS) {
+    const acc = accelerators.find((a) => a.key === key);
+    if (!acc || acc.memoryBytes === null) continue;
+    const gpu = {
+      name: acc.name,
+      memoryTotalBytes: acc.memoryBytes,
+      memoryAvailableBytes: acc.memoryBytes,
+      bandwidthBytesPerSec: acc.memoryBandwidthBytesPerSec,
+      bandwidthSource: 'known' as const,
+      peakFlops: acc.fp16Flops,
+      peakFlopsSource: acc.fp16Flops === null ? ('unknown' as const) : ('known' as const),
+      runtimeOverheadBytes: GPU_RUNTIME_OVERHEAD_BYTES,
+    };
+    const proposal = proposeTopology(spec, format, gpu, { context, promptTokens: context, concurrency }, req.targets, { maxNodes: MAX_PROPOSAL_NODES });
+    if (!proposal) continue;
+    const { plan } = proposal;
+    const gpus = proposal.gpusPerNode * proposal.nodes;
+    const where = proposal.nodes === 1 ? 'one node' : `${proposal.nodes} nodes × ${proposal.gpusPerNode}`;
+    const summary = `${spec.name} ${format}: ${gpus}× ${acc.name}, ${describeLayout(plan.layout)}, ${where}${proposal.meetsTargets ? '' : ' (fits; misses the targets)'}`;
+    out.push({
+      model: { id: spec.id, name: spec.name, format, hfRepo: spec.hfRepo },
+      gpu: { key: acc.key, name: acc.name },
+      gpusPerNode: proposal.gpusPerNode,
+      nodes: proposal.nodes,
+      tp: plan.layout.tp,
+      pp: plan.layout.pp,
+      meetsTargets: proposal.meetsTargets,
+      decodeTokPerSec: plan.decode.tokPerSecPerStream,
+      ttftMs: plan.prefill.ttftMs,
+      perGpuBytes: Math.round(plan.perGpu.totalBytes),
+      usablePerGpuBytes: Math.round(plan.perGpu.usableBytes),
+      summary,
+      commands: serveCommands({ model: spec, format, tp: plan.layout.tp, pp: plan.layout.pp, nodes: proposal.nodes, context, concurrency }),
+    });
+  }
+  return out;
 }
 
 function summarizeDevice(d: DeviceTarget): DeviceSummary {

@@ -67,6 +67,50 @@ const bandedSchema = z
   .strictObject({ value: z.number(), low: z.number(), high: z.number() })
   .meta({ id: 'Banded', description: 'A central estimate with its error band.' });
 
+const interconnectSummarySchema = z.strictObject({ kind: z.string(), bytesPerSec: z.number(), latencySec: z.number(), source: z.string() });
+
+const candidateTopologySchema = z
+  .strictObject({
+    tp: positiveInt,
+    pp: positiveInt,
+    dp: positiveInt,
+    gpusPerReplica: positiveInt,
+    gpusUsed: positiveInt,
+    nodesPerReplica: positiveInt,
+    concurrencyPerReplica: positiveInt,
+    perGpu: z.strictObject({ weightBytes: z.number(), kvBytes: z.number(), activationBytes: z.number(), runtimeOverheadBytes: z.number(), totalBytes: z.number(), usableBytes: z.number() }),
+    decodeTokPerSecPerGpu: z.number().nullable(),
+    communication: z.strictObject({
+      decodeTpSec: z.number(),
+      decodePpSec: z.number(),
+      prefillTpSec: z.number(),
+      prefillPpSec: z.number(),
+      allReducesPerStep: count,
+      kernelFloorSec: z.number(),
+    }),
+    interconnect: z.strictObject({ intraNode: interconnectSummarySchema, interNode: interconnectSummarySchema.nullable() }),
+    formula: z.string(),
+  })
+  .meta({ id: 'CandidateTopology', description: 'Tensor / pipeline / data parallel layout on several GPUs or nodes: per-GPU bytes of the heaviest GPU, seconds of communication per step, the links assumed.' });
+
+const proposedTopologySchema = z
+  .strictObject({
+    model: z.strictObject({ id: z.string(), name: z.string(), format: weightFormatSchema, hfRepo: z.string().nullable() }),
+    gpu: z.strictObject({ key: z.string(), name: z.string() }),
+    gpusPerNode: positiveInt,
+    nodes: positiveInt,
+    tp: positiveInt,
+    pp: positiveInt,
+    meetsTargets: z.boolean(),
+    decodeTokPerSec: bandedSchema.nullable(),
+    ttftMs: bandedSchema.nullable(),
+    perGpuBytes: z.number(),
+    usablePerGpuBytes: z.number(),
+    summary: z.string(),
+    commands: z.strictObject({ vllm: z.array(z.string()), sglang: z.array(z.string()), notes: z.array(z.string()) }),
+  })
+  .meta({ id: 'ProposedTopology', description: 'A concrete deployment for a model of the class: GPUs, nodes, TP and PP, and the vLLM and SGLang commands that serve it.' });
+
 /** The efficiencies behind a candidate's speed estimate, and the estimator's note on them. */
 const efficiencySchema = z.strictObject({
   decode: z.number(),
@@ -152,6 +196,7 @@ export const candidateSchema = z
     tradeoffs: z.array(z.string()),
     reasons: z.array(z.string()),
     finetune: z.strictObject({ lora: finetuneSummarySchema, qlora: finetuneSummarySchema, epoch: finetuneEpochSchema }).nullable(),
+    topology: candidateTopologySchema.nullable(),
   })
   .meta({
     id: 'Candidate',
@@ -187,6 +232,7 @@ const hardwareNeededSchema = z
     peakFlops: z.number(),
     options: z.array(z.strictObject({ name: z.string(), count: positiveInt, memoryBytes: z.number(), bandwidthBytesPerSec: z.number() })),
     message: z.string(),
+    topologies: z.array(proposedTopologySchema),
   })
   .meta({ title: 'Hardware needed', description: 'What the smallest model of the class needs to fit and meet the targets: free memory, bandwidth, FLOP/s, and known accelerators that would do.' });
 

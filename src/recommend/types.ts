@@ -120,6 +120,36 @@ export interface Candidate {
   reasons: string[];
   /** LoRA and QLoRA memory on the same device, and the time of one epoch there (fine-tuning leaves only). */
   finetune: { lora: FinetuneSummary; qlora: FinetuneSummary; epoch: FinetuneEpoch } | null;
+  /**
+   * The tensor / pipeline / data parallel layout on several GPUs or nodes (`--gpus`, `--nodes`, or more than
+   * one GPU detected), with per-GPU memory and the communication in each step; absent on one device.
+   */
+  topology: CandidateTopology | null;
+}
+
+export interface CandidateTopology {
+  tp: number;
+  pp: number;
+  dp: number;
+  gpusPerReplica: number;
+  gpusUsed: number;
+  nodesPerReplica: number;
+  concurrencyPerReplica: number;
+  /** The heaviest GPU (the stage with the most layers), bytes. */
+  perGpu: { weightBytes: number; kvBytes: number; activationBytes: number; runtimeOverheadBytes: number; totalBytes: number; usableBytes: number };
+  /** Decode tokens/s of the whole deployment divided by the GPUs it uses. */
+  decodeTokPerSecPerGpu: number | null;
+  /** Seconds per decode step and per prefill spent in TP all-reduces and PP sends; the kernel floor of a step. */
+  communication: { decodeTpSec: number; decodePpSec: number; prefillTpSec: number; prefillPpSec: number; allReducesPerStep: number; kernelFloorSec: number };
+  interconnect: { intraNode: InterconnectSummary; interNode: InterconnectSummary | null };
+  formula: string;
+}
+
+export interface InterconnectSummary {
+  kind: string;
+  bytesPerSec: number;
+  latencySec: number;
+  source: string;
 }
 
 export type FinetuneSummary = Pick<
@@ -171,6 +201,31 @@ export interface HardwareNeeded {
   options: { name: string; count: number; memoryBytes: number; bandwidthBytesPerSec: number }[];
   /** The same need in one sentence. */
   message: string;
+  /**
+   * Concrete multi-GPU deployments for models of the class (the smallest and the strongest), each with its
+   * layout and the vLLM and SGLang commands that serve it.
+   */
+  topologies: ProposedTopology[];
+}
+
+export interface ProposedTopology {
+  model: { id: string; name: string; format: WeightFormat; hfRepo: string | null };
+  /** The accelerator table's key (`--gpu`) and name. */
+  gpu: { key: string; name: string };
+  gpusPerNode: number;
+  nodes: number;
+  tp: number;
+  pp: number;
+  meetsTargets: boolean;
+  decodeTokPerSec: Banded | null;
+  ttftMs: Banded | null;
+  /** Bytes on the heaviest GPU, and what is usable there. */
+  perGpuBytes: number;
+  usablePerGpuBytes: number;
+  /** e.g. "Llama-3.1-405B q4f16: 8× NVIDIA H100 SXM 80GB, TP 8, one node". */
+  summary: string;
+  /** Shell lines that deploy it (one per node where the engine needs one). */
+  commands: { vllm: string[]; sglang: string[]; notes: string[] };
 }
 
 export interface RankingBasis {

@@ -2,7 +2,7 @@ import Table from 'cli-table3';
 import type { Banded } from '../estimate/index.js';
 import type { ConfirmReport, ConfirmedCandidate } from '../recommend/confirm-report.js';
 import type { Targets } from '../recommend/requirements.js';
-import type { Candidate, DeviceSummary, Recommendation } from '../recommend/types.js';
+import type { Candidate, DeviceSummary, ProposedTopology, Recommendation } from '../recommend/types.js';
 import { describeParamRange } from '../tree/render.js';
 import { formatBandwidth, formatBytes, formatDuration, formatFlops, formatParams } from '../util/format.js';
 import { wrapWords } from '../util/text.js';
@@ -51,7 +51,10 @@ export function renderRecommendation(rec: Recommendation): string {
 
   if (rec.outcome !== 'nothing-fits') out.push('', ...wrap(`Outcome (${rec.outcome}): ${rec.summary}`, 110));
   else out.push('');
-  if (rec.hardwareNeeded) out.push(...wrap(`Hardware for the class: ${rec.hardwareNeeded.message}`, 110));
+  if (rec.hardwareNeeded) {
+    out.push(...wrap(`Hardware for the class: ${rec.hardwareNeeded.message}`, 110));
+    out.push(...renderProposedTopologies(rec.hardwareNeeded.topologies));
+  }
   if (rec.excluded.length > 0) {
     out.push('', `Left out of the ${rec.leaf.sizeClass.label} class:`);
     for (const x of rec.excluded) out.push(...wrap(`${x.name} (${formatParams(x.paramsTotal)}): ${x.reason}`, 106).map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)));
@@ -62,6 +65,32 @@ export function renderRecommendation(rec: Recommendation): string {
   }
   if (rec.confirm) out.push('', renderConfirmReport(rec.confirm, rec.targets));
   return out.join('\n');
+}
+
+/**
+ * Deployments past one machine: one line per model and GPU, and the vLLM and SGLang commands of the first
+ * proposal of each model (the others differ only in the sizes).
+ */
+export function renderProposedTopologies(topologies: ProposedTopology[]): string[] {
+  if (topologies.length === 0) return [];
+  const out = ['', 'Past one machine (smallest deployment per GPU that fits and meets the targets; estimates include TP/PP communication):'];
+  const shown = new Set<string>();
+  for (const t of topologies) {
+    const speed = t.decodeTokPerSec === null ? '' : `; ≈ ${formatRate(t.decodeTokPerSec.value)} tok/s per stream${t.ttftMs === null ? '' : `, TTFT ≈ ${Math.round(t.ttftMs.value)} ms`}`;
+    out.push(...wrap(`${t.summary} — ${formatBytes(t.perGpuBytes)} of ${formatBytes(t.usablePerGpuBytes)} usable per GPU${speed}`, 106).map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)));
+    if (shown.has(t.model.id)) continue;
+    shown.add(t.model.id);
+    out.push('    vLLM:');
+    for (const line of t.commands.vllm) out.push(`      ${line}`);
+    out.push('    SGLang:');
+    for (const line of t.commands.sglang) out.push(`      ${line}`);
+    for (const note of t.commands.notes) out.push(...wrap(note, 100).map((l) => `      ${l.startsWith('#') ? l : `# ${l}`}`));
+  }
+  return out;
+}
+
+function formatRate(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toPrecision(2);
 }
 
 export function renderDevices(devices: DeviceSummary[]): string[] {

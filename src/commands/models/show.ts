@@ -5,6 +5,11 @@ import { ModelscoutError } from '../../errors.js';
 import { kvCacheBreakdown, kvCacheBytesPerToken } from '../../estimate/kv-cache.js';
 import { WEIGHT_FORMATS, weightBytes, type WeightBreakdown, type WeightFormat } from '../../estimate/weights.js';
 import { formatBytes, formatInteger, formatParams, formatPercent, formatTokens } from '../../util/format.js';
+import { hardwareOverridesFromFlags } from '../../cli/hardware-flags.js';
+import { topologyFlags, topologyFromFlags } from '../../cli/topology-flags.js';
+import { gpuOverrideKeys } from '../../hardware/accelerators.js';
+import { detectHardware } from '../../hardware/detect.js';
+import { planModelTopology, type ModelTopology } from '../../recommend/model-topology.js';
 
 export interface ModelShowResult {
   model: ModelSpec;
@@ -17,6 +22,8 @@ export interface ModelShowResult {
     slidingLayers: number;
   };
   weights: Record<WeightFormat, WeightBreakdown>;
+  /** With --gpus / --nodes / --gpu: each GPU format laid out on that cluster. */
+  topology?: ModelTopology;
 }
 
 export default class ModelsShow extends BaseCommand {
@@ -36,6 +43,10 @@ export default class ModelsShow extends BaseCommand {
   static override flags = {
     config: Flags.string({ description: 'a Hugging Face config.json to read instead of a catalog id', helpValue: 'FILE' }),
     catalog: Flags.string({ description: 'extra catalog file (JSON or YAML) to look the id up in', helpValue: 'FILE' }),
+    gpu: Flags.string({ description: `with --gpus/--nodes: the GPU model, optionally how many per node (${gpuOverrideKeys().join(', ')}); default the detected GPUs`, helpValue: 'H100-80GB[x8]', helpGroup: 'HARDWARE' }),
+    ...topologyFlags,
+    context: Flags.integer({ description: 'with a layout: tokens per sequence the KV cache holds and TTFT is quoted at', default: 2048, min: 1, max: 10_000_000 }),
+    concurrency: Flags.integer({ description: 'with a layout: sequences served at once', default: 1, min: 1, max: 100_000 }),
   };
 
   async run(): Promise<ModelShowResult> {
@@ -48,7 +59,12 @@ export default class ModelsShow extends BaseCommand {
     const spec = flags.config !== undefined
       ? await readModelSpecFromConfigFile(flags.config)
       : findModel(args.id!, loadCatalog(flags.catalog === undefined ? {} : { extraCatalogFile: flags.catalog }));
-    const result = describeModel(spec);
+    const result: ModelShowResult = describeModel(spec);
+    const request = topologyFromFlags(flags);
+    if (request !== undefined || flags.gpu !== undefined) {
+      const hardware = await detectHardware({ probe: false, overrides: hardwareOverridesFromFlags({ gpu: flags.gpu }) });
+      result.topology = planModelTopology(spec, hardware, request ?? {}, { context: flags.context, concurrency: flags.concurrency });
+    }
     if (!this.jsonEnabled()) for (const line of renderModel(result)) this.log(line);
     return result;
   }
@@ -98,7 +114,25 @@ function renderModel(r: ModelShowResult): string[] {
     const int4 = w.int4 ? ` (block ${w.int4.blockSize}, ${w.int4.symmetric ? 'symmetric' : 'asymmetric'}, ${w.int4.scaleDtype} scales: ${w.int4.bitsPerWeight} bits/weight)` : '';
     lines.push(`    ${format.padEnd(6)} ${formatBytes(w.totalBytes).padStart(10)}  ${w.bitsPerParam.toFixed(2)} bits/param${int4}${float}`);
   }
+  if (r.topology) lines.push(...renderModelTopology(r.topology));
   if (m.onnxRepo) lines.push(`  ONNX        ${m.onnxRepo}${m.onnxStatus && m.onnxStatus !== 'confirmed' ? ` (${m.onnxStatus === 'sibling' ? 'export of the Instruct sibling' : 'unconfirmed'})` : ''}`);
   for (const note of m.notes ?? []) lines.push(`  note        ${note}`);
+  return lines;
+}
+
+function renderModelTopology(t: ModelTopology): string[] {
+  const lines = [`  layouts     on ${t.device} (${t.gpusPerNode} GPU${t.gpusPerNode === 1 ? '' : 's'} per node × ${t.nodes} node${t.nodes === 1 ? '' : 's'}), ${formatTokens(t.context)} tokens × ${t.concurrency}`];
+  for (const f of t.formats) {
+    if (!f.topology) {
+      lines.push(`    ${f.format.padEnd(6)} does not fit: ${f.reason ?? ''}`);
+      continue;
+    }
+    const p = f.topology;
+    const layout = [`TP ${p.tp}`, ...(p.pp > 1 ? [`PP ${p.pp}`] : []), ...(p.dp > 1 ? [`DP ${p.dp}`] : [])].join(' × ');
+    const comm = (p.communication.decodeTpSec + p.communication.decodePpSec) * 1000;
+    lines.push(
+      `    ${f.format.padEnd(6)} ${layout.padEnd(16)} ${formatBytes(p.perGpu.totalBytes)} of ${formatBytes(p.perGpu.usableBytes)} per GPU; decode ≈ ${f.decodeTokPerSec === null ? '?' : f.decodeTokPerSec.toFixed(1)} tok/s per stream (${comm.toFixed(2)} ms communication per step), TTFT ≈ ${f.ttftMs === null ? '?' : Math.round(f.ttftMs)} ms`,
+    );
+  }
   return lines;
 }
