@@ -8,8 +8,7 @@ import { formatBytes, formatInteger, formatParams, formatPercent, formatTokens }
 import { hardwareOverridesFromFlags } from '../../cli/hardware-flags.js';
 import { topologyFlags, topologyFromFlags } from '../../cli/topology-flags.js';
 import { gpuOverrideKeys } from '../../hardware/accelerators.js';
-import { detectHardware } from '../../hardware/detect.js';
-import { planModelTopology, type ModelTopology } from '../../recommend/model-topology.js';
+import type { ModelTopology } from '../../recommend/model-topology.js';
 
 export interface ModelShowResult {
   model: ModelSpec;
@@ -62,6 +61,8 @@ export default class ModelsShow extends BaseCommand {
     const result: ModelShowResult = describeModel(spec);
     const request = topologyFromFlags(flags);
     if (request !== undefined || flags.gpu !== undefined) {
+      // Loaded only when a layout is asked for: plain `models show` stays quick to start.
+      const [{ detectHardware }, { planModelTopology }] = await Promise.all([import('../../hardware/detect.js'), import('../../recommend/model-topology.js')]);
       const hardware = await detectHardware({ probe: false, overrides: hardwareOverridesFromFlags({ gpu: flags.gpu }) });
       result.topology = planModelTopology(spec, hardware, request ?? {}, { context: flags.context, concurrency: flags.concurrency });
     }
