@@ -1,4 +1,3 @@
-import type { Cluster } from './topology.js';
 import type { WeightFormat } from './weights.js';
 
 /**
@@ -27,6 +26,56 @@ export interface DeviceTarget {
    * communication (`src/estimate/topology.ts`) instead of treating the sums above as one device.
    */
   cluster?: Cluster;
+}
+
+/*
+ * Several GPUs as a cluster: the data the layout planner (`topology.ts`) works on. Declared here, beside the
+ * device they describe, so the device type does not depend on the planner.
+ */
+export const INTERCONNECT_KINDS = ['nvlink', 'pcie', 'ib', 'ethernet'] as const;
+export type InterconnectKind = (typeof INTERCONNECT_KINDS)[number];
+
+/** One kind of link between GPUs: bandwidth per GPU in one direction and the latency of one collective step. */
+export interface Link {
+  kind: InterconnectKind | 'custom';
+  /** Bytes/s each GPU can send (one direction) over this link. */
+  bytesPerSec: number;
+  /** Fixed cost of one collective or one point-to-point send over this link, seconds. */
+  latencySec: number;
+  source: string;
+}
+
+export interface Interconnect {
+  /** Between the GPUs of one node (TP's all-reduces, PP hops inside the node). */
+  intraNode: Link;
+  /** Between nodes (PP hops, TP across nodes); null for one node. */
+  interNode: Link | null;
+}
+
+/** A GPU of the cluster, as the estimator needs it (one card). */
+export interface ClusterGpu {
+  name: string;
+  memoryTotalBytes: number;
+  memoryAvailableBytes: number;
+  bandwidthBytesPerSec: number | null;
+  bandwidthSource: DeviceTarget['bandwidthSource'];
+  peakFlops: number | null;
+  peakFlopsSource: DeviceTarget['peakFlopsSource'];
+  runtimeOverheadBytes: number;
+}
+
+export interface Cluster {
+  gpu: ClusterGpu;
+  gpusPerNode: number;
+  nodes: number;
+  interconnect: Interconnect;
+}
+
+/** Tensor, pipeline and data parallel degrees of one layout. */
+export interface Layout {
+  tp: number;
+  pp: number;
+  dp: number;
 }
 
 /** Fraction of peak the runtime reaches: decode against bandwidth, prefill against peak FLOP/s. */

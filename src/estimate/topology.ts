@@ -1,6 +1,18 @@
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { invalidValue } from '../errors.js';
-import { defaultEfficiency, errorBand, type DeviceTarget, type Efficiency } from './device.js';
+import {
+  INTERCONNECT_KINDS,
+  defaultEfficiency,
+  errorBand,
+  type Cluster,
+  type ClusterGpu,
+  type DeviceTarget,
+  type Efficiency,
+  type Interconnect,
+  type InterconnectKind,
+  type Layout,
+  type Link,
+} from './device.js';
 import { DEFAULT_HEADROOM_FRACTION, activationBytes, defaultKvDtype, type MemoryFit } from './fit.js';
 import { kvCacheBreakdown, type KvDtype } from './kv-cache.js';
 import { estimateSpeed, type Banded, type SpeedEstimate } from './speed.js';
@@ -13,18 +25,7 @@ import { weightBytes, type WeightBytesOptions, type WeightFormat } from './weigh
  * this module adds what sharding costs on top of it.
  */
 
-export const INTERCONNECT_KINDS = ['nvlink', 'pcie', 'ib', 'ethernet'] as const;
-export type InterconnectKind = (typeof INTERCONNECT_KINDS)[number];
 
-/** One kind of link between GPUs: bandwidth per GPU in one direction and the latency of one collective step. */
-export interface Link {
-  kind: InterconnectKind | 'custom';
-  /** Bytes/s each GPU can send (one direction) over this link. */
-  bytesPerSec: number;
-  /** Fixed cost of one collective or one point-to-point send over this link, seconds. */
-  latencySec: number;
-  source: string;
-}
 
 /**
  * Stated link figures. Bandwidths are datasheet rates per GPU in one direction; latencies are the order of
@@ -48,37 +49,9 @@ const NVLINK_BY_GPU: { match: RegExp; bytesPerSec: number; source: string }[] = 
   { match: /\bA100\b/i, bytesPerSec: 300e9, source: 'NVLink 3: 600 GB/s bidirectional per GPU (A100 SXM datasheet)' },
 ];
 
-export interface Interconnect {
-  /** Between the GPUs of one node (TP's all-reduces, PP hops inside the node). */
-  intraNode: Link;
-  /** Between nodes (PP hops, TP across nodes); null for one node. */
-  interNode: Link | null;
-}
 
-/** A GPU of the cluster, as the estimator needs it (one card). */
-export interface ClusterGpu {
-  name: string;
-  memoryTotalBytes: number;
-  memoryAvailableBytes: number;
-  bandwidthBytesPerSec: number | null;
-  bandwidthSource: DeviceTarget['bandwidthSource'];
-  peakFlops: number | null;
-  peakFlopsSource: DeviceTarget['peakFlopsSource'];
-  runtimeOverheadBytes: number;
-}
 
-export interface Cluster {
-  gpu: ClusterGpu;
-  gpusPerNode: number;
-  nodes: number;
-  interconnect: Interconnect;
-}
 
-export interface Layout {
-  tp: number;
-  pp: number;
-  dp: number;
-}
 
 /**
  * `--interconnect`: `nvlink`, `pcie`, `ib`, `ethernet`, a bandwidth (`200GB/s`, per GPU one way), or two of
@@ -226,6 +199,12 @@ export interface TopologyPlan {
   reason: string | null;
   /** Largest context per sequence that fits per GPU at this concurrency (0 when the weights alone do not). */
   maxContext: number;
+  /**
+   * The KV-cache pool an engine would allocate per GPU (usable memory − weights − activations − runtime, as
+   * vLLM sizes it from --gpu-memory-utilization) and the fraction the workload's KV cache fills — the figure to
+   * set beside the server's own KV-cache usage.
+   */
+  kvPool: { bytesPerGpu: number; usageAtLoad: number | null };
   decode: {
     tokPerSecPerStream: Banded | null;
     tokPerSecTotal: Banded | null;
@@ -297,6 +276,11 @@ function perGpuMemory(spec: ModelSpec, format: WeightFormat, layout: Layout, clu
   const usable = available - Math.round(available * headroomFraction);
   const totalBytes = weights + kv + act + overhead;
   return { weightBytes: weights, kvBytes: kv, activationBytes: act, runtimeOverheadBytes: overhead, totalBytes, availableBytes: available, usableBytes: usable, marginBytes: usable - totalBytes };
+}
+
+function kvPoolOf(m: PerGpuMemory): TopologyPlan['kvPool'] {
+  const pool = m.usableBytes - m.weightBytes - m.activationBytes - m.runtimeOverheadBytes;
+  return { bytesPerGpu: Math.max(0, pool), usageAtLoad: pool > 0 ? m.kvBytes / pool : null };
 }
 
 /** The TP group of one replica as one device: `tp` GPUs' bandwidth and FLOP/s (PP stages run one after another). */
@@ -393,6 +377,7 @@ export function planLayout(spec: ModelSpec, format: WeightFormat, layout: Layout
     fits,
     reason,
     maxContext,
+    kvPool: kvPoolOf(perGpu),
     decode: {
       tokPerSecPerStream: stepSec === null ? null : banded(1 / stepSec),
       tokPerSecTotal: stepSec === null ? null : banded(Math.max(1, workload.concurrency) / stepSec),
@@ -585,6 +570,46 @@ export function clusterDevice(cluster: Cluster): DeviceTarget {
     runtimeOverheadBytes: g.runtimeOverheadBytes * n,
     cluster,
   };
+}
+
+/**
+ * `--topology tp=8,pp=2,gpu=H100-80GB` (also `dp=`, `gpus=` per node, `nodes=`): the layout a deployment runs,
+ * as stated by the user. Unstated: PP 1, DP 1, GPUs per node = TP × PP (at most 8), nodes to hold them all.
+ */
+export interface StatedTopology {
+  layout: Layout;
+  gpuKey: string;
+  gpusPerNode: number;
+  nodes: number;
+}
+
+export function parseStatedTopology(text: string): StatedTopology {
+  const expected = 'comma-separated key=value pairs: tp=N (required), pp=N, dp=N, gpu=KEY (required, e.g. H100-80GB), gpus=N per node, nodes=N';
+  const fields = new Map<string, string>();
+  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const m = /^([a-z]+)\s*=\s*(.+)$/i.exec(part);
+    if (!m || !['tp', 'pp', 'dp', 'gpu', 'gpus', 'nodes'].includes(m[1]!.toLowerCase()) || fields.has(m[1]!.toLowerCase())) throw invalidValue('--topology', text, expected);
+    fields.set(m[1]!.toLowerCase(), m[2]!.trim());
+  }
+  const int = (key: string, fallback: number | null): number => {
+    const raw = fields.get(key);
+    if (raw === undefined) {
+      if (fallback === null) throw invalidValue('--topology', text, expected);
+      return fallback;
+    }
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 1024) throw invalidValue(`--topology ${key}`, raw, 'a whole number from 1 to 1024');
+    return n;
+  };
+  const tp = int('tp', null);
+  const pp = int('pp', 1);
+  const dp = int('dp', 1);
+  const gpuKey = fields.get('gpu');
+  if (gpuKey === undefined) throw invalidValue('--topology', text, expected);
+  const gpusPerNode = int('gpus', Math.min(8, tp * pp * dp));
+  const nodes = int('nodes', Math.ceil((tp * pp * dp) / gpusPerNode));
+  if (gpusPerNode * nodes < tp * pp * dp) throw invalidValue('--topology', text, `enough GPUs for TP × PP × DP (${tp * pp * dp}); ${gpusPerNode} per node × ${nodes} nodes has ${gpusPerNode * nodes}`);
+  return { layout: { tp, pp, dp }, gpuKey, gpusPerNode, nodes };
 }
 
 /** "TP 8 × PP 2" / "TP 8" / "TP 2 × DP 4". */

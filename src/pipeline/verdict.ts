@@ -25,6 +25,8 @@ export interface VerdictInput {
   notMeasuredReason?: string;
   /** Set when the benchmark itself failed. */
   error?: string;
+  /** False when memory is the server's business (a deployment measured over HTTP): no memory check. */
+  checkMemory?: boolean;
 }
 
 function marginPct(measured: number, required: number, higherIsBetter: boolean): number {
@@ -71,18 +73,20 @@ export function decideVerdict(input: VerdictInput): Verdict {
     reasons.push(`time to first token ${fmt(got)} ms exceeds the ${fmt(limit)} ms target (+${fmt(got - limit)} ms, ${fmtTimes(got, limit)} the target)`);
   }
 
-  const memMet = m.peakMemoryBytes === null ? null : m.peakMemoryBytes <= input.usableMemoryBytes;
-  checks.push({
-    name: 'memory',
-    required: input.usableMemoryBytes,
-    measured: m.peakMemoryBytes,
-    margin_pct: m.peakMemoryBytes === null ? null : marginPct(m.peakMemoryBytes, input.usableMemoryBytes, false),
-    met: memMet,
-    unit: 'bytes',
-  });
-  if (memMet === false) {
-    const gib = (bytes: number): string => (bytes / 2 ** 30).toFixed(2);
-    reasons.push(`peak memory ${gib(m.peakMemoryBytes!)} GiB does not fit the ${gib(input.usableMemoryBytes)} GiB usable here (${gib(m.peakMemoryBytes! - input.usableMemoryBytes)} GiB over)`);
+  if (input.checkMemory !== false) {
+    const memMet = m.peakMemoryBytes === null ? null : m.peakMemoryBytes <= input.usableMemoryBytes;
+    checks.push({
+      name: 'memory',
+      required: input.usableMemoryBytes,
+      measured: m.peakMemoryBytes,
+      margin_pct: m.peakMemoryBytes === null ? null : marginPct(m.peakMemoryBytes, input.usableMemoryBytes, false),
+      met: memMet,
+      unit: 'bytes',
+    });
+    if (memMet === false) {
+      const gib = (bytes: number): string => (bytes / 2 ** 30).toFixed(2);
+      reasons.push(`peak memory ${gib(m.peakMemoryBytes!)} GiB does not fit the ${gib(input.usableMemoryBytes)} GiB usable here (${gib(m.peakMemoryBytes! - input.usableMemoryBytes)} GiB over)`);
+    }
   }
 
   const unknown = checks.filter((c) => c.met === null).map((c) => c.name);

@@ -11,9 +11,8 @@ import {
   proposeTopology,
   resolveInterconnect,
   tpShardsAttention,
-  type Cluster,
-  type ClusterGpu,
 } from '../../src/estimate/topology.js';
+import type { Cluster, ClusterGpu } from '../../src/estimate/device.js';
 import type { WeightFormat } from '../../src/estimate/weights.js';
 import { findAccelerator } from '../../src/hardware/accelerators.js';
 import { GPU_RUNTIME_OVERHEAD_BYTES } from '../../src/hardware/device.js';

@@ -1,0 +1,183 @@
+import type { ModelSpec } from '../catalog/model-spec.js';
+import { ModelscoutError, invalidValue } from '../errors.js';
+import { planLayout, resolveInterconnect, type StatedTopology, type TopologyPlan, type WeightFormat } from '../estimate/index.js';
+import { findAccelerator } from '../hardware/accelerators.js';
+import { GPU_RUNTIME_OVERHEAD_BYTES } from '../hardware/device.js';
+import type { Verdict } from '../recommend/confirm-report.js';
+import type { Targets } from '../recommend/requirements.js';
+import type { ServerMetricsSummary } from '../serve/prometheus.js';
+import { decideVerdict } from './verdict.js';
+
+/**
+ * Confirming a candidate on the deployment a team runs (`recommend --confirm --endpoint URL`): which candidate
+ * each server serves, the workload derived from the targets, the estimate for the topology the server runs, and
+ * the verdict on what was measured there — the same verdict as a local run, beside per-GPU and per-dollar
+ * figures and the server's own KV-cache usage. The measurement itself is the serving benchmark's; this module
+ * takes its results as data.
+ */
+
+export interface EndpointBinding {
+  /** The candidate (catalog id) the server serves; null: the next candidate in rank order without one. */
+  candidateId: string | null;
+  url: string;
+}
+
+/** `--endpoint URL` or `--endpoint id=URL`, repeatable. */
+export function parseEndpointBindings(values: readonly string[]): EndpointBinding[] {
+  return values.map((value) => {
+    const eq = value.indexOf('=');
+    const looksBound = eq > 0 && !value.slice(0, eq).includes('://');
+    const id = looksBound ? value.slice(0, eq).trim() : null;
+    const url = (looksBound ? value.slice(eq + 1) : value).trim();
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw invalidValue('--endpoint', value, 'a URL of an OpenAI-compatible server (http://host:8000/v1), optionally bound to a candidate as id=URL');
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalidValue('--endpoint', value, 'an http:// or https:// URL');
+    return { candidateId: id === '' ? null : id, url };
+  });
+}
+
+/**
+ * Binds servers to candidates: `id=URL` to that candidate (it must be one of them), a bare URL to the best
+ * ranked candidate not bound yet. Candidates left without a server keep the local path.
+ */
+export function bindEndpoints(bindings: readonly EndpointBinding[], candidateIds: readonly string[]): { candidateId: string; url: string }[] {
+  const out: { candidateId: string; url: string }[] = [];
+  const taken = new Set<string>();
+  for (const b of bindings) {
+    if (b.candidateId === null) continue;
+    if (!candidateIds.includes(b.candidateId)) {
+      throw new ModelscoutError('E_INPUT', `--endpoint ${b.candidateId}=… names no ranked candidate`, {
+        suggestions: [`Bind one of: ${candidateIds.join(', ')} (or give the URL alone to bind the best ranked one).`],
+      });
+    }
+    if (taken.has(b.candidateId)) throw invalidValue('--endpoint', `${b.candidateId}=${b.url}`, 'one server per candidate');
+    taken.add(b.candidateId);
+    out.push({ candidateId: b.candidateId, url: b.url });
+  }
+  for (const b of bindings) {
+    if (b.candidateId !== null) continue;
+    const next = candidateIds.find((id) => !taken.has(id));
+    if (next === undefined) throw invalidValue('--endpoint', b.url, `at most one server per ranked candidate (${candidateIds.length})`);
+    taken.add(next);
+    out.push({ candidateId: next, url: b.url });
+  }
+  return out;
+}
+
+/** The serving workload the targets imply: prompts of the target context, the target concurrency and a short sweep around it. */
+export interface EndpointWorkload {
+  promptTokens: number;
+  concurrency: number;
+  /** Concurrency levels measured, ascending; includes `concurrency`. */
+  sweep: number[];
+}
+
+export function endpointWorkload(targets: Pick<Targets, 'contextTokens' | 'concurrency'>): EndpointWorkload {
+  const c = Math.max(1, targets.concurrency);
+  const sweep = [...new Set([Math.max(1, Math.floor(c / 2)), c, c * 2])].sort((a, b) => a - b);
+  return { promptTokens: targets.contextTokens, concurrency: c, sweep };
+}
+
+/** The estimate for the topology a deployment runs (stated with --topology, or reported by the server). */
+export function estimateForTopology(spec: ModelSpec, format: WeightFormat, stated: StatedTopology, targets: Pick<Targets, 'contextTokens' | 'concurrency'>): TopologyPlan {
+  const acc = findAccelerator(stated.gpuKey);
+  if (!acc || acc.memoryBytes === null) {
+    throw invalidValue('--topology gpu', stated.gpuKey, 'a GPU of the accelerator table, e.g. H100-80GB, H200, A100-80GB, L40S');
+  }
+  const gpu = {
+    name: acc.name,
+    memoryTotalBytes: acc.memoryBytes,
+    memoryAvailableBytes: acc.memoryBytes,
+    bandwidthBytesPerSec: acc.memoryBandwidthBytesPerSec,
+    bandwidthSource: 'known' as const,
+    peakFlops: acc.fp16Flops,
+    peakFlopsSource: acc.fp16Flops === null ? ('unknown' as const) : ('known' as const),
+    runtimeOverheadBytes: GPU_RUNTIME_OVERHEAD_BYTES,
+  };
+  const cluster = { gpu, gpusPerNode: stated.gpusPerNode, nodes: stated.nodes, interconnect: resolveInterconnect(acc.name, stated.nodes) };
+  return planLayout(spec, format, stated.layout, cluster, { context: targets.contextTokens, promptTokens: targets.contextTokens, concurrency: targets.concurrency });
+}
+
+/** What the serving benchmark measured at one concurrency level (medians from the raw per-request records). */
+export interface EndpointLevel {
+  concurrency: number;
+  requests: number;
+  ttftMsP50: number | null;
+  /** Decode tokens/s of one stream (1 ÷ median inter-token time). */
+  decodeTokPerSecPerStreamP50: number | null;
+  /** Output tokens/s of the whole deployment at this level. */
+  outputTokPerSec: number | null;
+}
+
+export interface EndpointConfirmation {
+  candidateId: string;
+  url: string;
+  workload: EndpointWorkload;
+  /** The level the verdict is decided at (the target concurrency). */
+  level: EndpointLevel | null;
+  levels: EndpointLevel[];
+  verdict: Verdict;
+  estimate: {
+    layout: { tp: number; pp: number; dp: number } | null;
+    decodeTokPerSecPerStream: number | null;
+    ttftMs: number | null;
+    /** Fraction of the KV pool the target load fills, by the estimator. */
+    kvCacheUsage: number | null;
+  };
+  server: ServerMetricsSummary | null;
+  /** Output tokens/s per GPU of the deployment, and USD per million output tokens at --price-per-hour. */
+  perGpu: { gpus: number; outputTokPerSecPerGpu: number | null } | null;
+  cost: { pricePerHourUsd: number; usdPerMillionOutputTokens: number | null } | null;
+}
+
+export interface JudgeEndpointInput {
+  candidateId: string;
+  url: string;
+  targets: Pick<Targets, 'contextTokens' | 'concurrency' | 'decodeTokensPerSec' | 'maxTtftMs'>;
+  levels: readonly EndpointLevel[];
+  estimate: TopologyPlan | null;
+  server: ServerMetricsSummary | null;
+  /** GPUs of the whole deployment (stated or from the estimate's layout); null when unknown. */
+  gpus: number | null;
+  pricePerHourUsd: number | null;
+  /** Set when the server could not be measured. */
+  error?: string;
+}
+
+/** The verdict on a deployment, with the estimate, the server's view and the normalised figures beside it. */
+export function judgeEndpoint(input: JudgeEndpointInput): EndpointConfirmation {
+  const workload = endpointWorkload(input.targets);
+  const level = input.levels.find((l) => l.concurrency === workload.concurrency) ?? null;
+  const verdict = decideVerdict({
+    targets: input.targets,
+    measured: level === null ? null : { decodeTokPerSecPerStream: level.decodeTokPerSecPerStreamP50, ttftMs: level.ttftMsP50, peakMemoryBytes: null },
+    usableMemoryBytes: 0,
+    checkMemory: false,
+    extrapolated: false,
+    ...(input.error !== undefined ? { error: input.error } : {}),
+    notMeasuredReason: `no measurement at the target concurrency ${workload.concurrency}`,
+  });
+  const throughput = level?.outputTokPerSec ?? null;
+  const gpus = input.gpus ?? (input.estimate ? input.estimate.gpusUsed : null);
+  return {
+    candidateId: input.candidateId,
+    url: input.url,
+    workload,
+    level,
+    levels: [...input.levels],
+    verdict,
+    estimate: {
+      layout: input.estimate ? { ...input.estimate.layout } : null,
+      decodeTokPerSecPerStream: input.estimate?.decode.tokPerSecPerStream?.value ?? null,
+      ttftMs: input.estimate?.prefill.ttftMs?.value ?? null,
+      kvCacheUsage: input.estimate?.kvPool.usageAtLoad ?? null,
+    },
+    server: input.server,
+    perGpu: gpus === null ? null : { gpus, outputTokPerSecPerGpu: throughput === null ? null : throughput / gpus },
+    cost: input.pricePerHourUsd === null ? null : { pricePerHourUsd: input.pricePerHourUsd, usdPerMillionOutputTokens: throughput === null || throughput <= 0 ? null : input.pricePerHourUsd / ((throughput * 3600) / 1e6) },
+  };
+}
