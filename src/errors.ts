@@ -11,8 +11,10 @@ export const EXIT_CODES = {
   usage: 2,
   /** A comparison could not tell (noise straddles the threshold). */
   inconclusive: 3,
-  /** Interrupted by the user (Ctrl-C). */
+  /** Interrupted by the user (Ctrl-C, SIGINT). */
   interrupted: 130,
+  /** Stopped by SIGTERM (a supervisor, CI cancelling a job). */
+  terminated: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];

@@ -13,7 +13,7 @@ import { describeSnapshotPath } from '../hub/cache.js';
 import { ModelscoutError, errorMessage, invalidValue } from '../errors.js';
 import { detectDecoderSignature, type DecoderSignature } from '../onnx/decoder-signature.js';
 import { readModelscoutMetadata, type ModelscoutMetadata } from '../onnx/metadata.js';
-import { externalDataInfo, isExternal, readModel } from '../onnx/model-io.js';
+import { externalDataFiles, readModel } from '../onnx/model-io.js';
 import { VARIANT_NAMES, type VariantName } from './matrix.js';
 
 export const VARIANT_FILES: Record<VariantName, string> = { fp32: 'model.onnx', fp16: 'model_fp16.onnx', q4: 'model_q4.onnx' };
@@ -151,19 +151,15 @@ export async function inspectVariantFile(file: string, baseDir: string): Promise
   const loaded = await readModel(file);
   const signature = detectDecoderSignature(loaded.model, basename(file));
   const metadata = readModelscoutMetadata(loaded.model);
-  const external = new Set<string>();
-  for (const t of loaded.model.graph?.initializer ?? []) {
-    if (isExternal(t)) external.add(externalDataInfo(t, file).location);
-  }
   let bytes = loaded.fileSize;
   const sha256: Record<string, string> = { [relative(baseDir, file) || basename(file)]: await sha256File(file) };
-  for (const location of external) {
-    const p = join(loaded.dir, location);
+  // Locations are resolved and checked (inside the model folder, regular files) by the ONNX reader.
+  for (const data of await externalDataFiles(loaded)) {
     try {
-      bytes += (await stat(p)).size;
-      sha256[relative(baseDir, p)] = await sha256File(p);
+      bytes += data.size;
+      sha256[relative(baseDir, data.path)] = await sha256File(data.path);
     } catch (error) {
-      throw new ModelscoutError('E_MODEL', `${file}: external data ${location} cannot be read: ${errorMessage(error)}`, { suggestions: ['Download or generate the model again.'] });
+      throw new ModelscoutError('E_MODEL', `${file}: external data ${data.location} cannot be read: ${errorMessage(error)}`, { suggestions: ['Download or generate the model again.'] });
     }
   }
   return { file, bytes, sha256, metadata, signature };

@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import Table from 'cli-table3';
+import { withInterrupts } from '../cli/interrupt.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODES } from '../errors.js';
 import { quantizeModel, type QuantizeProgress, type QuantizeResult } from '../quantize/index.js';
@@ -43,7 +44,7 @@ export default class Quantize extends BaseCommand {
     const progress = this.jsonEnabled() || !process.stderr.isTTY ? null : new ProgressLine();
     let result: QuantizeResult;
     try {
-      result = await quantizeModel(
+      result = await withInterrupts((signal) => quantizeModel(
         args.model,
         {
           blockSize: flags['block-size'],
@@ -56,9 +57,10 @@ export default class Quantize extends BaseCommand {
           fidelitySequenceLength: flags['fidelity-tokens'],
           ...(flags.out !== undefined ? { out: flags.out } : {}),
           ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+          signal,
         },
         { onProgress: (p) => progress?.update(p) },
-      );
+      ));
     } finally {
       progress?.clear();
     }

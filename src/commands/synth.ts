@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Args, Flags } from '@oclif/core';
+import { withInterrupts } from '../cli/interrupt.js';
 import { BaseCommand } from '../cli/base-command.js';
 import type { WriteProgress } from '../onnx/model-io.js';
 import { MAX_SEED, defaultSynthOutDir, planSynth, synthesizeModel, type SynthResult } from '../onnx/synth/index.js';
@@ -50,29 +51,22 @@ export default class Synth extends BaseCommand {
     const { resolved } = await planSynth({ source: args.model, seed: flags.seed, graph: flags.graph, ...(flags.layers !== undefined ? { layers: flags.layers } : {}) });
     const outDir = flags.out ?? defaultSynthOutDir(resolved.spec.id);
 
-    const controller = new AbortController();
-    const onSignal = (): void => {
-      if (controller.signal.aborted) process.exit(130);
-      controller.abort();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
     const progress = this.jsonEnabled() || !process.stderr.isTTY ? undefined : new ProgressLine();
     const started = performance.now();
     try {
-      const result = await synthesizeModel({
+      const result = await withInterrupts((signal) => synthesizeModel({
         source: args.model,
         dtype: flags.dtype,
         seed: flags.seed,
         outDir,
         producerVersion: this.config.version,
-        signal: controller.signal,
+        signal,
         verify: flags.verify,
         graph: flags.graph,
         ...(flags['max-length'] !== undefined ? { maxLength: flags['max-length'] } : {}),
         ...(flags.layers !== undefined ? { layers: flags.layers } : {}),
         ...(progress ? { onProgress: (p: WriteProgress) => progress.update(p) } : {}),
-      });
+      }));
       progress?.done();
       const wallMs = performance.now() - started;
       if (!this.jsonEnabled()) {
@@ -87,8 +81,6 @@ export default class Synth extends BaseCommand {
       return { ...result, wallMs: Math.round(wallMs) };
     } finally {
       progress?.done();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
     }
   }
 }

@@ -36,7 +36,25 @@ export function repoCacheDir(cacheDir: string, repo: string): string {
 }
 
 export function blobPath(repoDir: string, etag: string): string {
+  assertBlobName(etag);
   return join(repoDir, 'blobs', etag);
+}
+
+/**
+ * Blob names come from the server's file listing (`lfs.oid`, `oid`) and become file names in the cache:
+ * only a sha256 (64 hex digits) or a git object id (40 hex digits) is accepted, so a hostile Hub or
+ * mirror cannot name a path outside the cache (`../../…`) or an existing file there.
+ */
+export function isBlobName(name: string): boolean {
+  return /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(name);
+}
+
+export function assertBlobName(name: string, file?: string): void {
+  if (!isBlobName(name)) {
+    throw new ModelscoutError('E_NETWORK', `the Hub listing gives ${file === undefined ? 'a file' : JSON.stringify(file)} the checksum ${JSON.stringify(name.slice(0, 80))}, which is not a sha256 or git object id; refusing to use it as a cache file name`, {
+      suggestions: ['Check HF_ENDPOINT points at a real Hugging Face Hub or mirror, then pull again.'],
+    });
+  }
 }
 
 export function incompletePath(repoDir: string, etag: string): string {
@@ -49,7 +67,9 @@ export function snapshotDir(repoDir: string, commit: string): string {
 
 /** The blob name huggingface_hub gives a file: its LFS sha256, else its git blob id. */
 export function blobName(file: RepoFile): string {
-  return file.sha256 ?? file.gitOid;
+  const name = file.sha256 ?? file.gitOid;
+  assertBlobName(name, file.path);
+  return name;
 }
 
 /** Rejects repo paths that would escape the snapshot folder (huggingface_hub guards the same way). */

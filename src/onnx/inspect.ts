@@ -3,7 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import { ModelscoutError, errorMessage } from '../errors.js';
 import { detectDecoderSignature, graphInputs, graphOutputs, type DecoderSignature, type IoTensorInfo } from './decoder-signature.js';
 import { readModelscoutMetadata, type ModelscoutMetadata } from './metadata.js';
-import { externalDataInfo, isExternal, readModel, resolveExternalLocation, tensorByteLength } from './model-io.js';
+import { externalDataFiles, readModel, tensorByteLength } from './model-io.js';
 import { DataType, dataTypeName, elementCount, forEachGraph, getAttribute, type OnnxModel, type OnnxTensor } from './proto.js';
 
 /**
@@ -120,28 +120,7 @@ export async function inspectModel(path: string, options: { variant?: string } =
   const model = loaded.model;
   const graph = model.graph!;
 
-  const externalSizes = new Map<string, number>();
-  forEachGraph(model, (g) => {
-    for (const t of g.initializer) {
-      if (!isExternal(t)) continue;
-      const { location } = externalDataInfo(t, loaded.path);
-      if (externalSizes.has(location)) continue;
-      externalSizes.set(location, -1);
-    }
-  });
-  const externalData: { location: string; bytes: number }[] = [];
-  for (const location of externalSizes.keys()) {
-    const full = resolveExternalLocation(loaded.dir, location, loaded.path);
-    let bytes: number;
-    try {
-      bytes = (await stat(full)).size;
-    } catch {
-      throw new ModelscoutError('E_MODEL', `${loaded.path}: external data file ${location} not found in ${loaded.dir}`, {
-        suggestions: ['Download the model again including its data file(s) next to the .onnx file.'],
-      });
-    }
-    externalData.push({ location, bytes });
-  }
+  const externalData = (await externalDataFiles(loaded)).map((f) => ({ location: f.location, bytes: f.size }));
 
   const ops = new Map<string, number>();
   let nodes = 0;

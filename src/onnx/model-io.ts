@@ -2,7 +2,7 @@ import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ModelscoutError, errorMessage } from '../errors.js';
-import { temporarySibling } from '../util/atomic-write.js';
+import { sweepStaleTemps, temporarySibling, withOutputLock } from '../util/atomic-write.js';
 import { float16ToFloat32 } from '../util/float16.js';
 import {
   DataLocation,
@@ -70,7 +70,82 @@ export async function readModel(path: string): Promise<LoadedModel> {
   // opset imports is what such a cut leaves behind, so reject those too.
   if (!model.graph) throw corruptModel(path, 'no graph');
   if (model.opset_import.length === 0) throw corruptModel(path, 'no opset_import');
-  return { path: absolute, dir: dirname(absolute), model, fileSize: size };
+  if (!model.ir_version) throw corruptModel(path, 'no ir_version');
+  if (model.graph.output.length === 0) throw corruptModel(path, 'the graph has no outputs');
+  const loaded: LoadedModel = { path: absolute, dir: dirname(absolute), model, fileSize: size };
+  await checkExternalRanges(loaded);
+  return loaded;
+}
+
+/** One external data file of a model: its `location` as written, the checked path and its size. */
+export interface ExternalDataFile {
+  location: string;
+  path: string;
+  size: number;
+}
+
+/**
+ * Every external data file the model references, each location checked by `resolveExternalLocation` and
+ * each a regular file (not a folder, a device or a FIFO that would hang a reader). The one place readers
+ * (inspect, bench, quantize) turn `location`s into files.
+ */
+export async function externalDataFiles(loaded: LoadedModel): Promise<ExternalDataFile[]> {
+  const files = new Map<string, ExternalDataFile>();
+  for (const tensor of externalTensors(loaded.model)) {
+    const { location } = externalDataInfo(tensor, loaded.path);
+    if (files.has(location)) continue;
+    const path = resolveExternalLocation(loaded.dir, location, loaded.path);
+    let info;
+    try {
+      info = await stat(path);
+    } catch {
+      throw missingExternal(loaded, tensor, location);
+    }
+    if (!info.isFile()) {
+      throw new ModelscoutError('E_MODEL', `${loaded.path}: external data ${JSON.stringify(location)} (tensor ${tensor.name ?? '?'}) is not a regular file`, {
+        suggestions: ['Only use models whose external data files sit next to the .onnx file.'],
+      });
+    }
+    files.set(location, { location, path, size: info.size });
+  }
+  return [...files.values()];
+}
+
+function externalTensors(model: OnnxModel): OnnxTensor[] {
+  const out: OnnxTensor[] = [];
+  forEachGraph(model, (graph) => {
+    for (const t of graph.initializer) if (isExternal(t)) out.push(t);
+    for (const node of graph.node) {
+      for (const attr of node.attribute) {
+        if (attr.t && isExternal(attr.t)) out.push(attr.t);
+        for (const t of attr.tensors) if (isExternal(t)) out.push(t);
+      }
+    }
+  });
+  return out;
+}
+
+/**
+ * The strict part of reading a model: every external tensor's bytes lie inside its file (a truncated or
+ * empty data file, or an offset past its end, is a corrupt model, found before any work starts).
+ */
+async function checkExternalRanges(loaded: LoadedModel): Promise<void> {
+  const tensors = externalTensors(loaded.model);
+  if (tensors.length === 0) return;
+  const sizes = new Map((await externalDataFiles(loaded)).map((f) => [f.location, f.size]));
+  for (const tensor of tensors) {
+    const info = externalDataInfo(tensor, loaded.path);
+    const fileSize = sizes.get(info.location) ?? 0;
+    const needed = tensor.data_type === DataType.STRING || dataTypeBits(tensor.data_type) === null ? null : rawByteLength(tensor.data_type, tensor.dims);
+    const length = info.length ?? Math.max(0, fileSize - info.offset);
+    if (info.offset > fileSize || info.offset + length > fileSize || (needed !== null && length < needed)) {
+      throw new ModelscoutError(
+        'E_MODEL',
+        `${loaded.path}: tensor ${tensor.name ?? '?'} needs bytes ${info.offset}..${info.offset + Math.max(length, needed ?? 0)} of ${info.location}, which has ${fileSize} bytes (truncated or corrupt)`,
+        { suggestions: ['Download or generate the model again.'] },
+      );
+    }
+  }
 }
 
 function corruptModel(path: string, detail: string): ModelscoutError {
@@ -337,6 +412,11 @@ export interface WriteModelOptions {
   onProgress?: (progress: WriteProgress) => void;
   /** Aborts between chunks (E_INTERRUPTED); no file is left behind. */
   signal?: AbortSignal;
+  /**
+   * Last change to the graph once every tensor is written, before it is encoded (e.g. metadata that needs
+   * a hash computed meanwhile): the graph and its data file are then published once, together.
+   */
+  beforeEncode?: (model: OnnxModel) => void | Promise<void>;
 }
 
 export interface WriteModelResult {
@@ -376,6 +456,7 @@ export async function writeModel(path: string, model: OnnxModel, options: WriteM
   const progress: WriteProgress = { tensorsDone: 0, tensorsTotal: pending.length, bytesDone: 0, bytesTotal };
 
   await mkdir(dirname(modelPath), { recursive: true });
+  await sweepStaleTemps(dirname(modelPath));
   const dataPath = dataName === null ? null : join(dirname(modelPath), dataName);
   const dataTmp = dataPath === null ? null : temporarySibling(dataPath);
   const modelTmp = temporarySibling(modelPath);
@@ -418,6 +499,7 @@ export async function writeModel(path: string, model: OnnxModel, options: WriteM
     await dataHandle?.close();
     dataHandle = null;
 
+    await options.beforeEncode?.(out);
     const encoded = encodeModel(out);
     const handle = await open(modelTmp, 'w');
     try {
@@ -426,10 +508,15 @@ export async function writeModel(path: string, model: OnnxModel, options: WriteM
     } finally {
       await handle.close();
     }
-    // Data first: a model file that exists always finds complete data next to it.
-    if (externalTensors > 0) await rename(dataTmp!, dataPath!);
-    else if (dataTmp) await rm(dataTmp, { force: true });
-    await rename(modelTmp, modelPath);
+    // Data first: a model file that exists always finds complete data next to it. The two renames are
+    // one unit under the model's lock, so concurrent writers of one model never publish one's graph with
+    // the other's data.
+    if (dataTmp && externalTensors === 0) await rm(dataTmp, { force: true });
+    checkAborted(options.signal);
+    await withOutputLock(modelPath, async () => {
+      if (externalTensors > 0) await rename(dataTmp!, dataPath!);
+      await rename(modelTmp, modelPath);
+    });
     return {
       modelPath,
       dataPath: externalTensors > 0 ? dataPath : null,

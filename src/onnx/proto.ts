@@ -345,12 +345,26 @@ export function decodeModel(bytes: Uint8Array): OnnxModel {
   return type.toObject(message, TO_OBJECT_OPTIONS) as unknown as OnnxModel;
 }
 
-/** Serializes a model. The result must stay below 2 GiB (protobuf's limit): keep big tensors external. */
+/**
+ * Serializes a model. The result must stay below 2 GiB (protobuf's limit): keep big tensors external.
+ *
+ * The metadata properties are written first, before the graph (protobuf accepts fields in any order and
+ * concatenated messages merge): a file cut anywhere then lacks its graph or its opset imports, which
+ * `readModel` rejects, instead of decoding as a complete model that silently lost its metadata (the
+ * `modelscout.synthetic` label among it) — in field-number order the metadata would come last.
+ */
 export function encodeModel(model: OnnxModel): Uint8Array {
   const type = getModelType();
   // fromObject turns numbers into Longs for int64 fields (saturating at INT64_MAX/MIN) and validates shapes.
-  const message = type.fromObject(model as unknown as Record<string, unknown>);
-  return type.encode(message).finish();
+  const encode = (value: object): Uint8Array => type.encode(type.fromObject(value as Record<string, unknown>)).finish();
+  const metadata = model.metadata_props ?? [];
+  if (metadata.length === 0) return encode(model);
+  const head = encode({ metadata_props: metadata });
+  const tail = encode({ ...model, metadata_props: [] });
+  const out = new Uint8Array(head.byteLength + tail.byteLength);
+  out.set(head, 0);
+  out.set(tail, head.byteLength);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -4,16 +4,13 @@ import { ModelscoutError, errorMessage } from '../errors.js';
 import { METADATA_KEYS, readModelscoutMetadata, setMetadata } from '../onnx/metadata.js';
 import {
   cloneModel,
-  externalDataInfo,
-  isExternal,
+  externalDataFiles,
   readModel,
-  resolveExternalLocation,
   writeModel,
   type LoadedModel,
   type TensorDataSource,
 } from '../onnx/model-io.js';
-import { encodeModel, forEachGraph, type OnnxTensor } from '../onnx/proto.js';
-import { temporarySibling, writeDirectoryAtomic, writeFileAtomic, writeJsonAtomic } from '../util/atomic-write.js';
+import { OUTPUT_MANIFEST, publishDirectory, temporarySibling, writeJsonAtomic } from '../util/atomic-write.js';
 import { measureFidelity, DEFAULT_FIDELITY_SEED, DEFAULT_FIDELITY_SEQUENCE, type FidelityReport } from './fidelity.js';
 import { Int4Quantizer, assertBlockSize, packGatherData, type Int4ErrorStats, type Int4Weight } from './int4.js';
 import { hashFilesInWorker, type FileHash } from './hash-files.js';
@@ -51,6 +48,8 @@ export interface QuantizeModelOptions {
   fidelitySeed?: number;
   /** onnxruntime intra-op threads for the fidelity check. */
   threads?: number;
+  /** Stops quantizing (E_INTERRUPTED); nothing is published and no temporary file is left. */
+  signal?: AbortSignal;
 }
 
 export type QuantizePhase = 'hash' | 'quantize' | 'fidelity';
@@ -227,7 +226,7 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
   }
 
   // The source is hashed on a worker thread while this thread quantizes.
-  const sourcePaths = sourceFilePaths(loaded);
+  const sourcePaths = [loaded.path, ...(await externalDataFiles(loaded)).map((f) => f.path)];
   const sourceBytes = (await Promise.all(sourcePaths.map(async (p) => (await stat(p)).size))).reduce((a, b) => a + b, 0);
   const hashing = hashFilesInWorker(sourcePaths, (done) => hooks.onProgress?.({ phase: 'hash', done, total: sourceBytes, unit: 'bytes' }));
   hashing.catch(() => undefined); // awaited below; this only keeps an early failure elsewhere from leaving it unhandled
@@ -255,19 +254,24 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
     copied = await copySiblingFiles(resolved.folder, folder);
     if (copied.includes('genai_config.json')) await pointGenaiConfigAt(join(folder, 'genai_config.json'), relativeModel);
     const path = join(folder, relativeModel);
-    written = await writeModel(path, model, { tensorData: jobRuns.tensorData(), source: loaded });
-    files = await hashing;
-    // The hash is known only now: patch it into the (small, graph-only) model file, atomically.
-    const output = await readModel(path);
-    setMetadata(output.model, { [METADATA_KEYS.quantization]: quantizationMetadata(files[0]!.sha256) });
-    const encoded = encodeModel(output.model);
-    await writeFileAtomic(path, encoded);
-    written = { ...written, modelBytes: encoded.byteLength };
+    written = await writeModel(path, model, {
+      tensorData: jobRuns.tensorData(),
+      source: loaded,
+      ...(options.signal ? { signal: options.signal } : {}),
+      // The source hash (computed in a worker while quantizing) goes into the metadata before the graph is
+      // encoded, so the graph and its data are published once, together.
+      beforeEncode: async (out) => {
+        files = await hashing;
+        setMetadata(out, { [METADATA_KEYS.quantization]: quantizationMetadata(files[0]!.sha256) });
+      },
+    });
   };
-  if (outFolder === resolved.folder || (await exists(outFolder))) {
+  if (outFolder === resolved.folder) {
+    await writeInto(outFolder);
+  } else if (await isModelFolder(outFolder)) {
     await writeInto(outFolder);
   } else {
-    await writeDirectoryAtomic(outFolder, writeInto);
+    await publishDirectory(outFolder, { kind: 'quantize', ...(options.signal ? { signal: options.signal } : {}) }, (tmp) => writeInto(tmp));
   }
   const quantizeSeconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuStarted);
@@ -360,28 +364,22 @@ function overallError(tensors: TensorErrorReport[]): { maxAbs: number; rmse: num
   return { maxAbs, rmse: count ? Math.sqrt(sse / count) : 0, relativeFrobenius: ssw ? Math.sqrt(sse / ssw) : 0 };
 }
 
-/** The .onnx file and every external data file it references (the .onnx first). */
-function sourceFilePaths(loaded: LoadedModel): string[] {
-  const paths = [loaded.path];
-  forEachGraph(loaded.model, (graph) => {
-    const visit = (t: OnnxTensor): void => {
-      if (!isExternal(t)) return;
-      const path = resolveExternalLocation(loaded.dir, externalDataInfo(t, loaded.path).location, loaded.path);
-      if (!paths.includes(path)) paths.push(path);
-    };
-    graph.initializer.forEach(visit);
-    for (const node of graph.node) for (const a of node.attribute) if (a.t) visit(a.t);
-  });
-  return paths;
-}
-
-async function exists(path: string): Promise<boolean> {
+/**
+ * An existing output folder the int4 files may be added to: one modelscout published, or a model folder
+ * (a config.json or an onnx/ folder of models). Any other existing folder goes through `publishDirectory`,
+ * which replaces only empty folders and refuses the rest.
+ */
+async function isModelFolder(dir: string): Promise<boolean> {
+  let entries: string[];
   try {
-    await stat(path);
-    return true;
+    if (!(await stat(dir)).isDirectory()) return false;
+    entries = await readdir(dir);
   } catch {
     return false;
   }
+  if (entries.includes(OUTPUT_MANIFEST) || entries.includes('config.json')) return true;
+  if (!entries.includes('onnx')) return false;
+  return (await readdir(join(dir, 'onnx')).catch((): string[] => [])).some((f) => f.endsWith('.onnx'));
 }
 
 /**

@@ -1,17 +1,53 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { ModelscoutError } from '../errors.js';
+import { isProcessAlive, withFileLock, type AcquireOptions } from './file-lock.js';
 
 /**
  * Atomic file output: everything is written to a temporary sibling and renamed into place, so a crash or
  * Ctrl-C never leaves a half-written model or report (rename is atomic within one file system).
+ *
+ * Temporary siblings carry the writer's pid (`.<name>.tmp-<pid>-<hex>`): a run killed with SIGKILL
+ * cannot clean up after itself, so every writer first sweeps the folder it writes into and removes the
+ * temporary entries of processes that no longer exist (`sweepStaleTemps`).
  */
 export function temporarySibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
+/** Names of temporary entries this project creates: `.<name>.tmp-<pid>-<8 hex>` (+ `.old`), `.<name>.link-<pid>-<8 hex>`. */
+const TEMP_ENTRY = /^\..+\.(?:tmp|link)-(\d+)-[0-9a-f]{8}(?:\.old)?$/;
+
+/** Whether a folder entry is one of this project's temporary files (of any process, live or not). */
+export function isTemporaryEntry(name: string): boolean {
+  return TEMP_ENTRY.test(name);
+}
+
+/**
+ * Removes the temporary entries in `dir` left by processes that no longer exist (kill -9, power loss).
+ * Entries of live processes (another run writing right now) are left alone. Returns the names removed.
+ */
+export async function sweepStaleTemps(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = TEMP_ENTRY.exec(name);
+    if (!match || isProcessAlive(Number(match[1]))) continue;
+    await rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined);
+    removed.push(name);
+  }
+  return removed;
+}
+
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
+  await sweepStaleTemps(dirname(path));
   const tmp = temporarySibling(path);
   try {
     const handle = await open(tmp, 'w');
@@ -32,30 +68,97 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
   await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-/**
- * Builds a directory atomically: `build` fills a temporary sibling directory, which is renamed to
- * `path` only when `build` resolves. An existing `path` is replaced only after the new one is complete.
- */
-export async function writeDirectoryAtomic<T>(path: string, build: (tmpDir: string) => Promise<T>): Promise<T> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = temporarySibling(path);
-  await mkdir(tmp, { recursive: true });
-  try {
-    const result = await build(tmp);
-    const old = `${tmp}.old`;
-    let hadOld = false;
-    try {
-      await rename(path, old);
-      hadOld = true;
-    } catch {
-      // No previous output: nothing to move aside.
-    }
-    await rename(tmp, path);
-    if (hadOld) await rm(old, { recursive: true, force: true });
-    return result;
-  } catch (error) {
-    await rm(tmp, { recursive: true, force: true });
-    throw error;
-  }
+/** The lock file that serializes writers of one output path (a sibling, so the path itself may not exist yet). */
+export function outputLockPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.modelscout-lock`);
 }
 
+/** Runs `fn` while this process is the only modelscout writer of `path` (other writers wait). */
+export function withOutputLock<T>(path: string, fn: () => Promise<T>, options: AcquireOptions = {}): Promise<T> {
+  return withFileLock(outputLockPath(resolve(path)), fn, options);
+}
+
+/** The file that marks a folder as published by modelscout (and so safe for modelscout to replace). */
+export const OUTPUT_MANIFEST = '.modelscout-output.json';
+
+/** A publish target that holds something modelscout did not write: one line, exit 2, nothing changed. */
+export function outputRefused(target: string, reason: string): ModelscoutError {
+  return new ModelscoutError('E_FILE', `refusing to write to ${target}: it ${reason}; nothing was changed`, {
+    suggestions: ['Pass a new or empty folder as the output (--out DIR), or remove that folder yourself if you mean to replace it.'],
+  });
+}
+
+export interface PublishOptions extends AcquireOptions {
+  /** What the folder holds (recorded in its manifest), e.g. `synth`. */
+  kind: string;
+  /** Recognizes folders written by earlier versions (before manifests) as replaceable. */
+  isOwnFolder?: (dir: string) => Promise<boolean>;
+  /** Folders that must never be replaced, nor any folder holding them (default: the working directory). */
+  protectedPaths?: readonly string[];
+}
+
+/**
+ * Publishes a folder as one unit, and never deletes what modelscout did not create:
+ * - the target is locked, so concurrent writers of one folder run one after the other (each sees the
+ *   previous one's result, see `build`'s `current` argument);
+ * - a target that exists must be an empty folder or one modelscout published (its manifest, or
+ *   `isOwnFolder`); anything else (a file, a project folder, a folder of other models) is refused
+ *   (E_FILE, exit 2) before any work;
+ * - `build` fills a fresh temporary sibling folder; when it resolves, the manifest is written and the
+ *   folder is swapped in by renames (the old folder is removed only after the new one is in place).
+ */
+export async function publishDirectory<T>(path: string, options: PublishOptions, build: (tmpDir: string, current: string | null) => Promise<T>): Promise<T> {
+  const target = resolve(path);
+  for (const guarded of options.protectedPaths ?? [process.cwd()]) {
+    const rel = relative(target, resolve(guarded));
+    if (rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !rel.startsWith('/'))) {
+      throw outputRefused(target, rel === '' ? 'is the current folder (replacing it would delete its files)' : `holds ${guarded} (replacing it would delete its files)`);
+    }
+  }
+  await mkdir(dirname(target), { recursive: true });
+  return withOutputLock(
+    target,
+    async () => {
+      await sweepStaleTemps(dirname(target));
+      const current = await checkReplaceable(target, options);
+      const tmp = temporarySibling(target);
+      await mkdir(tmp, { recursive: true });
+      try {
+        const result = await build(tmp, current);
+        await writeFile(join(tmp, OUTPUT_MANIFEST), `${JSON.stringify({ tool: 'modelscout', kind: options.kind, published: new Date().toISOString() }, null, 2)}\n`);
+        const old = `${tmp}.old`;
+        let hadOld = false;
+        try {
+          await rename(target, old);
+          hadOld = true;
+        } catch {
+          // No previous output: nothing to move aside.
+        }
+        await rename(tmp, target);
+        if (hadOld) await rm(old, { recursive: true, force: true });
+        return result;
+      } catch (error) {
+        await rm(tmp, { recursive: true, force: true });
+        throw error;
+      }
+    },
+    options,
+  );
+}
+
+/** The existing folder that may be replaced, null when there is none; throws E_FILE otherwise. */
+async function checkReplaceable(target: string, options: PublishOptions): Promise<string | null> {
+  let info;
+  try {
+    info = await lstat(target);
+  } catch {
+    return null;
+  }
+  if (info.isSymbolicLink()) throw outputRefused(target, 'is a symbolic link (pass the folder itself)');
+  if (!info.isDirectory()) throw outputRefused(target, 'exists and is not a folder');
+  const entries = await readdir(target);
+  if (entries.length === 0) return null;
+  if (entries.includes(OUTPUT_MANIFEST)) return target;
+  if (options.isOwnFolder && (await options.isOwnFolder(target))) return target;
+  throw outputRefused(target, `already holds ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} that modelscout did not write`);
+}

@@ -2,7 +2,7 @@ import { link, copyFile, mkdir, readFile, readdir, stat } from 'node:fs/promises
 import { join, resolve } from 'node:path';
 import { findModel, modelSpecFromHfConfig, type ModelSpec } from '../../catalog/index.js';
 import { ModelscoutError, errorMessage } from '../../errors.js';
-import { writeDirectoryAtomic, writeJsonAtomic } from '../../util/atomic-write.js';
+import { publishDirectory, writeJsonAtomic } from '../../util/atomic-write.js';
 import { METADATA_KEYS } from '../metadata.js';
 import { writeModel, type WriteProgress } from '../model-io.js';
 import { checkDecoderRuns } from '../verify.js';
@@ -25,7 +25,8 @@ export type { SynthDtype, BuildDecoderOptions } from './build-decoder.js';
  *   <out>/generation_config.json
  *   <out>/onnx/model.onnx (+ model.onnx_data)            fp32
  *   <out>/onnx/model_fp16.onnx (+ model_fp16.onnx_data)  fp16
- * The folder is replaced atomically. When it already holds a synthetic model of the same architecture,
+ * The folder is published as one unit (util/atomic-write.ts `publishDirectory`): only an empty folder or one
+ * modelscout wrote is ever replaced. When it already holds a synthetic model of the same architecture,
  * seed and depth, its other variants (e.g. fp16 next to a new fp32, or a quantized model) are kept.
  */
 
@@ -180,9 +181,11 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
     },
   });
   const parameters = built.model.graph!.initializer.reduce((sum, t) => sum + (t.name?.startsWith('/') ? 0 : t.dims.reduce((a, d) => a * d, 1)), 0);
-  const keep = await reusableVariants(outDir, config, modelFile);
 
-  return writeDirectoryAtomic(outDir, async (tmp) => {
+  // The folder is locked while it is built: a concurrent synth into the same folder waits, then keeps this
+  // run's variant (reusableVariants reads the folder as this run published it).
+  return publishDirectory(outDir, { kind: 'synth', isOwnFolder: isSynthFolder, ...(options.signal ? { signal: options.signal } : {}) }, async (tmp, current) => {
+    const keep = current === null ? [] : await reusableVariants(current, config, modelFile);
     const onnxDir = join(tmp, 'onnx');
     await mkdir(onnxDir, { recursive: true });
     const keptFiles: string[] = [];
@@ -329,6 +332,16 @@ async function reusableVariants(outDir: string, config: Record<string, unknown>,
     return [];
   }
   return files.filter((f) => !f.startsWith('.') && f !== writing && f !== `${writing}_data`).sort();
+}
+
+/** A folder written by an earlier modelscout synth (before output manifests): its config.json says so. */
+async function isSynthFolder(dir: string): Promise<boolean> {
+  try {
+    const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { modelscout?: { synthetic?: unknown } };
+    return config.modelscout?.synthetic === true;
+  } catch {
+    return false;
+  }
 }
 
 async function linkOrCopy(from: string, to: string): Promise<void> {

@@ -1,0 +1,115 @@
+import { hostname } from 'node:os';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Cross-process exclusive lock: an exclusive-create lock file holding the owner's pid and host. Node
+ * cannot take `flock`, so a lock whose process is gone (a crash, kill -9, a second Ctrl-C) is detected by
+ * its pid and taken over; a lock from another host (a shared network folder) is respected.
+ */
+export interface LockOwner {
+  pid: number;
+  host: string;
+}
+
+export interface AcquireOptions {
+  signal?: AbortSignal | undefined;
+  /** Sleeps between polls (default: a timer that the signal cuts short). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Called once when another live process holds the lock. */
+  onWait?: (owner: LockOwner) => void;
+  pollMs?: number;
+}
+
+const STALE_UNREADABLE_MS = 60_000;
+
+/** Waits until this process holds the lock at `path`; returns its release. */
+export async function acquireFileLock(path: string, options: AcquireOptions = {}): Promise<() => Promise<void>> {
+  await mkdir(dirname(path), { recursive: true });
+  const me: LockOwner = { pid: process.pid, host: hostname() };
+  const sleep = options.sleep ?? defaultSleep;
+  let announced = false;
+  for (;;) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    try {
+      const handle = await open(path, 'wx');
+      try {
+        await handle.writeFile(JSON.stringify(me));
+      } finally {
+        await handle.close();
+      }
+      return async () => {
+        await rm(path, { force: true });
+      };
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
+    }
+    const owner = await readOwner(path);
+    if (owner === 'stale') {
+      await rm(path, { force: true });
+      continue;
+    }
+    if (!announced && owner) {
+      options.onWait?.(owner);
+      announced = true;
+    }
+    await sleep(options.pollMs ?? 200, options.signal);
+  }
+}
+
+/** Runs `fn` holding the lock at `lockPath`; the lock is released however `fn` ends. */
+export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: AcquireOptions = {}): Promise<T> {
+  const release = await acquireFileLock(lockPath, options);
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}
+
+/** The live owner of a lock, `stale` when it can be taken over, null when it vanished meanwhile. */
+async function readOwner(path: string): Promise<LockOwner | 'stale' | null> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
+  let owner: LockOwner | undefined;
+  try {
+    const parsed = JSON.parse(text) as Partial<LockOwner>;
+    if (typeof parsed.pid === 'number' && typeof parsed.host === 'string') owner = { pid: parsed.pid, host: parsed.host };
+  } catch {
+    owner = undefined;
+  }
+  if (!owner) {
+    // Being written right now, or left half-written by a crash long ago.
+    const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
+    return age > STALE_UNREADABLE_MS ? 'stale' : null;
+  }
+  if (owner.host !== hostname()) return owner;
+  return isProcessAlive(owner.pid) ? owner : 'stale';
+}
+
+/** Whether a process with this pid exists on this machine (EPERM: it exists but belongs to another user). */
+export function isProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: unknown }).code === 'EPERM';
+  }
+}
+
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
