@@ -6,7 +6,8 @@
  */
 import type { GraphKind } from '../onnx/metadata.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
-import { errorMessage, isModelscoutError } from '../errors.js';
+import { availableParallelism } from 'node:os';
+import { ModelscoutError, errorMessage, isModelscoutError } from '../errors.js';
 import { cpuTarget, gpuTarget } from '../hardware/device.js';
 import { measureCpuBusy } from '../hardware/cpu-busy.js';
 import { detectHardware, type Hardware } from '../hardware/detect.js';
@@ -48,6 +49,8 @@ export interface BenchRunOptions {
    * machine, see src/pipeline/calibration.ts); undefined keeps the estimator's stated defaults.
    */
   efficiencyFor?: (device: DeviceTarget, format: WeightFormat, hardware: Hardware, graph?: GraphKind) => Efficiency | undefined;
+  /** Aborting stops the run: the running child is killed and the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 interface ModelEntry {
@@ -265,9 +268,37 @@ export async function resolveModels(plan: BenchPlan): Promise<ModelEntry[]> {
   return entries;
 }
 
+/** Intra-op threads beyond this many per logical CPU only oversubscribe the machine. */
+export const MAX_THREADS_PER_CPU = 4;
+
+/** Rejects thread counts no machine of this size can use (0 = onnxruntime's default). */
+export function assertThreadCounts(threads: readonly number[], cpus: number): void {
+  const limit = Math.max(1, cpus) * MAX_THREADS_PER_CPU;
+  const bad = threads.find((t) => t > limit);
+  if (bad !== undefined) {
+    throw new ModelscoutError('E_INPUT', `invalid --threads ${bad}: this machine has ${cpus} logical CPUs, expected 0 (onnxruntime's default) to ${limit}`, {
+      suggestions: [`Use --threads ${cpus} or fewer; more threads than CPUs only slow the run down.`],
+    });
+  }
+}
+
+/** Rejects tests that need more positions than the model has (its context, or the graph's position tables). */
+export function assertTestsFitContext(file: string, tests: readonly TestSpec[], limits: readonly (number | null)[]): void {
+  const known = limits.filter((l): l is number => l !== null && l > 0);
+  if (known.length === 0) return;
+  const limit = Math.min(...known);
+  const tooLong = tests.find((t) => kvTokensAtEnd(t) > limit);
+  if (tooLong) {
+    throw new ModelscoutError('E_INPUT', `test ${tooLong.id} needs ${kvTokensAtEnd(tooLong)} positions, but ${file} holds at most ${limit}`, {
+      suggestions: ['Use shorter prompts, fewer generated tokens or a smaller depth, or a model with a longer context (synth --max-length for fused graphs).'],
+    });
+  }
+}
+
 export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
   const { plan } = options;
   const startedAt = new Date().toISOString();
+  assertThreadCounts(plan.threads, availableParallelism());
   for (const d of plan.devices) assertDeviceAvailable(d);
   const entries = await resolveModels(plan);
   const baseline = plan.baseline ? await readReport(plan.baseline, 'baseline') : null;
@@ -282,19 +313,26 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
   const rssIntervalMs = options.rssIntervalMs ?? 20;
   const kvLayoutOption = options.kvLayout ?? 'growing';
   const infoCache = new Map<string, { info: VariantFileInfo | null; error: { code: string; message: string } | null }>();
+  // Every variant file is read before any measurement, so a test longer than a model's context is a usage
+  // error up front (not a child aborted in the middle of the run).
+  for (const group of groups) {
+    const entry = entries.find((e) => e.model.ref === group.model) as ModelEntry;
+    const file = entry.model.files[group.variant] as string;
+    if (infoCache.has(file)) continue;
+    let cached: { info: VariantFileInfo | null; error: { code: string; message: string } | null };
+    try {
+      cached = { info: await inspectVariantFile(file, entry.model.path.endsWith('.onnx') ? entry.model.path.replace(/[^/\\]+$/, '') : entry.model.path), error: null };
+    } catch (error) {
+      cached = { info: null, error: isModelscoutError(error) ? { code: error.code, message: error.message } : { code: 'E_MODEL', message: errorMessage(error) } };
+    }
+    infoCache.set(file, cached);
+    assertTestsFitContext(file, group.tests, [entry.spec?.maxContext ?? null, cached.info?.positions ?? null]);
+  }
   const results: BenchResult[] = [];
   for (const group of groups) {
     const entry = entries.find((e) => e.model.ref === group.model) as ModelEntry;
     const file = entry.model.files[group.variant] as string;
-    let cached = infoCache.get(file);
-    if (!cached) {
-      try {
-        cached = { info: await inspectVariantFile(file, entry.model.path.endsWith('.onnx') ? entry.model.path.replace(/[^/\\]+$/, '') : entry.model.path), error: null };
-      } catch (error) {
-        cached = { info: null, error: isModelscoutError(error) ? { code: error.code, message: error.message } : { code: 'E_MODEL', message: errorMessage(error) } };
-      }
-      infoCache.set(file, cached);
-    }
+    let cached = infoCache.get(file)!;
     const graphKind = cached.info?.metadata.graph ?? null;
     const kvLayout: KvLayout = kvLayoutOption === 'auto' ? autoKvLayout(graphKind, group.session.device) : kvLayoutOption;
     if (!cached.error && kvLayout === 'preallocated' && graphKind === 'standard') {
@@ -331,7 +369,9 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
     const outcome = await runGroupInChild(job, {
       onProgress: (m) => options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${m}`, 'detail'),
       ...(options.passThroughOutput ? { passThroughOutput: true } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     });
+    if (options.signal?.aborted) throw options.signal.reason;
     if (outcome.load) {
       load.sessionCreateMs = outcome.load.session_create_ms;
       load.rssBaseline = outcome.load.rss_baseline_bytes;

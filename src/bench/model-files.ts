@@ -14,6 +14,7 @@ import { ModelscoutError, errorMessage, invalidValue } from '../errors.js';
 import { detectDecoderSignature, type DecoderSignature } from '../onnx/decoder-signature.js';
 import { readModelscoutMetadata, type ModelscoutMetadata } from '../onnx/metadata.js';
 import { externalDataFiles, readModel } from '../onnx/model-io.js';
+import type { OnnxModel } from '../onnx/proto.js';
 import { VARIANT_NAMES, type VariantName } from './matrix.js';
 
 export const VARIANT_FILES: Record<VariantName, string> = { fp32: 'model.onnx', fp16: 'model_fp16.onnx', q4: 'model_q4.onnx' };
@@ -130,6 +131,8 @@ export interface VariantFileInfo {
   sha256: Record<string, string>;
   metadata: ModelscoutMetadata;
   signature: DecoderSignature;
+  /** Positions the graph's own tables hold (rotary cos cache rows, learned position embeddings), or null. */
+  positions: number | null;
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -162,7 +165,23 @@ export async function inspectVariantFile(file: string, baseDir: string): Promise
       throw new ModelscoutError('E_MODEL', `${file}: external data ${data.location} cannot be read: ${errorMessage(error)}`, { suggestions: ['Download or generate the model again.'] });
     }
   }
-  return { file, bytes, sha256, metadata, signature };
+  return { file, bytes, sha256, metadata, signature, positions: graphPositions(loaded.model) };
+}
+
+/**
+ * The longest sequence the graph can index: rows of a rotary cos cache (fused graphs) or of GPT-2's
+ * learned position embeddings (`wpe`). Past it ONNX Runtime reads outside the table (or aborts).
+ */
+function graphPositions(model: OnnxModel): number | null {
+  let rows: number | null = null;
+  for (const t of model.graph?.initializer ?? []) {
+    const name = t.name ?? '';
+    if ((/cos_cache$/.test(name) || /(^|[./])wpe(\.weight)?$/.test(name)) && t.dims.length === 2) {
+      const n = Number(t.dims[0]);
+      if (Number.isSafeInteger(n) && n > 0) rows = rows === null ? n : Math.min(rows, n);
+    }
+  }
+  return rows;
 }
 
 /** The architecture from config.json, or null (no config, or one the catalog parser rejects). */

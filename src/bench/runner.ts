@@ -36,6 +36,8 @@ export interface RunChildOptions {
   passThroughOutput?: boolean;
   /** Called with the child's pid once it runs (monitoring; tests use it to kill a child). */
   onSpawn?: (pid: number) => void;
+  /** Aborting kills the child (it never outlives an interrupted run) and resolves with E_INTERRUPTED. */
+  signal?: AbortSignal;
 }
 
 export function runGroupInChild(job: WorkerJob, options: RunChildOptions = {}): Promise<ChildOutcome> {
@@ -82,8 +84,21 @@ export function runGroupInChild(job: WorkerJob, options: RunChildOptions = {}): 
     child.on('error', (error) => {
       outcome.fatal ??= { code: 'E_RUNTIME', message: `could not start the benchmark process: ${error.message}` };
     });
+    // The child dies with its parent however the parent ends (an interrupt, an exit on an error).
+    const killChild = (): void => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    };
+    const onAbort = (): void => {
+      outcome.fatal = { code: 'E_INTERRUPTED', message: 'interrupted' };
+      killChild();
+    };
+    process.once('exit', killChild);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
     // 'close' (not 'exit'): by then the IPC channel and the pipes are drained, so no result is lost.
     child.on('close', (code, signal) => {
+      process.off('exit', killChild);
+      options.signal?.removeEventListener('abort', onAbort);
       if (!done && outcome.payloads.size < job.tests.length && !outcome.fatal) {
         outcome.fatal = { code: 'E_RUNTIME', message: describeExit(code, signal, stderrTail) };
       }

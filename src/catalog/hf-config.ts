@@ -37,6 +37,23 @@ export interface ConfigMeta {
 type Json = Record<string, unknown>;
 
 /** Collects key problems so one error names all of them. */
+/**
+ * Upper bounds on config values, far above any published model (the largest have ~130 layers, hidden
+ * sizes near 25k, vocabularies near 260k, contexts of 10M): a config beyond them is a mistake or an
+ * attack, and would make synth write terabytes or build a graph that exhausts memory.
+ */
+const MAX_CONFIG_VALUE: Record<string, number> = {
+  num_hidden_layers: 1024,
+  n_layer: 1024,
+  max_position_embeddings: 1 << 27,
+  n_positions: 1 << 27,
+  n_ctx: 1 << 27,
+  vocab_size: 1 << 23,
+  sliding_window: 1 << 27,
+  sliding_window_size: 1 << 27,
+};
+const MAX_CONFIG_DIMENSION = 1 << 18;
+
 class KeyReader {
   readonly problems: string[] = [];
   constructor(private readonly config: Json) {}
@@ -60,6 +77,11 @@ class KeyReader {
         // NaN, not a stand-in value: checks derived from it (divisibility, ratios) must stay silent
         // instead of reporting a second, contradicting problem about a number the file never held.
         return Number.NaN;
+      }
+      const max = MAX_CONFIG_VALUE[key] ?? MAX_CONFIG_DIMENSION;
+      if (value > max) {
+        this.problems.push(`${key} ${value} is larger than any real model's (at most ${max})`);
+        return 1;
       }
       return value;
     }

@@ -9,10 +9,12 @@ import { parseIntegerList } from '../bench/scenarios.js';
 import { ModelscoutError, invalidValue } from '../errors.js';
 import { renderJson, renderMarkdown, renderTable } from '../report/render.js';
 import type { BenchReport } from '../report/schema.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
 import { writeReportHtml } from '../pipeline/report-html.js';
 import { decodeTpsByDepth } from '../report/depth-series.js';
 import { depthSparklines } from '../ui/sparkline.js';
+import { withInterrupts } from '../cli/interrupt.js';
+import { writeReportOrSay } from '../cli/write-report.js';
+import { assertWritableFile } from '../util/output-path.js';
 
 const FORMATS = ['table', 'markdown', 'json'] as const;
 
@@ -121,17 +123,21 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
     };
     const file: BenchConfigFile = flags.config ? await readBenchConfig(flags.config) : {};
     const plan = resolveBenchPlan(file, values);
+    if (flags.out) await assertWritableFile(flags.out, '--out');
+    if (flags.html) await assertWritableFile(flags.html, '--html');
     const format = this.jsonEnabled() ? 'json' : flags.format;
     const tty = Boolean(process.stderr.isTTY);
     let live = false;
-    const report = await runBench({
+    const efficiencyFor = calibrationHook(await readCalibration(resolveCalibrationPath(process.env, homedir())));
+    const report = await withInterrupts((signal) => runBench({
+      signal,
       plan,
       tool: { name: 'modelscout', version: this.config.version },
       argv: process.argv.slice(2),
       selfCheck: !flags['no-self-check'],
       kvLayout: flags['kv-layout'],
       // Estimates beside the measurements use this machine's calibration when it has one (recommend --confirm writes it).
-      efficiencyFor: calibrationHook(await readCalibration(resolveCalibrationPath(process.env, homedir()))),
+      efficiencyFor,
       passThroughOutput: Boolean(process.env.DEBUG),
       onProgress: (message, level) => {
         if (tty) {
@@ -146,10 +152,8 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
           process.stderr.write(`${message}\n`);
         }
       },
-    });
+    }));
     if (live) process.stderr.write('\r\u001b[2K');
-    if (flags.out) await writeFileAtomic(flags.out, renderJson(report));
-    if (flags.html) await writeReportHtml(flags.html, report, flags.out ?? 'bench report');
     process.exitCode = report.outcome.exit_code;
     if (!this.jsonEnabled()) {
       process.stdout.write(format === 'markdown' ? renderMarkdown(report) : format === 'json' ? renderJson(report) : renderTable(report));
@@ -159,6 +163,9 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
         if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
       }
     }
+    // Written after the results are shown: a late failure (the disk filled up meanwhile) loses no measurement.
+    if (flags.out) await writeReportOrSay(flags.out, renderJson(report), (line) => this.note(line));
+    if (flags.html) await writeReportHtml(flags.html, report, flags.out ?? 'bench report');
     return report;
   }
 }

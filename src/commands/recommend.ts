@@ -10,8 +10,10 @@ import type { ConfirmReport } from '../recommend/confirm-report.js';
 import { loadAnswersFile, loadRecommendContext } from '../recommend/context.js';
 import type { RequirementInputs } from '../recommend/requirements.js';
 import type { Recommendation } from '../recommend/types.js';
-import { writeJsonAtomic } from '../util/atomic-write.js';
 import { writeReportHtml } from '../pipeline/report-html.js';
+import { withInterrupts } from '../cli/interrupt.js';
+import { writeReportOrSay } from '../cli/write-report.js';
+import { assertWritableFile } from '../util/output-path.js';
 import { renderConfirmReport, renderRecommendation } from '../ui/render-recommendation.js';
 
 export default class Recommend extends BaseCommand {
@@ -47,6 +49,8 @@ export default class Recommend extends BaseCommand {
     const { flags } = await this.parse(Recommend);
     // Validate every flag and file before the (slower) hardware detection.
     const flagInputs = requirementInputsFromFlags(flags);
+    if (flags.out !== undefined && !flags.confirm) await assertWritableFile(flags.out, '--out');
+    if (flags.html !== undefined) await assertWritableFile(flags.html, '--html');
     const overrides = hardwareOverridesFromFlags(flags);
     const confirm = confirmFlagsFrom(flags);
     const topology = topologyFromFlags(flags);
@@ -61,17 +65,9 @@ export default class Recommend extends BaseCommand {
         this.log(renderRecommendation(recommendation));
         this.log('');
       }
-      const onInterrupt = (): void => {
-        this.note('Interrupted: the models built so far are kept in the work dir; nothing half-written is left.');
-        process.exit(EXIT_CODES.interrupted);
-      };
-      process.once('SIGINT', onInterrupt);
-      let report: ConfirmReport;
-      try {
-        report = await confirmAndReport(calibrated, context, confirm, environment, { onProgress: (line) => this.note(line) });
-      } finally {
-        process.off('SIGINT', onInterrupt);
-      }
+      // Ctrl-C / SIGTERM stop the running step (its child is killed, its temporary files removed); the
+      // models built so far stay in the work dir for the next run.
+      const report: ConfirmReport = await withInterrupts((signal) => confirmAndReport(calibrated, context, confirm, environment, { onProgress: (line) => this.note(line), signal }));
       if (!this.jsonEnabled()) {
         this.log('');
         this.log(renderConfirmReport(report, recommendation.targets));
@@ -80,9 +76,9 @@ export default class Recommend extends BaseCommand {
       process.exitCode = confirmExitCode(report);
       return recommendation;
     }
-    if (flags.out !== undefined) await writeJsonAtomic(flags.out, recommendation);
-    if (flags.html !== undefined) await writeReportHtml(flags.html, recommendation, flags.out ?? 'recommendation');
     if (!this.jsonEnabled()) this.log(renderRecommendation(recommendation));
+    if (flags.out !== undefined) await writeReportOrSay(flags.out, `${JSON.stringify(recommendation, null, 2)}\n`, (line) => this.note(line));
+    if (flags.html !== undefined) await writeReportHtml(flags.html, recommendation, flags.out ?? 'recommendation');
     return recommendation;
   }
 }

@@ -9,6 +9,7 @@ import {
 import { downloadBlob } from './download.js';
 import { acquireBlobLock, blobLockPath } from './lock.js';
 import type { FetchLike } from './types.js';
+import { assertWritableDir } from '../util/output-path.js';
 import { HubHttp, defaultSleep, type RequestContext, type RetryNotice, type RetryPolicy } from './http.js';
 import { isCommitHash, parseModelRef, type ModelRef } from './model-ref.js';
 import { createProxiedFetch, type ProxyRoute } from './proxy.js';
@@ -174,6 +175,8 @@ async function pullThrough(fetch: FetchLike, proxyFor: ((url: string) => ProxyRo
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
     onRetry: (notice) => deps.onEvent?.({ type: 'retry', notice }),
   });
+  // A cache folder that cannot be written is one line before any request, not a raw EROFS/ENOENT later.
+  await assertWritableDir(settings.cacheDir, 'the Hub cache folder');
   const repoDir = repoCacheDir(settings.cacheDir, repo);
   const context: RequestContext = { repo, revision };
 
@@ -188,7 +191,10 @@ async function pullThrough(fetch: FetchLike, proxyFor: ((url: string) => ProxyRo
   }
   const label = `${repo}@${revision}`;
   const selection = selectFiles(listing, { variant: request.variant, include: request.include, label });
-  for (const file of selection.files) assertSafeRepoPath(file.path);
+  for (const file of selection.files) {
+    assertSafeRepoPath(file.path);
+    blobName(file); // a listing's checksum must be a hex digest before it names a cache file
+  }
 
   // One download per blob: two paths with the same content share it.
   const pending = new Map<string, RepoFile>();

@@ -279,7 +279,7 @@ async function statExternal(loaded: LoadedModel, tensor: OnnxTensor, file: strin
 }
 
 function missingExternal(loaded: LoadedModel, tensor: OnnxTensor, location: string): ModelscoutError {
-  return new ModelscoutError('E_MODEL', `${loaded.path}: external data file ${location} (tensor ${tensor.name ?? '?'}) not found in ${loaded.dir}`, {
+  return new ModelscoutError('E_MODEL', `${loaded.path}: external data file ${location} not found in ${loaded.dir} (tensor ${tensor.name ?? '?'})`, {
     suggestions: ['Download the model again including its data file(s) next to the .onnx file.'],
   });
 }

@@ -10,7 +10,9 @@ import type { EfficiencyLookup } from '../recommend/rank.js';
 import { recommend } from '../recommend/recommend.js';
 import { mergeInputs, resolveRequirements, type RequirementInputs, type Requirements } from '../recommend/requirements.js';
 import type { Recommendation } from '../recommend/types.js';
-import { writeJsonAtomic } from '../util/atomic-write.js';
+import { errorMessage } from '../errors.js';
+import { withOutputLock, writeJsonAtomic } from '../util/atomic-write.js';
+import { assertWritableDir, assertWritableFile } from '../util/output-path.js';
 import { efficiencyLookup, modelscoutCacheDir, readCalibration, resolveCalibrationPath } from './calibration.js';
 import { confirmRecommendation, type ConfirmDeps } from './confirm.js';
 import type { HubAccess } from './obtain.js';
@@ -127,7 +129,15 @@ export async function confirmAndReport(
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     ...hooks.deps,
   };
-  const report = await confirmRecommendation(
+  const reportPath = resolve(environment.cwd, flags.out ?? DEFAULT_REPORT_FILE);
+  // Output locations are checked before the (long) confirmation, and one confirm at a time uses a work dir.
+  await assertWritableFile(reportPath, '--out');
+  await assertWritableDir(workDir, 'the work dir');
+  const lockOptions = {
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    onWait: (owner: { pid: number }) => hooks.onProgress?.(`Waiting for another confirm (pid ${owner.pid}) that uses ${workDir}...`),
+  };
+  const report = await withOutputLock(workDir, () => confirmRecommendation(
     {
       recommendation,
       requirements,
@@ -144,10 +154,16 @@ export async function confirmAndReport(
       argv: environment.argv,
     },
     deps,
-  );
-  const reportPath = resolve(environment.cwd, flags.out ?? DEFAULT_REPORT_FILE);
+  ), lockOptions);
   report.reportPath = reportPath;
   recommendation.confirm = report;
-  await writeJsonAtomic(reportPath, recommendation);
+  try {
+    await writeJsonAtomic(reportPath, recommendation);
+  } catch (error) {
+    // A late failure keeps the results: the caller still renders them; the report says it has no file.
+    report.reportPath = null;
+    recommendation.confirm = report;
+    hooks.onProgress?.(`Error: the report could not be written to ${reportPath} (${errorMessage(error).split('\n')[0] ?? ''}); the results below are complete.`);
+  }
   return report;
 }

@@ -10,6 +10,7 @@ import {
   type LoadedModel,
   type TensorDataSource,
 } from '../onnx/model-io.js';
+import { assertWritableDir } from '../util/output-path.js';
 import { OUTPUT_MANIFEST, publishDirectory, temporarySibling, writeJsonAtomic } from '../util/atomic-write.js';
 import { measureFidelity, DEFAULT_FIDELITY_SEED, DEFAULT_FIDELITY_SEQUENCE, type FidelityReport } from './fidelity.js';
 import { Int4Quantizer, assertBlockSize, packGatherData, type Int4ErrorStats, type Int4Weight } from './int4.js';
@@ -226,6 +227,7 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
   }
 
   // The source is hashed on a worker thread while this thread quantizes.
+  await assertWritableDir(outFolder, options.out ? '--out' : 'the model folder');
   const sourcePaths = [loaded.path, ...(await externalDataFiles(loaded)).map((f) => f.path)];
   const sourceBytes = (await Promise.all(sourcePaths.map(async (p) => (await stat(p)).size))).reduce((a, b) => a + b, 0);
   const hashing = hashFilesInWorker(sourcePaths, (done) => hooks.onProgress?.({ phase: 'hash', done, total: sourceBytes, unit: 'bytes' }));

@@ -115,6 +115,8 @@ export async function publishDirectory<T>(path: string, options: PublishOptions,
       throw outputRefused(target, rel === '' ? 'is the current folder (replacing it would delete its files)' : `holds ${guarded} (replacing it would delete its files)`);
     }
   }
+  const interrupted = (): ModelscoutError => new ModelscoutError('E_INTERRUPTED', `interrupted: ${target} was left as it was`);
+  if (options.signal?.aborted) throw interrupted();
   await mkdir(dirname(target), { recursive: true });
   return withOutputLock(
     target,
@@ -143,7 +145,9 @@ export async function publishDirectory<T>(path: string, options: PublishOptions,
       }
     },
     options,
-  );
+  ).catch((error: unknown) => {
+    throw options.signal?.aborted && !(error instanceof ModelscoutError) ? interrupted() : error;
+  });
 }
 
 /** The existing folder that may be replaced, null when there is none; throws E_FILE otherwise. */

@@ -85,7 +85,7 @@ describe('modelscout quantize', () => {
     expect(tensors).toHaveLength(15);
     for (const t of tensors) expect(t.relativeFrobenius).toBeGreaterThan(0);
     expect((report.worstTensors as unknown as unknown[]).length).toBe(5);
-    expect(await listTree(out)).toEqual(['config.json', 'generation_config.json', 'onnx', 'onnx/model_q4.onnx', 'onnx/model_q4.onnx_data']);
+    expect(await listTree(out)).toEqual(['.modelscout-output.json', 'config.json', 'generation_config.json', 'onnx', 'onnx/model_q4.onnx', 'onnx/model_q4.onnx_data']);
   });
 
   it('refuses an already-quantized model', async () => {

@@ -1,8 +1,9 @@
 import { link, copyFile, mkdir, readFile, readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { findModel, modelSpecFromHfConfig, type ModelSpec } from '../../catalog/index.js';
 import { ModelscoutError, errorMessage } from '../../errors.js';
 import { publishDirectory, writeJsonAtomic } from '../../util/atomic-write.js';
+import { assertFreeSpace, assertWritableDir } from '../../util/output-path.js';
 import { METADATA_KEYS } from '../metadata.js';
 import { writeModel, type WriteProgress } from '../model-io.js';
 import { checkDecoderRuns } from '../verify.js';
@@ -181,6 +182,8 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
     },
   });
   const parameters = built.model.graph!.initializer.reduce((sum, t) => sum + (t.name?.startsWith('/') ? 0 : t.dims.reduce((a, d) => a * d, 1)), 0);
+  await assertWritableDir(outDir, 'the output folder');
+  await assertFreeSpace(dirname(outDir), parameters * (options.dtype === 'fp16' ? 2 : 4), `synthesizing ${resolved.spec.id} (${options.dtype})`);
 
   // The folder is locked while it is built: a concurrent synth into the same folder waits, then keeps this
   // run's variant (reusableVariants reads the folder as this run published it).
