@@ -91,6 +91,8 @@ export class HubServer {
   readonly repos = new Map<string, StoredRepo>();
   readonly log: LoggedRequest[] = [];
   readonly faults: Fault[] = [];
+  /** Rewrites each file entry of the tree listing (a hostile Hub: checksums that are paths, …). */
+  treeEntryTransform: ((entry: Record<string, unknown>) => Record<string, unknown>) | undefined;
   private hub: Server | undefined;
   private cdn: Server | undefined;
   private hubOrigin = '';
@@ -308,7 +310,7 @@ export class HubServer {
         }
       }
       if (!recursive && parts.length > 1) continue;
-      entries.push(treeEntry(file));
+      entries.push(this.treeEntryTransform ? this.treeEntryTransform(treeEntry(file)) : treeEntry(file));
     }
     const pageSize = this.options.treePageSize ?? 1000;
     const cursor = Number(url.searchParams.get('cursor') ?? '0');
