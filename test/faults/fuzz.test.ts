@@ -85,12 +85,12 @@ describe('fuzzer', () => {
     expect(outcomes.error).toBeGreaterThan(0);
   });
 
-  it('ONNX bytes through the CLI: 6 mutations, exit 0 or one line with exit 2', async () => {
+  it('ONNX bytes through the CLI: 4 mutations, exit 0 or one line with exit 2', { timeout: 240_000 }, async () => {
     const random = rng(34);
     const dir = join(root, 'cli-fuzz');
     const { cp } = await import('node:fs/promises');
     await cp(model, dir, { recursive: true });
-    for (let i = 0; i < 6; i += 1) {
+    for (let i = 0; i < 4; i += 1) {
       await writeFile(join(dir, 'onnx', 'model.onnx'), mutate(graph, random));
       const result = await cli(['inspect', dir], { timeout: 60_000 });
       expect([0, 2], String(result.stderr)).toContain(result.exitCode);
