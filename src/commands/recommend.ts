@@ -1,7 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { topologyFlags, topologyFromFlags } from '../cli/topology-flags.js';
-import { EXIT_CODES } from '../errors.js';
 import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
 import { recommendSourceFlags, requirementFlags, requirementInputsFromFlags } from '../cli/recommend-flags.js';
 import { confirmExitCode, confirmFlags, confirmFlagsFrom, pipelineEnvironment } from '../cli/confirm-flags.js';
