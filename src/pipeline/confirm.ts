@@ -417,9 +417,11 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
         onProgress: (message, level) => {
           if (level === 'group') say(`  ${message}`);
         },
+        ...(deps.signal ? { signal: deps.signal } : {}),
       });
     } catch (error) {
       const message = isModelscoutError(error) ? error.message : errorMessage(error);
+      if (deps.signal?.aborted) throw error;
       w.out.measurements.push(failedMeasurement(w, variant, message, layersList));
       return;
     }

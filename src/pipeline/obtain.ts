@@ -210,6 +210,7 @@ export async function buildSyntheticModel(req: BuildRequest): Promise<BuildOutco
       accuracyLevel: q.accuracyLevel,
       fidelity: req.fidelity,
       threads: req.threads,
+      ...(req.signal ? { signal: req.signal } : {}),
     });
     outcome.quantizeSec = (req.now() - started) / 1000;
     outcome.quantized = true;
