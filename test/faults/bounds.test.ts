@@ -1,10 +1,13 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeReportOrSay } from '../../src/cli/write-report.js';
 import { synthesizeModel } from '../../src/onnx/synth/index.js';
 import { TINY_LLAMA, cli, expectOneLineError, leftovers, removeDir, tempDir } from './helpers.js';
 
+
+// CLI runs take seconds each on a loaded machine: generous per-test bounds (each run has its own timeout).
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 /** Class 6 (unbounded sizes) and class 7 (output errors come before any work, and late ones lose nothing). */
 let root: string;
 let model: string;

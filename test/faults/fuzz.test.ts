@@ -1,6 +1,6 @@
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { modelSpecFromHfConfig } from '../../src/catalog/index.js';
 import { isModelscoutError } from '../../src/errors.js';
 import { inspectModel } from '../../src/onnx/inspect.js';
@@ -9,6 +9,9 @@ import { readReport } from '../../src/report/read.js';
 import { loadTreeFile } from '../../src/tree/load.js';
 import { TINY_LLAMA, cli, leftovers, removeDir, tempDir } from './helpers.js';
 
+
+// CLI runs take seconds each on a loaded machine: generous per-test bounds (each run has its own timeout).
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 /**
  * A small seeded fuzzer over ONNX bytes, configs, trees and reports: every input either works or fails
  * as one usage error (exit 2); never a crash with a stack, never a hang past a bound, never a write

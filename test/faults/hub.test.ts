@@ -1,10 +1,13 @@
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fixtureRepoFiles } from '../hub/fixture-repo.js';
 import { HubServer } from '../hub/hub-server.js';
 import { cli, expectOneLineError, leftovers, removeDir, tempDir } from './helpers.js';
 
+
+// CLI runs take seconds each on a loaded machine: generous per-test bounds (each run has its own timeout).
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 /** Class 2: a hostile Hub or mirror cannot reach outside the cache through the blob names of its listing. */
 const REPO = 'onnx-community/tiny-llama-test';
 let server: HubServer;

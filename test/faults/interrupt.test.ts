@@ -1,11 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { synthesizeModel } from '../../src/onnx/synth/index.js';
 import { HubServer } from '../hub/hub-server.js';
+import { writeTinyInputs } from '../pipeline/helpers.js';
 import { TINY_LLAMA, cli, leftovers, removeDir, tempDir } from './helpers.js';
 
+
+// CLI runs take seconds each on a loaded machine: generous per-test bounds (each run has its own timeout).
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 /**
  * Class 8: interrupts. SIGINT/SIGTERM clean up and exit 130/143 (killing the bench child); kill -9 at
  * random points leaves temporary files that the next run writing there removes (bounded rounds).
@@ -142,4 +146,36 @@ describe('class 8: kill -9 at random points, then a clean rerun leaves nothing b
       await server.stop();
     }
   }, 120_000);
+
+  it('recommend --confirm (2 rounds), and two confirms sharing one work dir both succeed', async () => {
+    const dir = join(root, 'confirm');
+    const inputs = await writeTinyInputs(dir);
+    const env = { HF_HUB_OFFLINE: '1', XDG_CACHE_HOME: join(dir, 'cache'), MODELSCOUT_CALIBRATION: join(dir, 'calibration.json') };
+    const work = join(dir, 'work');
+    const args = (out: string): string[] => ['recommend', '--tree', inputs.treeFile, '--catalog', inputs.catalogFile, '--context', '64', '--confirm', '--quick', '--candidates', '1', '--work-dir', work, '--out', join(dir, out)];
+    for (let round = 0; round < 2; round += 1) {
+      const run = cli(args(`killed-${round}.json`), { env });
+      await sleep(1500 + Math.floor(Math.random() * 2500));
+      run.kill('SIGKILL');
+      await run;
+      // Remove what the killed run built, so the rerun writes (and sweeps) the same folders again.
+      if (round === 0) await removeDir(work);
+      const rerun = await cli(args(`rerun-${round}.json`), { env });
+      expect(rerun.exitCode, String(rerun.stderr)).not.toBe(2);
+      expect(String(rerun.stderr)).not.toMatch(/unexpected failure|\n\s+at .+:\d+:\d+/);
+      expect(await leftovers(dir)).toEqual([]);
+    }
+    const [a, b] = await Promise.all([cli(args('a.json'), { env }), cli(args('b.json'), { env })]);
+    for (const r of [a, b]) {
+      expect(String(r.stderr)).not.toMatch(/unexpected failure|\n\s+at .+:\d+:\d+/);
+      expect(r.exitCode, String(r.stderr)).toBe(rerunExit(r));
+    }
+    expect(await leftovers(dir)).toEqual([]);
+  }, 400_000);
 });
+
+/** A confirm that measured exits 0 (all confirmed) or 1 (a candidate rejected); never 2 or a crash. */
+function rerunExit(result: { exitCode?: number | undefined }): number {
+  return result.exitCode === 1 ? 1 : 0;
+}
+

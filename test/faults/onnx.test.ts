@@ -1,12 +1,15 @@
 import { copyFile, mkdir, readFile, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isModelscoutError } from '../../src/errors.js';
 import { readModel } from '../../src/onnx/model-io.js';
 import { synthesizeModel } from '../../src/onnx/synth/index.js';
 import { decodeModel, encodeModel, type OnnxModel } from '../../src/onnx/proto.js';
 import { TINY_LLAMA, cli, expectOneLineError, leftovers, removeDir, tempDir } from './helpers.js';
 
+
+// CLI runs take seconds each on a loaded machine: generous per-test bounds (each run has its own timeout).
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 /**
  * Class 3 (bench reads external data only inside the model folder), class 5 (a truncated .onnx never
  * passes as valid) and class 9 (missing, truncated, empty or outside-symlinked external data).

@@ -1,6 +1,6 @@
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readModel, readTensorBytes, writeModel } from '../../src/onnx/model-io.js';
 import { synthesizeModel } from '../../src/onnx/synth/index.js';
 import { readModelscoutMetadata } from '../../src/onnx/metadata.js';
@@ -9,6 +9,9 @@ import { GraphBuilder } from '../../src/onnx/graph-builder.js';
 import { DataType } from '../../src/onnx/proto.js';
 import { TINY_LLAMA, cli, expectOneLineError, leftovers, removeDir, snapshotTree, tempDir } from './helpers.js';
 
+
+// CLI runs take seconds each on a loaded machine: generous per-test bounds (each run has its own timeout).
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 /**
  * Class 1 (synth --out never deletes what modelscout did not write) and class 4 (concurrent writers never
  * publish a mixed model, never lose a variant).
