@@ -1,6 +1,7 @@
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createRng } from '../../src/bench/scenarios.js';
 import { modelSpecFromHfConfig } from '../../src/catalog/index.js';
 import { isModelscoutError } from '../../src/errors.js';
 import { inspectModel } from '../../src/onnx/inspect.js';
@@ -21,16 +22,7 @@ let root: string;
 let model: string;
 let graph: Buffer;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = createRng;
 
 beforeAll(async () => {
   root = await tempDir('fuzz');

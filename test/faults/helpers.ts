@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { expect } from 'vitest';
+import { TINY_CONFIGS } from '../helpers/tiny-model.js';
 
 /** The fault suite: the CLI as a user (or a hostile server) drives it, and what it must never do. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -71,18 +72,4 @@ export async function snapshotTree(dir: string): Promise<string[]> {
 }
 
 /** A tiny llama config (4 layers, hidden 64): synth builds it in well under a second. */
-export const TINY_LLAMA = {
-  architectures: ['LlamaForCausalLM'],
-  model_type: 'llama',
-  hidden_size: 64,
-  intermediate_size: 96,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  num_hidden_layers: 4,
-  vocab_size: 128,
-  max_position_embeddings: 128,
-  rms_norm_eps: 1e-5,
-  rope_theta: 10000,
-  hidden_act: 'silu',
-  tie_word_embeddings: false,
-};
+export const TINY_LLAMA: Record<string, unknown> = TINY_CONFIGS.llama;
