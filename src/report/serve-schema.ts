@@ -48,6 +48,10 @@ export const requestRecordSchema = z
     expected_output_tokens: count.nullable(),
     finish_reason: z.string().nullable(),
     done_marker: z.boolean().meta({ description: 'The stream ended with data: [DONE].' }),
+    server_timings: z
+      .record(z.string(), z.number())
+      .nullable()
+      .meta({ description: "The server's own per-response timings where it sends them (llama.cpp: prompt_ms, predicted_ms, predicted_n, predicted_per_token_ms)." }),
     error: z
       .object({ class: z.enum(ERROR_CLASSES), message: z.string(), http_status: z.number().int().nullable() })
       .nullable(),

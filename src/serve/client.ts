@@ -69,6 +69,7 @@ export function sendStreaming(dispatcher: Dispatcher, req: PreparedRequest, cloc
     let usagePrompt: number | null = null;
     let usageCompletion: number | null = null;
     let done = false;
+    let serverTimings: Record<string, number> | null = null;
     let malformedEvents = 0;
     let failure: RequestFailure | null = null;
     let timedOut = false;
@@ -122,6 +123,7 @@ export function sendStreaming(dispatcher: Dispatcher, req: PreparedRequest, cloc
         expected_output_tokens: req.expectedOutputTokens,
         finish_reason: finishReason,
         done_marker: done,
+        server_timings: serverTimings,
         error: failure ? { class: failure.cls, message: failure.message, http_status: failure.httpStatus } : null,
       };
       resolve({ record, text });
@@ -162,6 +164,7 @@ export function sendStreaming(dispatcher: Dispatcher, req: PreparedRequest, cloc
             usageCompletion = info.usage.completion_tokens ?? usageCompletion;
           }
           if (info.finishReason !== null) finishReason = info.finishReason;
+          if (info.timings !== null) serverTimings = info.timings;
           if (info.content.length > 0) {
             if (firstTokenAt === null) firstTokenAt = t;
             chunkAt.push(t);

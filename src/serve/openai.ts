@@ -21,11 +21,13 @@ export interface StreamEventInfo {
   finishReason: string | null;
   usage: { prompt_tokens: number | null; completion_tokens: number | null } | null;
   error: string | null;
+  /** llama.cpp's server: its own per-response timings (prompt_ms, predicted_ms, predicted_n, …), on the last event. */
+  timings: Record<string, number> | null;
   /** The data was not JSON (nor [DONE]). */
   malformed: boolean;
 }
 
-const EMPTY: StreamEventInfo = { done: false, content: '', id: null, finishReason: null, usage: null, error: null, malformed: false };
+const EMPTY: StreamEventInfo = { done: false, content: '', id: null, finishReason: null, usage: null, error: null, timings: null, malformed: false };
 
 function asRecord(v: unknown): Record<string, unknown> | null {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
@@ -53,6 +55,12 @@ export function interpretStreamEvent(data: string): StreamEventInfo {
   }
   const usage = asRecord(obj.usage);
   if (usage) out.usage = { prompt_tokens: intOrNull(usage.prompt_tokens), completion_tokens: intOrNull(usage.completion_tokens) };
+  const timings = asRecord(obj.timings);
+  if (timings) {
+    const numeric: Record<string, number> = {};
+    for (const [k, v] of Object.entries(timings)) if (typeof v === 'number' && Number.isFinite(v)) numeric[k] = v;
+    out.timings = numeric;
+  }
   const choices = Array.isArray(obj.choices) ? obj.choices : [];
   const first = asRecord(choices[0]);
   if (first) {

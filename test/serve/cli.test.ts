@@ -203,3 +203,18 @@ describe('bad input and faults: one line, a classified error, the right exit cod
     expect(bad.exitCode).toBe(2);
   }, 60_000);
 });
+
+describe('--workers', () => {
+  it('spreads one schedule over two processes and merges their records', async () => {
+    const url = await sim();
+    const detailed = join(dir, 'workers.jsonl');
+    const r = await cli(['--base-url', url, '--max-concurrency', '4', '--num-prompts', '12', '--output-len', '6', '--workers', '2', '--save-detailed', detailed, '--json', ...LOOSE]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as ServeReport;
+    expect(rep.levels[0]?.completed).toBe(12);
+    const recs = (await readFile(detailed, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RequestRecord);
+    expect(recs.map((x) => x.index)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    expect(new Set(recs.map((x) => x.worker))).toEqual(new Set([0, 1]));
+    expect(recs.every((x) => x.worker === x.index % 2)).toBe(true);
+  }, 60_000);
+});
