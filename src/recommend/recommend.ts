@@ -28,6 +28,7 @@ import {
   describeEpoch,
   estimateFinetune,
   evaluateModel,
+  formatDuration,
   inSizeClass,
   qualityProxy,
   rankEvaluations,
@@ -166,10 +167,16 @@ export function recommend(input: RecommendInput): Recommendation {
     );
     const shown = candidates.length > 0 ? candidates : (nothingFits?.alternatives ?? []);
     const top = shown[0];
-    if (top && !shown.some((c) => c.finetune && (c.finetune.lora.fits || c.finetune.qlora.fits))) {
+    const fits = (c: (typeof shown)[number]): boolean => Boolean(c.finetune && (c.finetune.lora.fits || c.finetune.qlora.fits));
+    const practical = (c: (typeof shown)[number]): boolean => fits(c) && c.finetune?.epoch.feasible !== false;
+    if (top && !shown.some(practical)) {
       const spec = catalog.find((m) => m.id === top.id);
       const plan = spec ? planFinetuneElsewhere(spec, top, req.targets.contextTokens, input.accelerators ?? ACCELERATORS) : null;
-      const none = `Fine-tuning fits on none of the ${shown.length} candidate${shown.length === 1 ? '' : 's'} here (QLoRA of ${top.name} needs ${gib(top.finetune?.qlora.totalBytes ?? 0)} GiB, ${gib(top.finetune?.qlora.usableBytes ?? 0)} GiB usable).`;
+      const count = `${shown.length} candidate${shown.length === 1 ? '' : 's'}`;
+      // Memory first; where it fits but an epoch takes longer than is practical, say that instead.
+      const none = shown.some(fits)
+        ? `Fine-tuning fits but is practical on none of the ${count} here (one epoch of ${FINETUNE_DEFAULTS.epochTokens / 1e6} M tokens of ${top.name} takes ${top.finetune?.epoch.seconds ? formatDuration(top.finetune.epoch.seconds.value) : 'unknown time'}).`
+        : `Fine-tuning fits on none of the ${count} here (QLoRA of ${top.name} needs ${gib(top.finetune?.qlora.totalBytes ?? 0)} GiB, ${gib(top.finetune?.qlora.usableBytes ?? 0)} GiB usable).`;
       notes.unshift(plan ? `${none} ${plan}` : `${none} No known GPU holds it: fine-tune on several GPUs, or pick a smaller model.`);
       summary = `${summary} ${none}${plan ? ` ${plan}` : ''}`;
     }
