@@ -283,21 +283,25 @@ function kvPoolOf(m: PerGpuMemory): TopologyPlan['kvPool'] {
   return { bytesPerGpu: Math.max(0, pool), usageAtLoad: pool > 0 ? m.kvBytes / pool : null };
 }
 
-/** The TP group of one replica as one device: `tp` GPUs' bandwidth and FLOP/s (PP stages run one after another). */
-function tpGroupDevice(cluster: Cluster, tp: number): DeviceTarget {
-  const g = cluster.gpu;
+/** `n` identical GPUs summed into one `DeviceTarget` (memory, bandwidth, FLOP/s and runtime overhead × n). */
+function gpusAsDevice(g: ClusterGpu, n: number, name: string): DeviceTarget {
   return {
     kind: 'gpu',
-    name: tp > 1 ? `${g.name} ×${tp}` : g.name,
-    count: tp,
-    memoryTotalBytes: g.memoryTotalBytes * tp,
-    memoryAvailableBytes: g.memoryAvailableBytes * tp,
-    bandwidthBytesPerSec: g.bandwidthBytesPerSec === null ? null : g.bandwidthBytesPerSec * tp,
+    name,
+    count: n,
+    memoryTotalBytes: g.memoryTotalBytes * n,
+    memoryAvailableBytes: g.memoryAvailableBytes * n,
+    bandwidthBytesPerSec: g.bandwidthBytesPerSec === null ? null : g.bandwidthBytesPerSec * n,
     bandwidthSource: g.bandwidthSource,
-    peakFlops: g.peakFlops === null ? null : g.peakFlops * tp,
+    peakFlops: g.peakFlops === null ? null : g.peakFlops * n,
     peakFlopsSource: g.peakFlopsSource,
-    runtimeOverheadBytes: g.runtimeOverheadBytes * tp,
+    runtimeOverheadBytes: g.runtimeOverheadBytes * n,
   };
+}
+
+/** The TP group of one replica as one device: `tp` GPUs' bandwidth and FLOP/s (PP stages run one after another). */
+function tpGroupDevice(cluster: Cluster, tp: number): DeviceTarget {
+  return gpusAsDevice(cluster.gpu, tp, tp > 1 ? `${cluster.gpu.name} ×${tp}` : cluster.gpu.name);
 }
 
 /**
@@ -555,21 +559,8 @@ export function clusterGpuOf(device: DeviceTarget): ClusterGpu {
 
 /** The whole cluster as one `DeviceTarget` (sums), with the cluster attached for the planner. */
 export function clusterDevice(cluster: Cluster): DeviceTarget {
-  const n = cluster.gpusPerNode * cluster.nodes;
-  const g = cluster.gpu;
-  return {
-    kind: 'gpu',
-    name: `${g.name} ×${cluster.gpusPerNode}${cluster.nodes > 1 ? ` × ${cluster.nodes} nodes` : ''}`,
-    count: n,
-    memoryTotalBytes: g.memoryTotalBytes * n,
-    memoryAvailableBytes: g.memoryAvailableBytes * n,
-    bandwidthBytesPerSec: g.bandwidthBytesPerSec === null ? null : g.bandwidthBytesPerSec * n,
-    bandwidthSource: g.bandwidthSource,
-    peakFlops: g.peakFlops === null ? null : g.peakFlops * n,
-    peakFlopsSource: g.peakFlopsSource,
-    runtimeOverheadBytes: g.runtimeOverheadBytes * n,
-    cluster,
-  };
+  const name = `${cluster.gpu.name} ×${cluster.gpusPerNode}${cluster.nodes > 1 ? ` × ${cluster.nodes} nodes` : ''}`;
+  return { ...gpusAsDevice(cluster.gpu, cluster.gpusPerNode * cluster.nodes, name), cluster };
 }
 
 /**

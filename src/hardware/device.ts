@@ -1,5 +1,6 @@
 import { ModelscoutError, invalidValue } from '../errors.js';
-import type { DeviceTarget } from '../estimate/device.js';
+import type { ClusterGpu, DeviceTarget } from '../estimate/device.js';
+import type { AcceleratorSpec } from './accelerators.js';
 import type { Hardware } from './detect.js';
 
 export const DEVICE_PREFERENCES = ['auto', 'cpu', 'gpu'] as const;
@@ -77,4 +78,18 @@ export function selectDevice(hardware: Hardware, preference: DevicePreference = 
     });
   }
   return cpuTarget(hardware);
+}
+
+/** One card of the accelerator table as a cluster GPU for the layout planner (datasheet figures, all memory free). */
+export function acceleratorAsClusterGpu(acc: AcceleratorSpec & { memoryBytes: number }): ClusterGpu {
+  return {
+    name: acc.name,
+    memoryTotalBytes: acc.memoryBytes,
+    memoryAvailableBytes: acc.memoryBytes,
+    bandwidthBytesPerSec: acc.memoryBandwidthBytesPerSec,
+    bandwidthSource: 'known',
+    peakFlops: acc.fp16Flops,
+    peakFlopsSource: acc.fp16Flops === null ? 'unknown' : 'known',
+    runtimeOverheadBytes: GPU_RUNTIME_OVERHEAD_BYTES,
+  };
 }

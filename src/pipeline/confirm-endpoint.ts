@@ -2,7 +2,7 @@ import type { ModelSpec } from '../catalog/model-spec.js';
 import { ModelscoutError, invalidValue } from '../errors.js';
 import { planLayout, resolveInterconnect, type StatedTopology, type TopologyPlan, type WeightFormat } from '../estimate/index.js';
 import { findAccelerator } from '../hardware/accelerators.js';
-import { GPU_RUNTIME_OVERHEAD_BYTES } from '../hardware/device.js';
+import { acceleratorAsClusterGpu } from '../hardware/device.js';
 import type { Verdict } from '../recommend/confirm-report.js';
 import type { Targets } from '../recommend/requirements.js';
 import type { ServerMetricsSummary } from '../serve/prometheus.js';
@@ -88,16 +88,7 @@ export function estimateForTopology(spec: ModelSpec, format: WeightFormat, state
   if (!acc || acc.memoryBytes === null) {
     throw invalidValue('--topology gpu', stated.gpuKey, 'a GPU of the accelerator table, e.g. H100-80GB, H200, A100-80GB, L40S');
   }
-  const gpu = {
-    name: acc.name,
-    memoryTotalBytes: acc.memoryBytes,
-    memoryAvailableBytes: acc.memoryBytes,
-    bandwidthBytesPerSec: acc.memoryBandwidthBytesPerSec,
-    bandwidthSource: 'known' as const,
-    peakFlops: acc.fp16Flops,
-    peakFlopsSource: acc.fp16Flops === null ? ('unknown' as const) : ('known' as const),
-    runtimeOverheadBytes: GPU_RUNTIME_OVERHEAD_BYTES,
-  };
+  const gpu = acceleratorAsClusterGpu({ ...acc, memoryBytes: acc.memoryBytes });
   const cluster = { gpu, gpusPerNode: stated.gpusPerNode, nodes: stated.nodes, interconnect: resolveInterconnect(acc.name, stated.nodes) };
   return planLayout(spec, format, stated.layout, cluster, { context: targets.contextTokens, promptTokens: targets.contextTokens, concurrency: targets.concurrency });
 }

@@ -16,7 +16,7 @@ import {
 } from '../estimate/index.js';
 import { ACCELERATORS, type AcceleratorSpec } from '../hardware/accelerators.js';
 import type { Hardware } from '../hardware/detect.js';
-import { GPU_RUNTIME_OVERHEAD_BYTES, cpuTarget, gpuTarget } from '../hardware/device.js';
+import { GPU_RUNTIME_OVERHEAD_BYTES, acceleratorAsClusterGpu, cpuTarget, gpuTarget } from '../hardware/device.js';
 import type { DecisionTree } from '../tree/schema.js';
 import { describeParamRange } from '../tree/render.js';
 import type { Requirements } from './requirements.js';
@@ -330,16 +330,7 @@ export function proposeTopologies(spec: ModelSpec, format: WeightFormat, req: Re
   for (const key of CLUSTER_GPUS) {
     const acc = accelerators.find((a) => a.key === key);
     if (!acc || acc.memoryBytes === null) continue;
-    const gpu = {
-      name: acc.name,
-      memoryTotalBytes: acc.memoryBytes,
-      memoryAvailableBytes: acc.memoryBytes,
-      bandwidthBytesPerSec: acc.memoryBandwidthBytesPerSec,
-      bandwidthSource: 'known' as const,
-      peakFlops: acc.fp16Flops,
-      peakFlopsSource: acc.fp16Flops === null ? ('unknown' as const) : ('known' as const),
-      runtimeOverheadBytes: GPU_RUNTIME_OVERHEAD_BYTES,
-    };
+    const gpu = acceleratorAsClusterGpu({ ...acc, memoryBytes: acc.memoryBytes });
     const proposal = proposeTopology(spec, format, gpu, { context, promptTokens: context, concurrency }, req.targets, { maxNodes: MAX_PROPOSAL_NODES });
     if (!proposal) continue;
     const { plan } = proposal;
