@@ -8,7 +8,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ModelscoutError, errorMessage, invalidValue } from '../errors.js';
 import { parseByteSize } from '../estimate/units.js';
-import { DEVICES, GRAPH_OPT_LEVELS, VARIANT_NAMES, type Device, type GraphOptLevel, type VariantName } from './matrix.js';
+import { DEVICES, GRAPH_OPT_LEVELS, type Device, type GraphOptLevel } from '../runtime/session.js';
+import { VARIANT_NAMES, type VariantName } from './matrix.js';
 import { selectTests, type TestSpec } from './scenarios.js';
 
 const positiveInts = z.array(z.number().int().min(1)).min(1);

@@ -25,7 +25,7 @@ import { inspectVariantFile, locateModel, quantizationFromMetadata, readArchitec
 import type { TestPayload, WorkerJob } from './protocol.js';
 import { runGroupInChild } from './runner.js';
 import { batchSequenceLengths, kvTokensAtEnd, type TestSpec } from './scenarios.js';
-import { assertDeviceAvailable, onnxruntimeVersion } from './session.js';
+import { assertDeviceAvailable, onnxruntimeVersion } from '../runtime/session.js';
 
 export interface BenchRunOptions {
   plan: BenchPlan;

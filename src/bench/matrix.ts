@@ -3,13 +3,8 @@
  * (model, variant, session settings) is loaded once, in one child process, and all its tests run there
  * (llama-bench `get_cmd_params_instances` orders its instances the same way). Pure.
  */
+import type { Device, GraphOptLevel } from '../runtime/session.js';
 import type { TestSpec } from './scenarios.js';
-
-export const DEVICES = ['cpu', 'webgpu', 'cuda'] as const;
-export type Device = (typeof DEVICES)[number];
-
-export const GRAPH_OPT_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
-export type GraphOptLevel = (typeof GRAPH_OPT_LEVELS)[number];
 
 export const VARIANT_NAMES = ['fp32', 'fp16', 'q4'] as const;
 export type VariantName = (typeof VARIANT_NAMES)[number];

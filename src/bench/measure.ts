@@ -8,7 +8,7 @@
  * decode; pp<P>+tg<G> takes its first token from the prefill and decodes G − 1 more.
  */
 import { kvBytesPerToken } from '../runtime/decoder-io.js';
-import type { DecoderLoop } from './generate.js';
+import type { DecoderLoop } from '../runtime/decoder-loop.js';
 import { currentRss, kernelPeakRss, resetKernelPeakRss, type RssSampler } from './memory.js';
 import { batchSequenceLengths, hashTokenIds, kvTokensAtEnd, syntheticTokenIds, type TestSpec } from './scenarios.js';
 import { summarize, summarizeRate, type Stat } from '../report/stats.js';

@@ -6,11 +6,13 @@
 import { ModelscoutError } from '../errors.js';
 import { loadTokenizer, type LocalTokenizer } from '../hub/tokenizer.js';
 import { detectDecoderIo } from '../runtime/decoder-io.js';
-import { DecoderLoop, generateGreedy } from './generate.js';
-import type { Device, GraphOptLevel, VariantName } from './matrix.js';
+import { DecoderLoop } from '../runtime/decoder-loop.js';
+import { generateGreedy } from './generate.js';
+import type { Device, GraphOptLevel } from '../runtime/session.js';
+import type { VariantName } from './matrix.js';
 import { inspectVariantFile, locateModel, selectVariants } from './model-files.js';
 import { autoKvLayout, type KvLayout } from '../runtime/kv-cache.js';
-import { createSession, assertDeviceAvailable } from './session.js';
+import { createSession, assertDeviceAvailable } from '../runtime/session.js';
 
 export interface GenerateOptions {
   model: string;

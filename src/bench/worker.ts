@@ -5,13 +5,14 @@
  */
 import { errorMessage, isModelscoutError } from '../errors.js';
 import { detectDecoderIo } from '../runtime/decoder-io.js';
-import { DecoderLoop, selfCheck, selfCheckTolerance } from './generate.js';
+import { DecoderLoop } from '../runtime/decoder-loop.js';
+import { selfCheck, selfCheckTolerance } from './generate.js';
 import { GpuMemorySampler } from './gpu-memory.js';
 import { currentRss, RssSampler } from './memory.js';
 import { measureTest } from './measure.js';
 import type { ChildMessage, GroupLoad, ParentMessage, WorkerError, WorkerJob } from './protocol.js';
 import { syntheticTokenIds } from './scenarios.js';
-import { createSession } from './session.js';
+import { createSession } from '../runtime/session.js';
 
 function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve) => {

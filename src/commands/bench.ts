@@ -4,7 +4,7 @@ import { parseVariantList, readBenchConfig, resolveBenchPlan, type BenchConfigFi
 import { homedir } from 'node:os';
 import { runBench } from '../bench/index.js';
 import { calibrationHook, readCalibration, resolveCalibrationPath } from '../pipeline/calibration.js';
-import { DEVICES, GRAPH_OPT_LEVELS, type Device } from '../bench/matrix.js';
+import { DEVICES, GRAPH_OPT_LEVELS, type Device } from '../runtime/session.js';
 import { parseIntegerList } from '../bench/scenarios.js';
 import { ModelscoutError, invalidValue } from '../errors.js';
 import { renderJson, renderMarkdown, renderTable } from '../report/render.js';

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { parseVariantList } from '../bench/config.js';
-import { DEVICES, GRAPH_OPT_LEVELS } from '../bench/matrix.js';
+import { DEVICES, GRAPH_OPT_LEVELS } from '../runtime/session.js';
 import { runGenerate, type GenerateReport } from '../bench/run-generate.js';
 import { parseIntegerList } from '../bench/scenarios.js';
 import { invalidValue } from '../errors.js';

@@ -6,6 +6,7 @@ import { BaseCommand } from '../cli/base-command.js';
 import type { WriteProgress } from '../onnx/model-io.js';
 import { MAX_SEED, defaultSynthOutDir, planSynth, synthesizeModel, type SynthResult } from '../onnx/synth/index.js';
 import { formatBytes, formatDuration, formatInteger } from '../util/format.js';
+import { checkDecoderRuns } from '../runtime/verify.js';
 
 export interface SynthCommandResult extends SynthResult {
   wallMs: number;
@@ -61,7 +62,7 @@ export default class Synth extends BaseCommand {
         outDir,
         producerVersion: this.config.version,
         signal,
-        verify: flags.verify,
+        ...(flags.verify ? { verify: checkDecoderRuns } : {}),
         graph: flags.graph,
         ...(flags['max-length'] !== undefined ? { maxLength: flags['max-length'] } : {}),
         ...(flags.layers !== undefined ? { layers: flags.layers } : {}),

@@ -9,7 +9,7 @@ import { cpuTarget, gpuTarget } from '../hardware/device.js';
 import type { BenchPlan } from '../bench/config.js';
 import type { BenchRunOptions } from '../bench/index.js';
 import type { TestSpec } from '../bench/scenarios.js';
-import { CUDA_INSTALL_HINT, gpuBenchDevice } from '../bench/session.js';
+import { CUDA_INSTALL_HINT, gpuBenchDevice } from '../runtime/session.js';
 import { BUSY_THRESHOLD } from '../hardware/cpu-busy.js';
 import type { GraphKind } from '../onnx/metadata.js';
 import { fusedUnsupported } from '../onnx/fused/synth-graph.js';

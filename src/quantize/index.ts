@@ -293,7 +293,7 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
   } else {
     hooks.onProgress?.({ phase: 'fidelity', done: 0, total: 2, unit: 'models' });
     try {
-      const report = await measureFidelity({ path: resolved.modelPath, model: loaded.model }, outModelPath, {
+      const report = await measureFidelity(resolved.modelPath, outModelPath, {
         sequenceLength: options.fidelitySequenceLength ?? DEFAULT_FIDELITY_SEQUENCE,
         seed: options.fidelitySeed ?? DEFAULT_FIDELITY_SEED,
         ...(options.threads !== undefined ? { threads: options.threads } : {}),

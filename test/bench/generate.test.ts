@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectDecoderIo, kvBytesPerToken } from '../../src/runtime/decoder-io.js';
-import { DecoderLoop, argmaxF16, argmaxF32, generateByRecompute, generateGreedy, halfToFloat, selfCheck, selfCheckTolerance } from '../../src/bench/generate.js';
+import { generateByRecompute, generateGreedy, selfCheck, selfCheckTolerance } from '../../src/bench/generate.js';
+import { DecoderLoop, argmaxF16, argmaxF32, halfToFloat } from '../../src/runtime/decoder-loop.js';
 import { measureTest } from '../../src/bench/measure.js';
 import { parseTestId, selectTests } from '../../src/bench/scenarios.js';
-import { createSession } from '../../src/bench/session.js';
+import { createSession } from '../../src/runtime/session.js';
 import { buildTinyModel, type TinyArch } from '../helpers/tiny-model.js';
 
 let dir: string;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { DecoderIo } from '../../src/runtime/decoder-io.js';
 import { GrowingKvCache } from '../../src/runtime/kv-growing.js';
 import type { Feeds } from '../../src/runtime/kv-types.js';
-import { keepsKvOnDevice, sessionOptions } from '../../src/bench/session.js';
+import { keepsKvOnDevice, sessionOptions } from '../../src/runtime/session.js';
 
 const io: DecoderIo = {
   inputIds: 'input_ids',
@@ -69,7 +69,7 @@ describe('WebGPU without an adapter', () => {
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const { buildTinyModel } = await import('../helpers/tiny-model.js');
-    const { createSession } = await import('../../src/bench/session.js');
+    const { createSession } = await import('../../src/runtime/session.js');
     const dir = await mkdtemp(join(tmpdir(), 'modelscout-webgpu-'));
     try {
       const model = await buildTinyModel({ arch: 'llama', dtype: 'fp32', layers: 1, dir });

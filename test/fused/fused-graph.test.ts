@@ -8,7 +8,7 @@ import { ModelscoutError } from '../../src/errors.js';
 import { buildFusedDecoderModel } from '../../src/onnx/fused/build-fused-decoder.js';
 import type { BuiltModel } from '../../src/onnx/graph-builder.js';
 import { readModelscoutMetadata } from '../../src/onnx/metadata.js';
-import { checkDecoderRuns } from '../../src/onnx/verify.js';
+import { checkDecoderRuns } from '../../src/runtime/verify.js';
 import { writeModel } from '../../src/onnx/model-io.js';
 import { resolveSynthArchitecture, type SynthArchitecture } from '../../src/onnx/synth/architecture.js';
 import { buildDecoderModel } from '../../src/onnx/synth/build-decoder.js';

@@ -7,7 +7,7 @@ import { ModelscoutError } from '../../src/errors.js';
 import { detectDecoderSignature } from '../../src/onnx/decoder-signature.js';
 import { readModelscoutMetadata } from '../../src/onnx/metadata.js';
 import { readModel, readTensorBytes, writeModel } from '../../src/onnx/model-io.js';
-import { checkDecoderRuns } from '../../src/onnx/verify.js';
+import { checkDecoderRuns } from '../../src/runtime/verify.js';
 import { fillSyntheticWeight, syntheticWeight, synthesizeModel } from '../../src/onnx/synth/index.js';
 import { float16ToFloat32 } from '../../src/util/float16.js';
 import { TINY_CONFIGS, buildTinyModel, type TinyArch, type TinyModel } from '../helpers/tiny-model.js';

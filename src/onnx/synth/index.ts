@@ -6,7 +6,6 @@ import { publishDirectory, writeJsonAtomic } from '../../util/atomic-write.js';
 import { assertFreeSpace, assertWritableDir } from '../../util/output-path.js';
 import { METADATA_KEYS } from '../metadata.js';
 import { writeModel, type WriteProgress } from '../model-io.js';
-import { checkDecoderRuns } from '../verify.js';
 import { resolveSynthArchitecture, type SynthArchitecture } from './architecture.js';
 import type { SynthDtype } from './build-decoder.js';
 import { buildSynthGraph, checkSynthGraph, fusedGenaiConfig } from '../fused/synth-graph.js';
@@ -46,8 +45,11 @@ export interface SynthOptions {
   onProgress?: (progress: WriteProgress) => void;
   /** Aborts the build (E_INTERRUPTED); the output folder is left as it was. */
   signal?: AbortSignal;
-  /** Load the new model in ONNX Runtime and run one step before publishing the folder. */
-  verify?: boolean;
+  /**
+   * Runs before the folder is published, with the new model's path: the caller's check that ONNX Runtime
+   * loads and runs it (`checkDecoderRuns` of src/runtime/verify.ts; the runtime sits above this layer).
+   */
+  verify?: (modelPath: string) => Promise<unknown>;
   /** `standard` ONNX ops (default) or ONNX Runtime's `fused` kernels (GroupQueryAttention, …). */
   graph?: GraphKind;
   /** Fused graph: longest sequence it accepts (rotary table rows); default the model's context length. */
@@ -201,7 +203,7 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    if (options.verify) await checkDecoderRuns(join(onnxDir, modelFile));
+    if (options.verify) await options.verify(join(onnxDir, modelFile));
     config['transformers.js_config'] = await transformersJsConfig(onnxDir);
     await writeJsonAtomic(join(tmp, 'config.json'), config);
     await writeJsonAtomic(join(tmp, 'generation_config.json'), generationConfig);
@@ -220,7 +222,7 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
       modelBytes: written.modelBytes,
       dataBytes: written.dataBytes,
       keptFiles,
-      verified: options.verify === true,
+      verified: options.verify !== undefined,
       graph,
       genaiConfigFile: graph === 'fused' ? join(outDir, 'genai_config.json') : null,
     };

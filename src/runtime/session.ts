@@ -1,7 +1,9 @@
 /**
- * The runtime adapter: an onnxruntime-node InferenceSession on a device (execution provider), with the
- * intra-op thread count and graph optimization level of the run. ONNX Runtime's default thread spinning
- * is kept: it is what a real application gets, and turning it off slows small decode steps.
+ * The one place that creates an onnxruntime-node InferenceSession (bench, generate, the decoder check and
+ * quantization fidelity all come here): a session on a device (execution provider), with the intra-op
+ * thread count and graph optimization level of the run, and ONNX Runtime's failures mapped to one error
+ * vocabulary (a model that does not load: E_MODEL; a run that fails: E_RUNTIME). ONNX Runtime's default
+ * thread spinning is kept: it is what a real application gets, and turning it off slows small decode steps.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,8 +13,13 @@ import { ModelscoutError, errorMessage } from '../errors.js';
 import { addNewKvOutputs } from '../onnx/fused/new-kv-outputs.js';
 import { readModel } from '../onnx/model-io.js';
 import { encodeModel } from '../onnx/proto.js';
-import type { KvLayout } from '../runtime/kv-cache.js';
-import type { Device, GraphOptLevel } from './matrix.js';
+import type { KvLayout } from './kv-cache.js';
+
+export const DEVICES = ['cpu', 'webgpu', 'cuda'] as const;
+export type Device = (typeof DEVICES)[number];
+
+export const GRAPH_OPT_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+export type GraphOptLevel = (typeof GRAPH_OPT_LEVELS)[number];
 
 export interface SessionSettingsInput {
   device: Device;
@@ -131,32 +138,44 @@ export interface CreateSessionOptions {
 export async function createSession(modelPath: string, s: SessionSettingsInput, create: CreateSessionOptions = {}): Promise<CreatedSession> {
   const t0 = process.hrtime.bigint();
   try {
-    let session: ort.InferenceSession;
+    // What ONNX Runtime is handed: the file, or (appended layout) the graph extended in memory.
+    let source: string | Uint8Array = modelPath;
+    let options = sessionOptions(s);
     if (create.kvLayout === 'appended') {
       const loaded = await readModel(modelPath);
       addNewKvOutputs(loaded.model);
-      const options = { ...sessionOptions(s), extra: { session: { model_external_initializers_file_folder_path: loaded.dir } } };
-      session = await ort.InferenceSession.create(encodeModel(loaded.model), options);
+      source = encodeModel(loaded.model);
+      options = { ...options, extra: { session: { model_external_initializers_file_folder_path: loaded.dir } } };
     } else if (create.kvLayout === 'growing' && keepsKvOnDevice(s.device)) {
       const outputs = ((await readModel(modelPath)).model.graph?.output ?? []).map((o) => o.name ?? '');
-      session = await ort.InferenceSession.create(modelPath, sessionOptions(s, outputs));
-    } else {
-      session = await ort.InferenceSession.create(modelPath, sessionOptions(s));
+      options = sessionOptions(s, outputs);
     }
+    const session = await (typeof source === 'string' ? ort.InferenceSession.create(source, options) : ort.InferenceSession.create(source, options));
     const createMs = Number(process.hrtime.bigint() - t0) / 1e6;
     return { session, createMs };
   } catch (error) {
-    if (error instanceof ModelscoutError) throw error;
-    const first = errorMessage(error).split('\n')[0] ?? '';
-    if (s.device === 'webgpu' && /WebGPU adapter|No supported adapters/i.test(first)) {
-      throw new ModelscoutError('E_UNSUPPORTED', 'no WebGPU adapter on this machine: onnxruntime-node runs WebGPU on Linux through Vulkan, and found no Vulkan GPU', {
-        suggestions: [WEBGPU_HINT, 'Or use --device cpu.'],
-        cause: error,
-      });
-    }
-    const suggestions = s.device === 'cuda' ? [`Install the CUDA provider: ${CUDA_INSTALL_HINT}`] : ['Check that the file is a complete ONNX model (re-download or re-export it).'];
-    throw new ModelscoutError('E_MODEL', `onnxruntime could not load ${modelPath} on ${s.device}: ${first}`, { suggestions, cause: error });
+    throw loadFailure(modelPath, s.device, error);
   }
+}
+
+/** A model ONNX Runtime would not load, as one line with what to do next (E_MODEL; E_UNSUPPORTED for a missing provider). */
+export function loadFailure(modelPath: string, device: Device, error: unknown): ModelscoutError {
+  if (error instanceof ModelscoutError) return error;
+  const first = errorMessage(error).split('\n')[0] ?? '';
+  if (device === 'webgpu' && /WebGPU adapter|No supported adapters/i.test(first)) {
+    return new ModelscoutError('E_UNSUPPORTED', 'no WebGPU adapter on this machine: onnxruntime-node runs WebGPU on Linux through Vulkan, and found no Vulkan GPU', {
+      suggestions: [WEBGPU_HINT, 'Or use --device cpu.'],
+      cause: error,
+    });
+  }
+  const suggestions = device === 'cuda' ? [`Install the CUDA provider: ${CUDA_INSTALL_HINT}`] : ['Check that the file is a complete ONNX model and its external data sits beside it (re-download or re-export it).'];
+  return new ModelscoutError('E_MODEL', `onnxruntime could not load ${modelPath} on ${device}: ${first}`, { suggestions, cause: error });
+}
+
+/** A run of a loaded model that failed (E_RUNTIME), naming the model and what was being run. */
+export function runFailure(modelPath: string, what: string, error: unknown): ModelscoutError {
+  if (error instanceof ModelscoutError) return error;
+  return new ModelscoutError('E_RUNTIME', `onnxruntime failed to run ${what} of ${modelPath}: ${errorMessage(error).split('\n')[0] ?? ''}`, { cause: error });
 }
 
 export { ort };
