@@ -6,14 +6,13 @@ import { createProxiedFetch } from '../hub/proxy.js';
 import { resolveHubSettings, resolveTokenPath } from '../hub/settings.js';
 import type { Env } from '../hub/types.js';
 import type { RecommendContext } from '../recommend/context.js';
-import type { EfficiencyLookup } from '../recommend/rank.js';
 import { recommend } from '../recommend/recommend.js';
 import { mergeInputs, resolveRequirements, type RequirementInputs, type Requirements } from '../recommend/requirements.js';
 import type { Recommendation } from '../recommend/types.js';
 import { errorMessage } from '../errors.js';
 import { withOutputLock, writeJsonAtomic } from '../util/atomic-write.js';
 import { assertWritableDir, assertWritableFile } from '../util/output-path.js';
-import { efficiencyLookup, modelscoutCacheDir, readCalibration, resolveCalibrationPath } from './calibration.js';
+import { efficiencyLookup, modelscoutCacheDir, readCalibration, resolveCalibrationPath, type CalibrationFile } from './calibration.js';
 import { confirmRecommendation, type ConfirmDeps } from './confirm.js';
 import type { HubAccess } from './obtain.js';
 import { CONFIRM_DEFAULT_CONTEXT } from './plan.js';
@@ -51,7 +50,8 @@ export interface CalibratedRecommendation {
   recommendation: Recommendation;
   requirements: Requirements;
   calibrationPath: string;
-  efficiencyFor: EfficiencyLookup;
+  /** The calibration file as read for the recommendation: confirm starts from it (read once). */
+  calibration: CalibrationFile;
 }
 
 /** The recommendation with calibrated estimates where the calibration file has them. */
@@ -64,7 +64,6 @@ export async function recommendCalibrated(
   const { env, homeDir } = options.environment;
   const calibrationPath = resolveCalibrationPath(env, homeDir, options.calibrationFlag);
   const calibration = await readCalibration(calibrationPath);
-  const efficiencyFor = efficiencyLookup(calibration, context.hardware);
   const inputs = mergeInputs(...layers);
   const requirements = resolveRequirements(context.tree, inputs, options.confirm ? { contextTokens: CONFIRM_DEFAULT_CONTEXT } : {});
   const recommendation = recommend({
@@ -73,7 +72,7 @@ export async function recommendCalibrated(
     hardware: context.hardware,
     catalog: context.catalog,
     top,
-    efficiencyFor,
+    efficiencyFor: efficiencyLookup(calibration, context.hardware),
     ...(context.topology ? { topology: context.topology } : {}),
   });
   if (options.confirm && inputs.contextTokens === undefined) {
@@ -81,7 +80,7 @@ export async function recommendCalibrated(
       `--confirm runs every prompt for real, so without --context it uses ${CONFIRM_DEFAULT_CONTEXT} tokens instead of the tree's ${context.tree.targets.contextTokens}; pass --context to confirm at another length.`,
     );
   }
-  return { recommendation, requirements, calibrationPath, efficiencyFor };
+  return { recommendation, requirements, calibrationPath, calibration };
 }
 
 /** Hub access from the same variables huggingface_hub reads (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, …). */
@@ -118,7 +117,7 @@ export async function confirmAndReport(
   environment: PipelineEnvironment,
   hooks: { onProgress?: (line: string) => void; signal?: AbortSignal; deps?: Partial<ConfirmDeps> } = {},
 ): Promise<ConfirmReport> {
-  const { recommendation, requirements, calibrationPath } = calibrated;
+  const { recommendation, requirements, calibrationPath, calibration } = calibrated;
   const workDir = flags.workDir !== undefined ? resolve(environment.cwd, flags.workDir) : defaultWorkDir(environment.env, environment.homeDir);
   const deps: ConfirmDeps = {
     now: () => performance.now(),
@@ -150,6 +149,7 @@ export async function confirmAndReport(
       ...(flags.graph !== undefined ? { graph: flags.graph } : {}),
       workDir,
       calibrationPath,
+      calibration,
       tool: environment.tool,
       argv: environment.argv,
     },

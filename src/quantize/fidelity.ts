@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { ModelscoutError } from '../errors.js';
+import { ModelscoutError, isModelscoutError } from '../errors.js';
 import { detectDecoderIo, type DecoderIo } from '../runtime/decoder-io.js';
 import { DecoderLoop } from '../runtime/decoder-loop.js';
 import { createSession, runFailure } from '../runtime/session.js';
@@ -69,7 +69,14 @@ export async function measureFidelity(referencePath: string, quantizedPath: stri
 async function runPrefill(path: string, options: FidelityOptions, tokensFor: (io: DecoderIo) => readonly number[]): Promise<Float32Array> {
   const { session } = await createSession(path, { device: 'cpu', threads: options.threads ?? 0, graphOptLevel: 'all' });
   try {
-    const io = detectDecoderIo(session.inputMetadata, session.outputMetadata);
+    let io: DecoderIo;
+    try {
+      io = detectDecoderIo(session.inputMetadata, session.outputMetadata);
+    } catch (error) {
+      // Not a KV-cache decoder (e.g. a single layer): next-token logits cannot be compared.
+      if (isModelscoutError(error)) throw new ModelscoutError('E_UNSUPPORTED', `${path}: fidelity needs a KV-cache decoder: ${error.message}`);
+      throw error;
+    }
     const tokens = tokensFor(io);
     const loop = new DecoderLoop(session, io);
     loop.reset(1, tokens.length);
