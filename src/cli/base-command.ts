@@ -1,5 +1,6 @@
 import { Command, Errors } from '@oclif/core';
 import { EXIT_CODES, ModelscoutError, errorMessage, isModelscoutError } from '../errors.js';
+import { fitToWidth, terminalWidth } from '../ui/layout.js';
 
 /**
  * Base of every modelscout command: `--json` returns the command's result object (nothing else on
@@ -10,7 +11,7 @@ export abstract class BaseCommand extends Command {
 
   /** Writes a human-facing line to stderr (progress, notes); stdout is reserved for the result. */
   protected note(message: string): void {
-    process.stderr.write(`${message}\n`);
+    process.stderr.write(`${fitToWidth(message, terminalWidth(process.stderr))}\n`);
   }
 
   protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {

@@ -13,6 +13,7 @@ import { writeReportHtml } from '../pipeline/report-html.js';
 import { withInterrupts } from '../cli/interrupt.js';
 import { writeReportOrSay } from '../cli/write-report.js';
 import { assertWritableFile } from '../util/output-path.js';
+import { terminalWidth } from '../ui/layout.js';
 import { renderConfirmReport, renderRecommendation } from '../ui/render-recommendation.js';
 
 export default class Recommend extends BaseCommand {
@@ -59,9 +60,10 @@ export default class Recommend extends BaseCommand {
     const environment = pipelineEnvironment(this.config.version, ['recommend', ...this.argv]);
     const calibrated = await recommendCalibrated(context, layers, flags.top, { calibrationFlag: flags.calibration, confirm: flags.confirm, environment });
     const recommendation = calibrated.recommendation;
+    const width = terminalWidth(process.stdout);
     if (flags.confirm) {
       if (!this.jsonEnabled()) {
-        this.log(renderRecommendation(recommendation));
+        this.log(renderRecommendation(recommendation, width));
         this.log('');
       }
       // Ctrl-C / SIGTERM stop the running step (its child is killed, its temporary files removed); the
@@ -69,13 +71,13 @@ export default class Recommend extends BaseCommand {
       const report: ConfirmReport = await withInterrupts((signal) => confirmAndReport(calibrated, context, confirm, environment, { onProgress: (line) => this.note(line), signal }));
       if (!this.jsonEnabled()) {
         this.log('');
-        this.log(renderConfirmReport(report, recommendation.targets));
+        this.log(renderConfirmReport(report, recommendation.targets, width));
       }
       if (flags.html) await writeReportHtml(flags.html, recommendation, report.reportPath ?? 'recommendation');
       process.exitCode = confirmExitCode(report);
       return recommendation;
     }
-    if (!this.jsonEnabled()) this.log(renderRecommendation(recommendation));
+    if (!this.jsonEnabled()) this.log(renderRecommendation(recommendation, width));
     if (flags.out !== undefined) await writeReportOrSay(flags.out, `${JSON.stringify(recommendation, null, 2)}\n`, (line) => this.note(line));
     if (flags.html !== undefined) await writeReportHtml(flags.html, recommendation, flags.out ?? 'recommendation');
     return recommendation;

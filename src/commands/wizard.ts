@@ -9,6 +9,7 @@ import { confirmAndReport, recommendCalibrated } from '../pipeline/run.js';
 import { loadRecommendContext } from '../recommend/context.js';
 import type { Recommendation } from '../recommend/types.js';
 import { createTerminalPrompter, isInteractive } from '../ui/prompts.js';
+import { terminalWidth } from '../ui/layout.js';
 import { renderConfirmReport, renderRecommendation } from '../ui/render-recommendation.js';
 import { askConfirm, askRequirements, recommendCommandFor } from '../ui/wizard.js';
 import { confirmExitCode, confirmFlags, confirmFlagsFrom, pipelineEnvironment } from '../cli/confirm-flags.js';
@@ -49,13 +50,13 @@ export default class Wizard extends BaseCommand {
     const recommendation = calibrated.recommendation;
 
     prompter.say('');
-    if (!this.jsonEnabled()) this.log(renderRecommendation(recommendation));
+    if (!this.jsonEnabled()) this.log(renderRecommendation(recommendation, terminalWidth(process.stdout)));
     prompter.say(`\nThe same, non-interactive: ${recommendCommandFor(inputs, flags.tree)}`);
     const confirm = confirmFlagsFrom(flags);
     const measurable = recommendation.candidates.length > 0 || (recommendation.nothingFits?.alternatives.length ?? 0) > 0;
     if (measurable && (await askConfirm(prompter, confirm.candidates, confirm.budgetSec ?? MODE_SETTINGS[confirm.mode].budgetSec))) {
       const report = await confirmAndReport(calibrated, context, confirm, environment, { onProgress: (line) => prompter.say(line) });
-      if (!this.jsonEnabled()) this.log(`\n${renderConfirmReport(report, recommendation.targets)}`);
+      if (!this.jsonEnabled()) this.log(`\n${renderConfirmReport(report, recommendation.targets, terminalWidth(process.stdout))}`);
       prompter.say(`The same, non-interactive: ${recommendCommandFor(inputs, flags.tree)} --confirm`);
       process.exitCode = confirmExitCode(report);
     }

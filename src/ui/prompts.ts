@@ -1,4 +1,5 @@
 import { confirm, number, select } from '@inquirer/prompts';
+import { fitToWidth, terminalWidth } from './layout.js';
 
 /**
  * The prompt adapter: the only module that imports @inquirer/prompts. The wizard talks to this small
@@ -51,7 +52,8 @@ export function createTerminalPrompter(streams: TerminalStreams): Prompter {
     },
     confirm: (q) => confirm({ message: q.message, default: q.default }, context),
     say: (line) => {
-      streams.output.write(`${line}\n`);
+      // Wrapped to the terminal it is drawn on (the wizard's notes and the hardware summary are long).
+      streams.output.write(`${fitToWidth(line, terminalWidth(streams.output))}\n`);
     },
   };
 }

@@ -1,4 +1,3 @@
-import Table from 'cli-table3';
 import type { Banded } from '../estimate/index.js';
 import type { ConfirmReport, ConfirmedCandidate } from '../recommend/confirm-report.js';
 import type { Targets } from '../recommend/requirements.js';
@@ -6,12 +5,13 @@ import type { Candidate, DeviceSummary, ProposedTopology, Recommendation } from 
 import { describeParamRange } from '../tree/render.js';
 import { formatBandwidth, formatBytes, formatDuration, formatFlops, formatParams } from '../util/format.js';
 import { wrapWords } from '../util/text.js';
+import { fitToWidth, renderTable } from './layout.js';
 
 /**
  * The human view of a `Recommendation` (pure: returns text). `recommend` and `wizard` print the same view;
  * `recommend --confirm` can reuse `renderCandidateTable` beside its measured verdicts.
  */
-export function renderRecommendation(rec: Recommendation): string {
+export function renderRecommendation(rec: Recommendation, width: number | null = null): string {
   const out: string[] = [];
   out.push(...renderDevices(rec.devices.considered), '');
 
@@ -21,7 +21,7 @@ export function renderRecommendation(rec: Recommendation): string {
   });
   const range = describeParamRange(rec.leaf.sizeClass);
   out.push(`Size class: ${rec.leaf.label} [${rec.leaf.id}, ${range} parameters${rec.leaf.fineTune ? ', with LoRA/QLoRA fine-tuning' : ''}]`);
-  out.push(...wrap(`why: ${rec.leaf.rationale}`, 100).map((l) => `  ${l}`));
+  out.push(...wrap(`why: ${rec.leaf.rationale}`, 100, width).map((l) => `  ${l}`));
 
   const t = rec.targets;
   const src = (s: string): string => (s === 'given' ? 'given' : s === 'latency-class' ? `${rec.latency.label}` : 'default');
@@ -34,37 +34,37 @@ export function renderRecommendation(rec: Recommendation): string {
 
   if (rec.candidates.length > 0) {
     out.push(`Ranked candidates of the ${rec.leaf.sizeClass.label} class (fits, then meets targets, then quality proxy = effective parameters):`);
-    out.push(renderCandidateTable(rec.candidates, rec.leaf.fineTune));
-    out.push(...renderReasons(rec.candidates));
+    out.push(renderCandidateTable(rec.candidates, rec.leaf.fineTune, width));
+    out.push(...renderReasons(rec.candidates, width));
   }
 
   if (rec.nothingFits) {
-    out.push(...wrap(`✗ ${rec.nothingFits.message}`, 110));
+    out.push(...wrap(`✗ ${rec.nothingFits.message}`, 110, width));
     if (rec.nothingFits.alternatives.length > 0) {
       out.push('', `Best alternatives ${rec.nothingFits.alternativesFrom}:`);
-      out.push(renderCandidateTable(rec.nothingFits.alternatives, rec.leaf.fineTune));
-      out.push(...renderReasons(rec.nothingFits.alternatives));
+      out.push(renderCandidateTable(rec.nothingFits.alternatives, rec.leaf.fineTune, width));
+      out.push(...renderReasons(rec.nothingFits.alternatives, width));
     } else {
       out.push(`No smaller model fits either.`);
     }
   }
 
-  if (rec.outcome !== 'nothing-fits') out.push('', ...wrap(`Outcome (${rec.outcome}): ${rec.summary}`, 110));
+  if (rec.outcome !== 'nothing-fits') out.push('', ...wrap(`Outcome (${rec.outcome}): ${rec.summary}`, 110, width));
   else out.push('');
   if (rec.hardwareNeeded) {
-    out.push(...wrap(`Hardware for the class: ${rec.hardwareNeeded.message}`, 110));
+    out.push(...wrap(`Hardware for the class: ${rec.hardwareNeeded.message}`, 110, width));
     out.push(...renderProposedTopologies(rec.hardwareNeeded.topologies));
   }
   if (rec.excluded.length > 0) {
     out.push('', `Left out of the ${rec.leaf.sizeClass.label} class:`);
-    for (const x of rec.excluded) out.push(...wrap(`${x.name} (${formatParams(x.paramsTotal)}): ${x.reason}`, 106).map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)));
+    for (const x of rec.excluded) out.push(...wrap(`${x.name} (${formatParams(x.paramsTotal)}): ${x.reason}`, 106, width).map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)));
   }
   if (rec.notes.length > 0) {
     out.push('', 'Notes:');
-    for (const n of rec.notes) out.push(...wrap(n, 106).map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)));
+    for (const n of rec.notes) out.push(...wrap(n, 106, width).map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)));
   }
-  if (rec.confirm) out.push('', renderConfirmReport(rec.confirm, rec.targets));
-  return out.join('\n');
+  if (rec.confirm) out.push('', renderConfirmReport(rec.confirm, rec.targets, width));
+  return fitToWidth(out.join('\n'), width);
 }
 
 /**
@@ -77,14 +77,14 @@ export function renderProposedTopologies(topologies: ProposedTopology[]): string
   const shown = new Set<string>();
   for (const t of topologies) {
     const speed = t.decodeTokPerSec === null ? '' : `; ≈ ${formatRate(t.decodeTokPerSec.value)} tok/s per stream${t.ttftMs === null ? '' : `, TTFT ≈ ${Math.round(t.ttftMs.value)} ms`}`;
-    out.push(...wrap(`${t.summary} — ${formatBytes(t.perGpuBytes)} of ${formatBytes(t.usablePerGpuBytes)} usable per GPU${speed}`, 106).map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)));
+    out.push(...wrap(`${t.summary} — ${formatBytes(t.perGpuBytes)} of ${formatBytes(t.usablePerGpuBytes)} usable per GPU${speed}`, 106, null).map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)));
     if (shown.has(t.model.id)) continue;
     shown.add(t.model.id);
     out.push('    vLLM:');
     for (const line of t.commands.vllm) out.push(`      ${line}`);
     out.push('    SGLang:');
     for (const line of t.commands.sglang) out.push(`      ${line}`);
-    for (const note of t.commands.notes) out.push(...wrap(note, 100).map((l) => `      ${l.startsWith('#') ? l : `# ${l}`}`));
+    for (const note of t.commands.notes) out.push(...wrap(note, 100, null).map((l) => `      ${l.startsWith('#') ? l : `# ${l}`}`));
   }
   return out;
 }
@@ -103,11 +103,10 @@ export function renderDevices(devices: DeviceSummary[]): string[] {
 }
 
 /** The candidate table: format needed, weight / KV / total bytes, fit, decode tok/s and TTFT against the targets. */
-export function renderCandidateTable(candidates: Candidate[], withFinetune: boolean): string {
+export function renderCandidateTable(candidates: Candidate[], withFinetune: boolean, width: number | null = null): string {
   const head = ['#', 'Model', 'Params', 'Format', 'Weights', 'KV', 'Total', 'Fits', 'Decode/stream', 'TTFT'];
   if (withFinetune) head.push('LoRA / QLoRA');
-  // No colours: output must read the same in a pipe, a log and a test.
-  const table = new Table({ head, style: { head: [], border: [], compact: true } });
+  const rows: string[][] = [];
   for (const c of candidates) {
     const row = [
       String(c.rank),
@@ -125,17 +124,17 @@ export function renderCandidateTable(candidates: Candidate[], withFinetune: bool
       const ft = c.finetune;
       row.push(ft ? `${mark(ft.lora.fits)} ${formatBytes(ft.lora.totalBytes)} / ${mark(ft.qlora.fits)} ${formatBytes(ft.qlora.totalBytes)}` : '—');
     }
-    table.push(row);
+    rows.push(row);
   }
-  return table.toString();
+  return renderTable(head, rows, width);
 }
 
-function renderReasons(candidates: Candidate[]): string[] {
+function renderReasons(candidates: Candidate[], width: number | null): string[] {
   const out: string[] = [];
   for (const c of candidates) {
     out.push(`  ${c.rank}. ${c.name}${c.onnxRepo ? ` (ONNX: ${c.onnxRepo})` : ''}`);
     for (const line of [...c.tradeoffs.map((x) => `trade-off: ${x}`), ...c.reasons]) {
-      out.push(...wrap(line, 104).map((l, i) => (i === 0 ? `     - ${l}` : `       ${l}`)));
+      out.push(...wrap(line, 104, width).map((l, i) => (i === 0 ? `     - ${l}` : `       ${l}`)));
     }
   }
   return out;
@@ -161,34 +160,35 @@ function short(v: number): string {
   return v.toFixed(2);
 }
 
-const wrap = wrapWords;
+/** The renderer's own wrap at `n` columns in the plain layout; for a terminal, `fitToWidth` wraps the whole view. */
+function wrap(text: string, n: number, width: number | null): string[] {
+  return width === null ? wrapWords(text, n) : [text.replace(/\s+/g, ' ').trim()];
+}
 
 /**
  * The human view of a confirm run: the test, one row per measured variant (measured beside the estimate
  * and its error), each verdict with its reasons, the final word, what would change it, the calibration
  * and the report path. Synthetic and extrapolated figures are labelled in the table and the text.
  */
-export function renderConfirmReport(report: ConfirmReport, targets: Targets): string {
+export function renderConfirmReport(report: ConfirmReport, targets: Targets, width: number | null = null): string {
   const out: string[] = [];
   const s = report.settings;
   out.push(
     `Confirmation on this machine (${report.mode}: ${s.test.id}, prompt = the ${s.test.promptTokens}-token context, batch = concurrency ${s.test.batch}, ` +
       `${s.test.repetitions} timed runs + ${s.test.warmup} warm-up, ${s.threads} threads; budget ${s.budgetSec} s, took ${formatSeconds(report.durationSec)}):`,
   );
-  out.push(...wrap(`Models: ${report.hub.reason}.`, 110).map((l) => `  ${l}`));
-  const table = new Table({
-    head: ['#', 'Model', 'Measured as', 'Variant', 'Decode/stream (est., error)', 'TTFT (est., error)', 'Peak memory', 'Verdict'],
-    style: { head: [], border: [], compact: true },
-  });
+  out.push(...wrap(`Models: ${report.hub.reason}.`, 110, width).map((l) => `  ${l}`));
+  const head = ['#', 'Model', 'Measured as', 'Variant', 'Decode/stream (est., error)', 'TTFT (est., error)', 'Peak memory', 'Verdict'];
+  const rows: string[][] = [];
   for (const c of report.candidates) {
     const as = describeSource(c);
     if (c.measurements.length === 0) {
-      table.push([String(c.rank), c.name, as, '—', '—', '—', '—', verdictLabel(c.verdict.status, false)]);
+      rows.push([String(c.rank), c.name, as, '—', '—', '—', '—', verdictLabel(c.verdict.status, false)]);
       continue;
     }
     c.measurements.forEach((m, i) => {
       const chosen = m.variant === c.verdict.variant;
-      table.push([
+      rows.push([
         i === 0 ? String(c.rank) : '',
         i === 0 ? c.name : '',
         i === 0 ? as : '',
@@ -200,7 +200,7 @@ export function renderConfirmReport(report: ConfirmReport, targets: Targets): st
       ]);
     });
   }
-  out.push(table.toString());
+  out.push(renderTable(head, rows, width));
   out.push(
     `  Targets: decode ≥ ${targets.decodeTokensPerSec} tok/s per stream, TTFT ≤ ${formatDuration(targets.maxTtftMs)}, peak memory within the usable memory. ` +
       `Error = (estimate − measured) ÷ measured; "cal." = estimate calibrated on this machine.` +
@@ -227,12 +227,12 @@ export function renderConfirmReport(report: ConfirmReport, targets: Targets): st
       lines.push(`took ${formatSeconds(c.timings.obtainSec)} to ${c.source.kind === 'pulled' ? 'pull' : 'synthesize'}, ${formatSeconds(c.timings.quantizeSec)} to quantize, ${formatSeconds(c.timings.benchSec)} to benchmark${c.source.reused ? ' (models reused from the work dir)' : ''}`);
     }
     lines.push(...c.notes);
-    for (const line of lines) out.push(...wrap(line, 104).map((l, i) => (i === 0 ? `     - ${l}` : `       ${l}`)));
+    for (const line of lines) out.push(...wrap(line, 104, width).map((l, i) => (i === 0 ? `     - ${l}` : `       ${l}`)));
   }
-  out.push('', ...wrap(`${report.final.status === 'confirmed' ? '✓' : '✗'} ${report.final.message}`, 110));
+  out.push('', ...wrap(`${report.final.status === 'confirmed' ? '✓' : '✗'} ${report.final.message}`, 110, width));
   if (report.final.whatWouldChange.length > 0) {
     out.push('What would change the outcome:');
-    for (const line of report.final.whatWouldChange) out.push(...wrap(line, 106).map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)));
+    for (const line of report.final.whatWouldChange) out.push(...wrap(line, 106, width).map((l, i) => (i === 0 ? `  - ${l}` : `    ${l}`)));
   }
   const calibrated = Object.entries(report.calibration.estimatesCalibrated);
   const anyCalibrated = calibrated.some(([, v]) => v);
@@ -242,11 +242,12 @@ export function renderConfirmReport(report: ConfirmReport, targets: Targets): st
       `Calibration: ${report.calibration.samplesAdded} measurement${report.calibration.samplesAdded === 1 ? '' : 's'} added to ${report.calibration.file}; ` +
         (calibrated.length === 0 ? 'nothing was estimated against a measurement.' : anyCalibrated ? `the estimates above were calibrated by earlier runs for ${calibrated.filter(([, v]) => v).map(([k]) => k).join(', ')}.` : 'the estimates above used the default efficiencies (the next run will use the calibrated ones).'),
       110,
+      width,
     ),
   );
   if (report.candidates.some((c) => c.source.synthetic)) out.push('Synthetic models (random weights): speed and memory are real, the generated text is not.');
   if (report.reportPath) out.push(`Report (JSON): ${report.reportPath}`);
-  return out.join('\n');
+  return fitToWidth(out.join('\n'), width);
 }
 
 function describeSource(c: ConfirmedCandidate): string {

@@ -20,10 +20,10 @@ export function stripAnsi(text: string): string {
   return text.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
 }
 
-export function spawnCli(args: string[]): PtySession {
+export function spawnCli(args: string[], cols = 160): PtySession {
   const child = pty.spawn(process.execPath, ['bin/run.js', ...args], {
     cwd: ROOT,
-    cols: 160,
+    cols,
     rows: 60,
     env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' } as Record<string, string>,
   });
