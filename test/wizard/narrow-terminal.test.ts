@@ -37,6 +37,8 @@ describe('an 80-column terminal', () => {
     expect(await session.exit).toBe(0);
     const text = session.text();
     expect(text).toContain('Model: SmolLM2-135M');
-    expect(longLines(text, 80)).toEqual([]);
+    // An answered question is echoed by the prompt library in one line ("✔ question answer") that the
+    // terminal wraps itself; everything modelscout draws fits.
+    expect(longLines(text, 80).filter((line) => !line.startsWith('✔ '))).toEqual([]);
   });
 });
