@@ -10,14 +10,14 @@ import { formatBytes, formatInteger, formatPercent } from '../util/format.js';
 export default class Quantize extends BaseCommand {
   static override summary = 'Quantize a float ONNX decoder to int4 (ONNX Runtime MatMulNBits) and measure what it costs in fidelity.';
   static override description = [
-    'Every MatMul whose weight is a constant 2-D float32/float16 initializer (also inside If/Loop subgraphs) becomes com.microsoft MatMulNBits with 4-bit round-to-nearest block-wise quantization along K, byte-compatible with ONNX Runtime\'s own quantizer. A weight shared by several MatMuls is quantized once. --embeddings also turns the token-embedding Gather into GatherBlockQuantized (a tied LM head shares its int4 bytes).',
+    'Every MatMul whose weight is a constant 2-D float32/float16 initializer (also inside If/Loop subgraphs) becomes com.microsoft MatMulNBits with 4-bit round-to-nearest block-wise quantization along K, byte-compatible with ONNX Runtime\'s own quantizer. A weight shared by several MatMuls is quantized once. The token-embedding Gather becomes GatherBlockQuantized too (a tied LM head shares its int4 bytes, so the model is about the size of a llama.cpp Q4_0 file); --no-embeddings keeps the table float.',
     'Weights are read, quantized and written one tensor at a time (external data in and out), so memory stays near the largest tensor. The result is written as onnx/model_q4.onnx (model_q4f16.onnx for fp16 weights) with model_q4.onnx_data next to the source files, or into --out DIR with config.json and the tokenizer files copied. The settings and the source model\'s sha256 go into the model metadata (modelscout.quantization).',
     'The report gives the size before/after, bits per weight, per-tensor error and the model\'s fidelity: the original and the quantized model run the same seeded token sequence in onnxruntime, and their next-token logits are compared (cosine similarity, top-1 agreement, KL divergence). A fidelity below the thresholds (a broken model) exits 1.',
   ].join('\n\n');
 
   static override examples = [
     '<%= config.bin %> quantize models/qwen2.5-0.5b-synthetic',
-    '<%= config.bin %> quantize models/qwen2.5-0.5b-synthetic --embeddings --block-size 128 --asymmetric',
+    '<%= config.bin %> quantize models/qwen2.5-0.5b-synthetic --block-size 128 --asymmetric',
     '<%= config.bin %> quantize onnx/model.onnx --keep-lm-head --exclude "/layers\\.0/" --out models/q4 --json',
   ];
 
@@ -32,7 +32,7 @@ export default class Quantize extends BaseCommand {
     'accuracy-level': Flags.integer({ default: 4, helpValue: '0..4', description: 'MatMulNBits accuracy_level (4: int8 compute on CPU, 0: unset)' }),
     exclude: Flags.string({ multiple: true, helpValue: 'REGEX', description: 'leave nodes whose name matches in float (repeatable)' }),
     'keep-lm-head': Flags.boolean({ description: 'leave the MatMul that produces the logits in float' }),
-    embeddings: Flags.boolean({ description: 'also quantize the token embedding (GatherBlockQuantized)' }),
+    embeddings: Flags.boolean({ default: true, allowNo: true, description: 'quantize the token embedding too (GatherBlockQuantized; a tied LM head shares its int4 bytes); --no-embeddings keeps it float' }),
     out: Flags.string({ helpValue: 'DIR', description: 'output model folder (default: the input model folder)' }),
     fidelity: Flags.boolean({ default: true, allowNo: true, description: 'compare logits of the original and the quantized model in onnxruntime' }),
     'fidelity-tokens': Flags.integer({ default: 32, min: 1, max: 4096, description: 'tokens in the fidelity prefill pass' }),

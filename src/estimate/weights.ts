@@ -7,8 +7,11 @@ import { invalidValue } from '../errors.js';
  * - `fp32`, `fp16`, `bf16`: every tensor in that float type.
  * - `int8`: the weight of every MatMul in int8 with one scale and one zero point per tensor (ONNX Runtime's
  *   dynamic quantization default); everything else stays fp32.
- * - `q4`: the weight of every MatMul as int4 `MatMulNBits`, block-wise along K, with fp32 scales; the rest
- *   (embedding tables, norms, biases) stays fp32. This is transformers.js' `model_q4.onnx`.
+ * - `q4`: the weight of every MatMul as int4 `MatMulNBits`, block-wise along K, with fp32 scales, and the
+ *   token-embedding table as int4 `GatherBlockQuantized` (a tied table is one int4 table that the LM head's
+ *   `MatMulNBits` reads too); norms and biases stay fp32. This is what `modelscout quantize` writes
+ *   (`model_q4.onnx`); with `quantizeEmbeddings: false` the table stays float (transformers.js' `q4`), and a
+ *   tied LM head then gets an int4 copy of its own.
  * - `q4f16`: the same with fp16 scales and fp16 for every float tensor (transformers.js' `q4f16`).
  * The block size, symmetry and scale type of the int4 formats are options (`Int4Options`).
  */
@@ -25,14 +28,15 @@ export interface Int4Options {
   /** Scale dtype (the dtype of the activations): fp32 for `q4`, fp16 for `q4f16` unless set. */
   scaleDtype?: 'fp32' | 'fp16';
   /**
-   * Also store untied input-embedding tables as 4-bit `GatherBlockQuantized` (blocks along the hidden
-   * axis, same byte layout). Off by default, as in transformers.js and onnxruntime-genai exports. A tied
-   * table stays float because it is also the LM head's MatMul weight.
+   * Store the token-embedding table as 4-bit `GatherBlockQuantized` (blocks along the hidden axis, the
+   * `MatMulNBits` byte layout). On by default, as `modelscout quantize` does (llama.cpp's Q4_0 files
+   * quantize the table too). A tied table is then stored once, in int4, and read by the LM head's
+   * `MatMulNBits` as well; off, it stays float and a tied LM head gets an int4 copy.
    */
   quantizeEmbeddings?: boolean;
 }
 
-export const DEFAULT_INT4: Required<Omit<Int4Options, 'scaleDtype'>> = { blockSize: 32, symmetric: true, quantizeEmbeddings: false };
+export const DEFAULT_INT4: Required<Omit<Int4Options, 'scaleDtype'>> = { blockSize: 32, symmetric: true, quantizeEmbeddings: true };
 
 const FLOAT_BYTES: Record<FloatDtype, number> = { fp32: 4, fp16: 2, bf16: 2 };
 
@@ -145,10 +149,21 @@ export function weightBytes(spec: ModelSpec, format: WeightFormat, options: Weig
     } else if (group.quantizable && int4Options) {
       bytes = int4MatrixBytes(group.rows, group.cols, int4Options) * group.count;
       quantizedBytes += bytes;
-    } else if (quantizeEmbeddings && int4Options && group.role === 'embedding' && group.gathered) {
-      // GatherBlockQuantized: one row per token id, blocks along the hidden axis (K = cols, N = rows).
+    } else if (quantizeEmbeddings && int4Options && group.role === 'embedding') {
+      // GatherBlockQuantized: one row per token id, blocks along the hidden axis (K = cols, N = rows). A tied
+      // table is the same bytes as the LM head's MatMulNBits weight, stored once and streamed in full below.
       bytes = int4MatrixBytes(group.cols, group.rows, int4Options) * group.count;
       quantizedBytes += bytes;
+    } else if (int4Options && group.role === 'embedding' && !group.gathered) {
+      // A float tied table: the Gather reads one row of it per token; the LM head is an int4 copy that
+      // every decode step reads in full.
+      bytes = elements * floatBytesPerElement;
+      floatBytes += bytes;
+      floatTensors.add(describeFloatTensor(group));
+      const head = int4MatrixBytes(group.cols, group.rows, int4Options) * group.count;
+      quantizedBytes += head;
+      streamed += bytes / (group.rows * group.count) + head;
+      continue;
     } else {
       bytes = elements * floatBytesPerElement;
       floatBytes += bytes;

@@ -200,7 +200,7 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
   const exclude = [...(options.exclude ?? [])];
   const excludePatterns = compileExcludePatterns(exclude);
   const keepLmHead = options.keepLmHead ?? false;
-  const embeddings = options.embeddings ?? false;
+  const embeddings = options.embeddings ?? true;
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
 

@@ -39,17 +39,31 @@ describe('weightBytes', () => {
     expect(weightBytes(llama, 'fp16').floatTensors).toEqual([]);
   });
 
-  it('keeps embeddings, norms and biases float in q4 and says so', () => {
+  it('stores the tied table once in int4 by default; keeps norms and biases float and says so', () => {
     const q4 = weightBytes(qwen, 'q4');
-    expect(q4.floatTensors).toEqual(expect.arrayContaining(['embed_tokens', 'norms', 'biases']));
-    const embedding = 151_936 * 896 * 4;
-    expect(q4.floatBytes).toBeGreaterThan(embedding);
+    expect(q4.floatTensors).toEqual(expect.arrayContaining(['norms', 'biases']));
+    expect(q4.floatTensors).not.toContain('embed_tokens');
     // Qwen2.5-0.5B ties its LM head to the embedding table: no separate lm_head tensor.
     expect(listWeightTensors(qwen).some((g) => g.role === 'lm-head')).toBe(false);
-    // Every MatMul weight in MatMulNBits at 5 bits (block 32, fp32 scales, symmetric).
+    // Every MatMul weight and the table in int4 at 5 bits (block 32, fp32 scales, symmetric).
     const matmulElements = listWeightTensors(qwen).filter((g) => g.quantizable).reduce((s, g) => s + g.rows * g.cols * g.count, 0);
-    expect(q4.quantizedBytes).toBe(matmulElements * 5 / 8);
+    const table = 151_936 * 896;
+    expect(q4.quantizedBytes).toBe((matmulElements + table) * 5 / 8);
     expect(q4.totalBytes).toBe(q4.quantizedBytes + q4.floatBytes);
+    // The LM head reads the whole int4 table every step.
+    expect(q4.streamedBytesPerToken).toBe(q4.totalBytes);
+  });
+
+  it('keeps a float tied table for the lookup and an int4 copy for the LM head without quantizeEmbeddings', () => {
+    const plain = weightBytes(qwen, 'q4', { int4: { quantizeEmbeddings: false } });
+    const table = 151_936 * 896;
+    expect(plain.floatTensors).toContain('embed_tokens');
+    expect(plain.floatBytes).toBeGreaterThan(table * 4);
+    const matmulElements = listWeightTensors(qwen).filter((g) => g.quantizable).reduce((s, g) => s + g.rows * g.cols * g.count, 0);
+    expect(plain.quantizedBytes).toBe((matmulElements + table) * 5 / 8);
+    // One float row for the lookup plus the int4 head, not the whole float table.
+    expect(plain.streamedBytesPerToken).toBe(plain.totalBytes - table * 4 + 896 * 4);
+    expect(plain.totalBytes - weightBytes(qwen, 'q4').totalBytes).toBe(table * 4);
   });
 
   it('makes q4f16 smaller than q4 (fp16 scales and float tensors)', () => {
@@ -60,14 +74,15 @@ describe('weightBytes', () => {
     expect(weightBytes(llama, 'q4', { int4: { blockSize: 128, symmetric: false } }).int4?.bitsPerWeight).toBe(4.28125);
   });
 
-  it('can store an untied embedding table as GatherBlockQuantized int4', () => {
-    const plain = weightBytes(llama, 'q4');
-    const withEmbeddings = weightBytes(llama, 'q4', { int4: { quantizeEmbeddings: true } });
+  it('stores an untied embedding table as GatherBlockQuantized int4 by default', () => {
+    const plain = weightBytes(llama, 'q4', { int4: { quantizeEmbeddings: false } });
+    const withEmbeddings = weightBytes(llama, 'q4');
     // 128,256 rows × (4096/32 blocks × (16 code bytes + 4 scale bytes)) instead of 128,256 × 4096 × 4 bytes.
     expect(plain.totalBytes - withEmbeddings.totalBytes).toBe(128_256 * 4096 * 4 - 128_256 * 128 * 20);
     expect(withEmbeddings.floatTensors).not.toContain('embed_tokens');
-    // A tied table is also the LM head: it stays float.
-    expect(weightBytes(qwen, 'q4', { int4: { quantizeEmbeddings: true } }).totalBytes).toBe(weightBytes(qwen, 'q4').totalBytes);
+    expect(plain.floatTensors).toContain('embed_tokens');
+    // Untied: the lookup streams one int4 row per token.
+    expect(plain.streamedBytesPerToken - withEmbeddings.streamedBytesPerToken).toBe(4096 * 4 - 128 * 20);
   });
 
   it('quantizes the untied LM head and leaves int8 at about 8 bits per MatMul weight', () => {

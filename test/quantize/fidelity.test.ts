@@ -58,11 +58,12 @@ describe('quantized synthetic decoders: they load, run, and their fidelity is me
     expect(broken.reasons.join('; ')).toMatch(/logit cosine .* < 0\.6/);
   });
 
-  it('qwen2 (tied head) with --embeddings: the embedding becomes GatherBlockQuantized sharing the LM head bytes', async () => {
+  it('qwen2 (tied head), by default: the embedding becomes GatherBlockQuantized sharing the LM head bytes', async () => {
     const dir = join(root, 'qwen2');
     await buildTinyModel({ arch: 'qwen2', dir, layers: 2 });
-    const plain = await quantizeModel(dir, { threads: 1, out: join(root, 'qwen2-plain') });
-    const result = await quantizeModel(dir, { embeddings: true, threads: 1, out: join(root, 'qwen2-emb') });
+    const plain = await quantizeModel(dir, { embeddings: false, threads: 1, out: join(root, 'qwen2-plain') });
+    expect(plain.nodes.quantizedGather).toBe(0);
+    const result = await quantizeModel(dir, { threads: 1, out: join(root, 'qwen2-emb') });
     expect(result.fidelity.ran && result.fidelity.pass).toBe(true);
     expect(result.nodes.quantizedGather).toBe(1);
     expect(result.nodes.embedding).toBe('/model/embed_tokens/Gather');
