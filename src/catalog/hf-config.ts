@@ -5,7 +5,7 @@ import type { AttentionKind, MlaSpec, ModelSpec, MoeSpec } from './model-spec.js
 import { withParamCounts } from './tensors.js';
 
 /** The `model_type` values whose config keys and tensor layout we know. */
-export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma2', 'phi3', 'mixtral', 'qwen3_moe', 'deepseek_v3', 'gpt2'] as const;
+export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma2', 'gemma3_text', 'phi3', 'mixtral', 'qwen3_moe', 'deepseek_v2', 'deepseek_v3', 'gpt2'] as const;
 export type SupportedModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
 /**
@@ -18,9 +18,11 @@ const TIE_DEFAULT: Record<SupportedModelType, boolean> = {
   qwen2: false,
   qwen3: false,
   gemma2: true,
+  gemma3_text: true,
   phi3: false,
   mixtral: false,
   qwen3_moe: false,
+  deepseek_v2: false,
   deepseek_v3: false,
   gpt2: true,
 };
@@ -139,19 +141,29 @@ export function modelSpecFromHfConfig(configJson: unknown, meta: ConfigMeta): Mo
       suggestions: ['Pass the config.json of a transformers model (it has model_type, hidden_size, num_hidden_layers, ...).'],
     });
   }
-  const config = configJson as Json;
-  const modelType = config.model_type;
-  if (typeof modelType !== 'string') {
+  const outer = configJson as Json;
+  // Multimodal wrappers (Gemma 3, Mistral 3) keep the decoder's facts in `text_config`.
+  const textConfig = outer.text_config;
+  const wrapped = typeof textConfig === 'object' && textConfig !== null && !Array.isArray(textConfig) && outer.hidden_size === undefined;
+  const config: Json = wrapped ? { ...(textConfig as Json), _name_or_path: outer._name_or_path, tie_word_embeddings: (textConfig as Json).tie_word_embeddings ?? outer.tie_word_embeddings } : outer;
+  const rawType = wrapped ? (config.model_type ?? outer.model_type) : config.model_type;
+  if (typeof rawType !== 'string') {
     throw new ModelscoutError('E_CONFIG', `${meta.source}: missing model_type (expected one of ${SUPPORTED_MODEL_TYPES.join(', ')})`, {
       suggestions: ['Check that the file is a transformers config.json, not a generation_config.json or tokenizer config.'],
     });
   }
-  if (!(SUPPORTED_MODEL_TYPES as readonly string[]).includes(modelType)) {
-    throw new ModelscoutError('E_UNSUPPORTED', `${meta.source}: unsupported model_type "${modelType}": expected one of ${SUPPORTED_MODEL_TYPES.join(', ')}`, {
-      suggestions: ['Add the model to a catalog file with --catalog, giving its architecture facts directly.'],
-    });
+  const modelType = MODEL_TYPE_ALIASES[rawType] ?? rawType;
+  const known = (SUPPORTED_MODEL_TYPES as readonly string[]).includes(modelType);
+  if (!known) {
+    const missing = GENERIC_KEYS.filter((key) => config[key] === undefined || config[key] === null);
+    if (missing.length > 0) {
+      throw new ModelscoutError('E_UNSUPPORTED', `${meta.source}: unknown model_type "${rawType}" and no generic estimate: missing ${missing.join(', ')}`, {
+        suggestions: [`Known types: ${SUPPORTED_MODEL_TYPES.join(', ')}. Or add the model to a catalog file with --catalog, giving its architecture facts directly.`],
+      });
+    }
   }
-  const type = modelType as SupportedModelType;
+  // An unknown decoder is read as a Llama-style one (gated MLP, RMSNorm, RoPE) from the generic keys, and says so.
+  const type = (known ? modelType : 'llama') as SupportedModelType;
   const keys = new KeyReader(config);
   const isGpt2 = type === 'gpt2';
 
@@ -165,7 +177,7 @@ export function modelSpecFromHfConfig(configJson: unknown, meta: ConfigMeta): Mo
   // Intermediate size: GPT-2's n_inner may be null (→ 4 × hidden).
   const intermediateSize = isGpt2 ? keys.optionalInt('n_inner') ?? 4 * hiddenSize : keys.int('intermediate_size');
 
-  const mla = type === 'deepseek_v3' ? readMla(keys) : null;
+  const mla = type === 'deepseek_v3' || type === 'deepseek_v2' ? readMla(keys) : null;
   const explicitHeadDim = keys.optionalInt('head_dim');
   let headDim: number;
   if (mla) headDim = mla.qkNopeHeadDim + mla.qkRopeHeadDim;
@@ -178,7 +190,7 @@ export function modelSpecFromHfConfig(configJson: unknown, meta: ConfigMeta): Mo
   }
 
   const moe = readMoe(type, keys, numLayers, intermediateSize);
-  const { slidingWindow, slidingWindowPattern, notes } = readSlidingWindow(type, keys, maxContext, numLayers);
+  const { slidingWindow, slidingWindowPattern, slidingLayers, notes } = readSlidingWindow(type, keys, maxContext, numLayers);
 
   if (keys.problems.length > 0) {
     throw new ModelscoutError('E_CONFIG', `${meta.source}: invalid ${type} config: ${keys.problems.join('; ')}`, {
@@ -198,8 +210,8 @@ export function modelSpecFromHfConfig(configJson: unknown, meta: ConfigMeta): Mo
     id,
     name: nameOrPath ? nameOrPath.split('/').pop() ?? id : id,
     hfRepo: meta.hfRepo ?? nameOrPath,
-    family: meta.family ?? type,
-    modelType: type,
+    family: meta.family ?? (known ? type : rawType),
+    modelType: known ? type : rawType,
     hiddenSize,
     numLayers,
     numHeads,
@@ -211,6 +223,7 @@ export function modelSpecFromHfConfig(configJson: unknown, meta: ConfigMeta): Mo
     tieWordEmbeddings: keys.bool('tie_word_embeddings', TIE_DEFAULT[type]),
     slidingWindow,
     slidingWindowPattern,
+    ...(slidingLayers !== undefined ? { slidingLayers } : {}),
     attentionKind,
     // Qwen2 always biases q/k/v (no config key); GPT-2 biases every linear layer.
     attentionBias: type === 'qwen2' || isGpt2 ? true : keys.bool('attention_bias', false),
@@ -228,9 +241,18 @@ export function modelSpecFromHfConfig(configJson: unknown, meta: ConfigMeta): Mo
     onnxRepo: null,
     sources: [meta.source],
   };
+  if (!known) {
+    notes.push(`model_type "${rawType}" is not one modelscout knows: estimated as a Llama-style decoder (gated MLP, RMSNorm, RoPE) from its generic fields; parameter counts and bytes may differ from the real layout`);
+  }
   if (notes.length > 0) spec.notes = notes;
   return withParamCounts(spec);
 }
+
+/** Hub `model_type`s that share a known layout. */
+const MODEL_TYPE_ALIASES: Readonly<Record<string, string>> = { gemma3: 'gemma3_text', qwen2_5: 'qwen2', mistral3: 'mistral', ministral: 'mistral' };
+
+/** What an unknown `model_type` must have for the generic (Llama-style) estimate. */
+const GENERIC_KEYS = ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'vocab_size', 'max_position_embeddings'] as const;
 
 function readMla(keys: KeyReader): MlaSpec {
   return {
@@ -264,7 +286,7 @@ function readMoe(type: SupportedModelType, keys: KeyReader, numLayers: number, i
       denseLayers: dense,
     };
   }
-  if (type === 'deepseek_v3') {
+  if (type === 'deepseek_v3' || type === 'deepseek_v2') {
     const freq = keys.optionalInt('moe_layer_freq') ?? 1;
     if (freq !== 1) keys.problems.push(`moe_layer_freq ${freq} is not supported (expected 1)`);
     return {
@@ -283,11 +305,23 @@ function readSlidingWindow(
   keys: KeyReader,
   maxContext: number,
   numLayers: number,
-): { slidingWindow: number | null; slidingWindowPattern: 'all' | 'alternate' | null; notes: string[] } {
+): { slidingWindow: number | null; slidingWindowPattern: ModelSpec['slidingWindowPattern']; slidingLayers?: number; notes: string[] } {
   const notes: string[] = [];
   const none = { slidingWindow: null, slidingWindowPattern: null, notes };
-  if (type === 'gpt2' || type === 'deepseek_v3' || type === 'llama') return none;
-  const window = keys.optionalInt(type === 'gemma2' ? ['sliding_window', 'sliding_window_size'] : 'sliding_window');
+  if (type === 'gpt2' || type === 'deepseek_v3' || type === 'deepseek_v2' || type === 'llama') return none;
+  const window = keys.optionalInt(type === 'gemma2' || type === 'gemma3_text' ? ['sliding_window', 'sliding_window_size'] : 'sliding_window');
+  if (type === 'gemma3_text') {
+    // Gemma 3: `layer_types` lists each layer's attention; older configs give `sliding_window_pattern` N
+    // (every N-th layer global, the rest within the window).
+    const w = window ?? 4096;
+    const layerTypes = keys.raw('layer_types');
+    const pattern = keys.optionalInt('sliding_window_pattern') ?? 6;
+    const sliding = Array.isArray(layerTypes)
+      ? layerTypes.filter((t) => t === 'sliding_attention').length
+      : Array.from({ length: numLayers }, (_, i) => (i + 1) % pattern !== 0).filter(Boolean).length;
+    if (w >= maxContext || sliding === 0) return none;
+    return { slidingWindow: w, slidingWindowPattern: 'interleaved', slidingLayers: sliding, notes };
+  }
   if (type === 'gemma2') {
     // Gemma 2 alternates: even layers attend within the window, odd layers globally (transformers' Gemma2).
     const w = window ?? 4096;

@@ -37,7 +37,7 @@ export interface ModelSpec {
   hfRepo: string | null;
   /** Family for filtering (e.g. `qwen2.5`, `llama3.1`, `smollm2`). */
   family: string;
-  /** config.json `model_type` (llama, mistral, qwen2, qwen3, gemma2, phi3, mixtral, qwen3_moe, deepseek_v3, gpt2). */
+  /** config.json `model_type` (llama, mistral, qwen2, qwen3, gemma2, gemma3_text, phi3, mixtral, qwen3_moe, deepseek_v2, deepseek_v3, gpt2), or an unknown one estimated as Llama-style. */
   modelType: string;
   hiddenSize: number;
   numLayers: number;
@@ -53,8 +53,13 @@ export interface ModelSpec {
   tieWordEmbeddings: boolean;
   /** Effective sliding window in tokens, or null when attention is global (Qwen2.5 sets one but disables it). */
   slidingWindow: number | null;
-  /** Which layers use the window: every layer, or every other one starting at layer 0 (Gemma 2). */
-  slidingWindowPattern: 'all' | 'alternate' | null;
+  /**
+   * Which layers use the window: every layer, every other one starting at layer 0 (Gemma 2), or
+   * `slidingLayers` of them interleaved with global layers (Gemma 3: five local to one global).
+   */
+  slidingWindowPattern: 'all' | 'alternate' | 'interleaved' | null;
+  /** With the `interleaved` pattern: how many layers attend within the window. */
+  slidingLayers?: number;
   attentionKind: AttentionKind;
   /** Bias on the q/k/v projections (Qwen2/2.5). */
   attentionBias: boolean;

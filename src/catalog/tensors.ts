@@ -87,14 +87,14 @@ export function listWeightTensors(spec: ModelSpec): WeightTensorGroup[] {
     if (spec.mla.qLoraRank !== null) addNorm('layers.*.self_attn.q_a_layernorm', spec.mla.qLoraRank, L);
     addNorm('layers.*.self_attn.kv_a_layernorm', spec.mla.kvLoraRank, L);
   }
-  if (spec.modelType === 'qwen3' || spec.modelType === 'qwen3_moe') {
-    // Qwen3 normalises q and k per head (q_norm / k_norm over head_dim).
+  if (spec.modelType === 'qwen3' || spec.modelType === 'qwen3_moe' || spec.modelType === 'gemma3_text') {
+    // Qwen3 and Gemma 3 normalise q and k per head (q_norm / k_norm over head_dim).
     addNorm('layers.*.self_attn.q_norm', spec.headDim, L);
     addNorm('layers.*.self_attn.k_norm', spec.headDim, L);
   }
 
   // Norms around the blocks: Gemma 2 has four per layer (pre/post attention, pre/post feed-forward).
-  const normsPerLayer = spec.modelType === 'gemma2' ? 4 : 2;
+  const normsPerLayer = spec.modelType === 'gemma2' || spec.modelType === 'gemma3_text' ? 4 : 2;
   add({ name: 'layers.*.norms.weight', role: 'norm', rows: 1, cols: h * normVectors, count: L * normsPerLayer, quantizable: false });
   addNorm('norm', h, 1);
 

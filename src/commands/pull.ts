@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
+import { readStoredToken } from '../cli/model-source.js';
 import { findModel, loadCatalog } from '../catalog/index.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { pullModel, type CatalogEntry, type PullEvent, type PullResult } from '../hub/pull.js';
@@ -92,14 +93,6 @@ function catalogLookup(): (id: string) => CatalogEntry | undefined {
       return undefined;
     }
   };
-}
-
-function readStoredToken(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
 }
 
 /** Progress on stderr: one redrawn bar on a terminal, a few plain lines otherwise, nothing with --json. */

@@ -25,6 +25,7 @@ export function kvElementsPerTokenPerLayer(spec: ModelSpec): number {
 /** Number of layers that attend within the sliding window (the rest attend globally). */
 export function slidingLayerCount(spec: ModelSpec): number {
   if (spec.slidingWindow === null || spec.slidingWindowPattern === null) return 0;
+  if (spec.slidingWindowPattern === 'interleaved') return Math.min(spec.numLayers, spec.slidingLayers ?? 0);
   // Gemma 2: even-indexed layers (0, 2, 4, ...) slide.
   return spec.slidingWindowPattern === 'all' ? spec.numLayers : Math.ceil(spec.numLayers / 2);
 }

@@ -1,7 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { countParams, findModel, loadCatalog, readModelSpecFromConfigFile, type ModelSpec } from '../../catalog/index.js';
+import { countParams, loadCatalog, readModelSpecFromConfigFile, type ModelSpec } from '../../catalog/index.js';
+import { resolveModelRefs } from '../../cli/model-source.js';
 import { ModelscoutError } from '../../errors.js';
+import { GGUF_PRESETS, ggufPresetWeights, type GgufWeights } from '../../estimate/gguf.js';
+import type { ResolvedModel } from '../../hub/resolve-model.js';
 import { kvCacheBreakdown, kvCacheBytesPerToken } from '../../estimate/kv-cache.js';
 import { WEIGHT_FORMATS, weightBytes, type WeightBreakdown, type WeightFormat } from '../../estimate/weights.js';
 import { formatBytes, formatInteger, formatParams, formatPercent, formatTokens } from '../../util/format.js';
@@ -23,20 +26,31 @@ export interface ModelShowResult {
   weights: Record<WeightFormat, WeightBreakdown>;
   /** With --gpus / --nodes / --gpu: each GPU format laid out on that cluster. */
   topology?: ModelTopology;
+  /** Where the facts came from: the reference as given, its kind, and the Hub commit or file read. */
+  source: { reference: string; kind: ResolvedModel['kind']; repo?: string; revision?: string; commit?: string; path?: string; fromCache?: boolean };
+  /** Exact figures of the stored weights (safetensors headers or GGUF tensor infos), when they were read. */
+  stored: ResolvedModel['stored'];
+  /** A GGUF file's header: file type, the bytes of each ggml type, what llama.cpp runs. */
+  gguf: ResolvedModel['gguf'];
+  /** The bytes llama.cpp's quantizer would write in each preset (its mix rules applied to this architecture). */
+  llamaCpp: Record<string, GgufWeights>;
+  notes: string[];
 }
 
 export default class ModelsShow extends BaseCommand {
   static override summary = 'Show one model in full: architecture, parameter counts, KV cache per token, weight bytes per format.';
   static override description =
-    'ID is a catalog id (see `modelscout models`); --config reads any Hugging Face config.json instead (llama, mistral, qwen2, qwen3, gemma2, phi3, mixtral, qwen3_moe, deepseek_v3, gpt2).';
+    'MODEL is any model reference: a catalog id (see `modelscout models`), a Hub repo id (org/name, optionally @revision; config.json and the safetensors headers are read with range requests, so parameter counts and stored dtypes are exact; HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE are honoured and the look-up is cached), a local folder (config.json, *.safetensors), a config.json, or a .gguf file (header and tensor infos only). Known architectures: llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3, mixtral, qwen3_moe, deepseek_v2, deepseek_v3, gpt2; other decoders are estimated from their generic fields, with a caveat.';
 
   static override examples = [
     '<%= config.bin %> models show llama-3.1-8b',
+    '<%= config.bin %> models show HuggingFaceTB/SmolLM3-3B',
+    '<%= config.bin %> models show ./qwen2.5-0.5b-instruct-q4_k_m.gguf',
     '<%= config.bin %> models show --config ./my-model/config.json --json',
   ];
 
   static override args = {
-    id: Args.string({ description: 'catalog id of the model', required: false }),
+    id: Args.string({ description: 'catalog id, Hub repo id (org/name[@revision]), local folder, config.json or .gguf file', required: false }),
   };
 
   static override flags = {
@@ -55,10 +69,12 @@ export default class ModelsShow extends BaseCommand {
         suggestions: ['Run `modelscout models` for the ids, e.g. `modelscout models show qwen2.5-0.5b`.'],
       });
     }
-    const spec = flags.config !== undefined
-      ? await readModelSpecFromConfigFile(flags.config)
-      : findModel(args.id!, loadCatalog(flags.catalog === undefined ? {} : { extraCatalogFile: flags.catalog }));
-    const result: ModelShowResult = describeModel(spec);
+    const catalog = loadCatalog(flags.catalog === undefined ? {} : { extraCatalogFile: flags.catalog });
+    const resolved: ResolvedModel = flags.config !== undefined
+      ? { reference: flags.config, kind: 'config', spec: await readModelSpecFromConfigFile(flags.config), source: { path: flags.config }, stored: null, gguf: null, notes: [] }
+      : (await resolveModelRefs([args.id!], catalog, this.config.version))[0]!;
+    const spec = resolved.spec;
+    const result: ModelShowResult = describeModel(spec, resolved);
     const request = topologyFromFlags(flags);
     if (request !== undefined || flags.gpu !== undefined) {
       // Loaded only when a layout is asked for: plain `models show` stays quick to start.
@@ -71,36 +87,51 @@ export default class ModelsShow extends BaseCommand {
   }
 }
 
-export function describeModel(spec: ModelSpec): ModelShowResult {
+export function describeModel(spec: ModelSpec, resolved?: ResolvedModel): ModelShowResult {
   const counts = countParams(spec);
   const kvMax = kvCacheBreakdown(spec, { tokens: spec.maxContext, dtype: 'fp16' });
   const weights = Object.fromEntries(WEIGHT_FORMATS.map((f) => [f, weightBytes(spec, f)])) as Record<WeightFormat, WeightBreakdown>;
+  const llamaCpp = Object.fromEntries(LLAMA_CPP_SHOWN.map((p) => [p, ggufPresetWeights(spec, p)]));
+  const { source = {}, stored = null, gguf = null, notes = [], kind = 'catalog', reference = spec.id } = resolved ?? {};
   return {
     model: spec,
     params: {
-      total: counts.total,
-      active: counts.active,
+      total: spec.paramsTotal,
+      active: spec.paramsActive,
       embedding: counts.embedding,
       published: spec.paramsPublished,
-      deviationFromPublished: spec.paramsPublished ? (counts.total - spec.paramsPublished) / spec.paramsPublished : null,
+      deviationFromPublished: spec.paramsPublished ? (spec.paramsTotal - spec.paramsPublished) / spec.paramsPublished : null,
     },
     kvCache: { bytesPerTokenFp16: kvCacheBytesPerToken(spec, 'fp16'), bytesAtMaxContextFp16: kvMax.totalBytes, formula: kvMax.formula, slidingLayers: kvMax.slidingLayers },
     weights,
+    source: { reference, kind, ...source },
+    stored,
+    gguf,
+    llamaCpp,
+    notes,
   };
 }
+
+/** The llama.cpp presets `models show` lists. */
+const LLAMA_CPP_SHOWN = GGUF_PRESETS.filter((p) => ['Q8_0', 'Q6_K', 'Q5_K_M', 'Q4_K_M', 'Q4_0'].includes(p));
 
 function renderModel(r: ModelShowResult): string[] {
   const m = r.model;
   const attention = m.mla
     ? `MLA (kv_lora_rank ${m.mla.kvLoraRank}, q_lora_rank ${m.mla.qLoraRank ?? 'none'}, qk_nope ${m.mla.qkNopeHeadDim} + qk_rope ${m.mla.qkRopeHeadDim}, v ${m.mla.vHeadDim}), ${m.numHeads} heads`
     : `${m.attentionKind.toUpperCase()}: ${m.numHeads} query heads, ${m.numKvHeads} KV heads, head_dim ${m.headDim}${m.headDim * m.numHeads !== m.hiddenSize ? ` (explicit; hidden/heads would be ${m.hiddenSize / m.numHeads})` : ''}`;
+  const src = r.source;
+  const from = src.kind === 'hub'
+    ? `Hub ${src.repo}@${src.revision} (commit ${src.commit?.slice(0, 12)}${src.fromCache ? ', from the cache' : ''})`
+    : src.kind === 'catalog' ? 'built-in catalog' : `${src.kind === 'gguf' ? 'GGUF file' : src.kind === 'config' ? 'config file' : 'local folder'} ${src.path ?? src.reference}`;
   const lines = [
     `${m.name}${m.hfRepo ? ` (${m.hfRepo})` : ''}`,
+    `  source      ${from}`,
     `  family ${m.family}, model_type ${m.modelType}, license ${m.license ?? 'unknown'}`,
-    `  params      ${formatParams(r.params.total)} total${m.moe ? `, ${formatParams(r.params.active)} active` : ''} (${formatInteger(r.params.total)} computed${r.params.published ? `; published ${m.paramsPublishedNote ?? formatParams(r.params.published)}, ${formatPercent(r.params.deviationFromPublished ?? 0, 2)} off` : ''}); embeddings ${formatParams(r.params.embedding)}`,
+    `  params      ${formatParams(r.params.total)} total${m.moe ? `, ${formatParams(r.params.active)} active` : ''} (${formatInteger(r.params.total)} ${r.stored && r.stored.params === r.params.total ? `exact, from the ${r.stored.basis} headers` : 'computed'}${r.params.published ? `; published ${m.paramsPublishedNote ?? formatParams(r.params.published)}, ${formatPercent(r.params.deviationFromPublished ?? 0, 2)} off` : ''}); embeddings ${formatParams(r.params.embedding)}`,
     `  layers      ${m.numLayers}, hidden ${m.hiddenSize}, intermediate ${m.intermediateSize}, vocab ${formatInteger(m.vocabSize)}, context ${formatTokens(m.maxContext)}`,
     `  attention   ${attention}${m.attentionBias ? ', q/k/v bias' : ''}`,
-    `  window      ${m.slidingWindow === null ? 'none (global attention)' : `${m.slidingWindow} tokens on ${m.slidingWindowPattern === 'alternate' ? 'every other layer (even layers)' : 'every layer'}`}`,
+    `  window      ${m.slidingWindow === null ? 'none (global attention)' : `${m.slidingWindow} tokens on ${m.slidingWindowPattern === 'alternate' ? 'every other layer (even layers)' : m.slidingWindowPattern === 'interleaved' ? `${m.slidingLayers ?? 0} of ${m.numLayers} layers (the rest global)` : 'every layer'}`}`,
   ];
   if (m.moe) {
     lines.push(`  MoE         ${m.moe.experts} experts, ${m.moe.activeExperts} active per token${m.moe.sharedExperts ? `, ${m.moe.sharedExperts} shared` : ''}, expert FFN ${m.moe.expertIntermediateSize}${m.moe.denseLayers ? `, first ${m.moe.denseLayers} layers dense` : ''}`);
@@ -110,14 +141,27 @@ function renderModel(r: ModelShowResult): string[] {
     `  KV cache    ${formatInteger(r.kvCache.bytesPerTokenFp16)} B/token at fp16; ${formatBytes(r.kvCache.bytesAtMaxContextFp16)} per sequence at ${formatTokens(m.maxContext)} (${r.kvCache.formula})`,
     '  weights',
   );
+  if (r.stored) {
+    const s = r.stored;
+    const mix = s.dtypes.map((d) => `${d.dtype} ${formatParams(d.params)} (${formatBytes(d.bytes)})`).join(', ');
+    lines.splice(lines.length - 1, 0, `  stored      ${formatInteger(s.params)} parameters in ${s.tensors} tensors, ${s.files} ${s.basis} file${s.files === 1 ? '' : 's'}: ${mix}`);
+  }
+  if (r.gguf) {
+    const g = r.gguf;
+    lines.splice(lines.length - 1, 0, `  gguf        ${g.fileType ?? 'mixed'} (v${g.version}, ${g.architecture}), ${formatBytes(g.fileBytes)} file = ${formatBytes(g.dataOffset)} header + ${formatBytes(g.tensorBytes)} tensors (${g.weights.bitsPerParam.toFixed(2)} bits/param); runs in ${g.engine}`);
+  }
   for (const [format, w] of Object.entries(r.weights)) {
     const float = w.floatTensors.length > 0 ? `; ${w.floatDtype}: ${w.floatTensors.join(', ')}` : '';
     const int4 = w.int4 ? ` (block ${w.int4.blockSize}, ${w.int4.symmetric ? 'symmetric' : 'asymmetric'}, ${w.int4.scaleDtype} scales: ${w.int4.bitsPerWeight} bits/weight)` : '';
     lines.push(`    ${format.padEnd(6)} ${formatBytes(w.totalBytes).padStart(10)}  ${w.bitsPerParam.toFixed(2)} bits/param${int4}${float}`);
   }
+  lines.push('  llama.cpp   (GGUF presets, llama-quantize mix rules)');
+  for (const [preset, w] of Object.entries(r.llamaCpp)) {
+    lines.push(`    ${preset.padEnd(6)} ${formatBytes(w.totalBytes).padStart(10)}  ${w.bitsPerParam.toFixed(2)} bits/param; ${w.types.map((t) => `${t.type} ${formatBytes(t.bytes)}`).join(', ')}`);
+  }
   if (r.topology) lines.push(...renderModelTopology(r.topology));
   if (m.onnxRepo) lines.push(`  ONNX        ${m.onnxRepo}${m.onnxStatus && m.onnxStatus !== 'confirmed' ? ` (${m.onnxStatus === 'sibling' ? 'export of the Instruct sibling' : 'unconfirmed'})` : ''}`);
-  for (const note of m.notes ?? []) lines.push(`  note        ${note}`);
+  for (const note of new Set([...(m.notes ?? []), ...r.notes])) lines.push(`  note        ${note}`);
   return lines;
 }
 

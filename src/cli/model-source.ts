@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import type { ModelSpec } from '../catalog/model-spec.js';
+import { hubModelCacheDir, resolveModel, type ResolvedModel } from '../hub/resolve-model.js';
+import { resolveHubSettings, resolveTokenPath, type HubSettings } from '../hub/settings.js';
+import { modelscoutCacheDir } from '../pipeline/calibration.js';
+
+/** The stored Hub token (`huggingface-cli login`), when there is one. */
+export function readStoredToken(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Hub settings from the environment (HF_ENDPOINT, HF_TOKEN or the stored token, HF_HUB_OFFLINE, the HF cache). */
+export function hubSettingsFromEnv(cacheDir?: string): HubSettings {
+  const home = homedir();
+  return resolveHubSettings(process.env, { homeDir: home, cacheDir, storedToken: readStoredToken(resolveTokenPath(process.env, home)) });
+}
+
+/**
+ * Resolves model references as commands accept them (catalog id, Hub repo id, local folder, config.json,
+ * .gguf), with the Hub reached through the user's settings and look-ups cached in the modelscout cache.
+ */
+export async function resolveModelRefs(references: readonly string[], catalog: ModelSpec[], version: string): Promise<ResolvedModel[]> {
+  const settings = hubSettingsFromEnv();
+  const deps = {
+    settings,
+    fetch: globalThis.fetch,
+    userAgent: `modelscout/${version}; node/${process.versions.node}`,
+    catalog,
+    metaCacheDir: hubModelCacheDir(modelscoutCacheDir(process.env, homedir())),
+  };
+  const resolved: ResolvedModel[] = [];
+  for (const reference of references) resolved.push(await resolveModel(reference, deps));
+  return resolved;
+}
