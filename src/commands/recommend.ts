@@ -4,9 +4,12 @@ import { topologyFlags, topologyFromFlags } from '../cli/topology-flags.js';
 import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
 import { recommendSourceFlags, requirementFlags, requirementInputsFromFlags } from '../cli/recommend-flags.js';
 import { confirmExitCode, confirmFlags, confirmFlagsFrom, pipelineEnvironment } from '../cli/confirm-flags.js';
+import { resolveModelRefs } from '../cli/model-source.js';
+import type { ResolvedModel } from '../hub/resolve-model.js';
 import { confirmAndReport, recommendCalibrated } from '../pipeline/run.js';
 import type { ConfirmReport } from '../recommend/confirm-report.js';
-import { loadAnswersFile, loadRecommendContext } from '../recommend/context.js';
+import { loadAnswersFile, loadRecommendContext, type RecommendContext } from '../recommend/context.js';
+import { CANDIDATES_FROM, type GivenModel } from '../recommend/recommend.js';
 import type { RequirementInputs } from '../recommend/requirements.js';
 import type { Recommendation } from '../recommend/types.js';
 import { writeReportHtml } from '../pipeline/report-html.js';
@@ -33,12 +36,23 @@ export default class Recommend extends BaseCommand {
     '<%= config.bin %> recommend --customization yes --gpu "A100-80GB"',
     '<%= config.bin %> recommend --latency relaxed --gpu H100-80GB --gpus 8 --nodes 2 --interconnect nvlink,ib',
     '<%= config.bin %> recommend --answers answers.yaml --context 8192 --concurrency 4',
+    '<%= config.bin %> recommend --model HuggingFaceTB/SmolLM3-3B --model ./qwen2.5-3b-instruct-q4_k_m.gguf',
+    '<%= config.bin %> recommend --model Qwen/Qwen3-4B --candidates-from both',
   ];
 
   static override flags = {
     ...requirementFlags,
     ...recommendSourceFlags,
     ...topologyFlags,
+    model: Flags.string({
+      multiple: true,
+      helpValue: 'REF',
+      description: 'rank this model (repeatable): a catalog id, a Hub repo id (org/name[@revision]), a local folder, a config.json or a .gguf file (ranked as that file, in llama.cpp)',
+    }),
+    'candidates-from': Flags.option({
+      options: CANDIDATES_FROM,
+      description: 'which models are ranked: the size class of the catalog, the --model ones, or both [default: models with --model, else class]',
+    })(),
     confirm: Flags.boolean({ description: 'measure the top candidates on this machine: pull or synthesize, quantize to int4, benchmark, verdict', helpGroup: 'CONFIRM' }),
     ...confirmFlags,
     out: Flags.string({ description: 'write the JSON report (the Recommendation, with the confirm report) to this file, atomically (with --confirm: default ./modelscout-report.json)', helpValue: 'FILE' }),
@@ -56,7 +70,8 @@ export default class Recommend extends BaseCommand {
     const topology = topologyFromFlags(flags);
     const layers: RequirementInputs[] = flags.answers === undefined ? [flagInputs] : [await loadAnswersFile(flags.answers), flagInputs];
     if (flags.probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth (about 2 s)...');
-    const context = await loadRecommendContext({ treeFile: flags.tree, catalogFile: flags.catalog, overrides, probe: flags.probe, ...(topology ? { topology } : {}) });
+    const loaded = await loadRecommendContext({ treeFile: flags.tree, catalogFile: flags.catalog, overrides, probe: flags.probe, ...(topology ? { topology } : {}) });
+    const context = withGivenModels(loaded, await resolveModelRefs(flags.model ?? [], loaded.catalog, this.config.version), flags['candidates-from']);
     const environment = pipelineEnvironment(this.config.version, ['recommend', ...this.argv]);
     const calibrated = await recommendCalibrated(context, layers, flags.top, { calibrationFlag: flags.calibration, confirm: flags.confirm, environment });
     const recommendation = calibrated.recommendation;
@@ -82,4 +97,20 @@ export default class Recommend extends BaseCommand {
     if (flags.html !== undefined) await writeReportHtml(flags.html, recommendation, flags.out ?? 'recommendation');
     return recommendation;
   }
+}
+
+/**
+ * The context with the models named by --model: each ranked (a GGUF as its own file, in llama.cpp), and the
+ * checkpoints added to the catalog in use so --confirm can build them.
+ */
+function withGivenModels(context: RecommendContext, resolved: ResolvedModel[], candidatesFrom: (typeof CANDIDATES_FROM)[number] | undefined): RecommendContext {
+  if (resolved.length === 0) return candidatesFrom ? { ...context, candidatesFrom } : context;
+  const models: GivenModel[] = resolved.map((r) => ({
+    reference: r.reference,
+    spec: r.spec,
+    ...(r.gguf ? { fixed: { engine: r.gguf.engine, variant: r.gguf.fileType ?? 'mixed', gguf: r.gguf.weights } } : {}),
+  }));
+  const catalog = [...context.catalog];
+  for (const m of models) if (!m.fixed && !catalog.some((c) => c.id === m.spec.id)) catalog.push(m.spec);
+  return { ...context, catalog, models, ...(candidatesFrom ? { candidatesFrom } : {}) };
 }

@@ -4,6 +4,7 @@
  */
 export * from './units.js';
 export * from './weights.js';
+export * from './gguf.js';
 export * from './kv-cache.js';
 export * from './device.js';
 export * from './fit.js';

@@ -1,6 +1,7 @@
 import { listWeightTensors, type WeightTensorGroup } from '../catalog/tensors.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { invalidValue } from '../errors.js';
+import type { GgufWeights } from './gguf.js';
 
 /**
  * Weight formats (variants) a model can be run in:
@@ -84,6 +85,11 @@ export function int4BitsPerWeight(options: Int4Options & { scaleDtype: 'fp32' | 
 
 export interface WeightBytesOptions {
   int4?: Int4Options;
+  /**
+   * The weights as llama.cpp stores them (a GGUF file's tensors, or a preset's mix): they replace the
+   * format's bytes; the format then only names the analogous ONNX format (activations, KV dtype).
+   */
+  gguf?: GgufWeights;
 }
 
 export interface WeightBreakdown {
@@ -122,6 +128,7 @@ function describeFloatTensor(group: WeightTensorGroup): string {
 
 /** Bytes of the model's weights in a format, with what stays float and what one decode step reads. */
 export function weightBytes(spec: ModelSpec, format: WeightFormat, options: WeightBytesOptions = {}): WeightBreakdown {
+  if (options.gguf) return ggufBreakdown(format, options.gguf);
   const floatDtype = floatDtypeOf(format);
   const floatBytesPerElement = FLOAT_BYTES[floatDtype];
   const isInt4 = format === 'q4' || format === 'q4f16';
@@ -186,6 +193,20 @@ export function weightBytes(spec: ModelSpec, format: WeightFormat, options: Weig
   };
 }
 
+function ggufBreakdown(format: WeightFormat, gguf: GgufWeights): WeightBreakdown {
+  return {
+    format,
+    totalBytes: gguf.totalBytes,
+    quantizedBytes: gguf.quantizedBytes,
+    floatBytes: gguf.floatBytes,
+    floatDtype: floatDtypeOf(format),
+    floatTensors: [],
+    streamedBytesPerToken: gguf.streamedBytesPerToken,
+    bitsPerParam: gguf.bitsPerParam,
+    int4: null,
+  };
+}
+
 /**
  * Bytes one decode step streams for a batch of `batch` tokens from different sequences. Dense weights are
  * read once per step whatever the batch; a MoE layer reads every expert some token of the batch routed to:
@@ -204,6 +225,7 @@ export function streamedWeightBytesPerStep(spec: ModelSpec, format: WeightFormat
 /** Bytes of all routed experts in a format (0 for dense models). */
 export function routedExpertBytes(spec: ModelSpec, format: WeightFormat, options: WeightBytesOptions = {}): number {
   if (!spec.moe) return 0;
+  if (options.gguf) return options.gguf.routedExpertBytes;
   const expertsOnly: ModelSpec = spec;
   let bytes = 0;
   const isInt4 = format === 'q4' || format === 'q4f16';

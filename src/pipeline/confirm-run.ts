@@ -149,6 +149,7 @@ export function prepareWork(candidate: Candidate, options: ConfirmOptions, hub: 
   const mode = MODE_SETTINGS[options.mode];
   const test = confirmTest(options.recommendation.targets, mode.genTokens, candidate.fit === 'reduced-context' ? candidate.memory.maxContext : spec?.maxContext);
   let unmeasurable: string | null = spec ? null : `${candidate.id} is not in the catalog in use`;
+  if (candidate.engine === 'llama.cpp') unmeasurable = `it is a GGUF file (${candidate.variant ?? 'llama.cpp'}): it runs in llama.cpp, and --confirm measures ONNX Runtime models (time it with llama-bench, or give its Hub checkpoint instead)`;
   if (candidate.device.kind === 'gpu') {
     const real = options.hardware.gpus.filter((g) => g.source === 'nvidia-smi');
     if (real.length === 0) unmeasurable = 'it is recommended for a what-if GPU (--gpu / --vram), and there is none here to measure it on';

@@ -5,7 +5,7 @@ import { detectHardware, type Hardware, type HardwareOverrides } from '../hardwa
 import { readDataFile } from '../tree/data-file.js';
 import { resolveTree } from '../tree/load.js';
 import type { DecisionTree } from '../tree/schema.js';
-import { recommend } from './recommend.js';
+import { recommend, type CandidatesFrom, type GivenModel } from './recommend.js';
 import type { EfficiencyLookup } from './rank.js';
 import { mergeInputs, parseAnswersData, resolveRequirements, type RequirementInputs, type TargetDefaults } from './requirements.js';
 import type { Recommendation } from './types.js';
@@ -17,6 +17,14 @@ export interface RecommendContext {
   catalog: ModelSpec[];
   /** GPUs per node, nodes and links asked for (`--gpus`, `--nodes`, `--interconnect`). */
   topology?: TopologyRequest;
+  /** Models named with `--model`, resolved (see `RecommendInput.models`). */
+  models?: GivenModel[];
+  candidatesFrom?: CandidatesFrom;
+}
+
+/** The context's given models and pool choice, as `recommend` takes them. */
+export function givenModelsOf(context: RecommendContext): { models?: GivenModel[]; candidatesFrom?: CandidatesFrom } {
+  return { ...(context.models ? { models: context.models } : {}), ...(context.candidatesFrom ? { candidatesFrom: context.candidatesFrom } : {}) };
 }
 
 export interface LoadContextOptions {
@@ -55,6 +63,7 @@ export function recommendWith(context: RecommendContext, layers: RequirementInpu
     requirements,
     hardware: context.hardware,
     catalog: context.catalog,
+    ...givenModelsOf(context),
     top,
     ...(context.topology ? { topology: context.topology } : {}),
     ...(options.efficiencyFor ? { efficiencyFor: options.efficiencyFor } : {}),

@@ -20,6 +20,8 @@ import {
   type FinetuneTime,
   type MemoryFit,
   type Efficiency,
+  type GgufWeights,
+  type KvDtype,
   type SpeedEstimate,
   type WeightFormat,
 } from '../estimate/index.js';
@@ -102,8 +104,31 @@ function estimateOn(spec: ModelSpec, format: WeightFormat, device: DeviceTarget,
   return { format, fit, speed, topology: null };
 }
 
+/**
+ * A model whose weights are fixed by its file: a GGUF runs in llama.cpp in the types it holds, so it is not
+ * tried down the format ladder; its bytes are the file's tensors.
+ */
+export interface FixedWeights {
+  engine: 'llama.cpp';
+  /** The file type, e.g. `Q4_K_M`. */
+  variant: string;
+  gguf: GgufWeights;
+}
+
+/** llama.cpp keeps its KV cache in f16 unless told otherwise (`--cache-type-k/v`, default f16). */
+export const LLAMA_CPP_KV_DTYPE: KvDtype = 'fp16';
+
+/** The ONNX format whose activations and efficiencies stand in for a GGUF's: quantized → q4 / q4f16, float → fp16 / fp32. */
+export function analogFormat(fixed: FixedWeights, device: Pick<DeviceTarget, 'kind'>): WeightFormat {
+  const quantized = fixed.gguf.quantizedBytes > fixed.gguf.floatBytes;
+  if (device.kind === 'gpu') return quantized ? 'q4f16' : 'fp16';
+  return quantized ? 'q4' : 'fp32';
+}
+
 export interface Evaluation {
   spec: ModelSpec;
+  /** Set for a model whose weights come from a file (GGUF), evaluated as that file only. */
+  fixed?: FixedWeights;
   device: DeviceTarget;
   chosen: FormatTrial;
   fit: 'fits' | 'reduced-context';
@@ -166,7 +191,8 @@ function decodeValue(speed: SpeedEstimate | null): number {
  * target; when none meets them all, the fitting format meeting the most targets, the fastest on a tie;
  * when none fits at the target context, the most compressed format at the largest context that fits.
  */
-export function evaluateOnDevice(spec: ModelSpec, device: DeviceTarget, targets: Targets, efficiencyFor?: EfficiencyLookup): EvaluationResult {
+export function evaluateOnDevice(spec: ModelSpec, device: DeviceTarget, targets: Targets, efficiencyFor?: EfficiencyLookup, fixed?: FixedWeights): EvaluationResult {
+  if (fixed) return evaluateFixed(spec, device, targets, fixed);
   const { contextTokens: context, concurrency } = targets;
   // Estimates describe the form `--confirm` would measure: the fused graph where the architecture has one.
   const graph = efficiencyFor ? preferredGraph(spec) : 'standard';
@@ -199,9 +225,35 @@ export function evaluateOnDevice(spec: ModelSpec, device: DeviceTarget, targets:
   return { ok: false, reason: smallest.fit.reason ?? 'it does not fit', smallestTotalBytes: smallest.fit.totalBytes };
 }
 
+/**
+ * A GGUF on one device: its own bytes, an f16 KV cache, and the stated default efficiencies (calibrations
+ * are ONNX Runtime measurements, not llama.cpp's); at a reduced context when the target one does not fit.
+ */
+function evaluateFixed(spec: ModelSpec, device: DeviceTarget, targets: Targets, fixed: FixedWeights): EvaluationResult {
+  const { contextTokens: context, concurrency } = targets;
+  if (spec.maxContext < context) {
+    return { ok: false, reason: `its context window (${spec.maxContext} tokens) is shorter than the ${context} asked`, smallestTotalBytes: null };
+  }
+  const format = analogFormat(fixed, device);
+  const common = { spec, format, concurrency, device, kvDtype: LLAMA_CPP_KV_DTYPE, weightOptions: { gguf: fixed.gguf } } as const;
+  const trial = (tokens: number): FormatTrial => {
+    const fit = fitMemory({ ...common, context: tokens });
+    const speed = fit.fits ? estimateSpeed({ ...common, context: tokens, promptTokens: tokens }) : null;
+    return { format, fit, speed, meets: judge(speed, { ...targets, contextTokens: tokens }), topology: null };
+  };
+  const full = trial(context);
+  if (full.fit.fits) return { ok: true, evaluation: { spec, fixed, device, chosen: full, fit: 'fits', trials: [full] } };
+  const reduced = full.fit.maxContext;
+  if (reduced >= Math.min(MIN_USEFUL_CONTEXT, context)) {
+    const chosen = trial(reduced);
+    return { ok: true, evaluation: { spec, fixed, device, chosen, fit: 'reduced-context', trials: [full] } };
+  }
+  return { ok: false, reason: full.fit.reason ?? 'it does not fit', smallestTotalBytes: full.fit.totalBytes };
+}
+
 /** The best device for a model: full fit, meets all, meets most, GPU, then faster. */
-export function evaluateModel(spec: ModelSpec, devices: DeviceTarget[], targets: Targets, efficiencyFor?: EfficiencyLookup): EvaluationResult {
-  const results = devices.map((d) => evaluateOnDevice(spec, d, targets, efficiencyFor));
+export function evaluateModel(spec: ModelSpec, devices: DeviceTarget[], targets: Targets, efficiencyFor?: EfficiencyLookup, fixed?: FixedWeights): EvaluationResult {
+  const results = devices.map((d) => evaluateOnDevice(spec, d, targets, efficiencyFor, fixed));
   const oks = results.flatMap((r) => (r.ok ? [r.evaluation] : []));
   if (oks.length === 0) {
     // Report the device that came closest (smallest shortfall), or the first reason.
@@ -293,6 +345,9 @@ export function toCandidate(e: Evaluation, rank: number, targets: Targets, withF
     const verdict = chosen.meets.ttft ? '≤' : '>';
     reasons.push(`TTFT ≈ ${fmtMs(t.value)} (${fmtMs(t.low)}–${fmtMs(t.high)}) ${verdict} ${fmtMs(targets.maxTtftMs)} target for a ${speed.basis.promptTokens}-token prompt`);
   } else reasons.push('no TTFT estimate: the peak FLOP/s is unknown');
+  if (e.fixed) {
+    reasons.push(`GGUF ${e.fixed.variant}, runs in llama.cpp: ${gib(e.fixed.gguf.totalBytes)} GiB of weights from the file's tensors (${e.fixed.gguf.bitsPerParam.toFixed(2)} bits/param), f16 KV cache; speed at the default efficiencies of ${chosen.format}-like kernels`);
+  }
   reasons.push(`${gib(chosen.fit.totalBytes)} GiB of ${gib(chosen.fit.usableBytes)} GiB usable ${where} (weights ${gib(chosen.fit.weightBytes)} + KV ${gib(chosen.fit.kvBytes)} + activations and runtime ${gib(chosen.fit.activationBytes + chosen.fit.runtimeOverheadBytes)})`);
   if (chosen.topology) reasons.push(describeTopology(chosen.topology, device));
   if (spec.moe) reasons.push(`MoE: all ${spec.moe.experts} experts resident, ${spec.moe.activeExperts} active per token (${fmtParams(spec.paramsActive)} active parameters)`);
@@ -358,6 +413,7 @@ export function toCandidate(e: Evaluation, rank: number, targets: Targets, withF
     reasons,
     finetune,
     topology: chosen.topology ? summarizeTopology(chosen.topology) : null,
+    ...(e.fixed ? { engine: e.fixed.engine, variant: e.fixed.variant } : {}),
   };
 }
 

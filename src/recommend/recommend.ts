@@ -36,6 +36,7 @@ import {
   withFinetune,
   type EfficiencyLookup,
   type Evaluation,
+  type FixedWeights,
 } from './rank.js';
 import { RECOMMENDATION_SCHEMA_VERSION, type DeviceSummary, type ExcludedModel, type HardwareNeeded, type ProposedTopology, type Recommendation } from './types.js';
 import { serveCommands } from './serve-commands.js';
@@ -53,6 +54,20 @@ export interface RecommendInput {
   efficiencyFor?: EfficiencyLookup;
   /** GPUs per node, nodes and links (`--gpus`, `--nodes`, `--interconnect`); else the detected GPUs, one node. */
   topology?: TopologyRequest;
+  /** Models the user named (`--model`): ranked whatever their size class. */
+  models?: GivenModel[];
+  /** Which models are ranked: the class's catalog models, the given ones, or both (default: the given ones when any, else the class). */
+  candidatesFrom?: CandidatesFrom;
+}
+
+export const CANDIDATES_FROM = ['class', 'models', 'both'] as const;
+export type CandidatesFrom = (typeof CANDIDATES_FROM)[number];
+
+/** A model named by the user, resolved: its spec and, for a GGUF file, the weights it holds. */
+export interface GivenModel {
+  reference: string;
+  spec: ModelSpec;
+  fixed?: FixedWeights;
 }
 
 /** At most this many cards are suggested for a class (beyond it, the advice is "a cluster"). */
@@ -105,12 +120,16 @@ export function recommend(input: RecommendInput): Recommendation {
   const { tree, requirements: req, catalog, top } = input;
   const devices = devicesFor(input.hardware, req.device, input.topology);
   const sizeClass = req.leaf.sizeClass;
-  const classModels = catalog.filter((m) => inSizeClass(m, sizeClass));
+  const given = input.models ?? [];
+  const from: CandidatesFrom = input.candidatesFrom ?? (given.length > 0 ? 'models' : 'class');
+  const classModels = from === 'models' ? [] : catalog.filter((m) => inSizeClass(m, sizeClass));
+  const pool: GivenModel[] = [...classModels.map((spec) => ({ reference: spec.id, spec })), ...(from === 'class' ? [] : given)];
 
   const evaluations: Evaluation[] = [];
   const excluded: ExcludedModel[] = [];
-  for (const spec of classModels) {
-    const result = evaluateModel(spec, devices, req.targets, input.efficiencyFor);
+  for (const { spec, fixed } of pool) {
+    // Calibrations are ONNX Runtime measurements: a llama.cpp file is estimated at the stated defaults.
+    const result = evaluateModel(spec, devices, req.targets, fixed ? undefined : input.efficiencyFor, fixed);
     if (result.ok) evaluations.push(req.leaf.fineTune ? withFinetune(result.evaluation, req.targets.contextTokens, input.efficiencyFor) : result.evaluation);
     else excluded.push({ id: spec.id, name: spec.name, paramsTotal: spec.paramsTotal, reason: result.reason, smallestTotalBytes: result.smallestTotalBytes });
   }
@@ -119,8 +138,13 @@ export function recommend(input: RecommendInput): Recommendation {
   excluded.sort((a, b) => a.paramsTotal - b.paramsTotal);
 
   const classLabel = sizeClass.label;
+  const poolText = from === 'models' ? 'the models given' : `the ${classLabel} class`;
   const targetsText = `≥ ${req.targets.decodeTokensPerSec} tok/s per stream and TTFT ≤ ${formatMs(req.targets.maxTtftMs)} at ${req.targets.contextTokens} tokens × ${req.targets.concurrency}`;
   const notes: string[] = [];
+  if (given.length > 0 && from !== 'class') {
+    const named = given.map((g) => (g.fixed ? `${g.reference} (GGUF ${g.fixed.variant}, llama.cpp)` : g.reference)).join(', ');
+    notes.push(from === 'models' ? `Ranked the models given with --model only: ${named}.` : `Ranked the ${classLabel} class of the catalog and the models given with --model: ${named}.`);
+  }
   let outcome: Recommendation['outcome'];
   let summary: string;
   let nothingFits: Recommendation['nothingFits'] = null;
@@ -128,7 +152,7 @@ export function recommend(input: RecommendInput): Recommendation {
 
   if (candidates.length === 0) {
     outcome = 'nothing-fits';
-    const below = catalog.filter((m) => belowSizeClass(m, sizeClass));
+    const below = from === 'models' ? [] : catalog.filter((m) => belowSizeClass(m, sizeClass));
     const alternativeEvaluations = below.flatMap((spec) => {
       const r = evaluateModel(spec, devices, req.targets, input.efficiencyFor);
       if (!r.ok) return [];
@@ -140,25 +164,25 @@ export function recommend(input: RecommendInput): Recommendation {
     const where = describeDevices(devices);
     const smallest = excluded.find((x) => x.smallestTotalBytes !== null);
     const why =
-      classModels.length === 0
+      pool.length === 0
         ? `the catalog holds no model of ${describeParamRange(sizeClass)} parameters`
         : smallest
           ? `even the smallest, ${smallest.name}, needs ${gib(smallest.smallestTotalBytes ?? 0)} GiB in its most compressed format, and ${where} has ${gib(usableOf(devices))} GiB usable`
           : `no model of the class can serve ${req.targets.contextTokens} tokens here`;
-    const message = `Nothing of the ${classLabel} class fits here: ${why}.`;
+    const message = `Nothing of ${poolText} fits here: ${why}.`;
     const alternativesFrom = sizeClass.minParams > 0 ? `below ${describeParamRange({ minParams: 0, maxParams: sizeClass.minParams }).replace('≤', '')}` : 'none (there is no smaller class)';
     nothingFits = { message, alternatives, alternativesFrom };
     summary = alternatives.length > 0 ? `${message} Best alternative below the class: ${alternatives[0]!.name} (${alternatives[0]!.format}).` : message;
   } else if (candidates.some((c) => c.meets.all && c.fit === 'fits')) {
     outcome = 'meets-targets';
     const best = candidates[0]!;
-    summary = `${best.name} (${best.format}, on the ${best.device.kind.toUpperCase()}) is the best of the ${classLabel} class here and meets every target (${targetsText}).`;
+    summary = `${best.name} (${best.variant ?? best.format}${best.engine ? ` in ${best.engine}` : ''}, on the ${best.device.kind.toUpperCase()}) is the best of ${poolText} here and meets every target (${targetsText}).`;
   } else {
     outcome = 'fits-below-targets';
     const best = candidates[0]!;
     const full = evaluations.filter((e) => e.fit === 'fits').length;
     const reduced = evaluations.length - full;
-    const count = full > 0 ? `${full} model${full === 1 ? '' : 's'} of the ${classLabel} class fit${full === 1 ? 's' : ''} here` : `models of the ${classLabel} class fit here only at a reduced context (${reduced})`;
+    const count = full > 0 ? `${full} model${full === 1 ? '' : 's'} of ${poolText} fit${full === 1 ? 's' : ''} here` : `models of ${poolText} fit here only at a reduced context (${reduced})`;
     summary = `${count}, but none meets every target (${targetsText}); the best compromise is ${best.name} (${best.format}${best.fit === 'reduced-context' ? `, ≤ ${best.memory.maxContext} tokens` : ''}).`;
   }
   if (req.leaf.fineTune) {
@@ -210,6 +234,7 @@ export function recommend(input: RecommendInput): Recommendation {
     devices: { preference: req.device, considered: devices.map(summarizeDevice) },
     outcome,
     summary,
+    ...(from !== 'class' && given.length > 0 ? { candidatesFrom: from } : {}),
     candidates,
     excluded,
     nothingFits,

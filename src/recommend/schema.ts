@@ -197,6 +197,8 @@ export const candidateSchema = z
     reasons: z.array(z.string()),
     finetune: z.strictObject({ lora: finetuneSummarySchema, qlora: finetuneSummarySchema, epoch: finetuneEpochSchema }).nullable(),
     topology: candidateTopologySchema.nullable(),
+    engine: z.literal('llama.cpp').exactOptional().meta({ description: 'The engine that runs the weights when it is not ONNX Runtime (a GGUF file).' }),
+    variant: z.string().exactOptional().meta({ description: 'The GGUF file type (e.g. Q4_K_M) when the engine is llama.cpp; format then names the ONNX format standing in for its speed.' }),
   })
   .meta({
     id: 'Candidate',
@@ -417,6 +419,7 @@ export const recommendationSchema = z
     devices: z.strictObject({ preference: z.enum(DEVICE_PREFERENCES), considered: z.array(deviceSummarySchema) }),
     outcome: z.enum(['meets-targets', 'fits-below-targets', 'nothing-fits']),
     summary: z.string(),
+    candidatesFrom: z.enum(['models', 'both']).exactOptional().meta({ description: 'Set when models were named with --model: only those were ranked (models), or those and the class (both).' }),
     candidates: z.array(candidateSchema).meta({ description: 'Models of the class that fit, best first.' }),
     excluded: z.array(excludedModelSchema),
     nothingFits: nothingFitsSchema.nullable(),

@@ -32,6 +32,8 @@ export interface Recommendation {
   outcome: 'meets-targets' | 'fits-below-targets' | 'nothing-fits';
   /** One plain sentence saying what the outcome means for this machine. */
   summary: string;
+  /** Which models were ranked when some were named with `--model`: only those, or those and the class's; absent: the class's. */
+  candidatesFrom?: 'models' | 'both';
   /** Models of the leaf's class that fit (in full or at a reduced context), best first, at most `top`. */
   candidates: Candidate[];
   /** Models of the class left out, with why (does not fit, context window too short). */
@@ -125,6 +127,10 @@ export interface Candidate {
    * one GPU detected), with per-GPU memory and the communication in each step; absent on one device.
    */
   topology: CandidateTopology | null;
+  /** The engine that runs the weights when it is not ONNX Runtime: `llama.cpp` for a GGUF file. */
+  engine?: 'llama.cpp';
+  /** The GGUF file type (e.g. `Q4_K_M`) when `engine` is llama.cpp; `format` then names the ONNX format used as its stand-in for speed. */
+  variant?: string;
 }
 
 export interface CandidateTopology {

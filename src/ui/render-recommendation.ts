@@ -33,7 +33,8 @@ export function renderRecommendation(rec: Recommendation, width: number | null =
   out.push('');
 
   if (rec.candidates.length > 0) {
-    out.push(`Ranked candidates of the ${rec.leaf.sizeClass.label} class (fits, then meets targets, then quality proxy = effective parameters):`);
+    const pool = rec.candidatesFrom === 'models' ? 'the models given' : rec.candidatesFrom === 'both' ? `the ${rec.leaf.sizeClass.label} class and the models given` : `the ${rec.leaf.sizeClass.label} class`;
+    out.push(`Ranked candidates of ${pool} (fits, then meets targets, then quality proxy = effective parameters):`);
     out.push(renderCandidateTable(rec.candidates, rec.leaf.fineTune, width));
     out.push(...renderReasons(rec.candidates, width));
   }
@@ -112,7 +113,7 @@ export function renderCandidateTable(candidates: Candidate[], withFinetune: bool
       String(c.rank),
       c.name,
       formatParams(c.paramsTotal) + (c.paramsActive !== c.paramsTotal ? ` (${formatParams(c.paramsActive)} act.)` : ''),
-      `${c.format} ${c.device.kind.toUpperCase()}`,
+      `${c.variant ? `${c.variant} (llama.cpp)` : c.format} ${c.device.kind.toUpperCase()}`,
       formatBytes(c.memory.weightBytes),
       formatBytes(c.memory.kvBytes),
       formatBytes(c.memory.totalBytes),
