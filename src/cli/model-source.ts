@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { ModelSpec } from '../catalog/model-spec.js';
-import { hubModelCacheDir, resolveModel, type ResolvedModel } from '../hub/resolve-model.js';
+import { ggufWeightsFromTensors, type GgufWeights } from '../estimate/gguf.js';
+import { hubModelCacheDir, resolveModel, type GgufSummary, type ResolvedModel } from '../hub/resolve-model.js';
 import { resolveHubSettings, resolveTokenPath, type HubSettings } from '../hub/settings.js';
 import { modelscoutCacheDir } from '../pipeline/calibration.js';
 
@@ -36,4 +37,14 @@ export async function resolveModelRefs(references: readonly string[], catalog: M
   const resolved: ResolvedModel[] = [];
   for (const reference of references) resolved.push(await resolveModel(reference, deps));
   return resolved;
+}
+
+/** What a GGUF's tensors weigh for the estimator: bytes per type, the file type, what a decode step streams. */
+export function ggufWeightsOf(gguf: GgufSummary, spec: ModelSpec): GgufWeights {
+  return ggufWeightsFromTensors(gguf.tensors, {
+    preset: gguf.fileType ?? 'mixed',
+    activeExpertFraction: spec.moe ? spec.moe.activeExperts / spec.moe.experts : 1,
+    tiedEmbeddings: spec.tieWordEmbeddings,
+    vocabSize: spec.vocabSize,
+  });
 }

@@ -4,7 +4,7 @@ import { topologyFlags, topologyFromFlags } from '../cli/topology-flags.js';
 import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
 import { recommendSourceFlags, requirementFlags, requirementInputsFromFlags } from '../cli/recommend-flags.js';
 import { confirmExitCode, confirmFlags, confirmFlagsFrom, pipelineEnvironment } from '../cli/confirm-flags.js';
-import { resolveModelRefs } from '../cli/model-source.js';
+import { ggufWeightsOf, resolveModelRefs } from '../cli/model-source.js';
 import type { ResolvedModel } from '../hub/resolve-model.js';
 import { confirmAndReport, recommendCalibrated } from '../pipeline/run.js';
 import type { ConfirmReport } from '../recommend/confirm-report.js';
@@ -108,7 +108,7 @@ function withGivenModels(context: RecommendContext, resolved: ResolvedModel[], c
   const models: GivenModel[] = resolved.map((r) => ({
     reference: r.reference,
     spec: r.spec,
-    ...(r.gguf ? { fixed: { engine: r.gguf.engine, variant: r.gguf.fileType ?? 'mixed', gguf: r.gguf.weights } } : {}),
+    ...(r.gguf ? { fixed: { engine: r.gguf.engine, variant: r.gguf.fileType ?? 'mixed', gguf: ggufWeightsOf(r.gguf, r.spec) } } : {}),
   }));
   const catalog = [...context.catalog];
   for (const m of models) if (!m.fixed && !catalog.some((c) => c.id === m.spec.id)) catalog.push(m.spec);

@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { ModelscoutError, errorMessage } from '../errors.js';
-import { ggmlTensorBytes, ggmlTypeById, GGUF_FILE_TYPES, type GgufTensorBytes } from '../estimate/gguf.js';
+import { ggmlTensorBytes, ggmlTypeById, GGUF_FILE_TYPES, type GgufTensorBytes } from '../catalog/ggml-types.js';
 
 /**
  * A streaming reader of GGUF headers (llama.cpp's model file format): the metadata key/values and the tensor

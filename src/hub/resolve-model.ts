@@ -6,7 +6,7 @@ import { modelSpecFromHfConfig } from '../catalog/hf-config.js';
 import { findModel } from '../catalog/index.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { ModelscoutError, errorMessage, isModelscoutError } from '../errors.js';
-import { ggufWeightsFromTensors, type GgufWeights } from '../estimate/gguf.js';
+import type { GgufTensorBytes } from '../catalog/ggml-types.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
 import { readRef, repoCacheDir, repoFolderName, snapshotDir } from './cache.js';
 import { readGgufHeader, ggufTensorBytes, type GgufHeader } from './gguf.js';
@@ -44,7 +44,8 @@ export interface GgufSummary {
   dataOffset: number;
   tensorBytes: number;
   contextLength: number | null;
-  weights: GgufWeights;
+  /** Every tensor with its type and bytes (the estimator's `ggufWeightsFromTensors` sums them). */
+  tensors: GgufTensorBytes[];
   engine: 'llama.cpp';
 }
 
@@ -153,27 +154,29 @@ export async function resolveGguf(path: string): Promise<ResolvedModel> {
   if (!existsSync(path)) throw new ModelscoutError('E_FILE', `no such file: ${path}`, { suggestions: ['Give the path of a .gguf file (Ollama keeps them as blobs under ~/.ollama/models/blobs).'] });
   const header = await readGgufHeader(path);
   const spec = modelSpecFromGguf({ metadata: header.metadata, tensors: header.tensors, source: path });
-  const gguf = summarizeGguf(header, spec);
+  const gguf = summarizeGguf(header);
+  const byType = new Map<string, DtypeShare>();
+  for (const t of gguf.tensors) {
+    const share = byType.get(t.type) ?? { dtype: t.type, tensors: 0, params: 0, bytes: 0 };
+    share.tensors += 1;
+    share.params += t.elements;
+    share.bytes += t.bytes;
+    byType.set(t.type, share);
+  }
   const stored: StoredWeights = {
     basis: 'gguf',
     files: 1,
     tensors: header.tensors.length,
-    params: gguf.weights.params,
+    params: header.tensors.reduce((s, t) => s + t.elements, 0),
     bytes: header.tensorBytes,
-    dtypes: gguf.weights.types.map((t) => ({ dtype: t.type, tensors: t.tensors, params: t.elements, bytes: t.bytes })),
+    dtypes: [...byType.values()].sort((a, b) => b.bytes - a.bytes),
   };
   const notes = [`runs in llama.cpp (${gguf.fileType ?? 'mixed types'}); the bytes are the file's own tensors`];
   return withStored({ reference: path, kind: 'gguf', spec: { ...spec, id: basename(path).replace(/\.gguf$/i, '').toLowerCase() }, source: { path: resolve(path) }, stored, gguf, notes });
 }
 
-function summarizeGguf(header: GgufHeader, spec: ModelSpec): GgufSummary {
+function summarizeGguf(header: GgufHeader): GgufSummary {
   const context = header.metadata.get(`${header.architecture}.context_length`);
-  const weights = ggufWeightsFromTensors(ggufTensorBytes(header), {
-    preset: header.fileType ?? 'mixed',
-    activeExpertFraction: spec.moe ? spec.moe.activeExperts / spec.moe.experts : 1,
-    tiedEmbeddings: spec.tieWordEmbeddings,
-    vocabSize: spec.vocabSize,
-  });
   return {
     file: header.path,
     fileBytes: header.fileBytes,
@@ -183,7 +186,7 @@ function summarizeGguf(header: GgufHeader, spec: ModelSpec): GgufSummary {
     dataOffset: header.dataOffset,
     tensorBytes: header.tensorBytes,
     contextLength: typeof context === 'number' ? context : null,
-    weights,
+    tensors: ggufTensorBytes(header),
     engine: 'llama.cpp',
   };
 }

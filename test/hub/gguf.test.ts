@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { modelSpecFromGguf } from '../../src/catalog/gguf-config.js';
 import { readGgufHeader } from '../../src/hub/gguf.js';
 import { resolveGguf } from '../../src/hub/resolve-model.js';
+import { ggufWeightsOf } from '../../src/cli/model-source.js';
 import { llamaMetadata, llamaTensors, writeGguf } from '../helpers/gguf-writer.js';
 import { caught, makeTempDir, removeDir } from './helpers.js';
 
@@ -52,9 +53,12 @@ describe('GGUF header reader', () => {
     expect(resolved.kind).toBe('gguf');
     expect(resolved.stored?.params).toBe(header.tensors.reduce((s, t) => s + t.elements, 0));
     expect(resolved.spec.paramsTotal).toBe(resolved.stored?.params);
-    expect(resolved.gguf?.weights.totalBytes).toBe(header.tensorBytes);
+    expect(resolved.stored?.bytes).toBe(header.tensorBytes);
     expect(resolved.gguf?.fileType).toBe('Q4_K_M');
-    expect(resolved.gguf?.weights.types.map((t) => t.type).sort()).toEqual(['F32', 'Q4_K', 'Q6_K']);
+    expect(resolved.stored?.dtypes.map((t) => t.dtype).sort()).toEqual(['F32', 'Q4_K', 'Q6_K']);
+    const weights = ggufWeightsOf(resolved.gguf!, resolved.spec);
+    expect(weights.totalBytes).toBe(header.tensorBytes);
+    expect(weights.preset).toBe('Q4_K_M');
   });
 
   it('a tied model has no output.weight', async () => {

@@ -1,10 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { countParams, loadCatalog, readModelSpecFromConfigFile, type ModelSpec } from '../../catalog/index.js';
-import { resolveModelRefs } from '../../cli/model-source.js';
+import { ggufWeightsOf, resolveModelRefs } from '../../cli/model-source.js';
 import { ModelscoutError } from '../../errors.js';
 import { GGUF_PRESETS, ggufPresetWeights, type GgufWeights } from '../../estimate/gguf.js';
-import type { ResolvedModel } from '../../hub/resolve-model.js';
+import type { GgufSummary, ResolvedModel } from '../../hub/resolve-model.js';
 import { kvCacheBreakdown, kvCacheBytesPerToken } from '../../estimate/kv-cache.js';
 import { WEIGHT_FORMATS, weightBytes, type WeightBreakdown, type WeightFormat } from '../../estimate/weights.js';
 import { formatBytes, formatInteger, formatParams, formatPercent, formatTokens } from '../../util/format.js';
@@ -31,7 +31,7 @@ export interface ModelShowResult {
   /** Exact figures of the stored weights (safetensors headers or GGUF tensor infos), when they were read. */
   stored: ResolvedModel['stored'];
   /** A GGUF file's header: file type, the bytes of each ggml type, what llama.cpp runs. */
-  gguf: ResolvedModel['gguf'];
+  gguf: (Omit<GgufSummary, 'tensors'> & { weights: GgufWeights }) | null;
   /** The bytes llama.cpp's quantizer would write in each preset (its mix rules applied to this architecture). */
   llamaCpp: Record<string, GgufWeights>;
   notes: string[];
@@ -106,10 +106,15 @@ export function describeModel(spec: ModelSpec, resolved?: ResolvedModel): ModelS
     weights,
     source: { reference, kind, ...source },
     stored,
-    gguf,
+    gguf: gguf ? { ...withoutTensors(gguf), weights: ggufWeightsOf(gguf, spec) } : null,
     llamaCpp,
     notes,
   };
+}
+
+function withoutTensors(gguf: GgufSummary): Omit<GgufSummary, 'tensors'> {
+  const { tensors: _tensors, ...rest } = gguf;
+  return rest;
 }
 
 /** The llama.cpp presets `models show` lists. */
