@@ -116,7 +116,7 @@ export function findModel(id: string, catalog: ModelSpec[] = loadCatalog()): Mod
   if (found) return found;
   const suggestions = closeMatches(wanted, catalog.map((m) => m.id));
   throw new ModelscoutError('E_NOT_FOUND', `unknown model "${id}"${suggestions.length > 0 ? `: did you mean ${suggestions.join(', ')}?` : ''}`, {
-    suggestions: ['Run `modelscout models` to list the catalog, or pass --config path/to/config.json for any other model.'],
+    suggestions: ['Run `modelscout models` to list the catalog, or name any other model by its Hub repo id (org/name), a local folder, a config.json or a .gguf file.'],
   });
 }
 

@@ -83,6 +83,9 @@ export async function resolveModel(reference: string, deps: ResolveModelDeps): P
   });
   if (ref.kind === 'catalog') return { reference: text, kind: 'catalog', spec: findModel(ref.id, deps.catalog), source: {}, stored: null, gguf: null, notes: [] };
   if (ref.kind === 'local') return resolveLocal(ref.path);
+  // A bare name that is no catalog id: the catalog's "did you mean" (legacy namespace-less Hub repos are
+  // reached by URL).
+  if (!ref.repo.includes('/') && !ref.endpoint) return { reference: text, kind: 'catalog', spec: findModel(ref.repo, deps.catalog), source: {}, stored: null, gguf: null, notes: [] };
   if (!ref.revisionGiven && !ref.endpoint) {
     // A catalog model named by its Hub repo (e.g. Qwen/Qwen2.5-0.5B) keeps its curated facts.
     const known = deps.catalog.find((m) => m.hfRepo?.toLowerCase() === ref.repo.toLowerCase());

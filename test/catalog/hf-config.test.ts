@@ -122,8 +122,8 @@ describe('modelSpecFromHfConfig', () => {
     }
   });
 
-  it('rejects an unknown model_type with the supported list, and non-objects', () => {
-    expect(() => modelSpecFromHfConfig({ model_type: 'mamba' }, { source: 'c.json' })).toThrow(/unsupported model_type "mamba": expected one of llama/);
+  it('rejects an unknown model_type without the generic fields, naming them, and non-objects', () => {
+    expect(() => modelSpecFromHfConfig({ model_type: 'mamba' }, { source: 'c.json' })).toThrow(/unknown model_type "mamba" and no generic estimate: missing hidden_size, num_hidden_layers/);
     expect(() => modelSpecFromHfConfig([1, 2], { source: 'c.json' })).toThrow(/expected a JSON object/);
     expect(() => modelSpecFromHfConfig({ hidden_size: 1 }, { source: 'c.json' })).toThrow(/missing model_type/);
   });
