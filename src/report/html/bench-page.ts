@@ -6,7 +6,7 @@
 import { decodeTpsByDepth } from '../depth-series.js';
 import { COMPARISON_HEAD, HEAD, busyNote, comparisonCells, formatNumber, provenanceLine, rowCells, SYNTHETIC_NOTE } from '../render.js';
 import type { BenchReport, BenchResult, Comparison, ComparisonRow } from '../schema.js';
-import { intervalChart, xyChart, type Chart, type IntervalRow, type ReferenceLine, type SeriesStyle, type XyPoint } from './charts.js';
+import { intervalChart, xyChart, type Chart, type DataTable, type IntervalRow, type ReferenceLine, type SeriesStyle, type XyPoint } from './charts.js';
 import type { HtmlPage, HtmlSection } from './page.js';
 
 const GIB = 1024 ** 3;
@@ -169,10 +169,6 @@ function rowLabel(r: ComparisonRow): string {
   return `${r.metric} · ${r.test_id} · ${r.model_id} ${r.variant} t${r.threads || 'auto'}`;
 }
 
-function metricUnit(row: ComparisonRow): { unit: string; scale: (v: number) => number } {
-  return row.unit === 'bytes' ? { unit: 'GiB', scale: gib } : { unit: row.unit, scale: (v) => v };
-}
-
 /** Verdicts keep one look everywhere: shape and colour both say it (readable in greyscale). */
 export const VERDICT_STYLES: Record<string, SeriesStyle> = {
   regressed: { colour: '#cc3311', shape: 'cross' },
@@ -181,38 +177,51 @@ export const VERDICT_STYLES: Record<string, SeriesStyle> = {
   pass: { colour: '#555555', shape: 'circle' },
 };
 
-/** The change of every compared metric with its 95% interval, the ± threshold lines, marked by verdict. */
-export function comparisonCharts(c: Comparison): Chart[] {
-  if (c.results.length === 0) return [];
+/** One compared metric, whatever the report family (a bench test, a serving level). */
+export interface ChangeRow {
+  /** The row's name on the chart, metric first. */
+  label: string;
+  metric: string;
+  unit: string;
+  baseline: number;
+  current: number;
+  delta_pct: number;
+  ci95_delta_pct: [number, number] | null;
+  verdict: string;
+}
+
+/** The change of every compared metric with its 95% interval, the ± threshold lines, marked by verdict; then each metric's baseline and current. */
+export function changeCharts(rows: readonly ChangeRow[], thresholdPct: number, table: DataTable): Chart[] {
+  if (rows.length === 0) return [];
   const verdicts = ['regressed', 'inconclusive', 'improved', 'pass'];
-  const table = { columns: COMPARISON_HEAD, rows: c.results.map((r) => comparisonCells(r, c.across ?? null)) };
   const change = intervalChart({
     id: 'comparison-change',
     title: 'Change against the baseline, with its noise interval',
-    caption: `Each row is one metric of one result: the change of its mean in percent of the baseline (point) and the 95% confidence interval of that change (bar, Welch). Dashed lines: ±${formatNumber(c.threshold_pct)}% threshold. For tok/s a fall is worse; for ms and bytes a rise is worse. Marker = verdict.`,
+    caption: `Each row is one metric: the change of its mean in percent of the baseline (point) and the 95% confidence interval of that change (bar, Welch). Dashed lines: ±${formatNumber(thresholdPct)}% threshold. For tok/s a fall is worse; for ms and bytes a rise is worse. Marker = verdict.`,
     x: { title: 'change from baseline', unit: '%', zero: true },
-    categoryTitle: 'result · metric',
-    rows: c.results.map((r) => ({
-      category: rowLabel(r),
+    categoryTitle: 'metric · result',
+    rows: rows.map((r) => ({
+      category: r.label,
       series: r.verdict,
       value: r.delta_pct,
       ...(r.ci95_delta_pct ? { low: r.ci95_delta_pct[0], high: r.ci95_delta_pct[1] } : {}),
-      label: `${rowLabel(r)}: ${r.delta_pct >= 0 ? '+' : ''}${r.delta_pct.toFixed(1)}% (${r.verdict})`,
+      label: `${r.label}: ${r.delta_pct >= 0 ? '+' : ''}${r.delta_pct.toFixed(1)}% (${r.verdict})`,
     })),
-    seriesOrder: verdicts.filter((v) => c.results.some((r) => r.verdict === v)),
+    seriesOrder: verdicts.filter((v) => rows.some((r) => r.verdict === v)),
     seriesTitle: 'verdict',
     seriesStyles: VERDICT_STYLES,
     references: [
-      { axis: 'x', value: -c.threshold_pct, label: `−${formatNumber(c.threshold_pct)}%` },
-      { axis: 'x', value: c.threshold_pct, label: `+${formatNumber(c.threshold_pct)}%` },
+      { axis: 'x', value: -thresholdPct, label: `−${formatNumber(thresholdPct)}%` },
+      { axis: 'x', value: thresholdPct, label: `+${formatNumber(thresholdPct)}%` },
     ],
     table,
   });
   const charts: Chart[] = [change];
-  const metrics = [...new Set(c.results.map((r) => r.metric))];
-  for (const metric of metrics) {
-    const rows = c.results.filter((r) => r.metric === metric);
-    const { unit, scale } = metricUnit(rows[0] as ComparisonRow);
+  for (const metric of [...new Set(rows.map((r) => r.metric))]) {
+    const mine = rows.filter((r) => r.metric === metric);
+    const bytes = mine[0]?.unit === 'bytes';
+    const unit = bytes ? 'GiB' : (mine[0]?.unit ?? '');
+    const scale = (v: number): number => (bytes ? gib(v) : v);
     charts.push(
       intervalChart({
         id: `comparison-${metric}`,
@@ -220,17 +229,23 @@ export function comparisonCharts(c: Comparison): Chart[] {
         caption: `The mean of ${metric} in the baseline and now, per result; the verdict is in the table.`,
         x: { title: metric, unit },
         categoryTitle: 'result',
-        rows: rows.flatMap((r) => [
-          { category: rowLabel(r), series: 'baseline', value: scale(r.baseline), label: `${rowLabel(r)}: baseline ${formatNumber(scale(r.baseline))} ${unit}` },
-          { category: rowLabel(r), series: 'current', value: scale(r.current), label: `${rowLabel(r)}: current ${formatNumber(scale(r.current))} ${unit} (${r.verdict})` },
+        rows: mine.flatMap((r) => [
+          { category: r.label, series: 'baseline', value: scale(r.baseline), label: `${r.label}: baseline ${formatNumber(scale(r.baseline))} ${unit}` },
+          { category: r.label, series: 'current', value: scale(r.current), label: `${r.label}: current ${formatNumber(scale(r.current))} ${unit} (${r.verdict})` },
         ]),
         seriesOrder: ['baseline', 'current'],
         seriesTitle: 'run',
-        table: { columns: ['result', `baseline (${unit})`, `current (${unit})`, 'change', 'verdict'], rows: rows.map((r) => [rowLabel(r), formatNumber(scale(r.baseline)), formatNumber(scale(r.current)), `${r.delta_pct >= 0 ? '+' : ''}${r.delta_pct.toFixed(1)}%`, r.verdict]) },
+        table: { columns: ['result', `baseline (${unit})`, `current (${unit})`, 'change', 'verdict'], rows: mine.map((r) => [r.label, formatNumber(scale(r.baseline)), formatNumber(scale(r.current)), `${r.delta_pct >= 0 ? '+' : ''}${r.delta_pct.toFixed(1)}%`, r.verdict]) },
       }),
     );
   }
   return charts;
+}
+
+/** The charts of a bench comparison. */
+export function comparisonCharts(c: Comparison): Chart[] {
+  const rows = c.results.map((r) => ({ ...r, label: rowLabel(r) }));
+  return changeCharts(rows, c.threshold_pct, { columns: COMPARISON_HEAD, rows: c.results.map((r) => comparisonCells(r, c.across ?? null)) });
 }
 
 function comparisonSection(c: Comparison): HtmlSection {

@@ -73,6 +73,8 @@ export interface XyChartInput {
   lines?: boolean;
   /** Write each point's tag beside it. */
   tags?: boolean;
+  /** Join the points in x order (default) or in the order given (e.g. a sweep's levels on a derived axis). */
+  lineOrder?: 'x' | 'given';
   references?: ReferenceLine[];
   table: DataTable;
   /** Series in legend order (default: order of first appearance). */
@@ -170,7 +172,7 @@ export function xyChart(input: XyChartInput): Chart {
   const xField = { field: 'x', type: 'quantitative', title: axisTitle(input.x), scale: scaleOf(input.x), axis: axisOf(input.x) };
   const yField = { field: 'y', type: 'quantitative', title: axisTitle(input.y), scale: scaleOf(input.y), axis: axisOf(input.y) };
   const series = seriesScales(order, input.seriesTitle ?? 'series', input.seriesStyles);
-  const values = input.points.map((p) => ({ x: p.x, y: p.y, series: p.series, tag: p.tag ?? '', label: p.label ?? `${p.series}: ${p.x}, ${p.y}`, y_low: p.yLow ?? null, y_high: p.yHigh ?? null }));
+  const values = input.points.map((p, i) => ({ i, x: p.x, y: p.y, series: p.series, tag: p.tag ?? '', label: p.label ?? `${p.series}: ${p.x}, ${p.y}`, y_low: p.yLow ?? null, y_high: p.yHigh ?? null }));
   const layers: Record<string, unknown>[] = [];
   if (input.points.some((p) => p.yLow !== undefined && p.yHigh !== undefined)) {
     layers.push({
@@ -184,7 +186,7 @@ export function xyChart(input: XyChartInput): Chart {
     layers.push({
       name: 'lines',
       mark: { type: 'line', strokeWidth: 1.8 },
-      encoding: { x: xField, y: yField, color: series.color, strokeDash: series.strokeDash, order: { field: 'x', type: 'quantitative' } },
+      encoding: { x: xField, y: yField, color: series.color, strokeDash: series.strokeDash, order: { field: input.lineOrder === 'given' ? 'i' : 'x', type: 'quantitative' } },
     });
   }
   layers.push({
