@@ -9,6 +9,8 @@ import { recommendationSchema } from '../recommend/schema.js';
 import type { Candidate, Recommendation } from '../recommend/types.js';
 import { benchPage, comparisonPage, decodeDepthChart, estimateVersusMeasuredChart, gib, type EstimatePair, type FigureSpec } from '../report/html/bench-page.js';
 import { xyChart, type Chart, type ReferenceLine, type XyPoint } from '../report/html/charts.js';
+import { servePage } from '../report/html/serve-page.js';
+import { SERVE_SCHEMA_VERSION, serveReportSchema } from '../report/serve-schema.js';
 import { pageCharts, renderHtmlPage, type HtmlPage, type HtmlSection } from '../report/html/page.js';
 import { parseReport } from '../report/read.js';
 import { formatNumber } from '../report/render.js';
@@ -223,12 +225,13 @@ export function recommendationPage(rec: Recommendation): HtmlPage {
 }
 
 /** What a JSON file is, told apart by its kind and schema version. */
-export type ReportKind = 'bench' | 'comparison' | 'recommendation';
+export type ReportKind = 'bench' | 'comparison' | 'recommendation' | 'serve';
 
 export function detectReportKind(value: unknown): ReportKind | null {
   if (!value || typeof value !== 'object') return null;
   const v = value as Record<string, unknown>;
   if (v.kind === 'modelscout.recommendation') return 'recommendation';
+  if (v.kind === 'serve-bench') return 'serve';
   if ('schema_version' in v && 'results' in v && 'environment' in v) return 'bench';
   if ('threshold_pct' in v && 'results' in v && 'verdict' in v) return 'comparison';
   return null;
@@ -238,8 +241,8 @@ export function detectReportKind(value: unknown): ReportKind | null {
 export function pageForReport(value: unknown, what: string): HtmlPage & { reportKind: ReportKind } {
   const kind = detectReportKind(value);
   if (kind === null) {
-    throw new ModelscoutError('E_INPUT', `${what} is not a report modelscout renders (a bench report with schema_version "${SCHEMA_VERSION}", a comparison or a recommendation)`, {
-      suggestions: ['Pass the JSON of `modelscout bench --out`, `compare --json`, `recommend --json` or the `recommend --confirm` report.'],
+    throw new ModelscoutError('E_INPUT', `${what} is not a report modelscout renders (a bench report with schema_version "${SCHEMA_VERSION}", a comparison, a serve-bench report or a recommendation)`, {
+      suggestions: ['Pass the JSON of `modelscout bench --out`, `compare --json`, `serve-bench --out`, `recommend --json` or the `recommend --confirm` report.'],
     });
   }
   return { ...pageOfKind(kind, value, what), reportKind: kind };
@@ -253,6 +256,17 @@ function pageOfKind(kind: ReportKind, value: unknown, what: string): HtmlPage {
       const parsed = comparisonSchema.safeParse(value);
       if (!parsed.success) throw notAReport(what, parsed.error.issues[0]?.path.join('.') ?? '', parsed.error.issues[0]?.message ?? 'invalid');
       return comparisonPage(parsed.data);
+    }
+    case 'serve': {
+      const version = (value as { schema_version?: unknown }).schema_version;
+      if (version !== SERVE_SCHEMA_VERSION) {
+        throw new ModelscoutError('E_INPUT', `${what} has schema_version ${JSON.stringify(version)}; this modelscout reads serve-bench reports of "${SERVE_SCHEMA_VERSION}"`, {
+          suggestions: ['Produce the report again with this version of modelscout (`modelscout serve-bench ... --out FILE`).'],
+        });
+      }
+      const parsed = serveReportSchema.safeParse(value);
+      if (!parsed.success) throw notAReport(what, parsed.error.issues[0]?.path.join('.') ?? '', parsed.error.issues[0]?.message ?? 'invalid');
+      return servePage(parsed.data);
     }
     case 'recommendation': {
       const parsed = recommendationSchema.safeParse(value);

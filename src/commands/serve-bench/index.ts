@@ -12,6 +12,7 @@ import { redactArgv, parseNumberList, parseSweep, parseWarmup } from '../../serv
 import { mergeSlos, parseSloList, presetSlos, SLO_PRESETS, targetSlos } from '../../serve/slo.js';
 import { parseHeaders } from '../../serve/target.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
+import { writeReportHtml } from '../../pipeline/report-html.js';
 
 const FORMATS = ['table', 'markdown', 'json'] as const;
 
@@ -68,6 +69,7 @@ Exit codes: 0 pass, 1 failed requests / a missed SLO / a regression against --ba
     'client-limit-ms': Flags.string({ description: 'event-loop delay or send lag p99 above this marks a level client-limited (invalid)', default: '5', helpGroup: 'OUTPUT' }),
     format: Flags.option({ options: FORMATS, default: 'table' as const, description: 'stdout format (--json is the same as --format json)', helpGroup: 'OUTPUT' })(),
     out: Flags.string({ description: 'also write the JSON report to this file (atomically)', helpGroup: 'OUTPUT' }),
+    html: Flags.string({ description: 'also write the report as one self-contained HTML page: throughput, TTFT and TPOT percentiles against the load, the SLO lines, the --find-max point', helpValue: 'FILE', helpGroup: 'OUTPUT' }),
     'save-detailed': Flags.string({ description: 'write every request record (JSON lines: send, first byte, first token, each chunk time, tokens, error)', helpValue: 'FILE.jsonl', helpGroup: 'OUTPUT' }),
     baseline: Flags.string({ description: 'an earlier serve-bench report (--out) to compare against', helpGroup: 'OUTPUT' }),
     'max-regression-pct': Flags.string({ description: 'a change worse than this (beyond noise) is a regression', default: '10', helpGroup: 'OUTPUT' }),
@@ -175,6 +177,7 @@ Exit codes: 0 pass, 1 failed requests / a missed SLO / a regression against --ba
     );
     if (flags['save-detailed']) await writeFileAtomic(flags['save-detailed'], renderRecordsJsonl(detailed));
     if (flags.out) await writeFileAtomic(flags.out, renderJson(report));
+    if (flags.html) await writeReportHtml(flags.html, report, flags.out ?? 'serve-bench report');
     process.exitCode = report.outcome.exit_code;
     if (!this.jsonEnabled()) {
       process.stdout.write(format === 'markdown' ? renderServeMarkdown(report) : format === 'json' ? renderJson(report) : renderServeTable(report));

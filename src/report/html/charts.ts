@@ -36,6 +36,8 @@ export interface Axis {
   title: string;
   unit: string;
   log?: boolean;
+  /** Base of the logarithmic scale (default 10; 2 for doubling sweeps). */
+  logBase?: number;
   /** d3-format string for the axis labels, e.g. `~s` or `.0f`. */
   format?: string;
   /** Start the scale at zero (default: true for linear axes). */
@@ -88,7 +90,7 @@ export function axisTitle(axis: Axis): string {
 }
 
 function scaleOf(axis: Axis): Record<string, unknown> {
-  if (axis.log) return { type: 'log' };
+  if (axis.log) return axis.logBase ? { type: 'log', base: axis.logBase } : { type: 'log' };
   return { zero: axis.zero ?? true };
 }
 

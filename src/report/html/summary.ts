@@ -10,7 +10,7 @@ export const htmlSummarySchema = z
   .object({
     schema_version: z.literal(HTML_SUMMARY_SCHEMA_VERSION),
     input: z.string().meta({ description: 'The report that was rendered.' }),
-    report_kind: z.enum(['bench', 'comparison', 'recommendation']),
+    report_kind: z.enum(['bench', 'comparison', 'recommendation', 'serve']),
     html: z.string().meta({ description: 'Where the page was written.' }),
     html_bytes: z.number().int().min(0),
     charts: z.array(z.object({ id: z.string(), title: z.string(), marks: z.number().int().min(0) })),
