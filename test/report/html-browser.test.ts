@@ -117,10 +117,11 @@ describe('HTML reports in headless Chromium', () => {
     expect(ccheck.marks['comparison-change']?.found).toBe(DEPTH_REPORT_MARKS['comparison-change']);
   });
 
-  it('the confirm report of the default run and a real bench report with a baseline', async () => {
+  it('the confirm report of the default run, a real bench report with a baseline and a serving sweep', async () => {
     for (const [name, marks] of [
       ['confirm-report', { 'candidates-speed-memory': 8, 'estimate-vs-measured-decode': 6, 'estimate-vs-measured-ttft': 6, 'estimate-vs-measured-prefill': 6, 'estimate-vs-measured-memory': 6, extrapolation: 6 }],
       ['bench-report', null],
+      ['serve-report', { 'serve-throughput': 12, 'serve-ttft': 18, 'serve-tpot': 18, 'serve-knee': 6 }],
     ] as const) {
       const html = join(dir, `${name}.html`);
       const r = await cli(['report', join(ROOT, 'fixtures', 'reports', `${name}.json`), '--html', html]);

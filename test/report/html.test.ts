@@ -116,6 +116,25 @@ describe('modelscout report: any saved report', () => {
   });
 });
 
+describe('HTML report of a serving sweep', () => {
+  it('throughput, TTFT and TPOT percentiles against the load with the SLO lines, the knee, the --find-max line', async () => {
+    const report = fixture('serve-report.json') as { levels: unknown[]; find_max: unknown; slo: { metric: string }[] };
+    const n = report.levels.length;
+    const plain = await renderReportHtml(report, 'serve.json');
+    expect(plain.kind).toBe('serve');
+    expect(Object.fromEntries(plain.charts.map((c) => [c.id, c.marks]))).toEqual({ 'serve-throughput': 2 * n, 'serve-ttft': 3 * n, 'serve-tpot': 3 * n, 'serve-knee': n });
+    for (const c of plain.charts) expect(marksInSvg(plain.html, c.id), c.id).toBe(c.marks);
+    expect(plain.html).toContain('SLO p99 ≤ 400 ms');
+    expect(plain.html).toContain('SLO p99 ≤ 60.0 ms');
+    expect(plain.html).toContain('concurrency (requests in flight)');
+    expect(plain.html).not.toContain('--find-max:');
+    report.find_max = { dimension: 'concurrency', best: 8, first_failing: 16, steps: [{ value: 8, phase: 'doubling', slo_met: true, reason: 'met' }, { value: 16, phase: 'doubling', slo_met: false, reason: 'ttft p99' }], stopped: null };
+    const searched = await renderReportHtml(report, 'serve.json');
+    expect(searched.html).toContain('--find-max: 8 requests in flight');
+    expect(searched.html).toContain('Highest concurrency that met every SLO: 8; first failing: 16.');
+  });
+});
+
 describe('terminal sparkline', () => {
   it('scales from zero to the largest value', () => {
     expect(sparkline([40, 30, 20, 10])).toBe('█▆▅▃');

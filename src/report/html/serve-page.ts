@@ -10,6 +10,11 @@ import { changeCharts } from './bench-page.js';
 import { xyChart, type Chart, type ReferenceLine, type XyPoint } from './charts.js';
 import type { HtmlPage, HtmlSection } from './page.js';
 
+/** Load levels are counts or rates: whole numbers as they are, others to three significant digits. */
+function formatLoad(v: number): string {
+  return Number.isInteger(v) ? String(v) : formatNumber(v);
+}
+
 type LoadAxis = { title: string; unit: string; of: (l: LevelResult) => number | null; log: boolean };
 
 /** What varied between levels: concurrency or request rate (the sweep's dimension, else whichever is set). */
@@ -31,7 +36,7 @@ function levelsOnAxis(report: ServeReport, axis: LoadAxis): { level: LevelResult
 
 function findMaxLine(report: ServeReport, axis: LoadAxis): ReferenceLine[] {
   const best = report.find_max?.best;
-  return best === null || best === undefined ? [] : [{ axis: 'x', value: best, label: `--find-max: ${formatNumber(best)} ${axis.unit}` }];
+  return best === null || best === undefined ? [] : [{ axis: 'x', value: best, label: `--find-max: ${formatLoad(best)} ${axis.unit}` }];
 }
 
 /** Output and total token throughput against the load. */
@@ -57,7 +62,7 @@ export function throughputChart(report: ServeReport): Chart | null {
       columns: ['level', `${axis.title} (${axis.unit})`, 'output tok/s', 'total tok/s', 'requests/s', 'goodput (req/s)', 'completed', 'failed'],
       rows: levels.map(({ level, x }) => [
         level.label,
-        formatNumber(x),
+        formatLoad(x),
         formatNumber(level.output_throughput),
         formatNumber(level.total_token_throughput),
         formatNumber(level.request_throughput),
@@ -148,8 +153,8 @@ export function servePage(report: ServeReport): HtmlPage {
     const f = report.find_max;
     sections.push({
       heading: '--find-max',
-      paragraphs: [`Highest ${f.dimension} that met every SLO: ${f.best === null ? 'none' : formatNumber(f.best)}${f.first_failing === null ? '' : `; first failing: ${formatNumber(f.first_failing)}`}.${f.stopped ? ` Stopped: ${f.stopped}.` : ''}`],
-      tables: [{ caption: 'Search steps', table: { columns: ['step', f.dimension, 'phase', 'SLOs met', 'why'], rows: f.steps.map((s, i) => [String(i + 1), formatNumber(s.value), s.phase, s.slo_met ? 'yes' : 'no', s.reason]) } }],
+      paragraphs: [`Highest ${f.dimension} that met every SLO: ${f.best === null ? 'none' : formatLoad(f.best)}${f.first_failing === null ? '' : `; first failing: ${formatLoad(f.first_failing)}`}.${f.stopped ? ` Stopped: ${f.stopped}.` : ''}`],
+      tables: [{ caption: 'Search steps', table: { columns: ['step', f.dimension, 'phase', 'SLOs met', 'why'], rows: f.steps.map((s, i) => [String(i + 1), formatLoad(s.value), s.phase, s.slo_met ? 'yes' : 'no', s.reason]) } }],
     });
   }
   if (report.comparison) {
