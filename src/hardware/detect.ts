@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { ModelscoutError, invalidValue } from '../errors.js';
 import { acceleratorInfo, findAccelerator, gpuOverrideKeys, matchAccelerator, type AcceleratorInfo } from './accelerators.js';
+import { effectiveCpuLimit, effectiveMemoryLimit, readCgroupLimits, type CgroupLimits } from './cgroup.js';
 import { defaultCpuPeakFlops, parseCpuInfo, type CpuFeatures } from './cpu.js';
 import { probeMemoryBandwidth } from './probe.js';
 import { runCommand, type CommandRunner } from './run-command.js';
@@ -33,6 +34,23 @@ export interface Hardware {
   peakFlops: { flopsPerSec: number; source: 'default' | 'known'; basis: string };
   /** Things the user should know about the detection (e.g. nvidia-smi failed). */
   notes: string[];
+  /**
+   * Container limits (cgroup memory and CPU, CPU affinity) that made `memory` and `cpu` tighter than the
+   * host; absent when none applies.
+   */
+  limits?: HardwareLimits;
+}
+
+/** What a container limit changed: the host's figures, the limits that bind, and where they were read. */
+export interface HardwareLimits {
+  host: { memoryTotalBytes: number; memoryAvailableBytes: number; cores: number; threads: number };
+  /** The binding memory limit (the lower of memory.max and memory.high), null when memory is not limited. */
+  memoryLimitBytes: number | null;
+  /** Whole CPUs allowed (quota, cpuset, affinity), null when the CPUs are not limited. */
+  cpuLimit: number | null;
+  cgroupVersion: CgroupLimits['version'];
+  /** Where each limit was read (file = value (cgroup folder)). */
+  sources: string[];
 }
 
 /** What-if overrides: replace the GPUs, VRAM, RAM or bandwidth the estimates use. */
@@ -58,6 +76,8 @@ export interface DetectOptions {
   /** Values os.* would give (tests inject them). */
   system?: Partial<{ platform: string; release: string; arch: string; cpuModel: string; threads: number; speedMHz: number; totalMem: number; freeMem: number }>;
   probeDurationMs?: number;
+  /** Container limits (tests inject them; default: read from /proc and /sys/fs/cgroup on Linux). */
+  cgroupLimits?: CgroupLimits | null;
 }
 
 /** A stated default when no probe ran and no known figure applies (typical dual-channel DDR4/DDR5 desktop). */
@@ -161,6 +181,10 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
     bandwidth = { bytesPerSec: probe.bytesPerSec, source: 'probe', note: `measured: ${probe.threads} threads copying ${probe.bufferBytes / MIB} MiB buffers, median of ${probe.samples.length} rounds over ${probe.durationMs / 1000} s` };
   }
 
+  const cgroup = options.cgroupLimits !== undefined ? options.cgroupLimits : platform === 'linux' ? await readCgroupLimits({ readText }) : null;
+  const limits = cgroup ? applyContainerLimits(cpu, memory, cgroup) : undefined;
+  if (limits) notes.push(limitsNote(limits));
+
   const peak = defaultCpuPeakFlops(cpu);
   const hardware: Hardware = {
     os: { platform, release: sys.release ?? os.release(), arch },
@@ -170,8 +194,44 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
     bandwidth,
     peakFlops: { flopsPerSec: peak.flopsPerSec, source: 'default', basis: peak.basis },
     notes,
+    ...(limits ? { limits } : {}),
   };
   return options.overrides ? applyOverrides(hardware, options.overrides) : hardware;
+}
+
+/**
+ * Narrows the host's CPU and memory figures (in place) to the container's limits, and says what changed;
+ * undefined when no limit is tighter than the host. Available memory is the limit less what the cgroup
+ * already holds (its working set), never more than the host has available.
+ */
+export function applyContainerLimits(
+  cpu: { cores: number; threads: number },
+  memory: { totalBytes: number; availableBytes: number },
+  cgroup: CgroupLimits,
+): HardwareLimits | undefined {
+  const host = { memoryTotalBytes: memory.totalBytes, memoryAvailableBytes: memory.availableBytes, cores: cpu.cores, threads: cpu.threads };
+  const memLimit = effectiveMemoryLimit(cgroup);
+  const cpuLimit = effectiveCpuLimit(cgroup);
+  const memoryBinds = memLimit !== null && memLimit < memory.totalBytes;
+  const cpuBinds = cpuLimit !== null && cpuLimit < cpu.threads;
+  if (!memoryBinds && !cpuBinds) return undefined;
+  if (memoryBinds) {
+    memory.totalBytes = memLimit;
+    memory.availableBytes = Math.max(0, Math.min(memory.availableBytes, memLimit - (cgroup.memoryWorkingSetBytes ?? 0)));
+  }
+  if (cpuBinds) {
+    cpu.threads = cpuLimit;
+    cpu.cores = Math.min(cpu.cores, cpuLimit);
+  }
+  return { host, memoryLimitBytes: memoryBinds ? memLimit : null, cpuLimit: cpuBinds ? cpuLimit : null, cgroupVersion: cgroup.version, sources: cgroup.sources };
+}
+
+function limitsNote(limits: HardwareLimits): string {
+  const parts: string[] = [];
+  if (limits.memoryLimitBytes !== null) parts.push(`memory ${(limits.memoryLimitBytes / 1024 ** 3).toFixed(1)} GiB (host ${(limits.host.memoryTotalBytes / 1024 ** 3).toFixed(1)} GiB)`);
+  if (limits.cpuLimit !== null) parts.push(`${limits.cpuLimit} CPU${limits.cpuLimit === 1 ? '' : 's'} (host ${limits.host.threads} threads)`);
+  const where = limits.cgroupVersion === null ? 'CPU affinity' : `cgroup ${limits.cgroupVersion === 'hybrid' ? 'v1+v2' : `v${limits.cgroupVersion}`}${limits.sources.length > 0 ? `: ${limits.sources.join(', ')}` : ''}`;
+  return `container limit applies — ${parts.join(', ')}; RAM, threads and peak FLOP/s below use it (${where})`;
 }
 
 /** Applies what-if overrides to detected hardware (pure). */

@@ -3,6 +3,7 @@
  * accelerators, the memory-bandwidth probe, what-if overrides and the device an estimate runs on.
  */
 export * from './accelerators.js';
+export * from './cgroup.js';
 export * from './cpu.js';
 export * from './detect.js';
 export * from './device.js';

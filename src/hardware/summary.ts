@@ -9,11 +9,14 @@ export function hardwareSummaryLines(hardware: Hardware): string[] {
   const features = Object.entries(hardware.cpu.features)
     .filter(([, on]) => on)
     .map(([name]) => name);
+  const limits = hardware.limits;
+  const cpuLimit = limits?.cpuLimit != null ? ` (container limit; host ${limits.host.cores} cores, ${limits.host.threads} threads)` : '';
+  const memLimit = limits?.memoryLimitBytes != null ? ` (container limit; host ${formatBytes(limits.host.memoryAvailableBytes)} available of ${formatBytes(limits.host.memoryTotalBytes)})` : '';
   const lines = [
     `OS        ${hardware.os.platform} ${hardware.os.release} (${hardware.os.arch})`,
-    `CPU       ${hardware.cpu.model}: ${hardware.cpu.cores} cores, ${hardware.cpu.threads} threads${hardware.cpu.frequencyGHz ? `, ${hardware.cpu.frequencyGHz.toFixed(2)} GHz` : ''}`,
+    `CPU       ${hardware.cpu.model}: ${hardware.cpu.cores} cores, ${hardware.cpu.threads} threads${hardware.cpu.frequencyGHz ? `, ${hardware.cpu.frequencyGHz.toFixed(2)} GHz` : ''}${cpuLimit}`,
     `ISA       ${features.length > 0 ? features.join(', ') : 'none of avx2, avx512, vnni, amx, neon'}`,
-    `RAM       ${formatBytes(hardware.memory.availableBytes)} available of ${formatBytes(hardware.memory.totalBytes)}${hardware.memory.source === 'override' ? ' (what-if)' : ''}`,
+    `RAM       ${formatBytes(hardware.memory.availableBytes)} available of ${formatBytes(hardware.memory.totalBytes)}${hardware.memory.source === 'override' ? ' (what-if)' : memLimit}`,
     `Bandwidth ${formatBandwidth(hardware.bandwidth.bytesPerSec)} system memory, ${hardware.bandwidth.source}: ${hardware.bandwidth.note}`,
     `CPU peak  ${formatFlops(hardware.peakFlops.flopsPerSec)} fp32 (${hardware.peakFlops.source}: ${hardware.peakFlops.basis})`,
   ];
