@@ -19,6 +19,11 @@ export interface DeviceTarget {
   /** Peak dense FLOP/s: fp16 tensor-core rate for GPUs, fp32 FMA rate for CPUs; null when unknown. */
   peakFlops: number | null;
   peakFlopsSource: 'known' | 'default' | 'override' | 'unknown';
+  /**
+   * CPU only: peak int8 multiply-add rate (ops/s) from the ISA (VNNI / AMX / NEON dot product): the compute
+   * path of int4 `MatMulNBits` at accuracy level 4 while decoding. Absent or null: unknown (fp32 peak used).
+   */
+  peakInt8Ops?: number | null;
   /** Memory the runtime itself takes before any weight (process, ONNX Runtime arenas, CUDA context). */
   runtimeOverheadBytes: number;
   /**

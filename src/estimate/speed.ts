@@ -15,10 +15,18 @@ export interface SpeedInput {
   /** Sequences decoded together in one batch. */
   concurrency?: number;
   kvDtype?: KvDtype;
-  device: Pick<DeviceTarget, 'kind' | 'bandwidthBytesPerSec' | 'bandwidthSource' | 'peakFlops' | 'name'>;
+  device: Pick<DeviceTarget, 'kind' | 'bandwidthBytesPerSec' | 'bandwidthSource' | 'peakFlops' | 'name'> & Partial<Pick<DeviceTarget, 'peakInt8Ops'>>;
   /** Overrides the default efficiencies (e.g. calibrated from measurements on this device and format). */
   efficiency?: Efficiency;
   weightOptions?: WeightBytesOptions;
+  /**
+   * The graph form that will run: `fused` (ONNX Runtime's fused kernels: GroupQueryAttention, logits of the
+   * last position only, the appended KV layout) or `standard` (plain ONNX ops, growing KV cache, logits of
+   * every position). Default `standard`. The default CPU model carries a term for each.
+   */
+  graph?: 'fused' | 'standard';
+  /** The GPU execution provider (default `cuda`): WebGPU pays a dispatch cost per layer and step. */
+  provider?: 'cuda' | 'webgpu';
 }
 
 export interface Banded {
@@ -57,6 +65,10 @@ export interface SpeedEstimate {
     kvBytesPerStep: number;
     decodeFlopsPerToken: number;
     prefillFlops: number;
+    /** The graph form the estimate describes. */
+    graph: 'fused' | 'standard';
+    /** Decode step parts in seconds (weights, KV cache, per-layer dispatch) when the default CPU or GPU model set them. */
+    decodeStepParts: { weightsSec: number; kvSec: number; dispatchSec: number } | null;
     formula: string;
     notes: string[];
   };
@@ -88,12 +100,63 @@ export function attentionFlops(spec: ModelSpec, tokens: number): number {
   return perPair * (global * causalPairs(tokens) + sliding * causalPairs(spec.slidingWindow ?? tokens));
 }
 
+/** FLOPs of the LM head per position: 2 × vocab × hidden (tied or not). */
+export function lmHeadFlopsPerToken(spec: ModelSpec): number {
+  return 2 * spec.vocabSize * spec.hiddenSize;
+}
+
 /**
- * Roofline estimate of decode and prefill speed.
- * - Decode step time = max(bytes read ÷ (bandwidth × decode efficiency), FLOPs ÷ (peak × prefill efficiency));
- *   bytes read = streamed weights (active experts) + the KV cache of every sequence at `context`.
- * - Prefill time = max((2 × active params × tokens + attention FLOPs) ÷ (peak × prefill efficiency),
- *   weights ÷ (bandwidth × decode efficiency)); TTFT = prefill time.
+ * The default CPU model: what ONNX Runtime's CPU kernels reach, per graph form and compute path, as
+ * fractions of the ISA peaks (`DeviceTarget.peakFlops`, `peakInt8Ops`) and of the memory bandwidth. The
+ * figures were fitted to measurements of `modelscout bench` (2 threads, AMD EPYC with AVX-512 VNNI,
+ * nothing else running; the README's `recommend --confirm` and `bench:fused` tables) of gpt2 (standard
+ * graph), SmolLM2-135M/360M and Qwen2.5-0.5B (fused graphs), fp32 and int4 (block 32, accuracy level 4):
+ * - prefill: the GEMMs of a long prompt run at the fp32 FMA rate whatever the weight format (int4 and fp32
+ *   prompts took the same time: MatMulNBits does not gain from int8 at M = 512 there); fused attention
+ *   (GroupQueryAttention, one small GEMM per head) reaches much less of the peak than the projections, the
+ *   standard graph's unfused attention (materialised scores, Softmax, repeated KV heads) less again;
+ * - decode, weights: fp32 (and fp16/bf16) matrix-vector products stream the weights (bandwidth-bound); int4
+ *   at accuracy level 4 unpacks blocks and multiplies in int8, bound by that compute at a few threads (a small
+ *   fraction of the VNNI peak: one token gives no reuse), by bandwidth on many cores;
+ * - decode, KV cache: the fused graph's attention reads the appended cache at a fraction of the bandwidth
+ *   (it repacks the keys each step); the standard graph's growing cache is concatenated into fresh tensors
+ *   and copied out every step, several times slower;
+ * - dispatch: a fixed cost per layer and step (kernel launches, thread-pool wake-ups), which dominates the
+ *   smallest models.
+ */
+export const CPU_DEFAULT_MODEL = {
+  prefillGemm: { fused: 1.15, standard: 1.0 },
+  prefillAttention: { fused: 0.45, standard: 0.2 },
+  decodeWeightsBandwidth: 0.7,
+  decodeInt8: 0.07,
+  decodeFloatCompute: 0.5,
+  decodeKvBandwidth: { fused: 0.12, standard: 0.044 },
+  dispatchSecPerLayer: { fused: 0.078e-3, standard: 0.125e-3 },
+} as const;
+
+/**
+ * Per-layer cost of each decode step on a GPU provider, beyond the roofline: WebGPU dispatches every kernel
+ * through the browser-style command queue (about 1 ms per layer per step measured with ONNX Runtime's
+ * WebGPU provider on a small model), CUDA launches kernels in microseconds (about 20 µs per layer: 4–10
+ * kernels of ~5 µs launch latency each, NVIDIA CUDA C++ Best Practices Guide).
+ */
+export const GPU_DISPATCH_SEC_PER_LAYER = { cuda: 20e-6, webgpu: 1e-3 } as const;
+
+/** Formats whose CPU decode multiplies in int8 (int4 MatMulNBits at accuracy level 4; int8 weights). */
+function int8ComputePath(format: WeightFormat): boolean {
+  return format === 'q4' || format === 'q4f16' || format === 'int8';
+}
+
+/**
+ * Estimate of decode and prefill speed.
+ * - With default efficiencies on a CPU: `CPU_DEFAULT_MODEL` — decode step = weights (the slower of
+ *   streaming them and computing with them on the format's compute path) + KV cache read at the graph
+ *   form's rate + a dispatch cost per layer; prefill = GEMM FLOPs (LM head for the last position only in a
+ *   fused graph) and attention FLOPs at the graph form's fractions of the fp32 peak.
+ * - Otherwise (GPUs; calibrated efficiencies) the roofline: decode step time = max(bytes read ÷ (bandwidth ×
+ *   decode efficiency), FLOPs ÷ (peak × prefill efficiency)), plus the provider's dispatch per layer on a
+ *   GPU with default efficiencies; prefill time = max((2 × active params × tokens + attention FLOPs) ÷ (peak
+ *   × prefill efficiency), weights ÷ (bandwidth × decode efficiency)); TTFT = prefill time.
  * Every figure carries a multiplicative error band (wide with default efficiencies).
  */
 export function estimateSpeed(input: SpeedInput): SpeedEstimate {
@@ -102,6 +165,7 @@ export function estimateSpeed(input: SpeedInput): SpeedEstimate {
   const context = Math.max(0, input.context);
   const promptTokens = Math.max(1, input.promptTokens ?? context);
   const kvDtype = input.kvDtype ?? defaultKvDtype(format);
+  const graph = input.graph ?? 'standard';
   const efficiency = input.efficiency ?? defaultEfficiency({ kind: device.kind, bandwidthSource: device.bandwidthSource });
   const band = errorBand(efficiency);
   const notes: string[] = [];
@@ -118,25 +182,60 @@ export function estimateSpeed(input: SpeedInput): SpeedEstimate {
   const peak = device.peakFlops;
   const effectiveBandwidth = bandwidth === null ? null : bandwidth * efficiency.decode;
   const effectiveFlops = peak === null ? null : peak * efficiency.prefill;
+  const cpuModel = device.kind === 'cpu' && efficiency.source === 'default';
 
   let decodeStepSec: number | null = null;
   let decodeBound: SpeedEstimate['decodeBound'] = null;
-  if (effectiveBandwidth !== null) {
-    const memorySec = (weightBytesPerStep + kvBytesPerStep) / effectiveBandwidth;
-    const computeSec = effectiveFlops === null ? 0 : (decodeFlopsPerToken * concurrency) / effectiveFlops;
-    decodeStepSec = Math.max(memorySec, computeSec);
-    decodeBound = computeSec > memorySec ? 'compute' : 'memory';
-  } else {
-    notes.push(`the memory bandwidth of ${device.name} is unknown: pass --bandwidth (e.g. --bandwidth 900GB/s) for a decode estimate`);
-  }
-
+  let decodeStepParts: SpeedEstimate['basis']['decodeStepParts'] = null;
   let prefillSec: number | null = null;
-  if (effectiveFlops !== null) {
-    const computeSec = prefillFlops / effectiveFlops;
-    const weightSec = effectiveBandwidth === null ? 0 : weightBytes(spec, format, input.weightOptions ?? {}).streamedBytesPerToken / effectiveBandwidth;
-    prefillSec = Math.max(computeSec, weightSec);
+  if (cpuModel) {
+    const m = CPU_DEFAULT_MODEL;
+    // The tied LM head is not among the MatMul weights `matmulFlopsPerToken` counts; it runs every step.
+    const headFlops = spec.tieWordEmbeddings ? lmHeadFlopsPerToken(spec) : 0;
+    const stepOps = (matmulFlops + headFlops) * concurrency;
+    const int8Peak = int8ComputePath(format) ? (device.peakInt8Ops ?? null) : null;
+    const dispatchSec = spec.numLayers * m.dispatchSecPerLayer[graph];
+    if (bandwidth !== null) {
+      const streamSec = weightBytesPerStep / (bandwidth * m.decodeWeightsBandwidth);
+      const computeSec =
+        int8Peak !== null ? stepOps / (int8Peak * m.decodeInt8) : peak !== null ? stepOps / (peak * m.decodeFloatCompute) : 0;
+      const weightsSec = Math.max(streamSec, computeSec);
+      const kvSec = kvBytesPerStep / (bandwidth * m.decodeKvBandwidth[graph]) + (decodeAttention * concurrency) / ((peak ?? Infinity) * m.prefillAttention[graph]);
+      decodeStepSec = weightsSec + kvSec + dispatchSec;
+      decodeBound = computeSec > streamSec ? 'compute' : 'memory';
+      decodeStepParts = { weightsSec, kvSec, dispatchSec };
+    } else {
+      notes.push(`the memory bandwidth of ${device.name} is unknown: pass --bandwidth (e.g. --bandwidth 900GB/s) for a decode estimate`);
+    }
+    if (peak !== null) {
+      // Fused graphs compute the logits of the last position only; standard graphs of every position.
+      const head = lmHeadFlopsPerToken(spec);
+      const bodyFlops = matmulFlops - (spec.tieWordEmbeddings ? 0 : head);
+      const gemmFlops = bodyFlops * promptTokens + head * (graph === 'fused' ? 1 : promptTokens);
+      prefillSec = gemmFlops / (peak * m.prefillGemm[graph]) + attentionFlops(spec, promptTokens) / (peak * m.prefillAttention[graph]) + dispatchSec;
+    } else {
+      notes.push(`the peak FLOP/s of ${device.name} is unknown: no prefill or TTFT estimate`);
+    }
+    if (int8Peak !== null) notes.push('int4 decodes on the int8 path (MatMulNBits accuracy level 4): the int8 peak of the ISA bounds it, not only bandwidth');
   } else {
-    notes.push(`the peak FLOP/s of ${device.name} is unknown: no prefill or TTFT estimate`);
+    const dispatchSec = device.kind === 'gpu' && efficiency.source === 'default' ? spec.numLayers * GPU_DISPATCH_SEC_PER_LAYER[input.provider ?? 'cuda'] : 0;
+    if (effectiveBandwidth !== null) {
+      const memorySec = (weightBytesPerStep + kvBytesPerStep) / effectiveBandwidth;
+      const computeSec = effectiveFlops === null ? 0 : (decodeFlopsPerToken * concurrency) / effectiveFlops;
+      decodeStepSec = Math.max(memorySec, computeSec) + dispatchSec;
+      decodeBound = computeSec > memorySec ? 'compute' : 'memory';
+      if (dispatchSec > 0) decodeStepParts = { weightsSec: Math.max(memorySec, computeSec), kvSec: 0, dispatchSec };
+    } else {
+      notes.push(`the memory bandwidth of ${device.name} is unknown: pass --bandwidth (e.g. --bandwidth 900GB/s) for a decode estimate`);
+    }
+    if (effectiveFlops !== null) {
+      const computeSec = prefillFlops / effectiveFlops;
+      const weightSec = effectiveBandwidth === null ? 0 : weightBytes(spec, format, input.weightOptions ?? {}).streamedBytesPerToken / effectiveBandwidth;
+      prefillSec = Math.max(computeSec, weightSec) + dispatchSec;
+    } else {
+      notes.push(`the peak FLOP/s of ${device.name} is unknown: no prefill or TTFT estimate`);
+    }
+    if (input.provider === 'webgpu' && dispatchSec > 0) notes.push(`WebGPU dispatch: about ${(GPU_DISPATCH_SEC_PER_LAYER.webgpu * 1000).toFixed(1)} ms per layer per step added (${(dispatchSec * 1000).toFixed(0)} ms for ${spec.numLayers} layers)`);
   }
 
   const banded = (value: number): Banded => ({ value, low: value * band.low, high: value * band.high });
@@ -144,7 +243,7 @@ export function estimateSpeed(input: SpeedInput): SpeedEstimate {
   const bandedTime = (value: number): Banded => ({ value, low: value / band.high, high: value / band.low });
 
   if (spec.moe && concurrency > 1) notes.push('a batch of sequences routes to more distinct experts than one token does: assumed uniform routing');
-  if (format === 'q4' || format === 'q4f16') notes.push('int4 weights are dequantised on the fly; on CPUs that compute can make decode slower than the bandwidth bound');
+  if (!cpuModel && (format === 'q4' || format === 'q4f16')) notes.push('int4 weights are dequantised on the fly; on CPUs that compute can make decode slower than the bandwidth bound');
 
   return {
     decodeTokPerSec: decodeStepSec === null ? null : banded(1 / decodeStepSec),
@@ -169,7 +268,11 @@ export function estimateSpeed(input: SpeedInput): SpeedEstimate {
       kvBytesPerStep,
       decodeFlopsPerToken,
       prefillFlops,
-      formula: 'decode tok/s = bandwidth × efficiency.decode ÷ (streamed weight bytes + KV bytes at context); prefill tok/s = peak FLOP/s × efficiency.prefill ÷ (2 × active params + attention) per token',
+      graph,
+      decodeStepParts,
+      formula: cpuModel
+        ? `CPU model (${graph} graph): decode step = max(weight bytes ÷ (bandwidth × ${CPU_DEFAULT_MODEL.decodeWeightsBandwidth}), weight ops ÷ (${int8ComputePath(format) ? `int8 peak × ${CPU_DEFAULT_MODEL.decodeInt8}` : `fp32 peak × ${CPU_DEFAULT_MODEL.decodeFloatCompute}`})) + KV bytes ÷ (bandwidth × ${CPU_DEFAULT_MODEL.decodeKvBandwidth[graph]}) + ${(CPU_DEFAULT_MODEL.dispatchSecPerLayer[graph] * 1000).toFixed(3)} ms per layer; prefill = GEMM FLOPs ÷ (fp32 peak × ${CPU_DEFAULT_MODEL.prefillGemm[graph]}) + attention FLOPs ÷ (fp32 peak × ${CPU_DEFAULT_MODEL.prefillAttention[graph]})`
+        : 'decode tok/s = bandwidth × efficiency.decode ÷ (streamed weight bytes + KV bytes at context); prefill tok/s = peak FLOP/s × efficiency.prefill ÷ (2 × active params + attention) per token',
       notes,
     },
   };

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 /**
  * Container limits: what the kernel lets this process use, which can be far below the host's RAM and CPUs
@@ -166,7 +166,7 @@ export async function readCgroupLimits(options: CgroupReadOptions = {}): Promise
     return best;
   };
   const note = (file: string, hit: { value: number; dir: string }, shown: string): void => {
-    limits.sources.push(`${file} = ${shown} (${hit.dir.slice(join(root).length - 1) || '/'})`);
+    limits.sources.push(`${file} = ${shown} (/${relative(root, hit.dir)})`);
   };
 
   const v2Mount = mounts.find((m) => m.fsType === 'cgroup2');

@@ -9,6 +9,8 @@ export interface CpuFeatures {
   vnni: boolean;
   amx: boolean;
   neon: boolean;
+  /** ARM dot-product instructions (SDOT/UDOT, `asimddp`): int8 products four at a time. Absent on older reports. */
+  dotprod?: boolean;
 }
 
 export interface CpuInfo {
@@ -53,6 +55,7 @@ export function parseCpuInfo(text: string, fallback: { model: string; threads: n
       vnni: flags.has('avx512_vnni') || flags.has('avx_vnni') || flags.has('avx512vnni'),
       amx: flags.has('amx_tile') || flags.has('amx_int8') || flags.has('amx_bf16'),
       neon: flags.has('asimd') || flags.has('neon') || (isArm && fallback.arch === 'arm64'),
+      ...(isArm ? { dotprod: flags.has('asimddp') } : {}),
     },
     frequencyGHz: speed > 0 ? speed / 1000 : null,
   };
@@ -78,5 +81,35 @@ export function defaultCpuPeakFlops(cpu: CpuInfo): { flopsPerSec: number; basis:
   return {
     flopsPerSec: cpu.cores * ghz * 1e9 * perCycle,
     basis: `${cpu.cores} cores × ${ghz.toFixed(2)} GHz${cpu.frequencyGHz === null ? ' (assumed)' : ''} × ${perCycle} fp32 FLOP/cycle (${isa})`,
+  };
+}
+
+/**
+ * A stated default for the CPU's peak int8 multiply-add rate (ops/s, 2 per multiply-add), the compute path
+ * of int4 `MatMulNBits` at accuracy level 4 (MLAS quantizes the activations to int8 and multiplies with
+ * int8 dot-product instructions). Per core and cycle:
+ * - AMX (`amx_int8`): 2,048 (Intel: one TMUL does 1,024 int8 multiply-adds per cycle; Intel 64 and IA-32
+ *   Architectures Optimization Reference Manual, "Intel AMX" chapter);
+ * - AVX-512 VNNI: 256 (VPDPBUSD: 64 u8×s8 multiply-adds per 512-bit instruction, two ports: 4× the fp32
+ *   FMA rate — Intel intrinsics guide, `_mm512_dpbusd_epi32`, throughput 0.5 CPI on Ice Lake and later);
+ * - AVX-VNNI (256-bit) or AVX2 with VNNI: 128; AVX2 without VNNI (VPMADDUBSW + VPMADDWD): 64;
+ * - ARM NEON with the dot-product extension (SDOT, `asimddp`): 64, Apple cores 128 (four 128-bit units);
+ *   plain NEON 32; otherwise 16.
+ */
+export function defaultCpuInt8Peak(cpu: CpuInfo): { opsPerSec: number; basis: string } {
+  const ghz = cpu.frequencyGHz ?? DEFAULT_CPU_GHZ;
+  let perCycle: number;
+  let isa: string;
+  const apple = /apple/i.test(cpu.model);
+  if (cpu.features.amx) [perCycle, isa] = [2048, 'AMX int8'];
+  else if (cpu.features.avx512 && cpu.features.vnni) [perCycle, isa] = [256, 'AVX-512 VNNI'];
+  else if (cpu.features.vnni) [perCycle, isa] = [128, 'AVX-VNNI'];
+  else if (cpu.features.avx2) [perCycle, isa] = [64, 'AVX2 (no VNNI)'];
+  else if (cpu.features.neon && (cpu.features.dotprod ?? apple)) [perCycle, isa] = apple ? [128, 'NEON SDOT (4 units)'] : [64, 'NEON SDOT'];
+  else if (cpu.features.neon) [perCycle, isa] = [32, 'NEON'];
+  else [perCycle, isa] = [16, 'SSE'];
+  return {
+    opsPerSec: cpu.cores * ghz * 1e9 * perCycle,
+    basis: `${cpu.cores} cores × ${ghz.toFixed(2)} GHz${cpu.frequencyGHz === null ? ' (assumed)' : ''} × ${perCycle} int8 ops/cycle (${isa})`,
   };
 }

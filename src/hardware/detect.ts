@@ -3,7 +3,7 @@ import os from 'node:os';
 import { ModelscoutError, invalidValue } from '../errors.js';
 import { acceleratorInfo, findAccelerator, gpuOverrideKeys, matchAccelerator, type AcceleratorInfo } from './accelerators.js';
 import { effectiveCpuLimit, effectiveMemoryLimit, readCgroupLimits, type CgroupLimits } from './cgroup.js';
-import { defaultCpuPeakFlops, parseCpuInfo, type CpuFeatures } from './cpu.js';
+import { defaultCpuInt8Peak, defaultCpuPeakFlops, parseCpuInfo, type CpuFeatures } from './cpu.js';
 import { probeMemoryBandwidth } from './probe.js';
 import { runCommand, type CommandRunner } from './run-command.js';
 
@@ -31,7 +31,14 @@ export interface Hardware {
   /** System memory bandwidth (what CPU decoding streams from). */
   bandwidth: { bytesPerSec: number; source: BandwidthSource; note: string };
   /** The CPU's peak fp32 FLOP/s (GPU rates are on each GPU's `known` entry). */
-  peakFlops: { flopsPerSec: number; source: 'default' | 'known'; basis: string };
+  peakFlops: {
+    flopsPerSec: number;
+    source: 'default' | 'known';
+    basis: string;
+    /** Peak int8 multiply-add rate (ops/s) from the ISA: the decode path of int4 at accuracy level 4. */
+    int8OpsPerSec?: number;
+    int8Basis?: string;
+  };
   /** Things the user should know about the detection (e.g. nvidia-smi failed). */
   notes: string[];
   /**
@@ -186,13 +193,14 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
   if (limits) notes.push(limitsNote(limits));
 
   const peak = defaultCpuPeakFlops(cpu);
+  const int8 = defaultCpuInt8Peak(cpu);
   const hardware: Hardware = {
     os: { platform, release: sys.release ?? os.release(), arch },
     cpu: { model: cpu.model, cores: cpu.cores, threads: cpu.threads, features: cpu.features, frequencyGHz: cpu.frequencyGHz },
     memory: { ...memory, source: 'detected' },
     gpus,
     bandwidth,
-    peakFlops: { flopsPerSec: peak.flopsPerSec, source: 'default', basis: peak.basis },
+    peakFlops: { flopsPerSec: peak.flopsPerSec, source: 'default', basis: peak.basis, int8OpsPerSec: int8.opsPerSec, int8Basis: int8.basis },
     notes,
     ...(limits ? { limits } : {}),
   };

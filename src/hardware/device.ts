@@ -30,6 +30,7 @@ export function cpuTarget(hardware: Hardware): DeviceTarget {
     bandwidthSource: hardware.bandwidth.source,
     peakFlops: hardware.peakFlops.flopsPerSec,
     peakFlopsSource: hardware.peakFlops.source,
+    peakInt8Ops: hardware.peakFlops.int8OpsPerSec ?? null,
     runtimeOverheadBytes: CPU_RUNTIME_OVERHEAD_BYTES,
   };
 }

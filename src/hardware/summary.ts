@@ -20,6 +20,9 @@ export function hardwareSummaryLines(hardware: Hardware): string[] {
     `Bandwidth ${formatBandwidth(hardware.bandwidth.bytesPerSec)} system memory, ${hardware.bandwidth.source}: ${hardware.bandwidth.note}`,
     `CPU peak  ${formatFlops(hardware.peakFlops.flopsPerSec)} fp32 (${hardware.peakFlops.source}: ${hardware.peakFlops.basis})`,
   ];
+  if (hardware.peakFlops.int8OpsPerSec !== undefined) {
+    lines.push(`CPU int8  ${formatFlops(hardware.peakFlops.int8OpsPerSec).replace('FLOP/s', 'OP/s')} (${hardware.peakFlops.source}: ${hardware.peakFlops.int8Basis ?? ''}; int4 decode at accuracy level 4)`);
+  }
   if (hardware.gpus.length === 0) {
     lines.push('GPUs      none (no nvidia-smi, or it lists no GPU)');
   } else {
