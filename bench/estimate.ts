@@ -1,34 +1,65 @@
 /**
- * Figures behind the estimator's inputs on this machine:
- * 1. the memory-bandwidth probe, repeated, with one thread and with every thread (median, min, max), so its
- *    spread on a busy machine is visible before trusting one reading;
- * 2. the cost of estimating: fit + speed for every catalog model × weight format (the recommendation does
- *    this on every call, so it must stay far below a second).
- * Usage: npm run bench:estimate [-- --repeats 5 --duration 1000]
+ * How far the uncalibrated estimate is from a measurement on this machine, and what the estimator's inputs
+ * look like here:
+ * 1. the memory-bandwidth probe (the one-second probe `recommend --confirm` runs), repeated with one thread
+ *    and with every thread (median, min, max), so its spread on a busy machine is visible;
+ * 2. accuracy: for each model (default: the default confirm's three candidates and Qwen2.5-0.5B), synthesized
+ *    in the graph form `--confirm` builds (fused where the architecture has one) and quantized like it (int4,
+ *    block 32, accuracy level 4), fp32 and q4 are benchmarked with `pp<context>+tg32` at each context
+ *    (default 512 and 2,048); beside each measurement, the estimate `recommend` makes with no calibration file
+ *    (the probe's bandwidth, the default CPU model): decode tok/s, TTFT, peak memory, the error and whether
+ *    the measurement lies inside the stated band;
+ * 3. the cost of estimating: fit + speed for every catalog model × weight format.
+ * Prints how busy the CPUs were before each model (other processes): figures from a busy machine understate
+ * an idle one. Models are built once in the work folder and reused.
+ * Usage: npm run bench:estimate [-- --models gpt2,smollm2-135m --contexts 512,2048 --repetitions 3 --threads 2
+ *        --work DIR --skip-accuracy]
  */
 import os from 'node:os';
+import { join } from 'node:path';
 import { loadCatalog } from '../src/catalog/index.js';
-import { WEIGHT_FORMATS, estimateSpeed, fitMemory, type DeviceTarget } from '../src/estimate/index.js';
+import type { ModelSpec } from '../src/catalog/model-spec.js';
+import { runBench } from '../src/bench/index.js';
+import { WEIGHT_FORMATS, estimateSpeed, fitMemory, type Banded, type DeviceTarget } from '../src/estimate/index.js';
+import { detectHardware } from '../src/hardware/detect.js';
+import { cpuTarget } from '../src/hardware/device.js';
+import { measureCpuBusy } from '../src/hardware/cpu-busy.js';
 import { probeMemoryBandwidth } from '../src/hardware/probe.js';
+import { preferredGraph } from '../src/onnx/fused/synth-graph.js';
+import { buildSyntheticModel } from '../src/pipeline/obtain.js';
 
-function argument(name: string, fallback: number): number {
+function argument(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : Number.NaN;
+  return index >= 0 ? process.argv[index + 1] : undefined;
+}
+function numberArgument(name: string, fallback: number): number {
+  const value = Number(argument(name));
   return Number.isFinite(value) && value > 0 ? value : fallback;
 }
-
+function listArgument(name: string, fallback: string[]): string[] {
+  return argument(name)?.split(',').map((s) => s.trim()).filter(Boolean) ?? fallback;
+}
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 function summary(values: number[]): string {
   const sorted = [...values].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)]!;
-  return `median ${median.toFixed(2)}  min ${sorted[0]!.toFixed(2)}  max ${sorted[sorted.length - 1]!.toFixed(2)}  (n=${values.length})`;
+  return `median ${median(values).toFixed(2)}  min ${sorted[0]!.toFixed(2)}  max ${sorted[sorted.length - 1]!.toFixed(2)}  (n=${values.length})`;
 }
+const load = (): string => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+const pct = (est: number | null, meas: number | null | undefined): string => (est === null || !meas ? '—' : `${(((est - meas) / meas) * 100).toFixed(0)}%`);
+const inBand = (band: Banded | null, meas: number | null | undefined): string => (band === null || !meas ? '—' : meas >= band.low && meas <= band.high ? 'yes' : 'NO');
 
-const repeats = argument('repeats', 5);
-const durationMs = argument('duration', 1000);
-const threads = os.availableParallelism();
+const threads = numberArgument('threads', os.availableParallelism());
+const repeats = numberArgument('probe-repeats', 3);
+const durationMs = numberArgument('duration', 1000);
 
-console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${threads} threads, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-console.log(`bandwidth probe: 64 MiB buffers, ${durationMs} ms per probe, ${repeats} probes per setting, interleaved`);
+console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.availableParallelism()} threads, load average ${load()} (1, 5, 15 min)`);
+
+// 1. The probe.
+console.log(`\n1. bandwidth probe: 64 MiB buffers, ${durationMs} ms per probe, ${repeats} probes per setting, interleaved`);
 const single: number[] = [];
 const all: number[] = [];
 for (let i = 0; i < repeats; i += 1) {
@@ -37,10 +68,118 @@ for (let i = 0; i < repeats; i += 1) {
 }
 console.log(`  1 thread:        GB/s ${summary(single)}`);
 console.log(`  ${threads} threads:       GB/s ${summary(all)}`);
-console.log(`  ratio all/1:     ${(all.reduce((a, b) => a + b, 0) / single.reduce((a, b) => a + b, 0)).toFixed(2)}`);
 
 const catalog = loadCatalog();
-const device: DeviceTarget = {
+
+// 2. Accuracy of the uncalibrated estimate.
+if (!process.argv.includes('--skip-accuracy')) {
+  const models = listArgument('models', ['gpt2', 'smollm2-135m', 'smollm2-360m', 'qwen2.5-0.5b']);
+  const contexts = listArgument('contexts', ['512', '2048']).map(Number);
+  const repetitions = numberArgument('repetitions', 3);
+  const workDir = argument('work') ?? join(os.tmpdir(), 'modelscout-bench-estimate');
+  const detected = await detectHardware({ cgroupLimits: null });
+  // The estimate `recommend` makes after `--confirm` probed (no calibration file): the probe's median.
+  const hardware = { ...detected, cpu: { ...detected.cpu, cores: Math.min(detected.cpu.cores, threads) }, bandwidth: { bytesPerSec: median(all) * 1e9, source: 'probe' as const, note: 'bench:estimate probe median' } };
+  const device: DeviceTarget = cpuTarget(hardware);
+  console.log(`\n2. estimate (no calibration) vs measurement: ${threads} threads, pp<context>+tg32, ${repetitions} timed runs + 1 warm-up, medians; work dir ${workDir}`);
+  console.log(`  estimates against ${(device.bandwidthBytesPerSec! / 1e9).toFixed(1)} GB/s (probe), ${(device.peakFlops! / 1e9).toFixed(0)} GFLOP/s fp32, ${((device.peakInt8Ops ?? 0) / 1e9).toFixed(0)} GOP/s int8`);
+  const rows: string[][] = [];
+  const errors: { decode: number[]; ttft: number[]; memory: number[] } = { decode: [], ttft: [], memory: [] };
+  let outside = 0;
+  for (const id of models) {
+    const spec = catalog.find((s) => s.id.toLowerCase() === id.toLowerCase());
+    if (!spec) throw new Error(`unknown model ${id}`);
+    const graph = preferredGraph(spec);
+    const built = await buildSyntheticModel({
+      spec,
+      catalog,
+      layers: spec.numLayers,
+      seed: 7,
+      workDir,
+      needFloat: true,
+      keepFloat: true,
+      graph,
+      fidelity: false,
+      threads,
+      producerVersion: 'bench',
+      now: () => performance.now(),
+      onProgress: (line) => console.error(`  ${line}`),
+    });
+    const busy = await measureCpuBusy(500);
+    const loadBefore = load();
+    const report = await runBench({
+      plan: {
+        models: [built.dir],
+        variants: ['fp32', 'q4'],
+        devices: ['cpu'],
+        threads: [threads],
+        graphOptLevel: 'all',
+        tests: contexts.map((c) => ({ id: `pp${c}+tg32`, kind: 'pp+tg' as const, n_prompt: c, n_gen: 32, n_depth: 0, batch_size: 1 })),
+        repetitions,
+        warmup: 1,
+        seed: 7,
+        thresholds: { min_decode_tps: null, max_ttft_ms: null, max_peak_rss_bytes: null, max_regression_pct: 10, inconclusive_pass: false },
+        baseline: null,
+      },
+      tool: { name: 'modelscout bench:estimate', version: '0' },
+      argv: process.argv.slice(2),
+      kvLayout: 'auto',
+      hardware,
+      onProgress: (message) => console.error(`  ${message}`),
+    });
+    for (const r of report.results) {
+      if (r.status !== 'ok') {
+        rows.push([spec.id, r.variant.name, graph, String(r.test.n_prompt), `failed: ${r.error?.message ?? 'error'}`]);
+        continue;
+      }
+      const format = r.variant.name as 'fp32' | 'q4';
+      const context = r.test.n_prompt;
+      const speed = estimateSpeed({ spec: spec as ModelSpec, format, context, promptTokens: context, device, graph });
+      const fit = fitMemory({ spec, format, context: context + r.test.n_gen, device });
+      const decode = r.metrics.decode_tps?.p50 ?? null;
+      const ttft = r.metrics.ttft_ms?.p50 ?? null;
+      const peak = r.memory.rss_peak_bytes ?? null;
+      const dEst = speed.decodeTokPerSec?.value ?? null;
+      const tEst = speed.ttftMs?.value ?? null;
+      if (dEst !== null && decode) errors.decode.push(((dEst - decode) / decode) * 100);
+      if (tEst !== null && ttft) errors.ttft.push(((tEst - ttft) / ttft) * 100);
+      if (peak) errors.memory.push(((fit.totalBytes - peak) / peak) * 100);
+      const dIn = inBand(speed.decodeTokPerSec, decode);
+      const tIn = inBand(speed.ttftMs, ttft);
+      if (dIn === 'NO') outside += 1;
+      if (tIn === 'NO') outside += 1;
+      rows.push([
+        spec.id,
+        format,
+        graph,
+        String(context),
+        decode?.toFixed(1) ?? '—',
+        dEst?.toFixed(1) ?? '—',
+        pct(dEst, decode),
+        dIn,
+        ttft?.toFixed(0) ?? '—',
+        tEst?.toFixed(0) ?? '—',
+        pct(tEst, ttft),
+        tIn,
+        peak ? (peak / 2 ** 20).toFixed(0) : '—',
+        (fit.totalBytes / 2 ** 20).toFixed(0),
+        pct(fit.totalBytes, peak),
+        `${busy === null ? '?' : (busy * 100).toFixed(0)}% / ${loadBefore.split(' ')[0]}`,
+      ]);
+    }
+  }
+  const header = ['model', 'format', 'graph', 'ctx', 'decode tok/s', 'est.', 'err', 'in band', 'TTFT ms', 'est.', 'err', 'in band', 'peak MiB', 'est.', 'err', 'busy / load'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(`  ${line(header)}`);
+  for (const row of rows) console.log(`  ${line(row)}`);
+  const worst = (values: number[]): string => (values.length === 0 ? '—' : `${Math.max(...values.map(Math.abs)).toFixed(0)}%`);
+  console.log(`  worst |error|: decode ${worst(errors.decode)}, TTFT ${worst(errors.ttft)}, peak memory ${worst(errors.memory)}; measurements outside the stated band: ${outside}`);
+  console.log(`  busy = share of CPU time other processes used in the 0.5 s before each model's runs; load = 1-min load average then. Above 25 % busy the measurements understate an idle machine.`);
+}
+
+// 3. The cost of estimating.
+const benchDevice: DeviceTarget = {
   kind: 'cpu',
   name: 'bench CPU',
   count: 1,
@@ -50,6 +189,7 @@ const device: DeviceTarget = {
   bandwidthSource: 'default',
   peakFlops: 3e11,
   peakFlopsSource: 'default',
+  peakInt8Ops: 1.2e12,
   runtimeOverheadBytes: 512 * 1024 * 1024,
 };
 const timings: number[] = [];
@@ -57,10 +197,11 @@ for (let r = 0; r < 7; r += 1) {
   const start = process.hrtime.bigint();
   for (const spec of catalog) {
     for (const format of WEIGHT_FORMATS) {
-      fitMemory({ spec, format, context: 4096, device });
-      estimateSpeed({ spec, format, context: 4096, promptTokens: 512, device });
+      fitMemory({ spec, format, context: 4096, device: benchDevice });
+      estimateSpeed({ spec, format, context: 4096, promptTokens: 512, device: benchDevice, graph: 'fused' });
     }
   }
   timings.push(Number(process.hrtime.bigint() - start) / 1e6);
 }
-console.log(`estimating fit + speed for ${catalog.length} models × ${WEIGHT_FORMATS.length} formats: ms ${summary(timings)}`);
+console.log(`\n3. estimating fit + speed for ${catalog.length} models × ${WEIGHT_FORMATS.length} formats: ms ${summary(timings)}`);
+console.log(`load average at the end: ${load()}`);

@@ -116,7 +116,17 @@ export function estimateFor(
   const b = test.batch_size;
   const context = test.kind === 'tg' ? Math.max(test.n_depth, 1) : test.n_depth + test.n_prompt;
   const efficiency = efficiencyFor?.(target, format, hw, graph);
-  const speed = estimateSpeed({ spec: runSpec, format, context, promptTokens: Math.max(1, test.n_prompt), concurrency: b, device: target, ...(efficiency ? { efficiency } : {}) });
+  const speed = estimateSpeed({
+    spec: runSpec,
+    format,
+    context,
+    promptTokens: Math.max(1, test.n_prompt),
+    concurrency: b,
+    device: target,
+    graph,
+    ...(device === 'webgpu' ? { provider: 'webgpu' as const } : {}),
+    ...(efficiency ? { efficiency } : {}),
+  });
   const fit = fitMemory({ spec: runSpec, format, context: kvTokensAtEnd(test), concurrency: b, device: target });
   const decode = test.kind === 'pp' ? null : (speed.decodeTokPerSecTotal?.value ?? null);
   const prefill = test.kind === 'tg' ? null : (speed.prefillTokPerSec?.value ?? null);

@@ -1,4 +1,6 @@
+import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
+import { bandwidthCachePath } from '../hardware/bandwidth-cache.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { hardwareFlags, hardwareOverridesFromFlags, probeFlag } from '../cli/hardware-flags.js';
 import type { DeviceTarget } from '../estimate/device.js';
@@ -16,7 +18,7 @@ export interface HardwareResult {
 export default class HardwareCommand extends BaseCommand {
   static override summary = 'Show the hardware estimates run against: OS, CPU and ISA features, RAM, GPUs, memory bandwidth.';
   static override description =
-    'RAM is what the OS reports as available (MemAvailable), GPU memory is the free VRAM from nvidia-smi. Without nvidia-smi there are no GPUs (not an error); a GPU missing from the accelerator table is reported as unknown. --probe measures system memory bandwidth in about two seconds; otherwise a stated default is used. --gpu, --vram, --ram and --bandwidth ask "what if".';
+    'RAM is what the OS reports as available (MemAvailable), GPU memory is the free VRAM from nvidia-smi. Without nvidia-smi there are no GPUs (not an error); a GPU missing from the accelerator table is reported as unknown. --probe measures system memory bandwidth in about a second and caches the figure for this machine (recommend --confirm does too); without it the cached figure is used, else a stated default. --gpu, --vram, --ram and --bandwidth ask "what if".';
 
   static override examples = [
     '<%= config.bin %> hardware',
@@ -34,8 +36,8 @@ export default class HardwareCommand extends BaseCommand {
   async run(): Promise<HardwareResult> {
     const { flags } = await this.parse(HardwareCommand);
     const overrides = hardwareOverridesFromFlags(flags);
-    if (flags.probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth (about 2 s)...');
-    const hardware = await detectHardware({ probe: flags.probe, overrides });
+    if (flags.probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth (about 1 s)...');
+    const hardware = await detectHardware({ probe: flags.probe, overrides, bandwidthCachePath: bandwidthCachePath(process.env, homedir()) });
     const device = selectDevice(hardware, flags.device);
     if (!this.jsonEnabled()) {
       for (const line of hardwareSummaryLines(hardware)) this.log(line);

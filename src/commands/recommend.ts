@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { topologyFlags, topologyFromFlags } from '../cli/topology-flags.js';
@@ -8,6 +9,7 @@ import { ggufWeightsOf, resolveModelRefs } from '../cli/model-source.js';
 import type { ResolvedModel } from '../hub/resolve-model.js';
 import { confirmAndReport, recommendCalibrated } from '../pipeline/run.js';
 import type { ConfirmReport } from '../recommend/confirm-report.js';
+import { bandwidthCachePath } from '../hardware/bandwidth-cache.js';
 import { loadAnswersFile, loadRecommendContext, type RecommendContext } from '../recommend/context.js';
 import { CANDIDATES_FROM, type GivenModel } from '../recommend/recommend.js';
 import type { RequirementInputs } from '../recommend/requirements.js';
@@ -69,8 +71,17 @@ export default class Recommend extends BaseCommand {
     const confirm = confirmFlagsFrom(flags);
     const topology = topologyFromFlags(flags);
     const layers: RequirementInputs[] = flags.answers === undefined ? [flagInputs] : [await loadAnswersFile(flags.answers), flagInputs];
-    if (flags.probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth (about 2 s)...');
-    const loaded = await loadRecommendContext({ treeFile: flags.tree, catalogFile: flags.catalog, overrides, probe: flags.probe, ...(topology ? { topology } : {}) });
+    // --confirm measures anyway: a one-second bandwidth probe first (cached for later plain estimates).
+    const probe = flags.probe || flags.confirm === true;
+    if (probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth (about 1 s)...');
+    const loaded = await loadRecommendContext({
+      treeFile: flags.tree,
+      catalogFile: flags.catalog,
+      overrides,
+      probe,
+      bandwidthCachePath: bandwidthCachePath(process.env, homedir()),
+      ...(topology ? { topology } : {}),
+    });
     const context = withGivenModels(loaded, await resolveModelRefs(flags.model ?? [], loaded.catalog, this.config.version), flags['candidates-from']);
     const environment = pipelineEnvironment(this.config.version, ['recommend', ...this.argv]);
     const calibrated = await recommendCalibrated(context, layers, flags.top, { calibrationFlag: flags.calibration, confirm: flags.confirm, environment });

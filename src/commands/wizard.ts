@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
@@ -6,6 +7,7 @@ import { ModelscoutError } from '../errors.js';
 import { hardwareSummaryLines } from '../hardware/summary.js';
 import { MODE_SETTINGS } from '../pipeline/plan.js';
 import { confirmAndReport, recommendCalibrated } from '../pipeline/run.js';
+import { bandwidthCachePath } from '../hardware/bandwidth-cache.js';
 import { loadRecommendContext } from '../recommend/context.js';
 import type { Recommendation } from '../recommend/types.js';
 import { createTerminalPrompter, isInteractive } from '../ui/prompts.js';
@@ -38,7 +40,7 @@ export default class Wizard extends BaseCommand {
     const overrides = hardwareOverridesFromFlags(flags);
     const prompter = createTerminalPrompter(streams);
     if (flags.probe) prompter.say('Measuring memory bandwidth (about 2 s)...');
-    const context = await loadRecommendContext({ treeFile: flags.tree, catalogFile: flags.catalog, overrides, probe: flags.probe });
+    const context = await loadRecommendContext({ treeFile: flags.tree, catalogFile: flags.catalog, overrides, probe: flags.probe, bandwidthCachePath: bandwidthCachePath(process.env, homedir()) });
 
     prompter.say(`Hardware${Object.keys(overrides).length > 0 ? ' (with what-if overrides)' : ''}:`);
     for (const line of hardwareSummaryLines(context.hardware)) prompter.say(`  ${line}`);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { ModelscoutError, invalidValue } from '../errors.js';
 import { acceleratorInfo, findAccelerator, gpuOverrideKeys, matchAccelerator, type AcceleratorInfo } from './accelerators.js';
+import { cachedBandwidth, machineKey, readBandwidthCache, storeBandwidth } from './bandwidth-cache.js';
 import { effectiveCpuLimit, effectiveMemoryLimit, readCgroupLimits, type CgroupLimits } from './cgroup.js';
 import { defaultCpuInt8Peak, defaultCpuPeakFlops, parseCpuInfo, type CpuFeatures } from './cpu.js';
 import { probeMemoryBandwidth } from './probe.js';
@@ -83,12 +84,22 @@ export interface DetectOptions {
   /** Values os.* would give (tests inject them). */
   system?: Partial<{ platform: string; release: string; arch: string; cpuModel: string; threads: number; speedMHz: number; totalMem: number; freeMem: number }>;
   probeDurationMs?: number;
+  /**
+   * The per-machine bandwidth cache (`bandwidthCachePath`): a probe writes its result there, and without a
+   * probe a cached result for this machine replaces the stated default. Unset: no cache.
+   */
+  bandwidthCachePath?: string;
+  /** The wall-clock time, RFC 3339 (for the cache entry; tests inject it). */
+  timestamp?: () => string;
   /** Container limits (tests inject them; default: read from /proc and /sys/fs/cgroup on Linux). */
   cgroupLimits?: CgroupLimits | null;
 }
 
 /** A stated default when no probe ran and no known figure applies (typical dual-channel DDR4/DDR5 desktop). */
 export const DEFAULT_SYSTEM_BANDWIDTH = 25e9;
+
+/** How long the bandwidth probe measures (five rounds): short enough to run before every `--confirm`. */
+export const PROBE_DURATION_MS = 1000;
 
 const NVIDIA_SMI_ARGS = ['--query-gpu=index,name,memory.total,memory.free,driver_version', '--format=csv,noheader,nounits'];
 const MIB = 1024 * 1024;
@@ -178,19 +189,31 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
     if (!gpu.known) notes.push(`GPU "${gpu.name}" is not in the accelerator table: its bandwidth and FLOP/s are unknown (pass --bandwidth, or --gpu with a known model)`);
   }
 
-  // System bandwidth: Apple chips are known; a probe measures; otherwise a stated default.
+  const cgroup = options.cgroupLimits !== undefined ? options.cgroupLimits : platform === 'linux' ? await readCgroupLimits({ readText }) : null;
+  const limits = cgroup ? applyContainerLimits(cpu, memory, cgroup) : undefined;
+  if (limits) notes.push(limitsNote(limits));
+
+  // System bandwidth: a probe measures (and is cached per machine); else this machine's cached probe; else
+  // Apple chips are known; otherwise a stated default.
   const apple = matchAccelerator(cpu.model, 'apple');
   let bandwidth: Hardware['bandwidth'] = apple
     ? { bytesPerSec: apple.memoryBandwidthBytesPerSec, source: 'known', note: `${apple.name} unified memory (${apple.source})` }
     : { bytesPerSec: DEFAULT_SYSTEM_BANDWIDTH, source: 'default', note: 'stated default (25 GB/s: a dual-channel DDR4/DDR5 desktop sustains 20-40 GB/s); run with --probe to measure' };
+  const machine = machineKey({ cpuModel: cpu.model, threads: cpu.threads, memoryTotalBytes: memory.totalBytes });
   if (options.probe) {
-    const probe = await probeMemoryBandwidth({ threads: cpu.threads, ...(options.probeDurationMs === undefined ? {} : { durationMs: options.probeDurationMs }) });
+    const probe = await probeMemoryBandwidth({ threads: cpu.threads, durationMs: options.probeDurationMs ?? PROBE_DURATION_MS });
     bandwidth = { bytesPerSec: probe.bytesPerSec, source: 'probe', note: `measured: ${probe.threads} threads copying ${probe.bufferBytes / MIB} MiB buffers, median of ${probe.samples.length} rounds over ${probe.durationMs / 1000} s` };
+    if (options.bandwidthCachePath) {
+      try {
+        await storeBandwidth(options.bandwidthCachePath, { machine, bytes_per_sec: probe.bytesPerSec, threads: probe.threads, duration_ms: probe.durationMs, measured_at: (options.timestamp ?? (() => new Date().toISOString()))() });
+      } catch (error) {
+        notes.push(`the bandwidth probe could not be cached in ${options.bandwidthCachePath}: ${(error as Error).message}`);
+      }
+    }
+  } else if (options.bandwidthCachePath) {
+    const cached = cachedBandwidth(await readBandwidthCache(options.bandwidthCachePath), machine);
+    if (cached) bandwidth = { bytesPerSec: cached.bytes_per_sec, source: 'probe', note: `measured on this machine ${cached.measured_at} (${cached.threads} threads; cached in ${options.bandwidthCachePath}; --probe measures again)` };
   }
-
-  const cgroup = options.cgroupLimits !== undefined ? options.cgroupLimits : platform === 'linux' ? await readCgroupLimits({ readText }) : null;
-  const limits = cgroup ? applyContainerLimits(cpu, memory, cgroup) : undefined;
-  if (limits) notes.push(limitsNote(limits));
 
   const peak = defaultCpuPeakFlops(cpu);
   const int8 = defaultCpuInt8Peak(cpu);

@@ -7,6 +7,9 @@ import { BUSY_THRESHOLD } from '../hardware/cpu-busy.js';
 import type { Hardware } from '../hardware/detect.js';
 import type { GraphKind } from '../onnx/metadata.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
+import { modelscoutCacheDir } from '../util/cache-dir.js';
+
+export { modelscoutCacheDir };
 
 /**
  * Calibration: the efficiencies the estimator assumes (fraction of peak bandwidth reached at decode, of peak
@@ -192,11 +195,6 @@ export function resolveCalibrationPath(env: Readonly<Record<string, string | und
   return join(modelscoutCacheDir(env, homeDir), 'calibration.json');
 }
 
-/** `$XDG_CACHE_HOME/modelscout`, else `~/.cache/modelscout`: calibration and built models live here. */
-export function modelscoutCacheDir(env: Readonly<Record<string, string | undefined>>, homeDir: string): string {
-  const xdg = env.XDG_CACHE_HOME?.trim();
-  return join(xdg ? resolve(xdg) : join(homeDir, '.cache'), 'modelscout');
-}
 
 /**
  * The calibration key of a device: a GPU by its name, the CPU by its model and the threads the benchmarks

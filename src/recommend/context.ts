@@ -33,13 +33,19 @@ export interface LoadContextOptions {
   overrides?: HardwareOverrides;
   probe?: boolean;
   topology?: TopologyRequest;
+  /** The per-machine bandwidth cache (see `src/hardware/bandwidth-cache.ts`); unset: no cache. */
+  bandwidthCachePath?: string;
 }
 
 /** Loads the tree and the catalog first (cheap, and where bad input shows), then detects the hardware. */
 export async function loadRecommendContext(options: LoadContextOptions): Promise<RecommendContext> {
   const tree = await resolveTree(options.treeFile);
   const catalog = loadCatalog(options.catalogFile === undefined ? {} : { extraCatalogFile: options.catalogFile });
-  const hardware = await detectHardware({ probe: options.probe ?? false, ...(options.overrides ? { overrides: options.overrides } : {}) });
+  const hardware = await detectHardware({
+    probe: options.probe ?? false,
+    ...(options.overrides ? { overrides: options.overrides } : {}),
+    ...(options.bandwidthCachePath ? { bandwidthCachePath: options.bandwidthCachePath } : {}),
+  });
   return { tree, hardware, catalog, ...(options.topology ? { topology: options.topology } : {}) };
 }
 

@@ -99,8 +99,9 @@ function estimateOn(spec: ModelSpec, format: WeightFormat, device: DeviceTarget,
       return { format, fit: planAsMemoryFit(plan, spec, format, workload), speed: plan.fits ? planAsSpeedEstimate(plan) : null, topology: plan.fits ? plan : null };
     }
   }
-  const fit = fitMemory({ spec, format, context, concurrency, device });
-  const speed = fit.fits ? estimateSpeed({ spec, format, context, promptTokens: context, concurrency, device, ...efficiency }) : null;
+  const graph = preferredGraph(spec);
+  const fit = fitMemory({ spec, format, context, concurrency, device, graph });
+  const speed = fit.fits ? estimateSpeed({ spec, format, context, promptTokens: context, concurrency, device, graph, ...efficiency }) : null;
   return { format, fit, speed, topology: null };
 }
 
@@ -195,7 +196,7 @@ export function evaluateOnDevice(spec: ModelSpec, device: DeviceTarget, targets:
   if (fixed) return evaluateFixed(spec, device, targets, fixed);
   const { contextTokens: context, concurrency } = targets;
   // Estimates describe the form `--confirm` would measure: the fused graph where the architecture has one.
-  const graph = efficiencyFor ? preferredGraph(spec) : 'standard';
+  const graph = preferredGraph(spec);
   const efficiencyOf = (format: WeightFormat): { efficiency?: Efficiency } => {
     const efficiency = efficiencyFor?.(device, format, graph);
     return efficiency ? { efficiency } : {};
