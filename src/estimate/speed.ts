@@ -182,7 +182,8 @@ export function estimateSpeed(input: SpeedInput): SpeedEstimate {
   const peak = device.peakFlops;
   const effectiveBandwidth = bandwidth === null ? null : bandwidth * efficiency.decode;
   const effectiveFlops = peak === null ? null : peak * efficiency.prefill;
-  const cpuModel = device.kind === 'cpu' && efficiency.source === 'default';
+  // Stated efficiencies (calibrated, or given by the caller) keep the roofline they are fractions of.
+  const cpuModel = device.kind === 'cpu' && input.efficiency === undefined;
 
   let decodeStepSec: number | null = null;
   let decodeBound: SpeedEstimate['decodeBound'] = null;
@@ -218,7 +219,7 @@ export function estimateSpeed(input: SpeedInput): SpeedEstimate {
     }
     if (int8Peak !== null) notes.push('int4 decodes on the int8 path (MatMulNBits accuracy level 4): the int8 peak of the ISA bounds it, not only bandwidth');
   } else {
-    const dispatchSec = device.kind === 'gpu' && efficiency.source === 'default' ? spec.numLayers * GPU_DISPATCH_SEC_PER_LAYER[input.provider ?? 'cuda'] : 0;
+    const dispatchSec = device.kind === 'gpu' && input.efficiency === undefined ? spec.numLayers * GPU_DISPATCH_SEC_PER_LAYER[input.provider ?? 'cuda'] : 0;
     if (effectiveBandwidth !== null) {
       const memorySec = (weightBytesPerStep + kvBytesPerStep) / effectiveBandwidth;
       const computeSec = effectiveFlops === null ? 0 : (decodeFlopsPerToken * concurrency) / effectiveFlops;

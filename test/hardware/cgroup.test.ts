@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -168,5 +168,31 @@ describe('limits applied to the hardware', () => {
     const lines = hardwareSummaryLines(hw).join('\n');
     expect(lines).toContain('container limit');
     expect(lines).toContain('host 200.0 GiB available of 256.0 GiB');
+  });
+});
+
+describe('the bandwidth probe cache', () => {
+  it('a cached probe of this machine replaces the stated default; another machine’s does not', async () => {
+    const root = tree({});
+    const path = join(root, 'cache', 'bandwidth.json');
+    const base = {
+      run: async () => null,
+      readTextFile: async (p: string) => (p === '/proc/meminfo' ? `MemTotal: ${16 * 1024 * 1024} kB\nMemAvailable: ${12 * 1024 * 1024} kB\n` : null),
+      system: { platform: 'linux', release: '6.0', arch: 'x64', cpuModel: 'Cached CPU', threads: 1, speedMHz: 2000 },
+      cgroupLimits: null,
+      bandwidthCachePath: path,
+    };
+    const before = await detectHardware(base);
+    expect(before.bandwidth.source).toBe('default');
+    const probed = await detectHardware({ ...base, probe: true, probeDurationMs: 100, timestamp: () => '2026-01-01T00:00:00Z' });
+    expect(probed.bandwidth.source).toBe('probe');
+    const cached = JSON.parse(readFileSync(path, 'utf8')) as { entries: { machine: string; bytes_per_sec: number }[] };
+    expect(cached.entries).toHaveLength(1);
+    expect(cached.entries[0]!.bytes_per_sec).toBe(probed.bandwidth.bytesPerSec);
+    const after = await detectHardware(base);
+    expect(after.bandwidth).toMatchObject({ source: 'probe', bytesPerSec: probed.bandwidth.bytesPerSec });
+    expect(after.bandwidth.note).toContain('2026-01-01T00:00:00Z');
+    const other = await detectHardware({ ...base, system: { ...base.system, cpuModel: 'Another CPU' } });
+    expect(other.bandwidth.source).toBe('default');
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   applyOverrides,
+  defaultCpuInt8Peak,
   defaultCpuPeakFlops,
   detectHardware,
   findAccelerator,
@@ -49,7 +50,7 @@ describe('CPU and memory parsing', () => {
 
   it('reads ARM features and falls back to os data', () => {
     const cpu = parseCpuInfo(ARM_CPUINFO, { model: 'Neoverse', threads: 2, speedMHz: 0, arch: 'arm64' });
-    expect(cpu.features).toEqual({ avx2: false, avx512: false, vnni: false, amx: false, neon: true });
+    expect(cpu.features).toEqual({ avx2: false, avx512: false, vnni: false, amx: false, neon: true, dotprod: false });
     expect(cpu.model).toBe('Neoverse');
     expect(cpu.cores).toBe(2);
     expect(defaultCpuPeakFlops(cpu).basis).toBe('2 cores × 2.50 GHz (assumed) × 16 fp32 FLOP/cycle (NEON)');
@@ -185,5 +186,22 @@ describe('bandwidth probe', () => {
     expect(result.samples).toHaveLength(5);
     expect(result.bytesPerSec).toBeGreaterThan(0);
     expect(result.samples).toContain(result.bytesPerSec);
+  });
+});
+
+describe('int8 peak by ISA', () => {
+  const base = { model: 'x', cores: 2, threads: 2, frequencyGHz: 2.5 };
+  const features = { avx2: false, avx512: false, vnni: false, amx: false, neon: false };
+  it('AMX > AVX-512 VNNI > AVX-VNNI > AVX2 > NEON dot product > NEON', () => {
+    const peak = (f: Partial<typeof features> & { dotprod?: boolean }, model = 'x'): number => defaultCpuInt8Peak({ ...base, model, features: { ...features, ...f } }).opsPerSec;
+    expect(peak({ avx2: true, avx512: true, vnni: true, amx: true })).toBe(2 * 2.5e9 * 2048);
+    expect(peak({ avx2: true, avx512: true, vnni: true })).toBe(2 * 2.5e9 * 256);
+    expect(peak({ avx2: true, vnni: true })).toBe(2 * 2.5e9 * 128);
+    expect(peak({ avx2: true })).toBe(2 * 2.5e9 * 64);
+    expect(peak({ neon: true, dotprod: true })).toBe(2 * 2.5e9 * 64);
+    expect(peak({ neon: true }, 'Apple M2')).toBe(2 * 2.5e9 * 128);
+    expect(peak({ neon: true, dotprod: false })).toBe(2 * 2.5e9 * 32);
+    // The int8 rate is 4× the fp32 FMA rate on AVX-512 VNNI.
+    expect(peak({ avx2: true, avx512: true, vnni: true })).toBe(4 * defaultCpuPeakFlops({ ...base, features: { ...features, avx2: true, avx512: true, vnni: true } }).flopsPerSec);
   });
 });

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { loadCatalog } from '../../src/catalog/index.js';
+import type { ModelSpec } from '../../src/catalog/model-spec.js';
+import { CPU_DEFAULT_MODEL, GPU_DISPATCH_SEC_PER_LAYER, estimateSpeed, type DeviceTarget } from '../../src/estimate/index.js';
+
+const catalog = loadCatalog();
+const model = (id: string): ModelSpec => catalog.find((s) => s.id.toLowerCase() === id)!;
+
+/** The 2-thread AMD EPYC (AVX-512 VNNI, 2.6 GHz) the default CPU model was fitted on, with its probed bandwidth. */
+const epyc: Pick<DeviceTarget, 'kind' | 'name' | 'bandwidthBytesPerSec' | 'bandwidthSource' | 'peakFlops' | 'peakInt8Ops'> = {
+  kind: 'cpu',
+  name: 'AMD EPYC (2 cores)',
+  bandwidthBytesPerSec: 60e9,
+  bandwidthSource: 'probe',
+  peakFlops: 2 * 2.6e9 * 64,
+  peakInt8Ops: 2 * 2.6e9 * 256,
+};
+
+describe('the default CPU model', () => {
+  // Measured with `recommend --confirm` (pp512+tg32, 2 threads, nothing else running; README "The main job").
+  const measured: [string, 'q4' | 'fp32', 'fused' | 'standard', number, number][] = [
+    ['gpt2', 'q4', 'standard', 56.1, 414],
+    ['gpt2', 'fp32', 'standard', 32.3, 450],
+    ['smollm2-135m', 'q4', 'fused', 121, 367],
+    ['smollm2-135m', 'fp32', 'fused', 63.3, 352],
+    ['smollm2-360m', 'q4', 'fused', 64.0, 930],
+    ['smollm2-360m', 'fp32', 'fused', 20.2, 928],
+  ];
+  it.each(measured)('reproduces the measured %s %s (%s graph) within ±25 %% at a 512-token context', (id, format, graph, decode, ttft) => {
+    const est = estimateSpeed({ spec: model(id), format, context: 512, promptTokens: 512, device: epyc, graph });
+    expect(Math.abs(est.decodeTokPerSec!.value / decode - 1)).toBeLessThan(0.25);
+    expect(Math.abs(est.ttftMs!.value / ttft - 1)).toBeLessThan(0.25);
+    expect(est.decodeTokPerSec!.low).toBeLessThanOrEqual(decode);
+    expect(est.decodeTokPerSec!.high).toBeGreaterThanOrEqual(decode);
+  });
+
+  it('int4 decodes on the int8 path: its speed follows the int8 peak, fp32 ignores it', () => {
+    const spec = model('qwen2.5-0.5b');
+    const slowInt8 = { ...epyc, peakInt8Ops: epyc.peakInt8Ops! / 4 };
+    const q4 = estimateSpeed({ spec, format: 'q4', context: 512, device: epyc, graph: 'fused' });
+    const q4Slow = estimateSpeed({ spec, format: 'q4', context: 512, device: slowInt8, graph: 'fused' });
+    expect(q4Slow.decodeTokPerSec!.value).toBeLessThan(q4.decodeTokPerSec!.value * 0.6);
+    expect(q4.decodeBound).toBe('compute');
+    const fp32 = estimateSpeed({ spec, format: 'fp32', context: 512, device: epyc, graph: 'fused' });
+    const fp32Slow = estimateSpeed({ spec, format: 'fp32', context: 512, device: slowInt8, graph: 'fused' });
+    expect(fp32Slow.decodeTokPerSec!.value).toBe(fp32.decodeTokPerSec!.value);
+    // Prompts run at the fp32 rate in either format (measured: int4 and fp32 prefill took the same time).
+    expect(q4.ttftMs!.value).toBeCloseTo(fp32.ttftMs!.value, 6);
+  });
+
+  it('carries the graph form: the standard graph computes every position’s logits and copies its growing cache', () => {
+    const spec = model('smollm2-135m');
+    const at = (graph: 'fused' | 'standard', context: number) => estimateSpeed({ spec, format: 'q4', context, promptTokens: 512, device: epyc, graph });
+    expect(at('standard', 512).ttftMs!.value).toBeGreaterThan(at('fused', 512).ttftMs!.value * 1.3);
+    const parts = (graph: 'fused' | 'standard') => at(graph, 2048).basis.decodeStepParts!;
+    expect(parts('standard').kvSec).toBeGreaterThan(parts('fused').kvSec * 2);
+    expect(parts('fused').dispatchSec).toBeCloseTo(spec.numLayers * CPU_DEFAULT_MODEL.dispatchSecPerLayer.fused, 12);
+    // Deeper caches decode slower.
+    expect(at('fused', 2048).decodeTokPerSec!.value).toBeLessThan(at('fused', 512).decodeTokPerSec!.value);
+    expect(at('fused', 512).basis.graph).toBe('fused');
+  });
+
+  it('stated efficiencies keep the plain roofline (what calibration reproduces)', () => {
+    const spec = model('smollm2-135m');
+    const est = estimateSpeed({ spec, format: 'q4', context: 512, device: epyc, graph: 'fused', efficiency: { decode: 0.5, prefill: 0.5, source: 'calibrated' } });
+    expect(est.basis.decodeStepParts).toBeNull();
+    expect(est.decodeTokPerSec!.value).toBeCloseTo((60e9 * 0.5) / (est.basis.weightBytesPerStep + est.basis.kvBytesPerStep), 6);
+  });
+});
+
+describe('GPU dispatch overhead', () => {
+  const l4: Pick<DeviceTarget, 'kind' | 'name' | 'bandwidthBytesPerSec' | 'bandwidthSource' | 'peakFlops'> = {
+    kind: 'gpu',
+    name: 'NVIDIA L4',
+    bandwidthBytesPerSec: 300e9,
+    bandwidthSource: 'known',
+    peakFlops: 121e12,
+  };
+  it('WebGPU pays about a millisecond per layer and step: a small model is dispatch-bound', () => {
+    const spec = model('smollm2-135m');
+    const webgpu = estimateSpeed({ spec, format: 'q4', context: 512, device: l4, provider: 'webgpu' });
+    const cuda = estimateSpeed({ spec, format: 'q4', context: 512, device: l4 });
+    expect(1 / webgpu.decodeTokPerSec!.value).toBeGreaterThanOrEqual(spec.numLayers * GPU_DISPATCH_SEC_PER_LAYER.webgpu);
+    expect(webgpu.decodeTokPerSec!.value).toBeLessThan(40);
+    expect(cuda.decodeTokPerSec!.value).toBeGreaterThan(webgpu.decodeTokPerSec!.value * 10);
+    expect(webgpu.basis.notes.join(' ')).toContain('WebGPU dispatch');
+  });
+});
