@@ -139,7 +139,7 @@ if (!process.argv.includes('--skip-accuracy')) {
       const format = r.variant.name as 'fp32' | 'q4';
       const context = r.test.n_prompt;
       const speed = estimateSpeed({ spec: spec as ModelSpec, format, context, promptTokens: context, device, graph });
-      const fit = fitMemory({ spec, format, context: context + r.test.n_gen, device });
+      const fit = fitMemory({ spec, format, context: context + r.test.n_gen, device, graph });
       const decode = r.metrics.decode_tps?.p50 ?? null;
       const ttft = r.metrics.ttft_ms?.p50 ?? null;
       const peak = r.memory.rss_peak_bytes ?? null;

@@ -127,7 +127,7 @@ export function estimateFor(
     ...(device === 'webgpu' ? { provider: 'webgpu' as const } : {}),
     ...(efficiency ? { efficiency } : {}),
   });
-  const fit = fitMemory({ spec: runSpec, format, context: kvTokensAtEnd(test), concurrency: b, device: target });
+  const fit = fitMemory({ spec: runSpec, format, context: kvTokensAtEnd(test), concurrency: b, device: target, graph });
   const decode = test.kind === 'pp' ? null : (speed.decodeTokPerSecTotal?.value ?? null);
   const prefill = test.kind === 'tg' ? null : (speed.prefillTokPerSec?.value ?? null);
   // One request's prefill scales with the batch (B prompts).

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadCatalog } from '../../src/catalog/index.js';
 import type { ModelSpec } from '../../src/catalog/model-spec.js';
-import { CPU_DEFAULT_MODEL, GPU_DISPATCH_SEC_PER_LAYER, estimateSpeed, type DeviceTarget } from '../../src/estimate/index.js';
+import { CPU_DEFAULT_MODEL, GPU_DISPATCH_SEC_PER_LAYER, cpuActivationBytes, estimateSpeed, fitMemory, type DeviceTarget } from '../../src/estimate/index.js';
+import { CPU_RUNTIME_OVERHEAD_BYTES } from '../../src/hardware/device.js';
 
 const catalog = loadCatalog();
 const model = (id: string): ModelSpec => catalog.find((s) => s.id.toLowerCase() === id)!;
@@ -84,5 +85,25 @@ describe('GPU dispatch overhead', () => {
     expect(webgpu.decodeTokPerSec!.value).toBeLessThan(40);
     expect(cuda.decodeTokPerSec!.value).toBeGreaterThan(webgpu.decodeTokPerSec!.value * 10);
     expect(webgpu.basis.notes.join(' ')).toContain('WebGPU dispatch');
+  });
+});
+
+describe('CPU peak memory', () => {
+  // Peak RSS of `modelscout bench` (pp<context>+tg32, 2 threads) on the machine the model was fitted on.
+  const measured: [string, 'q4' | 'fp32', 'fused' | 'standard', number, number][] = [
+    ['smollm2-135m', 'q4', 'fused', 512, 469],
+    ['smollm2-135m', 'q4', 'fused', 2048, 840],
+    ['smollm2-135m', 'fp32', 'fused', 2048, 1237],
+    ['gpt2', 'q4', 'standard', 512, 807],
+    ['smollm2-360m', 'fp32', 'fused', 512, 1946],
+  ];
+  it.each(measured)('%s %s (%s graph) at %i tokens is within 11 %% of the measured peak', (id, format, graph, context, mib) => {
+    const fit = fitMemory({ spec: model(id), format, context: context + 32, device: { kind: 'cpu', memoryAvailableBytes: 20 * 2 ** 30, runtimeOverheadBytes: CPU_RUNTIME_OVERHEAD_BYTES }, graph });
+    expect(Math.abs(fit.totalBytes / 2 ** 20 / mib - 1)).toBeLessThan(0.11);
+  });
+
+  it('a standard graph holds every position’s logits; a fused one the last position’s', () => {
+    const spec = model('gpt2');
+    expect(cpuActivationBytes(spec, 512, 1, 'standard') - cpuActivationBytes(spec, 512, 1, 'fused')).toBe(511 * spec.vocabSize * 4 * 2);
   });
 });
