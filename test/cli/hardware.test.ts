@@ -1,11 +1,18 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+// Its own cache folder: a probe caches the bandwidth per machine, and later runs would use it.
+const CACHE = mkdtempSync(join(tmpdir(), 'ms-hw-cache-'));
+afterAll(() => rmSync(CACHE, { recursive: true, force: true }));
+
 function run(args: string[]) {
-  return execa('node', ['bin/run.js', ...args], { cwd: ROOT, reject: false, stdin: 'ignore', env: { NO_COLOR: '1' } });
+  return execa('node', ['bin/run.js', ...args], { cwd: ROOT, reject: false, stdin: 'ignore', env: { NO_COLOR: '1', XDG_CACHE_HOME: CACHE } });
 }
 
 describe('modelscout hardware', () => {
@@ -42,6 +49,11 @@ describe('modelscout hardware', () => {
     const data = JSON.parse(String(result.stdout)) as { hardware: { bandwidth: { bytesPerSec: number; source: string } } };
     expect(data.hardware.bandwidth.source).toBe('probe');
     expect(data.hardware.bandwidth.bytesPerSec).toBeGreaterThan(0);
+    // Cached for this machine: a later run without --probe uses the measured figure.
+    const later = await run(['hardware', '--json']);
+    const again = JSON.parse(String(later.stdout)) as { hardware: { bandwidth: { bytesPerSec: number; source: string; note: string } } };
+    expect(again.hardware.bandwidth).toMatchObject({ source: 'probe', bytesPerSec: data.hardware.bandwidth.bytesPerSec });
+    expect(again.hardware.bandwidth.note).toContain(join(CACHE, 'modelscout', 'bandwidth.json'));
   });
 
   it.each([
