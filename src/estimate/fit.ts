@@ -115,7 +115,7 @@ export function fitMemory(input: FitInput): MemoryFit {
   const totalAt = (tokens: number): { kv: number; act: number; total: number; formula: string } => {
     const kv = kvCacheBreakdown(input.spec, { tokens, dtype: kvDtype, concurrency });
     const act = input.graph && input.device.kind === 'cpu' ? cpuActivationBytes(input.spec, tokens, concurrency, input.graph) : activationBytes(input.spec, tokens, concurrency);
-    return { kv: kv.totalBytes, act, total: weights * weightFactor + kv.totalBytes + act + overhead, formula: kv.formula };
+    return { kv: kv.totalBytes, act, total: weights + Math.round(weights * (weightFactor - 1)) + kv.totalBytes + act + overhead, formula: kv.formula };
   };
   const at = totalAt(input.context);
   const fits = at.total <= usable;
@@ -150,7 +150,8 @@ export function fitMemory(input: FitInput): MemoryFit {
     weightBytes: weights,
     kvBytes: at.kv,
     activationBytes: at.act,
-    runtimeOverheadBytes: overhead,
+    // The runtime's copies of weight buffers count as runtime overhead, so the parts add up to the total.
+    runtimeOverheadBytes: overhead + Math.round(weights * (weightFactor - 1)),
     totalBytes: at.total,
     availableBytes: available,
     headroomBytes,
@@ -164,7 +165,10 @@ export function fitMemory(input: FitInput): MemoryFit {
     basis: {
       kvFormula: at.formula,
       headroomFraction,
-      activationAssumption: `fp32 activations of one forward pass over up to ${PREFILL_CHUNK_TOKENS} tokens per sequence plus last-position logits; attention scores assumed fused (not materialised)`,
+      activationAssumption:
+        input.graph && input.device.kind === 'cpu'
+          ? `ONNX Runtime on the CPU, ${input.graph} graph: fp32 activations and the attention scores of every head for up to ${PREFILL_CHUNK_TOKENS} prompt tokens, logits of ${input.graph === 'fused' ? 'the last position' : 'every position'} (twice), weights held ×${1 + CPU_WEIGHT_RESIDENT_OVERHEAD}`
+          : `fp32 activations of one forward pass over up to ${PREFILL_CHUNK_TOKENS} tokens per sequence plus last-position logits; attention scores assumed fused (not materialised)`,
     },
   };
 }
