@@ -23,7 +23,8 @@ import { performance } from 'node:perf_hooks';
  *   (401 when anonymous, like the Hub), 404 `RevisionNotFound` / `EntryNotFound`, 401 for a bad token
  *
  * Faults can be injected per file or route: an HTTP status (429 with `Retry-After`, 503), a connection
- * dropped after N bytes, corrupted bytes, or a range request answered with the whole file. Every request
+ * dropped after N bytes, corrupted bytes, a range request answered with the whole file, or one answered
+ * from another offset than asked (a correct Content-Range for the wrong start). Every request
  * is logged with its Range header and the bytes of body actually sent.
  */
 export interface ServedFile {
@@ -61,7 +62,9 @@ export type Fault =
   | { kind: 'status'; status: number; retryAfter?: string; times: number; route?: FaultRoute; file?: string }
   | { kind: 'drop'; afterBytes: number; times: number; file?: string; route?: FaultRoute }
   | { kind: 'corrupt'; times: number; file?: string; route?: FaultRoute }
-  | { kind: 'ignore-range'; times: number; file?: string; route?: FaultRoute };
+  | { kind: 'ignore-range'; times: number; file?: string; route?: FaultRoute }
+  /** A range request answered with 206 from `shiftBy` bytes earlier than asked (its Content-Range says so). */
+  | { kind: 'shift-range'; shiftBy: number; times: number; file?: string; route?: FaultRoute };
 
 export interface LoggedRequest {
   origin: 'hub' | 'cdn';
@@ -265,6 +268,8 @@ export class HubServer {
       if (!match) return this.error(res, 416, null, 'Invalid range');
       start = Number(match[1]);
       if (match[2]) end = Math.min(end, Number(match[2]));
+      const shift = start > 0 ? this.takeFault('shift-range', route, file.path) : undefined;
+      if (shift?.kind === 'shift-range') start = Math.max(0, start - shift.shiftBy);
       if (start >= file.size) {
         res.statusCode = 416;
         res.setHeader('Content-Range', `bytes */${file.size}`);

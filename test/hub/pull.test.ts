@@ -123,6 +123,20 @@ describe('pull from the Hub', () => {
     expect(await readFile(join(result.path, file))).toEqual(server.fileOf(REPO, file).data);
   });
 
+  it('starts over when a resumed range comes back from another offset than asked', async () => {
+    const file = 'onnx/model_q4.onnx_data';
+    server.faults.push({ kind: 'drop', afterBytes: 50_000, times: 1, file });
+    server.faults.push({ kind: 'shift-range', shiftBy: 10_000, times: 1, file });
+    const result = await hub.run(REPO);
+    const requests = server.contentRequests(file);
+    // The shifted 206 (bytes 40000-…) must not be appended after byte 50000: the partial file is discarded
+    // and the next request fetches the whole file.
+    expect(requests.map((r) => r.range)).toEqual([null, 'bytes=50000-', null]);
+    expect(requests[1]?.status).toBe(206);
+    expect(requests[2]?.status).toBe(200);
+    expect(await readFile(join(result.path, file))).toEqual(server.fileOf(REPO, file).data);
+  });
+
   it('resumes across runs from the .incomplete file left in blobs/', async () => {
     const file = 'onnx/model_q4.onnx_data';
     server.faults.push({ kind: 'drop', afterBytes: 70_000, times: 1, file });
