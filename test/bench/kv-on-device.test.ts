@@ -73,14 +73,33 @@ describe('WebGPU without an adapter', () => {
     const dir = await mkdtemp(join(tmpdir(), 'modelscout-webgpu-'));
     try {
       const model = await buildTinyModel({ arch: 'llama', dtype: 'fp32', layers: 1, dir });
+      const { detectDecoderIo } = await import('../../src/runtime/decoder-io.js');
+      let session: ort.InferenceSession | null = null;
       try {
-        const { session } = await createSession(model.modelFile, { device: 'webgpu', threads: 0, graphOptLevel: 'all' }, { kvLayout: 'growing' });
-        await session.release();
+        ({ session } = await createSession(model.modelFile, { device: 'webgpu', threads: 0, graphOptLevel: 'all' }, { kvLayout: 'growing' }));
       } catch (error) {
         const message = (error as Error).message;
         expect(message).toMatch(/^no WebGPU adapter on this machine/);
         expect(message).not.toContain('\n');
         expect((error as { suggestions?: string[] }).suggestions?.[0]).toMatch(/libvulkan1/);
+      }
+      if (session) {
+        // Loaded: it must really run on the GPU, not fall back to the CPU unnoticed. One step with an empty
+        // cache; the presents come back as GPU buffers only when WebGPU ran the graph.
+        const io = detectDecoderIo(session.inputMetadata, session.outputMetadata);
+        const feeds: Record<string, ort.Tensor> = {
+          [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from([1n]), [1, 1]),
+        };
+        if (io.attentionMask) feeds[io.attentionMask] = new ort.Tensor('int64', BigInt64Array.from([1n]), [1, 1]);
+        if (io.positionIds) feeds[io.positionIds] = new ort.Tensor('int64', BigInt64Array.from([0n]), [1, 1]);
+        for (const layer of io.layers) {
+          for (const name of [layer.pastKey, layer.pastValue]) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, io.kvHeads, 0, io.headDim]);
+        }
+        const out = await session.run(feeds);
+        expect(out[io.layers[0]!.presentKey]!.location).toBe('gpu-buffer');
+        expect(out[io.logits]!.location).toBe('cpu');
+        for (const t of Object.values(out)) t.dispose();
+        await session.release();
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
