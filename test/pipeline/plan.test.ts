@@ -39,10 +39,14 @@ describe('planning time', () => {
 
   it('scales uncalibrated predictions up, calibrated ones barely, and a measured slowdown exactly', () => {
     const base = { spec, layers: 2, variant: 'q4' as const, test, device, repetitions: 3, warmup: 1, throughputs: { ...DEFAULT_THROUGHPUTS, processSec: 0, loadBytesPerSec: Infinity } };
+    // The same efficiency figures, once as stated defaults and once fitted: only the pessimism differs.
     const calibrated = predictBenchSec({ ...base, efficiency: { decode: 0.6, prefill: 0.3, source: 'calibrated' }, slowdown: null });
-    const uncalibrated = predictBenchSec({ ...base, efficiency: undefined, slowdown: null });
+    const uncalibrated = predictBenchSec({ ...base, efficiency: { decode: 0.6, prefill: 0.3, source: 'default' }, slowdown: null });
     expect(uncalibrated / calibrated).toBeCloseTo(4 / 1.2, 6);
-    expect(predictBenchSec({ ...base, efficiency: undefined, slowdown: 2 }) / uncalibrated).toBeCloseTo(2 / 4, 6);
+    expect(predictBenchSec({ ...base, efficiency: { decode: 0.6, prefill: 0.3, source: 'default' }, slowdown: 2 }) / uncalibrated).toBeCloseTo(2 / 4, 6);
+    // Without calibration the stated CPU model is used, with the same pessimism.
+    const stated = predictBenchSec({ ...base, efficiency: undefined, slowdown: null });
+    expect(predictBenchSec({ ...base, efficiency: undefined, slowdown: 2 }) / stated).toBeCloseTo(2 / 4, 6);
   });
 
   it('builds partial models only for architectures deeper than the deeper partial depth', () => {

@@ -33,7 +33,7 @@ describe("the wizard's confirm step (pseudo-terminal)", () => {
     await session.waitFor(/\? Confirm by benchmarking the top 1 on this machine\?/);
     session.type(`y${KEYS.enter}`);
     await session.waitFor(/Report \(JSON\): /, 60_000);
-    await session.waitFor(/The same, non-interactive: modelscout recommend .*--context 64 .*--confirm/);
+    await session.waitFor(/The same, non-interactive:\s+modelscout\s+recommend[\s\S]*--context\s+64[\s\S]*--confirm/);
     expect(await session.exit).toBe(0);
     const text = session.text();
     expect(text).toMatch(/synthesizing tiny-/);
