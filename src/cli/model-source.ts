@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { ggufWeightsFromTensors, type GgufWeights } from '../estimate/gguf.js';
 import { hubModelCacheDir, resolveModel, type GgufSummary, type ResolvedModel } from '../hub/resolve-model.js';
 import { resolveHubSettings, resolveTokenPath, type HubSettings } from '../hub/settings.js';
 import { modelscoutCacheDir } from '../pipeline/calibration.js';
+import type { SynthSource } from '../onnx/synth/index.js';
 
 /** The stored Hub token (`huggingface-cli login`), when there is one. */
 export function readStoredToken(path: string): string | undefined {
@@ -47,4 +48,20 @@ export function ggufWeightsOf(gguf: GgufSummary, spec: ModelSpec): GgufWeights {
     tiedEmbeddings: spec.tieWordEmbeddings,
     vocabSize: spec.vocabSize,
   });
+}
+
+/**
+ * What `synth` builds for a reference that only the model resolver reaches — a Hub repo id or URL, or a .gguf
+ * file (its architecture) — or null for the references synth resolves itself (a catalog id, including a
+ * catalog model's Hub repo, a config.json, a folder holding one).
+ */
+export async function synthSourceOf(reference: string, catalog: ModelSpec[], version: string): Promise<SynthSource | null> {
+  const text = reference.trim();
+  const gguf = /\.gguf$/i.test(text);
+  const url = /^https?:\/\//i.test(text);
+  const known = catalog.some((m) => m.id === text.toLowerCase() || m.hfRepo?.toLowerCase() === text.toLowerCase());
+  const pathLike = existsSync(text) || text.endsWith('.json') || /^(\.{1,2}|~)?[/\\]/.test(text) || text.startsWith('~');
+  if (!gguf && !url && (known || pathLike || !text.includes('/'))) return null;
+  const [model] = await resolveModelRefs([text], catalog, version);
+  return { spec: model!.spec, raw: model!.config ?? null, label: text };
 }

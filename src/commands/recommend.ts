@@ -112,7 +112,7 @@ export default class Recommend extends BaseCommand {
 
 /**
  * The context with the models named by --model: each ranked (a GGUF as its own file, in llama.cpp), and the
- * checkpoints added to the catalog in use so --confirm can build them.
+ * architectures added to the catalog in use so --confirm can build them.
  */
 function withGivenModels(context: RecommendContext, resolved: ResolvedModel[], candidatesFrom: (typeof CANDIDATES_FROM)[number] | undefined): RecommendContext {
   if (resolved.length === 0) return candidatesFrom ? { ...context, candidatesFrom } : context;
@@ -122,6 +122,7 @@ function withGivenModels(context: RecommendContext, resolved: ResolvedModel[], c
     ...(r.gguf ? { fixed: { engine: r.gguf.engine, variant: r.gguf.fileType ?? 'mixed', gguf: ggufWeightsOf(r.gguf, r.spec) } } : {}),
   }));
   const catalog = [...context.catalog];
-  for (const m of models) if (!m.fixed && !catalog.some((c) => c.id === m.spec.id)) catalog.push(m.spec);
+  // A GGUF's spec too: --confirm measures its architecture (synthesized, as ONNX int4).
+  for (const m of models) if (!catalog.some((c) => c.id === m.spec.id)) catalog.push(m.spec);
   return { ...context, catalog, models, ...(candidatesFrom ? { candidatesFrom } : {}) };
 }

@@ -3,6 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { Args, Flags } from '@oclif/core';
 import { withInterrupts } from '../cli/interrupt.js';
 import { BaseCommand } from '../cli/base-command.js';
+import { synthSourceOf } from '../cli/model-source.js';
+import { loadCatalog } from '../catalog/index.js';
 import type { WriteProgress } from '../onnx/model-io.js';
 import { MAX_SEED, defaultSynthOutDir, planSynth, synthesizeModel, type SynthResult } from '../onnx/synth/index.js';
 import { formatBytes, formatDuration, formatInteger } from '../util/format.js';
@@ -13,10 +15,10 @@ export interface SynthCommandResult extends SynthResult {
 }
 
 export default class Synth extends BaseCommand {
-  static override summary = 'Build an ONNX decoder with the exact architecture of a catalog model or config.json, and seeded random weights.';
+  static override summary = 'Build an ONNX decoder with the exact architecture of any model reference (catalog id, Hub repo, config.json, .gguf), and seeded random weights.';
   static override description = [
     'Speed and memory of the synthetic model are those of the real architecture; its text is noise. Every report made from it says "synthetic".',
-    'MODEL is a catalog id (see `modelscout models`) or the path of a Hugging Face config.json (or a folder holding one). Supported: the Llama family (Llama, Mistral, Qwen2/2.5, SmolLM) and GPT-2; other architectures are refused with what the builder lacks.',
+    'MODEL is any model reference: a catalog id (see `modelscout models`), a Hub repo id (org/name[@revision] or its URL: its config.json is read through HF_ENDPOINT / HF_TOKEN, cached for offline use), the path of a Hugging Face config.json (or a folder holding one), or a .gguf file (the architecture in its header; the weights are not read). Supported: the Llama family (Llama, Mistral, Qwen2/2.5, SmolLM) and GPT-2; other architectures are refused in one line naming what the builder lacks.',
     'Output, laid out like an onnx-community repo: DIR/config.json (layer count as built, plus a "modelscout" block with seed and source), DIR/generation_config.json, DIR/onnx/model.onnx (fp32) or model_fp16.onnx (fp16), with weights of 1 KiB or more in model*.onnx_data. The folder appears atomically; other variants already in it are kept when they come from the same architecture, seed and depth.',
     'Default DIR: ./models/<id>-synthetic. Same seed, same bytes; --layers N builds the first N layers at full width (recorded in the metadata).',
   ].join('\n\n');
@@ -26,11 +28,13 @@ export default class Synth extends BaseCommand {
     '<%= config.bin %> synth smollm2-135m --dtype fp16 --seed 7',
     '<%= config.bin %> synth llama-3.1-8b --layers 4 --out /tmp/llama-4l',
     '<%= config.bin %> synth ./my-model/config.json --json',
+    '<%= config.bin %> synth Qwen/Qwen2.5-1.5B-Instruct --layers 4',
+    '<%= config.bin %> synth ./qwen2.5-0.5b-instruct-q4_k_m.gguf --dtype fp16',
     '<%= config.bin %> synth qwen2.5-0.5b --graph fused --max-length 4096',
   ];
 
   static override args = {
-    model: Args.string({ required: true, description: 'catalog id or path to a Hugging Face config.json' }),
+    model: Args.string({ required: true, description: 'catalog id, Hub repo id (org/name[@revision]), config.json or folder, or .gguf file' }),
   };
 
   static override flags = {
@@ -49,7 +53,8 @@ export default class Synth extends BaseCommand {
 
   async run(): Promise<SynthCommandResult> {
     const { args, flags } = await this.parse(Synth);
-    const { resolved } = await planSynth({ source: args.model, seed: flags.seed, graph: flags.graph, ...(flags.layers !== undefined ? { layers: flags.layers } : {}) });
+    const model = await synthSourceOf(args.model, loadCatalog(), this.config.version);
+    const { resolved } = await planSynth({ source: args.model, seed: flags.seed, graph: flags.graph, ...(model ? { model } : {}), ...(flags.layers !== undefined ? { layers: flags.layers } : {}) });
     const outDir = flags.out ?? defaultSynthOutDir(resolved.spec.id);
 
     const progress = this.jsonEnabled() || !process.stderr.isTTY ? undefined : new ProgressLine();
@@ -57,6 +62,7 @@ export default class Synth extends BaseCommand {
     try {
       const result = await withInterrupts((signal) => synthesizeModel({
         source: args.model,
+        ...(model ? { model } : {}),
         dtype: flags.dtype,
         seed: flags.seed,
         outDir,

@@ -57,6 +57,8 @@ export interface ResolvedModel {
   stored: StoredWeights | null;
   gguf: GgufSummary | null;
   notes: string[];
+  /** The parsed config.json where one was read (Hub, folder, config path): keys the spec does not carry. */
+  config?: Record<string, unknown>;
 }
 
 export interface ResolveModelDeps {
@@ -106,8 +108,9 @@ async function resolveLocal(path: string): Promise<ResolvedModel> {
   }
   if (info.isFile()) {
     if (/\.gguf$/i.test(full)) return resolveGguf(path);
-    const spec = modelSpecFromHfConfig(await readJson(full), { source: path });
-    return { reference: path, kind: 'config', spec, source: { path: full }, stored: null, gguf: null, notes: [] };
+    const config = await readJson(full);
+    const spec = modelSpecFromHfConfig(config, { source: path });
+    return { reference: path, kind: 'config', spec, source: { path: full }, stored: null, gguf: null, notes: [], ...configOf(config) };
   }
   const entries = await readdir(full);
   if (!entries.includes('config.json')) {
@@ -118,12 +121,17 @@ async function resolveLocal(path: string): Promise<ResolvedModel> {
     });
   }
   const configPath = join(full, 'config.json');
-  const spec = modelSpecFromHfConfig(await readJson(configPath), { source: join(path, 'config.json'), id: basename(full).toLowerCase() });
+  const config = await readJson(configPath);
+  const spec = modelSpecFromHfConfig(config, { source: join(path, 'config.json'), id: basename(full).toLowerCase() });
   const shards = await localShards(full, entries);
   const summaries: SafetensorsSummary[] = [];
   for (const shard of shards) summaries.push(await readSafetensorsHeader(join(full, shard), join(path, shard)));
   const stored = summaries.length > 0 ? { basis: 'safetensors' as const, ...mergeSummaries(summaries) } : null;
-  return withStored({ reference: path, kind: 'local-folder', spec, source: { path: full }, stored, gguf: null, notes: [] });
+  return withStored({ reference: path, kind: 'local-folder', spec, source: { path: full }, stored, gguf: null, notes: [], ...configOf(config) });
+}
+
+function configOf(config: unknown): { config?: Record<string, unknown> } {
+  return typeof config === 'object' && config !== null && !Array.isArray(config) ? { config: config as Record<string, unknown> } : {};
 }
 
 async function localShards(dir: string, entries: string[]): Promise<string[]> {
@@ -271,6 +279,7 @@ function fromRecord(record: HubRecord, reference: string, cached: boolean): Reso
     stored,
     gguf: null,
     notes: cached ? ['read from the cache (no network)'] : [],
+    ...configOf(record.config),
   });
 }
 

@@ -149,7 +149,6 @@ export function prepareWork(candidate: Candidate, options: ConfirmOptions, hub: 
   const mode = MODE_SETTINGS[options.mode];
   const test = confirmTest(options.recommendation.targets, mode.genTokens, candidate.fit === 'reduced-context' ? candidate.memory.maxContext : spec?.maxContext);
   let unmeasurable: string | null = spec ? null : `${candidate.id} is not in the catalog in use`;
-  if (candidate.engine === 'llama.cpp') unmeasurable = `it is a GGUF file (${candidate.variant ?? 'llama.cpp'}): it runs in llama.cpp, and --confirm measures ONNX Runtime models (time it with llama-bench, or give its Hub checkpoint instead)`;
   if (candidate.device.kind === 'gpu') {
     const real = options.hardware.gpus.filter((g) => g.source === 'nvidia-smi');
     if (real.length === 0) unmeasurable = 'it is recommended for a what-if GPU (--gpu / --vram), and there is none here to measure it on';
@@ -158,6 +157,9 @@ export function prepareWork(candidate: Candidate, options: ConfirmOptions, hub: 
   const notes: string[] = [];
   if (candidate.device.kind === 'gpu' && unmeasurable === null && gpuDevice === 'webgpu') {
     notes.push(`measured with WebGPU: the CUDA execution provider is not installed (${CUDA_INSTALL_HINT}); CUDA is usually faster`);
+  }
+  if (candidate.engine === 'llama.cpp') {
+    notes.push(`a GGUF file (${candidate.variant ?? 'llama.cpp'}, runs in llama.cpp): measured here is its architecture, synthesized with random weights as an ONNX int4 model in ONNX Runtime; the file's own speed in llama.cpp may differ (time it with llama-bench)`);
   }
   if (fromAlternatives) notes.push(`nothing of the ${options.recommendation.leaf.sizeClass.label} class fits here: this is one of the best alternatives below it`);
   if (candidate.format === 'int8') notes.push('int8 weights are measured as int4 (q4): modelscout quantizes to int4 only');

@@ -8,7 +8,7 @@ import { errorMessage, isModelscoutError } from '../errors.js';
 import type { FetchLike } from '../hub/types.js';
 import { pullModel, type PullResult } from '../hub/pull.js';
 import type { HubSettings } from '../hub/settings.js';
-import { synthesizeModel } from '../onnx/synth/index.js';
+import { fileSafeId, synthesizeModel } from '../onnx/synth/index.js';
 import { quantizeModel } from '../quantize/index.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
 import { CONFIRM_QUANTIZATION } from './plan.js';
@@ -107,7 +107,7 @@ export function architectureHash(spec: ModelSpec): string {
 
 /** The work-dir folder of a synthetic model: one per model, seed, depth and graph form. */
 export function syntheticModelDir(workDir: string, spec: ModelSpec, seed: number, layers: number, graph: GraphKind = 'standard'): string {
-  return join(workDir, 'models', `${spec.id}-synthetic-s${seed}-l${layers}${graph === 'fused' ? '-fused' : ''}`);
+  return join(workDir, 'models', `${fileSafeId(spec.id)}-synthetic-s${seed}-l${layers}${graph === 'fused' ? '-fused' : ''}`);
 }
 
 async function readManifest(dir: string): Promise<BuildManifest | null> {

@@ -33,6 +33,11 @@ export type { SynthDtype, BuildDecoderOptions } from './build-decoder.js';
 export interface SynthOptions {
   /** Catalog id, or a path to a config.json (or a folder holding one). */
   source: string;
+  /**
+   * The model already resolved by the caller (a Hub repo, a .gguf file: sources this layer does not reach);
+   * `source` is then not looked up.
+   */
+  model?: SynthSource;
   dtype: SynthDtype;
   /** Decoder layers to build; default all of them. */
   layers?: number;
@@ -80,21 +85,27 @@ export interface SynthResult {
 
 export const MAX_SEED = 2 ** 32 - 1;
 
-/** Default output folder for a model id (relative to the working directory). */
+/** Default output folder for a model id (relative to the working directory); a Hub id's `/` becomes `--`. */
 export function defaultSynthOutDir(id: string): string {
-  return join('models', `${id}-synthetic`);
+  return join('models', `${fileSafeId(id)}-synthetic`);
+}
+
+/** A model id as one folder name: `org/name` (Hub ids) → `org--name`, as the Hugging Face cache names repos. */
+export function fileSafeId(id: string): string {
+  return id.replace(/[/\\:]+/g, '--');
 }
 
 export function variantFileName(dtype: SynthDtype): string {
   return dtype === 'fp16' ? 'model_fp16.onnx' : 'model.onnx';
 }
 
-interface ResolvedSource {
+export interface SynthSource {
   spec: ModelSpec;
   raw: Record<string, unknown> | null;
-  /** What `modelscout.source` records: the catalog id or the config path as given. */
+  /** What `modelscout.source` records: the catalog id, the config path or the model reference as given. */
   label: string;
 }
+type ResolvedSource = SynthSource;
 
 /**
  * Resolves a catalog id, a Hugging Face repo id known to the catalog, or a config.json path (a folder
@@ -148,11 +159,11 @@ export async function resolveSynthSource(source: string, catalog?: ModelSpec[]):
 }
 
 /** Validates the request and returns what will be built (no files touched). */
-export async function planSynth(options: Pick<SynthOptions, 'source' | 'layers' | 'seed' | 'catalog' | 'graph'>): Promise<{ resolved: ResolvedSource; arch: SynthArchitecture; layers: number }> {
+export async function planSynth(options: Pick<SynthOptions, 'source' | 'model' | 'layers' | 'seed' | 'catalog' | 'graph'>): Promise<{ resolved: ResolvedSource; arch: SynthArchitecture; layers: number }> {
   if (!Number.isInteger(options.seed) || options.seed < 0 || options.seed > MAX_SEED) {
     throw new ModelscoutError('E_INPUT', `invalid seed ${JSON.stringify(options.seed)}: expected an integer from 0 to ${MAX_SEED}`);
   }
-  const resolved = await resolveSynthSource(options.source, options.catalog);
+  const resolved = options.model ?? (await resolveSynthSource(options.source, options.catalog));
   const arch = resolveSynthArchitecture(resolved.spec, resolved.raw ?? undefined);
   const layers = options.layers ?? arch.numLayers;
   if (!Number.isInteger(layers) || layers < 1 || layers > arch.numLayers) {
