@@ -28,9 +28,9 @@ const sim = await startSimProcess(['--decode-base-ms', '5', '--decode-per-seq-ms
 const dir = await mkdtemp(join(tmpdir(), 'modelscout-serve-client-'));
 try {
   process.stdout.write(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (2 shared cores)\n`);
-  process.stdout.write('| concurrency | workers | chunks/s | TTFT Δ p99 ms | ITL Δ p99 ms | E2EL Δ p99 ms | client ELD p99 ms | client-limited | load 1m |\n|---:|---:|---:|---:|---:|---:|---:|---|---:|\n');
+  process.stdout.write('| concurrency | workers | chunks/s | TTFT Δ p99 ms | ITL Δ p99 ms | E2EL Δ p99 ms | send→receipt p99 ms | write→read p99 ms | client ELD p99 ms | client-limited | load 1m |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n');
   for (const c of levels) {
-    const rows: { rate: number; ttft: number; itl: number; e2el: number; eld: number; limited: boolean; load: number }[] = [];
+    const rows: { rate: number; ttft: number; itl: number; e2el: number; up: number; down: number; eld: number; limited: boolean; load: number }[] = [];
     for (let k = 0; k < repeats; k += 1) {
       await fetch(`${sim.url}/sim/records`, { method: 'DELETE' });
       const detailed = join(dir, `c${c}-${k}.jsonl`);
@@ -42,6 +42,8 @@ try {
       const dT: number[] = [];
       const dI: number[] = [];
       const dE: number[] = [];
+      const up: number[] = [];
+      const down: number[] = [];
       let chunks = 0;
       let first = Number.POSITIVE_INFINITY;
       let last = 0;
@@ -52,15 +54,18 @@ try {
         dT.push(Math.abs((r.chunk_at_ms[0] as number) - r.sent_at_ms - ((sent[0] as number) - s.received_at_ms)));
         dE.push(Math.abs((r.chunk_at_ms[r.chunk_at_ms.length - 1] as number) - r.sent_at_ms - ((sent[sent.length - 1] as number) - s.received_at_ms)));
         for (let i = 1; i < sent.length; i += 1) dI.push(Math.abs((r.chunk_at_ms[i] as number) - (r.chunk_at_ms[i - 1] as number) - ((sent[i] as number) - (sent[i - 1] as number))));
+        // Absolute transit on the shared clock: client send → server receipt, and server write → client read.
+        up.push(s.received_at_ms - r.sent_at_ms);
+        for (let i = 0; i < sent.length; i += 1) down.push((r.chunk_at_ms[i] as number) - (sent[i] as number));
         chunks += r.chunk_at_ms.length;
         first = Math.min(first, r.sent_at_ms);
         last = Math.max(last, r.end_at_ms);
       }
       const level = report.levels[0];
-      rows.push({ rate: (chunks / (last - first)) * 1000, ttft: p99(dT), itl: p99(dI), e2el: p99(dE), eld: level?.client.event_loop_delay_ms?.p99 ?? Number.NaN, limited: level?.client.limited ?? true, load: loadavg()[0] ?? 0 });
+      rows.push({ rate: (chunks / (last - first)) * 1000, ttft: p99(dT), itl: p99(dI), e2el: p99(dE), up: p99(up), down: p99(down), eld: level?.client.event_loop_delay_ms?.p99 ?? Number.NaN, limited: level?.client.limited ?? true, load: loadavg()[0] ?? 0 });
     }
     const m = (f: (r: (typeof rows)[number]) => number): string => median(rows.map(f)).toFixed(2);
-    process.stdout.write(`| ${c} | ${workers} | ${m((r) => r.rate)} | ${m((r) => r.ttft)} | ${m((r) => r.itl)} | ${m((r) => r.e2el)} | ${m((r) => r.eld)} | ${rows.filter((r) => r.limited).length}/${rows.length} | ${m((r) => r.load)} |\n`);
+    process.stdout.write(`| ${c} | ${workers} | ${m((r) => r.rate)} | ${m((r) => r.ttft)} | ${m((r) => r.itl)} | ${m((r) => r.e2el)} | ${m((r) => r.up)} | ${m((r) => r.down)} | ${m((r) => r.eld)} | ${rows.filter((r) => r.limited).length}/${rows.length} | ${m((r) => r.load)} |\n`);
   }
 } finally {
   await sim.stop();
