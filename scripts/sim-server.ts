@@ -17,6 +17,7 @@ const { values } = parseArgs({
     'api-key': { type: 'string' },
     fault: { type: 'string', default: 'none' },
     'fault-every': { type: 'string', default: '1' },
+    'prefix-cache': { type: 'boolean', default: false },
   },
 });
 const num = (k: keyof typeof values): number => {
@@ -38,6 +39,7 @@ const sim = new SimServer({
   api_key: values['api-key'] ?? null,
   fault: values.fault as SimFault,
   fault_every: Math.max(1, Math.floor(num('fault-every'))),
+  prefix_cache: values['prefix-cache'] === true,
 });
 const url = await sim.listen(num('port'));
 process.stdout.write(`${JSON.stringify({ url, model: sim.options.model, latency: sim.options.latency, tokens_per_chunk: sim.options.tokens_per_chunk })}\n`);

@@ -49,6 +49,13 @@ export interface SimOptions {
   api_key: string | null;
   fault: SimFault;
   fault_every: number;
+  /**
+   * Prefix caching: prefill is charged only for the prompt tokens past the longest prefix shared with an
+   * earlier prompt (whole tokens of the word-level tokenizer), as engines with a prefix cache do.
+   */
+  prefix_cache: boolean;
+  /** Keep each request's prompt text in its record (tests that check what was sent). */
+  record_prompts: boolean;
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
@@ -62,6 +69,8 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   api_key: null,
   fault: 'none',
   fault_every: 1,
+  prefix_cache: false,
+  record_prompts: false,
 };
 
 /** The server's own account of one request. */
@@ -70,6 +79,10 @@ export interface SimRecord {
   received_at_ms: number;
   admitted_at_ms: number | null;
   prompt_tokens: number;
+  /** Prompt tokens answered from the prefix cache (0 without one). */
+  cached_tokens: number;
+  /** The prompt as received (only with `record_prompts`). */
+  prompt?: string;
   max_tokens: number;
   /** Time each content chunk was written, and how many tokens it carried. */
   chunk_sent_at_ms: number[];
@@ -88,6 +101,8 @@ interface Sequence {
   pendingTokens: number;
   closed: boolean;
   fault: SimFault;
+  /** The prompt's token ids (kept only with a prefix cache). */
+  promptIds: number[];
 }
 
 const OUTPUT_WORDS = ['alpha', 'beta', 'gamma', 'delta', 'omega', 'sigma', 'kappa', 'theta'];
@@ -97,6 +112,8 @@ export class SimServer {
   readonly records: SimRecord[] = [];
   private readonly server: Server;
   private readonly queue: Sequence[] = [];
+  /** Prompts seen, for the prefix cache (the most recent 256). */
+  private readonly cachedPrompts: number[][] = [];
   private running: Sequence[] = [];
   private timer: NodeJS.Timeout | null = null;
   private nextDeadline = 0;
@@ -127,6 +144,21 @@ export class SimServer {
   }
 
   /** Step time for `running` sequences of which the admitted ones bring `prefillTokens` prompt tokens. */
+  /** Tokens of `ids` that an earlier prompt shares from the start; remembers `ids` for later prompts. */
+  private cachePrefix(ids: number[]): number {
+    let best = 0;
+    for (const prev of this.cachedPrompts) {
+      let n = 0;
+      const max = Math.min(prev.length, ids.length);
+      while (n < max && prev[n] === ids[n]) n += 1;
+      best = Math.max(best, n);
+    }
+    this.cachedPrompts.push(ids);
+    if (this.cachedPrompts.length > 256) this.cachedPrompts.shift();
+    // The last prompt token is always computed (its logits start the answer).
+    return Math.min(best, Math.max(0, ids.length - 1));
+  }
+
   stepMs(running: number, prefillTokens: number): number {
     const l = this.options.latency;
     return l.decode_base_ms + l.decode_per_seq_ms * running + l.prefill_ms_per_token * prefillTokens;
@@ -238,6 +270,8 @@ export class SimServer {
       received_at_ms: receivedAt,
       admitted_at_ms: null,
       prompt_tokens: this.tokenize(promptText).length,
+      cached_tokens: 0,
+      ...(this.options.record_prompts ? { prompt: promptText } : {}),
       max_tokens: maxTokens,
       chunk_sent_at_ms: [],
       chunk_tokens: [],
@@ -247,7 +281,7 @@ export class SimServer {
     this.records.push(record);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.flushHeaders();
-    const seq: Sequence = { record, res, chat, includeUsage: streamOptions?.include_usage === true, generated: 0, pendingTokens: 0, closed: false, fault };
+    const seq: Sequence = { record, res, chat, includeUsage: streamOptions?.include_usage === true, generated: 0, pendingTokens: 0, closed: false, fault, promptIds: this.options.prefix_cache ? this.tokenize(promptText) : [] };
     res.on('close', () => {
       seq.closed = true;
     });
@@ -299,6 +333,7 @@ export class SimServer {
       const s = this.queue.shift() as Sequence;
       if (s.closed) continue;
       s.record.admitted_at_ms = epochMs();
+      if (this.options.prefix_cache) s.record.cached_tokens = this.cachePrefix(s.promptIds);
       if (s.chat && this.options.role_chunk) this.send(s, [this.chunkJson(s, '', null, true)], false);
       this.running.push(s);
       admitted.push(s);
@@ -307,7 +342,7 @@ export class SimServer {
       this.timer = null;
       return;
     }
-    const prefill = admitted.reduce((a, s) => a + s.record.prompt_tokens, 0);
+    const prefill = admitted.reduce((a, s) => a + s.record.prompt_tokens - s.record.cached_tokens, 0);
     const batch = this.running.length;
     this.nextDeadline += this.stepMs(batch, prefill);
     const delay = Math.max(0, this.nextDeadline - epochMs());
