@@ -1,4 +1,4 @@
-import { Command, Errors } from '@oclif/core';
+import { Command, Errors, Interfaces } from '@oclif/core';
 import { EXIT_CODES, ModelscoutError, errorMessage, isModelscoutError } from '../errors.js';
 import { fitToWidth, terminalWidth } from '../ui/layout.js';
 
@@ -14,6 +14,17 @@ export abstract class BaseCommand extends Command {
     process.stderr.write(`${fitToWidth(message, terminalWidth(process.stderr))}\n`);
   }
 
+  /** oclif's parse, then the checks every command shares: `--json` and `--format` must not disagree. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- oclif's own bounds (FlagOutput / ArgOutput)
+  protected override async parse<F extends Record<string, any>, B extends Record<string, any>, A extends Record<string, any>>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const parsed = await super.parse(options, argv);
+    checkJsonAgainstFormat(parsed.flags, parsed.metadata);
+    return parsed;
+  }
+
   protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
     const described = describeError(error);
     if (process.env.DEBUG && error.stack) process.stderr.write(`${error.stack}\n`);
@@ -24,6 +35,19 @@ export abstract class BaseCommand extends Command {
     for (const suggestion of described.suggestions) process.stderr.write(`  Try this: ${suggestion}\n`);
     this.exit(described.exitCode);
   }
+}
+
+/**
+ * `--json` is the same as `--format json`: given together with another `--format` (typed, not the default)
+ * the request is contradictory, a usage error rather than one of them silently winning.
+ */
+export function checkJsonAgainstFormat(flags: Record<string, unknown>, metadata: Interfaces.ParserOutput['metadata']): void {
+  const format = flags.format;
+  if (flags.json !== true || typeof format !== 'string' || format === 'json') return;
+  if (metadata.flags.format?.setFromDefault) return;
+  throw new ModelscoutError('E_USAGE', `--json and --format ${format} disagree`, {
+    suggestions: [`Pass one of them: --json (the same as --format json) or --format ${format}.`],
+  });
 }
 
 interface DescribedError {

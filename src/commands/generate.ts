@@ -9,13 +9,13 @@ import { invalidValue } from '../errors.js';
 export default class Generate extends BaseCommand {
   static override summary = 'Greedy generation from text or token ids through the benchmark loop: the text, the ids and when each token arrived.';
   static override description =
-    'Prefill the prompt, then decode --max-new tokens greedily with the KV cache (never stopping at EOS), exactly as `bench` does. Prints the generated ids and the time each token became available. Use it to check a model and the loop: the same model and prompt always give the same ids.\n\nText (--prompt) is tokenized offline with the tokenizer.json in the model folder (every model pulled from the Hub has one); --chat wraps it as a user message in the model\'s chat template. The generated text is printed up to the first end-of-sequence token. Synthetic models have no tokenizer: give them --prompt-ids.';
+    'Prefill the prompt, then decode --gen-tokens tokens greedily with the KV cache (never stopping at EOS), exactly as `bench` does. Prints the generated ids and the time each token became available. Use it to check a model and the loop: the same model and prompt always give the same ids.\n\nText (--prompt) is tokenized offline with the tokenizer.json in the model folder (every model pulled from the Hub has one); --chat wraps it as a user message in the model\'s chat template. The generated text is printed up to the first end-of-sequence token. Synthetic models have no tokenizer: give them --prompt-ids.';
 
   static override examples = [
-    '<%= config.bin %> generate ~/.cache/huggingface/hub/models--onnx-community--SmolLM2-135M-Instruct/snapshots/<commit> --prompt "The capital of France is" --max-new 16',
-    '<%= config.bin %> generate ./SmolLM2-135M-Instruct --prompt "Name three colours." --chat --max-new 32',
-    '<%= config.bin %> generate models/smollm2-135m-synthetic --prompt-ids 1,17,42 --max-new 24',
-    '<%= config.bin %> generate ./model/onnx/model_q4.onnx --prompt-ids 1,17,42 --max-new 8 --json',
+    '<%= config.bin %> generate ~/.cache/huggingface/hub/models--onnx-community--SmolLM2-135M-Instruct/snapshots/<commit> --prompt "The capital of France is" --gen-tokens 16',
+    '<%= config.bin %> generate ./SmolLM2-135M-Instruct --prompt "Name three colours." --chat --gen-tokens 32',
+    '<%= config.bin %> generate models/smollm2-135m-synthetic --prompt-ids 1,17,42 --gen-tokens 24',
+    '<%= config.bin %> generate ./model/onnx/model_q4.onnx --prompt-ids 1,17,42 --gen-tokens 8 --json',
   ];
 
   static override args = {
@@ -26,7 +26,7 @@ export default class Generate extends BaseCommand {
     prompt: Flags.string({ description: "prompt text, tokenized with the model folder's tokenizer.json" }),
     chat: Flags.boolean({ description: "apply the model's chat template to --prompt (one user message)" }),
     'prompt-ids': Flags.string({ description: 'prompt token ids, comma-separated, e.g. 1,17,42 (models without a tokenizer)' }),
-    'max-new': Flags.integer({ min: 1, max: 100_000, default: 24, description: 'tokens to generate' }),
+    'gen-tokens': Flags.integer({ aliases: ['max-new'], min: 1, max: 100_000, default: 24, description: 'tokens to generate (decode steps; EOS does not stop them)' }),
     variant: Flags.string({ description: 'fp32, fp16 or q4 [default: fp32 when present]' }),
     device: Flags.option({ options: DEVICES, default: 'cpu' as const, description: 'execution provider' })(),
     threads: Flags.integer({ min: 0, default: 0, description: 'intra-op threads (0 = onnxruntime default)' }),
@@ -46,7 +46,7 @@ export default class Generate extends BaseCommand {
       promptIds: flags['prompt-ids'] === undefined ? undefined : parseIntegerList(flags['prompt-ids'], '--prompt-ids', 0),
       prompt: flags.prompt,
       chat: flags.chat,
-      maxNew: flags['max-new'],
+      maxNew: flags['gen-tokens'],
     });
     if (!this.jsonEnabled()) {
       const label = `${report.model.id}${report.model.synthetic ? ' (synthetic)' : ''} ${report.variant} on ${report.device}`;

@@ -112,7 +112,7 @@ describe('modelscout bench', () => {
   });
 
   it('fails a threshold with exit 1', async () => {
-    const r = await cli(['bench', good, '--tests', 'tg4', '--repetitions', '2', '--warmup', '0', '--min-decode-tps', '1e12']);
+    const r = await cli(['bench', good, '--tests', 'tg4', '--repetitions', '2', '--warmup', '0', '--target-tps', '1e12']);
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toMatch(/threshold breached: .*decode_tps/);
   });
@@ -205,7 +205,7 @@ describe('modelscout bench', () => {
 
 describe('modelscout generate', () => {
   it('prints the greedy ids of the loop, equal to full recomputation', async () => {
-    const r = await cli(['generate', good, '--prompt-ids', '1,17,42', '--max-new', '8', '--json']);
+    const r = await cli(['generate', good, '--prompt-ids', '1,17,42', '--gen-tokens', '8', '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { ids: number[]; token_times_ms: number[]; model: { synthetic: boolean } };
     const { session } = await createSession(join(good, 'onnx', 'model.onnx'), { device: 'cpu', threads: 1, graphOptLevel: 'all' });
@@ -213,7 +213,7 @@ describe('modelscout generate', () => {
     expect(out.ids).toEqual(await generateByRecompute(loop, [1, 17, 42], 8));
     expect(out.token_times_ms).toHaveLength(8);
     expect(out.model.synthetic).toBe(true);
-    const text = await cli(['generate', good, '--prompt-ids', '1,17,42', '--max-new', '8']);
+    const text = await cli(['generate', good, '--prompt-ids', '1,17,42', '--gen-tokens', '8']);
     expect(text.stdout).toContain(`ids: ${out.ids.join(',')}`);
   });
 
@@ -222,11 +222,11 @@ describe('modelscout generate', () => {
     await cp(good, folder, { recursive: true });
     await writeTokenizer(folder, wordLevelTokenizer(128), tokenizerConfig({ chat_template: BOS_TEMPLATE }));
     const tokenizer = await loadTokenizer(folder);
-    const r = await cli(['generate', folder, '--prompt', 'The cat sat on the mat', '--max-new', '12', '--json']);
+    const r = await cli(['generate', folder, '--prompt', 'The cat sat on the mat', '--gen-tokens', '12', '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as GenerateReport;
     expect(out.prompt_ids).toEqual([1, 3, 4, 5, 6, 3, 7]);
-    const byIds = JSON.parse((await cli(['generate', folder, '--prompt-ids', out.prompt_ids.join(','), '--max-new', '12', '--json'])).stdout) as GenerateReport;
+    const byIds = JSON.parse((await cli(['generate', folder, '--prompt-ids', out.prompt_ids.join(','), '--gen-tokens', '12', '--json'])).stdout) as GenerateReport;
     expect(out.ids).toEqual(byIds.ids);
     expect(byIds.text).toBeNull();
     const stop = out.ids.indexOf(2);
@@ -234,7 +234,7 @@ describe('modelscout generate', () => {
     expect(out.text?.text).toBe(tokenizer.decode(stop < 0 ? out.ids : out.ids.slice(0, stop)));
     expect(out.text?.text.split(' ').length).toBe(stop < 0 ? 12 : stop);
 
-    const chat = await cli(['generate', folder, '--prompt', 'hello world', '--chat', '--max-new', '4']);
+    const chat = await cli(['generate', folder, '--prompt', 'hello world', '--chat', '--gen-tokens', '4']);
     expect(chat.exitCode, chat.stderr).toBe(0);
     expect(chat.stdout).toContain('prompt: "<s>user : hello world assistant :"');
     expect(chat.stdout).toMatch(/^text: /m);

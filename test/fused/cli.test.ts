@@ -66,7 +66,7 @@ describe('synth --graph fused, quantize, generate', () => {
     const generated: number[][] = [];
     const layouts: string[] = [];
     for (const d of [fusedDir, standardDir]) {
-      const g = await run(['generate', d, '--variant', 'q4', '--prompt-ids', '5,17,42,99', '--max-new', '8', '--json']);
+      const g = await run(['generate', d, '--variant', 'q4', '--prompt-ids', '5,17,42,99', '--gen-tokens', '8', '--json']);
       expect(g.exitCode, String(g.stderr)).toBe(0);
       const out = JSON.parse(String(g.stdout)) as { ids: number[]; kv_layout: string };
       generated.push(out.ids);

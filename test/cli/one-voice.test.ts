@@ -1,0 +1,89 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTinyModel } from '../helpers/tiny-model.js';
+
+/** One name per idea across commands; renamed flags keep their old names as hidden aliases. */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+function cli(args: string[]) {
+  return execa(process.execPath, ['bin/run.js', ...args], { cwd: ROOT, reject: false, stdin: 'ignore', env: { NO_COLOR: '1' } });
+}
+
+let dir: string;
+let model: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'modelscout-one-voice-'));
+  model = (await buildTinyModel({ arch: 'llama', layers: 1, dir: join(dir, 'tiny') })).outDir;
+}, 60_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const TG = ['--tests', 'pp4+tg2', '--repetitions', '1', '--warmup', '0', '--threads', '1', '--json'];
+
+describe('renamed flags', () => {
+  it.each([
+    ['--target-tps', '1e12', 'decode_tps'],
+    ['--min-decode-tps', '1e12', 'decode_tps'],
+    ['--max-ttft', '1e-9', 'ttft_ms'],
+    ['--max-ttft-ms', '1e-9', 'ttft_ms'],
+  ])('bench %s sets the threshold', async (flag, value, metric) => {
+    const r = await cli(['bench', model, ...TG, flag, value]);
+    expect(r.exitCode, r.stderr).toBe(1);
+    const report = JSON.parse(r.stdout) as { outcome: { reasons: string[] } };
+    expect(report.outcome.reasons.join(' ')).toContain(metric);
+  }, 60_000);
+
+  it.each(['--gen-tokens', '--max-new'])('generate %s sets the number of tokens', async (flag) => {
+    const r = await cli(['generate', model, '--prompt-ids', '1,2,3', flag, '3', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { ids: number[] }).ids).toHaveLength(3);
+  }, 60_000);
+
+  it('a bad value is reported under the new name', async () => {
+    const r = await cli(['bench', model, '--min-decode-tps', '0']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe('Error: invalid --target-tps "0": expected a number greater than 0');
+  });
+
+  it('help shows only the new names', async () => {
+    const bench = (await cli(['bench', '--help'])).stdout;
+    expect(bench).toContain('--target-tps');
+    expect(bench).toContain('--max-ttft');
+    expect(bench).not.toMatch(/min-decode-tps|max-ttft-ms/);
+    const generate = (await cli(['generate', '--help'])).stdout;
+    expect(generate).toContain('--gen-tokens');
+    expect(generate).not.toContain('max-new');
+  });
+});
+
+describe('--json and --format', () => {
+  it.each([
+    ['tree', '--format', 'mermaid'],
+    ['tree', '--format', 'text'],
+    ['compare', 'a.json', 'b.json', '--format', 'markdown'],
+    ['bench', 'model', '--format', 'table'],
+  ])('%s: --json with a different --format is a usage error', async (...args) => {
+    const r = await cli([...args, '--json']);
+    expect(r.exitCode).toBe(2);
+    const format = args[args.length - 1]!;
+    expect(r.stderr.split('\n')[0]).toBe(`Error: --json and --format ${format} disagree`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('agreeing is fine', async () => {
+    const both = await cli(['tree', '--format', 'json', '--json']);
+    expect(both.exitCode, both.stderr).toBe(0);
+    const alone = await cli(['tree', '--json']);
+    expect(JSON.parse(both.stdout)).toEqual(JSON.parse(alone.stdout));
+    const mermaid = await cli(['tree', '--format', 'mermaid']);
+    expect(mermaid.exitCode).toBe(0);
+    expect(mermaid.stdout).toMatch(/^flowchart/m);
+  });
+});
