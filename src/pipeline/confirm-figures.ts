@@ -106,11 +106,13 @@ function estimateFigures(run: ConfirmRun, w: Work, variant: ConfirmVariant): Est
  */
 function estimateAt(run: ConfirmRun, w: Work, variant: ConfirmVariant, layers: number): EstimatedFigures {
   const format = formatOfVariant(variant);
-  const efficiency: Efficiency | undefined = run.initialLookup(w.device, format, measuredGraph(w));
+  // The graph form measured (fused where synth builds one, a pulled export as it is) is the one estimated.
+  const graph = measuredGraph(w);
+  const efficiency: Efficiency | undefined = run.initialLookup(w.device, format, graph);
   const B = w.test.batch_size;
   const spec: ModelSpec = layers === w.spec.numLayers ? w.spec : { ...w.spec, numLayers: layers };
-  const speed = estimateSpeed({ spec, format, context: w.test.n_prompt, promptTokens: w.test.n_prompt, concurrency: B, device: w.device, ...(efficiency ? { efficiency } : {}) });
-  const fit = fitMemory({ spec, format, context: w.test.n_prompt + w.test.n_gen, concurrency: B, device: w.device });
+  const speed = estimateSpeed({ spec, format, context: w.test.n_prompt, promptTokens: w.test.n_prompt, concurrency: B, device: w.device, graph, ...(efficiency ? { efficiency } : {}) });
+  const fit = fitMemory({ spec, format, context: w.test.n_prompt + w.test.n_gen, concurrency: B, device: w.device, graph });
   return {
     decodeTokPerSecPerStream: speed.decodeTokPerSec?.value ?? null,
     ttftMs: speed.ttftMs ? speed.ttftMs.value * B : null,

@@ -12,6 +12,8 @@ import type { ConfirmReport } from '../../src/recommend/confirm-report.js';
 import type { BenchReport } from '../../src/report/schema.js';
 import { acceleratorInfo, findAccelerator } from '../../src/hardware/accelerators.js';
 import { recommend } from '../../src/recommend/recommend.js';
+import { estimateSpeed } from '../../src/estimate/index.js';
+import { cpuTarget } from '../../src/hardware/device.js';
 import { DEEP_CATALOG, GiB, constructedResult, tinyRecommendation, type TinySetup } from './helpers.js';
 
 const dirs: string[] = [];
@@ -81,6 +83,14 @@ describe('confirmRecommendation on tiny synthetic candidates (real synth, quanti
       expect(c.source.paths[0]!.endsWith('-fused'), c.id).toBe(fused);
       expect(c.source.reason.includes('fused graph'), c.id).toBe(fused);
       for (const m of c.measurements) expect(m.results[0]!.kv_cache?.update, c.id).toBe(fused ? 'appended' : 'concatenated');
+      // The estimate beside each measurement is for the graph form measured (the CPU model has a term for it).
+      const spec = setup.catalog.find((s) => s.id === c.id)!;
+      for (const m of c.measurements) {
+        const format = m.variant === 'q4' ? 'q4' : 'fp32';
+        const estimate = (graph: 'fused' | 'standard') => estimateSpeed({ spec, format, context: 64, promptTokens: 64, concurrency: 1, device: cpuTarget(setup.hardware), graph }).decodeTokPerSec?.value;
+        expect(m.estimated.decodeTokPerSecPerStream, c.id).toBeCloseTo(estimate(fused ? 'fused' : 'standard')!, 6);
+        if (fused) expect(m.estimated.decodeTokPerSecPerStream, c.id).not.toBeCloseTo(estimate('standard')!, 3);
+      }
     }
     expect(first.candidates.map((c) => c.id)).toContain('tiny-llama-b');
     expect(first.calibration.samplesAdded).toBe(6);
