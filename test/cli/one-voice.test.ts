@@ -87,3 +87,43 @@ describe('--json and --format', () => {
     expect(mermaid.stdout).toMatch(/^flowchart/m);
   });
 });
+
+describe('topics and mistyped commands', () => {
+  it('the root help describes each topic with its own text', async () => {
+    const r = await cli(['--help']);
+    const topics = r.stdout.split('\nCOMMANDS\n')[0]!.split('\nTOPICS\n')[1]!.replace(/\s+/g, ' ');
+    expect(topics).toContain('calibration The efficiencies fitted to this machine by recommend --confirm: show them, or reset them');
+    expect(topics).toContain('cache The Hugging Face hub cache');
+    expect(topics).toContain('models The model catalog');
+    // Not a subcommand's text.
+    expect(topics).not.toContain('Forget the measured efficiencies');
+    expect(topics).not.toContain('List the models in the Hugging Face cache');
+  });
+
+  it.each([
+    [['recomend'], 'did you mean `modelscout recommend`?'],
+    [['calibration', 'shw'], 'did you mean `modelscout calibration show`'],
+    [['serve'], 'did you mean `modelscout serve-bench`?'],
+    [['benchh', './model', '--json'], 'unknown command "benchh": did you mean `modelscout bench`?'],
+  ])('%j gets one line with the closest command, exit 2', async (args, hint) => {
+    const r = await cli(args);
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^Error: unknown command "/);
+    expect(lines[0]).toContain(hint);
+  });
+
+  it('a command far from every name gets no guess', async () => {
+    const r = await cli(['xyzzy']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim()).toBe('Error: unknown command "xyzzy" (`modelscout --help` lists them)');
+  });
+
+  it('a mistyped catalog id gets the closest ids', async () => {
+    const r = await cli(['models', 'show', 'llama-3.1-8']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.split('\n')[0]).toMatch(/unknown model "llama-3\.1-8": did you mean llama-3\.1-8b/);
+  });
+});
