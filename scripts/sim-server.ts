@@ -1,9 +1,11 @@
 /**
  * Runs the simulated OpenAI-compatible server by hand: `npm run sim-server -- --port 8100 --decode-base-ms 5`.
- * Prints its URL and the latency model on stdout, serves until Ctrl-C. Binds to 127.0.0.1 only.
+ * `--tp 8 --pp 2` state the layout it simulates (its latency model and KV pool change with it; see
+ * src/serve/sim/server.ts). Prints its URL, the latency model and the topology on stdout, serves until Ctrl-C.
+ * Binds to 127.0.0.1 only.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_LATENCY_MODEL, SIM_FAULTS, SimServer, type SimFault } from '../src/serve/sim/server.js';
+import { DEFAULT_LATENCY_MODEL, DEFAULT_SIM_TOPOLOGY, SIM_FAULTS, SimServer, type SimFault } from '../src/serve/sim/server.js';
 
 const { values } = parseArgs({
   options: {
@@ -14,6 +16,12 @@ const { values } = parseArgs({
     'decode-per-seq-ms': { type: 'string', default: String(DEFAULT_LATENCY_MODEL.decode_per_seq_ms) },
     'max-batch': { type: 'string', default: String(DEFAULT_LATENCY_MODEL.max_batch) },
     'tokens-per-chunk': { type: 'string', default: '1' },
+    tp: { type: 'string', default: String(DEFAULT_SIM_TOPOLOGY.tp) },
+    pp: { type: 'string', default: String(DEFAULT_SIM_TOPOLOGY.pp) },
+    layers: { type: 'string', default: String(DEFAULT_SIM_TOPOLOGY.layers) },
+    'allreduce-ms': { type: 'string', default: String(DEFAULT_SIM_TOPOLOGY.allreduce_ms) },
+    'stage-send-ms': { type: 'string', default: String(DEFAULT_SIM_TOPOLOGY.stage_send_ms) },
+    'kv-tokens-per-gpu': { type: 'string', default: String(DEFAULT_SIM_TOPOLOGY.kv_tokens_per_gpu) },
     'api-key': { type: 'string' },
     fault: { type: 'string', default: 'none' },
     'fault-every': { type: 'string', default: '1' },
@@ -36,13 +44,21 @@ const sim = new SimServer({
   model: values.model as string,
   latency: { prefill_ms_per_token: num('prefill-ms-per-token'), decode_base_ms: num('decode-base-ms'), decode_per_seq_ms: num('decode-per-seq-ms'), max_batch: Math.max(1, Math.floor(num('max-batch'))) },
   tokens_per_chunk: Math.max(1, Math.floor(num('tokens-per-chunk'))),
+  topology: {
+    tp: Math.max(1, Math.floor(num('tp'))),
+    pp: Math.max(1, Math.floor(num('pp'))),
+    layers: Math.max(1, Math.floor(num('layers'))),
+    allreduce_ms: num('allreduce-ms'),
+    stage_send_ms: num('stage-send-ms'),
+    kv_tokens_per_gpu: Math.max(1, Math.floor(num('kv-tokens-per-gpu'))),
+  },
   api_key: values['api-key'] ?? null,
   fault: values.fault as SimFault,
   fault_every: Math.max(1, Math.floor(num('fault-every'))),
   prefix_cache: values['prefix-cache'] === true,
 });
 const url = await sim.listen(num('port'));
-process.stdout.write(`${JSON.stringify({ url, model: sim.options.model, latency: sim.options.latency, tokens_per_chunk: sim.options.tokens_per_chunk })}\n`);
+process.stdout.write(`${JSON.stringify({ url, model: sim.options.model, latency: sim.options.latency, topology: sim.options.topology, tokens_per_chunk: sim.options.tokens_per_chunk })}\n`);
 const stop = (): void => {
   void sim.close().then(() => process.exit(0));
 };

@@ -4,7 +4,9 @@
  */
 import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
-import { EXIT_CODES } from '../errors.js';
+import { EXIT_CODES, ModelscoutError } from '../errors.js';
+import { parseStatedTopology, type StatedTopology } from '../estimate/index.js';
+import { parseEndpointBindings, type EndpointBinding } from '../pipeline/confirm-endpoint.js';
 import { CALIBRATION_ENV } from '../pipeline/calibration.js';
 import { MODE_SETTINGS } from '../pipeline/plan.js';
 import type { ConfirmFlags, PipelineEnvironment } from '../pipeline/run.js';
@@ -24,7 +26,7 @@ export const confirmFlags = {
   quick: Flags.boolean({ description: `with --confirm: fewer runs and tokens (${modeSummary('quick')})`, exclusive: ['thorough'], helpGroup: 'CONFIRM' }),
   thorough: Flags.boolean({ description: `with --confirm: more runs and tokens (${modeSummary('thorough')}, deeper partial models, fidelity check)`, exclusive: ['quick'], helpGroup: 'CONFIRM' }),
   budget: Flags.integer({ description: `with --confirm: seconds the measurements are planned to fit in (default ${MODE_SETTINGS.standard.budgetSec}; --quick ${MODE_SETTINGS.quick.budgetSec}, --thorough ${MODE_SETTINGS.thorough.budgetSec})`, min: 1, helpValue: 'SECONDS', helpGroup: 'CONFIRM' }),
-  'price-per-hour': Flags.string({ description: 'with --confirm: what this machine costs per hour (USD), for the cost per million generated tokens', helpValue: 'USD', helpGroup: 'CONFIRM' }),
+  'price-per-hour': Flags.string({ description: 'with --confirm: what this machine (with --endpoint: the whole deployment) costs per hour (USD), for the cost per million generated tokens', helpValue: 'USD', helpGroup: 'CONFIRM' }),
   graph: Flags.option({
     options: ['auto', 'standard', 'fused'] as const,
     default: 'auto' as const,
@@ -34,6 +36,35 @@ export const confirmFlags = {
   'work-dir': Flags.string({ description: 'with --confirm: where models are built and kept for the next run (default $XDG_CACHE_HOME/modelscout/confirm)', helpValue: 'DIR', helpGroup: 'CONFIRM' }),
   calibration: Flags.string({ description: `calibration file the estimates use and --confirm updates (default $${CALIBRATION_ENV}, else $XDG_CACHE_HOME/modelscout/calibration.json)`, helpValue: 'FILE', helpGroup: 'CONFIRM' }),
 };
+
+/** `recommend --confirm` on deployments: the servers of candidates and the layout they run. */
+export const endpointFlags = {
+  endpoint: Flags.string({
+    multiple: true,
+    helpValue: '[ID=]URL',
+    description:
+      'with --confirm: measure a candidate on the OpenAI-compatible server that serves it (repeatable): ID=URL binds that candidate, a bare URL the best ranked one not bound yet; prompt = the context, concurrency = the target and a sweep around it, through serve-bench. Candidates without a server are measured here. Key: OPENAI_API_KEY',
+    helpGroup: 'CONFIRM',
+  }),
+  topology: Flags.string({
+    helpValue: 'tp=N[,pp=N][,dp=N][,gpu=KEY]',
+    description: 'with --endpoint: the layout the deployment runs (e.g. tp=8 or tp=8,pp=2,gpu=H100-80GB; gpu defaults to --gpu); its per-GPU memory, fit and speed estimate are shown beside the measured figures',
+    helpGroup: 'CONFIRM',
+  }),
+};
+
+/** The servers and stated layout of `--endpoint` / `--topology`, checked before anything runs. */
+export function endpointFlagsFrom(flags: { endpoint?: string[] | undefined; topology?: string | undefined; confirm?: boolean | undefined; gpu?: string | undefined }): { endpoints: EndpointBinding[]; statedTopology: StatedTopology | null } {
+  const given = flags.endpoint ?? [];
+  if (given.length > 0 && !flags.confirm) throw new ModelscoutError('E_USAGE', '--endpoint measures a candidate, so it needs --confirm', { suggestions: ['Add --confirm, or leave --endpoint out for the estimate alone.'] });
+  if (flags.topology !== undefined && given.length === 0) throw new ModelscoutError('E_USAGE', '--topology states the layout of a deployment given with --endpoint', { suggestions: ['Add --endpoint URL, or use --gpus/--nodes to plan a layout without one.'] });
+  const endpoints = parseEndpointBindings(given);
+  if (flags.topology === undefined) return { endpoints, statedTopology: null };
+  let text = flags.topology;
+  const gpuKey = flags.gpu?.replace(/\[.*$/, '').trim();
+  if (!/(^|,)\s*gpu\s*=/i.test(text) && gpuKey) text = `${text},gpu=${gpuKey}`;
+  return { endpoints, statedTopology: parseStatedTopology(text) };
+}
 
 export interface ConfirmFlagValues {
   candidates: number;

@@ -4,7 +4,7 @@ import { BaseCommand } from '../cli/base-command.js';
 import { topologyFlags, topologyFromFlags } from '../cli/topology-flags.js';
 import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
 import { recommendSourceFlags, requirementFlags, requirementInputsFromFlags } from '../cli/recommend-flags.js';
-import { confirmExitCode, confirmFlags, confirmFlagsFrom, pipelineEnvironment } from '../cli/confirm-flags.js';
+import { confirmExitCode, confirmFlags, confirmFlagsFrom, endpointFlags, endpointFlagsFrom, pipelineEnvironment } from '../cli/confirm-flags.js';
 import { ggufWeightsOf, resolveModelRefs } from '../cli/model-source.js';
 import type { ResolvedModel } from '../hub/resolve-model.js';
 import { confirmAndReport, recommendCalibrated } from '../pipeline/run.js';
@@ -26,6 +26,7 @@ export default class Recommend extends BaseCommand {
   static override description = [
     "Non-interactive: answers come from flags or an --answers file, and anything not given takes the tree's default (no customization, real-time latency, 2048 tokens, 1 stream). Prints the decision path, the size class and why, the targets in force, and the ranked candidates with the weight format each needs, weight / KV / total bytes, whether it fits the available memory, and estimated decode tok/s and time to first token. --json prints the Recommendation object. Estimates use the efficiencies calibrated on this machine by earlier --confirm runs when there are any (see `modelscout calibration show`).",
     '--confirm then measures the top --candidates on this machine: pulls each ONNX export when the Hub is reachable (HF_ENDPOINT, HF_HUB_OFFLINE are honoured), else synthesizes the exact architecture with random weights; quantizes it to int4; benchmarks the int4 variant (and the float one when it fits and time allows) with a test derived from the targets — prompt = the context (512 tokens unless --context is given), batch = the concurrency; gives each candidate a verdict (confirmed, rejected with the target missed and by how much, or estimate only with the reason) beside its estimate; updates the calibration; and writes the whole report as JSON to --out (default ./modelscout-report.json). A candidate too large to benchmark within --budget is measured at partial depth (two shallow models of its architecture, extrapolated to the full depth) or marked estimate only. Built models are kept in --work-dir and reused by the next run.',
+    '--confirm --endpoint [ID=]URL measures a candidate on the deployment that serves it instead (vLLM, SGLang, TGI or any OpenAI-compatible server, one or many GPUs and nodes): serve-bench with prompts of the target context at the target concurrency and half and twice it, the targets as SLOs, the server\'s /metrics (KV-cache usage, running and waiting requests) sampled at the target level; the verdict sits in the same table and report, beside the estimate for --topology (per-GPU memory and fit), with tokens/s per GPU and, with --price-per-hour, the cost per million output tokens of the deployment.',
     'Exit codes with --confirm: 0 a candidate is confirmed, 1 none met the targets, 3 nothing could be measured, 2 bad input.',
   ].join('\n\n');
 
@@ -37,6 +38,7 @@ export default class Recommend extends BaseCommand {
     '<%= config.bin %> recommend --context 2048 --concurrency 2 --confirm --thorough --out report.json',
     '<%= config.bin %> recommend --customization yes --gpu "A100-80GB"',
     '<%= config.bin %> recommend --latency relaxed --gpu H100-80GB --gpus 8 --nodes 2 --interconnect nvlink,ib',
+    '<%= config.bin %> recommend --latency relaxed --gpu H100-80GB --context 8192 --concurrency 32 --confirm --endpoint http://10.0.0.5:8000/v1 --topology tp=8 --price-per-hour 98.32',
     '<%= config.bin %> recommend --answers answers.yaml --context 8192 --concurrency 4',
     '<%= config.bin %> recommend --model HuggingFaceTB/SmolLM3-3B --model ./qwen2.5-3b-instruct-q4_k_m.gguf',
     '<%= config.bin %> recommend --model Qwen/Qwen3-4B --candidates-from both',
@@ -57,6 +59,7 @@ export default class Recommend extends BaseCommand {
     })(),
     confirm: Flags.boolean({ description: 'measure the top candidates on this machine: pull or synthesize, quantize to int4, benchmark, verdict', helpGroup: 'CONFIRM' }),
     ...confirmFlags,
+    ...endpointFlags,
     out: Flags.string({ description: 'write the JSON report (the Recommendation, with the confirm report) to this file, atomically (with --confirm: default ./modelscout-report.json)', helpValue: 'FILE' }),
     html: Flags.string({ description: 'also write the report as one self-contained HTML page: candidates on decode tok/s × memory with the targets; with --confirm, estimate vs measured per figure', helpValue: 'FILE' }),
   };
@@ -68,7 +71,7 @@ export default class Recommend extends BaseCommand {
     if (flags.out !== undefined && !flags.confirm) await assertWritableFile(flags.out, '--out');
     if (flags.html !== undefined) await assertWritableFile(flags.html, '--html');
     const overrides = hardwareOverridesFromFlags(flags);
-    const confirm = confirmFlagsFrom(flags);
+    const confirm = { ...confirmFlagsFrom(flags), ...endpointFlagsFrom(flags) };
     const topology = topologyFromFlags(flags);
     const layers: RequirementInputs[] = flags.answers === undefined ? [flagInputs] : [await loadAnswersFile(flags.answers), flagInputs];
     // --confirm measures anyway: a one-second bandwidth probe first (cached for later plain estimates).

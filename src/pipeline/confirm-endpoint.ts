@@ -3,7 +3,9 @@ import { ModelscoutError, invalidValue } from '../errors.js';
 import { planLayout, resolveInterconnect, type StatedTopology, type TopologyPlan, type WeightFormat } from '../estimate/index.js';
 import { findAccelerator } from '../hardware/accelerators.js';
 import { acceleratorAsClusterGpu } from '../hardware/device.js';
-import type { Verdict } from '../recommend/confirm-report.js';
+import type { EndpointConfirmation, EndpointLevel, EndpointWorkload } from '../recommend/confirm-report.js';
+
+export type { EndpointConfirmation, EndpointLevel, EndpointWorkload } from '../recommend/confirm-report.js';
 import type { Targets } from '../recommend/requirements.js';
 import type { ServerMetricsSummary } from '../serve/prometheus.js';
 import { decideVerdict } from './verdict.js';
@@ -68,14 +70,6 @@ export function bindEndpoints(bindings: readonly EndpointBinding[], candidateIds
   return out;
 }
 
-/** The serving workload the targets imply: prompts of the target context, the target concurrency and a short sweep around it. */
-export interface EndpointWorkload {
-  promptTokens: number;
-  concurrency: number;
-  /** Concurrency levels measured, ascending; includes `concurrency`. */
-  sweep: number[];
-}
-
 export function endpointWorkload(targets: Pick<Targets, 'contextTokens' | 'concurrency'>): EndpointWorkload {
   const c = Math.max(1, targets.concurrency);
   const sweep = [...new Set([Math.max(1, Math.floor(c / 2)), c, c * 2])].sort((a, b) => a - b);
@@ -93,44 +87,16 @@ export function estimateForTopology(spec: ModelSpec, format: WeightFormat, state
   return planLayout(spec, format, stated.layout, cluster, { context: targets.contextTokens, promptTokens: targets.contextTokens, concurrency: targets.concurrency });
 }
 
-/** What the serving benchmark measured at one concurrency level (medians from the raw per-request records). */
-export interface EndpointLevel {
-  concurrency: number;
-  requests: number;
-  ttftMsP50: number | null;
-  /** Decode tokens/s of one stream (1 ÷ median inter-token time). */
-  decodeTokPerSecPerStreamP50: number | null;
-  /** Output tokens/s of the whole deployment at this level. */
-  outputTokPerSec: number | null;
-}
-
-export interface EndpointConfirmation {
-  candidateId: string;
-  url: string;
-  workload: EndpointWorkload;
-  /** The level the verdict is decided at (the target concurrency). */
-  level: EndpointLevel | null;
-  levels: EndpointLevel[];
-  verdict: Verdict;
-  estimate: {
-    layout: { tp: number; pp: number; dp: number } | null;
-    decodeTokPerSecPerStream: number | null;
-    ttftMs: number | null;
-    /** Fraction of the KV pool the target load fills, by the estimator. */
-    kvCacheUsage: number | null;
-  };
-  server: ServerMetricsSummary | null;
-  /** Output tokens/s per GPU of the deployment, and USD per million output tokens at --price-per-hour. */
-  perGpu: { gpus: number; outputTokPerSecPerGpu: number | null } | null;
-  cost: { pricePerHourUsd: number; usdPerMillionOutputTokens: number | null } | null;
-}
-
 export interface JudgeEndpointInput {
   candidateId: string;
   url: string;
   targets: Pick<Targets, 'contextTokens' | 'concurrency' | 'decodeTokensPerSec' | 'maxTtftMs'>;
   levels: readonly EndpointLevel[];
   estimate: TopologyPlan | null;
+  /** The GPU the stated topology names (for the report). */
+  gpuName?: string | null;
+  /** The recommendation's own estimate, used when no topology was stated. */
+  fallbackEstimate?: { decodeTokPerSecPerStream: number | null; ttftMs: number | null } | null;
   server: ServerMetricsSummary | null;
   /** GPUs of the whole deployment (stated or from the estimate's layout); null when unknown. */
   gpus: number | null;
@@ -154,6 +120,12 @@ export function judgeEndpoint(input: JudgeEndpointInput): EndpointConfirmation {
   });
   const throughput = level?.outputTokPerSec ?? null;
   const gpus = input.gpus ?? (input.estimate ? input.estimate.gpusUsed : null);
+  const plan = input.estimate;
+  const fallback = plan === null ? (input.fallbackEstimate ?? null) : null;
+  const estDecode = plan ? (plan.decode.tokPerSecPerStream?.value ?? null) : (fallback?.decodeTokPerSecPerStream ?? null);
+  const estTtft = plan ? (plan.prefill.ttftMs?.value ?? null) : (fallback?.ttftMs ?? null);
+  const err = (measured: number | null | undefined, estimated: number | null): number | null =>
+    measured === null || measured === undefined || measured === 0 || estimated === null ? null : ((estimated - measured) / measured) * 100;
   return {
     candidateId: input.candidateId,
     url: input.url,
@@ -162,11 +134,19 @@ export function judgeEndpoint(input: JudgeEndpointInput): EndpointConfirmation {
     levels: [...input.levels],
     verdict,
     estimate: {
-      layout: input.estimate ? { ...input.estimate.layout } : null,
-      decodeTokPerSecPerStream: input.estimate?.decode.tokPerSecPerStream?.value ?? null,
-      ttftMs: input.estimate?.prefill.ttftMs?.value ?? null,
-      kvCacheUsage: input.estimate?.kvPool.usageAtLoad ?? null,
+      source: plan ? 'stated-topology' : fallback ? 'recommendation' : null,
+      layout: plan ? { ...plan.layout } : null,
+      gpu: plan ? (input.gpuName ?? null) : null,
+      perGpuBytes: plan ? plan.perGpu.totalBytes : null,
+      usablePerGpuBytes: plan ? plan.perGpu.usableBytes : null,
+      fits: plan ? plan.fits : null,
+      fitReason: plan ? plan.reason : null,
+      decodeTokPerSecPerStream: estDecode,
+      ttftMs: estTtft,
+      kvCacheUsage: plan?.kvPool.usageAtLoad ?? null,
+      formula: plan?.formula ?? null,
     },
+    errorPct: { decodeTokPerSecPerStream: err(level?.decodeTokPerSecPerStreamP50, estDecode), ttftMs: err(level?.ttftMsP50, estTtft) },
     server: input.server,
     perGpu: gpus === null ? null : { gpus, outputTokPerSecPerGpu: throughput === null ? null : throughput / gpus },
     cost: input.pricePerHourUsd === null ? null : { pricePerHourUsd: input.pricePerHourUsd, usdPerMillionOutputTokens: throughput === null || throughput <= 0 ? null : input.pricePerHourUsd / ((throughput * 3600) / 1e6) },

@@ -5,7 +5,9 @@
  */
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { errorMessage, isModelscoutError } from '../errors.js';
-import type { DeviceTarget } from '../estimate/index.js';
+import type { DeviceTarget, StatedTopology } from '../estimate/index.js';
+import type { EndpointBinding } from './confirm-endpoint.js';
+import type { ServeRunner } from './confirm-endpoint-run.js';
 import type { Hardware } from '../hardware/detect.js';
 import { cpuTarget, gpuTarget } from '../hardware/device.js';
 import type { BenchRunOptions } from '../bench/index.js';
@@ -47,6 +49,12 @@ export interface ConfirmOptions {
   graph?: 'auto' | GraphKind;
   tool: { name: string; version: string };
   argv: string[];
+  /** Servers of candidates (`--endpoint [id=]URL`): a bound candidate is measured on its deployment, not here. */
+  endpoints?: EndpointBinding[];
+  /** The layout the deployments run (`--topology`): its estimate is shown beside what they measured. */
+  statedTopology?: StatedTopology | null;
+  /** Bearer key of the deployments (OPENAI_API_KEY); never written to the report. */
+  apiKey?: string | null;
 }
 
 export type BenchRunner = (options: BenchRunOptions) => Promise<BenchReport>;
@@ -63,6 +71,8 @@ export interface ConfirmDeps {
   gpuBenchDevice?: () => 'cuda' | 'webgpu' | null;
   onProgress?: (line: string) => void;
   signal?: AbortSignal;
+  /** The serving benchmark a deployment is measured with (default: serve-bench's core). */
+  runServe?: ServeRunner;
 }
 
 export interface Work {

@@ -11,7 +11,11 @@ import { measureCandidate, measureVariant } from './confirm-measure.js';
 import { benchCost, fullCost, label, partialCost, prepareWork, resolveSynthSupport, type ConfirmDeps, type ConfirmOptions, type ConfirmRun, type Work } from './confirm-run.js';
 import { decideFinal } from './final.js';
 import { probeHub, pullExport, type HubProbe } from './obtain.js';
+import type { Candidate } from '../recommend/types.js';
 import { CONFIRM_QUANTIZATION, CONFIRM_SEED, DEFAULT_THROUGHPUTS, MODE_SETTINGS, confirmTest, formatOfVariant, predictBuildSec } from './plan.js';
+import { bindEndpoints } from './confirm-endpoint.js';
+import { endpointCandidate, measureEndpoint } from './confirm-endpoint-run.js';
+import type { ConfirmedCandidate } from '../recommend/confirm-report.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -35,12 +39,21 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
   const run = await startRun(options, deps);
   const rec = options.recommendation;
   const pool = rec.candidates.length > 0 ? rec.candidates : (rec.nothingFits?.alternatives ?? []);
-  const taken = pool.slice(0, Math.max(1, options.candidates));
+  // Candidates bound to a deployment (--endpoint) are measured there; the top ones without a server locally.
+  const bindings = bindEndpoints(options.endpoints ?? [], pool.map((c) => c.id));
+  const bound = new Map(bindings.map((b) => [b.candidateId, b.url]));
+  const top = pool.slice(0, Math.max(1, options.candidates));
+  const taken = pool.filter((c) => bound.has(c.id) || top.includes(c));
+  const locals = taken.filter((c) => !bound.has(c.id));
   const fromAlternatives = rec.candidates.length === 0 && taken.length > 0;
-  const hub = await probeHub(deps.hub, taken.find((c) => c.onnxRepo)?.onnxRepo ?? undefined);
+  const remote = await measureEndpoints(run, taken.filter((c) => bound.has(c.id)), bound);
+  const hub: HubProbe =
+    locals.length > 0
+      ? await probeHub(deps.hub, locals.find((c) => c.onnxRepo)?.onnxRepo ?? undefined)
+      : { reachable: false, cacheOnly: false, endpoint: '', reason: 'every candidate was measured on its deployment (--endpoint): nothing pulled or built here' };
   run.say(`Hub: ${hub.reason}`);
-  const gpuDevice = taken.some((c) => c.device.kind === 'gpu') ? (deps.gpuBenchDevice ?? gpuBenchDevice)() : null;
-  const works = taken.map((candidate) => prepareWork(candidate, options, hub, fromAlternatives, gpuDevice));
+  const gpuDevice = locals.some((c) => c.device.kind === 'gpu') ? (deps.gpuBenchDevice ?? gpuBenchDevice)() : null;
+  const works = locals.map((candidate) => prepareWork(candidate, options, hub, fromAlternatives, gpuDevice));
   await Promise.all(works.map(async (w) => resolveSynthSupport(w, options.catalog, options.graph ?? 'auto')));
 
   await pullExports(run, works, hub);
@@ -49,7 +62,34 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
   await measureOtherVariants(run, order);
   for (const w of works) finishCandidate(run, w);
   await writeCalibration(options.calibrationPath, run.calibration);
-  return assembleReport(run, works, taken.length, hub);
+  return assembleReport(run, works, remote, taken.length, hub);
+}
+
+/** Each candidate bound to a deployment, measured there through the serving benchmark. */
+async function measureEndpoints(run: ConfirmRun, candidates: Candidate[], bound: Map<string, string>): Promise<ConfirmedCandidate[]> {
+  const { options, deps } = run;
+  const out: ConfirmedCandidate[] = [];
+  for (const candidate of candidates) {
+    const url = bound.get(candidate.id) as string;
+    const spec = options.catalog.find((m) => m.id === candidate.id) ?? null;
+    const result = await measureEndpoint(
+      {
+        candidate,
+        spec,
+        url,
+        targets: run.rec.targets,
+        mode: options.mode,
+        stated: options.statedTopology ?? null,
+        pricePerHourUsd: options.pricePerHourUsd ?? null,
+        apiKey: options.apiKey ?? null,
+        tool: options.tool,
+        say: run.say,
+      },
+      deps.runServe,
+    );
+    out.push(endpointCandidate(candidate, spec?.numLayers ?? 1, result));
+  }
+  return out;
 }
 
 /** The run's state before any candidate: the calibration (the caller's, or read once here) and the clock. */
@@ -175,17 +215,17 @@ async function measureOtherVariants(run: ConfirmRun, order: Work[]): Promise<voi
 }
 
 /** The report: settings, Hub, calibration, every candidate in rank order, and the final verdict. */
-function assembleReport(run: ConfirmRun, works: Work[], taken: number, hub: HubProbe): ConfirmReport {
+function assembleReport(run: ConfirmRun, works: Work[], remote: ConfirmedCandidate[], taken: number, hub: HubProbe): ConfirmReport {
   const { options, rec, mode } = run;
   const classModels: ModelSpec[] = options.catalog.filter((m) => inSizeClass(m, rec.leaf.sizeClass));
   const hardwareNeeded = rec.hardwareNeeded ?? (classModels.length > 0 ? computeHardwareNeeded(classModels, options.requirements, ACCELERATORS) : null);
-  const candidates = works.map((w) => w.out);
+  const candidates = [...works.map((w) => w.out), ...remote].sort((a, b) => a.rank - b.rank);
   const final = decideFinal({
     candidates,
     targets: rec.targets,
     hardwareNeeded,
     catalog: options.catalog,
-    activeParams: Object.fromEntries(works.map((w) => [w.spec.id, w.spec.paramsActive])),
+    activeParams: Object.fromEntries([...works.map((w) => [w.spec.id, w.spec.paramsActive] as const), ...remote.map((c) => [c.id, options.catalog.find((m) => m.id === c.id)?.paramsActive ?? 0] as const)]),
   });
   const estimatesCalibrated: Partial<Record<WeightFormat, boolean>> = {};
   for (const w of works) for (const m of w.out.measurements) estimatesCalibrated[formatOfVariant(m.variant)] = m.estimated.efficiencySource === 'calibrated';

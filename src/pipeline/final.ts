@@ -26,14 +26,15 @@ export function decideFinal(input: FinalInput): FinalVerdict {
   if (confirmed) {
     const m = measurementOf(confirmed);
     const labels = describeLabels(confirmed, m);
-    const figures = m
-      ? `decode ${fmt(m.measured.decodeTokPerSecPerStream)} tok/s per stream (target ≥ ${targets.decodeTokensPerSec}), TTFT ${fmtMs(m.measured.ttftMs)} (target ≤ ${fmtMs(targets.maxTtftMs)})`
+    const f = figuresOf(confirmed);
+    const figures = f
+      ? `decode ${fmt(f.decodeTokPerSecPerStream)} tok/s per stream (target ≥ ${targets.decodeTokensPerSec}), TTFT ${fmtMs(f.ttftMs)} (target ≤ ${fmtMs(targets.maxTtftMs)})`
       : '';
     return {
       status: 'confirmed',
       candidateId: confirmed.id,
       variant: confirmed.verdict.variant,
-      message: `Confirmed: ${confirmed.name} (${confirmed.verdict.variant ?? confirmed.format}${labels}) meets the targets on this machine: ${figures}.`,
+      message: `Confirmed: ${confirmed.name} (${confirmed.verdict.variant ?? confirmed.format}${labels}) meets the targets ${whereOf(confirmed)}: ${figures}.`,
       closest: null,
       whatWouldChange: [],
     };
@@ -51,7 +52,7 @@ export function decideFinal(input: FinalInput): FinalVerdict {
     };
   }
   const scored = measured
-    .map((c) => ({ c, m: measurementOf(c), score: closenessOf(measurementOf(c), targets) }))
+    .map((c) => ({ c, m: measurementOf(c), score: closenessOf(c, targets) }))
     .sort((a, b) => b.score - a.score || a.c.rank - b.c.rank);
   const best = scored[0]!;
   const shortfall = best.c.verdict.reasons.join('; ');
@@ -91,7 +92,7 @@ export function decideFinal(input: FinalInput): FinalVerdict {
     status: 'none-confirmed',
     candidateId: null,
     variant: null,
-    message: `None of the ${candidates.length} candidate${candidates.length === 1 ? '' : 's'} met the targets on this machine; the closest was ${best.c.name} (${best.c.verdict.variant ?? best.c.format}${describeLabels(best.c, m)}): ${shortfall}.`,
+    message: `None of the ${candidates.length} candidate${candidates.length === 1 ? '' : 's'} met the targets ${candidates.every((c) => c.endpoint) ? 'on their deployments' : candidates.some((c) => c.endpoint) ? 'here or on their deployments' : 'on this machine'}; the closest was ${best.c.name} (${best.c.verdict.variant ?? best.c.format}${describeLabels(best.c, m)}): ${shortfall}.`,
     closest: { id: best.c.id, name: best.c.name, shortfall },
     whatWouldChange: changes,
   };
@@ -116,12 +117,25 @@ function describeLabels(c: ConfirmedCandidate, m: VariantMeasurement | null): st
   return labels.length > 0 ? `, ${labels.join(', ')}` : '';
 }
 
+/** The figures the verdict rests on: the chosen variant's, or the deployment's at the target concurrency. */
+function figuresOf(c: ConfirmedCandidate): { decodeTokPerSecPerStream: number | null; ttftMs: number | null } | null {
+  const m = measurementOf(c);
+  if (m) return m.measured;
+  const level = c.endpoint?.level;
+  return level ? { decodeTokPerSecPerStream: level.decodeTokPerSecPerStreamP50, ttftMs: level.ttftMsP50 } : null;
+}
+
+function whereOf(c: ConfirmedCandidate): string {
+  return c.endpoint ? `on its deployment (${c.endpoint.url})` : 'on this machine';
+}
+
 /** Product of measured ÷ target per speed target, each capped at 1; 0 when the memory does not fit. */
-function closenessOf(m: VariantMeasurement | null, targets: FinalInput['targets']): number {
-  if (!m) return 0;
-  if (m.verdict.checks.some((k) => k.name === 'memory' && k.met === false)) return 0;
-  const d = m.measured.decodeTokPerSecPerStream;
-  const t = m.measured.ttftMs;
+function closenessOf(c: ConfirmedCandidate, targets: FinalInput['targets']): number {
+  const f = figuresOf(c);
+  if (!f) return 0;
+  if (c.verdict.checks.some((k) => k.name === 'memory' && k.met === false)) return 0;
+  const d = f.decodeTokPerSecPerStream;
+  const t = f.ttftMs;
   const decode = d === null ? 0 : Math.min(1, d / targets.decodeTokensPerSec);
   const ttft = t === null || t <= 0 ? 0 : Math.min(1, targets.maxTtftMs / t);
   return decode * ttft;

@@ -17,6 +17,8 @@ import { confirmRecommendation, type ConfirmDeps } from './confirm.js';
 import type { HubAccess } from './obtain.js';
 import { CONFIRM_DEFAULT_CONTEXT } from './plan.js';
 import type { ConfirmMode, ConfirmReport } from '../recommend/confirm-report.js';
+import type { StatedTopology } from '../estimate/index.js';
+import type { EndpointBinding } from './confirm-endpoint.js';
 
 /**
  * The composition `recommend --confirm` and the wizard share: load the calibration, recommend with it,
@@ -44,6 +46,10 @@ export interface ConfirmFlags {
   graph?: 'auto' | 'standard' | 'fused' | undefined;
   workDir?: string | undefined;
   out?: string | undefined;
+  /** `--endpoint [id=]URL`: candidates measured on their deployments. */
+  endpoints?: EndpointBinding[] | undefined;
+  /** `--topology`: the layout those deployments run. */
+  statedTopology?: StatedTopology | null | undefined;
 }
 
 export interface CalibratedRecommendation {
@@ -153,6 +159,7 @@ export async function confirmAndReport(
       calibration,
       tool: environment.tool,
       argv: environment.argv,
+      ...(flags.endpoints && flags.endpoints.length > 0 ? { endpoints: flags.endpoints, statedTopology: flags.statedTopology ?? null, apiKey: environment.env.OPENAI_API_KEY ?? null } : {}),
     },
     deps,
   ), lockOptions);

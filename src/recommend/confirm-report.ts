@@ -1,5 +1,6 @@
 import type { WeightFormat } from '../estimate/index.js';
 import type { BenchResult, Environment } from '../report/schema.js';
+import type { ServerMetricsSummary } from '../serve/prometheus.js';
 
 /**
  * `ConfirmReport`: what `recommend --confirm` (and the wizard's confirm step) measured, in
@@ -64,8 +65,8 @@ export interface ConfirmSettings {
 }
 
 export interface ModelSource {
-  /** `pulled`: an ONNX export from the Hub (or its cache); `synthetic`: built here with random weights; `none`: not obtained. */
-  kind: 'pulled' | 'synthetic' | 'none';
+  /** `pulled`: an ONNX export from the Hub (or its cache); `synthetic`: built here with random weights; `none`: not obtained; `endpoint`: served by a deployment (`--endpoint`). */
+  kind: 'pulled' | 'synthetic' | 'none' | 'endpoint';
   synthetic: boolean;
   repo: string | null;
   /** Model folders used (one per depth for a partial-depth model). */
@@ -156,7 +157,63 @@ export interface ConfirmedCandidate {
   cost: CostFigure | null;
   timings: { obtainSec: number; quantizeSec: number; benchSec: number };
   notes: string[];
+  /** Set when the candidate was measured on a deployment (`--endpoint`) instead of on this machine. */
+  endpoint?: EndpointConfirmation;
 }
+
+/** The serving workload the targets imply: prompts of the target context, the target concurrency and a short sweep around it. */
+export interface EndpointWorkload {
+  promptTokens: number;
+  concurrency: number;
+  /** Concurrency levels measured, ascending; includes `concurrency`. */
+  sweep: number[];
+}
+
+/** What the serving benchmark measured at one concurrency level (medians from the raw per-request records). */
+export interface EndpointLevel {
+  concurrency: number;
+  requests: number;
+  ttftMsP50: number | null;
+  /** Decode tokens/s of one stream (1 ÷ median inter-token time). */
+  decodeTokPerSecPerStreamP50: number | null;
+  /** Output tokens/s of the whole deployment at this level. */
+  outputTokPerSec: number | null;
+}
+
+/** A candidate measured on the deployment that serves it (`recommend --confirm --endpoint`). */
+export interface EndpointConfirmation {
+  candidateId: string;
+  url: string;
+  workload: EndpointWorkload;
+  /** The level the verdict is decided at (the target concurrency). */
+  level: EndpointLevel | null;
+  levels: EndpointLevel[];
+  verdict: Verdict;
+  estimate: {
+    /** Where the estimate comes from: the layout the deployment states (--topology), or the recommendation's own. */
+    source: 'stated-topology' | 'recommendation' | null;
+    layout: { tp: number; pp: number; dp: number } | null;
+    /** GPU of the stated topology; per-GPU memory of its heaviest stage and whether it fits there. */
+    gpu: string | null;
+    perGpuBytes: number | null;
+    usablePerGpuBytes: number | null;
+    fits: boolean | null;
+    fitReason: string | null;
+    decodeTokPerSecPerStream: number | null;
+    ttftMs: number | null;
+    /** Fraction of the KV pool the target load fills, by the estimator. */
+    kvCacheUsage: number | null;
+    formula: string | null;
+  };
+  /** (estimate − measured) ÷ measured × 100 at the target level, as in a local run. */
+  errorPct: { decodeTokPerSecPerStream: number | null; ttftMs: number | null };
+  server: ServerMetricsSummary | null;
+  /** Output tokens/s per GPU of the deployment, and USD per million output tokens at --price-per-hour. */
+  perGpu: { gpus: number; outputTokPerSecPerGpu: number | null } | null;
+  cost: { pricePerHourUsd: number; usdPerMillionOutputTokens: number | null } | null;
+}
+
+
 
 export interface FinalVerdict {
   status: 'confirmed' | 'none-confirmed' | 'not-measured';

@@ -266,7 +266,7 @@ const confirmSettingsSchema = z.strictObject({
 });
 
 const modelSourceSchema = z.strictObject({
-  kind: z.enum(['pulled', 'synthetic', 'none']),
+  kind: z.enum(['pulled', 'synthetic', 'none', 'endpoint']),
   synthetic: z.boolean(),
   repo: z.string().nullable(),
   paths: z.array(z.string()),
@@ -344,6 +344,56 @@ const costFigureSchema = z.strictObject({
   belowYardstick: z.boolean(),
 });
 
+const minMax = z.strictObject({ max: z.number(), mean: z.number() }).nullable();
+const endpointLevelSchema = z.strictObject({
+  concurrency: positiveInt,
+  requests: count,
+  ttftMsP50: z.number().nullable(),
+  decodeTokPerSecPerStreamP50: z.number().nullable(),
+  outputTokPerSec: z.number().nullable(),
+});
+
+const endpointConfirmationSchema = z
+  .strictObject({
+    candidateId: z.string(),
+    url: z.string(),
+    workload: z.strictObject({ promptTokens: positiveInt, concurrency: positiveInt, sweep: z.array(positiveInt) }),
+    level: endpointLevelSchema.nullable(),
+    levels: z.array(endpointLevelSchema),
+    verdict: confirmVerdictSchema,
+    estimate: z.strictObject({
+      source: z.enum(['stated-topology', 'recommendation']).nullable(),
+      layout: z.strictObject({ tp: positiveInt, pp: positiveInt, dp: positiveInt }).nullable(),
+      gpu: z.string().nullable(),
+      perGpuBytes: z.number().nullable(),
+      usablePerGpuBytes: z.number().nullable(),
+      fits: z.boolean().nullable(),
+      fitReason: z.string().nullable(),
+      decodeTokPerSecPerStream: z.number().nullable(),
+      ttftMs: z.number().nullable(),
+      kvCacheUsage: z.number().nullable(),
+      formula: z.string().nullable(),
+    }),
+    errorPct: z.strictObject({ decodeTokPerSecPerStream: z.number().nullable(), ttftMs: z.number().nullable() }),
+    server: z
+      .strictObject({
+        engine: z.enum(['vllm', 'sglang', 'tgi']),
+        samples: count,
+        kvCacheUsage: minMax,
+        running: minMax,
+        waiting: minMax,
+        prefixCacheHitRate: z.number().nullable(),
+        metricNames: z.strictObject({ kvCacheUsage: z.array(z.string()), running: z.array(z.string()), waiting: z.array(z.string()), prefixCacheHitRate: z.array(z.string()) }),
+      })
+      .nullable(),
+    perGpu: z.strictObject({ gpus: positiveInt, outputTokPerSecPerGpu: z.number().nullable() }).nullable(),
+    cost: z.strictObject({ pricePerHourUsd: z.number(), usdPerMillionOutputTokens: z.number().nullable() }).nullable(),
+  })
+  .meta({
+    title: 'Endpoint confirmation',
+    description: 'A candidate measured on the deployment that serves it (recommend --confirm --endpoint): the serving levels measured, the verdict at the target concurrency, the estimate for the stated topology, the server\'s own metrics, per-GPU and per-dollar figures.',
+  });
+
 const confirmedCandidateSchema = z
   .strictObject({
     rank: positiveInt,
@@ -358,6 +408,7 @@ const confirmedCandidateSchema = z
     cost: costFigureSchema.nullable(),
     timings: z.strictObject({ obtainSec: z.number(), quantizeSec: z.number(), benchSec: z.number() }),
     notes: z.array(z.string()),
+    endpoint: endpointConfirmationSchema.exactOptional(),
   })
   .meta({ title: 'Confirmed candidate', description: 'A ranked candidate measured on this machine: where the model came from, at what depth, each variant measured, the verdict and the cost.' });
 

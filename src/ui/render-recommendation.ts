@@ -1,5 +1,5 @@
 import type { Banded } from '../estimate/index.js';
-import type { ConfirmReport, ConfirmedCandidate } from '../recommend/confirm-report.js';
+import type { ConfirmReport, ConfirmedCandidate, EndpointConfirmation } from '../recommend/confirm-report.js';
 import type { Targets } from '../recommend/requirements.js';
 import type { Candidate, DeviceSummary, ProposedTopology, Recommendation } from '../recommend/types.js';
 import { describeParamRange } from '../tree/render.js';
@@ -174,15 +174,40 @@ function wrap(text: string, n: number, width: number | null): string[] {
 export function renderConfirmReport(report: ConfirmReport, targets: Targets, width: number | null = null): string {
   const out: string[] = [];
   const s = report.settings;
-  out.push(
-    `Confirmation on this machine (${report.mode}: ${s.test.id}, prompt = the ${s.test.promptTokens}-token context, batch = concurrency ${s.test.batch}, ` +
-      `${s.test.repetitions} timed runs + ${s.test.warmup} warm-up, ${s.threads} threads; budget ${s.budgetSec} s, took ${formatSeconds(report.durationSec)}):`,
-  );
-  out.push(...wrap(`Models: ${report.hub.reason}.`, 110, width).map((l) => `  ${l}`));
+  const remote = report.candidates.filter((c) => c.endpoint);
+  if (remote.length < report.candidates.length) {
+    out.push(
+      `Confirmation on this machine (${report.mode}: ${s.test.id}, prompt = the ${s.test.promptTokens}-token context, batch = concurrency ${s.test.batch}, ` +
+        `${s.test.repetitions} timed runs + ${s.test.warmup} warm-up, ${s.threads} threads; budget ${s.budgetSec} s, took ${formatSeconds(report.durationSec)}):`,
+    );
+    out.push(...wrap(`Models: ${report.hub.reason}.`, 110, width).map((l) => `  ${l}`));
+  }
+  const w = remote[0]?.endpoint?.workload;
+  if (w) {
+    out.push(
+      `Confirmation on ${remote.length === 1 ? 'a deployment' : 'deployments'} (serve-bench: prompts of the ${w.promptTokens}-token context, concurrency ${w.sweep.join(', ')}; the verdict at ${w.concurrency}, the targets' concurrency; took ${formatSeconds(report.durationSec)}):`,
+    );
+  }
   const head = ['#', 'Model', 'Measured as', 'Variant', 'Decode/stream (est., error)', 'TTFT (est., error)', 'Peak memory', 'Verdict'];
   const rows: string[][] = [];
   for (const c of report.candidates) {
     const as = describeSource(c);
+    const e = c.endpoint;
+    if (e) {
+      const l = e.level;
+      const perGpu = e.estimate.perGpuBytes !== null && e.estimate.usablePerGpuBytes !== null ? `${formatBytes(e.estimate.perGpuBytes)} of ${formatBytes(e.estimate.usablePerGpuBytes)}/GPU (est.)` : '—';
+      rows.push([
+        String(c.rank),
+        c.name,
+        as,
+        c.format,
+        measuredVsEstimate(l?.decodeTokPerSecPerStreamP50 ?? null, e.estimate.decodeTokPerSecPerStream, e.errorPct.decodeTokPerSecPerStream, 'default', (x) => `${short(x)} tok/s`),
+        measuredVsEstimate(l?.ttftMsP50 ?? null, e.estimate.ttftMs, e.errorPct.ttftMs, 'default', (x) => formatDuration(x)),
+        perGpu,
+        verdictLabel(c.verdict.status, false),
+      ]);
+      continue;
+    }
     if (c.measurements.length === 0) {
       rows.push([String(c.rank), c.name, as, '—', '—', '—', '—', verdictLabel(c.verdict.status, false)]);
       continue;
@@ -219,7 +244,10 @@ export function renderConfirmReport(report: ConfirmReport, targets: Targets, wid
           `TTFT ${formatMsValue(e.ttftMs.fixed)} + ${formatMsValue(e.ttftMs.perLayer)} per layer = ${formatDuration(e.ttftMs.full)}; peak memory ${formatBytes(e.peakMemoryBytes.full)}`,
       );
     }
-    if (c.cost) {
+    if (c.endpoint) lines.push(...describeEndpoint(c.endpoint));
+    if (c.cost && c.endpoint) {
+      lines.push(`cost at $${c.cost.pricePerHourUsd}/h for the deployment: $${toFixedSmart(c.cost.usdPerMillionTokens)} per million output tokens at the measured ${short(c.cost.decodeTokPerSecTotal)} tok/s (concurrency ${c.endpoint.workload.concurrency})`);
+    } else if (c.cost) {
       lines.push(
         `cost at $${c.cost.pricePerHourUsd}/h: $${toFixedSmart(c.cost.usdPerMillionTokens)} per million generated tokens ($${c.cost.usdPerToken.toExponential(2)} per token, ${c.cost.belowYardstick ? 'below' : 'above'} the $${c.cost.yardstickUsdPerToken} per token of hosted APIs) at ${short(c.cost.decodeTokPerSecTotal)} tok/s over ${report.settings.test.batch} stream${report.settings.test.batch === 1 ? '' : 's'}`,
       );
@@ -252,6 +280,10 @@ export function renderConfirmReport(report: ConfirmReport, targets: Targets, wid
 }
 
 function describeSource(c: ConfirmedCandidate): string {
+  if (c.source.kind === 'endpoint') {
+    const layout = c.endpoint?.estimate.layout;
+    return `deployment${layout ? `, TP ${layout.tp}${layout.pp > 1 ? `×PP ${layout.pp}` : ''}${layout.dp > 1 ? `×DP ${layout.dp}` : ''}` : ''}`;
+  }
   if (c.source.kind === 'none') return 'estimate only';
   const kind = c.source.kind === 'pulled' ? 'ONNX export' : 'synthetic';
   const depth = c.depth.mode === 'partial' ? `${c.depth.layersMeasured.join('+')}/${c.depth.layersFull} layers` : 'full depth';
@@ -261,6 +293,37 @@ function describeSource(c: ConfirmedCandidate): string {
 function verdictLabel(status: string, extrapolated: boolean): string {
   const base = status === 'confirmed' ? '✓ confirmed' : status === 'rejected' ? '✗ rejected' : status === 'estimate-only' ? 'estimate only' : 'error';
   return extrapolated && (status === 'confirmed' || status === 'rejected') ? `${base} (extrapolated)` : base;
+}
+
+/** A deployment's lines under the table: the server, each level, per-GPU rate, the layout's fit, the server's own metrics. */
+function describeEndpoint(e: EndpointConfirmation): string[] {
+  const lines = [`server ${e.url}`];
+  const levels = e.levels.map((l) => `c=${l.concurrency}: ${l.decodeTokPerSecPerStreamP50 === null ? 'n/a' : short(l.decodeTokPerSecPerStreamP50)} tok/s per stream, TTFT ${l.ttftMsP50 === null ? 'n/a' : formatDuration(l.ttftMsP50)}, ${l.outputTokPerSec === null ? 'n/a' : short(l.outputTokPerSec)} output tok/s (${l.requests} requests)`);
+  if (levels.length > 0) lines.push(`measured (medians): ${levels.join('; ')}`);
+  if (e.perGpu && e.perGpu.outputTokPerSecPerGpu !== null) lines.push(`${short(e.perGpu.outputTokPerSecPerGpu)} output tok/s per GPU over ${e.perGpu.gpus} GPU${e.perGpu.gpus === 1 ? '' : 's'}`);
+  const est = e.estimate;
+  if (est.source === 'stated-topology' && est.layout) {
+    lines.push(
+      `estimate for the stated layout (TP ${est.layout.tp}${est.layout.pp > 1 ? ` × PP ${est.layout.pp}` : ''}${est.layout.dp > 1 ? ` × DP ${est.layout.dp}` : ''} on ${est.gpu ?? 'the GPU'}): ` +
+        `${est.perGpuBytes === null ? '' : `${formatBytes(est.perGpuBytes)} of ${formatBytes(est.usablePerGpuBytes ?? 0)} usable per GPU, `}${est.fits ? 'fits' : `does not fit${est.fitReason ? ` (${est.fitReason})` : ''}`}`,
+    );
+  } else if (est.source === 'recommendation') {
+    lines.push('estimate: the recommendation\'s own (no --topology stated)');
+  }
+  if (e.server) {
+    const v = e.server;
+    const pct = (x: number): string => `${x < 0.1 ? (x * 100).toFixed(1) : Math.round(x * 100)}%`;
+    const parts = [
+      v.kvCacheUsage ? `KV-cache usage peak ${pct(v.kvCacheUsage.max)}, mean ${pct(v.kvCacheUsage.mean)}${est.kvCacheUsage === null ? '' : ` (estimate for this load: ${pct(est.kvCacheUsage)} of the pool)`}` : null,
+      v.running ? `running ≤ ${v.running.max}` : null,
+      v.waiting ? `waiting ≤ ${v.waiting.max}` : null,
+      v.prefixCacheHitRate === null ? null : `prefix-cache hit rate ${pct(v.prefixCacheHitRate)}`,
+    ].filter((x) => x !== null);
+    lines.push(`server metrics (${v.engine}, ${v.samples} scrapes at the target level): ${parts.join(', ') || 'none of the mapped figures'}`);
+  } else {
+    lines.push('server metrics: none (no Prometheus /metrics of vLLM, SGLang or TGI at the server)');
+  }
+  return lines;
 }
 
 function measuredVsEstimate(measured: number | null, estimated: number | null, error: number | null, source: string, show: (x: number) => string): string {

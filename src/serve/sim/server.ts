@@ -11,9 +11,19 @@
  * true time it wrote every chunk (its own clock, epoch milliseconds), served at GET /sim/records, so a test
  * can hold the client's figures against the server's.
  *
+ * A stated topology (`topology`: tensor parallel TP, pipeline parallel PP) changes the latency model the way
+ * the layout planner (src/estimate/topology.ts) does: the compute of a step is split over the TP group,
+ * each step pays 2 all-reduces per layer when TP > 1 and PP − 1 activation sends between stages, and the
+ * KV-cache pool grows with the GPUs:
+ *
+ *   step time = (decode_base_ms + decode_per_seq_ms × running + prefill_ms_per_token × admitted prompt
+ *               tokens) ÷ TP + 2 × layers × allreduce_ms [TP > 1] + (PP − 1) × stage_send_ms
+ *   KV pool    = kv_tokens_per_gpu × TP × PP tokens
+ *
  * Endpoints: GET /v1/models, POST /v1/completions, POST /v1/chat/completions, POST /tokenize,
  * POST /detokenize (word-level tokenizer: every whitespace-separated word is one token), GET/DELETE
- * /sim/records. Fault injection for tests: `fault` on every `fault_every`-th request. Binds where it is told
+ * /sim/records, GET /metrics (Prometheus text in vLLM's metric names: requests running and waiting, KV-cache
+ * usage, prefix-cache queries and hits, prompt and generation token counters), GET /sim/topology. Fault injection for tests: `fault` on every `fault_every`-th request. Binds where it is told
  * (tests and scripts use 127.0.0.1).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -29,12 +39,29 @@ export interface LatencyModel {
 
 export const DEFAULT_LATENCY_MODEL: LatencyModel = { prefill_ms_per_token: 0.02, decode_base_ms: 5, decode_per_seq_ms: 0.05, max_batch: 256 };
 
+/** The layout the simulated deployment states, and the communication each step pays for it. */
+export interface SimTopology {
+  tp: number;
+  pp: number;
+  /** Decoder layers of the simulated model (all-reduces per step = 2 × layers when TP > 1). */
+  layers: number;
+  /** One all-reduce of a decode step's activations (latency-bound for small batches). */
+  allreduce_ms: number;
+  /** One activation send between two pipeline stages. */
+  stage_send_ms: number;
+  /** KV-cache tokens one GPU holds; the pool is this × TP × PP. */
+  kv_tokens_per_gpu: number;
+}
+
+export const DEFAULT_SIM_TOPOLOGY: SimTopology = { tp: 1, pp: 1, layers: 32, allreduce_ms: 0.01, stage_send_ms: 0.02, kv_tokens_per_gpu: 262_144 };
+
 export const SIM_FAULTS = ['none', 'http_401', 'http_500', 'not_sse', 'malformed', 'cut', 'hang', 'no_done'] as const;
 export type SimFault = (typeof SIM_FAULTS)[number];
 
 export interface SimOptions {
   model: string;
   latency: LatencyModel;
+  topology: SimTopology;
   /** Tokens each content chunk carries (speculative decoding sends several). */
   tokens_per_chunk: number;
   /** Chat streams start with a role-only chunk, sent when the request is admitted (before prefill ends). */
@@ -61,6 +88,7 @@ export interface SimOptions {
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
   model: 'sim-model',
   latency: DEFAULT_LATENCY_MODEL,
+  topology: DEFAULT_SIM_TOPOLOGY,
   tokens_per_chunk: 1,
   role_chunk: true,
   line_ending: '\n',
@@ -120,9 +148,11 @@ export class SimServer {
   private requestCount = 0;
   private readonly vocab = new Map<string, number>();
   private readonly words: string[] = [];
+  /** Counters exported at /metrics. */
+  private readonly counters = { promptTokens: 0, generationTokens: 0, prefixQueries: 0, prefixHits: 0, finished: 0 };
 
   constructor(options: Partial<SimOptions> = {}) {
-    this.options = { ...DEFAULT_SIM_OPTIONS, ...options, latency: { ...DEFAULT_LATENCY_MODEL, ...options.latency } };
+    this.options = { ...DEFAULT_SIM_OPTIONS, ...options, latency: { ...DEFAULT_LATENCY_MODEL, ...options.latency }, topology: { ...DEFAULT_SIM_TOPOLOGY, ...options.topology } };
     this.server = createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 60_000;
   }
@@ -161,7 +191,38 @@ export class SimServer {
 
   stepMs(running: number, prefillTokens: number): number {
     const l = this.options.latency;
-    return l.decode_base_ms + l.decode_per_seq_ms * running + l.prefill_ms_per_token * prefillTokens;
+    const t = this.options.topology;
+    const compute = l.decode_base_ms + l.decode_per_seq_ms * running + l.prefill_ms_per_token * prefillTokens;
+    return compute / t.tp + (t.tp > 1 ? 2 * t.layers * t.allreduce_ms : 0) + (t.pp - 1) * t.stage_send_ms;
+  }
+
+  /** KV-cache tokens of the whole deployment (every GPU's share of the layers and heads). */
+  kvCapacityTokens(): number {
+    const t = this.options.topology;
+    return t.kv_tokens_per_gpu * t.tp * t.pp;
+  }
+
+  /** Tokens held in the KV cache now: prompt and generated tokens of the running sequences. */
+  kvTokensInUse(): number {
+    return this.running.reduce((sum, s) => sum + s.record.prompt_tokens + s.generated, 0);
+  }
+
+  /** The scheduler's state in the Prometheus text format, with vLLM's metric names. */
+  metricsText(): string {
+    const label = `{model_name="${this.options.model}"}`;
+    const lines: string[] = [];
+    const metric = (name: string, type: 'gauge' | 'counter', help: string, value: number): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${label} ${value}`);
+    };
+    metric('vllm:num_requests_running', 'gauge', 'Number of requests in model execution batches.', this.running.length);
+    metric('vllm:num_requests_waiting', 'gauge', 'Number of requests waiting to be processed.', this.queue.filter((s) => !s.closed).length);
+    metric('vllm:kv_cache_usage_perc', 'gauge', 'KV-cache usage. 1 means 100 percent usage.', Math.min(1, this.kvTokensInUse() / this.kvCapacityTokens()));
+    metric('vllm:prefix_cache_queries_total', 'counter', 'Prefix cache queries, in terms of number of queried tokens.', this.counters.prefixQueries);
+    metric('vllm:prefix_cache_hits_total', 'counter', 'Prefix cache hits, in terms of number of cached tokens.', this.counters.prefixHits);
+    metric('vllm:prompt_tokens_total', 'counter', 'Number of prefill tokens processed.', this.counters.promptTokens);
+    metric('vllm:generation_tokens_total', 'counter', 'Number of generation tokens processed.', this.counters.generationTokens);
+    metric('vllm:request_success_total', 'counter', 'Count of successfully processed requests.', this.counters.finished);
+    return `${lines.join('\n')}\n`;
   }
 
   tokenize(text: string): number[] {
@@ -210,6 +271,17 @@ export class SimServer {
       const out = [...this.records];
       if (req.method === 'DELETE') this.records.length = 0;
       this.json(res, 200, out);
+      return;
+    }
+    if (path === '/metrics' && req.method === 'GET') {
+      // Unauthenticated, as vLLM serves it.
+      const text = this.metricsText();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
+    if (path === '/sim/topology' && req.method === 'GET') {
+      this.json(res, 200, { topology: this.options.topology, latency: this.options.latency, kv_capacity_tokens: this.kvCapacityTokens() });
       return;
     }
     if (this.options.api_key !== null && req.headers.authorization !== `Bearer ${this.options.api_key}`) {
@@ -334,6 +406,10 @@ export class SimServer {
       if (s.closed) continue;
       s.record.admitted_at_ms = epochMs();
       if (this.options.prefix_cache) s.record.cached_tokens = this.cachePrefix(s.promptIds);
+      this.counters.promptTokens += s.record.prompt_tokens;
+      // Every prompt token is a prefix-cache query; the ones an earlier prompt shares are hits.
+      this.counters.prefixQueries += s.record.prompt_tokens;
+      this.counters.prefixHits += s.record.cached_tokens;
       if (s.chat && this.options.role_chunk) this.send(s, [this.chunkJson(s, '', null, true)], false);
       this.running.push(s);
       admitted.push(s);
@@ -355,6 +431,7 @@ export class SimServer {
     for (const s of this.running) {
       if (s.closed) continue;
       s.generated += 1;
+      this.counters.generationTokens += 1;
       s.pendingTokens += 1;
       s.record.batch_sizes.push(batch);
       const last = s.generated >= s.record.max_tokens;
@@ -378,7 +455,10 @@ export class SimServer {
         s.record.chunk_sent_at_ms.push(t);
         s.record.chunk_tokens.push(s.pendingTokens);
         s.pendingTokens = 0;
-        if (last) s.record.finished_at_ms = t;
+        if (last) {
+          s.record.finished_at_ms = t;
+          this.counters.finished += 1;
+        }
         if (s.fault === 'cut' && !last && s.generated >= Math.ceil(s.record.max_tokens / 2)) {
           s.res.destroy();
           s.closed = true;
