@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { EXIT_CODES, ModelscoutError } from '../errors.js';
 import { parseStatedTopology, type StatedTopology } from '../estimate/index.js';
+import { parseGpuOverride } from '../hardware/detect.js';
 import { parseEndpointBindings, type EndpointBinding } from '../pipeline/confirm-endpoint.js';
 import { CALIBRATION_ENV } from '../pipeline/calibration.js';
 import { MODE_SETTINGS } from '../pipeline/plan.js';
@@ -61,7 +62,7 @@ export function endpointFlagsFrom(flags: { endpoint?: string[] | undefined; topo
   const endpoints = parseEndpointBindings(given);
   if (flags.topology === undefined) return { endpoints, statedTopology: null };
   let text = flags.topology;
-  const gpuKey = flags.gpu?.replace(/\[.*$/, '').trim();
+  const gpuKey = flags.gpu === undefined ? undefined : parseGpuOverride(flags.gpu).key;
   if (!/(^|,)\s*gpu\s*=/i.test(text) && gpuKey) text = `${text},gpu=${gpuKey}`;
   return { endpoints, statedTopology: parseStatedTopology(text) };
 }
