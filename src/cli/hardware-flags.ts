@@ -10,8 +10,8 @@ import { parseGpuOverride, type HardwareOverrides } from '../hardware/detect.js'
  */
 export const hardwareFlags = {
   gpu: Flags.string({
-    description: `what-if: use this GPU instead of the detected ones, optionally several (${gpuOverrideKeys().join(', ')})`,
-    helpValue: 'H100-80GB[x2]',
+    description: `what-if: use this GPU instead of the detected ones, optionally several: H100, 8xH100-80GB, H100x8 (${gpuOverrideKeys().join(', ')})`,
+    helpValue: '8xH100',
     helpGroup: 'HARDWARE',
   }),
   vram: Flags.string({ description: 'what-if: VRAM per GPU (adds a GPU of unknown type when none is present)', helpValue: '24GiB', helpGroup: 'HARDWARE' }),

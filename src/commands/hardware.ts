@@ -23,7 +23,7 @@ export default class HardwareCommand extends BaseCommand {
   static override examples = [
     '<%= config.bin %> hardware',
     '<%= config.bin %> hardware --probe --json',
-    '<%= config.bin %> hardware --gpu "H100-80GB[x2]"',
+    '<%= config.bin %> hardware --gpu 2xH100-80GB',
     '<%= config.bin %> hardware --ram 64GiB --bandwidth 80GB/s',
   ];
 

@@ -1,7 +1,7 @@
 /**
  * Known accelerators: memory, memory bandwidth and dense fp16 FLOP/s (tensor cores, without 2:4 sparsity,
  * FP32 accumulate where NVIDIA lists both), from the vendors' datasheets. Used to recognise a detected
- * GPU by its `nvidia-smi` name and for what-if overrides (`--gpu H100-80GB[x2]`). Memory is the datasheet
+ * GPU by its `nvidia-smi` name and for what-if overrides (`--gpu 2xH100-80GB`). Memory is the datasheet
  * figure in decimal GB (slightly below what nvidia-smi reports, so a what-if errs on the safe side). A GPU that matches no
  * entry is reported as unknown: its speed is not guessed.
  */

@@ -63,7 +63,7 @@ export interface HardwareLimits {
 
 /** What-if overrides: replace the GPUs, VRAM, RAM or bandwidth the estimates use. */
 export interface HardwareOverrides {
-  /** A GPU from the accelerator table, `count` of them (`--gpu H100-80GB[x2]`). */
+  /** A GPU from the accelerator table, `count` of them (`--gpu 2xH100-80GB`). */
   gpu?: { key: string; count: number };
   /** VRAM per GPU (`--vram`); without any GPU it adds one GPU of unknown type with this VRAM. */
   vramBytes?: number;
@@ -303,16 +303,33 @@ export function applyOverrides(hardware: Hardware, overrides: HardwareOverrides)
 }
 
 export function unknownGpu(key: string): ModelscoutError {
-  return invalidValue('GPU', key, `one of ${gpuOverrideKeys().join(', ')}, optionally with a count like H100-80GB[x2]`);
+  return invalidValue('GPU', key, `one of ${gpuOverrideKeys().join(', ')}, optionally with a count like 8xH100`);
 }
 
-/** Parses `H100-80GB`, `H100-80GB[x2]`, `a100-40gb[4]` into a key (validated) and a count. */
+const MAX_GPUS = 64;
+
+/**
+ * Parses a what-if GPU: a model from the accelerator table (key or alias, any case) and optionally how many,
+ * written as people write it — `8xH100`, `8x H100-80GB`, `8 × H100`, `H100x8`, `H100 x 8` — or in the older
+ * bracket form `H100-80GB[x8]` / `a100-40gb[4]`. A count in front is tried first; `4090x2` reads as two
+ * RTX 4090s because "2" is no GPU.
+ */
 export function parseGpuOverride(text: string): { key: string; count: number } {
-  const match = /^\s*([A-Za-z0-9-]+)\s*(?:\[\s*[xX×]?\s*(\d+)\s*\])?\s*$/.exec(text);
-  if (!match) throw unknownGpu(text);
-  const spec = findAccelerator(match[1]!);
-  if (!spec || spec.vendor !== 'nvidia') throw unknownGpu(text);
-  const count = match[2] === undefined ? 1 : Number(match[2]);
-  if (!Number.isInteger(count) || count < 1 || count > 64) throw invalidValue('GPU count', match[2], 'a whole number from 1 to 64, as in H100-80GB[x2]');
-  return { key: spec.key, count };
+  const t = text.trim();
+  const readings: [name: string, count: string | undefined][] = [];
+  const bracket = /^([A-Za-z0-9-]+)\s*\[\s*[xX×]?\s*(\d+)\s*\]$/.exec(t);
+  if (bracket) readings.push([bracket[1]!, bracket[2]]);
+  const before = /^(\d+)\s*[xX×*]\s*([A-Za-z0-9-]+)$/.exec(t);
+  if (before) readings.push([before[2]!, before[1]]);
+  const after = /^([A-Za-z0-9-]+?)\s*[xX×*]\s*(\d+)$/.exec(t);
+  if (after) readings.push([after[1]!, after[2]]);
+  if (/^[A-Za-z0-9-]+$/.test(t)) readings.push([t, undefined]);
+  for (const [name, countText] of readings) {
+    const spec = findAccelerator(name);
+    if (!spec || spec.vendor !== 'nvidia') continue;
+    const count = countText === undefined ? 1 : Number(countText);
+    if (!Number.isInteger(count) || count < 1 || count > MAX_GPUS) throw invalidValue('GPU count', countText, `a whole number from 1 to ${MAX_GPUS}, as in 8xH100`);
+    return { key: spec.key, count };
+  }
+  throw unknownGpu(text);
 }

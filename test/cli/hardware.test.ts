@@ -43,6 +43,20 @@ describe('modelscout hardware', () => {
     expect(String(human.stdout)).toMatch(/Estimates CPU:/);
   });
 
+  it.each(['2xH100', '2x H100-80GB', 'H100x2'])('--gpu %s is the same as the older H100-80GB[x2]', async (gpu) => {
+    const device = async (value: string) => (JSON.parse(String((await run(['hardware', '--gpu', value, '--json'])).stdout)) as { device: unknown }).device;
+    const written = await device(gpu);
+    expect(written).toMatchObject({ kind: 'gpu', count: 2 });
+    expect(written).toEqual(await device('H100-80GB[x2]'));
+  });
+
+  it('--help shows the count-first GPU notation', async () => {
+    const help = String((await run(['hardware', '--help'])).stdout);
+    expect(help).toContain('--gpu=8xH100');
+    expect(help).toContain('8xH100');
+    expect(help).not.toContain('[x2]');
+  });
+
   it('measures bandwidth with --probe', async () => {
     const result = await run(['hardware', '--probe', '--json']);
     expect(result.exitCode).toBe(0);

@@ -149,6 +149,17 @@ describe('what-if overrides', () => {
     expect(parseGpuOverride('a100-40gb[4]')).toEqual({ key: 'A100-40GB', count: 4 });
     expect(() => parseGpuOverride('B200')).toThrow(/invalid GPU "B200": expected one of H200, H100-80GB/);
     expect(() => parseGpuOverride('H100[x0]')).toThrow(/GPU count/);
+    // As people write several GPUs: count first or last, with or without a space, x or ×.
+    for (const text of ['8xH100', '8x H100-80GB', '8 x h100', '8×H100', 'H100x8', 'H100-80GB x8', 'H100 × 8', '8*H100', ' 8xH100-80GB ']) {
+      expect(parseGpuOverride(text), text).toEqual({ key: 'H100-80GB', count: 8 });
+    }
+    expect(parseGpuOverride('4090x2')).toEqual({ key: 'RTX-4090', count: 2 });
+    expect(parseGpuOverride('2x4090')).toEqual({ key: 'RTX-4090', count: 2 });
+    expect(parseGpuOverride('RTX-4090')).toEqual({ key: 'RTX-4090', count: 1 });
+    expect(() => parseGpuOverride('0xH100')).toThrow(/GPU count "0": expected a whole number from 1 to 64, as in 8xH100/);
+    expect(() => parseGpuOverride('H100x65')).toThrow(/GPU count/);
+    expect(() => parseGpuOverride('8xB200')).toThrow(/invalid GPU "8xB200": expected one of H200, .* optionally with a count like 8xH100/);
+    expect(() => parseGpuOverride('8x')).toThrow(/invalid GPU/);
     expect(() => parseGpuOverride('M2-Max')).toThrow(/invalid GPU/);
     expect(findAccelerator('RTX-4090')?.memoryBandwidthBytesPerSec).toBe(1008e9);
   });

@@ -56,7 +56,7 @@ export default class ModelsShow extends BaseCommand {
   static override flags = {
     config: Flags.string({ description: 'a Hugging Face config.json to read instead of a catalog id', helpValue: 'FILE' }),
     catalog: Flags.string({ description: 'extra catalog file (JSON or YAML) to look the id up in', helpValue: 'FILE' }),
-    gpu: Flags.string({ description: `with --gpus/--nodes: the GPU model, optionally how many per node (${gpuOverrideKeys().join(', ')}); default the detected GPUs`, helpValue: 'H100-80GB[x8]', helpGroup: 'HARDWARE' }),
+    gpu: Flags.string({ description: `with --gpus/--nodes: the GPU model, optionally how many per node, e.g. 8xH100 (${gpuOverrideKeys().join(', ')}); default the detected GPUs`, helpValue: '8xH100', helpGroup: 'HARDWARE' }),
     ...topologyFlags,
     context: Flags.integer({ description: 'with a layout: tokens per sequence the KV cache holds and TTFT is quoted at', default: 2048, min: 1, max: 10_000_000 }),
     concurrency: Flags.integer({ description: 'with a layout: sequences served at once', default: 1, min: 1, max: 100_000 }),
