@@ -49,6 +49,12 @@ export interface CalibrationSample {
    * understate it: estimates use the quiet samples when there are any. Absent in older samples.
    */
   cpu_busy_before?: number | null;
+  /**
+   * How far the uncalibrated estimate (the stated default model, this graph form) was from this measurement,
+   * (estimate − measured) ÷ measured in %, for decode tok/s and TTFT: drift of the defaults shows here.
+   * Absent in older samples.
+   */
+  uncalibrated_error_pct?: { decode: number | null; ttft: number | null };
   /** The model and test the sample came from, for the reader. */
   model: string;
   test: string;
@@ -273,6 +279,10 @@ export function sampleFromMeasurement(input: {
   const basis = estimateSpeed({ spec, format: input.format, context: input.promptTokens, promptTokens: input.promptTokens, concurrency: input.batch, device: input.device }).basis;
   const eff = efficiencyFromMeasurement(basis, { decodeTokPerSecPerStream: input.decodeTokPerSecPerStream, prefillTokPerSec: input.prefillTokPerSec });
   if (eff.decode === null && eff.prefill === null) return null;
+  // The estimate a user gets before any calibration, for the graph form measured.
+  const plain = estimateSpeed({ spec, format: input.format, context: input.promptTokens, promptTokens: input.promptTokens, concurrency: input.batch, device: input.device, graph: input.graph ?? 'standard' });
+  const pct = (estimate: number | null | undefined, measured: number | null): number | null => (estimate == null || measured === null || measured <= 0 ? null : ((estimate - measured) / measured) * 100);
+  const measuredTtftMs = input.prefillTokPerSec !== null && input.prefillTokPerSec > 0 ? (input.promptTokens / input.prefillTokPerSec) * 1000 : null;
   return {
     decode: eff.decode,
     prefill: eff.prefill,
@@ -280,6 +290,7 @@ export function sampleFromMeasurement(input: {
     peak_flops: input.device.peakFlops,
     ...(input.graph ? { graph: input.graph } : {}),
     ...(input.cpuBusyBefore !== undefined ? { cpu_busy_before: input.cpuBusyBefore } : {}),
+    uncalibrated_error_pct: { decode: pct(plain.decodeTokPerSec?.value, input.decodeTokPerSecPerStream), ttft: pct(plain.ttftMs?.value, measuredTtftMs) },
     model: input.model,
     test: input.test,
     measured_at: input.measuredAt,
@@ -305,6 +316,8 @@ export interface CalibrationSummary {
     prefill: number | null;
     lastMeasuredAt: string | null;
     models: string[];
+    /** Each sample, newest last: what it was measured on and how far the uncalibrated estimate was off. */
+    sampleDetails: { model: string; test: string; graph: GraphKind; measuredAt: string; uncalibratedErrorPct: { decode: number | null; ttft: number | null } | null }[];
   }[];
   samples: number;
 }
@@ -320,6 +333,7 @@ export function summarizeCalibration(file: CalibrationFile, path: string): Calib
     prefill: median(e.samples.flatMap((s) => (s.prefill === null ? [] : [s.prefill]))),
     lastMeasuredAt: e.samples.map((s) => s.measured_at).sort().at(-1) ?? null,
     models: [...new Set(e.samples.map((s) => s.model))],
+    sampleDetails: e.samples.map((s) => ({ model: s.model, test: s.test, graph: s.graph ?? 'standard', measuredAt: s.measured_at, uncalibratedErrorPct: s.uncalibrated_error_pct ?? null })),
   }));
   return { file: path, entries, samples: entries.reduce((n, e) => n + e.samples, 0) };
 }

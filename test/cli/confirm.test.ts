@@ -64,6 +64,9 @@ describe('recommend --confirm (subprocess, tiny synthetic candidates)', () => {
     expect(summary.entries.every((e) => e.samples >= 2)).toBe(true);
     const text = await run(['calibration', 'show']);
     expect(text.stdout).toMatch(/│ cpu:.* │ cpu +│ q4 +│/);
+    // Each sample with how far the uncalibrated estimate was from it (decode, TTFT).
+    expect(text.stdout, text.stdout).toMatch(/Uncalibrated error: decode/);
+    expect(text.stdout, text.stdout).toMatch(/│ q4 +│ tiny-[^│]+│ pp\S+ +│ (fused|standard) +│ [\d-]+ [\d:]+ +│ [+-]\d+% +│ [+-]\d+% +│/);
 
     const reset = await run(['calibration', 'reset', '--json']);
     expect(JSON.parse(reset.stdout)).toMatchObject({ file: join(dir, 'calibration.json'), remainingEntries: 0 });

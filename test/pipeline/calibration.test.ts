@@ -160,6 +160,22 @@ describe('calibration in use', () => {
     expect(efficiencyLookup(file, { cpu: { ...hardware.cpu, model: 'Other CPU' } })(cpu, 'q4')).toBeUndefined();
   });
 
+  it('records how far the uncalibrated estimate of the graph form measured was from each sample, and the summary lists them', () => {
+    const spec = findModel('smollm2-135m');
+    const make = (graph: 'fused' | 'standard') => sampleFromMeasurement({ spec, layers: spec.numLayers, format: 'q4', device: cpu, promptTokens: 512, batch: 1, decodeTokPerSecPerStream: 50, prefillTokPerSec: 800, model: spec.id, test: 'pp512+tg32', measuredAt: '2026-01-02T00:00:00Z', graph })!;
+    for (const graph of ['fused', 'standard'] as const) {
+      const plain = estimateSpeed({ spec, format: 'q4', context: 512, promptTokens: 512, concurrency: 1, device: cpu, graph });
+      const s = make(graph);
+      expect(s.uncalibrated_error_pct!.decode).toBeCloseTo(((plain.decodeTokPerSec!.value - 50) / 50) * 100, 6);
+      // Measured TTFT = 512 tokens at 800 tok/s = 640 ms.
+      expect(s.uncalibrated_error_pct!.ttft).toBeCloseTo(((plain.ttftMs!.value - 640) / 640) * 100, 6);
+    }
+    expect(make('fused').uncalibrated_error_pct!.decode).not.toBeCloseTo(make('standard').uncalibrated_error_pct!.decode!, 1);
+    const file = addCalibrationSample(addCalibrationSample(emptyCalibration(), key, sample(0.2, 0.1)), key, make('fused'));
+    const details = summarizeCalibration(file, '/x.json').entries[0]!.sampleDetails;
+    expect(details.map((d) => [d.graph, d.uncalibratedErrorPct === null])).toEqual([['standard', true], ['fused', false]]);
+  });
+
   it('resolves the file from the flag, then MODELSCOUT_CALIBRATION, then the XDG cache', () => {
     expect(resolveCalibrationPath({}, '/home/u')).toBe('/home/u/.cache/modelscout/calibration.json');
     expect(resolveCalibrationPath({ XDG_CACHE_HOME: '/xdg' }, '/home/u')).toBe('/xdg/modelscout/calibration.json');

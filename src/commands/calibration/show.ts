@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
-import Table from 'cli-table3';
 import { BaseCommand } from '../../cli/base-command.js';
+import { terminalWidth, renderTable } from '../../ui/layout.js';
 import { CALIBRATION_ENV, readCalibration, resolveCalibrationPath, summarizeCalibration, type CalibrationSummary } from '../../pipeline/calibration.js';
 
 export default class CalibrationShow extends BaseCommand {
@@ -21,24 +21,32 @@ export default class CalibrationShow extends BaseCommand {
     const { flags } = await this.parse(CalibrationShow);
     const path = resolveCalibrationPath(process.env, homedir(), flags.calibration);
     const summary = summarizeCalibration(await readCalibration(path), path);
-    if (!this.jsonEnabled()) this.log(renderSummary(summary));
+    if (!this.jsonEnabled()) this.log(renderSummary(summary, terminalWidth(process.stdout)));
     return summary;
   }
 }
 
-function renderSummary(summary: CalibrationSummary): string {
+function renderSummary(summary: CalibrationSummary, width: number | null): string {
   if (summary.entries.length === 0) {
     return `No calibration in ${summary.file}: estimates use the stated default efficiencies. Run \`modelscout recommend --confirm\` to measure this machine.`;
   }
-  const table = new Table({ head: ['Hardware', 'Device', 'Format', 'Samples', 'Decode eff.', 'Prefill eff.', 'Last measured', 'Models'], style: { head: [], border: [], compact: true } });
-  for (const e of summary.entries) {
-    table.push([e.hardware, e.device, e.format, String(e.samples), eff(e.decode), eff(e.prefill), e.lastMeasuredAt?.slice(0, 16).replace('T', ' ') ?? '—', e.models.slice(0, 3).join(', ') + (e.models.length > 3 ? ', …' : '')]);
-  }
+  const rows = summary.entries.map((e) => [e.hardware, e.device, e.format, String(e.samples), eff(e.decode), eff(e.prefill), e.lastMeasuredAt?.slice(0, 16).replace('T', ' ') ?? '—', e.models.slice(0, 3).join(', ') + (e.models.length > 3 ? ', …' : '')]);
+  const table = renderTable(['Hardware', 'Device', 'Format', 'Samples', 'Decode eff.', 'Prefill eff.', 'Last measured', 'Models'], rows, width);
+  const sampleRows = summary.entries.flatMap((e) => e.sampleDetails.map((d) => [e.format, d.model, d.test, d.graph, d.measuredAt.slice(0, 16).replace('T', ' '), pct(d.uncalibratedErrorPct?.decode), pct(d.uncalibratedErrorPct?.ttft)]));
+  const samples = renderTable(['Format', 'Model', 'Test', 'Graph', 'Measured', 'Uncalibrated error: decode', 'TTFT'], sampleRows, width);
   return [
     `Calibration: ${summary.file}`,
-    table.toString(),
+    table,
     'Efficiency = the fraction of the memory bandwidth (decode) or peak FLOP/s (prefill) reached; estimates use the median of each row.',
+    '',
+    'Samples, and how far the uncalibrated estimate (the stated defaults) was from each:',
+    samples,
+    'Error = (estimate − measured) ÷ measured. — = not recorded (a sample written by an older version).',
   ].join('\n');
+}
+
+function pct(x: number | null | undefined): string {
+  return x === null || x === undefined ? '—' : `${x >= 0 ? '+' : ''}${x.toFixed(0)}%`;
 }
 
 function eff(x: number | null): string {
