@@ -7,6 +7,7 @@ import { ModelscoutError, errorMessage } from '../errors.js';
 import type { ModelSpec } from './model-spec.js';
 import { catalogFileSchema, modelSpecFromCatalogEntry } from './schema.js';
 import { countParams } from './tensors.js';
+import { mergeCatalogs, readUserCatalog, type CatalogInfo } from './user-catalog.js';
 
 export type { ModelSpec, MoeSpec, MlaSpec, AttentionKind, QualityScore, OnnxRepoStatus } from './model-spec.js';
 export { modelSpecFromHfConfig, readModelSpecFromConfigFile, SUPPORTED_MODEL_TYPES } from './hf-config.js';
@@ -15,6 +16,8 @@ export { listWeightTensors, countParams, groupElements, withParamCounts } from '
 export type { WeightTensorGroup, TensorRole, ParamCount } from './tensors.js';
 export { catalogEntrySchema, catalogFileSchema, modelSpecFromCatalogEntry } from './schema.js';
 export type { CatalogEntry } from './schema.js';
+export { readUserCatalog, mergeCatalogs, USER_CATALOG_KIND } from './user-catalog.js';
+export type { CatalogInfo, UserCatalogFile, UserCatalogList } from './user-catalog.js';
 
 /**
  * The built-in catalog ships in the package's `data/` folder. The path is resolved from this module's own
@@ -39,14 +42,38 @@ export function loadCatalog(options: LoadCatalogOptions = {}): ModelSpec[] {
     builtinCache = { path: builtinPath, specs: readCatalogFile(builtinPath) };
   }
   const models = [...builtinCache.specs];
-  if (options.extraCatalogFile !== undefined) {
-    for (const extra of readCatalogFile(options.extraCatalogFile)) {
-      const index = models.findIndex((m) => m.id === extra.id);
-      if (index >= 0) models[index] = extra;
-      else models.push(extra);
-    }
+  return options.extraCatalogFile === undefined ? models : withExtraFile(models, options.extraCatalogFile);
+}
+
+/** `models` with the entries of an extra catalog file: an entry with an id already there replaces it. */
+function withExtraFile(models: ModelSpec[], path: string): ModelSpec[] {
+  for (const extra of readCatalogFile(path)) {
+    const index = models.findIndex((m) => m.id === extra.id);
+    if (index >= 0) models[index] = extra;
+    else models.push(extra);
   }
   return models;
+}
+
+export interface CatalogInUseOptions extends LoadCatalogOptions {
+  /** The user catalog `models update` writes (used when the file exists). */
+  userCatalogFile?: string;
+}
+
+/**
+ * The catalog commands rank and look up: the user catalog (when `models update` wrote one) with the built-in
+ * models it does not list, else the built-in catalog; then any extra file. Says which one it is.
+ */
+export function loadCatalogInUse(options: CatalogInUseOptions = {}): { models: ModelSpec[]; info: CatalogInfo } {
+  const { userCatalogFile, extraCatalogFile, ...rest } = options;
+  const builtin = loadCatalog(rest);
+  const user = userCatalogFile === undefined ? null : readUserCatalog(userCatalogFile);
+  const merged = user ? mergeCatalogs(builtin, user.models) : { models: builtin, userModels: 0 };
+  const models = extraCatalogFile === undefined ? merged.models : withExtraFile(merged.models, extraCatalogFile);
+  const info: CatalogInfo = user
+    ? { kind: 'user', file: userCatalogFile ?? null, updatedAt: user.updatedAt, endpoint: user.endpoint, userModels: merged.userModels, builtinModels: builtin.length }
+    : { kind: 'built-in', file: null, updatedAt: null, endpoint: null, userModels: 0, builtinModels: builtin.length };
+  return { models, info };
 }
 
 /** Reads and validates one catalog file (JSON, or YAML by extension `.yaml` / `.yml`). */

@@ -1,11 +1,23 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { ModelSpec } from '../catalog/model-spec.js';
+import { loadCatalogInUse, type CatalogInfo } from '../catalog/index.js';
 import { ggufWeightsFromTensors, type GgufWeights } from '../estimate/gguf.js';
 import { hubModelCacheDir, resolveModel, type GgufSummary, type ResolvedModel } from '../hub/resolve-model.js';
 import { resolveHubSettings, resolveTokenPath, type HubSettings } from '../hub/settings.js';
 import { modelscoutCacheDir } from '../pipeline/calibration.js';
 import type { SynthSource } from '../onnx/synth/index.js';
+
+/** Where `models update` keeps the user catalog: `<modelscout cache>/catalog.json`. */
+export function userCatalogPath(): string {
+  return join(modelscoutCacheDir(process.env, homedir()), 'catalog.json');
+}
+
+/** The catalog commands use: the user catalog when `models update` wrote one (else the built-in), plus `--catalog FILE`. */
+export function catalogInUse(extraCatalogFile?: string): { models: ModelSpec[]; info: CatalogInfo } {
+  return loadCatalogInUse({ userCatalogFile: userCatalogPath(), ...(extraCatalogFile === undefined ? {} : { extraCatalogFile }) });
+}
 
 /** The stored Hub token (`huggingface-cli login`), when there is one. */
 export function readStoredToken(path: string): string | undefined {
@@ -22,19 +34,22 @@ export function hubSettingsFromEnv(cacheDir?: string): HubSettings {
   return resolveHubSettings(process.env, { homeDir: home, cacheDir, storedToken: readStoredToken(resolveTokenPath(process.env, home)) });
 }
 
+/** How commands reach the Hub for model look-ups: the user's settings, this tool's agent, the look-up cache. */
+export function hubLookupDeps(version: string): { settings: HubSettings; fetch: typeof globalThis.fetch; userAgent: string; metaCacheDir: string } {
+  return {
+    settings: hubSettingsFromEnv(),
+    fetch: globalThis.fetch,
+    userAgent: `modelscout/${version}; node/${process.versions.node}`,
+    metaCacheDir: hubModelCacheDir(modelscoutCacheDir(process.env, homedir())),
+  };
+}
+
 /**
  * Resolves model references as commands accept them (catalog id, Hub repo id, local folder, config.json,
  * .gguf), with the Hub reached through the user's settings and look-ups cached in the modelscout cache.
  */
 export async function resolveModelRefs(references: readonly string[], catalog: ModelSpec[], version: string): Promise<ResolvedModel[]> {
-  const settings = hubSettingsFromEnv();
-  const deps = {
-    settings,
-    fetch: globalThis.fetch,
-    userAgent: `modelscout/${version}; node/${process.versions.node}`,
-    catalog,
-    metaCacheDir: hubModelCacheDir(modelscoutCacheDir(process.env, homedir())),
-  };
+  const deps = { ...hubLookupDeps(version), catalog };
   const resolved: ResolvedModel[] = [];
   for (const reference of references) resolved.push(await resolveModel(reference, deps));
   return resolved;

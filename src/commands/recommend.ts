@@ -5,7 +5,7 @@ import { topologyFlags, topologyFromFlags } from '../cli/topology-flags.js';
 import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
 import { recommendSourceFlags, requirementFlags, requirementInputsFromFlags } from '../cli/recommend-flags.js';
 import { confirmExitCode, confirmFlags, confirmFlagsFrom, endpointFlags, endpointFlagsFrom, pipelineEnvironment } from '../cli/confirm-flags.js';
-import { ggufWeightsOf, resolveModelRefs } from '../cli/model-source.js';
+import { ggufWeightsOf, resolveModelRefs, userCatalogPath } from '../cli/model-source.js';
 import type { ResolvedModel } from '../hub/resolve-model.js';
 import { confirmAndReport, recommendCalibrated } from '../pipeline/run.js';
 import type { ConfirmReport } from '../recommend/confirm-report.js';
@@ -80,6 +80,7 @@ export default class Recommend extends BaseCommand {
     const loaded = await loadRecommendContext({
       treeFile: flags.tree,
       catalogFile: flags.catalog,
+      userCatalogFile: userCatalogPath(),
       overrides,
       probe,
       bandwidthCachePath: bandwidthCachePath(process.env, homedir()),

@@ -3,8 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { Args, Flags } from '@oclif/core';
 import { withInterrupts } from '../cli/interrupt.js';
 import { BaseCommand } from '../cli/base-command.js';
-import { synthSourceOf } from '../cli/model-source.js';
-import { loadCatalog } from '../catalog/index.js';
+import { catalogInUse, synthSourceOf } from '../cli/model-source.js';
 import type { WriteProgress } from '../onnx/model-io.js';
 import { MAX_SEED, defaultSynthOutDir, planSynth, synthesizeModel, type SynthResult } from '../onnx/synth/index.js';
 import { formatBytes, formatDuration, formatInteger } from '../util/format.js';
@@ -53,8 +52,9 @@ export default class Synth extends BaseCommand {
 
   async run(): Promise<SynthCommandResult> {
     const { args, flags } = await this.parse(Synth);
-    const model = await synthSourceOf(args.model, loadCatalog(), this.config.version);
-    const { resolved } = await planSynth({ source: args.model, seed: flags.seed, graph: flags.graph, ...(model ? { model } : {}), ...(flags.layers !== undefined ? { layers: flags.layers } : {}) });
+    const catalog = catalogInUse().models;
+    const model = await synthSourceOf(args.model, catalog, this.config.version);
+    const { resolved } = await planSynth({ source: args.model, catalog, seed: flags.seed, graph: flags.graph, ...(model ? { model } : {}), ...(flags.layers !== undefined ? { layers: flags.layers } : {}) });
     const outDir = flags.out ?? defaultSynthOutDir(resolved.spec.id);
 
     const progress = this.jsonEnabled() || !process.stderr.isTTY ? undefined : new ProgressLine();
@@ -62,6 +62,7 @@ export default class Synth extends BaseCommand {
     try {
       const result = await withInterrupts((signal) => synthesizeModel({
         source: args.model,
+        catalog,
         ...(model ? { model } : {}),
         dtype: flags.dtype,
         seed: flags.seed,

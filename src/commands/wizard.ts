@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
+import { userCatalogPath } from '../cli/model-source.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
 import { recommendSourceFlags } from '../cli/recommend-flags.js';
@@ -40,7 +41,7 @@ export default class Wizard extends BaseCommand {
     const overrides = hardwareOverridesFromFlags(flags);
     const prompter = createTerminalPrompter(streams);
     if (flags.probe) prompter.say('Measuring memory bandwidth (about 2 s)...');
-    const context = await loadRecommendContext({ treeFile: flags.tree, catalogFile: flags.catalog, overrides, probe: flags.probe, bandwidthCachePath: bandwidthCachePath(process.env, homedir()) });
+    const context = await loadRecommendContext({ treeFile: flags.tree, catalogFile: flags.catalog, userCatalogFile: userCatalogPath(), overrides, probe: flags.probe, bandwidthCachePath: bandwidthCachePath(process.env, homedir()) });
 
     prompter.say(`Hardware${Object.keys(overrides).length > 0 ? ' (with what-if overrides)' : ''}:`);
     for (const line of hardwareSummaryLines(context.hardware)) prompter.say(`  ${line}`);

@@ -308,18 +308,27 @@ async function recordFromHfCache(target: HubTarget, cacheDir: string): Promise<H
   return { repo: target.repo, revision: target.revision, commit, endpoint: target.endpoint, config: await readJson(configPath), safetensors, fetchedAt: '' };
 }
 
-async function fetchRecord(target: HubTarget, deps: ResolveModelDeps): Promise<HubRecord> {
+/**
+ * A Hub client for `endpoint` with the user's settings (the token only for the configured endpoint, the
+ * proxy, retries); `close` ends the proxy's connections.
+ */
+export function openHubHttp(deps: Pick<ResolveModelDeps, 'settings' | 'fetch' | 'userAgent' | 'retry'>, endpoint: string): { http: HubHttp; close: () => Promise<void> } {
   const { settings } = deps;
   const proxied = settings.proxy ? createProxiedFetch(settings.proxy, deps.fetch) : null;
   const http = new HubHttp({
     fetch: proxied?.fetch ?? deps.fetch,
     proxyFor: proxied ? (url) => proxied.routeFor(url) : undefined,
-    endpoint: target.endpoint,
-    token: target.endpoint === settings.endpoint ? settings.token : undefined,
+    endpoint,
+    token: endpoint === settings.endpoint ? settings.token : undefined,
     tokenSource: settings.tokenSource,
     userAgent: deps.userAgent,
     retry: deps.retry ?? {},
   });
+  return { http, close: async () => proxied?.close() };
+}
+
+async function fetchRecord(target: HubTarget, deps: ResolveModelDeps): Promise<HubRecord> {
+  const { http, close } = openHubHttp(deps, target.endpoint);
   try {
     const context: RequestContext = { repo: target.repo, revision: target.revision };
     // The plain revision endpoint answers the commit and the file list in one request (no `expand`).
@@ -349,7 +358,7 @@ async function fetchRecord(target: HubTarget, deps: ResolveModelDeps): Promise<H
     }
     return { repo: target.repo, revision: target.revision, commit, endpoint: target.endpoint, config, safetensors, fetchedAt: new Date().toISOString() };
   } finally {
-    await proxied?.close();
+    await close();
   }
 }
 

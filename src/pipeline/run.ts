@@ -5,7 +5,7 @@ import { runBench } from '../bench/index.js';
 import { createProxiedFetch } from '../hub/proxy.js';
 import { resolveHubSettings, resolveTokenPath } from '../hub/settings.js';
 import type { Env } from '../hub/types.js';
-import { givenModelsOf, type RecommendContext } from '../recommend/context.js';
+import { rankingInputsOf, type RecommendContext } from '../recommend/context.js';
 import { recommend } from '../recommend/recommend.js';
 import { mergeInputs, resolveRequirements, type RequirementInputs, type Requirements } from '../recommend/requirements.js';
 import type { Recommendation } from '../recommend/types.js';
@@ -77,7 +77,7 @@ export async function recommendCalibrated(
     requirements,
     hardware: context.hardware,
     catalog: context.catalog,
-    ...givenModelsOf(context),
+    ...rankingInputsOf(context),
     top,
     efficiencyFor: efficiencyLookup(calibration, context.hardware),
     ...(context.topology ? { topology: context.topology } : {}),

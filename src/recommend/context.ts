@@ -1,4 +1,4 @@
-import { loadCatalog } from '../catalog/index.js';
+import { loadCatalogInUse, type CatalogInfo } from '../catalog/index.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import type { TopologyRequest } from '../estimate/topology.js';
 import { detectHardware, type Hardware, type HardwareOverrides } from '../hardware/detect.js';
@@ -20,16 +20,24 @@ export interface RecommendContext {
   /** Models named with `--model`, resolved (see `RecommendInput.models`). */
   models?: GivenModel[];
   candidatesFrom?: CandidatesFrom;
+  /** Which catalog `catalog` is (built-in, or the user catalog with its date). */
+  catalogInfo?: CatalogInfo;
 }
 
-/** The context's given models and pool choice, as `recommend` takes them. */
-export function givenModelsOf(context: RecommendContext): { models?: GivenModel[]; candidatesFrom?: CandidatesFrom } {
-  return { ...(context.models ? { models: context.models } : {}), ...(context.candidatesFrom ? { candidatesFrom: context.candidatesFrom } : {}) };
+/** The context's given models, pool choice and catalog description, as `recommend` takes them. */
+export function rankingInputsOf(context: RecommendContext): { models?: GivenModel[]; candidatesFrom?: CandidatesFrom; catalogInfo?: CatalogInfo } {
+  return {
+    ...(context.models ? { models: context.models } : {}),
+    ...(context.candidatesFrom ? { candidatesFrom: context.candidatesFrom } : {}),
+    ...(context.catalogInfo ? { catalogInfo: context.catalogInfo } : {}),
+  };
 }
 
 export interface LoadContextOptions {
   treeFile?: string | undefined;
   catalogFile?: string | undefined;
+  /** The user catalog `models update` writes: used when the file exists. */
+  userCatalogFile?: string | undefined;
   overrides?: HardwareOverrides;
   probe?: boolean;
   topology?: TopologyRequest;
@@ -40,13 +48,16 @@ export interface LoadContextOptions {
 /** Loads the tree and the catalog first (cheap, and where bad input shows), then detects the hardware. */
 export async function loadRecommendContext(options: LoadContextOptions): Promise<RecommendContext> {
   const tree = await resolveTree(options.treeFile);
-  const catalog = loadCatalog(options.catalogFile === undefined ? {} : { extraCatalogFile: options.catalogFile });
+  const { models: catalog, info: catalogInfo } = loadCatalogInUse({
+    ...(options.catalogFile === undefined ? {} : { extraCatalogFile: options.catalogFile }),
+    ...(options.userCatalogFile === undefined ? {} : { userCatalogFile: options.userCatalogFile }),
+  });
   const hardware = await detectHardware({
     probe: options.probe ?? false,
     ...(options.overrides ? { overrides: options.overrides } : {}),
     ...(options.bandwidthCachePath ? { bandwidthCachePath: options.bandwidthCachePath } : {}),
   });
-  return { tree, hardware, catalog, ...(options.topology ? { topology: options.topology } : {}) };
+  return { tree, hardware, catalog, catalogInfo, ...(options.topology ? { topology: options.topology } : {}) };
 }
 
 /** An answers file (JSON or YAML) → requirement inputs; one-line errors name the file. */
@@ -69,7 +80,7 @@ export function recommendWith(context: RecommendContext, layers: RequirementInpu
     requirements,
     hardware: context.hardware,
     catalog: context.catalog,
-    ...givenModelsOf(context),
+    ...rankingInputsOf(context),
     top,
     ...(context.topology ? { topology: context.topology } : {}),
     ...(options.efficiencyFor ? { efficiencyFor: options.efficiencyFor } : {}),

@@ -1,4 +1,5 @@
 import type { ModelSpec } from '../catalog/model-spec.js';
+import type { CatalogInfo } from '../catalog/user-catalog.js';
 import { ModelscoutError } from '../errors.js';
 import {
   DEFAULT_HEADROOM_FRACTION,
@@ -58,6 +59,8 @@ export interface RecommendInput {
   models?: GivenModel[];
   /** Which models are ranked: the class's catalog models, the given ones, or both (default: the given ones when any, else the class). */
   candidatesFrom?: CandidatesFrom;
+  /** Which catalog `catalog` is, for the report (absent: not said). */
+  catalogInfo?: CatalogInfo;
 }
 
 export const CANDIDATES_FROM = ['class', 'models', 'both'] as const;
@@ -235,6 +238,7 @@ export function recommend(input: RecommendInput): Recommendation {
     outcome,
     summary,
     ...(from !== 'class' && given.length > 0 ? { candidatesFrom: from } : {}),
+    ...(input.catalogInfo ? { catalog: input.catalogInfo } : {}),
     candidates,
     excluded,
     nothingFits,

@@ -471,6 +471,17 @@ export const recommendationSchema = z
     outcome: z.enum(['meets-targets', 'fits-below-targets', 'nothing-fits']),
     summary: z.string(),
     candidatesFrom: z.enum(['models', 'both']).exactOptional().meta({ description: 'Set when models were named with --model: only those were ranked (models), or those and the class (both).' }),
+    catalog: z
+      .strictObject({
+        kind: z.enum(['built-in', 'user']),
+        file: z.string().nullable(),
+        updatedAt: z.string().nullable().meta({ description: 'When `models update` refreshed the user catalog (RFC 3339); null for the built-in one.' }),
+        endpoint: z.string().nullable(),
+        userModels: z.number().int().nonnegative(),
+        builtinModels: z.number().int().nonnegative(),
+      })
+      .exactOptional()
+      .meta({ title: 'CatalogInfo', description: 'Which catalog ranked: the built-in one, or the user catalog `models update` wrote (with its date) plus the built-in models it does not list.' }),
     candidates: z.array(candidateSchema).meta({ description: 'Models of the class that fit, best first.' }),
     excluded: z.array(excludedModelSchema),
     nothingFits: nothingFitsSchema.nullable(),

@@ -1,4 +1,5 @@
 import type { ModelSpec } from '../catalog/model-spec.js';
+import type { CatalogInfo } from '../catalog/user-catalog.js';
 // Type only: the confirm report is produced by src/pipeline, which builds on this module.
 import type { ConfirmReport } from './confirm-report.js';
 import type { Banded, DeviceTarget, FinetuneMemory, WeightFormat } from '../estimate/index.js';
@@ -34,6 +35,8 @@ export interface Recommendation {
   summary: string;
   /** Which models were ranked when some were named with `--model`: only those, or those and the class's; absent: the class's. */
   candidatesFrom?: 'models' | 'both';
+  /** Which catalog ranked: the built-in one, or the user catalog `models update` wrote (with its date) plus the built-in models it lacks. */
+  catalog?: CatalogInfo;
   /** Models of the leaf's class that fit (in full or at a reduced context), best first, at most `top`. */
   candidates: Candidate[];
   /** Models of the class left out, with why (does not fit, context window too short). */

@@ -1,3 +1,4 @@
+import type { CatalogInfo } from '../catalog/index.js';
 import type { Banded } from '../estimate/index.js';
 import type { ConfirmReport, ConfirmedCandidate, EndpointConfirmation } from '../recommend/confirm-report.js';
 import type { Targets } from '../recommend/requirements.js';
@@ -32,6 +33,7 @@ export function renderRecommendation(rec: Recommendation, width: number | null =
   );
   out.push('');
 
+  if (rec.catalog) out.push(...wrap(catalogLine(rec.catalog), 110, width));
   if (rec.candidates.length > 0) {
     const pool = rec.candidatesFrom === 'models' ? 'the models given' : rec.candidatesFrom === 'both' ? `the ${rec.leaf.sizeClass.label} class and the models given` : `the ${rec.leaf.sizeClass.label} class`;
     out.push(`Ranked candidates of ${pool} (fits, then meets targets, then quality proxy = effective parameters):`);
@@ -347,4 +349,11 @@ function toFixedSmart(x: number): string {
 
 function describeMethod(method: string, scale: number): string {
   return method === 'two-depth fit' ? 'a line through the two depths' : `the estimate's fixed and per-layer split × ${scale.toFixed(2)}, the measured ÷ estimated ratio: the two depths differ by less than their noise`;
+}
+
+/** Which catalog ranked, in one line: the built-in one, or the user catalog with its date. */
+export function catalogLine(info: CatalogInfo): string {
+  if (info.kind === 'built-in') return `Catalog: built-in (${info.builtinModels} models; \`modelscout models update\` refreshes a user catalog from the Hub)`;
+  const date = info.updatedAt ? `${info.updatedAt.slice(0, 16).replace('T', ' ')} UTC` : 'an unknown date';
+  return `Catalog: user catalog refreshed ${date} from ${info.endpoint ?? 'the Hub'} (${info.userModels} models) with the ${info.builtinModels} built-in ones (\`modelscout models update --reset\` returns to the built-in catalog)`;
 }

@@ -52,6 +52,9 @@ interface StoredRepo {
   id: string;
   gated: boolean;
   private: boolean;
+  /** Listing facts (`GET /api/models`): the task tag and the download count it is sorted by. */
+  pipelineTag: string | null;
+  downloads: number;
   commits: Map<string, StoredFile[]>;
   refs: Map<string, string>;
 }
@@ -137,8 +140,16 @@ export class HubServer {
   }
 
   /** Adds a repo whose `main` holds `files`; returns the commit hash. */
-  async addRepo(id: string, files: ServedFile[], options: { gated?: boolean; private?: boolean; ref?: string } = {}): Promise<string> {
-    const repo: StoredRepo = this.repos.get(id) ?? { id, gated: options.gated ?? false, private: options.private ?? false, commits: new Map(), refs: new Map() };
+  async addRepo(id: string, files: ServedFile[], options: { gated?: boolean; private?: boolean; ref?: string; pipelineTag?: string; downloads?: number } = {}): Promise<string> {
+    const repo: StoredRepo = this.repos.get(id) ?? {
+      id,
+      gated: options.gated ?? false,
+      private: options.private ?? false,
+      pipelineTag: options.pipelineTag ?? null,
+      downloads: options.downloads ?? 0,
+      commits: new Map(),
+      refs: new Map(),
+    };
     this.repos.set(id, repo);
     const stored: StoredFile[] = [];
     for (const file of files) stored.push(await storeFile(file));
@@ -201,6 +212,7 @@ export class HubServer {
     if (segments[0] === 'api' && segments[1] === 'models') {
       entry.route = 'api';
       if (this.applyStatusFault(res, 'api', null)) return;
+      if (segments.length === 2) return this.json(res, this.listing(url, auth));
       const [org, name, kind, rev, ...rest] = segments.slice(2);
       const repoId = `${org}/${name}`;
       const repo = this.checkRepo(res, repoId, auth);
@@ -241,6 +253,29 @@ export class HubServer {
     }
     res.setHeader('ETag', `"${file.gitOid}"`);
     await this.sendContent(req, res, entry, file, 'resolve');
+  }
+
+  /**
+   * `GET /api/models?pipeline_tag=&author=&sort=downloads&limit=`: public repos (and gated ones, listed as the
+   * Hub lists them), most downloaded first, in the Hub's shape (`_id`, `id`, `pipeline_tag`, `downloads`, …).
+   */
+  private listing(url: URL, auth: 'none' | 'valid'): Record<string, unknown>[] {
+    const tag = url.searchParams.get('pipeline_tag');
+    const author = url.searchParams.get('author');
+    const limit = Number(url.searchParams.get('limit') ?? '1000');
+    const repos = [...this.repos.values()]
+      .filter((r) => (!r.private || auth === 'valid') && (tag === null || r.pipelineTag === tag) && (author === null || r.id.startsWith(`${author}/`)))
+      .sort((a, b) => (url.searchParams.get('sort') === 'downloads' ? b.downloads - a.downloads : a.id.localeCompare(b.id)));
+    return repos.slice(0, limit).map((r) => ({
+      _id: createHash('sha1').update(r.id).digest('hex').slice(0, 24),
+      id: r.id,
+      private: r.private,
+      gated: r.gated ? 'manual' : false,
+      pipeline_tag: r.pipelineTag ?? undefined,
+      downloads: r.downloads,
+      likes: 0,
+      lastModified: '2026-11-30T00:00:00.000Z',
+    }));
   }
 
   private async serveCdn(req: IncomingMessage, res: ServerResponse, entry: LoggedRequest): Promise<void> {

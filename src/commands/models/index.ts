@@ -1,7 +1,9 @@
 import { Flags } from '@oclif/core';
 import Table from 'cli-table3';
 import { BaseCommand } from '../../cli/base-command.js';
-import { loadCatalog, type ModelSpec } from '../../catalog/index.js';
+import { loadCatalog, type CatalogInfo, type ModelSpec } from '../../catalog/index.js';
+import { catalogInUse } from '../../cli/model-source.js';
+import { catalogLine } from '../../ui/render-recommendation.js';
 import { invalidValue } from '../../errors.js';
 import { kvCacheBytesPerToken } from '../../estimate/kv-cache.js';
 import { parseParamCount } from '../../estimate/units.js';
@@ -26,10 +28,14 @@ export interface ModelRow {
   license: string | null;
   onnxRepo: string | null;
   onnxStatus: string | null;
+  /** Which catalog the entry comes from: the built-in one or the user catalog `models update` wrote. */
+  catalog: 'built-in' | 'user';
 }
 
 export interface ModelsResult {
   filters: { family: string | null; maxParams: number | null; catalogFile: string | null };
+  /** The catalog listed: the built-in one, or the user catalog (with its date) plus the built-in models it lacks. */
+  catalog: CatalogInfo;
   count: number;
   models: ModelRow[];
 }
@@ -54,7 +60,8 @@ export default class Models extends BaseCommand {
   async run(): Promise<ModelsResult> {
     const { flags } = await this.parse(Models);
     const maxParams = flags['max-params'] === undefined ? null : parseParamCount(flags['max-params'], '--max-params');
-    const catalog = loadCatalog(flags.catalog === undefined ? {} : { extraCatalogFile: flags.catalog });
+    const { models: catalog, info } = catalogInUse(flags.catalog);
+    const builtinIds = new Set(loadCatalog().map((m) => m.id));
     const family = flags.family?.toLowerCase() ?? null;
     if (family !== null) {
       const families = [...new Set(catalog.map((m) => m.family))].sort();
@@ -64,7 +71,7 @@ export default class Models extends BaseCommand {
       .filter((m) => family === null || m.family === family)
       .filter((m) => maxParams === null || m.paramsTotal <= maxParams)
       .sort((a, b) => a.paramsTotal - b.paramsTotal)
-      .map(toRow);
+      .map((m) => toRow(m, info.kind === 'user' && !builtinIds.has(m.id) ? 'user' : 'built-in'));
     if (!this.jsonEnabled()) {
       const table = new Table({ head: ['id', 'params', 'active', 'type', 'attn', 'context', 'KV/token', 'fp16', 'q4', 'license', 'ONNX'], style: { head: [], border: [], compact: true } });
       for (const m of models) {
@@ -84,12 +91,13 @@ export default class Models extends BaseCommand {
       }
       this.log(table.toString());
       this.log(`${models.length} model${models.length === 1 ? '' : 's'}. ONNX: yes = export of this model; sibling = of its Instruct sibling; unconfirmed = named by third parties only.`);
+      this.log(catalogLine(info));
     }
-    return { filters: { family, maxParams, catalogFile: flags.catalog ?? null }, count: models.length, models };
+    return { filters: { family, maxParams, catalogFile: flags.catalog ?? null }, catalog: info, count: models.length, models };
   }
 }
 
-function toRow(spec: ModelSpec): ModelRow {
+function toRow(spec: ModelSpec, catalog: ModelRow['catalog']): ModelRow {
   return {
     id: spec.id,
     name: spec.name,
@@ -108,6 +116,7 @@ function toRow(spec: ModelSpec): ModelRow {
     license: spec.license,
     onnxRepo: spec.onnxRepo,
     onnxStatus: spec.onnxStatus ?? null,
+    catalog,
   };
 }
 

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { countParams, loadCatalog, readModelSpecFromConfigFile, type ModelSpec } from '../../catalog/index.js';
-import { ggufWeightsOf, resolveModelRefs } from '../../cli/model-source.js';
+import { countParams, readModelSpecFromConfigFile, type ModelSpec } from '../../catalog/index.js';
+import { catalogInUse, ggufWeightsOf, resolveModelRefs } from '../../cli/model-source.js';
 import { ModelscoutError } from '../../errors.js';
 import { GGUF_PRESETS, ggufPresetWeights, type GgufWeights } from '../../estimate/gguf.js';
 import type { GgufSummary, ResolvedModel } from '../../hub/resolve-model.js';
@@ -69,7 +69,7 @@ export default class ModelsShow extends BaseCommand {
         suggestions: ['Run `modelscout models` for the ids, e.g. `modelscout models show qwen2.5-0.5b`.'],
       });
     }
-    const catalog = loadCatalog(flags.catalog === undefined ? {} : { extraCatalogFile: flags.catalog });
+    const catalog = catalogInUse(flags.catalog).models;
     const resolved: ResolvedModel = flags.config !== undefined
       ? { reference: flags.config, kind: 'config', spec: await readModelSpecFromConfigFile(flags.config), source: { path: flags.config }, stored: null, gguf: null, notes: [] }
       : (await resolveModelRefs([args.id!], catalog, this.config.version))[0]!;
