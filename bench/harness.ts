@@ -22,7 +22,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBenchPlan } from '../src/bench/config.js';
 import { runBench } from '../src/bench/index.js';
-import type { VariantName } from '../src/bench/matrix.js';
+import type { VariantName } from '../src/estimate/weights.js';
 import { percentileSorted } from '../src/report/stats.js';
 import { quantizeModel } from '../src/quantize/index.js';
 import { synthesizeModel } from '../src/onnx/synth/index.js';

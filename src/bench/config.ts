@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ModelscoutError, errorMessage, invalidValue } from '../errors.js';
 import { parseByteSize } from '../estimate/units.js';
 import { DEVICES, GRAPH_OPT_LEVELS, type Device, type GraphOptLevel } from '../runtime/session.js';
-import { VARIANT_NAMES, type VariantName } from './matrix.js';
+import { VARIANT_FILES, VARIANT_NAMES, type VariantName } from '../estimate/weights.js';
 import { selectTests, type TestSpec } from './scenarios.js';
 
 const positiveInts = z.array(z.number().int().min(1)).min(1);
@@ -183,7 +183,7 @@ export function parseVariantList(text: string): VariantName[] | 'all' {
   if (parts.length === 0) throw invalidValue('variant', text, [...VARIANT_NAMES, 'all']);
   return parts.map((p) => {
     if (!(VARIANT_NAMES as readonly string[]).includes(p)) {
-      throw invalidValue('variant', p, [...VARIANT_NAMES, 'all'], ['fp32 = model.onnx, fp16 = model_fp16.onnx, q4 = model_q4.onnx (transformers.js names).']);
+      throw invalidValue('variant', p, [...VARIANT_NAMES, 'all'], [`The transformers.js file names: ${VARIANT_NAMES.map((v) => `${v} = ${VARIANT_FILES[v]}`).join(', ')}.`]);
     }
     return p as VariantName;
   });

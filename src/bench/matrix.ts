@@ -4,10 +4,8 @@
  * (llama-bench `get_cmd_params_instances` orders its instances the same way). Pure.
  */
 import type { Device, GraphOptLevel } from '../runtime/session.js';
+import type { VariantName } from '../estimate/weights.js';
 import type { TestSpec } from './scenarios.js';
-
-export const VARIANT_NAMES = ['fp32', 'fp16', 'q4'] as const;
-export type VariantName = (typeof VARIANT_NAMES)[number];
 
 export interface MatrixModel {
   /** The model as the user named it (folder or .onnx file). */

@@ -15,9 +15,7 @@ import { detectDecoderSignature, type DecoderSignature } from '../onnx/decoder-s
 import { readModelscoutMetadata, type ModelscoutMetadata } from '../onnx/metadata.js';
 import { externalDataFiles, readModel } from '../onnx/model-io.js';
 import type { OnnxModel } from '../onnx/proto.js';
-import { VARIANT_NAMES, type VariantName } from './matrix.js';
-
-export const VARIANT_FILES: Record<VariantName, string> = { fp32: 'model.onnx', fp16: 'model_fp16.onnx', q4: 'model_q4.onnx' };
+import { VARIANT_FILES, VARIANT_NAMES, type VariantName } from '../estimate/weights.js';
 
 export type VariantSelection = readonly VariantName[] | 'all';
 
@@ -45,8 +43,10 @@ async function isFile(p: string): Promise<boolean> {
 export function variantFromFileName(file: string): VariantName | null {
   const name = basename(file);
   for (const v of VARIANT_NAMES) if (name === VARIANT_FILES[v]) return v;
+  if (/_q4f16\.onnx$/.test(name)) return 'q4f16';
   if (/_fp16\.onnx$/.test(name)) return 'fp16';
   if (/_(q4|int4)\.onnx$/.test(name)) return 'q4';
+  if (/_(int8|quantized)\.onnx$/.test(name)) return 'int8';
   return null;
 }
 
@@ -96,14 +96,14 @@ export async function locateModel(ref: string): Promise<ModelRef> {
 
 /**
  * The variants to run: all that exist for `all`; the named ones, which must exist; by default fp32 when
- * present, else the first that exists (q4, then fp16). A lone .onnx file is whatever it is: naming one
+ * present, else the first that exists (q4, fp16, q4f16, int8). A lone .onnx file is whatever it is: naming one
  * variant relabels it (its name may not follow the transformers.js convention).
  */
 export function selectVariants(model: ModelRef, selection: VariantSelection | undefined): VariantName[] {
   const present = VARIANT_NAMES.filter((v) => model.files[v] !== undefined);
   if (selection === 'all') return present;
   if (selection === undefined || selection.length === 0) {
-    const preferred = (['fp32', 'q4', 'fp16'] as const).find((v) => model.files[v] !== undefined);
+    const preferred = (['fp32', 'q4', 'fp16', 'q4f16', 'int8'] as const).find((v) => model.files[v] !== undefined);
     return preferred ? [preferred] : [];
   }
   const lone = extname(model.path) === '.onnx';

@@ -9,7 +9,7 @@ import { detectDecoderIo } from '../runtime/decoder-io.js';
 import { DecoderLoop } from '../runtime/decoder-loop.js';
 import { generateGreedy } from './generate.js';
 import type { Device, GraphOptLevel } from '../runtime/session.js';
-import type { VariantName } from './matrix.js';
+import type { VariantName } from '../estimate/weights.js';
 import { inspectVariantFile, locateModel, selectVariants } from './model-files.js';
 import { autoKvLayout, type KvLayout } from '../runtime/kv-cache.js';
 import { createSession, assertDeviceAvailable } from '../runtime/session.js';

@@ -11,6 +11,7 @@ import { renderJson, renderMarkdown, renderTable } from '../report/render.js';
 import type { BenchReport } from '../report/schema.js';
 import { writeReportHtml } from '../pipeline/report-html.js';
 import { decodeTpsByDepth } from '../report/depth-series.js';
+import { VARIANT_FILES, VARIANT_NAMES } from '../estimate/weights.js';
 import { depthSparklines } from '../ui/sparkline.js';
 import { withInterrupts } from '../cli/interrupt.js';
 import { writeReportOrSay } from '../cli/write-report.js';
@@ -56,7 +57,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
   };
 
   static override flags = {
-    variant: Flags.string({ description: 'weight variant(s): fp32, fp16, q4 (transformers.js file names model.onnx, model_fp16.onnx, model_q4.onnx), comma-separated, or all [default: fp32 when present]' }),
+    variant: Flags.string({ description: `weight variant(s), comma-separated, or all: ${VARIANT_NAMES.map((v) => `${v} (${VARIANT_FILES[v]})`).join(', ')} [default: fp32 when present]` }),
     device: Flags.string({ description: `execution provider(s), comma-separated: ${DEVICES.join(', ')} [default: cpu]` }),
     threads: Flags.string({ description: 'intra-op thread counts, comma-separated (0 = onnxruntime default) [default: 0]' }),
     'graph-opt-level': Flags.option({ options: GRAPH_OPT_LEVELS, description: 'onnxruntime graph optimization level [default: all]' })(),

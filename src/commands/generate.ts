@@ -5,6 +5,7 @@ import { DEVICES, GRAPH_OPT_LEVELS } from '../runtime/session.js';
 import { runGenerate, type GenerateReport } from '../bench/run-generate.js';
 import { parseIntegerList } from '../bench/scenarios.js';
 import { invalidValue } from '../errors.js';
+import { VARIANT_FILES, VARIANT_NAMES } from '../estimate/weights.js';
 
 export default class Generate extends BaseCommand {
   static override summary = 'Greedy generation from text or token ids through the benchmark loop: the text, the ids and when each token arrived.';
@@ -27,7 +28,7 @@ export default class Generate extends BaseCommand {
     chat: Flags.boolean({ description: "apply the model's chat template to --prompt (one user message)" }),
     'prompt-ids': Flags.string({ description: 'prompt token ids, comma-separated, e.g. 1,17,42 (models without a tokenizer)' }),
     'gen-tokens': Flags.integer({ aliases: ['max-new'], min: 1, max: 100_000, default: 24, description: 'tokens to generate (decode steps; EOS does not stop them)' }),
-    variant: Flags.string({ description: 'fp32, fp16 or q4 [default: fp32 when present]' }),
+    variant: Flags.string({ description: `${VARIANT_NAMES.join(', ')} (the model file: ${VARIANT_NAMES.map((v) => VARIANT_FILES[v]).join(', ')}) [default: fp32 when present]` }),
     device: Flags.option({ options: DEVICES, default: 'cpu' as const, description: 'execution provider' })(),
     threads: Flags.integer({ min: 0, default: 0, description: 'intra-op threads (0 = onnxruntime default)' }),
     'graph-opt-level': Flags.option({ options: GRAPH_OPT_LEVELS, default: 'all' as const, description: 'onnxruntime graph optimization level' })(),
@@ -36,7 +37,7 @@ export default class Generate extends BaseCommand {
   async run(): Promise<GenerateReport> {
     const { args, flags } = await this.parse(Generate);
     const variants = flags.variant === undefined ? undefined : parseVariantList(flags.variant);
-    if (variants === 'all' || (variants && variants.length !== 1)) throw invalidValue('variant', flags.variant, 'one of fp32, fp16, q4');
+    if (variants === 'all' || (variants && variants.length !== 1)) throw invalidValue('variant', flags.variant, `one of ${VARIANT_NAMES.join(', ')}`);
     const report = await runGenerate({
       model: args.model,
       variant: variants?.[0],

@@ -19,6 +19,21 @@ import type { GgufWeights } from './gguf.js';
 export const WEIGHT_FORMATS = ['fp32', 'fp16', 'bf16', 'int8', 'q4', 'q4f16'] as const;
 export type WeightFormat = (typeof WEIGHT_FORMATS)[number];
 
+/**
+ * The variants a model file can hold, named as the weight formats and found by the transformers.js /
+ * onnx-community file names (`VARIANT_FILES`): what `bench` and `generate` measure, `quantize` writes (`q4`
+ * from an fp32 model, `q4f16` from an fp16 one), `pull` fetches and `recommend` ranks. bf16 has no such file.
+ */
+export const VARIANT_NAMES = ['fp32', 'fp16', 'int8', 'q4', 'q4f16'] as const satisfies readonly WeightFormat[];
+export type VariantName = (typeof VARIANT_NAMES)[number];
+export const VARIANT_FILES: Record<VariantName, string> = {
+  fp32: 'model.onnx',
+  fp16: 'model_fp16.onnx',
+  int8: 'model_int8.onnx',
+  q4: 'model_q4.onnx',
+  q4f16: 'model_q4f16.onnx',
+};
+
 export type FloatDtype = 'fp32' | 'fp16' | 'bf16';
 
 export interface Int4Options {

@@ -1,6 +1,7 @@
 import { copyFile, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ModelscoutError, errorMessage } from '../errors.js';
+import { VARIANT_FILES } from '../estimate/weights.js';
 import { METADATA_KEYS, readModelscoutMetadata, setMetadata } from '../onnx/metadata.js';
 import {
   cloneModel,
@@ -219,7 +220,7 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
   if (plan.jobs.length === 0) throw noEligibleWeights(resolved.modelPath, plan);
 
   const outFolder = options.out ? resolve(options.out) : resolved.folder;
-  const fileName = plan.jobs.every((j) => j.dtype === 'float16') ? 'model_q4f16.onnx' : 'model_q4.onnx';
+  const fileName = plan.jobs.every((j) => j.dtype === 'float16') ? VARIANT_FILES.q4f16 : VARIANT_FILES.q4;
   const relativeModel = join('onnx', fileName);
   const outModelPath = join(outFolder, relativeModel);
   if (outModelPath === resolved.modelPath) {

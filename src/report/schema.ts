@@ -5,6 +5,7 @@
  * docs/spec bench-metrics: snake_case, unit in the suffix, `null` = not measured, zero and false kept.
  */
 import { z } from 'zod';
+import { VARIANT_NAMES } from '../estimate/weights.js';
 import type { Stat } from './stats.js';
 
 export const SCHEMA_VERSION = '1';
@@ -183,7 +184,7 @@ export const resultSchema = z.object({
     }),
     files_sha256: z.record(z.string(), z.string()),
   }),
-  variant: z.object({ name: z.enum(['fp32', 'fp16', 'q4']), quantization: quantizationSchema.nullable() }),
+  variant: z.object({ name: z.enum(VARIANT_NAMES), quantization: quantizationSchema.nullable() }),
   config: z.object({
     device: z.enum(['cpu', 'webgpu', 'cuda']),
     threads: count.meta({ description: '0 = ONNX Runtime default' }),

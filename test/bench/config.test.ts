@@ -74,6 +74,7 @@ describe('bench config', () => {
   it('parses variant lists', () => {
     expect(parseVariantList('fp32,q4')).toEqual(['fp32', 'q4']);
     expect(parseVariantList('all')).toBe('all');
-    expect(() => parseVariantList('int8')).toThrow(/invalid variant "int8": expected fp32, fp16, q4, all/);
+    expect(parseVariantList('int8,q4f16')).toEqual(['int8', 'q4f16']);
+    expect(() => parseVariantList('int4')).toThrow(/invalid variant "int4": expected fp32, fp16, int8, q4, q4f16, all/);
   });
 });
