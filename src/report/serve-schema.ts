@@ -214,6 +214,23 @@ export const serveReportSchema = z
       .nullable(),
     notes: z.array(z.string()),
     outcome: z.object({ status: z.enum(['pass', 'fail', 'inconclusive', 'invalid']), exit_code: z.number().int(), reasons: z.array(z.string()) }),
+    shard: z
+      .object({
+        index: count.meta({ description: 'This load generator sent requests i with i mod of = index.' }),
+        of: z.number().int().positive(),
+        start_at: z.string().meta({ description: 'The wall-clock start of the shared schedule (RFC 3339), the same in every shard.' }),
+      })
+      .nullable()
+      .optional()
+      .meta({ description: 'Set by --shard i/n: this report is one n-th of a run; `serve-bench merge` combines the shards.' }),
+    merged_from: z
+      .array(z.object({ file: z.string(), shard: count, of: z.number().int().positive() }))
+      .optional()
+      .meta({ description: 'Set by `serve-bench merge`: the shard reports whose records this report was computed from.' }),
+    records: z
+      .array(requestRecordSchema)
+      .optional()
+      .meta({ description: 'Every request record of the run (written with --shard, and by merge): what `serve-bench merge` recomputes the figures from.' }),
   })
   .meta({ id: 'ServeReport' });
 export type ServeReport = z.infer<typeof serveReportSchema>;

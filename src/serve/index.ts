@@ -58,6 +58,12 @@ export interface ServeBenchOptions {
   baseline: { report: ServeReport; path: string } | null;
   maxRegressionPct: number;
   inconclusivePass: boolean;
+  /**
+   * `--shard i/n --start-at T`: this load generator sends request k of the shared seeded schedule when
+   * k mod n = i, starting at the absolute time T (epoch ms) like every other shard; the report keeps its raw
+   * records for `serve-bench merge`.
+   */
+  shard?: { index: number; of: number; startAtMs: number } | null;
 }
 
 export interface ServeBenchDeps {
@@ -160,6 +166,8 @@ export async function runServeBench(o: ServeBenchOptions, deps: ServeBenchDeps):
     const workload = await buildWorkload(o, Math.max(1, Math.min(perLevel, 5000)), tokenizer);
     const targets = baseUrls.map((u) => ({ baseUrl: u, path: endpointPath(u, o.endpoint), dispatcher: pools.get(u) as NonNullable<ReturnType<typeof pools.get>> }));
     const levels: LevelResult[] = [];
+    const shardRecords: RequestRecord[] = [];
+    if (o.shard && deps.clock() > o.shard.startAtMs) notes.push(`shard ${o.shard.index}/${o.shard.of}: ready ${Math.round(deps.clock() - o.shard.startAtMs)} ms after --start-at; requests due before then went out late (see send_lag_ms)`);
 
     const runOne = async (maxConcurrency: number | null, requestRate: number | null, label: string, stopWhenOverSaturated: boolean): Promise<LevelResult> => {
       deps.onProgress?.(`${label}: running`);
@@ -168,7 +176,8 @@ export async function runServeBench(o: ServeBenchOptions, deps: ServeBenchDeps):
       const run =
         o.workers > 1
           ? await runLevelInWorkers({ plan, targets: targets.map((t) => ({ baseUrl: t.baseUrl, path: t.path })), items: workload.items, body, headers, timeoutMs, maxFailureShare: o.maxFailurePct / 100, stopWhenOverSaturated, connections }, o.workers)
-          : await runLevel(plan, { targets, items: workload.items, body, headers, timeoutMs, clock: deps.clock, maxFailureShare: o.maxFailurePct / 100, stopWhenOverSaturated });
+          : await runLevel(plan, { targets, items: workload.items, body, headers, timeoutMs, clock: deps.clock, maxFailureShare: o.maxFailurePct / 100, stopWhenOverSaturated, ...(o.shard ? { worker: { index: o.shard.index, of: o.shard.of }, startAtMs: o.shard.startAtMs } : {}) });
+      if (o.shard) shardRecords.push(...run.records);
       await countOutputTokens(run, tokenizer);
       deps.onRecords?.(run.records);
       const level = summarizeLevel({ label, maxConcurrency, requestRate, startedAt: levelStart, records: run.records, percentiles: o.percentiles, slos: o.slos, client: { eventLoopDelayMs: run.eventLoopDelayMs, limitMs: o.clientLimitMs }, stopped: run.stopped });
@@ -234,6 +243,7 @@ export async function runServeBench(o: ServeBenchOptions, deps: ServeBenchDeps):
       comparison,
       notes,
       outcome,
+      ...(o.shard ? { shard: { index: o.shard.index, of: o.shard.of, start_at: new Date(o.shard.startAtMs).toISOString() }, records: shardRecords } : {}),
     };
   } finally {
     await Promise.all([...pools.values()].map((p) => p.close()));

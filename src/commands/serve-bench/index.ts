@@ -16,6 +16,21 @@ import { writeReportHtml } from '../../pipeline/report-html.js';
 
 const FORMATS = ['table', 'markdown', 'json'] as const;
 
+/** `--shard i/n --start-at TIME`: this generator's slice of the shared schedule and its absolute start. */
+function parseShard(shardText: string | undefined, startText: string | undefined): { index: number; of: number; startAtMs: number } | null {
+  if (shardText === undefined && startText === undefined) return null;
+  if (shardText === undefined) throw new ModelscoutError('E_USAGE', '--start-at needs --shard i/n', { suggestions: ['Add --shard 0/2 on the first load generator, --shard 1/2 on the second, with the same --start-at.'] });
+  if (startText === undefined) throw new ModelscoutError('E_USAGE', '--shard needs --start-at TIME, the same on every shard', { suggestions: ['Add e.g. --start-at "$(date -u -d "+30 seconds" +%Y-%m-%dT%H:%M:%SZ)" to every shard.'] });
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(shardText);
+  const index = m ? Number(m[1]) : NaN;
+  const of = m ? Number(m[2]) : NaN;
+  if (!m || of < 1 || of > 1024 || index >= of) throw invalidValue('--shard', shardText, 'i/n with 0 ≤ i < n, e.g. 0/2 and 1/2');
+  const startAtMs = /^\d{4}-\d{2}-\d{2}T/.test(startText.trim()) ? Date.parse(startText) : NaN;
+  if (!Number.isFinite(startAtMs)) throw invalidValue('--start-at', startText, 'an RFC 3339 time such as 2026-05-01T12:00:00Z');
+  if (startAtMs < Date.now() - 60_000) throw invalidValue('--start-at', startText, 'a time in the future (it passed more than a minute ago)');
+  return { index, of, startAtMs };
+}
+
 export default class ServeBench extends BaseCommand {
   static override summary = 'Benchmark an OpenAI-compatible streaming server under load: TTFT, TPOT, ITL, E2EL, throughput, goodput against SLOs.';
   static override description = `Measures any server with /v1/completions or /v1/chat/completions streaming (vLLM, SGLang, TGI, llama.cpp's llama-server, Ollama, …) from this machine. Metric names and definitions match \`vllm bench serve\` (percentiles by numpy's linear interpolation). Open loop (--request-rate, Poisson or gamma arrivals), closed loop (--max-concurrency), or both; --sweep runs several levels, --find-max searches the highest level that meets every SLO. The client measures itself: when it, not the server, limited a level, the run is marked invalid.
@@ -23,6 +38,7 @@ export default class ServeBench extends BaseCommand {
 Exit codes: 0 pass, 1 failed requests / a missed SLO / a regression against --baseline, 2 bad usage or input, 3 inconclusive comparison or a client-limited run (0 with --inconclusive-pass for the comparison).`;
 
   static override examples = [
+    '<%= config.bin %> serve-bench --base-url http://10.0.0.5:8000 --request-rate 50 --num-prompts 2000 --seed 1 --shard 0/2 --start-at 2026-05-01T12:00:00Z --out shard-0.json',
     '<%= config.bin %> serve-bench --base-url http://127.0.0.1:8000 --max-concurrency 16 --num-prompts 200',
     '<%= config.bin %> serve-bench --base-url http://127.0.0.1:8000 --endpoint chat --sweep concurrency=1,2,4,8,16 --slo-preset llama3.1-8b',
     '<%= config.bin %> serve-bench --base-url http://127.0.0.1:8000 --find-max concurrency --slo ttft_p99=2000ms,tpot_p99=100ms',
@@ -56,6 +72,8 @@ Exit codes: 0 pass, 1 failed requests / a missed SLO / a regression against --ba
     duration: Flags.string({ description: 'seconds per level instead of a request count (e.g. 60 or 60s)', helpGroup: 'LOAD' }),
     warmup: Flags.string({ description: 'left out of the figures: N requests, or a duration such as 10s', default: '0', helpGroup: 'LOAD' }),
     workers: Flags.integer({ description: 'client processes sharing one arrival schedule', default: 1, min: 1, max: 64, helpGroup: 'LOAD' }),
+    shard: Flags.string({ description: 'this machine is load generator i of n sharing one seeded schedule: it sends every n-th request (k mod n = i); needs --start-at; combine the --out reports with serve-bench merge', helpValue: 'i/n', helpGroup: 'LOAD' }),
+    'start-at': Flags.string({ description: 'with --shard: the wall-clock time every shard starts the schedule at (RFC 3339, e.g. 2026-05-01T12:00:00Z; clocks synchronised by NTP)', helpValue: 'TIME', helpGroup: 'LOAD' }),
     sweep: Flags.string({ description: 'levels: concurrency=1,2,4,8 or rate=1,2,4', helpGroup: 'SWEEP' }),
     'find-max': Flags.option({ options: ['concurrency', 'rate'] as const, description: 'search the highest level that meets every SLO (doubling, then bisection)', helpGroup: 'SWEEP' })(),
     'find-max-start': Flags.string({ description: 'first level of the search', default: '1', helpGroup: 'SWEEP' }),
@@ -109,6 +127,9 @@ Exit codes: 0 pass, 1 failed requests / a missed SLO / a regression against --ba
       : null;
     if (findMax && findMax.dimension === 'concurrency' && (!Number.isInteger(findMax.start) || !Number.isInteger(findMax.limit))) throw invalidValue('--find-max-start/--find-max-limit', `${findMax.start}/${findMax.limit}`, 'whole numbers for a concurrency search');
     const warmup = parseWarmup(flags.warmup);
+    const shard = parseShard(flags.shard, flags['start-at']);
+    if (shard && (sweep || findMax)) throw new ModelscoutError('E_USAGE', '--shard runs one level: it cannot be combined with --sweep or --find-max', { suggestions: ['Run one sharded level per sweep value, each with its own --start-at.'] });
+    if (shard && flags.workers > 1) throw new ModelscoutError('E_USAGE', '--shard and --workers both split the schedule: use one', { suggestions: ['Use --shard i/n across machines, or --workers N within one.'] });
     let baseline: { report: ServeReport; path: string } | null = null;
     if (flags.baseline) {
       let text: string;
@@ -162,6 +183,7 @@ Exit codes: 0 pass, 1 failed requests / a missed SLO / a regression against --ba
         baseline,
         maxRegressionPct: num('--max-regression-pct', flags['max-regression-pct'], 0),
         inconclusivePass: flags['inconclusive-pass'] ?? false,
+        shard,
       },
       {
         clock: epochMs,
