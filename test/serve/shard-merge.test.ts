@@ -68,10 +68,11 @@ describe('serve-bench --shard i/n --start-at and serve-bench merge', { timeout: 
     expect(ml.metrics.ttft_ms!.median).toBeCloseTo(median(m.records!.map((r) => r.first_token_at_ms! - r.sent_at_ms)), 6);
     // The same arrival schedule: request k is due at the same offset from the start in the whole run and in the shards.
     const offsets = (r: ServeReport): number[] => r.records!.map((x) => x.scheduled_at_ms - r.records![0]!.scheduled_at_ms);
-    const wholeRecords = (await run([...load(7), '--save-detailed', join(dir, 'whole.jsonl')]), (await readFile(join(dir, 'whole.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as NonNullable<ServeReport['records']>[number]));
+    await run([...load(7), '--save-detailed', join(dir, 'whole.jsonl')]);
+    const wholeRecords = (await readFile(join(dir, 'whole.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as NonNullable<ServeReport['records']>[number]);
     const wholeOffsets = wholeRecords.sort((a, b) => a.index - b.index).map((x) => x.scheduled_at_ms - wholeRecords[0]!.scheduled_at_ms);
     offsets(m).forEach((o, k) => expect(o).toBeCloseTo(wholeOffsets[k]!, 3));
-    // The same schedule against the same simulated server: throughput and latencies agree within its noise
+    // The same schedule against the same simulated server: throughput and latencies agree within its noise.
     expect(Math.abs(ml.request_throughput - wl.request_throughput) / wl.request_throughput).toBeLessThan(0.2);
     expect(Math.abs(ml.metrics.tpot_ms!.median - wl.metrics.tpot_ms!.median) / wl.metrics.tpot_ms!.median).toBeLessThan(0.3);
     expect(Math.abs(ml.metrics.ttft_ms!.median - wl.metrics.ttft_ms!.median)).toBeLessThan(Math.max(10, wl.metrics.ttft_ms!.median));
