@@ -49,7 +49,7 @@ export interface SimTopology {
   allreduce_ms: number;
   /** One activation send between two pipeline stages. */
   stage_send_ms: number;
-  /** KV-cache tokens one GPU holds; the pool is this × TP × PP. */
+  /** Tokens of the whole model's KV cache one GPU's pool could hold; sharded over TP × PP GPUs the pool holds this × TP × PP. */
   kv_tokens_per_gpu: number;
 }
 
