@@ -88,8 +88,8 @@ export interface ModelSpec {
   paramsPublishedNote?: string;
   /** How sure we are that `onnxRepo` holds this model's ONNX export (see `OnnxRepoStatus`). */
   onnxStatus?: OnnxRepoStatus;
-  /** A published quality figure the ranking can use; absent when none is recorded. */
-  quality?: QualityScore | null;
+  /** Published benchmark scores, each with its setting, source and date; absent or empty when none is recorded. */
+  scores?: QualityScore[];
   /** Caveats about the facts (e.g. a context length the model card states lower than the config). */
   notes?: string[];
 }
@@ -100,10 +100,17 @@ export interface ModelSpec {
  */
 export type OnnxRepoStatus = 'confirmed' | 'sibling' | 'unconfirmed';
 
-/** A published benchmark score (0-100) with where it was published. */
+/**
+ * A published benchmark score (0-100) with where and when it was published. Scores are compared only with
+ * scores of the same `metric`, which names the benchmark, its setting and whose evaluation it is: settings
+ * differ between publishers, and mixing them would rank noise.
+ */
 export interface QualityScore {
-  /** Benchmark and setting, e.g. `MMLU (5-shot, base model)`. */
+  /** Benchmark, setting and evaluator, e.g. `MMLU-Pro, 5-shot, base model (Qwen2.5 Technical Report evaluation)`. */
   metric: string;
   score: number;
+  /** Where it is published: a URL, with the table or section. */
   source: string;
+  /** When the source was published (YYYY-MM-DD). */
+  date: string;
 }

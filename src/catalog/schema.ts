@@ -30,7 +30,8 @@ export const mlaSchema = z.strictObject({
 export const qualitySchema = z.strictObject({
   metric: z.string().min(1),
   score: z.number().min(0).max(100),
-  source: z.string().min(1),
+  source: z.string().regex(/https?:\/\//, 'a source with its URL'),
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD'),
 });
 
 export const catalogEntrySchema = z
@@ -66,7 +67,7 @@ export const catalogEntrySchema = z
     license: z.string().nullable().default(null),
     onnxRepo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'owner/name').nullable().default(null),
     onnxStatus: z.enum(['confirmed', 'sibling', 'unconfirmed']).optional(),
-    quality: qualitySchema.nullable().optional(),
+    scores: z.array(qualitySchema).optional(),
     sources: z.array(z.string().min(1)).default([]),
     notes: z.array(z.string()).optional(),
   })
@@ -135,11 +136,11 @@ export function modelSpecFromCatalogEntry(entry: CatalogEntry): ModelSpec {
     paramsActivePublished: entry.paramsActivePublished,
     license: entry.license,
     onnxRepo: entry.onnxRepo,
-    quality: entry.quality ?? null,
     sources: entry.sources,
   };
   if (entry.paramsPublishedNote !== undefined) spec.paramsPublishedNote = entry.paramsPublishedNote;
   if (entry.onnxStatus !== undefined) spec.onnxStatus = entry.onnxStatus;
   if (entry.notes !== undefined) spec.notes = entry.notes;
+  if (entry.scores !== undefined && entry.scores.length > 0) spec.scores = entry.scores;
   return withParamCounts(spec);
 }

@@ -1,6 +1,6 @@
 import { preferredGraph } from '../onnx/fused/synth-graph.js';
 import type { GraphKind } from '../onnx/metadata.js';
-import type { ModelSpec } from '../catalog/model-spec.js';
+import type { ModelSpec, QualityScore } from '../catalog/model-spec.js';
 import {
   DEFAULT_HEADROOM_FRACTION,
   defaultEfficiency,
@@ -27,7 +27,7 @@ import {
 } from '../estimate/index.js';
 import type { SizeClass } from '../tree/schema.js';
 import type { Targets } from './requirements.js';
-import type { Candidate, CandidateTopology, FinetuneSummary, RankingBasis } from './types.js';
+import type { Candidate, CandidateQuality, CandidateTopology, FinetuneSummary, RankingBasis } from './types.js';
 
 /**
  * Formats tried per device, least compressed first: the first that fits and meets the targets is the
@@ -47,16 +47,29 @@ export const MIN_USEFUL_CONTEXT = 512;
  */
 export const FINETUNE_DEFAULTS = { rank: 16, batch: 1, epochTokens: DEFAULT_EPOCH_TOKENS } as const;
 
+/**
+ * The published benchmark the ranking compares: MMLU-Pro in one evaluation of many base models (Qwen2.5
+ * Technical Report, Tables 2-5: Qwen2.5, Gemma 2, …). Scores of the same benchmark in another setting
+ * (e.g. Meta's chain-of-thought MMLU-Pro) are a different metric and are not compared with it.
+ */
+export const RANKING_METRIC = 'MMLU-Pro, 5-shot, base model (Qwen2.5 Technical Report evaluation)';
+
+/** A model's published score in the ranking's metric, or null. */
+export function rankingScore(spec: Pick<ModelSpec, 'scores'>): QualityScore | null {
+  return spec.scores?.find((s) => s.metric === RANKING_METRIC) ?? null;
+}
+
 export const RANKING_BASIS: RankingBasis = {
   order: [
     `fine-tuning leaves only: fine-tuning fits on the model's device (QLoRA at least) and one epoch of ${DEFAULT_EPOCH_TOKENS / 1e6} M tokens takes ≤ ${FEASIBLE_EPOCH_SECONDS / 86400} days, then fits but takes longer, then does not fit`,
     'fits at the target context (before fits only at a reduced context)',
     'meets every target (decode tok/s per stream and TTFT), then meets one, then none',
-    'among models that meet every target: quality proxy, higher first; among the others: closeness to the targets first (the product of estimate ÷ target per missed target), then quality proxy',
+    'among models that meet every target: quality proxy, higher first, then the models with a published score (qualityScore) reordered by it among the places they hold; among the others: closeness to the targets first (the product of estimate ÷ target per missed target), then quality proxy',
     'estimated decode tok/s, higher first',
   ],
   qualityProxy:
-    'effective parameter count: total parameters for dense models, √(total × active) for MoE (a common rule of thumb for MoE quality); published benchmark scores are not compared because few models share one',
+    'effective parameter count: total parameters for dense models, √(total × active) for MoE (a common rule of thumb for MoE quality); the fallback wherever no published score of the qualityScore metric is known',
+  qualityScore: `${RANKING_METRIC}: the benchmark the ranking compares where the catalog records it (one setting and one evaluator for every model that has it; scores from other settings are listed but never compared)`,
   formats: FORMAT_LADDER,
   classMembership: "total parameters (all experts: they all sit in memory) within the leaf's bounds, each bound widened by the class's tolerance (nominal sizes are rounded: Llama-3.1-70B has 70.6B)",
 };
@@ -306,7 +319,50 @@ export function closeness(speed: Pick<SpeedEstimate, 'decodeTokPerSec' | 'ttftMs
 }
 
 export function rankEvaluations(evaluations: Evaluation[], targets: Pick<Targets, 'decodeTokensPerSec' | 'maxTtftMs'>): Evaluation[] {
-  return [...evaluations].sort((a, b) => compareEvaluations(a, b, targets));
+  return withScoresRanked([...evaluations].sort((a, b) => compareEvaluations(a, b, targets)));
+}
+
+/**
+ * Published scores where they exist: within each run of models that meet every target in the same tier
+ * (fine-tuning, fit), the ones with a score in the ranking's metric take the places those models hold, in
+ * order of their score; the others keep their places (ordered by the parameter-count proxy). Placing by
+ * slots keeps the order consistent when only some models have a score.
+ */
+function withScoresRanked(sorted: Evaluation[]): Evaluation[] {
+  const out = [...sorted];
+  const runKey = (e: Evaluation): string | null => (e.chosen.meets.all ? `${e.finetune ? finetuneTier(e.finetune) : '-'}:${e.fit}` : null);
+  let start = 0;
+  while (start < out.length) {
+    const key = runKey(out[start]!);
+    let end = start + 1;
+    while (end < out.length && key !== null && runKey(out[end]!) === key) end += 1;
+    if (key !== null) {
+      const slots = [];
+      for (let i = start; i < end; i += 1) if (rankingScore(out[i]!.spec)) slots.push(i);
+      const scored = slots.map((i) => out[i]!).sort((a, b) => rankingScore(b.spec)!.score - rankingScore(a.spec)!.score || qualityProxy(b.spec) - qualityProxy(a.spec));
+      slots.forEach((slot, j) => {
+        out[slot] = scored[j]!;
+      });
+    }
+    start = end;
+  }
+  return out;
+}
+
+/** What ranked a model on quality (see `withScoresRanked`), with every score the catalog holds for it. */
+export function candidateQuality(spec: Pick<ModelSpec, 'scores'>, meetsAll: boolean): CandidateQuality {
+  const score = meetsAll ? rankingScore(spec) : null;
+  const copy = (s: QualityScore): { metric: string; score: number; source: string; date: string } => ({ metric: s.metric, score: s.score, source: s.source, date: s.date });
+  return { basis: score ? 'score' : 'proxy', score: score ? copy(score) : null, scores: (spec.scores ?? []).map(copy) };
+}
+
+/** `quality: MMLU-Pro 45.0 (…, 2024-12-19) ranked it` or `quality: the parameter-count proxy ranked it (…)`. */
+function describeQuality(quality: CandidateQuality, spec: Pick<ModelSpec, 'paramsTotal' | 'paramsActive' | 'moe'>): string {
+  const others = quality.scores.filter((s) => s !== quality.score && s.metric !== quality.score?.metric).map((s) => `${s.metric} ${s.score.toFixed(1)}`);
+  const listed = others.length > 0 ? `; also published, not compared: ${others.join(', ')}` : '';
+  if (quality.score) return `quality: ${quality.score.metric} ${quality.score.score.toFixed(1)} ranked it (${quality.score.source.split(': ').pop() ?? quality.score.source}, ${quality.score.date})${listed}`;
+  const why = quality.scores.some((s) => s.metric === RANKING_METRIC) ? 'it misses a target, where closeness to the targets ranks first' : `no published ${RANKING_METRIC}`;
+  return `quality: the parameter-count proxy ranked it (${fmtParams(qualityProxy(spec))} effective; ${why})${listed}`;
 }
 
 /** Turns an evaluation into the `Candidate` of the Recommendation, with trade-offs and reasons in words. */
@@ -352,6 +408,8 @@ export function toCandidate(e: Evaluation, rank: number, targets: Targets, withF
   reasons.push(`${gib(chosen.fit.totalBytes)} GiB of ${gib(chosen.fit.usableBytes)} GiB usable ${where} (weights ${gib(chosen.fit.weightBytes)} + KV ${gib(chosen.fit.kvBytes)} + activations and runtime ${gib(chosen.fit.activationBytes + chosen.fit.runtimeOverheadBytes)})`);
   if (chosen.topology) reasons.push(describeTopology(chosen.topology, device));
   if (spec.moe) reasons.push(`MoE: all ${spec.moe.experts} experts resident, ${spec.moe.activeExperts} active per token (${fmtParams(spec.paramsActive)} active parameters)`);
+  const quality = candidateQuality(spec, chosen.meets.all);
+  reasons.push(describeQuality(quality, spec));
 
   let finetune: Candidate['finetune'] = null;
   if (withFinetune) {
@@ -375,6 +433,7 @@ export function toCandidate(e: Evaluation, rank: number, targets: Targets, withF
     paramsTotal: spec.paramsTotal,
     paramsActive: spec.paramsActive,
     qualityProxy: Math.round(qualityProxy(spec)),
+    quality,
     device: { kind: device.kind, name: device.name },
     format: chosen.format,
     fit: e.fit,

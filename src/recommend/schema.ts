@@ -147,6 +147,8 @@ const finetuneEpochSchema = z
   })
   .meta({ id: 'FinetuneEpoch', description: "One epoch of LoRA/QLoRA fine-tuning on the candidate's device, from its peak FLOP/s (seconds; null when unknown); feasible = within 7 days." });
 
+const publishedScoreSchema = z.strictObject({ metric: z.string(), score: z.number(), source: z.string(), date: z.string() });
+
 export const candidateSchema = z
   .strictObject({
     rank: positiveInt,
@@ -158,6 +160,14 @@ export const candidateSchema = z
     paramsTotal: z.number(),
     paramsActive: z.number(),
     qualityProxy: z.number(),
+    quality: z
+      .strictObject({
+        basis: z.enum(['score', 'proxy']),
+        score: publishedScoreSchema.nullable(),
+        scores: z.array(publishedScoreSchema),
+      })
+      .exactOptional()
+      .meta({ description: 'What ranked the model on quality: its published score (basis score, see ranking.qualityScore) or the parameter-count proxy; scores lists every published score the catalog holds for it.' }),
     device: deviceRefSchema,
     format: weightFormatSchema,
     fit: z.enum(['fits', 'reduced-context']),
@@ -242,6 +252,7 @@ const rankingBasisSchema = z
   .strictObject({
     order: z.array(z.string()),
     qualityProxy: z.string(),
+    qualityScore: z.string().exactOptional(),
     formats: z.strictObject({ cpu: z.array(weightFormatSchema), gpu: z.array(weightFormatSchema) }),
     classMembership: z.string(),
   })

@@ -78,6 +78,9 @@ export interface Candidate {
   paramsActive: number;
   /** The quality proxy's value for this model (see `ranking.qualityProxy`). */
   qualityProxy: number;
+  /** What ranked it on quality: its published score (`ranking.qualityScore`), or the parameter-count proxy. */
+  /** Absent in reports written before published scores were ranked. */
+  quality?: CandidateQuality;
   device: { kind: 'cpu' | 'gpu'; name: string };
   /** The least-compressed weight format that fits (and meets the targets when any does). */
   format: WeightFormat;
@@ -237,10 +240,25 @@ export interface ProposedTopology {
   commands: { vllm: string[]; sglang: string[]; notes: string[] };
 }
 
+/**
+ * `score`: the model meets every target and has a published score in `ranking.qualityScore`'s metric, which
+ * ordered it among the others that have one; `proxy`: the parameter-count proxy ranked it (no such score,
+ * or it misses a target, where closeness to the targets comes first). `scores` lists every published score
+ * the catalog holds for it, used or not.
+ */
+export interface CandidateQuality {
+  basis: 'score' | 'proxy';
+  /** The score that ranked it (basis `score`), else null. */
+  score: { metric: string; score: number; source: string; date: string } | null;
+  scores: { metric: string; score: number; source: string; date: string }[];
+}
+
 export interface RankingBasis {
   /** The sort keys in order. */
   order: string[];
   qualityProxy: string;
+  /** The published benchmark the ranking compares where the catalog has it (one metric, setting and evaluator). */
+  qualityScore?: string;
   /** Formats tried per device kind, least compressed first. */
   formats: Record<'cpu' | 'gpu', WeightFormat[]>;
   /** How a model is placed in a size class. */

@@ -36,7 +36,7 @@ export function renderRecommendation(rec: Recommendation, width: number | null =
   if (rec.catalog) out.push(...wrap(catalogLine(rec.catalog), 110, width));
   if (rec.candidates.length > 0) {
     const pool = rec.candidatesFrom === 'models' ? 'the models given' : rec.candidatesFrom === 'both' ? `the ${rec.leaf.sizeClass.label} class and the models given` : `the ${rec.leaf.sizeClass.label} class`;
-    out.push(`Ranked candidates of ${pool} (fits, then meets targets, then quality proxy = effective parameters):`);
+    out.push(`Ranked candidates of ${pool} (fits, then meets targets, then quality: a published MMLU-Pro where the catalog has one, else effective parameters):`);
     out.push(renderCandidateTable(rec.candidates, rec.leaf.fineTune, width));
     out.push(...renderReasons(rec.candidates, width));
   }
@@ -107,7 +107,7 @@ export function renderDevices(devices: DeviceSummary[]): string[] {
 
 /** The candidate table: format needed, weight / KV / total bytes, fit, decode tok/s and TTFT against the targets. */
 export function renderCandidateTable(candidates: Candidate[], withFinetune: boolean, width: number | null = null): string {
-  const head = ['#', 'Model', 'Params', 'Format', 'Weights', 'KV', 'Total', 'Fits', 'Decode/stream', 'TTFT'];
+  const head = ['#', 'Model', 'Params', 'Quality', 'Format', 'Weights', 'KV', 'Total', 'Fits', 'Decode/stream', 'TTFT'];
   if (withFinetune) head.push('LoRA / QLoRA');
   const rows: string[][] = [];
   for (const c of candidates) {
@@ -115,6 +115,7 @@ export function renderCandidateTable(candidates: Candidate[], withFinetune: bool
       String(c.rank),
       c.name,
       formatParams(c.paramsTotal) + (c.paramsActive !== c.paramsTotal ? ` (${formatParams(c.paramsActive)} act.)` : ''),
+      c.quality?.score ? `MMLU-Pro ${c.quality.score.score.toFixed(1)}` : 'size proxy',
       `${c.variant ? `${c.variant} (llama.cpp)` : c.format} ${c.device.kind.toUpperCase()}`,
       formatBytes(c.memory.weightBytes),
       formatBytes(c.memory.kvBytes),

@@ -39,7 +39,7 @@ describe('size classes', () => {
 });
 
 describe('ranking against constructed hardware', () => {
-  it('ranks candidates that fit and meet every target first, then by the quality proxy', () => {
+  it('ranks candidates that fit and meet every target first, then by quality (published score or proxy)', () => {
     const rec = recommendOn(makeHardware({ ramGiB: 64, bandwidthGBs: 200, cpuTflops: 20 }), {}, 10);
     expect(rec.outcome).toBe('meets-targets');
     expect(rec.leaf.id).toBe('small');
@@ -50,7 +50,9 @@ describe('ranking against constructed hardware', () => {
       const [a, b] = [rec.candidates[i - 1]!, rec.candidates[i]!];
       if (tier(a) !== tier(b)) continue;
       // Meeting every target: quality first. Below the targets: the closest first.
-      if (a.meets.all) expect(a.qualityProxy).toBeGreaterThanOrEqual(b.qualityProxy);
+      // (published scores reorder only the models that have one: see quality-scores.test.ts)
+      if (a.meets.all && a.quality?.basis === 'proxy' && b.quality?.basis === 'proxy') expect(a.qualityProxy).toBeGreaterThanOrEqual(b.qualityProxy);
+      if (a.meets.all && a.quality?.basis === 'score' && b.quality?.basis === 'score') expect(a.quality.score!.score).toBeGreaterThanOrEqual(b.quality.score!.score);
       else expect(closenessOf(a, rec.targets)).toBeGreaterThanOrEqual(closenessOf(b, rec.targets));
     }
     const best = rec.candidates[0]!;
@@ -148,7 +150,7 @@ describe('rendering a recommendation', () => {
     expect(text).toContain('Targets (latency acceptable): decode ≥ 5 tok/s per stream [latency acceptable], TTFT ≤ 10.0 s [latency acceptable], context 2048 tokens [default], concurrency 1 [default]');
     expect(text).toContain('✗ Nothing of the flagship (70B+) class fits here');
     expect(text).toContain('Best alternatives below 70B:');
-    expect(text).toMatch(/│ # │ Model +│ Params +│ Format +│ Weights +│ KV +│ Total +│ Fits +│ Decode\/stream │ TTFT +│/);
+    expect(text).toMatch(/│ # │ Model +│ Params +│ Quality +│ Format +│ Weights +│ KV +│ Total +│ Fits +│ Decode\/stream │ TTFT +│/);
     expect(text).toContain('Hardware for the class: To fit and meet the targets, the smallest of the class, Llama-3.1-70B');
   });
 

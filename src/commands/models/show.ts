@@ -165,6 +165,7 @@ function renderModel(r: ModelShowResult): string[] {
     lines.push(`    ${preset.padEnd(6)} ${formatBytes(w.totalBytes).padStart(10)}  ${w.bitsPerParam.toFixed(2)} bits/param; ${w.types.map((t) => `${t.type} ${formatBytes(t.bytes)}`).join(', ')}`);
   }
   if (r.topology) lines.push(...renderModelTopology(r.topology));
+  for (const q of m.scores ?? []) lines.push(`  quality     ${q.metric}: ${q.score.toFixed(1)} (${q.date}, ${q.source})`);
   if (m.onnxRepo) lines.push(`  ONNX        ${m.onnxRepo}${m.onnxStatus && m.onnxStatus !== 'confirmed' ? ` (${m.onnxStatus === 'sibling' ? 'export of the Instruct sibling' : 'unconfirmed'})` : ''}`);
   for (const note of new Set([...(m.notes ?? []), ...r.notes])) lines.push(`  note        ${note}`);
   return lines;
