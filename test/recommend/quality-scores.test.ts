@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadCatalog, type ModelSpec } from '../../src/catalog/index.js';
 import { recommend } from '../../src/recommend/recommend.js';
-import { RANKING_METRIC, qualityProxy, rankingScore } from '../../src/recommend/rank.js';
+import { RANKING_METRIC, rankingScore } from '../../src/recommend/rank.js';
 import { resolveRequirements } from '../../src/recommend/requirements.js';
 import type { Recommendation } from '../../src/recommend/types.js';
 import { recommendationSchema } from '../../src/recommend/schema.js';
@@ -90,7 +90,7 @@ describe('ranking with published scores', () => {
     const rec = rank(bare);
     const meetsAll = rec.candidates.filter((c) => c.meets.all && c.fit === 'fits');
     expect(meetsAll.every((c) => c.quality!.basis === 'proxy')).toBe(true);
-    expect(meetsAll.map((c) => qualityProxy(c))).toEqual([...meetsAll.map((c) => qualityProxy(c))].sort((a, b) => b - a));
+    expect(meetsAll.map((c) => c.qualityProxy)).toEqual([...meetsAll.map((c) => c.qualityProxy)].sort((a, b) => b - a));
   });
 
   it('a model that misses a target is ranked by closeness, so its score is listed but not used', () => {
