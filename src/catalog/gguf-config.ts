@@ -96,8 +96,15 @@ export function modelSpecFromGguf(input: GgufModelInput): ModelSpec {
     config.q_lora_rank = get('attention.q_lora_rank') || null;
     const rope = get('rope.dimension_count');
     config.qk_rope_head_dim = rope;
-    config.qk_nope_head_dim = typeof keyLength === 'number' && typeof rope === 'number' ? keyLength - rope : undefined;
-    config.v_head_dim = get('attention.value_length');
+    // Files converted since llama.cpp runs MLA as MQA over the latent store that cache's shape in key_length
+    // (kv_lora_rank + rope), value_length (kv_lora_rank) and head_count_kv (1); the per-head lengths are then
+    // the `_mla` keys, and the model has as many KV heads as query heads.
+    const keyMla = get('attention.key_length_mla');
+    const valueMla = get('attention.value_length_mla');
+    const headKey = typeof keyMla === 'number' ? keyMla : keyLength;
+    config.qk_nope_head_dim = typeof headKey === 'number' && typeof rope === 'number' ? headKey - rope : undefined;
+    config.v_head_dim = typeof valueMla === 'number' ? valueMla : get('attention.value_length');
+    if (typeof keyMla === 'number') config.num_key_value_heads = heads;
     delete config.head_dim;
   }
   if (modelType === 'gpt2') {
