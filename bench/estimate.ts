@@ -12,21 +12,26 @@
  * 3. the cost of estimating: fit + speed for every catalog model × weight format.
  * Prints how busy the CPUs were before each model (other processes): figures from a busy machine understate
  * an idle one. Models are built once in the work folder and reused.
+ * Estimates are shown twice: with the peaks from the ISA and clock (what a machine never probed gets) and
+ * with the peaks from the CPU kernel probe (what `--probe` / `--confirm` give).
  * Usage: npm run bench:estimate [-- --models gpt2,smollm2-135m --contexts 512,2048 --repetitions 3 --threads 2
- *        --work DIR --skip-accuracy]
+ *        --work DIR --skip-accuracy --save FILE --from FILE]
+ *   --save FILE  keeps the probes and the measurements (JSON); --from FILE re-estimates them without measuring.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { loadCatalog } from '../src/catalog/index.js';
 import type { ModelSpec } from '../src/catalog/model-spec.js';
 import { runBench } from '../src/bench/index.js';
 import { WEIGHT_FORMATS, estimateSpeed, fitMemory, type Banded, type DeviceTarget } from '../src/estimate/index.js';
-import { detectHardware } from '../src/hardware/detect.js';
+import { detectHardware, int8PeakFromKernelRates, peakFromKernelRates } from '../src/hardware/detect.js';
 import { cpuTarget } from '../src/hardware/device.js';
 import { measureCpuBusy } from '../src/hardware/cpu-busy.js';
 import { probeMemoryBandwidth } from '../src/hardware/probe.js';
 import { preferredGraph } from '../src/onnx/fused/synth-graph.js';
 import { buildSyntheticModel } from '../src/pipeline/obtain.js';
+import { probeCpuKernels } from '../src/runtime/kernel-probe.js';
 
 function argument(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
@@ -68,117 +73,169 @@ for (let i = 0; i < repeats; i += 1) {
 }
 console.log(`  1 thread:        GB/s ${summary(single)}`);
 console.log(`  ${threads} threads:       GB/s ${summary(all)}`);
+const gemm: number[] = [];
+const gemv: number[] = [];
+for (let i = 0; i < repeats; i += 1) {
+  const k = await probeCpuKernels({ threads });
+  gemm.push(k.gemmFlopsPerSec / 1e9);
+  gemv.push(k.int4GemvOpsPerSec / 1e9);
+}
+console.log(`  kernel probe, ${threads} threads: fp32 GEMM GFLOP/s ${summary(gemm)}; int4 GEMV GOP/s ${summary(gemv)}`);
 
 const catalog = loadCatalog();
 
 // 2. Accuracy of the uncalibrated estimate.
+interface Measured {
+  model: string;
+  format: 'fp32' | 'q4';
+  graph: 'fused' | 'standard';
+  context: number;
+  n_gen: number;
+  decode: number | null;
+  ttft: number | null;
+  peak: number | null;
+  busy: string;
+  error?: string;
+}
+interface Saved {
+  threads: number;
+  bandwidth_gbps: number;
+  gemm_gflops: number;
+  int4_gemv_gops: number;
+  rows: Measured[];
+}
 if (!process.argv.includes('--skip-accuracy')) {
   const models = listArgument('models', ['gpt2', 'smollm2-135m', 'smollm2-360m', 'qwen2.5-0.5b']);
   const contexts = listArgument('contexts', ['512', '2048']).map(Number);
   const repetitions = numberArgument('repetitions', 3);
   const workDir = argument('work') ?? join(os.tmpdir(), 'modelscout-bench-estimate');
+  const from = argument('from');
   const detected = await detectHardware({ cgroupLimits: null });
-  // The estimate `recommend` makes after `--confirm` probed (no calibration file): the probe's median.
-  const hardware = { ...detected, cpu: { ...detected.cpu, cores: Math.min(detected.cpu.cores, threads) }, bandwidth: { bytesPerSec: median(all) * 1e9, source: 'probe' as const, note: 'bench:estimate probe median' } };
-  const device: DeviceTarget = cpuTarget(hardware);
-  console.log(`\n2. estimate (no calibration) vs measurement: ${threads} threads, pp<context>+tg32, ${repetitions} timed runs + 1 warm-up, medians; work dir ${workDir}`);
-  console.log(`  estimates against ${(device.bandwidthBytesPerSec! / 1e9).toFixed(1)} GB/s (probe), ${(device.peakFlops! / 1e9).toFixed(0)} GFLOP/s fp32, ${((device.peakInt8Ops ?? 0) / 1e9).toFixed(0)} GOP/s int8`);
-  const rows: string[][] = [];
-  const errors: { decode: number[]; ttft: number[]; memory: number[] } = { decode: [], ttft: [], memory: [] };
-  let outside = 0;
-  for (const id of models) {
-    const spec = catalog.find((s) => s.id.toLowerCase() === id.toLowerCase());
-    if (!spec) throw new Error(`unknown model ${id}`);
-    const graph = preferredGraph(spec);
-    // A context past the model's window cannot be measured (GPT-2: 1,024 positions).
-    const fitting = contexts.filter((c) => c + 32 <= spec.maxContext);
-    for (const c of contexts.filter((c) => !fitting.includes(c))) rows.push([spec.id, '—', graph, String(c), `skipped: the context window is ${spec.maxContext} tokens`]);
-    if (fitting.length === 0) continue;
-    const built = await buildSyntheticModel({
-      spec,
-      catalog,
-      layers: spec.numLayers,
-      seed: 7,
-      workDir,
-      needFloat: true,
-      keepFloat: true,
-      graph,
-      fidelity: false,
-      threads,
-      producerVersion: 'bench',
-      now: () => performance.now(),
-      onProgress: (line) => console.error(`  ${line}`),
-    });
-    const busy = await measureCpuBusy(500);
-    const loadBefore = load();
-    const report = await runBench({
-      plan: {
-        models: [built.dir],
-        variants: ['fp32', 'q4'],
-        devices: ['cpu'],
-        threads: [threads],
-        graphOptLevel: 'all',
-        tests: fitting.map((c) => ({ id: `pp${c}+tg32`, kind: 'pp+tg' as const, n_prompt: c, n_gen: 32, n_depth: 0, batch_size: 1 })),
-        repetitions,
-        warmup: 1,
+  let saved: Saved;
+  if (from) {
+    saved = JSON.parse(await readFile(from, 'utf8')) as Saved;
+    console.log(`\n2. estimate (no calibration) vs the measurements in ${from} (probes: ${saved.bandwidth_gbps.toFixed(1)} GB/s, GEMM ${saved.gemm_gflops.toFixed(1)} GFLOP/s, int4 GEMV ${saved.int4_gemv_gops.toFixed(1)} GOP/s)`);
+  } else {
+    saved = { threads, bandwidth_gbps: median(all), gemm_gflops: median(gemm), int4_gemv_gops: median(gemv), rows: [] };
+    console.log(`\n2. estimate (no calibration) vs measurement: ${threads} threads, pp<context>+tg32, ${repetitions} timed runs + 1 warm-up, medians; work dir ${workDir}`);
+    for (const id of models) {
+      const spec = catalog.find((s) => s.id.toLowerCase() === id.toLowerCase());
+      if (!spec) throw new Error(`unknown model ${id}`);
+      const graph = preferredGraph(spec);
+      // A context past the model's window cannot be measured (GPT-2: 1,024 positions).
+      const fitting = contexts.filter((c) => c + 32 <= spec.maxContext);
+      if (fitting.length === 0) continue;
+      const built = await buildSyntheticModel({
+        spec,
+        catalog,
+        layers: spec.numLayers,
         seed: 7,
-        thresholds: { min_decode_tps: null, max_ttft_ms: null, max_peak_rss_bytes: null, max_regression_pct: 10, inconclusive_pass: false },
-        baseline: null,
-      },
-      tool: { name: 'modelscout bench:estimate', version: '0' },
-      argv: process.argv.slice(2),
-      kvLayout: 'auto',
-      hardware,
-      onProgress: (message) => console.error(`  ${message}`),
-    });
-    for (const r of report.results) {
-      if (r.status !== 'ok') {
-        rows.push([spec.id, r.variant.name, graph, String(r.test.n_prompt), `failed: ${r.error?.message ?? 'error'}`]);
-        continue;
-      }
-      const format = r.variant.name as 'fp32' | 'q4';
-      const context = r.test.n_prompt;
-      const speed = estimateSpeed({ spec: spec as ModelSpec, format, context, promptTokens: context, device, graph });
-      const fit = fitMemory({ spec, format, context: context + r.test.n_gen, device, graph });
-      const decode = r.metrics.decode_tps?.p50 ?? null;
-      const ttft = r.metrics.ttft_ms?.p50 ?? null;
-      const peak = r.memory.rss_peak_bytes ?? null;
-      const dEst = speed.decodeTokPerSec?.value ?? null;
-      const tEst = speed.ttftMs?.value ?? null;
-      if (dEst !== null && decode) errors.decode.push(((dEst - decode) / decode) * 100);
-      if (tEst !== null && ttft) errors.ttft.push(((tEst - ttft) / ttft) * 100);
-      if (peak) errors.memory.push(((fit.totalBytes - peak) / peak) * 100);
-      const dIn = inBand(speed.decodeTokPerSec, decode);
-      const tIn = inBand(speed.ttftMs, ttft);
-      if (dIn === 'NO') outside += 1;
-      if (tIn === 'NO') outside += 1;
-      rows.push([
-        spec.id,
-        format,
+        workDir,
+        needFloat: true,
+        keepFloat: true,
         graph,
-        String(context),
-        decode?.toFixed(1) ?? '—',
-        dEst?.toFixed(1) ?? '—',
-        pct(dEst, decode),
-        dIn,
-        ttft?.toFixed(0) ?? '—',
-        tEst?.toFixed(0) ?? '—',
-        pct(tEst, ttft),
-        tIn,
-        peak ? (peak / 2 ** 20).toFixed(0) : '—',
-        (fit.totalBytes / 2 ** 20).toFixed(0),
-        pct(fit.totalBytes, peak),
-        `${busy === null ? '?' : (busy * 100).toFixed(0)}% / ${loadBefore.split(' ')[0]}`,
-      ]);
+        fidelity: false,
+        threads,
+        producerVersion: 'bench',
+        now: () => performance.now(),
+        onProgress: (line) => console.error(`  ${line}`),
+      });
+      const busy = await measureCpuBusy(500);
+      const loadBefore = load();
+      const report = await runBench({
+        plan: {
+          models: [built.dir],
+          variants: ['fp32', 'q4'],
+          devices: ['cpu'],
+          threads: [threads],
+          graphOptLevel: 'all',
+          tests: fitting.map((c) => ({ id: `pp${c}+tg32`, kind: 'pp+tg' as const, n_prompt: c, n_gen: 32, n_depth: 0, batch_size: 1 })),
+          repetitions,
+          warmup: 1,
+          seed: 7,
+          thresholds: { min_decode_tps: null, max_ttft_ms: null, max_peak_rss_bytes: null, max_regression_pct: 10, inconclusive_pass: false },
+          baseline: null,
+        },
+        tool: { name: 'modelscout bench:estimate', version: '0' },
+        argv: process.argv.slice(2),
+        kvLayout: 'auto',
+        hardware: detected,
+        onProgress: (message) => console.error(`  ${message}`),
+      });
+      for (const r of report.results) {
+        const row: Measured = { model: spec.id, format: r.variant.name as 'fp32' | 'q4', graph, context: r.test.n_prompt, n_gen: r.test.n_gen, decode: r.metrics.decode_tps?.p50 ?? null, ttft: r.metrics.ttft_ms?.p50 ?? null, peak: r.memory.rss_peak_bytes ?? null, busy: `${busy === null ? '?' : (busy * 100).toFixed(0)}% / ${loadBefore.split(' ')[0]}` };
+        if (r.status !== 'ok') row.error = r.error?.message ?? 'error';
+        saved.rows.push(row);
+      }
+    }
+    const save = argument('save');
+    if (save) {
+      await writeFile(save, `${JSON.stringify(saved, null, 2)}\n`);
+      console.log(`  measurements saved to ${save} (re-estimate with --from ${save})`);
     }
   }
-  const header = ['model', 'format', 'graph', 'ctx', 'decode tok/s', 'est.', 'err', 'in band', 'TTFT ms', 'est.', 'err', 'in band', 'peak MiB', 'est.', 'err', 'busy / load'];
+  // The estimate `recommend` makes with no calibration file: against the probe's bandwidth, with the ISA's
+  // peaks (never probed for kernels) and with the kernel probe's (after --probe or --confirm).
+  const base = { ...detected, cpu: { ...detected.cpu, cores: Math.min(detected.cpu.cores, saved.threads) }, bandwidth: { bytesPerSec: saved.bandwidth_gbps * 1e9, source: 'probe' as const, note: 'bench:estimate probe median' } };
+  const isaDevice: DeviceTarget = cpuTarget(base);
+  const rates = { gemmFlopsPerSec: saved.gemm_gflops * 1e9, int4GemvOpsPerSec: saved.int4_gemv_gops * 1e9 };
+  const probed = peakFromKernelRates(rates);
+  const probedInt8 = int8PeakFromKernelRates(rates);
+  const probeDevice: DeviceTarget = cpuTarget({ ...base, peakFlops: { flopsPerSec: probed.flopsPerSec, source: 'probe', basis: probed.basis, int8OpsPerSec: probedInt8.opsPerSec, int8Basis: probedInt8.basis } });
+  console.log(`  ISA peaks: ${(isaDevice.peakFlops! / 1e9).toFixed(0)} GFLOP/s fp32, ${((isaDevice.peakInt8Ops ?? 0) / 1e9).toFixed(0)} GOP/s int8; from the kernel probe: ${(probeDevice.peakFlops! / 1e9).toFixed(0)} GFLOP/s fp32, ${((probeDevice.peakInt8Ops ?? 0) / 1e9).toFixed(0)} GOP/s int8`);
+  const rows: string[][] = [];
+  const errors = { decode: [] as number[], ttft: [] as number[], memory: [] as number[], isaDecode: [] as number[], isaTtft: [] as number[] };
+  let outside = 0;
+  for (const m of saved.rows) {
+    if (m.error) {
+      rows.push([m.model, m.format, m.graph, String(m.context), `failed: ${m.error}`]);
+      continue;
+    }
+    const spec = catalog.find((s) => s.id === m.model) as ModelSpec;
+    const speed = estimateSpeed({ spec, format: m.format, context: m.context, promptTokens: m.context, device: probeDevice, graph: m.graph });
+    const isa = estimateSpeed({ spec, format: m.format, context: m.context, promptTokens: m.context, device: isaDevice, graph: m.graph });
+    const fit = fitMemory({ spec, format: m.format, context: m.context + m.n_gen, device: probeDevice, graph: m.graph });
+    const dEst = speed.decodeTokPerSec?.value ?? null;
+    const tEst = speed.ttftMs?.value ?? null;
+    if (dEst !== null && m.decode) errors.decode.push(((dEst - m.decode) / m.decode) * 100);
+    if (tEst !== null && m.ttft) errors.ttft.push(((tEst - m.ttft) / m.ttft) * 100);
+    if (isa.decodeTokPerSec && m.decode) errors.isaDecode.push(((isa.decodeTokPerSec.value - m.decode) / m.decode) * 100);
+    if (isa.ttftMs && m.ttft) errors.isaTtft.push(((isa.ttftMs.value - m.ttft) / m.ttft) * 100);
+    if (m.peak) errors.memory.push(((fit.totalBytes - m.peak) / m.peak) * 100);
+    const dIn = inBand(speed.decodeTokPerSec, m.decode);
+    const tIn = inBand(speed.ttftMs, m.ttft);
+    if (dIn === 'NO') outside += 1;
+    if (tIn === 'NO') outside += 1;
+    rows.push([
+      m.model,
+      m.format,
+      m.graph,
+      String(m.context),
+      m.decode?.toFixed(1) ?? '—',
+      dEst?.toFixed(1) ?? '—',
+      pct(dEst, m.decode),
+      dIn,
+      pct(isa.decodeTokPerSec?.value ?? null, m.decode),
+      m.ttft?.toFixed(0) ?? '—',
+      tEst?.toFixed(0) ?? '—',
+      pct(tEst, m.ttft),
+      tIn,
+      pct(isa.ttftMs?.value ?? null, m.ttft),
+      m.peak ? (m.peak / 2 ** 20).toFixed(0) : '—',
+      (fit.totalBytes / 2 ** 20).toFixed(0),
+      pct(fit.totalBytes, m.peak),
+      m.busy,
+    ]);
+  }
+  const header = ['model', 'format', 'graph', 'ctx', 'decode tok/s', 'est.', 'err', 'in band', 'ISA err', 'TTFT ms', 'est.', 'err', 'in band', 'ISA err', 'peak MiB', 'est.', 'err', 'busy / load'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(`  ${line(header)}`);
   for (const row of rows) console.log(`  ${line(row)}`);
   const worst = (values: number[]): string => (values.length === 0 ? '—' : `${Math.max(...values.map(Math.abs)).toFixed(0)}%`);
-  console.log(`  worst |error|: decode ${worst(errors.decode)}, TTFT ${worst(errors.ttft)}, peak memory ${worst(errors.memory)}; measurements outside the stated band: ${outside}`);
+  console.log(`  worst |error| with the kernel probe's peaks: decode ${worst(errors.decode)}, TTFT ${worst(errors.ttft)}, peak memory ${worst(errors.memory)}; measurements outside the stated band: ${outside}`);
+  console.log(`  worst |error| with the ISA's peaks (never probed): decode ${worst(errors.isaDecode)}, TTFT ${worst(errors.isaTtft)}`);
+  console.log(`  median error with the probe's peaks: decode ${median(errors.decode).toFixed(0)}%, TTFT ${median(errors.ttft).toFixed(0)}%`);
   console.log(`  busy = share of CPU time other processes used in the 0.5 s before each model's runs; load = 1-min load average then. Above 25 % busy the measurements understate an idle machine.`);
 }
 

@@ -5,6 +5,8 @@ import { BaseCommand } from '../cli/base-command.js';
 import { hardwareFlags, hardwareOverridesFromFlags, probeFlag } from '../cli/hardware-flags.js';
 import type { DeviceTarget } from '../estimate/device.js';
 import { detectHardware, type Hardware } from '../hardware/detect.js';
+import { measureCpuBusy } from '../hardware/cpu-busy.js';
+import { probeCpuKernels } from '../runtime/kernel-probe.js';
 import { DEVICE_PREFERENCES, selectDevice } from '../hardware/device.js';
 import { hardwareSummaryLines } from '../hardware/summary.js';
 import { formatBandwidth, formatBytes, formatFlops } from '../util/format.js';
@@ -36,8 +38,8 @@ export default class HardwareCommand extends BaseCommand {
   async run(): Promise<HardwareResult> {
     const { flags } = await this.parse(HardwareCommand);
     const overrides = hardwareOverridesFromFlags(flags);
-    if (flags.probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth (about 1 s)...');
-    const hardware = await detectHardware({ probe: flags.probe, overrides, bandwidthCachePath: bandwidthCachePath(process.env, homedir()) });
+    if (flags.probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth and CPU kernel speed (about 2 s)...');
+    const hardware = await detectHardware({ probe: flags.probe, overrides, bandwidthCachePath: bandwidthCachePath(process.env, homedir()), kernelProbe: (threads) => probeCpuKernels({ threads }), cpuBusy: () => measureCpuBusy() });
     const device = selectDevice(hardware, flags.device);
     if (!this.jsonEnabled()) {
       for (const line of hardwareSummaryLines(hardware)) this.log(line);

@@ -74,9 +74,9 @@ export default class Recommend extends BaseCommand {
     const confirm = { ...confirmFlagsFrom(flags), ...endpointFlagsFrom(flags) };
     const topology = topologyFromFlags(flags);
     const layers: RequirementInputs[] = flags.answers === undefined ? [flagInputs] : [await loadAnswersFile(flags.answers), flagInputs];
-    // --confirm measures anyway: a one-second bandwidth probe first (cached for later plain estimates).
+    // --confirm measures anyway: a two-second probe of bandwidth and CPU kernels first (cached for later plain estimates).
     const probe = flags.probe || flags.confirm === true;
-    if (probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth (about 1 s)...');
+    if (probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth and CPU kernel speed (about 2 s)...');
     const loaded = await loadRecommendContext({
       treeFile: flags.tree,
       catalogFile: flags.catalog,

@@ -40,7 +40,7 @@ export default class Wizard extends BaseCommand {
     }
     const overrides = hardwareOverridesFromFlags(flags);
     const prompter = createTerminalPrompter(streams);
-    if (flags.probe) prompter.say('Measuring memory bandwidth (about 2 s)...');
+    if (flags.probe) prompter.say('Measuring memory bandwidth and CPU kernel speed (about 2 s)...');
     const context = await loadRecommendContext({ treeFile: flags.tree, catalogFile: flags.catalog, userCatalogFile: userCatalogPath(), overrides, probe: flags.probe, bandwidthCachePath: bandwidthCachePath(process.env, homedir()) });
 
     prompter.say(`Hardware${Object.keys(overrides).length > 0 ? ' (with what-if overrides)' : ''}:`);

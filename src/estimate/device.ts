@@ -18,7 +18,7 @@ export interface DeviceTarget {
   bandwidthSource: 'probe' | 'known' | 'default' | 'override' | 'unknown';
   /** Peak dense FLOP/s: fp16 tensor-core rate for GPUs, fp32 FMA rate for CPUs; null when unknown. */
   peakFlops: number | null;
-  peakFlopsSource: 'known' | 'default' | 'override' | 'unknown';
+  peakFlopsSource: 'known' | 'default' | 'override' | 'unknown' | 'probe';
   /**
    * CPU only: peak int8 multiply-add rate (ops/s) from the ISA (VNNI / AMX / NEON dot product): the compute
    * path of int4 `MatMulNBits` at accuracy level 4 while decoding. Absent or null: unknown (fp32 peak used).

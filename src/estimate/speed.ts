@@ -135,6 +135,14 @@ export const CPU_DEFAULT_MODEL = {
 } as const;
 
 /**
+ * The peaks `CPU_DEFAULT_MODEL`'s fractions apply to, per rate measured by the CPU kernel probe
+ * (src/runtime/kernel-probe.ts): fp32 peak = GEMM FLOP/s × `gemm`; int8 peak = int4 matrix-vector ops/s ×
+ * `int4Gemv`. Fitted on the machine the model was fitted on, so a probed machine is estimated from what its
+ * kernels deliver instead of what its ISA and clock promise.
+ */
+export const KERNEL_PROBE_TO_PEAK = { gemm: 2.0, int4Gemv: 5.0 } as const;
+
+/**
  * Per-layer cost of each decode step on a GPU provider, beyond the roofline: WebGPU dispatches every kernel
  * through the browser-style command queue (about 1 ms per layer per step measured with ONNX Runtime's
  * WebGPU provider on a small model), CUDA launches kernels in microseconds (about 20 µs per layer: 4–10

@@ -4,7 +4,7 @@ import { writeJsonAtomic } from '../util/atomic-write.js';
 import { modelscoutCacheDir } from '../util/cache-dir.js';
 
 /**
- * The memory-bandwidth probe's result, kept per machine so estimates made without probing (plain
+ * The memory-bandwidth probe's result (and the CPU kernel probe's, where it ran), kept per machine so estimates made without probing (plain
  * `recommend`, `hardware`) use what this machine measured instead of a stated default. A machine is its CPU
  * model, the threads the probe ran with (container limits change it) and its RAM: a different figure for
  * any of them is a different machine. Plain JSON (`bandwidth.json` beside the calibration file); deleting
@@ -18,6 +18,12 @@ export interface BandwidthCacheEntry {
   threads: number;
   duration_ms: number;
   measured_at: string;
+  /**
+   * The CPU kernel probe run beside it (ONNX Runtime's fp32 GEMM FLOP/s and int4 matrix-vector ops/s);
+   * absent where only the bandwidth was probed.
+   */
+  gemm_flops_per_sec?: number;
+  int4_gemv_ops_per_sec?: number;
 }
 
 export interface BandwidthCacheFile {

@@ -5,7 +5,9 @@ import { acceleratorInfo, findAccelerator, gpuOverrideKeys, matchAccelerator, ty
 import { cachedBandwidth, machineKey, readBandwidthCache, storeBandwidth } from './bandwidth-cache.js';
 import { effectiveCpuLimit, effectiveMemoryLimit, readCgroupLimits, type CgroupLimits } from './cgroup.js';
 import { defaultCpuInt8Peak, defaultCpuPeakFlops, parseCpuInfo, type CpuFeatures } from './cpu.js';
+import { BUSY_THRESHOLD } from './cpu-busy.js';
 import { probeMemoryBandwidth } from './probe.js';
+import { KERNEL_PROBE_TO_PEAK } from '../estimate/speed.js';
 import { runCommand, type CommandRunner } from './run-command.js';
 
 export interface GpuInfo {
@@ -34,12 +36,17 @@ export interface Hardware {
   /** The CPU's peak fp32 FLOP/s (GPU rates are on each GPU's `known` entry). */
   peakFlops: {
     flopsPerSec: number;
-    source: 'default' | 'known';
+    source: 'default' | 'known' | 'probe';
     basis: string;
     /** Peak int8 multiply-add rate (ops/s) from the ISA: the decode path of int4 at accuracy level 4. */
     int8OpsPerSec?: number;
     int8Basis?: string;
   };
+  /**
+   * What ONNX Runtime's CPU kernels measured here (the kernel probe, run with `--probe` and `--confirm`,
+   * cached per machine): the peaks above then come from these rates instead of the ISA and clock.
+   */
+  kernelRates?: { gemmFlopsPerSec: number; int4GemvOpsPerSec: number; note: string };
   /** Things the user should know about the detection (e.g. nvidia-smi failed). */
   notes: string[];
   /**
@@ -93,6 +100,13 @@ export interface DetectOptions {
   timestamp?: () => string;
   /** Container limits (tests inject them; default: read from /proc and /sys/fs/cgroup on Linux). */
   cgroupLimits?: CgroupLimits | null;
+  /**
+   * The CPU kernel probe (`probeCpuKernels` of src/runtime, passed in by the caller: detection sits below
+   * the runtime). Run with `probe`; its result is cached with the bandwidth.
+   */
+  kernelProbe?: (threads: number) => Promise<{ gemmFlopsPerSec: number; int4GemvOpsPerSec: number }>;
+  /** How busy the CPUs are (0–1) just before probing; a busy machine's probe is used but not cached. */
+  cpuBusy?: () => Promise<number | null>;
 }
 
 /** A stated default when no probe ran and no known figure applies (typical dual-channel DDR4/DDR5 desktop). */
@@ -200,12 +214,26 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
     ? { bytesPerSec: apple.memoryBandwidthBytesPerSec, source: 'known', note: `${apple.name} unified memory (${apple.source})` }
     : { bytesPerSec: DEFAULT_SYSTEM_BANDWIDTH, source: 'default', note: 'stated default (25 GB/s: a dual-channel DDR4/DDR5 desktop sustains 20-40 GB/s); run with --probe to measure' };
   const machine = machineKey({ cpuModel: cpu.model, threads: cpu.threads, memoryTotalBytes: memory.totalBytes });
+  let kernels: { gemmFlopsPerSec: number; int4GemvOpsPerSec: number; note: string } | undefined;
   if (options.probe) {
+    const busy = options.cpuBusy ? await options.cpuBusy() : null;
     const probe = await probeMemoryBandwidth({ threads: cpu.threads, durationMs: options.probeDurationMs ?? PROBE_DURATION_MS });
     bandwidth = { bytesPerSec: probe.bytesPerSec, source: 'probe', note: `measured: ${probe.threads} threads copying ${probe.bufferBytes / MIB} MiB buffers, median of ${probe.samples.length} rounds over ${probe.durationMs / 1000} s` };
-    if (options.bandwidthCachePath) {
+    const rates = options.kernelProbe ? await options.kernelProbe(cpu.threads) : null;
+    if (rates) kernels = { ...rates, note: `measured: ONNX Runtime's fp32 GEMM and int4 matrix-vector kernels on ${cpu.threads} threads` };
+    if (busy !== null && busy > BUSY_THRESHOLD) {
+      // Other processes held the CPUs: the figures are what this run gets, not what the machine can do.
+      notes.push(`the CPUs were ${Math.round(busy * 100)}% busy with other work while probing: the probe's figures are used for this run but not cached`);
+    } else if (options.bandwidthCachePath) {
       try {
-        await storeBandwidth(options.bandwidthCachePath, { machine, bytes_per_sec: probe.bytesPerSec, threads: probe.threads, duration_ms: probe.durationMs, measured_at: (options.timestamp ?? (() => new Date().toISOString()))() });
+        await storeBandwidth(options.bandwidthCachePath, {
+          machine,
+          bytes_per_sec: probe.bytesPerSec,
+          threads: probe.threads,
+          duration_ms: probe.durationMs,
+          measured_at: (options.timestamp ?? (() => new Date().toISOString()))(),
+          ...(rates ? { gemm_flops_per_sec: rates.gemmFlopsPerSec, int4_gemv_ops_per_sec: rates.int4GemvOpsPerSec } : {}),
+        });
       } catch (error) {
         notes.push(`the bandwidth probe could not be cached in ${options.bandwidthCachePath}: ${(error as Error).message}`);
       }
@@ -213,17 +241,21 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
   } else if (options.bandwidthCachePath) {
     const cached = cachedBandwidth(await readBandwidthCache(options.bandwidthCachePath), machine);
     if (cached) bandwidth = { bytesPerSec: cached.bytes_per_sec, source: 'probe', note: `measured on this machine ${cached.measured_at} (${cached.threads} threads; cached in ${options.bandwidthCachePath}; --probe measures again)` };
+    if (cached?.gemm_flops_per_sec && cached.int4_gemv_ops_per_sec) {
+      kernels = { gemmFlopsPerSec: cached.gemm_flops_per_sec, int4GemvOpsPerSec: cached.int4_gemv_ops_per_sec, note: `measured on this machine ${cached.measured_at} (cached; --probe measures again)` };
+    }
   }
 
-  const peak = defaultCpuPeakFlops(cpu);
-  const int8 = defaultCpuInt8Peak(cpu);
+  const peak = kernels ? peakFromKernelRates(kernels) : defaultCpuPeakFlops(cpu);
+  const int8 = kernels ? int8PeakFromKernelRates(kernels) : defaultCpuInt8Peak(cpu);
   const hardware: Hardware = {
     os: { platform, release: sys.release ?? os.release(), arch },
     cpu: { model: cpu.model, cores: cpu.cores, threads: cpu.threads, features: cpu.features, frequencyGHz: cpu.frequencyGHz },
     memory: { ...memory, source: 'detected' },
     gpus,
     bandwidth,
-    peakFlops: { flopsPerSec: peak.flopsPerSec, source: 'default', basis: peak.basis, int8OpsPerSec: int8.opsPerSec, int8Basis: int8.basis },
+    peakFlops: { flopsPerSec: peak.flopsPerSec, source: kernels ? 'probe' : 'default', basis: peak.basis, int8OpsPerSec: int8.opsPerSec, int8Basis: int8.basis },
+    ...(kernels ? { kernelRates: kernels } : {}),
     notes,
     ...(limits ? { limits } : {}),
   };
@@ -332,4 +364,19 @@ export function parseGpuOverride(text: string): { key: string; count: number } {
     return { key: spec.key, count };
   }
   throw unknownGpu(text);
+}
+
+/**
+ * The fp32 peak the CPU model's fractions apply to, from the kernel probe's GEMM rate: the rate × the
+ * ratio of peak to probe fitted on the machine the model was fitted on (`KERNEL_PROBE_TO_PEAK`), so a CPU
+ * that delivers less than its ISA promises (shared cores, a lower clock) is estimated as it runs.
+ */
+export function peakFromKernelRates(k: { gemmFlopsPerSec: number }): { flopsPerSec: number; basis: string } {
+  const flopsPerSec = k.gemmFlopsPerSec * KERNEL_PROBE_TO_PEAK.gemm;
+  return { flopsPerSec, basis: `ONNX Runtime fp32 GEMM measured at ${(k.gemmFlopsPerSec / 1e9).toFixed(1)} GFLOP/s × ${KERNEL_PROBE_TO_PEAK.gemm} (the CPU model's peak per measured GEMM rate)` };
+}
+
+export function int8PeakFromKernelRates(k: { int4GemvOpsPerSec: number }): { opsPerSec: number; basis: string } {
+  const opsPerSec = k.int4GemvOpsPerSec * KERNEL_PROBE_TO_PEAK.int4Gemv;
+  return { opsPerSec, basis: `ONNX Runtime int4 matrix-vector measured at ${(k.int4GemvOpsPerSec / 1e9).toFixed(1)} GOP/s × ${KERNEL_PROBE_TO_PEAK.int4Gemv} (the CPU model's int8 peak per measured rate)` };
 }

@@ -2,6 +2,8 @@ import { loadCatalogInUse, type CatalogInfo } from '../catalog/index.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import type { TopologyRequest } from '../estimate/topology.js';
 import { detectHardware, type Hardware, type HardwareOverrides } from '../hardware/detect.js';
+import { measureCpuBusy } from '../hardware/cpu-busy.js';
+import { probeCpuKernels } from '../runtime/kernel-probe.js';
 import { readDataFile } from '../tree/data-file.js';
 import { resolveTree } from '../tree/load.js';
 import type { DecisionTree } from '../tree/schema.js';
@@ -54,6 +56,8 @@ export async function loadRecommendContext(options: LoadContextOptions): Promise
   });
   const hardware = await detectHardware({
     probe: options.probe ?? false,
+    kernelProbe: (threads) => probeCpuKernels({ threads }),
+    cpuBusy: () => measureCpuBusy(),
     ...(options.overrides ? { overrides: options.overrides } : {}),
     ...(options.bandwidthCachePath ? { bandwidthCachePath: options.bandwidthCachePath } : {}),
   });

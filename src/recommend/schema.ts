@@ -59,7 +59,7 @@ const deviceSummarySchema = z
     bandwidthBytesPerSec: z.number().nullable(),
     bandwidthSource: z.enum(['probe', 'known', 'default', 'override', 'unknown']),
     peakFlops: z.number().nullable(),
-    peakFlopsSource: z.enum(['known', 'default', 'override', 'unknown']),
+    peakFlopsSource: z.enum(['known', 'default', 'override', 'unknown', 'probe']),
   })
   .meta({ title: 'Device', description: 'A device the models were placed on: its memory, bandwidth and peak FLOP/s, each with where the figure came from.' });
 

@@ -150,12 +150,28 @@ export async function createSession(modelPath: string, s: SessionSettingsInput, 
       const outputs = ((await readModel(modelPath)).model.graph?.output ?? []).map((o) => o.name ?? '');
       options = sessionOptions(s, outputs);
     }
-    const session = await (typeof source === 'string' ? ort.InferenceSession.create(source, options) : ort.InferenceSession.create(source, options));
+    const session = await openSession(source, options);
     const createMs = Number(process.hrtime.bigint() - t0) / 1e6;
     return { session, createMs };
   } catch (error) {
     throw loadFailure(modelPath, s.device, error);
   }
+}
+
+/** A session on a model built in memory (the CPU kernel probe's one-operator graphs); `label` names it in errors. */
+export async function createSessionFromBytes(bytes: Uint8Array, s: SessionSettingsInput, label: string): Promise<CreatedSession> {
+  const t0 = process.hrtime.bigint();
+  try {
+    const session = await openSession(bytes, sessionOptions(s));
+    return { session, createMs: Number(process.hrtime.bigint() - t0) / 1e6 };
+  } catch (error) {
+    throw loadFailure(label, s.device, error);
+  }
+}
+
+/** The one call that makes an ONNX Runtime session. */
+function openSession(source: string | Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  return typeof source === 'string' ? ort.InferenceSession.create(source, options) : ort.InferenceSession.create(source, options);
 }
 
 /** A model ONNX Runtime would not load, as one line with what to do next (E_MODEL; E_UNSUPPORTED for a missing provider). */

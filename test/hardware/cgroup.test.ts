@@ -1,9 +1,11 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyContainerLimits, countCpuList, detectHardware, effectiveCpuLimit, parseCpuMax, readCgroupLimits } from '../../src/hardware/index.js';
 import { hardwareSummaryLines } from '../../src/hardware/summary.js';
+import { cpuTarget } from '../../src/hardware/device.js';
+import { KERNEL_PROBE_TO_PEAK } from '../../src/estimate/speed.js';
 
 const GIB = 1024 ** 3;
 const roots: string[] = [];
@@ -196,3 +198,48 @@ describe('the bandwidth probe cache', () => {
     expect(other.bandwidth.source).toBe('default');
   });
 });
+
+describe('the CPU kernel probe in detection', () => {
+  const setup = () => {
+    const root = tree({});
+    const path = join(root, 'cache', 'bandwidth.json');
+    const base = {
+      run: async () => null,
+      readTextFile: async (p: string) => (p === '/proc/meminfo' ? `MemTotal: ${16 * 1024 * 1024} kB\nMemAvailable: ${12 * 1024 * 1024} kB\n` : null),
+      system: { platform: 'linux', release: '6.0', arch: 'x64', cpuModel: 'Probed CPU', threads: 1, speedMHz: 2000 },
+      cgroupLimits: null,
+      bandwidthCachePath: path,
+      probeDurationMs: 100,
+      timestamp: () => '2026-02-01T00:00:00Z',
+      kernelProbe: async (threads: number) => ({ gemmFlopsPerSec: 40e9 * threads, int4GemvOpsPerSec: 20e9 * threads }),
+    };
+    return { path, base };
+  };
+
+  it('peaks come from the measured kernel rates (and are cached with the bandwidth); without a probe the ISA gives them', async () => {
+    const { path, base } = setup();
+    const isa = await detectHardware(base);
+    expect(isa.peakFlops.source).toBe('default');
+    expect(isa.kernelRates).toBeUndefined();
+    const probed = await detectHardware({ ...base, probe: true, cpuBusy: async () => 0.02 });
+    expect(probed.peakFlops).toMatchObject({ source: 'probe', flopsPerSec: 40e9 * KERNEL_PROBE_TO_PEAK.gemm, int8OpsPerSec: 20e9 * KERNEL_PROBE_TO_PEAK.int4Gemv });
+    expect(probed.peakFlops.basis).toMatch(/GEMM measured at 40\.0 GFLOP\/s/);
+    expect(cpuTarget(probed)).toMatchObject({ peakFlops: 40e9 * KERNEL_PROBE_TO_PEAK.gemm, peakFlopsSource: 'probe' });
+    const cached = JSON.parse(readFileSync(path, 'utf8')) as { entries: { gemm_flops_per_sec: number; int4_gemv_ops_per_sec: number }[] };
+    expect(cached.entries[0]).toMatchObject({ gemm_flops_per_sec: 40e9, int4_gemv_ops_per_sec: 20e9 });
+    // A later plain detection (no probe) uses the cached rates.
+    const later = await detectHardware(base);
+    expect(later.peakFlops).toMatchObject({ source: 'probe', flopsPerSec: probed.peakFlops.flopsPerSec });
+    expect(later.kernelRates?.note).toContain('2026-02-01T00:00:00Z');
+  });
+
+  it('a probe on a busy machine is used for the run but not cached', async () => {
+    const { path, base } = setup();
+    const busy = await detectHardware({ ...base, probe: true, cpuBusy: async () => 0.8 });
+    expect(busy.peakFlops.source).toBe('probe');
+    expect(busy.notes.join(' ')).toMatch(/80% busy with other work while probing: .* not cached/);
+    expect(existsSync(path)).toBe(false);
+    expect((await detectHardware(base)).peakFlops.source).toBe('default');
+  });
+});
+
