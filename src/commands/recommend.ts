@@ -13,7 +13,7 @@ import { bandwidthCachePath } from '../hardware/bandwidth-cache.js';
 import { loadAnswersFile, loadRecommendContext, type RecommendContext } from '../recommend/context.js';
 import { CANDIDATES_FROM, type GivenModel } from '../recommend/recommend.js';
 import type { RequirementInputs } from '../recommend/requirements.js';
-import type { Recommendation } from '../recommend/types.js';
+import { toRecommendationReport, type RecommendationReport } from '../recommend/report-json.js';
 import { writeReportHtml } from '../pipeline/report-html.js';
 import { withInterrupts } from '../cli/interrupt.js';
 import { writeReportOrSay } from '../cli/write-report.js';
@@ -64,7 +64,7 @@ export default class Recommend extends BaseCommand {
     html: Flags.string({ description: 'also write the report as one self-contained HTML page: candidates on decode tok/s × memory with the targets; with --confirm, estimate vs measured per figure', helpValue: 'FILE' }),
   };
 
-  async run(): Promise<Recommendation> {
+  async run(): Promise<RecommendationReport> {
     const { flags } = await this.parse(Recommend);
     // Validate every flag and file before the (slower) hardware detection.
     const flagInputs = requirementInputsFromFlags(flags);
@@ -105,12 +105,12 @@ export default class Recommend extends BaseCommand {
       }
       if (flags.html) await writeReportHtml(flags.html, recommendation, report.reportPath ?? 'recommendation');
       process.exitCode = confirmExitCode(report);
-      return recommendation;
+      return toRecommendationReport(recommendation);
     }
     if (!this.jsonEnabled()) this.log(renderRecommendation(recommendation, width));
-    if (flags.out !== undefined) await writeReportOrSay(flags.out, `${JSON.stringify(recommendation, null, 2)}\n`, (line) => this.note(line));
+    if (flags.out !== undefined) await writeReportOrSay(flags.out, `${JSON.stringify(toRecommendationReport(recommendation), null, 2)}\n`, (line) => this.note(line));
     if (flags.html !== undefined) await writeReportHtml(flags.html, recommendation, flags.out ?? 'recommendation');
-    return recommendation;
+    return toRecommendationReport(recommendation);
   }
 }
 

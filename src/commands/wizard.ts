@@ -10,7 +10,7 @@ import { MODE_SETTINGS } from '../pipeline/plan.js';
 import { confirmAndReport, recommendCalibrated } from '../pipeline/run.js';
 import { bandwidthCachePath } from '../hardware/bandwidth-cache.js';
 import { loadRecommendContext } from '../recommend/context.js';
-import type { Recommendation } from '../recommend/types.js';
+import { toRecommendationReport, type RecommendationReport } from '../recommend/report-json.js';
 import { createTerminalPrompter, isInteractive } from '../ui/prompts.js';
 import { terminalWidth } from '../ui/layout.js';
 import { renderConfirmReport, renderRecommendation } from '../ui/render-recommendation.js';
@@ -30,7 +30,7 @@ export default class Wizard extends BaseCommand {
     out: Flags.string({ description: 'when confirming: write the JSON report to this file, atomically (default ./modelscout-report.json)', helpValue: 'FILE' }),
   };
 
-  async run(): Promise<Recommendation> {
+  async run(): Promise<RecommendationReport> {
     const { flags } = await this.parse(Wizard);
     const streams = { input: process.stdin, output: process.stderr };
     if (!isInteractive(streams)) {
@@ -63,6 +63,6 @@ export default class Wizard extends BaseCommand {
       prompter.say(`The same, non-interactive: ${recommendCommandFor(inputs, flags.tree)} --confirm`);
       process.exitCode = confirmExitCode(report);
     }
-    return recommendation;
+    return toRecommendationReport(recommendation);
   }
 }

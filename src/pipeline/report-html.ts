@@ -5,7 +5,7 @@
  * rendering; reading and writing files is the command's.
  */
 import { ModelscoutError } from '../errors.js';
-import { recommendationSchema } from '../recommend/schema.js';
+import { readRecommendationReport, toRecommendationReport } from '../recommend/report-json.js';
 import type { Candidate, Recommendation } from '../recommend/types.js';
 import { benchPage, comparisonPage, decodeDepthChart, estimateVersusMeasuredChart, gib, type EstimatePair, type FigureSpec } from '../report/html/bench-page.js';
 import { xyChart, type Chart, type ReferenceLine, type XyPoint } from '../report/html/charts.js';
@@ -219,7 +219,7 @@ export function recommendationPage(rec: Recommendation): HtmlPage {
     facts,
     notes,
     sections,
-    data: rec,
+    data: toRecommendationReport(rec),
     footer: confirm ? `modelscout, confirmed ${confirm.startedAt} – ${confirm.finishedAt} (${Math.round(confirm.durationSec)} s)` : 'modelscout recommend',
   };
 }
@@ -268,11 +268,8 @@ function pageOfKind(kind: ReportKind, value: unknown, what: string): HtmlPage {
       if (!parsed.success) throw notAReport(what, parsed.error.issues[0]?.path.join('.') ?? '', parsed.error.issues[0]?.message ?? 'invalid');
       return servePage(parsed.data);
     }
-    case 'recommendation': {
-      const parsed = recommendationSchema.safeParse(value);
-      if (!parsed.success) throw notAReport(what, parsed.error.issues[0]?.path.join('.') ?? '', parsed.error.issues[0]?.message ?? 'invalid');
-      return recommendationPage(parsed.data as Recommendation);
-    }
+    case 'recommendation':
+      return recommendationPage(readRecommendationReport(value, what));
   }
 }
 

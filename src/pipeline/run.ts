@@ -9,6 +9,7 @@ import { rankingInputsOf, type RecommendContext } from '../recommend/context.js'
 import { recommend } from '../recommend/recommend.js';
 import { mergeInputs, resolveRequirements, type RequirementInputs, type Requirements } from '../recommend/requirements.js';
 import type { Recommendation } from '../recommend/types.js';
+import { toRecommendationReport } from '../recommend/report-json.js';
 import { errorMessage } from '../errors.js';
 import { withOutputLock, writeJsonAtomic } from '../util/atomic-write.js';
 import { assertWritableDir, assertWritableFile } from '../util/output-path.js';
@@ -166,7 +167,7 @@ export async function confirmAndReport(
   report.reportPath = reportPath;
   recommendation.confirm = report;
   try {
-    await writeJsonAtomic(reportPath, recommendation);
+    await writeJsonAtomic(reportPath, toRecommendationReport(recommendation));
   } catch (error) {
     // A late failure keeps the results: the caller still renders them; the report says it has no file.
     report.reportPath = null;

@@ -11,7 +11,8 @@ import { WEIGHT_FORMATS } from '../estimate/weights.js';
 import { DEVICE_PREFERENCES } from '../hardware/device.js';
 import { CONFIRM_SCHEMA_VERSION, type ConfirmReport } from './confirm-report.js';
 import { environmentSchema, resultSchema } from '../report/schema.js';
-import { RECOMMENDATION_SCHEMA_VERSION, type Recommendation } from './types.js';
+import { snakeCaseJsonSchema } from '../util/json-keys.js';
+import { RECOMMENDATION_REPORT_VERSION, RECOMMENDATION_SCHEMA_VERSION, type Recommendation } from './types.js';
 
 const count = z.number().int().min(0);
 const positiveInt = z.number().int().min(1);
@@ -456,7 +457,7 @@ export const confirmReportSchema = z
   })
   .meta({
     title: 'Confirm report',
-    description: 'What `recommend --confirm` measured on this machine (schemaVersion 1): the top candidates benchmarked, each with its verdict beside the estimate.',
+    description: 'What `recommend --confirm` measured on this machine (schema_version "2"): the top candidates benchmarked, each with its verdict beside the estimate.',
   });
 
 // ----------------------------------------------------------------------------------------------- the whole report
@@ -504,13 +505,22 @@ export const recommendationSchema = z
   .meta({
     title: 'modelscout recommendation',
     description:
-      'Output of `modelscout recommend --json`, and the report `recommend --confirm` writes to --out (schemaVersion 1). Bytes are plain numbers of bytes, rates tokens per second, times milliseconds unless the name says Sec.',
+      'Output of `modelscout recommend --json`, and the report `recommend --confirm` writes to --out (schema_version "2", snake_case keys; version 1 was camelCase). Bytes are plain numbers of bytes, rates tokens per second, times milliseconds unless the name says sec.',
   });
 
 /** The JSON Schema (draft 2020-12) of the recommendation report, as committed under schemas/. */
 export function buildRecommendationJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(recommendationSchema, { target: 'draft-2020-12' }) as Record<string, unknown>;
-  return { $id: 'urn:modelscout:recommendation:1', ...schema };
+  const schema = snakeCaseJsonSchema(z.toJSONSchema(recommendationSchema, { target: 'draft-2020-12' })) as Record<string, unknown>;
+  // As written: a string schema_version, "2", in the report and in its confirm part.
+  const versioned = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(versioned);
+    if (node === null || typeof node !== 'object') return;
+    const props = (node as { properties?: Record<string, unknown> }).properties;
+    if (props && 'schema_version' in props) props.schema_version = { type: 'string', const: RECOMMENDATION_REPORT_VERSION };
+    Object.values(node).forEach(versioned);
+  };
+  versioned(schema);
+  return { $id: `urn:modelscout:recommendation:${RECOMMENDATION_REPORT_VERSION}`, ...schema };
 }
 
 // --------------------------------------------------------------------------------------------------- type checks

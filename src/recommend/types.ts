@@ -8,11 +8,15 @@ import type { PathStep } from '../tree/walk.js';
 import type { DevicePreference, TargetSource, Targets } from './requirements.js';
 
 /**
- * `Recommendation`: the output of `modelscout recommend` (its `--json` is exactly this object) and of the
- * wizard. Versioned: fields are only ever added; a change of meaning bumps `schemaVersion`.
+ * `Recommendation`: the output of `modelscout recommend` and of the wizard, in the code's camelCase. Its
+ * JSON report (`--json`, `--out`) is this object with snake_case keys and `schema_version` "2"
+ * (`toRecommendationReport` in report-json.ts); version-1 files (these keys as they are, `schemaVersion: 1`)
+ * are still read. Fields are only ever added; a change of meaning bumps the version.
  * Byte counts are plain numbers of bytes; rates are tokens per second; times are milliseconds.
  */
 export const RECOMMENDATION_SCHEMA_VERSION = 1;
+/** The version of the recommendation report as written: snake_case keys (1 was camelCase). */
+export const RECOMMENDATION_REPORT_VERSION = '2';
 
 export interface Recommendation {
   schemaVersion: typeof RECOMMENDATION_SCHEMA_VERSION;

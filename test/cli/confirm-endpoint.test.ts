@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Recommendation } from '../../src/recommend/types.js';
 import { SimServer, type SimOptions } from '../../src/serve/sim/server.js';
+import { parseRecommendation } from '../helpers/recommendation.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
@@ -46,7 +46,7 @@ describe('recommend --confirm --endpoint against the simulated server', { timeou
     expect(r.stdout).toContain('Confirmation on a deployment (serve-bench: prompts of the 256-token context, concurrency 2, 4, 8');
     expect(r.stdout).toMatch(/deployment, TP 8 .*✓ confirmed/);
     expect(r.stdout).toContain('server metrics (vllm');
-    const rec = JSON.parse(await readFile(out, 'utf8')) as Recommendation;
+    const rec = parseRecommendation(await readFile(out, 'utf8'));
     const c = rec.confirm!.candidates[0]!;
     expect(rec.confirm!.final.status).toBe('confirmed');
     expect(c.source.kind).toBe('endpoint');
@@ -74,7 +74,7 @@ describe('recommend --confirm --endpoint against the simulated server', { timeou
     const url = await sim({ latency: { prefill_ms_per_token: 0.01, decode_base_ms: 40, decode_per_seq_ms: 0, max_batch: 64 } });
     const r = await recommend(['--target-tps', '100', '--confirm', '--endpoint', `${url}/v1`, '--json', '--out', join(dir, 'rejected.json')]);
     expect(r.exitCode, r.stderr).toBe(1);
-    const rec = JSON.parse(r.stdout) as Recommendation;
+    const rec = parseRecommendation(r.stdout);
     const c = rec.confirm!.candidates[0]!;
     expect(c.verdict.status).toBe('rejected');
     expect(c.verdict.reasons.join(' ')).toMatch(/decode [\d.]+ tok\/s per stream is below the 100 tok\/s target/);
@@ -88,7 +88,7 @@ describe('recommend --confirm --endpoint against the simulated server', { timeou
     await s.close();
     const r = await recommend(['--confirm', '--endpoint', `${url}/v1`, '--json', '--out', join(dir, 'down.json')]);
     expect(r.exitCode, r.stderr).toBe(3);
-    const rec = JSON.parse(r.stdout) as Recommendation;
+    const rec = parseRecommendation(r.stdout);
     expect(rec.confirm!.candidates[0]!.verdict.status).toBe('error');
     expect(rec.confirm!.final.status).toBe('not-measured');
   });

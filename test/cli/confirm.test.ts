@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Recommendation } from '../../src/recommend/types.js';
 import { writeTinyInputs } from '../pipeline/helpers.js';
+import { parseRecommendation } from '../helpers/recommendation.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -30,11 +30,11 @@ describe('recommend --confirm (subprocess, tiny synthetic candidates)', () => {
     const out = join(dir, 'report.json');
     const r = await run(['recommend', ...tiny(), '--confirm', '--quick', '--candidates', '2', '--work-dir', join(dir, 'work'), '--out', out, '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
-    const rec = JSON.parse(r.stdout) as Recommendation;
+    const rec = parseRecommendation(r.stdout);
     expect(rec.confirm).toMatchObject({ schemaVersion: 1, kind: 'modelscout.confirm', mode: 'quick', reportPath: out, final: { status: 'confirmed' } });
     expect(rec.confirm!.candidates).toHaveLength(2);
     expect(rec.confirm!.candidates.every((c) => c.source.synthetic && c.verdict.status === 'confirmed')).toBe(true);
-    expect(JSON.parse(await readFile(out, 'utf8'))).toEqual(rec);
+    expect(parseRecommendation(await readFile(out, 'utf8'))).toEqual(rec);
     // Progress goes to stderr.
     expect(r.stderr).toMatch(/HF_HUB_OFFLINE is set/);
     expect(r.stderr).toMatch(/synthesizing tiny-/);

@@ -7,6 +7,7 @@ import { HubServer } from '../hub/hub-server.js';
 import { makeTempDir, removeDir } from '../hub/helpers.js';
 import { TINY_CONFIGS, safetensorsRepoFiles } from '../hub/safetensors-repo.js';
 import { llamaMetadata, llamaTensors, writeGguf } from '../helpers/gguf-writer.js';
+import { parseRecommendation } from '../helpers/recommendation.js';
 
 /** `models show` and `recommend --model` as a new user runs them: subprocesses against a local Hub. */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -91,7 +92,7 @@ describe('recommend --model', () => {
     const written = await writeGguf(path, llamaMetadata(SHAPE, 7), llamaTensors(SHAPE, 'Q8_0'));
     const result = await run(['recommend', '--model', path, '--model', 'acme/tiny-qwen3', '--device', 'cpu', '--ram', '16GiB', '--json']);
     expect(result.exitCode).toBe(0);
-    const rec = JSON.parse(String(result.stdout)) as { candidatesFrom: string; candidates: { id: string; engine?: string; variant?: string; memory: { weightBytes: number; kvDtype: string } }[]; notes: string[] };
+    const rec = parseRecommendation(String(result.stdout)) as unknown as { candidatesFrom: string; candidates: { id: string; engine?: string; variant?: string; memory: { weightBytes: number; kvDtype: string } }[]; notes: string[] };
     expect(rec.candidatesFrom).toBe('models');
     expect(rec.candidates).toHaveLength(2);
     const gguf = rec.candidates.find((c) => c.engine === 'llama.cpp');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Recommendation } from '../../src/recommend/types.js';
+import { parseRecommendation } from '../helpers/recommendation.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // Fixed what-if hardware: 24 GiB of RAM, 20 GB/s, no GPU — the results do not depend on the machine.
@@ -13,7 +14,7 @@ const run = (args: string[]) => execa(process.execPath, ['bin/run.js', 'recommen
 const runJson = async (args: string[]): Promise<Recommendation> => {
   const r = await run([...args, ...HARDWARE, '--json']);
   expect(r.exitCode, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as Recommendation;
+  return parseRecommendation(r.stdout);
 };
 
 let dir: string;

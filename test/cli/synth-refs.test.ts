@@ -6,11 +6,11 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countParams } from '../../src/catalog/tensors.js';
 import { modelSpecFromHfConfig } from '../../src/catalog/hf-config.js';
-import type { Recommendation } from '../../src/recommend/types.js';
 import { HubServer } from '../hub/hub-server.js';
 import { makeTempDir, removeDir } from '../hub/helpers.js';
 import { TINY_CONFIGS, safetensorsRepoFiles } from '../hub/safetensors-repo.js';
 import { llamaMetadata, llamaTensors, writeGguf } from '../helpers/gguf-writer.js';
+import { parseRecommendation } from '../helpers/recommendation.js';
 
 /** `synth` and `recommend --confirm` of models named by Hub id or GGUF file, as a new user runs them. */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -130,7 +130,7 @@ describe('recommend --confirm --model <Hub id> --model <gguf>', () => {
       ['recommend', '--model', 'acme/tiny-llama', '--model', ggufPath, '--device', 'cpu', '--context', '64', '--confirm', '--quick', '--candidates', '2', '--work-dir', join(home, 'work'), '--out', out, '--json'],
     );
     expect([0, 1], String(result.stderr)).toContain(result.exitCode);
-    const rec = JSON.parse(String(result.stdout)) as Recommendation;
+    const rec = parseRecommendation(String(result.stdout));
     const confirmed = rec.confirm!.candidates;
     expect(confirmed.map((c) => c.id).sort()).toEqual(['acme/tiny-llama', 'tiny-q8_0']);
     for (const c of confirmed) {

@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { ModelShowResult } from '../../src/commands/models/show.js';
-import type { Recommendation } from '../../src/recommend/types.js';
+import { parseRecommendation } from '../helpers/recommendation.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = (args: string[]) => execa(process.execPath, ['bin/run.js', ...args], { cwd: ROOT, reject: false });
@@ -11,7 +11,7 @@ describe('past one machine: --gpus, --nodes, --interconnect', () => {
   it('recommend lays the flagship class out on 2 nodes of 8× H100 with communication in every figure', async () => {
     const r = await run(['recommend', '--latency', 'relaxed', '--gpu', 'H100-80GB', '--gpus', '8', '--nodes', '2', '--ram', '24GiB', '--device', 'gpu', '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
-    const rec = JSON.parse(r.stdout) as Recommendation;
+    const rec = parseRecommendation(r.stdout);
     expect(rec.devices.considered[0]).toMatchObject({ kind: 'gpu', count: 16, name: 'NVIDIA H100 SXM 80GB ×8 × 2 nodes' });
     const llama = rec.candidates.find((c) => c.id === 'llama-3.1-405b');
     expect(llama?.topology).toBeTruthy();
@@ -32,7 +32,7 @@ describe('past one machine: --gpus, --nodes, --interconnect', () => {
     expect(r.stdout).toMatch(/Llama-3\.1-405B q4f16: \d+× NVIDIA H100 SXM 80GB, TP \d+/);
     expect(r.stdout).toContain('vllm serve');
     expect(r.stdout).toContain('python -m sglang.launch_server');
-    const json = JSON.parse((await run(['recommend', '--latency', 'relaxed', '--gpu', 'RTX-4090', '--ram', '24GiB', '--device', 'gpu', '--json'])).stdout) as Recommendation;
+    const json = parseRecommendation((await run(['recommend', '--latency', 'relaxed', '--gpu', 'RTX-4090', '--ram', '24GiB', '--device', 'gpu', '--json'])).stdout);
     const proposals = json.hardwareNeeded?.topologies ?? [];
     expect(proposals.length).toBeGreaterThan(0);
     for (const p of proposals) {

@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Recommendation } from '../../src/recommend/types.js';
 import { KEYS, spawnCli } from '../wizard/pty.js';
 import { writeTinyInputs } from './helpers.js';
+import { parseRecommendation } from '../helpers/recommendation.js';
 
 describe("the wizard's confirm step (pseudo-terminal)", () => {
   let dir: string;
@@ -39,7 +39,7 @@ describe("the wizard's confirm step (pseudo-terminal)", () => {
     expect(text).toMatch(/synthesizing tiny-/);
     expect(text).toMatch(/Confirmation on this machine \(quick: pp64\+tg16/);
     expect(text).toMatch(/✓ Confirmed: /);
-    const rec = JSON.parse(await readFile(out, 'utf8')) as Recommendation;
+    const rec = parseRecommendation(await readFile(out, 'utf8'));
     expect(rec.confirm?.candidates).toHaveLength(1);
     expect(rec.confirm?.final.status).toBe('confirmed');
   });

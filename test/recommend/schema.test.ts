@@ -9,9 +9,11 @@ import type { BenchRunOptions } from '../../src/bench/index.js';
 import { confirmAndReport, recommendCalibrated, type PipelineEnvironment } from '../../src/pipeline/run.js';
 import type { ConfirmReport } from '../../src/recommend/confirm-report.js';
 import { recommendationSchema } from '../../src/recommend/schema.js';
+import { toRecommendationReport } from '../../src/recommend/report-json.js';
 import type { Recommendation } from '../../src/recommend/types.js';
 import type { BenchReport, Environment } from '../../src/report/schema.js';
 import { DEEP_CATALOG, GiB, constructedResult, tinyRecommendation } from '../pipeline/helpers.js';
+import { parseRecommendation } from '../helpers/recommendation.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Fixed what-if hardware, so the shape of each report does not depend on the machine the tests run on. */
@@ -24,18 +26,19 @@ function cli(args: string[]) {
 async function recommendJson(args: string[]): Promise<Recommendation> {
   const r = await cli(['recommend', ...args, '--json']);
   expect(r.exitCode, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as Recommendation;
+  return parseRecommendation(r.stdout);
 }
 
 let validate: ValidateFunction;
 let dir: string;
 
-/** Asserts the report validates against the committed JSON Schema (and the zod schema it comes from). */
-function expectValid(report: unknown): void {
+/** Asserts the report as written validates against the committed JSON Schema, and its code form against the zod schema. */
+function expectValid(rec: Recommendation): void {
+  const report = toRecommendationReport(rec);
   const ok = validate(report);
   expect(validate.errors ?? [], JSON.stringify(validate.errors?.slice(0, 3))).toEqual([]);
   expect(ok).toBe(true);
-  expect(recommendationSchema.safeParse(report).success).toBe(true);
+  expect(recommendationSchema.safeParse(rec).success).toBe(true);
 }
 
 function errorsOf(report: unknown): { instancePath: string; keyword: string; params: Record<string, unknown> }[] {
@@ -45,7 +48,7 @@ function errorsOf(report: unknown): { instancePath: string; keyword: string; par
 
 beforeAll(async () => {
   const schema = JSON.parse(await readFile(join(ROOT, 'schemas/recommendation.schema.json'), 'utf8')) as Record<string, unknown>;
-  expect(schema.$id).toBe('urn:modelscout:recommendation:1');
+  expect(schema.$id).toBe('urn:modelscout:recommendation:2');
   validate = new Ajv2020({ allErrors: true, strict: true }).compile(schema);
   dir = await mkdtemp(join(tmpdir(), 'ms-recommendation-schema-'));
 });
@@ -57,10 +60,11 @@ describe('recommend --json validates against schemas/recommendation.schema.json'
     const out = join(dir, 'recommendation.json');
     const r = await cli(['recommend', '--customization', 'no', '--latency', 'realtime', '--json', '--out', out]);
     expect(r.exitCode, r.stderr).toBe(0);
-    const rec = JSON.parse(r.stdout) as Recommendation;
+    const rec = parseRecommendation(r.stdout);
     expectValid(rec);
     expect(rec).toMatchObject({ schemaVersion: 1, kind: 'modelscout.recommendation', leaf: { id: 'small' }, confirm: null });
-    expect(JSON.parse(await readFile(out, 'utf8'))).toEqual(rec);
+    expect(parseRecommendation(await readFile(out, 'utf8'))).toEqual(rec);
+    expect(JSON.parse(r.stdout)).toMatchObject({ schema_version: '2', leaf: { size_class: { id: 'small' } } });
   });
 
   it('fine-tuning on a small CPU: candidates with LoRA/QLoRA memory, and the hardware needed', async () => {
@@ -125,7 +129,7 @@ describe('the --confirm report (the Recommendation with confirm filled) validate
     const run = async (): Promise<{ report: ConfirmReport; written: Recommendation }> => {
       const calibrated = await recommendCalibrated({ tree: setup.tree, hardware: setup.hardware, catalog: setup.catalog }, [{ contextTokens: 64 }], 4, { calibrationFlag, confirm: true, environment: pipeline });
       const report = await confirmAndReport(calibrated, { tree: setup.tree, hardware: setup.hardware, catalog: setup.catalog }, { mode: 'quick', workDir: join(work, 'models'), out, ...flags }, pipeline, { deps: { hub: null, runBench: runner } });
-      return { report, written: JSON.parse(await readFile(out, 'utf8')) as Recommendation };
+      return { report, written: parseRecommendation(await readFile(out, 'utf8')) };
     };
     return { run, out };
   }
@@ -163,7 +167,8 @@ describe('the schema rejects what is not a recommendation report', () => {
   beforeAll(async () => {
     rec = await recommendJson(['--customization', 'yes', ...SMALL_CPU]);
   });
-  const copy = (): Record<string, unknown> & Recommendation => JSON.parse(JSON.stringify(rec)) as Record<string, unknown> & Recommendation;
+  // The report as written (snake_case): what the JSON Schema describes.
+  const copy = (): Record<string, unknown> & Recommendation => JSON.parse(JSON.stringify(toRecommendationReport(rec))) as Record<string, unknown> & Recommendation;
 
   it('a wrong kind', () => {
     const bad = copy();

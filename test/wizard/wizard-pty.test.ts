@@ -2,6 +2,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import type { Recommendation } from '../../src/recommend/types.js';
 import { KEYS, ROOT, spawnCli, tableModelNames } from './pty.js';
+import { parseRecommendation } from '../helpers/recommendation.js';
 
 // Fixed what-if hardware, so the wizard and `recommend` see the same machine wherever the test runs.
 const HARDWARE = ['--ram', '24GiB', '--bandwidth', '20GB/s'];
@@ -9,7 +10,7 @@ const HARDWARE = ['--ram', '24GiB', '--bandwidth', '20GB/s'];
 async function recommendJson(args: string[]): Promise<Recommendation> {
   const result = await execa(process.execPath, ['bin/run.js', 'recommend', ...args, ...HARDWARE, '--json'], { cwd: ROOT, reject: false });
   expect(result.exitCode, result.stderr).toBe(0);
-  return JSON.parse(result.stdout) as Recommendation;
+  return parseRecommendation(result.stdout);
 }
 
 describe('wizard in a pseudo-terminal', () => {
