@@ -1,5 +1,5 @@
 /**
- * The fused graph against the standard graph and against llama.cpp, on this machine.
+ * The fused graph against the standard graph, on this machine.
  *
  * For each model shape (synthetic weights, int4 block 32, symmetric, accuracy level 4) it builds the
  * standard-op graph and the fused graph from the same seed, quantizes both with modelscout's quantizer,
@@ -11,8 +11,9 @@
  * preallocated KV buffer shared by past and present, and fused graph with the appended layout (the graph
  * returns only the new positions; the harness keeps the cache). Each measurement is a `modelscout bench`
  * child process (`--per-child` repetitions after one warm-up: the shipped harness, in a fresh process, as
- * users run it); the variants take turns, round by round. Medians over all repetitions are printed with the
- * ratio to llama.cpp Q4_0 (llama-bench, 2 threads) measured on this machine. `--loop inprocess` instead
+ * users run it); the variants take turns, round by round. Medians over all repetitions are printed. A ratio
+ * against llama.cpp counts only from one interleaved run of both (docs/benchmarks.md): figures from another
+ * day are not a baseline, so none is built in here. `--loop inprocess` instead
  * times a bare loop inside this process (standard, fused, fused-prealloc only).
  *
  * Usage: npm run bench:fused [-- --models qwen2.5-0.5b,smollm2-135m --threads 1,2 --reps 5 --per-child 2
@@ -54,12 +55,6 @@ const PER_CHILD = Number(option('per-child', '2'));
 const CACHE = option('cache', join(os.tmpdir(), 'modelscout-bench-fused'));
 const SEED = 42;
 const execFileP = promisify(execFile);
-
-/** llama.cpp `llama-bench`, Q4_0, 2 threads, this machine (the harness issue's reference table). */
-const LLAMA_CPP: Record<string, { pp512: [number, number]; tg128: number; 'tg128@d512': number }> = {
-  'qwen2.5-0.5b': { pp512: [434, 497], tg128: 70, 'tg128@d512': 61 },
-  'smollm2-135m': { pp512: [1136, 1136], tg128: 155, 'tg128@d512': 112 },
-};
 
 type Variant = 'standard' | 'fused' | 'fused-prealloc' | 'fused-appended';
 const LAYOUT: Record<Variant, 'growing' | 'preallocated' | 'appended'> = { standard: 'growing', fused: 'growing', 'fused-prealloc': 'preallocated', 'fused-appended': 'appended' };
@@ -299,26 +294,22 @@ async function main(): Promise<void> {
     }
   }
 
-  console.log(`\nmedian tokens/s (ratio of the median to llama.cpp Q4_0 at 2 threads; pp512 against both ends of its range) / best repetition`);
+  console.log(`\nmedian tokens/s / best repetition`);
   console.log(`load average during the repetitions: median ${median(loads).toFixed(1)}, max ${Math.max(...loads).toFixed(1)} (${os.availableParallelism()} CPUs)`);
   const header = ['model', 'thr', 'variant', 'pp512', 'tg128', 'tg128@d512'];
   console.log(header.map((h, i) => (i < 3 ? h.padEnd(i === 0 ? 14 : i === 1 ? 4 : 15) : h.padStart(30))).join(''));
   for (const id of MODELS) {
-    const ref = LLAMA_CPP[id];
     for (const threads of THREADS) {
       for (const v of VARIANTS) {
         const r = results[id]![threads]![v];
         const cell = (t: Test): string => {
           const m = median(r[t]);
           const best = Math.max(...r[t]);
-          if (!ref) return `${m.toFixed(1)} / ${best.toFixed(0)}`.padStart(30);
-          const ratio = t === 'pp512' ? `${(m / ref.pp512[1]).toFixed(2)}–${(m / ref.pp512[0]).toFixed(2)}×` : `${(m / ref[t]).toFixed(2)}×`;
-          return `${m.toFixed(1)} (${ratio}) / ${best.toFixed(0)}`.padStart(30);
+          return `${m.toFixed(1)} / ${best.toFixed(0)}`.padStart(30);
         };
         console.log(`${id.padEnd(14)}${String(threads).padEnd(4)}${v.padEnd(15)}${cell('pp512')}${cell('tg128')}${cell('tg128@d512')}`);
       }
     }
-    if (ref) console.log(`${id.padEnd(14)}${'2'.padEnd(4)}${'llama.cpp Q4_0'.padEnd(15)}${`${ref.pp512[0]}–${ref.pp512[1]}`.padStart(30)}${String(ref.tg128).padStart(30)}${String(ref['tg128@d512']).padStart(30)}`);
   }
   const jsonOut = option('json', '');
   if (jsonOut) await writeFile(jsonOut, JSON.stringify({ results, profiles, reps: REPS, loads }, null, 2));
