@@ -378,7 +378,12 @@ export function toCandidate(e: Evaluation, rank: number, targets: Targets, withF
   const lessCompressed = e.trials.slice(0, Math.max(0, chosenIndex));
   const usableText = `usable ${gib(chosen.fit.usableBytes)} GiB ${where}`;
   if (e.fit === 'fits' && lessCompressed.length > 0) {
-    const tooBig = lessCompressed.filter((t) => !t.fit.fits).map((t) => `${t.format} needs ${gib(t.fit.totalBytes)} GiB`);
+    // ONNX int8 and q4 models compute in fp32 and so keep an fp32 KV cache, twice fp16's: say so where that
+    // makes a more compressed format need more memory than a less compressed one.
+    const fp16Total = e.trials.find((t) => t.format === 'fp16')?.fit.totalBytes ?? null;
+    const kvNote = (t: (typeof lessCompressed)[number]): string =>
+      t.fit.kvDtype === 'fp32' && fp16Total !== null && t.format !== 'fp32' && t.fit.totalBytes > fp16Total ? ` (more than fp16: its KV cache is fp32, ${gib(t.fit.kvBytes)} GiB, as ONNX ${t.format} models compute in fp32)` : '';
+    const tooBig = lessCompressed.filter((t) => !t.fit.fits).map((t) => `${t.format} needs ${gib(t.fit.totalBytes)} GiB${kvNote(t)}`);
     if (chosen.meets.all) {
       const slow = lessCompressed.filter((t) => t.fit.fits).map((t) => `${t.format} fits but ${describeMisses(t.meets, t.speed, targets)}`);
       tradeoffs.push(`${chosen.format} weights needed: ${[...tooBig, ...slow].join('; ')} (${usableText})`);

@@ -222,7 +222,7 @@ export function recommend(input: RecommendInput): Recommendation {
     if (d.bandwidthBytesPerSec === null || d.peakFlops === null) {
       notes.push(`The speed of ${d.name} is unknown (not in the accelerator table), so models on it cannot be judged against the targets and rank below those that can; pass --bandwidth (e.g. 900GB/s), or --gpu with a known model.`);
     }
-    if (d.peakFlopsSource === 'default') notes.push(`The ${d.kind.toUpperCase()}'s peak FLOP/s (TTFT estimates) is a stated default from its cores, clock and vector width.`);
+    if (d.peakFlopsSource === 'default') notes.push(`The ${d.kind.toUpperCase()}'s peak FLOP/s (TTFT estimates) is a stated default from its cores, clock and vector width${d.kind === 'cpu' ? '; `modelscout hardware --probe` measures what its kernels deliver' : ''}.`);
   }
 
   return {

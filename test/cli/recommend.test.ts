@@ -135,4 +135,16 @@ describe('modelscout recommend', () => {
     expect(r.exitCode).toBe(2);
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'E_INPUT', exit_code: 2 } });
   });
+
+  it('says why int8 can need more memory than fp16: its KV cache is fp32', async () => {
+    // The L4's own bandwidth (no --bandwidth what-if), so q4f16 meets the targets and the heavier formats are the trade-off.
+    const r = await run(['--gpu', 'L4', '--ram', '24GiB', '--model', 'qwen2.5-3b', '--context', '4096', '--concurrency', '32', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const rec = parseRecommendation(r.stdout);
+    const c = rec.candidates[0]!;
+    expect(c.format).toBe('q4f16');
+    expect(c.tradeoffs[0]).toMatch(/fp16 needs (\d+\.\d) GiB; int8 needs (\d+\.\d) GiB \(more than fp16: its KV cache is fp32, \d+\.\d GiB, as ONNX int8 models compute in fp32\)/);
+    const [, fp16, int8] = /fp16 needs (\d+\.\d) GiB; int8 needs (\d+\.\d) GiB/.exec(c.tradeoffs[0]!)!;
+    expect(Number(int8)).toBeGreaterThan(Number(fp16));
+  });
 });
