@@ -22,7 +22,7 @@ import type { BenchPlan } from './config.js';
 import { autoKvLayout, type KvLayout } from '../runtime/kv-cache.js';
 import type { VariantName } from '../estimate/weights.js';
 import { expandRunMatrix, type RunGroup } from './matrix.js';
-import { inspectVariantFile, locateModel, quantizationFromMetadata, readArchitecture, selectVariants, type ModelRef, type VariantFileInfo } from './model-files.js';
+import { inspectVariantFile, locateModel, quantizationFromMetadata, readArchitecture, selectVariants, type LocatedModel, type VariantFileInfo } from './model-files.js';
 import type { TestPayload, WorkerJob } from './protocol.js';
 import { runGroupInChild } from './runner.js';
 import { batchSequenceLengths, kvTokensAtEnd, type TestSpec } from './scenarios.js';
@@ -55,7 +55,7 @@ export interface BenchRunOptions {
 }
 
 interface ModelEntry {
-  model: ModelRef;
+  model: LocatedModel;
   variants: VariantName[];
   spec: ModelSpec | null;
   config: Record<string, unknown> | null;

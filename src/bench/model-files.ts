@@ -19,7 +19,7 @@ import { VARIANT_FILES, VARIANT_NAMES, type VariantName } from '../estimate/weig
 
 export type VariantSelection = readonly VariantName[] | 'all';
 
-export interface ModelRef {
+export interface LocatedModel {
   /** As the user wrote it. */
   ref: string;
   /** Display id: the Hub repo id for a pulled snapshot, else the folder name (or the file name for a lone .onnx). */
@@ -54,7 +54,7 @@ export function variantFromFileName(file: string): VariantName | null {
  * Finds a model's files. Throws a usage error (exit 2) for a path that does not exist or holds no
  * model files.
  */
-export async function locateModel(ref: string): Promise<ModelRef> {
+export async function locateModel(ref: string): Promise<LocatedModel> {
   const path = resolve(ref);
   let info;
   try {
@@ -99,7 +99,7 @@ export async function locateModel(ref: string): Promise<ModelRef> {
  * present, else the first that exists (q4, fp16, q4f16, int8). A lone .onnx file is whatever it is: naming one
  * variant relabels it (its name may not follow the transformers.js convention).
  */
-export function selectVariants(model: ModelRef, selection: VariantSelection | undefined): VariantName[] {
+export function selectVariants(model: LocatedModel, selection: VariantSelection | undefined): VariantName[] {
   const present = VARIANT_NAMES.filter((v) => model.files[v] !== undefined);
   if (selection === 'all') return present;
   if (selection === undefined || selection.length === 0) {

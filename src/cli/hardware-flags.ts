@@ -44,7 +44,3 @@ export function hardwareOverridesFromFlags(flags: HardwareFlagValues): HardwareO
   return overrides;
 }
 
-/** True when any what-if flag was given. */
-export function hasHardwareOverrides(flags: HardwareFlagValues): boolean {
-  return flags.gpu !== undefined || flags.vram !== undefined || flags.ram !== undefined || flags.bandwidth !== undefined;
-}

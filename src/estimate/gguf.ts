@@ -17,10 +17,6 @@ const PRESET_DEFAULT: Record<GgufPreset, string> = {
   F16: 'F16', BF16: 'BF16', Q8_0: 'Q8_0', Q6_K: 'Q6_K', Q5_K_M: 'Q5_K', Q5_K_S: 'Q5_K', Q4_K_M: 'Q4_K', Q4_K_S: 'Q4_K', Q5_0: 'Q5_0', Q4_0: 'Q4_0',
 };
 
-export function isGgufPreset(value: string): value is GgufPreset {
-  return (GGUF_PRESETS as readonly string[]).includes(value);
-}
-
 /** Bytes of one ggml type in a model's weights. */
 export interface GgufTypeShare {
   type: string;

@@ -1,4 +1,4 @@
-import { ModelscoutError, invalidValue } from '../errors.js';
+import { ModelscoutError } from '../errors.js';
 import type { ClusterGpu, DeviceTarget } from '../estimate/device.js';
 import type { AcceleratorSpec } from './accelerators.js';
 import type { Hardware } from './detect.js';
@@ -13,11 +13,6 @@ export type DevicePreference = (typeof DEVICE_PREFERENCES)[number];
  */
 export const CPU_RUNTIME_OVERHEAD_BYTES = 200 * 1024 * 1024;
 export const GPU_RUNTIME_OVERHEAD_BYTES = 1024 * 1024 * 1024;
-
-export function parseDevicePreference(value: string): DevicePreference {
-  if (!(DEVICE_PREFERENCES as readonly string[]).includes(value)) throw invalidValue('device', value, DEVICE_PREFERENCES);
-  return value as DevicePreference;
-}
 
 /** The CPU (system RAM) as an estimation target. */
 export function cpuTarget(hardware: Hardware): DeviceTarget {

@@ -1,5 +1,5 @@
 import { ModelscoutError } from '../errors.js';
-import { DataType, dataTypeName, valueInfoElemType, valueInfoShape, type OnnxGraph, type OnnxModel } from './proto.js';
+import { dataTypeName, valueInfoElemType, valueInfoShape, type OnnxGraph, type OnnxModel } from './proto.js';
 
 /**
  * Recognises the I/O signature of a decoder-only LLM with a KV cache, in the Hugging Face optimum /
@@ -161,7 +161,3 @@ function truncate(text: string, max = 300): string {
   return text.length <= max ? text : `${text.slice(0, max)}…`;
 }
 
-/** ORT dtype name of a KV cache element type. */
-export function kvElemType(dtype: KvDtype): number {
-  return dtype === 'float16' ? DataType.FLOAT16 : DataType.FLOAT;
-}

@@ -25,7 +25,7 @@ export interface DtypeTotals {
   bytes: number;
 }
 
-export interface WeightFormat {
+export interface WeightFormatSummary {
   /** fp32 | fp16 | int4 | int8 | mixed | none */
   kind: string;
   description: string;
@@ -58,7 +58,7 @@ export interface InspectReport {
   parameters: number;
   initializerBytes: number;
   byDtype: DtypeTotals[];
-  weightFormat: WeightFormat;
+  weightFormat: WeightFormatSummary;
   decoder: (DecoderSignature & { kvBytesPerTokenFp16: number | null }) | null;
   /** Why the decoder layout could not be detected, when it could not. */
   decoderProblem: string | null;

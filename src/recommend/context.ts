@@ -7,10 +7,8 @@ import { probeCpuKernels } from '../runtime/kernel-probe.js';
 import { readDataFile } from '../tree/data-file.js';
 import { resolveTree } from '../tree/load.js';
 import type { DecisionTree } from '../tree/schema.js';
-import { recommend, type CandidatesFrom, type GivenModel } from './recommend.js';
-import type { EfficiencyLookup } from './rank.js';
-import { mergeInputs, parseAnswersData, resolveRequirements, type RequirementInputs, type TargetDefaults } from './requirements.js';
-import type { Recommendation } from './types.js';
+import type { CandidatesFrom, GivenModel } from './recommend.js';
+import { parseAnswersData, type RequirementInputs } from './requirements.js';
 
 /** What a recommendation is made against: the tree, the hardware (detected, with overrides) and the catalog. */
 export interface RecommendContext {
@@ -69,24 +67,3 @@ export async function loadAnswersFile(path: string): Promise<RequirementInputs> 
   return parseAnswersData(await readDataFile(path, 'answers file', 'E_INPUT'), path);
 }
 
-export interface RecommendWithOptions {
-  /** Calibrated efficiencies (see `src/pipeline/calibration.ts`); the stated defaults without it. */
-  efficiencyFor?: EfficiencyLookup;
-  /** Target defaults replacing the tree's (e.g. the shorter context of `--confirm`). */
-  defaults?: TargetDefaults;
-}
-
-/** Answers-file inputs overlaid by flag inputs, resolved against the tree and ranked. */
-export function recommendWith(context: RecommendContext, layers: RequirementInputs[], top: number, options: RecommendWithOptions = {}): Recommendation {
-  const requirements = resolveRequirements(context.tree, mergeInputs(...layers), options.defaults ?? {});
-  return recommend({
-    tree: context.tree,
-    requirements,
-    hardware: context.hardware,
-    catalog: context.catalog,
-    ...rankingInputsOf(context),
-    top,
-    ...(context.topology ? { topology: context.topology } : {}),
-    ...(options.efficiencyFor ? { efficiencyFor: options.efficiencyFor } : {}),
-  });
-}

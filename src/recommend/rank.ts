@@ -2,7 +2,6 @@ import { preferredGraph } from '../onnx/fused/synth-graph.js';
 import type { GraphKind } from '../onnx/metadata.js';
 import type { ModelSpec, QualityScore } from '../catalog/model-spec.js';
 import {
-  DEFAULT_HEADROOM_FRACTION,
   defaultEfficiency,
   DEFAULT_EPOCH_TOKENS,
   FEASIBLE_EPOCH_SECONDS,
@@ -572,8 +571,6 @@ function describeMisses(meets: Candidate['meets'], speed: SpeedEstimate | null, 
   if (meets.ttft === false && speed?.ttftMs) misses.push(`TTFT ${fmtMs(speed.ttftMs.value)} > ${fmtMs(targets.maxTtftMs)}`);
   return misses.length > 0 ? misses.join(' and ') : 'is slower';
 }
-
-export const HEADROOM_FRACTION = DEFAULT_HEADROOM_FRACTION;
 
 function gib(bytes: number): string {
   return (bytes / 1024 ** 3).toFixed(1);

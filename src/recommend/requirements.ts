@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ModelscoutError, invalidValue } from '../errors.js';
-import { RESERVED_QUESTION_IDS, type DecisionTree, type LeafNode } from '../tree/schema.js';
+import type { DecisionTree, LeafNode } from '../tree/schema.js';
 import { decide, findQuestion, listQuestions, type PathStep } from '../tree/walk.js';
 
 import { DEVICE_PREFERENCES, type DevicePreference } from '../hardware/device.js';
@@ -44,12 +44,6 @@ export interface Requirements {
   targetSources: Record<keyof Targets, TargetSource>;
   device: DevicePreference;
 }
-
-/**
- * Keys of an answers file (and flags) that are targets, not tree answers. A custom tree may not use them as
- * question ids, so an answers file can stay flat: `{customization: no, latency: relaxed, context: 4096}`.
- */
-export const TARGET_KEYS = RESERVED_QUESTION_IDS;
 
 /**
  * Defaults that replace the tree's own for one use: `recommend --confirm` runs every prompt for real, so

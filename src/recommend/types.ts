@@ -1,4 +1,3 @@
-import type { ModelSpec } from '../catalog/model-spec.js';
 import type { CatalogInfo } from '../catalog/user-catalog.js';
 // Type only: the confirm report is produced by src/pipeline, which builds on this module.
 import type { ConfirmReport } from './confirm-report.js';
@@ -269,9 +268,3 @@ export interface RankingBasis {
   classMembership: string;
 }
 
-/** Everything ranking needs besides the catalog: kept separate from the catalog's `ModelSpec`. */
-export interface RankInput {
-  catalog: ModelSpec[];
-  devices: DeviceTarget[];
-  top: number;
-}

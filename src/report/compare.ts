@@ -6,7 +6,7 @@
  */
 import { differenceOfMeans } from './stats.js';
 import { EXIT_CODES } from '../errors.js';
-import type { AcrossDimension, BenchReport, BenchResult, Comparison, ComparisonRow, ThresholdCheck, Unmatched, Verdict } from './schema.js';
+import type { AcrossDimension, BenchReport, BenchResult, Comparison, ComparisonRow, ThresholdCheck, Unmatched, MetricVerdict } from './schema.js';
 import type { Stat } from './stats.js';
 
 export type Direction = 'higher_is_better' | 'lower_is_better';
@@ -25,7 +25,7 @@ export const DEFAULT_MAX_REGRESSION_PCT = 10;
 export interface ChangeJudgement {
   delta_pct: number;
   ci95_delta_pct: [number, number] | null;
-  verdict: Verdict;
+  verdict: MetricVerdict;
 }
 
 /**
@@ -46,7 +46,7 @@ export function judgeChange(
   // "worse" is the change in the bad direction, so one rule serves both directions.
   const sign = direction === 'higher_is_better' ? -1 : 1;
   const worse = sign * deltaPct;
-  let verdict: Verdict;
+  let verdict: MetricVerdict;
   if (ciPct === null) {
     verdict = worse > thresholdPct ? 'regressed' : -worse > thresholdPct ? 'improved' : 'pass';
   } else {
@@ -78,7 +78,7 @@ function metricOf(r: BenchResult, metric: string): { stat: Pick<Stat, 'n' | 'mea
 }
 
 /** Worst verdict first: regressed > inconclusive > improved > pass. */
-export function combineVerdicts(verdicts: Iterable<Verdict>): Verdict {
+export function combineVerdicts(verdicts: Iterable<MetricVerdict>): MetricVerdict {
   let seen = { regressed: false, inconclusive: false, improved: false };
   for (const v of verdicts) if (v !== 'pass') seen = { ...seen, [v]: true };
   if (seen.regressed) return 'regressed';
@@ -213,7 +213,7 @@ export function compareReports(baseline: BenchReport, current: BenchReport, opti
     }
     rows.push(...compareResults(b, c, threshold, across));
   }
-  const missingVerdicts: Verdict[] = unmatched.length > 0 && !allowMissing ? ['inconclusive'] : [];
+  const missingVerdicts: MetricVerdict[] = unmatched.length > 0 && !allowMissing ? ['inconclusive'] : [];
   return {
     baseline: {
       path: options.baselinePath ?? null,

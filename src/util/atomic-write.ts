@@ -19,11 +19,6 @@ export function temporarySibling(path: string): string {
 /** Names of temporary entries this project creates: `.<name>.tmp-<pid>-<8 hex>` (+ `.old`), `.<name>.link-<pid>-<8 hex>`. */
 const TEMP_ENTRY = /^\..+\.(?:tmp|link)-(\d+)-[0-9a-f]{8}(?:\.old)?$/;
 
-/** Whether a folder entry is one of this project's temporary files (of any process, live or not). */
-export function isTemporaryEntry(name: string): boolean {
-  return TEMP_ENTRY.test(name);
-}
-
 /**
  * Removes the temporary entries in `dir` left by processes that no longer exist (kill -9, power loss).
  * Entries of live processes (another run writing right now) are left alone. Returns the names removed.

@@ -11,8 +11,6 @@ import { makeGenaiConfig, type GenaiConfig } from './genai-config.js';
  * graph from the same seeded weights, and the files a fused model carries beside it.
  */
 
-export const SYNTH_GRAPHS = ['standard', 'fused'] as const satisfies readonly GraphKind[];
-
 export interface SynthGraphRequest {
   graph: GraphKind;
   arch: SynthArchitecture;
