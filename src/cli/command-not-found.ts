@@ -12,7 +12,8 @@ const hook: Hook.CommandNotFound = async function (options) {
   const isTopic = options.config.topics.some((t) => t.name === parts[0]);
   const typed = parts.slice(0, isTopic ? 2 : 1).join(' ');
   const names = [...new Set(options.config.commands.filter((c) => !c.hidden).map((c) => c.id.replaceAll(':', ' ')))];
-  const close = closeMatches(typed.toLowerCase(), names, 2);
+  // A subcommand of a command already suggested (`serve-bench merge` beside `serve-bench`) adds nothing.
+  const close = closeMatches(typed.toLowerCase(), names, 2).filter((c, _, all) => !all.some((o) => o !== c && c.startsWith(`${o} `)));
   const hint = close.length > 0 ? `: did you mean ${close.map((c) => `\`${options.config.bin} ${c}\``).join(' or ')}?` : '';
   process.stderr.write(`Error: unknown command "${typed}"${hint} (\`${options.config.bin} --help\` lists them)\n`);
   process.exitCode = EXIT_CODES.usage;
