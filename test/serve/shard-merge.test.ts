@@ -73,7 +73,7 @@ describe('serve-bench --shard i/n --start-at and serve-bench merge', { timeout: 
     const wholeOffsets = wholeRecords.sort((a, b) => a.index - b.index).map((x) => x.scheduled_at_ms - wholeRecords[0]!.scheduled_at_ms);
     offsets(m).forEach((o, k) => expect(o).toBeCloseTo(wholeOffsets[k]!, 3));
     // The same schedule against the same simulated server: throughput and latencies agree within its noise.
-    expect(Math.abs(ml.request_throughput - wl.request_throughput) / wl.request_throughput).toBeLessThan(0.2);
+    expect(Math.abs(ml.request_throughput - wl.request_throughput) / wl.request_throughput).toBeLessThan(0.3);
     expect(Math.abs(ml.metrics.tpot_ms!.median - wl.metrics.tpot_ms!.median) / wl.metrics.tpot_ms!.median).toBeLessThan(0.3);
     expect(Math.abs(ml.metrics.ttft_ms!.median - wl.metrics.ttft_ms!.median)).toBeLessThan(Math.max(10, wl.metrics.ttft_ms!.median));
   });
