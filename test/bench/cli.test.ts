@@ -171,7 +171,7 @@ describe('modelscout bench', () => {
 
   const usage: [string, string[], RegExp][] = [
     ['a missing model', ['bench', '/nonexistent/model'], /model \/nonexistent\/model not found/],
-    ['an unknown variant', ['bench', 'MODEL', '--variant', 'int3'], /invalid variant "int3": expected fp32, fp16, q4, all/],
+    ['an unknown variant', ['bench', 'MODEL', '--variant', 'int3'], /invalid variant "int3": expected fp32, fp16, int8, q4, q4f16, all/],
     ['a variant the folder lacks', ['bench', 'MODEL', '--variant', 'q4'], /has no q4 variant \(model_q4\.onnx\); it has fp32/],
     ['an unknown device', ['bench', 'MODEL', '--device', 'tpu'], /invalid device "tpu"/],
     ['an empty test list', ['bench', 'MODEL', '--tests', ''], /^Error: invalid --tests "": expected test names, comma-separated, e\.g\. pp512,tg128$/m],
