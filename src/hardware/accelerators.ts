@@ -1,7 +1,7 @@
 /**
  * Known accelerators: memory, memory bandwidth and dense fp16 FLOP/s (tensor cores, without 2:4 sparsity,
- * FP32 accumulate where NVIDIA lists both), from the vendors' datasheets. Used to recognise a detected
- * GPU by its `nvidia-smi` name and for what-if overrides (`--gpu 2xH100-80GB`). Memory is the datasheet
+ * FP32 accumulate where NVIDIA lists both; matrix cores for AMD), from the vendors' datasheets. Used to
+ * recognise a detected GPU by its `nvidia-smi` / `rocm-smi` name and for what-if overrides (`--gpu 2xH100-80GB`). Memory is the datasheet
  * figure in decimal GB (slightly below what nvidia-smi reports, so a what-if errs on the safe side). A GPU that matches no
  * entry is reported as unknown: its speed is not guessed.
  */
@@ -11,7 +11,7 @@ export interface AcceleratorSpec {
   /** Other accepted override keys. */
   aliases: string[];
   name: string;
-  vendor: 'nvidia' | 'apple';
+  vendor: 'nvidia' | 'amd' | 'apple';
   /** Device memory in bytes; null for Apple chips (unified memory: the system RAM). */
   memoryBytes: number | null;
   memoryBandwidthBytesPerSec: number;
@@ -174,6 +174,54 @@ export const ACCELERATORS: readonly AcceleratorSpec[] = [
     // NVIDIA Ampere GA102 architecture whitepaper: 24 GB GDDR6X, 936 GB/s, FP16 Tensor (FP32 accumulate) 71 dense.
     source: 'NVIDIA Ampere GA102 GPU architecture whitepaper, RTX 3090 column',
   },
+  {
+    key: 'MI300X',
+    aliases: ['INSTINCT-MI300X'],
+    name: 'AMD Instinct MI300X',
+    vendor: 'amd',
+    memoryBytes: 192 * GB,
+    memoryBandwidthBytesPerSec: 5.3 * TB_S,
+    fp16Flops: 1307.4 * TFLOPS,
+    match: [/\bMI300X\b/i],
+    // AMD Instinct MI300X data sheet: 192 GB HBM3, 5.3 TB/s peak, FP16 1,307.4 TFLOPS dense (2,614.9 with sparsity).
+    source: 'AMD Instinct MI300X accelerator data sheet (amd.com)',
+  },
+  {
+    key: 'MI250X',
+    aliases: ['INSTINCT-MI250X'],
+    name: 'AMD Instinct MI250X',
+    vendor: 'amd',
+    memoryBytes: 128 * GB,
+    memoryBandwidthBytesPerSec: 3.2 * TB_S,
+    fp16Flops: 383 * TFLOPS,
+    match: [/\bMI250X\b/i],
+    // AMD Instinct MI250X data sheet: 128 GB HBM2e, 3.2 TB/s, peak FP16 383 TFLOPS (both dies of the module).
+    source: 'AMD Instinct MI250X accelerator data sheet (amd.com)',
+  },
+  {
+    key: 'MI210',
+    aliases: ['INSTINCT-MI210'],
+    name: 'AMD Instinct MI210',
+    vendor: 'amd',
+    memoryBytes: 64 * GB,
+    memoryBandwidthBytesPerSec: 1.6 * TB_S,
+    fp16Flops: 181 * TFLOPS,
+    match: [/\bMI210\b/i],
+    // AMD Instinct MI210 data sheet: 64 GB HBM2e, 1.6 TB/s, peak FP16 181 TFLOPS.
+    source: 'AMD Instinct MI210 accelerator data sheet (amd.com)',
+  },
+  {
+    key: 'RX-7900XTX',
+    aliases: ['7900XTX', 'RX-7900-XTX'],
+    name: 'AMD Radeon RX 7900 XTX',
+    vendor: 'amd',
+    memoryBytes: 24 * GB,
+    memoryBandwidthBytesPerSec: 960 * GB,
+    fp16Flops: 122.8 * TFLOPS,
+    match: [/\b7900\s*XTX\b/i],
+    // AMD Radeon RX 7900 XTX specifications: 24 GB GDDR6, 960 GB/s, peak half precision (FP16) 122.8 TFLOPS.
+    source: 'AMD Radeon RX 7900 XTX product specifications (amd.com)',
+  },
   // Apple silicon: unified memory (the system RAM), so only bandwidth is listed; ONNX Runtime runs these
   // on the CPU cores by default. Bandwidths from Apple's newsroom announcements of each chip.
   appleChip('M1', 68.25, [/\bApple M1\b(?!\s*(Pro|Max|Ultra))/i]),
@@ -225,5 +273,5 @@ export function findAccelerator(key: string): AcceleratorSpec | null {
 
 /** Keys accepted by `--gpu` (the GPUs; Apple chips are recognised from the CPU brand instead). */
 export function gpuOverrideKeys(): string[] {
-  return ACCELERATORS.filter((a) => a.vendor === 'nvidia').map((a) => a.key);
+  return ACCELERATORS.filter((a) => a.vendor === 'nvidia' || a.vendor === 'amd').map((a) => a.key);
 }

@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { ModelscoutError, invalidValue } from '../errors.js';
+import { parseAmdSysfs, parseRocmSmiJson, type DrmCardFiles } from './amd-gpus.js';
 import { acceleratorInfo, findAccelerator, gpuOverrideKeys, matchAccelerator, type AcceleratorInfo } from './accelerators.js';
 import { cachedBandwidth, machineKey, readBandwidthCache, storeBandwidth } from './bandwidth-cache.js';
 import { effectiveCpuLimit, effectiveMemoryLimit, readCgroupLimits, type CgroupLimits } from './cgroup.js';
@@ -19,7 +20,7 @@ export interface GpuInfo {
   driver: string | null;
   /** The matching entry of the accelerator table, or null for a GPU we do not know (reported, not guessed). */
   known: AcceleratorInfo | null;
-  source: 'nvidia-smi' | 'override';
+  source: 'nvidia-smi' | 'rocm-smi' | 'sysfs' | 'override';
   /** Bandwidth set with `--bandwidth`, which wins over the known figure. */
   bandwidthOverrideBytesPerSec?: number;
 }
@@ -88,6 +89,8 @@ export interface DetectOptions {
   run?: CommandRunner;
   /** File reader for /proc files (tests inject fixtures). */
   readTextFile?: (path: string) => Promise<string | null>;
+  /** Directory listing (tests inject /sys/class/drm). */
+  listDir?: (path: string) => Promise<string[]>;
   /** Values os.* would give (tests inject them). */
   system?: Partial<{ platform: string; release: string; arch: string; cpuModel: string; threads: number; speedMHz: number; totalMem: number; freeMem: number }>;
   probeDurationMs?: number;
@@ -114,6 +117,28 @@ export const DEFAULT_SYSTEM_BANDWIDTH = 25e9;
 
 /** How long the bandwidth probe measures (five rounds): short enough to run before every `--confirm`. */
 export const PROBE_DURATION_MS = 1000;
+
+const ROCM_SMI_ARGS = ['--showproductname', '--showmeminfo', 'vram', '--showdriverversion', '--json'];
+
+async function listDirDefault(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch {
+    return [];
+  }
+}
+
+/** The sysfs files of each DRM card (`card0`, `card1`, …; not their connectors such as `card0-DP-1`). */
+async function readDrmCards(listDir: (path: string) => Promise<string[]>, readText: (path: string) => Promise<string | null>): Promise<DrmCardFiles[]> {
+  const cards = (await listDir('/sys/class/drm')).filter((n) => /^card\d+$/.test(n)).sort();
+  return Promise.all(
+    cards.map(async (card) => {
+      const dir = `/sys/class/drm/${card}/device`;
+      const [vendor, vramTotal, vramUsed, productName] = await Promise.all([readText(`${dir}/vendor`), readText(`${dir}/mem_info_vram_total`), readText(`${dir}/mem_info_vram_used`), readText(`${dir}/product_name`)]);
+      return { vendor, vramTotal, vramUsed, productName };
+    }),
+  );
+}
 
 const NVIDIA_SMI_ARGS = ['--query-gpu=index,name,memory.total,memory.free,driver_version', '--format=csv,noheader,nounits'];
 const MIB = 1024 * 1024;
@@ -199,6 +224,11 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
     if (smi.exitCode === 0) gpus = parseNvidiaSmi(smi.stdout);
     else notes.push(`nvidia-smi failed (exit ${smi.exitCode}): ${smi.stderr.split('\n')[0]?.trim() || 'no message'}; no GPUs reported`);
   }
+  // AMD GPUs: rocm-smi where ROCm is installed, else the amdgpu driver's sysfs files.
+  const rocm = await run('rocm-smi', ROCM_SMI_ARGS);
+  let amd = rocm !== null && rocm.exitCode === 0 ? parseRocmSmiJson(rocm.stdout) : [];
+  if (amd.length === 0 && platform === 'linux') amd = parseAmdSysfs(await readDrmCards(options.listDir ?? listDirDefault, readText));
+  for (const g of amd) gpus.push({ index: gpus.length, ...g });
   for (const gpu of gpus) {
     if (!gpu.known) notes.push(`GPU "${gpu.name}" is not in the accelerator table: its bandwidth and FLOP/s are unknown (pass --bandwidth, or --gpu with a known model)`);
   }

@@ -115,7 +115,11 @@ describe('GPU detection', () => {
       return { exitCode: 0, stdout: SMI_OUTPUT, stderr: '' };
     };
     const hw = await detectHardware({ run, readTextFile: files({ '/proc/meminfo': MEMINFO }), system: linux });
-    expect(calls).toEqual([['nvidia-smi', '--query-gpu=index,name,memory.total,memory.free,driver_version', '--format=csv,noheader,nounits']]);
+    // nvidia-smi, then rocm-smi for AMD cards (its answer here is not rocm-smi JSON: no AMD GPUs).
+    expect(calls).toEqual([
+      ['nvidia-smi', '--query-gpu=index,name,memory.total,memory.free,driver_version', '--format=csv,noheader,nounits'],
+      ['rocm-smi', '--showproductname', '--showmeminfo', 'vram', '--showdriverversion', '--json'],
+    ]);
     expect(hw.gpus.map((g) => g.name)).toEqual(['NVIDIA H100 80GB HBM3', 'NVIDIA B200']);
     expect(hw.notes.join(' ')).toMatch(/GPU "NVIDIA B200" is not in the accelerator table/);
     // One unknown GPU makes the combined bandwidth unknown rather than guessed.
