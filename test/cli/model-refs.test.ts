@@ -1,16 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HubServer } from '../hub/hub-server.js';
+import { runAgainstHub } from '../helpers/hub-cli.js';
 import { makeTempDir, removeDir } from '../hub/helpers.js';
 import { TINY_CONFIGS, safetensorsRepoFiles } from '../hub/safetensors-repo.js';
 import { llamaMetadata, llamaTensors, writeGguf } from '../helpers/gguf-writer.js';
 import { parseRecommendation } from '../helpers/recommendation.js';
 
 /** `models show` and `recommend --model` as a new user runs them: subprocesses against a local Hub. */
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SHAPE = { hidden: 256, layers: 4, heads: 4, kvHeads: 2, inter: 768, vocab: 2000, context: 8192, tied: false };
 let server: HubServer;
 let home: string;
@@ -37,12 +35,7 @@ afterEach(async () => {
 });
 
 function run(args: string[], extra: Record<string, string> = {}) {
-  return execa('node', ['bin/run.js', ...args], {
-    cwd: ROOT,
-    reject: false,
-    stdin: 'ignore',
-    env: { NO_COLOR: '1', HF_ENDPOINT: server.endpoint, HF_HOME: join(home, 'hf'), XDG_CACHE_HOME: join(home, 'cache'), HF_TOKEN: '', HF_HUB_OFFLINE: '', HF_HUB_CACHE: '', ...extra },
-  });
+  return runAgainstHub(server.endpoint, home, args, extra);
 }
 
 function expectOneLineError(result: { exitCode?: number | undefined; stderr: unknown }, code: number, pattern: RegExp): void {

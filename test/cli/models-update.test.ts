@@ -1,18 +1,16 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelsUpdateResult } from '../../src/commands/models/update.js';
 import type { ModelsResult } from '../../src/commands/models/index.js';
 import type { Recommendation } from '../../src/recommend/types.js';
 import { HubServer } from '../hub/hub-server.js';
+import { runAgainstHub } from '../helpers/hub-cli.js';
 import { makeTempDir, removeDir } from '../hub/helpers.js';
 import { TINY_CONFIGS, safetensorsRepoFiles } from '../hub/safetensors-repo.js';
 
 /** `models update` against a local Hub listing, and the catalog `recommend` and `models` then rank. */
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const GPT2 = { model_type: 'gpt2', n_embd: 64, n_layer: 2, n_head: 4, n_positions: 1024, vocab_size: 500 };
 let server: HubServer;
 let home: string;
@@ -40,12 +38,7 @@ afterAll(async () => {
 });
 
 function run(args: string[], extra: Record<string, string> = {}) {
-  return execa('node', ['bin/run.js', ...args], {
-    cwd: ROOT,
-    reject: false,
-    stdin: 'ignore',
-    env: { NO_COLOR: '1', HF_ENDPOINT: server.endpoint, HF_HOME: join(home, 'hf'), XDG_CACHE_HOME: join(home, 'cache'), HF_TOKEN: '', HF_HUB_OFFLINE: '', HF_HUB_CACHE: '', ...extra },
-  });
+  return runAgainstHub(server.endpoint, home, args, extra);
 }
 
 const catalogFile = (): string => join(home, 'cache', 'modelscout', 'catalog.json');

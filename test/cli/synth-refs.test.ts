@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countParams } from '../../src/catalog/tensors.js';
 import { modelSpecFromHfConfig } from '../../src/catalog/hf-config.js';
 import { HubServer } from '../hub/hub-server.js';
+import { runAgainstHub } from '../helpers/hub-cli.js';
 import { makeTempDir, removeDir } from '../hub/helpers.js';
 import { TINY_CONFIGS, safetensorsRepoFiles } from '../hub/safetensors-repo.js';
 import { llamaMetadata, llamaTensors, writeGguf } from '../helpers/gguf-writer.js';
@@ -34,22 +35,7 @@ afterAll(async () => {
 });
 
 function run(args: string[], extra: Record<string, string> = {}) {
-  return execa('node', ['bin/run.js', ...args], {
-    cwd: ROOT,
-    reject: false,
-    stdin: 'ignore',
-    env: {
-      NO_COLOR: '1',
-      HF_ENDPOINT: server.endpoint,
-      HF_HOME: join(home, 'hf'),
-      XDG_CACHE_HOME: join(home, 'cache'),
-      MODELSCOUT_CALIBRATION: join(home, 'calibration.json'),
-      HF_TOKEN: '',
-      HF_HUB_OFFLINE: '',
-      HF_HUB_CACHE: '',
-      ...extra,
-    },
-  });
+  return runAgainstHub(server.endpoint, home, args, { MODELSCOUT_CALIBRATION: join(home, 'calibration.json'), ...extra });
 }
 
 interface SynthJson {
