@@ -58,15 +58,19 @@ export async function buildUserCatalog(deps: Omit<ResolveModelDeps, 'catalog'>, 
 
   // An export pairs with the listed model of the same name; the others are resolved as models of their own.
   const baseName = (repo: string): string => (repo.split('/').pop() ?? repo).replace(/[-_]onnx$/i, '').toLowerCase();
-  const byName = new Map(textRepos.map((r) => [baseName(r), r] as const));
+  const isExport = (repo: string): boolean => repo.startsWith(`${ONNX_COMMUNITY}/`);
+  const byName = new Map(textRepos.filter((r) => !isExport(r)).map((r) => [baseName(r), r] as const));
   const exportOf = new Map<string, string>();
-  const ownExports: string[] = [];
-  for (const repo of onnxRepos) {
+  const paired = new Set<string>();
+  for (const repo of [...new Set([...onnxRepos, ...textRepos.filter(isExport)])]) {
     const base = byName.get(baseName(repo));
-    if (base && !exportOf.has(base)) exportOf.set(base, repo);
-    else if (!textRepos.includes(repo)) ownExports.push(repo);
+    if (base && !exportOf.has(base)) {
+      exportOf.set(base, repo);
+      paired.add(repo);
+    }
   }
-  const toResolve = [...new Set([...textRepos, ...ownExports])];
+  // The listed models, then the exports of models not listed (their config is the model's), each once.
+  const toResolve = [...new Set([...textRepos, ...onnxRepos])].filter((r) => !paired.has(r));
 
   const models = new Map<string, ModelSpec>();
   const skipped: { repo: string; reason: string }[] = [];

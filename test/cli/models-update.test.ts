@@ -81,9 +81,13 @@ describe('models update', () => {
     const listings = server.log.filter((r) => r.path.startsWith('/api/models?'));
     expect(listings).toHaveLength(2);
     expect(listings.every((r) => r.path.includes('pipeline_tag=text-generation') && r.path.includes('sort=downloads'))).toBe(true);
+    // With a limit wide enough to list the exports among the text-generation repos too, an export still pairs once.
+    const wide = JSON.parse(String((await run(['models', 'update', '--limit', '20', '--onnx-limit', '5', '--json'])).stdout)) as ModelsUpdateResult;
+    expect(wide.models.map((m) => m.id)).toEqual(data.models.map((m) => m.id));
+    expect(wide.models[1]!.onnxRepo).toBe('onnx-community/chat-llama-ONNX');
     const file = JSON.parse(await readFile(catalogFile(), 'utf8')) as { kind: string; updatedAt: string; models: unknown[] };
     expect(file.kind).toBe('modelscout.user-catalog');
-    expect(file.updatedAt).toBe(data.updatedAt);
+    expect(file.updatedAt).toBe(wide.updatedAt);
     expect(file.models).toHaveLength(4);
   });
 
