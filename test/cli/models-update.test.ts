@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelsUpdateResult } from '../../src/commands/models/update.js';
 import type { ModelsResult } from '../../src/commands/models/index.js';
-import type { Recommendation } from '../../src/recommend/types.js';
+import { parseRecommendation } from '../helpers/recommendation.js';
 import { HubServer } from '../hub/hub-server.js';
 import { runAgainstHub } from '../helpers/hub-cli.js';
 import { makeTempDir, removeDir } from '../hub/helpers.js';
@@ -54,7 +54,7 @@ describe('models update', () => {
   it('before any update, recommend and models say the built-in catalog ranked', async () => {
     const rec = await run(['recommend', '--device', 'cpu', '--json']);
     expect(rec.exitCode, String(rec.stderr)).toBe(0);
-    expect((JSON.parse(String(rec.stdout)) as Recommendation).catalog).toEqual({ kind: 'built-in', file: null, updatedAt: null, endpoint: null, userModels: 0, builtinModels: 31 });
+    expect(parseRecommendation(String(rec.stdout)).catalog).toEqual({ kind: 'built-in', file: null, updatedAt: null, endpoint: null, userModels: 0, builtinModels: 31 });
     const text = await run(['recommend', '--device', 'cpu']);
     expect(String(text.stdout)).toMatch(/^Catalog: built-in \(31 models; `modelscout models update` refreshes a user catalog from the Hub\)$/m);
   });
@@ -105,7 +105,7 @@ describe('models update', () => {
 
     const rec = await run(['recommend', '--device', 'cpu', '--ram', '16GiB', '--json'], offline);
     expect(rec.exitCode, String(rec.stderr)).toBe(0);
-    const recommendation = JSON.parse(String(rec.stdout)) as Recommendation;
+    const recommendation = parseRecommendation(String(rec.stdout));
     expect(recommendation.catalog).toEqual({ kind: 'user', file: catalogFile(), updatedAt, endpoint: server.endpoint, userModels: 3, builtinModels: 31 });
     const text = await run(['recommend', '--device', 'cpu', '--ram', '16GiB'], offline);
     expect(String(text.stdout).replace(/\n(?=\S)/g, ' ')).toContain(`Catalog: user catalog refreshed ${updatedAt.slice(0, 16).replace('T', ' ')} UTC from ${server.endpoint} (3 models) with the 31 built-in ones`);
@@ -129,7 +129,7 @@ describe('models update', () => {
     expect(String(reset.stdout)).toBe(`Dropped the user catalog ${catalogFile()}: the built-in catalog (31 models) is used again.`);
     expect(existsSync(catalogFile())).toBe(false);
     const rec = await run(['recommend', '--device', 'cpu', '--json']);
-    expect((JSON.parse(String(rec.stdout)) as Recommendation).catalog?.kind).toBe('built-in');
+    expect(parseRecommendation(String(rec.stdout)).catalog?.kind).toBe('built-in');
     const again = await run(['models', 'update', '--reset', '--json']);
     expect(JSON.parse(String(again.stdout))).toMatchObject({ action: 'reset', removed: false });
   });
