@@ -47,7 +47,7 @@ describe('the customization leaf ranks by whether the team can fine-tune', () =>
     expect(qwen7.reasons.find((r) => r.startsWith('fine-tuning'))).toMatch(/one epoch of 10 M tokens ≈ [\d.]+ (days|years) on the CPU \([^)]+\): fits, but not practical here$/);
     // No candidate is practical on this CPU: the plan names a GPU to fine-tune on.
     expect(rec.candidates.some((c) => c.finetune!.epoch.feasible !== false)).toBe(false);
-    expect(rec.notes[0]).toMatch(/^Fine-tuning fits but is practical on none of the 10 candidates here \(one epoch of 10 M tokens of .+ takes [\d.]+ (days|years)\)\. Plan: fine-tune .+ on one NVIDIA .+, then serve the adapted model here \(q4 on the CPU\)\.$/);
+    expect(rec.notes[0]).toMatch(/^Fine-tuning fits but is practical on none of the 10 candidates here \(one epoch of 10 M tokens of .+ takes [\d.]+ (days|years)\)\. Plan: fine-tune .+ on one NVIDIA .+, then serve the adapted model here \((q4|int8) on the CPU\)\.$/);
   });
 });
 
