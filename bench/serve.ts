@@ -1,6 +1,6 @@
 /**
  * serve-bench against a real engine (`npm run bench:serve`): llama.cpp's llama-server built by
- * ../shared/peer/build-llama.sh, serving a random-weight SmolLM2-135M-shaped Q4_0 GGUF on 127.0.0.1, measured
+ * a CPU build of llama.cpp (LLAMA_BIN: the folder holding llama-server and llama-quantize), serving a random-weight SmolLM2-135M-shaped Q4_0 GGUF on 127.0.0.1, measured
  * at concurrency 1, 4 and 16. Beside modelscout's TTFT and TPOT it prints the engine's own per-response
  * `timings` (prompt_ms: prefill; predicted_per_token_ms: decode), which should agree within a few ms at
  * concurrency 1 (TTFT also holds the HTTP round trip and tokenization, so it sits slightly above prompt_ms).
@@ -24,7 +24,7 @@ const PORT = Number(process.env.PORT ?? 8187);
 const median = (xs: number[]): number => (xs.length ? percentileSorted([...xs].sort((a, b) => a - b), 50) : Number.NaN);
 
 if (!existsSync(join(BIN, 'llama-server')) || !existsSync(join(BIN, 'llama-quantize'))) {
-  process.stderr.write(`no llama-server/llama-quantize in ${BIN}: run bash ../shared/peer/build-llama.sh first (or set LLAMA_BIN)\n`);
+  process.stderr.write(`no llama-server/llama-quantize in ${BIN}: build llama.cpp (CPU, Release) and set LLAMA_BIN to its bin folder\n`);
   process.exit(2);
 }
 const gguf = join(CACHE, 'gguf', 'smollm2-135m-q4_0.gguf');
