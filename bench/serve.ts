@@ -1,10 +1,10 @@
 /**
- * serve-bench against a real engine (`npm run bench:serve`): llama.cpp's llama-server built by
+ * serve-bench against a real engine (`npm run bench:serve`): llama.cpp's llama-server from
  * a CPU build of llama.cpp (LLAMA_BIN: the folder holding llama-server and llama-quantize), serving a random-weight SmolLM2-135M-shaped Q4_0 GGUF on 127.0.0.1, measured
  * at concurrency 1, 4 and 16. Beside modelscout's TTFT and TPOT it prints the engine's own per-response
  * `timings` (prompt_ms: prefill; predicted_per_token_ms: decode), which should agree within a few ms at
  * concurrency 1 (TTFT also holds the HTTP round trip and tokenization, so it sits slightly above prompt_ms).
- * Env: LLAMA_BIN (folder of llama-server and llama-quantize), PEER (the peer kit folder), LEVELS.
+ * Env: LLAMA_BIN (folder of llama-server and llama-quantize), PEER (a folder with make_random_gguf.py, which writes the random-weight GGUF), LEVELS.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
