@@ -123,7 +123,10 @@ export function judgeEndpoint(input: JudgeEndpointInput): EndpointConfirmation {
   const plan = input.estimate;
   const fallback = plan === null ? (input.fallbackEstimate ?? null) : null;
   const estDecode = plan ? (plan.decode.tokPerSecPerStream?.value ?? null) : (fallback?.decodeTokPerSecPerStream ?? null);
-  const estTtft = plan ? (plan.prefill.ttftMs?.value ?? null) : (fallback?.ttftMs ?? null);
+  // One request's TTFT × the target concurrency: the closed loop sends that many prompts together and an
+  // engine prefills them in one batch — the same figure the local confirm quotes (one request's × the batch).
+  const oneTtft = plan ? (plan.prefill.ttftMs?.value ?? null) : (fallback?.ttftMs ?? null);
+  const estTtft = oneTtft === null ? null : oneTtft * workload.concurrency;
   const err = (measured: number | null | undefined, estimated: number | null): number | null =>
     measured === null || measured === undefined || measured === 0 || estimated === null ? null : ((estimated - measured) / measured) * 100;
   return {

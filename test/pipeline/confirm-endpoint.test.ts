@@ -68,6 +68,8 @@ describe('judging a deployment', () => {
     expect(result.cost?.usdPerMillionOutputTokens).toBeCloseTo(8 / ((192 * 3600) / 1e6), 10);
     expect(result.estimate.kvCacheUsage).toBeCloseTo(estimate.kvPool.usageAtLoad!, 12);
     expect(result.server?.kvCacheUsage?.max).toBe(0.2);
+    // The TTFT estimate beside the measurement is the target's 8 prompts prefilled together, as the local confirm quotes it.
+    expect(result.estimate.ttftMs).toBeCloseTo(estimate.prefill.ttftMs!.value * 8, 6);
   });
   it('rejected names the target missed and by how much; no level at the target is estimate only', () => {
     const slow = levels.map((l) => ({ ...l, ttftMsP50: l.ttftMsP50! * 3 }));
