@@ -5,8 +5,10 @@
  * outcome. Returns the report; rendering and exit codes are the command's business.
  */
 import type { GraphKind } from '../onnx/metadata.js';
+import { openModelFolder, readModelConfig, type ModelFolder } from '../onnx/model-folder.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
 import { ModelscoutError, errorMessage, isModelscoutError } from '../errors.js';
 import { cpuTarget, gpuTarget } from '../hardware/device.js';
 import { measureCpuBusy } from '../hardware/cpu-busy.js';
@@ -22,7 +24,7 @@ import type { BenchPlan } from './config.js';
 import { autoKvLayout, type KvLayout } from '../runtime/kv-cache.js';
 import type { VariantName } from '../estimate/weights.js';
 import { expandRunMatrix, type RunGroup } from './matrix.js';
-import { inspectVariantFile, locateModel, quantizationFromMetadata, readArchitecture, selectVariants, type LocatedModel, type VariantFileInfo } from './model-files.js';
+import { inspectVariantFile, quantizationFromMetadata, selectVariants, type VariantFileInfo } from './model-files.js';
 import type { TestPayload, WorkerJob } from './protocol.js';
 import { runGroupInChild } from './runner.js';
 import { batchSequenceLengths, kvTokensAtEnd, type TestSpec } from './scenarios.js';
@@ -55,7 +57,7 @@ export interface BenchRunOptions {
 }
 
 interface ModelEntry {
-  model: LocatedModel;
+  model: ModelFolder;
   variants: VariantName[];
   spec: ModelSpec | null;
   config: Record<string, unknown> | null;
@@ -271,9 +273,9 @@ interface WorkerLoad {
 export async function resolveModels(plan: BenchPlan): Promise<ModelEntry[]> {
   const entries: ModelEntry[] = [];
   for (const ref of plan.models) {
-    const model = await locateModel(ref);
+    const model = await openModelFolder(ref);
     const variants = selectVariants(model, plan.variants);
-    const { spec, config } = await readArchitecture(model.configPath);
+    const { spec, config } = await readModelConfig(model.configPath);
     entries.push({ model, variants, spec, config });
   }
   return entries;
@@ -332,7 +334,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
     if (infoCache.has(file)) continue;
     let cached: { info: VariantFileInfo | null; error: { code: string; message: string } | null };
     try {
-      cached = { info: await inspectVariantFile(file, entry.model.path.endsWith('.onnx') ? entry.model.path.replace(/[^/\\]+$/, '') : entry.model.path), error: null };
+      cached = { info: await inspectVariantFile(file, entry.model.lone ? dirname(entry.model.path) : entry.model.path), error: null };
     } catch (error) {
       cached = { info: null, error: isModelscoutError(error) ? { code: error.code, message: error.message } : { code: 'E_MODEL', message: errorMessage(error) } };
     }

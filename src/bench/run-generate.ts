@@ -10,7 +10,8 @@ import { DecoderLoop } from '../runtime/decoder-loop.js';
 import { generateGreedy } from './generate.js';
 import type { Device, GraphOptLevel } from '../runtime/session.js';
 import type { VariantName } from '../estimate/weights.js';
-import { inspectVariantFile, locateModel, selectVariants } from './model-files.js';
+import { inspectVariantFile, selectVariants } from './model-files.js';
+import { openModelFolder } from '../onnx/model-folder.js';
 import { autoKvLayout, type KvLayout } from '../runtime/kv-cache.js';
 import { createSession, assertDeviceAvailable } from '../runtime/session.js';
 
@@ -91,7 +92,7 @@ async function promptInput(modelPath: string, options: GenerateOptions): Promise
 
 export async function runGenerate(options: GenerateOptions): Promise<GenerateReport> {
   assertDeviceAvailable(options.device);
-  const model = await locateModel(options.model);
+  const model = await openModelFolder(options.model);
   const input = await promptInput(model.path, options);
   const promptIds = input.ids;
   const [variant] = selectVariants(model, options.variant === undefined ? undefined : [options.variant]);

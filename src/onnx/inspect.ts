@@ -1,7 +1,7 @@
-import { readdir, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { ModelscoutError, errorMessage } from '../errors.js';
 import { detectDecoderSignature, graphInputs, graphOutputs, type DecoderSignature, type IoTensorInfo } from './decoder-signature.js';
+import { openModelFolder, pickModelFile } from './model-folder.js';
 import { readModelscoutMetadata, type ModelscoutMetadata } from './metadata.js';
 import { externalDataFiles, readModel, tensorByteLength } from './model-io.js';
 import { DataType, dataTypeName, elementCount, forEachGraph, getAttribute, type OnnxModel, type OnnxTensor } from './proto.js';
@@ -66,56 +66,10 @@ export interface InspectReport {
   metadata: ModelscoutMetadata;
 }
 
-/** transformers.js file-name suffix → variant name (`model_q4.onnx` → q4, `model.onnx` → fp32). */
-export function variantOfFile(file: string): string {
-  const name = basename(file).replace(/\.onnx$/, '');
-  const match = /^(?:model|decoder_model_merged|decoder_model)(?:_(.+))?$/.exec(name);
-  if (!match) return name;
-  const suffix = match[1];
-  if (suffix === undefined) return 'fp32';
-  return suffix === 'quantized' ? 'q8' : suffix;
-}
-
-/**
- * Finds the model file to inspect: a `.onnx` path as is; for a folder, `onnx/*.onnx` (or `*.onnx` at
- * its root), picking `variant` when given, else `model.onnx`, else the only file.
- */
-export async function locateModelFile(path: string, variant?: string): Promise<{ file: string; variants: ModelVariantFile[] }> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch {
-    throw new ModelscoutError('E_NOT_FOUND', `${path} not found`, { suggestions: ['Pass a model folder (e.g. from `modelscout synth`) or a .onnx file.'] });
-  }
-  if (info.isFile()) return { file: resolve(path), variants: [] };
-  const candidates: string[] = [];
-  for (const sub of ['onnx', '.']) {
-    try {
-      for (const f of (await readdir(join(path, sub))).sort()) if (f.endsWith('.onnx') && !f.startsWith('.')) candidates.push(resolve(path, sub, f));
-    } catch {
-      // No such subfolder.
-    }
-    if (candidates.length > 0) break;
-  }
-  const variants = candidates.map((file) => ({ variant: variantOfFile(file), file }));
-  if (variants.length === 0) {
-    throw new ModelscoutError('E_MODEL', `no .onnx file in ${path} or ${join(path, 'onnx')}`, { suggestions: ['Build one with `modelscout synth <model>` or download one with `modelscout pull`.'] });
-  }
-  const list = variants.map((v) => v.variant).join(', ');
-  if (variant !== undefined) {
-    const chosen = variants.find((v) => v.variant === variant || basename(v.file) === variant);
-    if (!chosen) throw new ModelscoutError('E_INPUT', `no variant ${JSON.stringify(variant)} in ${path}: expected ${list}`);
-    return { file: chosen.file, variants };
-  }
-  const preferred = variants.find((v) => v.variant === 'fp32') ?? (variants.length === 1 ? variants[0] : undefined);
-  if (!preferred) {
-    throw new ModelscoutError('E_USAGE', `${path} holds several models (${list}): choose one with --variant`, { suggestions: [`Run again with --variant ${variants[0]!.variant}.`] });
-  }
-  return { file: preferred.file, variants };
-}
-
 export async function inspectModel(path: string, options: { variant?: string } = {}): Promise<InspectReport> {
-  const { file, variants } = await locateModelFile(path, options.variant);
+  const folder = await openModelFolder(path);
+  const { file } = pickModelFile(folder, options.variant);
+  const variants = folder.lone ? [] : folder.onnxFiles.map((f) => ({ variant: f.dtype, file: f.file }));
   const loaded = await readModel(file);
   const model = loaded.model;
   const graph = model.graph!;

@@ -2,6 +2,7 @@ import { copyFile, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/pr
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ModelscoutError, errorMessage } from '../errors.js';
 import { VARIANT_FILES } from '../estimate/weights.js';
+import { floatModelFile, openModelFolder } from '../onnx/model-folder.js';
 import { METADATA_KEYS, readModelscoutMetadata, setMetadata } from '../onnx/metadata.js';
 import {
   cloneModel,
@@ -135,51 +136,8 @@ export interface QuantizeResult {
   };
 }
 
-/** Model files looked for, in order, when a folder is given. */
-const MODEL_CANDIDATES = ['onnx/model.onnx', 'model.onnx', 'onnx/model_fp16.onnx', 'model_fp16.onnx', 'onnx/decoder_model_merged.onnx', 'decoder_model_merged.onnx'];
-
 /** Stripes of about this many bytes are read and quantized at a time. */
 const STRIPE_BYTES = 8 << 20;
-
-interface ResolvedInput {
-  modelPath: string;
-  /** The model folder: the parent of `onnx/` when the file sits in one. */
-  folder: string;
-}
-
-export async function resolveModelInput(input: string): Promise<ResolvedInput> {
-  const absolute = resolve(input);
-  let info;
-  try {
-    info = await stat(absolute);
-  } catch {
-    throw new ModelscoutError('E_NOT_FOUND', `model ${input} not found`, {
-      suggestions: ['Pass a model folder or a .onnx file; `modelscout synth` and `modelscout pull` create model folders.'],
-    });
-  }
-  if (info.isDirectory()) {
-    for (const candidate of MODEL_CANDIDATES) {
-      const path = join(absolute, candidate);
-      if (await isFile(path)) return { modelPath: path, folder: absolute };
-    }
-    throw new ModelscoutError('E_NOT_FOUND', `no float ONNX model in ${input} (looked for ${MODEL_CANDIDATES.join(', ')})`, {
-      suggestions: ['Pass the .onnx file itself.'],
-    });
-  }
-  if (!absolute.endsWith('.onnx')) {
-    throw new ModelscoutError('E_INPUT', `${input} is not a .onnx file or a model folder`, { suggestions: ['Pass a model folder or a .onnx file.'] });
-  }
-  const parent = dirname(absolute);
-  return { modelPath: absolute, folder: basename(parent) === 'onnx' ? dirname(parent) : parent };
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
 
 export function compileExcludePatterns(patterns: readonly string[]): RegExp[] {
   return patterns.map((pattern) => {
@@ -205,7 +163,8 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
 
-  const resolved = await resolveModelInput(input);
+  const source = await openModelFolder(input);
+  const resolved = { modelPath: floatModelFile(source), folder: source.folder };
   const loaded = await readModel(resolved.modelPath);
   const metadata = readModelscoutMetadata(loaded.model);
   const quantizedNodes = findQuantizedNodes(loaded.model);

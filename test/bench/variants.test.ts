@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseVariantList } from '../../src/bench/config.js';
-import { variantFromFileName } from '../../src/bench/model-files.js';
 import { VARIANT_FILES, VARIANT_NAMES } from '../../src/estimate/weights.js';
+import { variantOfFile } from '../../src/onnx/model-folder.js';
 import { quantizeModel } from '../../src/quantize/index.js';
 import { FORMAT_LADDER } from '../../src/recommend/rank.js';
 import { buildTinyModel } from '../helpers/tiny-model.js';
@@ -26,8 +26,8 @@ describe('variant names', () => {
   });
 
   it('each variant is found by its file name, and the file name by the variant', () => {
-    for (const v of VARIANT_NAMES) expect(variantFromFileName(`/m/onnx/${VARIANT_FILES[v]}`)).toBe(v);
-    expect(variantFromFileName('model_quantized.onnx')).toBe('int8');
+    for (const v of VARIANT_NAMES) expect(variantOfFile(`/m/onnx/${VARIANT_FILES[v]}`)).toEqual({ dtype: v, variant: v });
+    expect(variantOfFile('model_quantized.onnx')).toEqual({ dtype: 'q8', variant: 'int8' });
     expect(() => parseVariantList('int4')).toThrow(/invalid variant "int4": expected .*fp32, fp16, int8, q4, q4f16, all/);
   });
 });

@@ -140,7 +140,7 @@ describe('modelscout inspect', () => {
     for (const f of ['model_fp16.onnx', 'model_fp16.onnx_data']) await copyFile(join(modelDir, 'onnx', f), join(multi, 'onnx', f));
     await copyFile(join(modelDir, 'onnx', 'model_fp16.onnx'), join(multi, 'onnx', 'model_q4.onnx'));
     expectInputError(await run(['inspect', multi]), /holds several models \(fp16, q4\): choose one with --variant/);
-    expectInputError(await run(['inspect', multi, '--variant', 'int8']), /no variant "int8" in .*multi: expected fp16, q4/);
+    expectInputError(await run(['inspect', multi, '--variant', 'int8']), /model .*multi has no int8 variant \(model_int8\.onnx\); it has fp16, q4/);
     expect((await run(['inspect', multi, '--variant', 'fp16'])).exitCode).toBe(0);
   });
 });

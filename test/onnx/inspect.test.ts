@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelscoutError } from '../../src/errors.js';
 import { detectDecoderSignature } from '../../src/onnx/decoder-signature.js';
 import { GraphBuilder, attr } from '../../src/onnx/graph-builder.js';
-import { inspectModel, variantOfFile } from '../../src/onnx/inspect.js';
+import { inspectModel } from '../../src/onnx/inspect.js';
 import { writeModel } from '../../src/onnx/model-io.js';
 import { DataType } from '../../src/onnx/proto.js';
 import { synthesizeModel } from '../../src/onnx/synth/index.js';
@@ -69,16 +69,6 @@ describe('inspectModel', () => {
     const error = await synthesizeModel({ source: 'smollm2-135m', dtype: 'fp32', layers: 1, seed: 0, outDir: out, signal: controller.signal }).catch((e: unknown) => e);
     expect((error as ModelscoutError).code).toBe('E_INTERRUPTED');
     await expect(import('node:fs/promises').then((fs) => fs.stat(out))).rejects.toThrow();
-  });
-});
-
-describe('variant names', () => {
-  it('follows the transformers.js file names', () => {
-    expect(variantOfFile('model.onnx')).toBe('fp32');
-    expect(variantOfFile('onnx/model_fp16.onnx')).toBe('fp16');
-    expect(variantOfFile('model_q4f16.onnx')).toBe('q4f16');
-    expect(variantOfFile('model_quantized.onnx')).toBe('q8');
-    expect(variantOfFile('decoder_model_merged_q4.onnx')).toBe('q4');
   });
 });
 
