@@ -1,16 +1,21 @@
 /**
  * Runs the simulated OpenAI-compatible server by hand: `npm run sim-server -- --port 8100 --decode-base-ms 5`.
  * `--tp 8 --pp 2` state the layout it simulates (its latency model and KV pool change with it; see
- * src/serve/sim/server.ts). Prints its URL, the latency model and the topology on stdout, serves until Ctrl-C.
+ * src/serve/sim/server.ts). `--engine vllm|sglang|tgi` sets the metric names of its /metrics and the info endpoint
+ * through which it reports that layout (SGLang /get_server_info; vLLM /server_info only with --vllm-dev-mode;
+ * TGI's /info says no shard count). Prints its URL, the latency model and the topology on stdout, serves until Ctrl-C.
  * Binds to 127.0.0.1 only.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_LATENCY_MODEL, DEFAULT_SIM_TOPOLOGY, SIM_FAULTS, SimServer, type SimFault } from '../src/serve/sim/server.js';
+import { DEFAULT_LATENCY_MODEL, DEFAULT_SIM_OPTIONS, DEFAULT_SIM_TOPOLOGY, SIM_ENGINES, SIM_FAULTS, SimServer, type SimEngine, type SimFault } from '../src/serve/sim/server.js';
 
 const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '8100' },
     model: { type: 'string', default: 'sim-model' },
+    engine: { type: 'string', default: 'vllm' },
+    'vllm-dev-mode': { type: 'boolean', default: false },
+    'max-model-len': { type: 'string', default: String(DEFAULT_SIM_OPTIONS.max_model_len) },
     'prefill-ms-per-token': { type: 'string', default: String(DEFAULT_LATENCY_MODEL.prefill_ms_per_token) },
     'decode-base-ms': { type: 'string', default: String(DEFAULT_LATENCY_MODEL.decode_base_ms) },
     'decode-per-seq-ms': { type: 'string', default: String(DEFAULT_LATENCY_MODEL.decode_per_seq_ms) },
@@ -36,12 +41,19 @@ const num = (k: keyof typeof values): number => {
   }
   return n;
 };
+if (!(SIM_ENGINES as readonly string[]).includes(values.engine as string)) {
+  process.stderr.write(`sim-server: --engine must be one of ${SIM_ENGINES.join(', ')}\n`);
+  process.exit(2);
+}
 if (!(SIM_FAULTS as readonly string[]).includes(values.fault as string)) {
   process.stderr.write(`sim-server: --fault must be one of ${SIM_FAULTS.join(', ')}\n`);
   process.exit(2);
 }
 const sim = new SimServer({
   model: values.model as string,
+  engine: values.engine as SimEngine,
+  vllm_dev_mode: values['vllm-dev-mode'] === true,
+  max_model_len: Math.max(1, Math.floor(num('max-model-len'))),
   latency: { prefill_ms_per_token: num('prefill-ms-per-token'), decode_base_ms: num('decode-base-ms'), decode_per_seq_ms: num('decode-per-seq-ms'), max_batch: Math.max(1, Math.floor(num('max-batch'))) },
   tokens_per_chunk: Math.max(1, Math.floor(num('tokens-per-chunk'))),
   topology: {
@@ -58,7 +70,7 @@ const sim = new SimServer({
   prefix_cache: values['prefix-cache'] === true,
 });
 const url = await sim.listen(num('port'));
-process.stdout.write(`${JSON.stringify({ url, model: sim.options.model, latency: sim.options.latency, topology: sim.options.topology, tokens_per_chunk: sim.options.tokens_per_chunk })}\n`);
+process.stdout.write(`${JSON.stringify({ url, model: sim.options.model, engine: sim.options.engine, latency: sim.options.latency, topology: sim.options.topology, tokens_per_chunk: sim.options.tokens_per_chunk })}\n`);
 const stop = (): void => {
   void sim.close().then(() => process.exit(0));
 };

@@ -18,8 +18,10 @@ import { epochMs } from '../serve/clock.js';
 import { runServeBench, type ServeBenchOptions } from '../serve/index.js';
 import { DEFAULT_PERCENTILES } from '../serve/metrics.js';
 import { metricsUrlFor, startMetricsSampler, type ServerMetricsSummary } from '../serve/prometheus.js';
+import { probeServerTopology, type FetchJson, type ServerReportedTopology } from '../serve/server-info.js';
 import { targetSlos } from '../serve/slo.js';
-import { endpointWorkload, estimateForTopology, judgeEndpoint, type EndpointConfirmation, type EndpointLevel } from './confirm-endpoint.js';
+import { authHeaders } from '../serve/target.js';
+import { endpointWorkload, estimateForTopology, judgeEndpoint, resolveTopology, type EndpointConfirmation, type EndpointLevel } from './confirm-endpoint.js';
 import { MODE_SETTINGS } from './plan.js';
 import { costPerMillionTokens } from './verdict.js';
 
@@ -29,8 +31,10 @@ export interface EndpointRunInput {
   url: string;
   targets: Targets;
   mode: ConfirmMode;
-  /** The layout the deployment runs (--topology); null: the recommendation's own estimate is shown. */
+  /** The layout the deployment runs (--topology); null: the one the server reports, else the recommendation's own estimate. */
   stated: StatedTopology | null;
+  /** The GPU a layout the server reports runs on (--gpu, or the one detected); null when unknown. */
+  gpuKey?: string | null;
   pricePerHourUsd: number | null;
   /** Bearer key for the server (OPENAI_API_KEY); never written anywhere. */
   apiKey: string | null;
@@ -103,15 +107,47 @@ async function fetchText(url: string): Promise<string> {
   return res.text();
 }
 
+/** Asks the server for its layout; injected in unit tests. */
+export type ServerProbe = (url: string, apiKey: string | null) => Promise<ServerReportedTopology>;
+
+/** GET as JSON with the server's key (serve-bench's header), within the probe's timeout; the key goes nowhere else. */
+function fetchJsonWith(apiKey: string | null): FetchJson {
+  const headers = authHeaders(apiKey, { accept: 'application/json' });
+  return async (url, timeoutMs) => {
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = null;
+    }
+    return { status: res.status, json };
+  };
+}
+
+export const defaultServerProbe: ServerProbe = (url, apiKey) => probeServerTopology(url, fetchJsonWith(apiKey));
+
 /** Measures the deployment at each level of the sweep and judges it at the target concurrency. */
-export async function measureEndpoint(input: EndpointRunInput, runServe: ServeRunner = defaultServeRunner): Promise<EndpointConfirmation> {
+export async function measureEndpoint(input: EndpointRunInput, runServe: ServeRunner = defaultServeRunner, probeServer: ServerProbe = defaultServerProbe): Promise<EndpointConfirmation> {
   const workload = endpointWorkload(input.targets);
+  const reported = await probeServer(input.url, input.apiKey);
+  const resolved = resolveTopology(input.stated, reported, input.gpuKey ?? null, input.targets.contextTokens);
+  input.say(`${input.candidate.name}: ${reported.note}`);
   let estimate: TopologyPlan | null = null;
   let gpuName: string | null = null;
-  if (input.stated && input.spec) {
-    estimate = estimateForTopology(input.spec, input.candidate.format, input.stated, input.targets);
-    gpuName = findAccelerator(input.stated.gpuKey)?.name ?? input.stated.gpuKey;
+  if (resolved.plan && input.spec) {
+    try {
+      estimate = estimateForTopology(input.spec, input.candidate.format, resolved.plan, input.targets);
+      gpuName = findAccelerator(resolved.plan.gpuKey)?.name ?? resolved.plan.gpuKey;
+    } catch (e) {
+      // A stated layout is the user's input: its error stops the run. A reported one on a GPU the planner
+      // cannot size only loses its estimate.
+      if (resolved.topology.source === 'stated') throw e;
+      resolved.topology.warnings.push(`no estimate for the reported layout: ${errorMessage(e).split('\n')[0] ?? ''}`);
+    }
   }
+  for (const w of resolved.topology.warnings) input.say(`${input.candidate.name}: warning: ${w}`);
   const levels: EndpointLevel[] = [];
   let server: ServerMetricsSummary | null = null;
   let error: string | undefined;
@@ -129,13 +165,15 @@ export async function measureEndpoint(input: EndpointRunInput, runServe: ServeRu
     }
     if (error !== undefined) break;
   }
-  const gpus = input.stated ? input.stated.layout.tp * input.stated.layout.pp * input.stated.layout.dp : (input.candidate.topology?.gpusUsed ?? null);
+  const layout = resolved.topology.layout;
+  const gpus = layout ? layout.tp * layout.pp * layout.dp : (input.candidate.topology?.gpusUsed ?? null);
   return judgeEndpoint({
     candidateId: input.candidate.id,
     url: input.url,
     targets: input.targets,
     levels,
     estimate,
+    topology: resolved.topology,
     gpuName,
     fallbackEstimate: { decodeTokPerSecPerStream: input.candidate.speed.decodeTokPerSec?.value ?? null, ttftMs: input.candidate.speed.ttftMs?.value ?? null },
     server,
@@ -155,7 +193,7 @@ export function endpointCandidate(candidate: Candidate, layersFull: number, resu
     price === null || total === null || perMillion === null
       ? null
       : { pricePerHourUsd: price, decodeTokPerSecTotal: total, usdPerMillionTokens: perMillion, usdPerToken: perMillion / 1e6, yardstickUsdPerToken: COST_YARDSTICK_USD_PER_TOKEN, belowYardstick: perMillion / 1e6 < COST_YARDSTICK_USD_PER_TOKEN };
-  const layout = result.estimate.layout;
+  const layout = result.topology?.layout ?? result.estimate.layout;
   return {
     rank: candidate.rank,
     id: candidate.id,

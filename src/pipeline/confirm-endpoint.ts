@@ -1,13 +1,14 @@
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { ModelscoutError, invalidValue } from '../errors.js';
-import { planLayout, resolveInterconnect, type StatedTopology, type TopologyPlan, type WeightFormat } from '../estimate/index.js';
+import { describeLayout, planLayout, resolveInterconnect, type StatedTopology, type TopologyPlan, type WeightFormat } from '../estimate/index.js';
 import { findAccelerator } from '../hardware/accelerators.js';
 import { acceleratorAsClusterGpu } from '../hardware/device.js';
-import type { EndpointConfirmation, EndpointLevel, EndpointWorkload } from '../recommend/confirm-report.js';
+import type { EndpointConfirmation, EndpointLevel, EndpointTopology, EndpointWorkload } from '../recommend/confirm-report.js';
 
-export type { EndpointConfirmation, EndpointLevel, EndpointWorkload } from '../recommend/confirm-report.js';
+export type { EndpointConfirmation, EndpointLevel, EndpointTopology, EndpointWorkload } from '../recommend/confirm-report.js';
 import type { Targets } from '../recommend/requirements.js';
 import type { ServerMetricsSummary } from '../serve/prometheus.js';
+import { engineName, type ServerReportedTopology } from '../serve/server-info.js';
 import { decideVerdict } from './verdict.js';
 
 /**
@@ -87,12 +88,52 @@ export function estimateForTopology(spec: ModelSpec, format: WeightFormat, state
   return planLayout(spec, format, stated.layout, cluster, { context: targets.contextTokens, promptTokens: targets.contextTokens, concurrency: targets.concurrency });
 }
 
+/** The layout a deployment is judged against: the stated one, else the server's, with what the planner needs. */
+export interface ResolvedTopology {
+  /** The layout to estimate (with its GPU); null when there is none, or the GPU of a reported layout is unknown. */
+  plan: StatedTopology | null;
+  topology: EndpointTopology;
+}
+
+/**
+ * Precedence: the stated `--topology` wins; otherwise the layout the server reports, on `gpuKey` (the GPU of
+ * `--gpu` or the one detected: no engine reports its GPU model); otherwise none, and the recommendation's
+ * own estimate stands. A reported layout that disagrees with the stated one, and a server that accepts less
+ * than the target context, are warnings, not errors: the measurement still runs.
+ */
+export function resolveTopology(stated: StatedTopology | null, reported: ServerReportedTopology | null, gpuKey: string | null, contextTokens: number): ResolvedTopology {
+  const warnings: string[] = [];
+  const said = reported?.layout ?? null;
+  const who = reported?.engine ? `the server (${engineName(reported.engine)}, ${reported.from ?? 'its info endpoint'})` : 'the server';
+  if (reported && reported.maxContextTokens !== null && reported.maxContextTokens < contextTokens) {
+    warnings.push(`${who} accepts at most ${reported.maxContextTokens} tokens per request, less than the ${contextTokens}-token target context: long requests may be refused`);
+  }
+  if (stated) {
+    const s = stated.layout;
+    if (said && (said.tp !== s.tp || said.pp !== s.pp || said.dp !== s.dp)) {
+      warnings.push(`${who} reports ${describeLayout(said)}, but --topology states ${describeLayout(s)}: the stated layout is used`);
+    }
+    return { plan: stated, topology: { source: 'stated', layout: { ...s }, reported, warnings } };
+  }
+  if (said) {
+    if (gpuKey === null) warnings.push(`${who} reports ${describeLayout(said)} but not its GPU: give --gpu KEY for the per-GPU estimate of that layout`);
+    const total = said.tp * said.pp * said.dp;
+    const nodes = reported?.nodes ?? null;
+    const gpusPerNode = nodes !== null ? Math.ceil(total / nodes) : Math.min(8, total);
+    const plan = gpuKey === null ? null : { layout: { ...said }, gpuKey, gpusPerNode, nodes: nodes ?? Math.ceil(total / gpusPerNode) };
+    return { plan, topology: { source: 'server', layout: { ...said }, reported, warnings } };
+  }
+  return { plan: null, topology: { source: 'recommendation', layout: null, reported, warnings } };
+}
+
 export interface JudgeEndpointInput {
   candidateId: string;
   url: string;
   targets: Pick<Targets, 'contextTokens' | 'concurrency' | 'decodeTokensPerSec' | 'maxTtftMs'>;
   levels: readonly EndpointLevel[];
   estimate: TopologyPlan | null;
+  /** Where the layout came from; without it the estimate is taken as the stated layout's. */
+  topology?: EndpointTopology;
   /** The GPU the stated topology names (for the report). */
   gpuName?: string | null;
   /** The recommendation's own estimate, used when no topology was stated. */
@@ -136,8 +177,9 @@ export function judgeEndpoint(input: JudgeEndpointInput): EndpointConfirmation {
     level,
     levels: [...input.levels],
     verdict,
+    ...(input.topology ? { topology: input.topology } : {}),
     estimate: {
-      source: plan ? 'stated-topology' : fallback ? 'recommendation' : null,
+      source: plan ? (input.topology?.source === 'server' ? 'server-topology' : 'stated-topology') : fallback ? 'recommendation' : null,
       layout: plan ? { ...plan.layout } : null,
       gpu: plan ? (input.gpuName ?? null) : null,
       perGpuBytes: plan ? plan.perGpu.totalBytes : null,

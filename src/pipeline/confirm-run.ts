@@ -7,7 +7,7 @@ import type { ModelSpec } from '../catalog/model-spec.js';
 import { errorMessage, isModelscoutError } from '../errors.js';
 import type { DeviceTarget, StatedTopology } from '../estimate/index.js';
 import type { EndpointBinding } from './confirm-endpoint.js';
-import type { ServeRunner } from './confirm-endpoint-run.js';
+import type { ServeRunner, ServerProbe } from './confirm-endpoint-run.js';
 import type { Hardware } from '../hardware/detect.js';
 import { cpuTarget, gpuTarget } from '../hardware/device.js';
 import type { BenchRunOptions } from '../bench/index.js';
@@ -73,6 +73,8 @@ export interface ConfirmDeps {
   signal?: AbortSignal;
   /** The serving benchmark a deployment is measured with (default: serve-bench's core). */
   runServe?: ServeRunner;
+  /** Asks a deployment for the layout it runs (--endpoint); the real probe when absent. */
+  probeServer?: ServerProbe;
 }
 
 export interface Work {

@@ -80,12 +80,14 @@ async function measureEndpoints(run: ConfirmRun, candidates: Candidate[], bound:
         targets: run.rec.targets,
         mode: options.mode,
         stated: options.statedTopology ?? null,
+        gpuKey: options.hardware.gpus.find((g) => g.known !== null)?.known?.key ?? null,
         pricePerHourUsd: options.pricePerHourUsd ?? null,
         apiKey: options.apiKey ?? null,
         tool: options.tool,
         say: run.say,
       },
       deps.runServe,
+      deps.probeServer,
     );
     out.push(endpointCandidate(candidate, spec?.numLayers ?? 1, result));
   }

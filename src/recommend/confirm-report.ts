@@ -1,6 +1,7 @@
 import type { WeightFormat } from '../estimate/index.js';
 import type { BenchResult, Environment } from '../report/schema.js';
 import type { ServerMetricsSummary } from '../serve/prometheus.js';
+import type { ServerReportedTopology } from '../serve/server-info.js';
 
 /**
  * `ConfirmReport`: what `recommend --confirm` (and the wizard's confirm step) measured, in
@@ -180,6 +181,17 @@ export interface EndpointLevel {
   outputTokPerSec: number | null;
 }
 
+/** The layout of a deployment: the one used, where it came from, what the server said, and any disagreement. */
+export interface EndpointTopology {
+  source: 'stated' | 'server' | 'recommendation';
+  /** TP × PP × DP of the layout used; null when neither --topology nor the server gives one. */
+  layout: { tp: number; pp: number; dp: number } | null;
+  /** What the server reports about itself (its engine, layout, model, context); null when it was not asked. */
+  reported: ServerReportedTopology | null;
+  /** One line each: a reported layout that disagrees with the stated one, a context the server does not accept. */
+  warnings: string[];
+}
+
 /** A candidate measured on the deployment that serves it (`recommend --confirm --endpoint`). */
 export interface EndpointConfirmation {
   candidateId: string;
@@ -189,9 +201,15 @@ export interface EndpointConfirmation {
   level: EndpointLevel | null;
   levels: EndpointLevel[];
   verdict: Verdict;
+  /**
+   * The layout the verdict is read against and where it came from: `stated` (--topology, which wins), `server`
+   * (what the server reports about itself), `recommendation` (neither: the recommendation's own estimate).
+   * Absent in reports written before the server was asked.
+   */
+  topology?: EndpointTopology;
   estimate: {
-    /** Where the estimate comes from: the layout the deployment states (--topology), or the recommendation's own. */
-    source: 'stated-topology' | 'recommendation' | null;
+    /** Where the estimate comes from: the layout stated with --topology, the layout the server reports, or the recommendation's own. */
+    source: 'stated-topology' | 'server-topology' | 'recommendation' | null;
     layout: { tp: number; pp: number; dp: number } | null;
     /** GPU of the stated topology; per-GPU memory of its heaviest stage and whether it fits there. */
     gpu: string | null;

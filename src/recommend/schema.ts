@@ -373,8 +373,29 @@ const endpointConfirmationSchema = z
     level: endpointLevelSchema.nullable(),
     levels: z.array(endpointLevelSchema),
     verdict: confirmVerdictSchema,
+    topology: z
+      .strictObject({
+        source: z.enum(['stated', 'server', 'recommendation']),
+        layout: z.strictObject({ tp: positiveInt, pp: positiveInt, dp: positiveInt }).nullable(),
+        reported: z
+          .strictObject({
+            engine: z.enum(['vllm', 'sglang', 'tgi']).nullable(),
+            from: z.string().nullable(),
+            layout: z.strictObject({ tp: positiveInt, pp: positiveInt, dp: positiveInt }).nullable(),
+            nodes: positiveInt.nullable(),
+            model: z.string().nullable(),
+            maxContextTokens: positiveInt.nullable(),
+            kvCapacityTokens: positiveInt.nullable(),
+            note: z.string(),
+          })
+          .nullable()
+          .meta({ description: 'What the server reports about itself before the run: SGLang GET /get_server_info, vLLM GET /server_info (development mode only), TGI GET /info (no shard count), GET /v1/models.' }),
+        warnings: z.array(z.string()),
+      })
+      .exactOptional()
+      .meta({ description: 'The layout the verdict is read against and where it came from: stated (--topology, which wins), server (reported by the server), recommendation (neither).' }),
     estimate: z.strictObject({
-      source: z.enum(['stated-topology', 'recommendation']).nullable(),
+      source: z.enum(['stated-topology', 'server-topology', 'recommendation']).nullable(),
       layout: z.strictObject({ tp: positiveInt, pp: positiveInt, dp: positiveInt }).nullable(),
       gpu: z.string().nullable(),
       perGpuBytes: z.number().nullable(),

@@ -3,6 +3,7 @@ import type { Banded } from '../estimate/index.js';
 import type { ConfirmReport, ConfirmedCandidate, EndpointConfirmation } from '../recommend/confirm-report.js';
 import type { Targets } from '../recommend/requirements.js';
 import type { Candidate, DeviceSummary, ProposedTopology, Recommendation } from '../recommend/types.js';
+import { engineName } from '../serve/server-info.js';
 import { describeParamRange } from '../tree/render.js';
 import { formatBandwidth, formatBytes, formatDuration, formatFlops, formatParams } from '../util/format.js';
 import { wrapWords } from '../util/text.js';
@@ -284,7 +285,7 @@ export function renderConfirmReport(report: ConfirmReport, targets: Targets, wid
 
 function describeSource(c: ConfirmedCandidate): string {
   if (c.source.kind === 'endpoint') {
-    const layout = c.endpoint?.estimate.layout;
+    const layout = c.endpoint?.topology?.layout ?? c.endpoint?.estimate.layout;
     return `deployment${layout ? `, TP ${layout.tp}${layout.pp > 1 ? `×PP ${layout.pp}` : ''}${layout.dp > 1 ? `×DP ${layout.dp}` : ''}` : ''}`;
   }
   if (c.source.kind === 'none') return 'estimate only';
@@ -305,14 +306,25 @@ function describeEndpoint(e: EndpointConfirmation): string[] {
   if (levels.length > 0) lines.push(`measured (medians): ${levels.join('; ')}`);
   if (e.perGpu && e.perGpu.outputTokPerSecPerGpu !== null) lines.push(`${short(e.perGpu.outputTokPerSecPerGpu)} output tok/s per GPU over ${e.perGpu.gpus} GPU${e.perGpu.gpus === 1 ? '' : 's'}`);
   const est = e.estimate;
-  if (est.source === 'stated-topology' && est.layout) {
+  const reported = e.topology?.reported ?? null;
+  const by = reported?.engine ? `${engineName(reported.engine)}, ${reported.from ?? 'its info endpoint'}` : 'the server';
+  const layoutText = (l: { tp: number; pp: number; dp: number }): string => `TP ${l.tp}${l.pp > 1 ? ` × PP ${l.pp}` : ''}${l.dp > 1 ? ` × DP ${l.dp}` : ''}`;
+  if ((est.source === 'stated-topology' || est.source === 'server-topology') && est.layout) {
+    const which = est.source === 'server-topology' ? `the layout the server reports (${by})` : 'the stated layout';
     lines.push(
-      `estimate for the stated layout (TP ${est.layout.tp}${est.layout.pp > 1 ? ` × PP ${est.layout.pp}` : ''}${est.layout.dp > 1 ? ` × DP ${est.layout.dp}` : ''} on ${est.gpu ?? 'the GPU'}): ` +
+      `estimate for ${which}, ${layoutText(est.layout)} on ${est.gpu ?? 'the GPU'}: ` +
         `${est.perGpuBytes === null ? '' : `${formatBytes(est.perGpuBytes)} of ${formatBytes(est.usablePerGpuBytes ?? 0)} usable per GPU, `}${est.fits ? 'fits' : `does not fit${est.fitReason ? ` (${est.fitReason})` : ''}`}`,
     );
   } else if (est.source === 'recommendation') {
-    lines.push('estimate: the recommendation\'s own (no --topology stated)');
+    const layout = e.topology?.source === 'server' ? e.topology.layout : null;
+    lines.push(
+      layout
+        ? `layout reported by the server: ${layoutText(layout)} (${by}); estimate: the recommendation's own`
+        : `estimate: the recommendation's own (no --topology stated${reported ? `; ${reported.note}` : ''})`,
+    );
   }
+  if (e.topology?.source === 'stated' && reported?.layout && e.topology.warnings.length === 0) lines.push(`the server reports the same layout (${by})`);
+  for (const w of e.topology?.warnings ?? []) lines.push(`warning: ${w}`);
   if (e.server) {
     const v = e.server;
     const pct = (x: number): string => `${x < 0.1 ? (x * 100).toFixed(1) : Math.round(x * 100)}%`;

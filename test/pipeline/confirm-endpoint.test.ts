@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { findModel } from '../../src/catalog/index.js';
 import { parseStatedTopology } from '../../src/estimate/topology.js';
-import { bindEndpoints, endpointWorkload, estimateForTopology, judgeEndpoint, parseEndpointBindings, type EndpointLevel } from '../../src/pipeline/confirm-endpoint.js';
+import { bindEndpoints, endpointWorkload, estimateForTopology, judgeEndpoint, parseEndpointBindings, resolveTopology, type EndpointLevel } from '../../src/pipeline/confirm-endpoint.js';
 import { summarizeServerMetrics } from '../../src/serve/prometheus.js';
+import type { ServerReportedTopology } from '../../src/serve/server-info.js';
 
 const TARGETS = { contextTokens: 2048, concurrency: 8, decodeTokensPerSec: 20, maxTtftMs: 1000 };
 
@@ -80,5 +81,60 @@ describe('judging a deployment', () => {
     const none = judgeEndpoint({ candidateId: 'x', url: 'http://127.0.0.1:1/v1', targets: TARGETS, levels: levels.slice(0, 1), estimate: null, server: null, gpus: null, pricePerHourUsd: null });
     expect(none.verdict.status).toBe('estimate-only');
     expect(none.perGpu).toBeNull();
+  });
+});
+
+describe('the layout a deployment is judged against: stated, else reported by the server', () => {
+  const sglang = (tp: number, pp = 1, extra: Partial<ServerReportedTopology> = {}): ServerReportedTopology => ({
+    engine: 'sglang',
+    from: 'GET /get_server_info',
+    layout: { tp, pp, dp: 1 },
+    nodes: pp,
+    model: 'm',
+    maxContextTokens: 131072,
+    kvCapacityTokens: null,
+    note: 'SGLang reports …',
+    ...extra,
+  });
+  const silent: ServerReportedTopology = { engine: 'vllm', from: 'GET /v1/models', layout: null, nodes: null, model: 'm', maxContextTokens: null, kvCapacityTokens: null, note: 'vLLM does not report its parallel sizes' };
+
+  it('the stated --topology wins; a reported layout that disagrees is a warning naming both', () => {
+    const stated = parseStatedTopology('tp=8,gpu=H100-80GB');
+    const r = resolveTopology(stated, sglang(4, 2), 'A100-80GB', 2048);
+    expect(r.plan).toBe(stated);
+    expect(r.topology).toMatchObject({ source: 'stated', layout: { tp: 8, pp: 1, dp: 1 } });
+    expect(r.topology.warnings).toEqual(['the server (SGLang, GET /get_server_info) reports TP 4 × PP 2, but --topology states TP 8: the stated layout is used']);
+    expect(resolveTopology(stated, sglang(8), null, 2048).topology.warnings).toEqual([]);
+  });
+
+  it('without --topology the reported layout is used on the known GPU, its nodes from the server', () => {
+    const r = resolveTopology(null, sglang(8, 2), 'H100-80GB', 2048);
+    expect(r.topology).toMatchObject({ source: 'server', layout: { tp: 8, pp: 2, dp: 1 }, warnings: [] });
+    expect(r.plan).toEqual({ layout: { tp: 8, pp: 2, dp: 1 }, gpuKey: 'H100-80GB', gpusPerNode: 8, nodes: 2 });
+    const plan = estimateForTopology(findModel('llama-3.1-405b'), 'fp16', r.plan!, TARGETS);
+    expect(plan.layout).toEqual({ tp: 8, pp: 2, dp: 1 });
+  });
+
+  it('a reported layout without a known GPU is kept, with no plan and a warning to give --gpu', () => {
+    const r = resolveTopology(null, sglang(4), null, 2048);
+    expect(r.plan).toBeNull();
+    expect(r.topology.source).toBe('server');
+    expect(r.topology.warnings.join(' ')).toMatch(/not its GPU: give --gpu KEY/);
+  });
+
+  it('neither stated nor reported: the recommendation; a server context shorter than the target is a warning', () => {
+    const r = resolveTopology(null, { ...silent, maxContextTokens: 1024 }, 'H100-80GB', 2048);
+    expect(r.plan).toBeNull();
+    expect(r.topology).toMatchObject({ source: 'recommendation', layout: null });
+    expect(r.topology.warnings).toEqual(['the server (vLLM, GET /v1/models) accepts at most 1024 tokens per request, less than the 2048-token target context: long requests may be refused']);
+  });
+
+  it('the report says where the estimate came from', () => {
+    const r = resolveTopology(null, sglang(8), 'H100-80GB', 2048);
+    const estimate = estimateForTopology(findModel('llama-3.1-70b'), 'fp16', r.plan!, TARGETS);
+    const levels: EndpointLevel[] = [{ concurrency: 8, requests: 16, ttftMsP50: 400, decodeTokPerSecPerStreamP50: 30, outputTokPerSec: 200 }];
+    const e = judgeEndpoint({ candidateId: 'llama-3.1-70b', url: 'http://x/v1', targets: TARGETS, levels, estimate, topology: r.topology, server: null, gpus: 8, pricePerHourUsd: null });
+    expect(e.estimate.source).toBe('server-topology');
+    expect(e.topology?.source).toBe('server');
   });
 });

@@ -22,9 +22,18 @@
  *
  * Endpoints: GET /v1/models, POST /v1/completions, POST /v1/chat/completions, POST /tokenize,
  * POST /detokenize (word-level tokenizer: every whitespace-separated word is one token), GET/DELETE
- * /sim/records, GET /metrics (Prometheus text in vLLM's metric names: requests running and waiting, KV-cache
- * usage, prefix-cache queries and hits, prompt and generation token counters), GET /sim/topology. Fault injection for tests: `fault` on every `fault_every`-th request. Binds where it is told
- * (tests and scripts use 127.0.0.1).
+ * /sim/records, GET /metrics, GET /sim/topology. Fault injection for tests: `fault` on every `fault_every`-th
+ * request. Binds where it is told (tests and scripts use 127.0.0.1).
+ *
+ * `engine` sets which serving engine it speaks besides the OpenAI-compatible API: the metric names of its
+ * `/metrics` (requests running and waiting, KV-cache usage, prefix-cache hits; token and request counters) and
+ * the info endpoint through which it reports the stated topology:
+ *   - `vllm`: `vllm:*` names; `/v1/models` with `owned_by: "vllm"` and `max_model_len`; the layout only from
+ *     `GET /server_info?config_format=json` when `vllm_dev_mode` is set (vLLM's VLLM_SERVER_DEV_MODE=1).
+ *   - `sglang`: `sglang:*` names; `GET /get_server_info` with `tp_size`, `pp_size`, `dp_size`, `nnodes`,
+ *     `context_length`, `max_total_num_tokens` among its server arguments (including `api_key`, as SGLang's do).
+ *   - `tgi`: `tgi_*` names (no KV-cache usage or prefix cache, as TGI exports none); `GET /info` with
+ *     `model_id` and `max_total_tokens` and no shard count, as TGI's.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -55,11 +64,20 @@ export interface SimTopology {
 
 export const DEFAULT_SIM_TOPOLOGY: SimTopology = { tp: 1, pp: 1, layers: 32, allreduce_ms: 0.01, stage_send_ms: 0.02, kv_tokens_per_gpu: 262_144 };
 
+export const SIM_ENGINES = ['vllm', 'sglang', 'tgi'] as const;
+export type SimEngine = (typeof SIM_ENGINES)[number];
+
 export const SIM_FAULTS = ['none', 'http_401', 'http_500', 'not_sse', 'malformed', 'cut', 'hang', 'no_done'] as const;
 export type SimFault = (typeof SIM_FAULTS)[number];
 
 export interface SimOptions {
   model: string;
+  /** The engine whose metric names and info endpoint it serves. */
+  engine: SimEngine;
+  /** vLLM only: serve the development endpoint /server_info (the layout), as VLLM_SERVER_DEV_MODE=1 does. */
+  vllm_dev_mode: boolean;
+  /** The longest prompt + output it states it accepts (reported, not enforced). */
+  max_model_len: number;
   latency: LatencyModel;
   topology: SimTopology;
   /** Tokens each content chunk carries (speculative decoding sends several). */
@@ -87,6 +105,9 @@ export interface SimOptions {
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
   model: 'sim-model',
+  engine: 'vllm',
+  vllm_dev_mode: false,
+  max_model_len: 131_072,
   latency: DEFAULT_LATENCY_MODEL,
   topology: DEFAULT_SIM_TOPOLOGY,
   tokens_per_chunk: 1,
@@ -207,22 +228,94 @@ export class SimServer {
     return this.running.reduce((sum, s) => sum + s.record.prompt_tokens + s.generated, 0);
   }
 
-  /** The scheduler's state in the Prometheus text format, with vLLM's metric names. */
+  /** The scheduler's state in the Prometheus text format, in the metric names of the engine it speaks. */
   metricsText(): string {
-    const label = `{model_name="${this.options.model}"}`;
     const lines: string[] = [];
-    const metric = (name: string, type: 'gauge' | 'counter', help: string, value: number): void => {
+    const metric = (name: string, type: 'gauge' | 'counter', help: string, value: number, label: string): void => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${label} ${value}`);
     };
-    metric('vllm:num_requests_running', 'gauge', 'Number of requests in model execution batches.', this.running.length);
-    metric('vllm:num_requests_waiting', 'gauge', 'Number of requests waiting to be processed.', this.queue.filter((s) => !s.closed).length);
-    metric('vllm:kv_cache_usage_perc', 'gauge', 'KV-cache usage. 1 means 100 percent usage.', Math.min(1, this.kvTokensInUse() / this.kvCapacityTokens()));
-    metric('vllm:prefix_cache_queries_total', 'counter', 'Prefix cache queries, in terms of number of queried tokens.', this.counters.prefixQueries);
-    metric('vllm:prefix_cache_hits_total', 'counter', 'Prefix cache hits, in terms of number of cached tokens.', this.counters.prefixHits);
-    metric('vllm:prompt_tokens_total', 'counter', 'Number of prefill tokens processed.', this.counters.promptTokens);
-    metric('vllm:generation_tokens_total', 'counter', 'Number of generation tokens processed.', this.counters.generationTokens);
-    metric('vllm:request_success_total', 'counter', 'Count of successfully processed requests.', this.counters.finished);
+    const running = this.running.length;
+    const waiting = this.queue.filter((s) => !s.closed).length;
+    const usage = Math.min(1, this.kvTokensInUse() / this.kvCapacityTokens());
+    const c = this.counters;
+    if (this.options.engine === 'sglang') {
+      // SGLang (--enable-metrics): the scheduler's gauges, labelled by model and rank.
+      const label = `{model_name="${this.options.model}",engine_type="unified",tp_rank="0",pp_rank="0"}`;
+      metric('sglang:num_running_reqs', 'gauge', 'The number of running requests.', running, label);
+      metric('sglang:num_queue_reqs', 'gauge', 'The number of requests in the waiting queue.', waiting, label);
+      metric('sglang:token_usage', 'gauge', 'The token usage.', usage, label);
+      metric('sglang:cache_hit_rate', 'gauge', 'The prefix cache hit rate.', c.prefixQueries === 0 ? 0 : c.prefixHits / c.prefixQueries, label);
+      metric('sglang:prompt_tokens_total', 'counter', 'Number of prefill tokens processed.', c.promptTokens, label);
+      metric('sglang:generation_tokens_total', 'counter', 'Number of generation tokens processed.', c.generationTokens, label);
+      metric('sglang:num_requests_total', 'counter', 'Number of requests processed.', c.finished, label);
+    } else if (this.options.engine === 'tgi') {
+      // TGI's router: batch and queue sizes, request counters; no KV-cache usage or prefix cache.
+      metric('tgi_batch_current_size', 'gauge', 'Current batch size', running, '');
+      metric('tgi_queue_size', 'gauge', 'Current queue size', waiting, '');
+      metric('tgi_batch_current_max_tokens', 'gauge', 'Maximum tokens for the current batch', this.kvTokensInUse(), '');
+      metric('tgi_request_count', 'counter', 'Total number of requests', this.requestCount, '');
+      metric('tgi_request_success', 'counter', 'Number of successful requests', c.finished, '');
+    } else {
+      const label = `{model_name="${this.options.model}"}`;
+      metric('vllm:num_requests_running', 'gauge', 'Number of requests in model execution batches.', running, label);
+      metric('vllm:num_requests_waiting', 'gauge', 'Number of requests waiting to be processed.', waiting, label);
+      metric('vllm:kv_cache_usage_perc', 'gauge', 'KV-cache usage. 1 means 100 percent usage.', usage, label);
+      metric('vllm:prefix_cache_queries_total', 'counter', 'Prefix cache queries, in terms of number of queried tokens.', c.prefixQueries, label);
+      metric('vllm:prefix_cache_hits_total', 'counter', 'Prefix cache hits, in terms of number of cached tokens.', c.prefixHits, label);
+      metric('vllm:prompt_tokens_total', 'counter', 'Number of prefill tokens processed.', c.promptTokens, label);
+      metric('vllm:generation_tokens_total', 'counter', 'Number of generation tokens processed.', c.generationTokens, label);
+      metric('vllm:request_success_total', 'counter', 'Count of successfully processed requests.', c.finished, label);
+    }
     return `${lines.join('\n')}\n`;
+  }
+
+  /** The engine's own account of itself (its info endpoint), or null when the engine has none at `path`. */
+  infoFor(path: string, query: URLSearchParams): unknown {
+    const o = this.options;
+    const t = o.topology;
+    if (o.engine === 'sglang' && path === '/get_server_info') {
+      // SGLang answers its server arguments (api_key among them) and the scheduler's info.
+      return {
+        model_path: o.model,
+        served_model_name: o.model,
+        tp_size: t.tp,
+        pp_size: t.pp,
+        dp_size: 1,
+        nnodes: Math.ceil((t.tp * t.pp) / 8),
+        context_length: o.max_model_len,
+        max_running_requests: o.latency.max_batch,
+        api_key: o.api_key,
+        max_total_num_tokens: this.kvCapacityTokens(),
+        max_req_input_len: o.max_model_len - 1,
+        version: 'sim',
+      };
+    }
+    if (o.engine === 'tgi' && path === '/info') {
+      return {
+        model_id: o.model,
+        model_sha: null,
+        model_pipeline_tag: 'text-generation',
+        max_concurrent_requests: o.latency.max_batch,
+        max_best_of: 2,
+        max_stop_sequences: 4,
+        max_input_tokens: o.max_model_len - 1,
+        max_total_tokens: o.max_model_len,
+        validation_workers: 2,
+        max_client_batch_size: 4,
+        router: 'text-generation-router',
+        version: 'sim',
+        sha: null,
+        docker_label: null,
+      };
+    }
+    if (o.engine === 'vllm' && o.vllm_dev_mode && path === '/server_info') {
+      const config = {
+        model_config: { model: o.model, served_model_name: o.model, max_model_len: o.max_model_len },
+        parallel_config: { tensor_parallel_size: t.tp, pipeline_parallel_size: t.pp, data_parallel_size: 1 },
+      };
+      return { vllm_config: query.get('config_format') === 'json' ? config : JSON.stringify(config) };
+    }
+    return null;
   }
 
   tokenize(text: string): number[] {
@@ -252,7 +345,7 @@ export class SimServer {
       const url = new URL(req.url ?? '/', 'http://sim');
       const body = Buffer.concat(chunks).toString('utf8');
       try {
-        this.route(req, res, url.pathname, body, receivedAt);
+        this.route(req, res, url.pathname, body, receivedAt, url.searchParams);
       } catch (error) {
         this.json(res, 400, { error: { message: (error as Error).message, type: 'invalid_request_error' } });
       }
@@ -265,7 +358,7 @@ export class SimServer {
     res.end(text);
   }
 
-  private route(req: IncomingMessage, res: ServerResponse, path: string, body: string, receivedAt: number): void {
+  private route(req: IncomingMessage, res: ServerResponse, path: string, body: string, receivedAt: number, query: URLSearchParams): void {
     if (path === '/sim/records') {
       // DELETE answers the records and clears them.
       const out = [...this.records];
@@ -289,8 +382,17 @@ export class SimServer {
       return;
     }
     if (path === '/v1/models' && req.method === 'GET') {
-      this.json(res, 200, { object: 'list', data: [{ id: this.options.model, object: 'model', owned_by: 'modelscout-sim' }] });
+      const owner = this.options.engine === 'tgi' ? this.options.model : this.options.engine;
+      const card = { id: this.options.model, object: 'model', owned_by: owner, ...(this.options.engine === 'vllm' ? { root: this.options.model, max_model_len: this.options.max_model_len } : {}) };
+      this.json(res, 200, { object: 'list', data: [card] });
       return;
+    }
+    if (req.method === 'GET') {
+      const info = this.infoFor(path, query);
+      if (info !== null) {
+        this.json(res, 200, info);
+        return;
+      }
     }
     if (path === '/tokenize' && req.method === 'POST') {
       const b = JSON.parse(body) as { content?: string; prompt?: string };
