@@ -103,7 +103,7 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
   const kvLayout = autoKvLayout(info.metadata.graph, options.device);
   const { session } = await createSession(file, { device: options.device, threads: options.threads, graphOptLevel: options.graphOptLevel }, { kvLayout });
   try {
-    const io = detectDecoderIo(session.inputMetadata, session.outputMetadata);
+    const io = detectDecoderIo(session.inputMetadata, session.outputMetadata, file);
     const vocab = io.vocabSize ?? info.signature.vocabSize;
     if (vocab !== null) {
       const bad = promptIds.find((id) => id < 0 || id >= vocab);

@@ -36,7 +36,7 @@ export async function runJob(job: WorkerJob): Promise<void> {
   try {
     await send({ type: 'progress', message: `loading ${job.modelFile} (${job.session.device}, ${job.session.threads || 'default'} threads)` });
     const { session, createMs } = await createSession(job.modelFile, job.session, { kvLayout: job.kvLayout });
-    const io = detectDecoderIo(session.inputMetadata, session.outputMetadata);
+    const io = detectDecoderIo(session.inputMetadata, session.outputMetadata, job.modelFile);
     const vocab = io.vocabSize ?? job.vocabSize;
     if (vocab === null) throw new Error('the vocabulary size is unknown (logits shape is symbolic and there is no config.json)');
     const loop = new DecoderLoop(session, io, { kvLayout: job.kvLayout });

@@ -82,7 +82,7 @@ export function renderInspect(r: InspectReport, maxOps: number): string[] {
   if (r.decoder) {
     const d = r.decoder;
     lines.push(`Decoder: ${d.numLayers} layers, ${d.numKvHeads ?? '?'} KV heads, head dim ${d.headDim ?? '?'}, KV cache ${d.kvDtype}${d.vocabSize ? `, vocab ${formatInteger(d.vocabSize)}` : ''}`);
-    const extra = [d.positionIds ? 'position_ids' : null, d.numLogitsToKeep ? 'num_logits_to_keep' : null].filter(Boolean).join(', ');
+    const extra = [d.positionIds, d.logitsToKeep, d.useCacheBranch].filter((t) => t !== null).map((t) => t.name).join(', ');
     if (extra) lines.push(`  also takes: ${extra}`);
     if (d.kvBytesPerToken !== null) {
       lines.push(`  KV cache per token: ${formatInteger(d.kvBytesPerToken)} bytes at ${d.kvDtype}${d.kvDtype === 'float32' && d.kvBytesPerTokenFp16 !== null ? ` (${formatInteger(d.kvBytesPerTokenFp16)} at float16)` : ''}`);

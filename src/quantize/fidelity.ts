@@ -71,10 +71,10 @@ async function runPrefill(path: string, options: FidelityOptions, tokensFor: (io
   try {
     let io: DecoderIo;
     try {
-      io = detectDecoderIo(session.inputMetadata, session.outputMetadata);
+      io = detectDecoderIo(session.inputMetadata, session.outputMetadata, path);
     } catch (error) {
       // Not a KV-cache decoder (e.g. a single layer): next-token logits cannot be compared.
-      if (isModelscoutError(error)) throw new ModelscoutError('E_UNSUPPORTED', `${path}: fidelity needs a KV-cache decoder: ${error.message}`);
+      if (isModelscoutError(error)) throw new ModelscoutError('E_UNSUPPORTED', `fidelity needs a KV-cache decoder: ${error.message}`);
       throw error;
     }
     const tokens = tokensFor(io);

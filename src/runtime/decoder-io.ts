@@ -1,14 +1,13 @@
 /**
- * The decoder's I/O as the loaded session reports it (names, element types, shapes), checked against the
- * optimum / transformers.js convention that onnxruntime-genai models share: `input_ids`, `attention_mask`,
- * optional `position_ids`, `past_key_values.{i}.key|value` in, `logits` and `present.{i}.key|value` out.
- * Reading it from the session (not the file) means it is what ONNX Runtime will actually run.
+ * The decoder's I/O as the loaded session reports it (names, element types, shapes), recognised by the one
+ * decoder recogniser (`onnx/decoder-signature.ts`) and turned into the feed names and types the decoder loop
+ * and the KV layouts use. Reading it from the session (not the file) means it is what ONNX Runtime will
+ * actually run.
  */
 import type * as ort from 'onnxruntime-node';
-import { ModelscoutError } from '../errors.js';
+import { recognizeDecoder, unsupportedDecoder, type DecoderFloatType, type IoTensorInfo } from '../onnx/decoder-signature.js';
 
 export type IntType = 'int64' | 'int32';
-export type FloatType = 'float32' | 'float16';
 
 export interface KvLayer {
   pastKey: string;
@@ -29,11 +28,11 @@ export interface DecoderIo {
   /** optimum's merged decoder switch (`use_cache_branch`, bool [1]). */
   useCacheBranch: string | null;
   logits: string;
-  logitsType: FloatType;
+  logitsType: DecoderFloatType;
   /** Vocabulary size when the logits shape states it. */
   vocabSize: number | null;
   layers: KvLayer[];
-  kvType: FloatType;
+  kvType: DecoderFloatType;
   kvHeads: number;
   headDim: number;
   /** Which axis of a KV tensor is the sequence (2 in [batch, heads, seq, head_dim]). */
@@ -43,91 +42,45 @@ export interface DecoderIo {
 type Meta = ort.InferenceSession.ValueMetadata;
 type TensorMeta = Extract<Meta, { isTensor: true }>;
 
-function tensorMeta(list: readonly Meta[], name: string): TensorMeta | null {
-  const m = list.find((x) => x.name === name);
-  return m && m.isTensor ? (m as TensorMeta) : null;
+/** Session metadata as the recogniser reads it; a non-tensor value keeps its name with no tensor type. */
+function ioInfo(list: readonly Meta[]): IoTensorInfo[] {
+  return list.map((m) => (m.isTensor ? { name: m.name, dtype: (m as TensorMeta).type, shape: [...(m as TensorMeta).shape] } : { name: m.name, dtype: 'non-tensor', shape: null }));
 }
 
-function describe(list: readonly Meta[]): string {
-  return list.map((m) => (m.isTensor ? `${m.name}:${(m as TensorMeta).type}[${(m as TensorMeta).shape.join(',')}]` : m.name)).join(' ');
+function intType(t: IoTensorInfo | null): IntType {
+  return t?.dtype === 'int32' ? 'int32' : 'int64';
 }
 
-function unsupported(inputs: readonly Meta[], outputs: readonly Meta[], why: string): ModelscoutError {
-  return new ModelscoutError('E_MODEL', `unsupported decoder signature: ${why}; found inputs ${describe(inputs)}; outputs ${describe(outputs)}`, {
-    suggestions: ['Export the model with KV cache (optimum `text-generation-with-past`, or transformers.js / onnx-community files).'],
-  });
-}
-
-function intType(m: TensorMeta | null, fallback: IntType): IntType {
-  if (!m) return fallback;
-  return m.type === 'int32' ? 'int32' : 'int64';
-}
-
-/** Detects the decoder I/O of a loaded session; throws `E_MODEL` naming what was found when it does not fit. */
-export function detectDecoderIo(inputs: readonly Meta[], outputs: readonly Meta[]): DecoderIo {
-  const inputIds = tensorMeta(inputs, 'input_ids');
-  if (!inputIds) throw unsupported(inputs, outputs, 'no input_ids input (inputs_embeds-only models are not supported)');
-  const logits = tensorMeta(outputs, 'logits');
-  if (!logits) throw unsupported(inputs, outputs, 'no logits output');
-  if (logits.type !== 'float32' && logits.type !== 'float16') throw unsupported(inputs, outputs, `logits of type ${logits.type}`);
-  const pastRe = /^past_key_values\.(\d+)\.(key|value)$/;
-  const indices = new Set<number>();
-  for (const m of inputs) {
-    const r = pastRe.exec(m.name);
-    if (r) indices.add(Number(r[1]));
-  }
-  if (indices.size === 0) throw unsupported(inputs, outputs, 'no past_key_values.{i}.key|value inputs (a model without KV cache)');
-  const layers: KvLayer[] = [];
-  const n = Math.max(...indices) + 1;
-  let kvType: FloatType | null = null;
-  let kvHeads: number | null = null;
-  let headDim: number | null = null;
-  for (let i = 0; i < n; i += 1) {
-    const layer = { pastKey: `past_key_values.${i}.key`, pastValue: `past_key_values.${i}.value`, presentKey: `present.${i}.key`, presentValue: `present.${i}.value` };
-    for (const [name, list] of [[layer.pastKey, inputs], [layer.pastValue, inputs], [layer.presentKey, outputs], [layer.presentValue, outputs]] as const) {
-      const m = tensorMeta(list, name);
-      if (!m) throw unsupported(inputs, outputs, `missing ${name}`);
-      if (m.type !== 'float32' && m.type !== 'float16') throw unsupported(inputs, outputs, `${name} of type ${m.type}`);
-      if (kvType === null) kvType = m.type;
-      else if (kvType !== m.type) throw unsupported(inputs, outputs, `mixed KV cache types (${kvType}, ${m.type})`);
-      if (m.shape.length !== 4) throw unsupported(inputs, outputs, `${name} has rank ${m.shape.length}, expected 4 [batch, kv_heads, seq, head_dim]`);
-      const heads = m.shape[1];
-      const dim = m.shape[3];
-      if (typeof heads === 'number') kvHeads ??= heads;
-      if (typeof dim === 'number') headDim ??= dim;
-    }
-    layers.push(layer);
-  }
-  if (kvHeads === null || headDim === null) throw unsupported(inputs, outputs, 'the KV cache shapes do not state kv_heads and head_dim as numbers');
-  const mask = tensorMeta(inputs, 'attention_mask');
-  const pos = tensorMeta(inputs, 'position_ids');
-  const keep = tensorMeta(inputs, 'num_logits_to_keep') ?? tensorMeta(inputs, 'logits_to_keep');
-  const branch = tensorMeta(inputs, 'use_cache_branch');
-  const known = new Set(['input_ids', 'attention_mask', 'position_ids', keep?.name, branch?.name, ...layers.flatMap((l) => [l.pastKey, l.pastValue])]);
-  const extra = inputs.filter((m) => !known.has(m.name));
-  if (extra.length > 0) throw unsupported(inputs, outputs, `unexpected inputs ${extra.map((m) => m.name).join(', ')}`);
-  const vocab = logits.shape[2];
+/**
+ * Detects the decoder I/O of a loaded session; throws `E_UNSUPPORTED` naming what was found when it does not
+ * fit, or when the cache shapes leave kv_heads or head_dim symbolic (the caches could not be allocated).
+ */
+export function detectDecoderIo(inputs: readonly Meta[], outputs: readonly Meta[], modelName = 'model'): DecoderIo {
+  const ins = ioInfo(inputs);
+  const outs = ioInfo(outputs);
+  const sig = recognizeDecoder(ins, outs, modelName);
+  if (sig.numKvHeads === null || sig.headDim === null) throw unsupportedDecoder(ins, outs, 'the KV cache shapes do not state kv_heads and head_dim as numbers', modelName);
   return {
-    inputIds: inputIds.name,
-    inputIdsType: intType(inputIds, 'int64'),
-    attentionMask: mask?.name ?? null,
-    attentionMaskType: intType(mask, 'int64'),
-    positionIds: pos?.name ?? null,
-    positionIdsType: intType(pos, 'int64'),
-    logitsToKeep: keep?.name ?? null,
-    useCacheBranch: branch?.name ?? null,
-    logits: logits.name,
-    logitsType: logits.type,
-    vocabSize: typeof vocab === 'number' ? vocab : null,
-    layers,
-    kvType: kvType ?? 'float32',
-    kvHeads,
-    headDim,
+    inputIds: sig.inputIds.name,
+    inputIdsType: intType(sig.inputIds),
+    attentionMask: sig.attentionMask?.name ?? null,
+    attentionMaskType: intType(sig.attentionMask),
+    positionIds: sig.positionIds?.name ?? null,
+    positionIdsType: intType(sig.positionIds),
+    logitsToKeep: sig.logitsToKeep?.name ?? null,
+    useCacheBranch: sig.useCacheBranch?.name ?? null,
+    logits: sig.logits.name,
+    logitsType: sig.logits.dtype as DecoderFloatType,
+    vocabSize: sig.vocabSize,
+    layers: sig.pastKeyNames.map((pastKey, i) => ({ pastKey, pastValue: sig.pastValueNames[i]!, presentKey: sig.presentKeyNames[i]!, presentValue: sig.presentValueNames[i]! })),
+    kvType: sig.kvDtype,
+    kvHeads: sig.numKvHeads,
+    headDim: sig.headDim,
     kvSeqAxis: 2,
   };
 }
 
-export function floatBytes(t: FloatType): number {
+export function floatBytes(t: DecoderFloatType): number {
   return t === 'float16' ? 2 : 4;
 }
 

@@ -19,7 +19,7 @@ export interface DecoderCheck {
 export async function checkDecoderRuns(modelPath: string, tokens = 3): Promise<DecoderCheck> {
   const { session } = await createSession(modelPath, { device: 'cpu', threads: 0, graphOptLevel: 'all' });
   try {
-    const io = detectDecoderIo(session.inputMetadata, session.outputMetadata);
+    const io = detectDecoderIo(session.inputMetadata, session.outputMetadata, modelPath);
     const loop = new DecoderLoop(session, io);
     loop.reset(1, tokens);
     let logits;

@@ -76,7 +76,7 @@ describe('detectDecoderSignature', () => {
   it('lists what it found when the signature is not a supported decoder', () => {
     const g = new GraphBuilder();
     g.addInput('input_ids', DataType.INT64, ['b', 's']);
-    g.addInput('use_cache_branch', DataType.BOOL, [1]);
+    g.addInput('token_type_ids', DataType.INT64, ['b', 's']);
     g.addOutput('logits', DataType.FLOAT, ['b', 's', 10]);
     let error: unknown;
     try {
@@ -85,8 +85,9 @@ describe('detectDecoderSignature', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(ModelscoutError);
+    expect((error as ModelscoutError).code).toBe('E_UNSUPPORTED');
     expect((error as ModelscoutError).message).toBe(
-      'decoder_model_merged.onnx: not a supported decoder signature (unsupported input(s) use_cache_branch); found inputs [input_ids, use_cache_branch], outputs [logits]',
+      'decoder_model_merged.onnx: not a supported decoder signature (unsupported input(s) token_type_ids); found inputs [input_ids, token_type_ids], outputs [logits]',
     );
   });
 });
