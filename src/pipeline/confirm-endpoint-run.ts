@@ -133,7 +133,8 @@ export async function measureEndpoint(input: EndpointRunInput, runServe: ServeRu
   const workload = endpointWorkload(input.targets);
   const reported = await probeServer(input.url, input.apiKey);
   const resolved = resolveTopology(input.stated, reported, input.gpuKey ?? null, input.targets.contextTokens);
-  input.say(`${input.candidate.name}: ${reported.note}`);
+  // With a stated layout, the server's silence about its own is no news; what it does report is.
+  if (!input.stated || reported.layout) input.say(`${input.candidate.name}: ${reported.note}`);
   let estimate: TopologyPlan | null = null;
   let gpuName: string | null = null;
   if (resolved.plan && input.spec) {

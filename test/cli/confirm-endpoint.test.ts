@@ -70,6 +70,8 @@ describe('recommend --confirm --endpoint against the simulated server', { timeou
     expect(e.estimate).toMatchObject({ source: 'stated-topology', layout: { tp: 8, pp: 1, dp: 1 }, gpu: 'NVIDIA H100 SXM 80GB', fits: true });
     // vLLM's production API does not say its layout: the stated one is used, and the report says where it came from.
     expect(e.topology).toMatchObject({ source: 'stated', layout: { tp: 8, pp: 1, dp: 1 }, reported: { engine: 'vllm', layout: null }, warnings: [] });
+    // With a stated layout, the server's silence about its own is not reported as a problem.
+    expect(r.stderr + r.stdout).not.toContain('state the layout with --topology');
     expect(e.estimate.perGpuBytes!).toBeLessThanOrEqual(e.estimate.usablePerGpuBytes!);
     expect(e.server?.engine).toBe('vllm');
     expect(e.server!.running!.max).toBeGreaterThan(0);

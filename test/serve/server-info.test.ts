@@ -1,9 +1,11 @@
+import { execa } from 'execa';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mapServerMetrics, parsePrometheusText, detectEngine } from '../../src/serve/prometheus.js';
 import { parseModelList, parseSglangServerInfo, parseTgiInfo, parseVllmServerInfo, probeServerTopology, serverUrlFor, type FetchJson } from '../../src/serve/server-info.js';
 import { SimServer, type SimOptions } from '../../src/serve/sim/server.js';
+import { startSimProcess } from './sim-process.js';
 
 const servers: { close(): Promise<void> }[] = [];
 
@@ -135,5 +137,22 @@ describe("the simulated server's /metrics in each engine's names", () => {
         expect(mapped.prefixCacheHitRate ?? mapped.prefixCounters?.hits).toBe(0);
       }
     }
+  });
+});
+
+describe('npm run sim-server --engine', () => {
+  it('serves the engine it is told (TGI: /info, tgi_* metrics) and refuses an unknown one with exit 2', async () => {
+    const p = await startSimProcess(['--engine', 'tgi', '--model', 'tgi-sim', '--max-model-len', '4096']);
+    try {
+      const info = (await (await fetch(`${p.url}/info`)).json()) as Record<string, unknown>;
+      expect(info).toMatchObject({ model_id: 'tgi-sim', max_total_tokens: 4096 });
+      expect(info).not.toHaveProperty('num_shard');
+      expect(await (await fetch(`${p.url}/metrics`)).text()).toMatch(/^tgi_queue_size 0$/m);
+    } finally {
+      await p.stop();
+    }
+    const bad = await execa(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/sim-server.ts', '--engine', 'triton'], { cwd: new URL('../..', import.meta.url), reject: false });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('--engine must be one of vllm, sglang, tgi');
   });
 });
