@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ModelscoutError, invalidValue } from '../errors.js';
+import { mulberry32 } from '../util/random.js';
 
 export type TestKind = 'pp' | 'tg' | 'pp+tg';
 
@@ -143,26 +144,11 @@ export function kvTokensAtEnd(t: TestSpec): number {
 }
 
 /**
- * A small seeded PRNG (mulberry32): the same seed gives the same synthetic prompt on every machine,
- * so two reports measured the same inputs.
- */
-export function createRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
  * `count` synthetic token ids in [lowId, vocab): ids below `lowId` are usually special tokens (BOS, EOS,
  * padding), which would make the prompt unlike real text.
  */
 export function syntheticTokenIds(seed: number, count: number, vocabSize: number, lowId = 4): number[] {
-  const rng = createRng(seed);
+  const rng = mulberry32(seed);
   const lo = Math.min(lowId, Math.max(0, vocabSize - 1));
   const span = Math.max(1, vocabSize - lo);
   const out: number[] = new Array<number>(count);

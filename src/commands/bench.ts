@@ -7,7 +7,7 @@ import { calibrationHook, readCalibration, resolveCalibrationPath } from '../pip
 import { DEVICES, GRAPH_OPT_LEVELS, type Device } from '../runtime/session.js';
 import { parseIntegerList } from '../bench/scenarios.js';
 import { ModelscoutError, invalidValue } from '../errors.js';
-import { renderJson, renderMarkdown, renderTable } from '../report/render.js';
+import { renderJson, renderMarkdown, renderBenchTable } from '../report/render.js';
 import type { BenchReport } from '../report/schema.js';
 import { writeReportHtml } from '../pipeline/report-html.js';
 import { decodeTpsByDepth } from '../report/depth-series.js';
@@ -157,7 +157,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
     if (live) process.stderr.write('\r\u001b[2K');
     process.exitCode = report.outcome.exit_code;
     if (!this.jsonEnabled()) {
-      process.stdout.write(format === 'markdown' ? renderMarkdown(report) : format === 'json' ? renderJson(report) : renderTable(report));
+      process.stdout.write(format === 'markdown' ? renderMarkdown(report) : format === 'json' ? renderJson(report) : renderBenchTable(report));
       // A compact chart where a person reads the table; pipes and files get the table alone.
       if (format === 'table' && process.stdout.isTTY) {
         const lines = depthSparklines(decodeTpsByDepth(report));

@@ -7,7 +7,7 @@ import { BaseCommand } from '../cli/base-command.js';
 import { readStoredToken } from '../cli/model-source.js';
 import { findModel, loadCatalog } from '../catalog/index.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
-import { pullModel, type CatalogEntry, type PullEvent, type PullResult } from '../hub/pull.js';
+import { pullModel, type CatalogRepos, type PullEvent, type PullResult } from '../hub/pull.js';
 import { RateMeter, formatProgressLine } from '../hub/progress.js';
 import { resolveHubSettings, resolveTokenPath } from '../hub/settings.js';
 import { formatBandwidth, formatBytes, formatDuration } from '../util/format.js';
@@ -82,7 +82,7 @@ export default class Pull extends BaseCommand {
 }
 
 /** Catalog ids (and the original repo ids the catalog knows) resolve to the catalog's ONNX repo. */
-function catalogLookup(): (id: string) => CatalogEntry | undefined {
+function catalogLookup(): (id: string) => CatalogRepos | undefined {
   let catalog: ModelSpec[] | undefined;
   return (id) => {
     try {

@@ -25,7 +25,8 @@ import type { HubSettings } from './settings.js';
  * the recursive tree with sizes and LFS sha256, following the `Link` pagination); everything after
  * that (resume, verification, cache writes, offline mode) is in download.ts and cache.ts.
  */
-export interface CatalogEntry {
+/** What pull needs to know of a catalog model: its id and the repos that hold it. */
+export interface CatalogRepos {
   id: string;
   onnxRepo: string | null;
   hfRepo?: string | null;
@@ -43,7 +44,7 @@ export interface PullDeps {
   /** The fetch for direct connections; URLs that `settings.proxy` sends through a proxy use undici's. */
   fetch: FetchLike;
   userAgent: string;
-  lookupCatalog?: ((id: string) => CatalogEntry | undefined) | undefined;
+  lookupCatalog?: ((id: string) => CatalogRepos | undefined) | undefined;
   /** Synchronous existence check, to tell a local folder from a repo id. */
   localPathExists: (path: string) => boolean;
   signal?: AbortSignal | undefined;

@@ -11,7 +11,7 @@ import { measuredGraph, type ConfirmRun, type Work } from './confirm-run.js';
 import { formatOfVariant } from './plan.js';
 import { costPerMillionTokens, decideVerdict, extrapolateToDepth } from './verdict.js';
 
-export function summarize(run: ConfirmRun, w: Work, variant: ConfirmVariant, results: BenchResult[], benchSec: number): VariantMeasurement {
+export function summarizeVariant(run: ConfirmRun, w: Work, variant: ConfirmVariant, results: BenchResult[], benchSec: number): VariantMeasurement {
   const layersList = w.out.depth.layersMeasured;
   const estimated = estimateFigures(run, w, variant);
   const failed = results.find((r) => r.status !== 'ok');

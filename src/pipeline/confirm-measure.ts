@@ -9,7 +9,7 @@ import type { ConfirmVariant } from '../recommend/confirm-report.js';
 import type { BenchReport, BenchResult } from '../report/schema.js';
 import { addCalibrationSample, calibrationKeyFor, efficiencyLookup, sampleFromMeasurement } from './calibration.js';
 import { benchCost, fullCost, label, measuredGraph, type ConfirmRun, type Work } from './confirm-run.js';
-import { describeRun, failedMeasurement, fmt, summarize } from './confirm-figures.js';
+import { describeRun, failedMeasurement, fmt, summarizeVariant } from './confirm-figures.js';
 import { buildSyntheticModel } from './obtain.js';
 import { floatModelBytes, formatOfVariant, observeThroughput, partialDepthsFor } from './plan.js';
 
@@ -136,7 +136,7 @@ export async function measureVariant(run: ConfirmRun, w: Work, variant: ConfirmV
   run.environment ??= report.environment;
   // A pulled export may itself be synthetic (its metadata says so): the label follows the files.
   if (report.results.some((r) => r.model.synthetic)) w.out.source.synthetic = true;
-  const measurement = summarize(run, w, variant, report.results, benchSec);
+  const measurement = summarizeVariant(run, w, variant, report.results, benchSec);
   w.out.measurements.push(measurement);
   const busy = Math.max(...report.results.map((r) => r.load.cpu_busy_before ?? 0));
   if (busy > BUSY_THRESHOLD) {

@@ -22,7 +22,7 @@ export type Int4BlockSize = (typeof INT4_BLOCK_SIZES)[number];
 /** Weight dtypes the quantizer accepts (ONNX TensorProto FLOAT and FLOAT16). */
 export type Int4WeightDType = 'float32' | 'float16';
 
-export interface Int4Options {
+export interface Int4QuantizerOptions {
   blockSize: number;
   /** true: no zero points (implicit 8), scale = m/-8; false: scale = (max-min)/15 with a per-block zero point. */
   symmetric: boolean;
@@ -92,7 +92,7 @@ const FLT_MAX = 3.4028234663852886e38;
  */
 export class Int4Quantizer {
   readonly layout: Int4Layout;
-  private readonly options: Int4Options;
+  private readonly options: Int4QuantizerOptions;
   private readonly packed: Uint8Array;
   private readonly scales: Float32Array | Uint16Array;
   private readonly zeroPoints: Uint8Array | undefined;
@@ -102,7 +102,7 @@ export class Int4Quantizer {
   /** Running error sums: [sum of squared errors, sum of squared weights, max abs error]. */
   private readonly errors = new Float64Array(3);
 
-  constructor(K: number, N: number, options: Int4Options) {
+  constructor(K: number, N: number, options: Int4QuantizerOptions) {
     this.layout = describeInt4Layout(K, N, options.blockSize);
     if (options.dtype !== 'float32' && options.dtype !== 'float16') {
       throw new ModelscoutError('E_UNSUPPORTED', `unsupported weight dtype ${JSON.stringify(options.dtype)}: expected float32 or float16`);
@@ -341,7 +341,7 @@ function roundHalfAwayFromZero(x: number): number {
 }
 
 /** Quantizes a whole `[K, N]` weight held in memory. */
-export function quantizeInt4(weight: Float32Array | Uint16Array, K: number, N: number, options: Int4Options): Int4Weight {
+export function quantizeInt4(weight: Float32Array | Uint16Array, K: number, N: number, options: Int4QuantizerOptions): Int4Weight {
   const quantizer = new Int4Quantizer(K, N, options);
   if (weight.length !== K * N) throw new Error(`weight has ${weight.length} values, expected K*N = ${K * N}`);
   // Stripes of a few blocks keep the inner loops' working set small without changing the result.
@@ -358,7 +358,7 @@ export function quantizeInt4(weight: Float32Array | Uint16Array, K: number, N: n
  * of table row r, and scales are `[rows, kBlocks]`, as GatherBlockQuantized (uint8 data, quantize_axis 1)
  * expects. Stripes of whole table rows are fed one at a time.
  */
-export function quantizeInt4Rows(table: Float32Array | Uint16Array, rows: number, cols: number, options: Int4Options): Int4Weight {
+export function quantizeInt4Rows(table: Float32Array | Uint16Array, rows: number, cols: number, options: Int4QuantizerOptions): Int4Weight {
   if (table.length !== rows * cols) throw new Error(`table has ${table.length} values, expected ${rows * cols}`);
   const quantizer = new Int4Quantizer(cols, rows, options);
   const stripe = Math.max(1, Math.floor(65536 / cols));

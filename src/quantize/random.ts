@@ -2,6 +2,8 @@
  * A small seeded pseudo-random generator (mulberry32) so fidelity token sequences and test data are the
  * same on every machine and every run.
  */
+import { mulberry32 } from '../util/random.js';
+
 export interface SeededRandom {
   /** Uniform in [0, 1). */
   next(): number;
@@ -12,15 +14,8 @@ export interface SeededRandom {
 }
 
 export function createRandom(seed: number): SeededRandom {
-  let state = seed >>> 0;
+  const next = mulberry32(seed);
   let spare: number | undefined;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
   return {
     next,
     int: (bound) => Math.floor(next() * bound),

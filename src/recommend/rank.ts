@@ -25,6 +25,7 @@ import {
   type WeightFormat,
 } from '../estimate/index.js';
 import type { SizeClass } from '../tree/schema.js';
+import { formatCoarseDuration } from '../util/format.js';
 import type { Targets } from './requirements.js';
 import type { Candidate, CandidateQuality, CandidateTopology, FinetuneSummary, RankingBasis } from './types.js';
 
@@ -553,16 +554,8 @@ function summarizeEpoch(t: FinetuneTime): NonNullable<Candidate['finetune']>['ep
 export function describeEpoch(t: FinetuneTime, where: string): string {
   const size = `one epoch of ${t.tokens / 1e6} M tokens`;
   if (t.seconds === null) return `${size}: no time estimate (the peak FLOP/s of ${where} is unknown)`;
-  const text = `${size} ≈ ${formatDuration(t.seconds.value)}${where ? ` on ${where}` : ''} (${formatDuration(t.seconds.low)}–${formatDuration(t.seconds.high)})`;
+  const text = `${size} ≈ ${formatCoarseDuration(t.seconds.value)}${where ? ` on ${where}` : ''} (${formatCoarseDuration(t.seconds.low)}–${formatCoarseDuration(t.seconds.high)})`;
   return t.feasible === false ? `${text}: fits, but not practical here` : text;
-}
-
-export function formatDuration(seconds: number): string {
-  if (seconds < 90) return `${Math.round(seconds)} s`;
-  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 48 * 3600) return `${Number((seconds / 3600).toPrecision(2))} h`;
-  if (seconds < 365 * 86400) return `${Number((seconds / 86400).toPrecision(2))} days`;
-  return `${Number((seconds / (365 * 86400)).toPrecision(2))} years`;
 }
 
 function describeMisses(meets: Candidate['meets'], speed: SpeedEstimate | null, targets: Targets): string {

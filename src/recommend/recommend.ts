@@ -29,7 +29,6 @@ import {
   describeEpoch,
   estimateFinetune,
   evaluateModel,
-  formatDuration,
   inSizeClass,
   qualityProxy,
   rankEvaluations,
@@ -41,6 +40,7 @@ import {
 } from './rank.js';
 import { RECOMMENDATION_SCHEMA_VERSION, type DeviceSummary, type ExcludedModel, type HardwareNeeded, type ProposedTopology, type Recommendation } from './types.js';
 import { serveCommands } from './serve-commands.js';
+import { formatCoarseDuration } from '../util/format.js';
 
 export interface RecommendInput {
   tree: DecisionTree;
@@ -202,7 +202,7 @@ export function recommend(input: RecommendInput): Recommendation {
       const count = `${shown.length} candidate${shown.length === 1 ? '' : 's'}`;
       // Memory first; where it fits but an epoch takes longer than is practical, say that instead.
       const none = shown.some(fits)
-        ? `Fine-tuning fits but is practical on none of the ${count} here (one epoch of ${FINETUNE_DEFAULTS.epochTokens / 1e6} M tokens of ${top.name} takes ${top.finetune?.epoch.seconds ? formatDuration(top.finetune.epoch.seconds.value) : 'unknown time'}).`
+        ? `Fine-tuning fits but is practical on none of the ${count} here (one epoch of ${FINETUNE_DEFAULTS.epochTokens / 1e6} M tokens of ${top.name} takes ${top.finetune?.epoch.seconds ? formatCoarseDuration(top.finetune.epoch.seconds.value) : 'unknown time'}).`
         : `Fine-tuning fits on none of the ${count} here (QLoRA of ${top.name} needs ${gib(top.finetune?.qlora.totalBytes ?? 0)} GiB, ${gib(top.finetune?.qlora.usableBytes ?? 0)} GiB usable).`;
       notes.unshift(plan ? `${none} ${plan}` : `${none} No known GPU holds it: fine-tune on several GPUs, or pick a smaller model.`);
       summary = `${summary} ${none}${plan ? ` ${plan}` : ''}`;

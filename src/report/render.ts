@@ -101,7 +101,7 @@ export function busyNote(report: Pick<BenchReport, 'results'>): string | null {
   return `The machine was busy before ${busy.length} of ${report.results.length} runs (up to ${Math.round(Math.max(...busy) * 100)}% of CPU time used by other processes): those figures understate an idle machine.`;
 }
 
-export function renderTable(report: BenchReport): string {
+export function renderBenchTable(report: BenchReport): string {
   const table = new Table({ head: HEAD, style: { head: [], border: [], compact: true } });
   for (const r of report.results) table.push(rowCells(r));
   const parts = [provenanceLine(report), table.toString(), 'Figures: median (mean ± sd) over repetitions; estimate error = (estimated − measured) / measured.'];

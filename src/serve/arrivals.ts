@@ -5,19 +5,7 @@
  * vLLM, the gaps are then scaled so the whole schedule spans exactly N ÷ rate. Seeded: the same seed gives
  * the same schedule. Pure.
  */
-
-/** A seeded uniform generator on [0, 1) (splitmix32-style mixing of a 32-bit counter; fast and well spread). */
-export function createRng(seed: number): () => number {
-  let state = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
-  return () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
-    z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
-    z = (z ^ (z >>> 15)) >>> 0;
-    return z / 4294967296;
-  };
-}
+import { splitmix32 } from '../util/random.js';
 
 /** A derived, independent seed for one purpose (prompts, lengths, arrivals), so changing one leaves the others. */
 export function deriveSeed(seed: number, purpose: string): number {
@@ -64,7 +52,7 @@ export interface ArrivalOptions {
 /** `count` raw inter-arrival gaps in seconds (not rescaled). */
 export function arrivalGaps(count: number, options: ArrivalOptions): number[] {
   if (!Number.isFinite(options.rate)) return new Array<number>(count).fill(0);
-  const rng = createRng(deriveSeed(options.seed, 'arrivals'));
+  const rng = splitmix32(deriveSeed(options.seed, 'arrivals'));
   const scale = 1 / (options.rate * options.burstiness);
   const gaps: number[] = [];
   for (let i = 0; i < count; i += 1) gaps.push(gammaSample(rng, options.burstiness, scale));

@@ -13,7 +13,7 @@ import type { BodyOptions } from './openai.js';
 import { runLevel, type LevelPlan, type LevelRun } from './runner.js';
 import type { WorkloadItem } from './workload.js';
 
-export interface WorkerJob {
+export interface LevelJob {
   plan: LevelPlan;
   targets: { baseUrl: string; path: string }[];
   items: WorkloadItem[];
@@ -37,7 +37,7 @@ export function createPools(baseUrls: readonly string[], connections: number | n
 }
 
 /** Runs a job in this process (the body of a worker process). */
-export async function runJob(job: WorkerJob): Promise<LevelRun> {
+export async function runLevelJob(job: LevelJob): Promise<LevelRun> {
   const pools = createPools(job.targets.map((t) => t.baseUrl), job.connections, job.timeoutMs);
   try {
     return await runLevel(job.plan, {
@@ -58,7 +58,7 @@ export async function runJob(job: WorkerJob): Promise<LevelRun> {
 }
 
 /** Runs one level over `of` worker processes and merges their records. */
-export async function runLevelInWorkers(job: Omit<WorkerJob, 'worker' | 'startAtMs'>, of: number, leadMs = 500): Promise<LevelRun> {
+export async function runLevelInWorkers(job: Omit<LevelJob, 'worker' | 'startAtMs'>, of: number, leadMs = 500): Promise<LevelRun> {
   // The workers need a moment to start; the shared start lies beyond it.
   const startAtMs = epochMs() + leadMs + 150 * of;
   const entry = new URL('./worker-entry.js', import.meta.url);
@@ -75,7 +75,7 @@ export async function runLevelInWorkers(job: Omit<WorkerJob, 'worker' | 'startAt
           if (result) resolve(result);
           else reject(new Error(`serve-bench worker ${index} exited with code ${String(code)} before sending its records`));
         });
-        child.send({ ...job, worker: { index, of }, startAtMs } satisfies WorkerJob);
+        child.send({ ...job, worker: { index, of }, startAtMs } satisfies LevelJob);
       }),
     ),
   );

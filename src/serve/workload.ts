@@ -5,7 +5,8 @@
  * File reading lives in the caller; this module takes parsed text. Pure apart from the tokenizer it is given.
  */
 import { ModelscoutError } from '../errors.js';
-import { createRng, deriveSeed } from './arrivals.js';
+import { deriveSeed } from './arrivals.js';
+import { splitmix32 } from '../util/random.js';
 
 export interface TokenizerPort {
   /** Where its counts come from: the server's /tokenize, a local tokenizer.json. */
@@ -81,9 +82,9 @@ export interface RandomWorkloadOptions {
 }
 
 export async function randomWorkload(o: RandomWorkloadOptions): Promise<Workload> {
-  const lengths = createRng(deriveSeed(o.seed, 'lengths'));
-  const words = createRng(deriveSeed(o.seed, 'prompts'));
-  const prefixRng = createRng(deriveSeed(o.seed, 'prefix'));
+  const lengths = splitmix32(deriveSeed(o.seed, 'lengths'));
+  const words = splitmix32(deriveSeed(o.seed, 'prompts'));
+  const prefixRng = splitmix32(deriveSeed(o.seed, 'prefix'));
   let prefix = '';
   let prefixTokens = 0;
   if (o.prefixLen > 0) {
@@ -141,7 +142,7 @@ async function countTokens(text: string, tokenizer: TokenizerPort | null): Promi
 
 /** Picks `count` items in a seeded order, cycling when the dataset is shorter. */
 function pick<T>(all: T[], count: number, seed: number): T[] {
-  const order = shuffle(all, createRng(deriveSeed(seed, 'dataset')));
+  const order = shuffle(all, splitmix32(deriveSeed(seed, 'dataset')));
   const out: T[] = [];
   for (let i = 0; i < count; i += 1) out.push(order[i % order.length] as T);
   return out;

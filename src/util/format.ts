@@ -58,6 +58,15 @@ export function formatRate(tokensPerSec: number, unit = 'tok/s'): string {
   return `${toSignificant(tokensPerSec, 3)} ${unit}`;
 }
 
+/** Seconds, rounded for long spans: `30 s`, `10 min`, `3 h`, `10 days`, `2 years` (how long fine-tuning takes). */
+export function formatCoarseDuration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 48 * 3600) return `${Number((seconds / 3600).toPrecision(2))} h`;
+  if (seconds < 365 * 86400) return `${Number((seconds / 86400).toPrecision(2))} days`;
+  return `${Number((seconds / (365 * 86400)).toPrecision(2))} years`;
+}
+
 /** Milliseconds → `850 ms`, `2.40 s`, `3 min 12 s`. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return String(ms);

@@ -1,7 +1,7 @@
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createRng } from '../../src/bench/scenarios.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { modelSpecFromHfConfig } from '../../src/catalog/index.js';
 import { isModelscoutError } from '../../src/errors.js';
 import { inspectModel } from '../../src/onnx/inspect.js';
@@ -22,7 +22,7 @@ let root: string;
 let model: string;
 let graph: Buffer;
 
-const rng = createRng;
+const rng = mulberry32;
 
 beforeAll(async () => {
   root = await tempDir('fuzz');

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { pullModel, type CatalogEntry, type PullDeps, type PullEvent, type PullRequest, type PullResult } from '../../src/hub/pull.js';
+import { pullModel, type CatalogRepos, type PullDeps, type PullEvent, type PullRequest, type PullResult } from '../../src/hub/pull.js';
 import type { HubSettings } from '../../src/hub/settings.js';
 
 export async function makeTempDir(prefix: string): Promise<string> {
@@ -25,7 +25,7 @@ export interface PullHarness {
 }
 
 /** `pullModel` with the real fetch, no real waiting (sleeps are recorded), and events collected. */
-export function pullHarness(settings: () => HubSettings, catalog: Record<string, CatalogEntry> = {}): PullHarness {
+export function pullHarness(settings: () => HubSettings, catalog: Record<string, CatalogRepos> = {}): PullHarness {
   const events: PullEvent[] = [];
   const sleeps: number[] = [];
   return {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { findModel } from '../../src/catalog/index.js';
 import { FEASIBLE_EPOCH_SECONDS, finetuneTime, matmulFlopsPerToken } from '../../src/estimate/index.js';
-import { formatDuration } from '../../src/recommend/rank.js';
+import { formatCoarseDuration } from '../../src/util/format.js';
 import { makeHardware, recommendOn } from './helpers.js';
 
 const fitsSomehow = (c: { finetune: { lora: { fits: boolean }; qlora: { fits: boolean } } | null }): boolean => Boolean(c.finetune && (c.finetune.lora.fits || c.finetune.qlora.fits));
@@ -71,6 +71,6 @@ describe('finetuneTime', () => {
 
   it('has no time without a peak FLOP/s, and formats durations by their size', () => {
     expect(finetuneTime({ spec, tokens: 1e6, seqLen: 2048, device: { kind: 'gpu', bandwidthSource: 'known' as const, peakFlops: null } })).toMatchObject({ seconds: null, feasible: null });
-    expect([formatDuration(30), formatDuration(600), formatDuration(3 * 3600), formatDuration(10 * 86400), formatDuration(2 * 365 * 86400)]).toEqual(['30 s', '10 min', '3 h', '10 days', '2 years']);
+    expect([formatCoarseDuration(30), formatCoarseDuration(600), formatCoarseDuration(3 * 3600), formatCoarseDuration(10 * 86400), formatCoarseDuration(2 * 365 * 86400)]).toEqual(['30 s', '10 min', '3 h', '10 days', '2 years']);
   });
 });

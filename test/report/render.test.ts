@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareReports, decideOutcome } from '../../src/report/compare.js';
-import { formatStat, renderJson, renderMarkdown, renderTable } from '../../src/report/render.js';
+import { formatStat, renderJson, renderMarkdown, renderBenchTable } from '../../src/report/render.js';
 import { summarize } from '../../src/report/stats.js';
 import { makeReport, makeResult } from './make-report.js';
 
@@ -13,11 +13,11 @@ describe('renderers', () => {
 
   it('labels synthetic models in the table and in markdown', () => {
     const report = makeReport([makeResult({ synthetic: true })]);
-    expect(renderTable(report)).toContain('qwen2.5-0.5b-synthetic (synthetic)');
-    expect(renderTable(report)).toMatch(/Synthetic models \(random weights\)/);
+    expect(renderBenchTable(report)).toContain('qwen2.5-0.5b-synthetic (synthetic)');
+    expect(renderBenchTable(report)).toMatch(/Synthetic models \(random weights\)/);
     expect(renderMarkdown(report)).toContain('qwen2.5-0.5b-synthetic (synthetic)');
     const real = makeReport([makeResult({ synthetic: false, model: 'qwen2.5-0.5b' })]);
-    expect(renderTable(real)).not.toContain('(synthetic)');
+    expect(renderBenchTable(real)).not.toContain('(synthetic)');
   });
 
   it('names the KV layout in the table when it is not the growing cache', () => {
@@ -28,7 +28,7 @@ describe('renderers', () => {
     appended.kv_cache = { ...kv, layout: 'preallocated', update: 'appended', measured_bytes: 4096 };
     const shared = makeResult({ testId: 'tg64' });
     shared.kv_cache = { ...kv, layout: 'preallocated', update: 'in-place', measured_bytes: 3072 };
-    const table = renderTable(makeReport([growing, appended, shared]));
+    const table = renderBenchTable(makeReport([growing, appended, shared]));
     expect(table).toContain('4.0 KiB appended');
     expect(table).toContain('3.0 KiB preallocated');
     expect(table).toMatch(/2\.5 KiB\s+│/);
@@ -41,8 +41,8 @@ describe('renderers', () => {
     const busy = makeResult({ testId: 'tg128' });
     busy.load.cpu_busy_before = 0.62;
     const old = makeResult({ testId: 'tg64' });
-    expect(renderTable(makeReport([quiet, old]))).not.toMatch(/busy/);
-    const table = renderTable(makeReport([quiet, busy, old]));
+    expect(renderBenchTable(makeReport([quiet, old]))).not.toMatch(/busy/);
+    const table = renderBenchTable(makeReport([quiet, busy, old]));
     expect(table).toContain('The machine was busy before 1 of 3 runs (up to 62% of CPU time used by other processes): those figures understate an idle machine.');
     expect(renderMarkdown(makeReport([quiet, busy]))).toContain('> ⚠️ The machine was busy before 1 of 2 runs');
   });
@@ -50,7 +50,7 @@ describe('renderers', () => {
   it('shows failures with their message', () => {
     const report = makeReport([makeResult({}), makeResult({ testId: 'tg128', status: 'error' })]);
     report.outcome = decideOutcome(report.results, [], null, false);
-    const table = renderTable(report);
+    const table = renderBenchTable(report);
     expect(table).toContain('error: qwen2.5-0.5b-synthetic (synthetic) fp32 tg128: broken');
     expect(table).toContain('Outcome: fail (exit 1)');
     expect(renderMarkdown(report)).toContain('❌ modelscout bench: fail');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { arrivalGaps, arrivalOffsetsMs, createRng, gammaSample } from '../../src/serve/arrivals.js';
+import { arrivalGaps, arrivalOffsetsMs, gammaSample } from '../../src/serve/arrivals.js';
+import { splitmix32 } from '../../src/util/random.js';
 
 /** One-sample Kolmogorov–Smirnov statistic D of `xs` against a CDF. */
 function ksStatistic(xs: number[], cdf: (x: number) => number): number {
@@ -31,7 +32,7 @@ describe('arrival schedules', () => {
 
   it('gamma draws have mean shape·scale and variance shape·scale² (shape below and above 1)', () => {
     for (const shape of [0.5, 1, 3]) {
-      const rng = createRng(7);
+      const rng = splitmix32(7);
       const xs = Array.from({ length: 40000 }, () => gammaSample(rng, shape, 2));
       const m = xs.reduce((a, b) => a + b, 0) / xs.length;
       const v = xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length;

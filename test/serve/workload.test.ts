@@ -4,7 +4,7 @@
  * same seed giving the same workload, and the ShareGPT / JSON-lines readers with their one-line refusals.
  */
 import { describe, expect, it } from 'vitest';
-import { createRng } from '../../src/serve/arrivals.js';
+import { splitmix32 } from '../../src/util/random.js';
 import { drawLength, exactLengthText, jsonlWorkload, randomWorkload, sharegptWorkload, type TokenizerPort } from '../../src/serve/workload.js';
 
 /**
@@ -45,7 +45,7 @@ function pieceTokenizer(): TokenizerPort & { pieces: string[] } {
 describe('random workload', () => {
   it('texts of an exact token length under a sub-word tokenizer', async () => {
     const tok = pieceTokenizer();
-    const rng = createRng(7);
+    const rng = splitmix32(7);
     for (const n of [1, 2, 5, 17, 64, 300]) {
       const t = await exactLengthText(rng, n, tok);
       expect(t.tokens).toBe(n);
@@ -84,7 +84,7 @@ describe('random workload', () => {
   });
 
   it('range ratio 0 gives the length itself; lengths stay within [len·(1−r), len·(1+r)]', () => {
-    const rng = createRng(1);
+    const rng = splitmix32(1);
     for (let i = 0; i < 200; i += 1) expect(drawLength(rng, 100, 0)).toBe(100);
     const seen = new Set<number>();
     for (let i = 0; i < 2000; i += 1) {
