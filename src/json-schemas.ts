@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { benchConfigFileSchema } from './bench/config.js';
+import { buildHardwareJsonSchema } from './hardware/schema.js';
 import { buildRecommendationJsonSchema } from './recommend/schema.js';
 import { buildHtmlSummaryJsonSchema } from './report/html/summary.js';
 import { buildReportJsonSchema } from './report/schema.js';
@@ -21,6 +22,7 @@ export function buildSchemaFiles(): SchemaFile[] {
   return [
     { path: 'schemas/bench-report.schema.json', schema: buildReportJsonSchema() },
     { path: 'schemas/bench-config.schema.json', schema: { $id: 'urn:modelscout:bench-config:1', ...config } },
+    { path: 'schemas/hardware.schema.json', schema: buildHardwareJsonSchema() },
     { path: 'schemas/recommendation.schema.json', schema: buildRecommendationJsonSchema() },
     { path: 'schemas/html-summary.schema.json', schema: buildHtmlSummaryJsonSchema() },
     { path: 'schemas/serve-report.schema.json', schema: buildServeReportJsonSchema() },

@@ -3,19 +3,13 @@ import { Flags } from '@oclif/core';
 import { bandwidthCachePath } from '../hardware/bandwidth-cache.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { hardwareFlags, hardwareOverridesFromFlags, probeFlag } from '../cli/hardware-flags.js';
-import type { DeviceTarget } from '../estimate/device.js';
-import { detectHardware, type Hardware } from '../hardware/detect.js';
+import { detectHardware } from '../hardware/detect.js';
+import { hardwareReport } from '../hardware/schema.js';
 import { measureCpuBusy } from '../hardware/cpu-busy.js';
 import { probeCpuKernels } from '../runtime/kernel-probe.js';
 import { DEVICE_PREFERENCES, selectDevice } from '../hardware/device.js';
 import { hardwareSummaryLines } from '../hardware/summary.js';
 import { formatBandwidth, formatBytes, formatFlops } from '../util/format.js';
-
-export interface HardwareResult {
-  hardware: Hardware;
-  /** The device estimates run on with `--device` (default auto: the GPUs when present). */
-  device: DeviceTarget;
-}
 
 export default class HardwareCommand extends BaseCommand {
   static override summary = 'Show the hardware estimates run against: OS, CPU and ISA features, RAM, GPUs, memory bandwidth.';
@@ -35,7 +29,7 @@ export default class HardwareCommand extends BaseCommand {
     device: Flags.option({ options: DEVICE_PREFERENCES, default: 'auto' as const, description: 'which device estimates run on: the GPUs when present (auto), the CPU, or the GPUs' })(),
   };
 
-  async run(): Promise<HardwareResult> {
+  async run(): Promise<Record<string, unknown>> {
     const { flags } = await this.parse(HardwareCommand);
     const overrides = hardwareOverridesFromFlags(flags);
     if (flags.probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth and CPU kernel speed (about 2 s)...');
@@ -47,6 +41,6 @@ export default class HardwareCommand extends BaseCommand {
       const flops = device.peakFlops === null ? 'unknown FLOP/s' : formatFlops(device.peakFlops);
       this.log(`Estimates ${device.kind.toUpperCase()}: ${device.name}; ${formatBytes(device.memoryAvailableBytes)} available, ${bw}, ${flops}`);
     }
-    return { hardware, device };
+    return hardwareReport({ hardware, device });
   }
 }

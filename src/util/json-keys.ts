@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /**
  * Key case at the JSON boundary. Reports are written with snake_case keys while the code's types keep
@@ -122,4 +122,25 @@ export function snakeCaseJsonSchema(node: unknown): unknown {
     }
   }
   return out;
+}
+
+/**
+ * A command's `--json` result as written: the value's field names in snake_case (as its schema describes
+ * them), preceded by a string `schema_version` and a `kind` naming the report, so a tool reading the file
+ * knows what it holds and which version of its form.
+ */
+export function toJsonReport(schema: z.ZodType, value: unknown, kind: string, version: string): Record<string, unknown> {
+  const body = renameKeys(schema, value, 'snake') as Record<string, unknown>;
+  return { schema_version: version, kind, ...body };
+}
+
+/** The committed JSON Schema of a report written by `toJsonReport`: snake_case names, its version and kind as constants. */
+export function jsonReportSchema(schema: z.ZodType, kind: string, version: string): Record<string, unknown> {
+  const body = snakeCaseJsonSchema(z.toJSONSchema(schema, { target: 'draft-2020-12' })) as Record<string, unknown> & { properties?: Record<string, unknown>; required?: string[] };
+  return {
+    $id: `urn:${kind.replace(/\./g, ':')}:${version}`,
+    ...body,
+    properties: { schema_version: { type: 'string', const: version }, kind: { type: 'string', const: kind }, ...(body.properties ?? {}) },
+    required: ['schema_version', 'kind', ...(body.required ?? [])],
+  };
 }

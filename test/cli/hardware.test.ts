@@ -20,12 +20,12 @@ describe('modelscout hardware', () => {
     const result = await run(['hardware', '--json']);
     expect(result.exitCode).toBe(0);
     const data = JSON.parse(String(result.stdout)) as {
-      hardware: { cpu: { cores: number; features: Record<string, boolean> }; memory: { availableBytes: number; totalBytes: number }; gpus: unknown[]; bandwidth: { source: string } };
+      hardware: { cpu: { cores: number; features: Record<string, boolean> }; memory: { available_bytes: number; total_bytes: number }; gpus: unknown[]; bandwidth: { source: string } };
       device: { kind: string };
     };
     expect(data.hardware.cpu.cores).toBeGreaterThan(0);
     expect(Object.keys(data.hardware.cpu.features).sort()).toEqual(['amx', 'avx2', 'avx512', 'neon', 'vnni']);
-    expect(data.hardware.memory.availableBytes).toBeLessThanOrEqual(data.hardware.memory.totalBytes);
+    expect(data.hardware.memory.available_bytes).toBeLessThanOrEqual(data.hardware.memory.total_bytes);
     expect(Array.isArray(data.hardware.gpus)).toBe(true);
     expect(data.hardware.bandwidth.source).toBe('default');
     expect(['cpu', 'gpu']).toContain(data.device.kind);
@@ -34,9 +34,9 @@ describe('modelscout hardware', () => {
   it('answers what-if questions', async () => {
     const result = await run(['hardware', '--gpu', 'H100-80GB[x2]', '--ram', '512GiB', '--json']);
     expect(result.exitCode).toBe(0);
-    const data = JSON.parse(String(result.stdout)) as { hardware: { memory: { totalBytes: number; source: string } }; device: { kind: string; count: number; bandwidthBytesPerSec: number } };
-    expect(data.device).toMatchObject({ kind: 'gpu', count: 2, bandwidthBytesPerSec: 6.7e12 });
-    expect(data.hardware.memory).toMatchObject({ totalBytes: 512 * 1024 ** 3, source: 'override' });
+    const data = JSON.parse(String(result.stdout)) as { hardware: { memory: { total_bytes: number; source: string } }; device: { kind: string; count: number; bandwidth_bytes_per_sec: number } };
+    expect(data.device).toMatchObject({ kind: 'gpu', count: 2, bandwidth_bytes_per_sec: 6.7e12 });
+    expect(data.hardware.memory).toMatchObject({ total_bytes: 512 * 1024 ** 3, source: 'override' });
     const human = await run(['hardware', '--gpu', 'L4', '--device', 'cpu']);
     expect(human.exitCode).toBe(0);
     expect(String(human.stdout)).toMatch(/GPU 0 +NVIDIA L4: .* \(what-if\)/);
@@ -60,22 +60,22 @@ describe('modelscout hardware', () => {
   it('measures bandwidth with --probe', async () => {
     const result = await run(['hardware', '--probe', '--json']);
     expect(result.exitCode).toBe(0);
-    const data = JSON.parse(String(result.stdout)) as { hardware: { bandwidth: { bytesPerSec: number; source: string }; peakFlops: { source: string; flopsPerSec: number }; notes: string[] } };
+    const data = JSON.parse(String(result.stdout)) as { hardware: { bandwidth: { bytes_per_sec: number; source: string }; peak_flops: { source: string; flops_per_sec: number }; notes: string[] } };
     expect(data.hardware.bandwidth.source).toBe('probe');
-    expect(data.hardware.bandwidth.bytesPerSec).toBeGreaterThan(0);
+    expect(data.hardware.bandwidth.bytes_per_sec).toBeGreaterThan(0);
     // The CPU kernel probe ran too: the peaks come from it.
-    expect(data.hardware.peakFlops.source).toBe('probe');
+    expect(data.hardware.peak_flops.source).toBe('probe');
     const later = await run(['hardware', '--json']);
-    const again = JSON.parse(String(later.stdout)) as { hardware: { bandwidth: { bytesPerSec: number; source: string; note: string }; peakFlops: { source: string; flopsPerSec: number } } };
+    const again = JSON.parse(String(later.stdout)) as { hardware: { bandwidth: { bytes_per_sec: number; source: string; note: string }; peak_flops: { source: string; flops_per_sec: number } } };
     if (data.hardware.notes.some((n) => /busy with other work while probing/.test(n))) {
       // Other processes held the CPUs during the probe: used for that run, not cached.
       expect(again.hardware.bandwidth.source).toBe('default');
-      expect(again.hardware.peakFlops.source).toBe('default');
+      expect(again.hardware.peak_flops.source).toBe('default');
     } else {
       // Cached for this machine: a later run without --probe uses the measured figures.
-      expect(again.hardware.bandwidth).toMatchObject({ source: 'probe', bytesPerSec: data.hardware.bandwidth.bytesPerSec });
+      expect(again.hardware.bandwidth).toMatchObject({ source: 'probe', bytes_per_sec: data.hardware.bandwidth.bytes_per_sec });
       expect(again.hardware.bandwidth.note).toContain(join(CACHE, 'modelscout', 'bandwidth.json'));
-      expect(again.hardware.peakFlops).toMatchObject({ source: 'probe', flopsPerSec: data.hardware.peakFlops.flopsPerSec });
+      expect(again.hardware.peak_flops).toMatchObject({ source: 'probe', flops_per_sec: data.hardware.peak_flops.flops_per_sec });
     }
   });
 

@@ -1,0 +1,59 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * One JSON voice: every command's `--json` result is a report with a string `schema_version`, a `kind`, and
+ * snake_case field names, and it validates against the committed JSON Schema for its kind.
+ */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'modelscout-json-voice-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function cli(args: string[]) {
+  return execa(process.execPath, ['bin/run.js', ...args], { cwd: ROOT, reject: false, stdin: 'ignore', env: { NO_COLOR: '1', XDG_CACHE_HOME: join(dir, 'cache') } });
+}
+
+/** Every property name the schema declares, anywhere in it. */
+function declaredNames(node: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(node)) node.forEach((n) => declaredNames(n, out));
+  else if (node && typeof node === 'object') {
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'properties' && v && typeof v === 'object') Object.keys(v).forEach((name) => out.add(name));
+      declaredNames(v, out);
+    }
+  }
+  return out;
+}
+
+async function expectReport(args: string[], schemaFile: string, kind: string): Promise<Record<string, unknown>> {
+  const r = await cli(args);
+  expect(r.exitCode, r.stderr).toBe(0);
+  const report = JSON.parse(r.stdout) as Record<string, unknown>;
+  expect(typeof report.schema_version).toBe('string');
+  expect(report.kind).toBe(kind);
+  const schema = JSON.parse(await readFile(join(ROOT, 'schemas', schemaFile), 'utf8')) as Record<string, unknown>;
+  expect([...declaredNames(schema)].filter((name) => /[A-Z]/.test(name))).toEqual([]);
+  const validate = new Ajv2020({ allErrors: true, strict: false }).compile(schema);
+  expect(validate(report), JSON.stringify(validate.errors?.slice(0, 3))).toBe(true);
+  return report;
+}
+
+describe('--json reports', () => {
+  it('hardware', async () => {
+    const report = await expectReport(['hardware', '--json'], 'hardware.schema.json', 'modelscout.hardware');
+    expect(report).toHaveProperty('hardware.memory.total_bytes');
+    const what_if = await expectReport(['hardware', '--gpu', '2xH100', '--json'], 'hardware.schema.json', 'modelscout.hardware');
+    expect(what_if).toHaveProperty('device.bandwidth_bytes_per_sec', 6.7e12);
+  }, 60_000);
+});
