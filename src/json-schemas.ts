@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { benchConfigFileSchema } from './bench/config.js';
+import { buildCalibrationJsonSchema, buildCalibrationResetJsonSchema, buildCalibrationSummaryJsonSchema } from './pipeline/calibration.js';
 import { buildHardwareJsonSchema } from './hardware/schema.js';
 import { buildRecommendationJsonSchema } from './recommend/schema.js';
 import { buildHtmlSummaryJsonSchema } from './report/html/summary.js';
@@ -22,6 +23,9 @@ export function buildSchemaFiles(): SchemaFile[] {
   return [
     { path: 'schemas/bench-report.schema.json', schema: buildReportJsonSchema() },
     { path: 'schemas/bench-config.schema.json', schema: { $id: 'urn:modelscout:bench-config:1', ...config } },
+    { path: 'schemas/calibration.schema.json', schema: buildCalibrationJsonSchema() },
+    { path: 'schemas/calibration-summary.schema.json', schema: buildCalibrationSummaryJsonSchema() },
+    { path: 'schemas/calibration-reset.schema.json', schema: buildCalibrationResetJsonSchema() },
     { path: 'schemas/hardware.schema.json', schema: buildHardwareJsonSchema() },
     { path: 'schemas/recommendation.schema.json', schema: buildRecommendationJsonSchema() },
     { path: 'schemas/html-summary.schema.json', schema: buildHtmlSummaryJsonSchema() },

@@ -6,7 +6,10 @@ import { defaultEfficiency, estimateSpeed, type DeviceTarget, type Efficiency, t
 import { BUSY_THRESHOLD } from '../hardware/cpu-busy.js';
 import type { Hardware } from '../hardware/detect.js';
 import type { GraphKind } from '../onnx/metadata.js';
+import { z } from 'zod';
+import { WEIGHT_FORMATS } from '../estimate/weights.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
+import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
 import { modelscoutCacheDir } from '../util/cache-dir.js';
 
 export { modelscoutCacheDir };
@@ -17,7 +20,9 @@ export { modelscoutCacheDir };
  * (hardware × device × weight format); later estimates for the same key use the median of the recent
  * samples and say they are calibrated. The file is plain JSON so users can read, diff or delete it.
  */
-export const CALIBRATION_SCHEMA_VERSION = 1;
+export const CALIBRATION_SCHEMA_VERSION = '2';
+/** Files written before the version became a string ("2"): the same content, read as they are. */
+const CALIBRATION_SCHEMA_VERSION_1 = 1;
 /** Samples kept per key: enough for a stable median, few enough to follow a changed machine. */
 export const MAX_SAMPLES_PER_KEY = 9;
 
@@ -68,6 +73,32 @@ export interface CalibrationEntry extends CalibrationKey {
 export interface CalibrationFile {
   schema_version: typeof CALIBRATION_SCHEMA_VERSION;
   entries: CalibrationEntry[];
+}
+
+const nullableNumber = z.number().nullable();
+const calibrationSampleSchema = z.strictObject({
+  decode: nullableNumber,
+  prefill: nullableNumber,
+  bandwidth_bytes_per_sec: nullableNumber.exactOptional(),
+  peak_flops: nullableNumber.exactOptional(),
+  graph: z.enum(['standard', 'fused']).exactOptional(),
+  cpu_busy_before: nullableNumber.exactOptional(),
+  uncalibrated_error_pct: z.strictObject({ decode: nullableNumber, ttft: nullableNumber }).exactOptional(),
+  model: z.string(),
+  test: z.string(),
+  measured_at: z.string(),
+});
+
+/** The calibration file as zod: `schemas/calibration.schema.json` is generated from it; reading checks it. */
+export const calibrationFileSchema = z
+  .strictObject({
+    schema_version: z.literal(CALIBRATION_SCHEMA_VERSION),
+    entries: z.array(z.strictObject({ hardware: z.string(), device: z.enum(['cpu', 'gpu']), format: z.enum(WEIGHT_FORMATS), samples: z.array(calibrationSampleSchema) })),
+  })
+  .meta({ title: 'Calibration file', description: 'Efficiencies measured on this machine (recommend --confirm), per hardware × device × weight format; version 1 files (a numeric schema_version) are read as well.' });
+
+export function buildCalibrationJsonSchema(): Record<string, unknown> {
+  return { $id: `urn:modelscout:calibration:${CALIBRATION_SCHEMA_VERSION}`, ...(z.toJSONSchema(calibrationFileSchema, { target: 'draft-2020-12' }) as Record<string, unknown>) };
 }
 
 export function emptyCalibration(): CalibrationFile {
@@ -167,11 +198,13 @@ export async function readCalibration(path: string): Promise<CalibrationFile> {
     throw new ModelscoutError('E_FILE', `cannot read calibration file ${path}: ${(error as Error).message}`);
   }
   try {
-    const parsed = JSON.parse(text) as Partial<CalibrationFile>;
-    if (parsed.schema_version !== CALIBRATION_SCHEMA_VERSION || !Array.isArray(parsed.entries)) throw new Error('unexpected shape');
-    return parsed as CalibrationFile;
+    const parsed = JSON.parse(text) as { schema_version?: unknown };
+    const version = parsed.schema_version === CALIBRATION_SCHEMA_VERSION_1 ? CALIBRATION_SCHEMA_VERSION : parsed.schema_version;
+    const checked = calibrationFileSchema.safeParse({ ...parsed, schema_version: version });
+    if (!checked.success) throw new Error('unexpected shape');
+    return checked.data as CalibrationFile;
   } catch {
-    throw new ModelscoutError('E_CONFIG', `calibration file ${path} is not a modelscout calibration file (schema_version ${CALIBRATION_SCHEMA_VERSION})`, {
+    throw new ModelscoutError('E_CONFIG', `calibration file ${path} is not a modelscout calibration file (schema_version "${CALIBRATION_SCHEMA_VERSION}" or 1)`, {
       suggestions: ['Run `modelscout calibration reset` to start a new one.'],
     });
   }
@@ -322,6 +355,56 @@ export interface CalibrationSummary {
   samples: number;
 }
 
+const calibrationSummarySchema = z.strictObject({
+  file: z.string(),
+  entries: z.array(
+    z.strictObject({
+      hardware: z.string(),
+      device: z.enum(['cpu', 'gpu']),
+      format: z.enum(WEIGHT_FORMATS),
+      samples: z.number().int().min(0),
+      decode: nullableNumber,
+      prefill: nullableNumber,
+      lastMeasuredAt: z.string().nullable(),
+      models: z.array(z.string()),
+      sampleDetails: z.array(
+        z.strictObject({
+          model: z.string(),
+          test: z.string(),
+          graph: z.enum(['standard', 'fused']),
+          measuredAt: z.string(),
+          uncalibratedErrorPct: z.strictObject({ decode: nullableNumber, ttft: nullableNumber }).nullable(),
+        }),
+      ),
+    }),
+  ),
+  samples: z.number().int().min(0),
+});
+
+export const CALIBRATION_SUMMARY_KIND = 'modelscout.calibration-summary';
+export const CALIBRATION_SUMMARY_VERSION = '1';
+
+/** `calibration show --json`: the summary with snake_case keys, `schema_version` and `kind`. */
+export function calibrationSummaryReport(summary: CalibrationSummary): Record<string, unknown> {
+  return toJsonReport(calibrationSummarySchema, summary, CALIBRATION_SUMMARY_KIND, CALIBRATION_SUMMARY_VERSION);
+}
+
+export function buildCalibrationSummaryJsonSchema(): Record<string, unknown> {
+  return jsonReportSchema(calibrationSummarySchema, CALIBRATION_SUMMARY_KIND, CALIBRATION_SUMMARY_VERSION);
+}
+
+const calibrationResetSchema = z.strictObject({ file: z.string(), removedSamples: z.number().int().min(0), remainingEntries: z.number().int().min(0) });
+export const CALIBRATION_RESET_KIND = 'modelscout.calibration-reset';
+
+/** `calibration reset --json`: the file, the samples removed and the entries left. */
+export function calibrationResetReport(result: z.infer<typeof calibrationResetSchema>): Record<string, unknown> {
+  return toJsonReport(calibrationResetSchema, result, CALIBRATION_RESET_KIND, '1');
+}
+
+export function buildCalibrationResetJsonSchema(): Record<string, unknown> {
+  return jsonReportSchema(calibrationResetSchema, CALIBRATION_RESET_KIND, '1');
+}
+
 /** What `modelscout calibration show` prints: one row per key with the medians estimates use. */
 export function summarizeCalibration(file: CalibrationFile, path: string): CalibrationSummary {
   const entries = file.entries.map((e) => ({
@@ -345,3 +428,13 @@ export function summarizeCalibration(file: CalibrationFile, path: string): Calib
 export function calibrationHook(file: CalibrationFile): (device: DeviceTarget, format: WeightFormat, hardware: Pick<Hardware, 'cpu'>, graph?: GraphKind) => Efficiency | undefined {
   return (device, format, hardware, graph) => efficiencyLookup(file, hardware)(device, format, graph);
 }
+
+// The schemas must describe the interfaces: mutual assignability fails `npm run typecheck` when they drift.
+type Assignable<From, To> = [From] extends [To] ? true : false;
+type Expect<T extends true> = T;
+export type CalibrationSchemaChecks = [
+  Expect<Assignable<z.infer<typeof calibrationFileSchema>, CalibrationFile>>,
+  Expect<Assignable<CalibrationFile, z.infer<typeof calibrationFileSchema>>>,
+  Expect<Assignable<z.infer<typeof calibrationSummarySchema>, CalibrationSummary>>,
+  Expect<Assignable<CalibrationSummary, z.infer<typeof calibrationSummarySchema>>>,
+];

@@ -69,7 +69,7 @@ describe('recommend --confirm (subprocess, tiny synthetic candidates)', () => {
     expect(text.stdout, text.stdout).toMatch(/│ q4 +│ tiny-[^│]+│ pp\S+ +│ (fused|standard) +│ [\d-]+ [\d:]+ +│ [+-]\d+% +│ [+-]\d+% +│/);
 
     const reset = await run(['calibration', 'reset', '--json']);
-    expect(JSON.parse(reset.stdout)).toMatchObject({ file: join(dir, 'calibration.json'), remainingEntries: 0 });
+    expect(JSON.parse(reset.stdout)).toMatchObject({ file: join(dir, 'calibration.json'), remaining_entries: 0, schema_version: '1', kind: 'modelscout.calibration-reset' });
     const empty = await run(['calibration', 'show']);
     expect(empty.stdout).toMatch(/^No calibration in .*calibration\.json: estimates use the stated default efficiencies/);
   });
@@ -85,6 +85,6 @@ describe('recommend --confirm (subprocess, tiny synthetic candidates)', () => {
     await execa('sh', ['-c', `echo '{"x": 1}' > ${calibration}`]);
     const broken = await run(['recommend', '--calibration', calibration]);
     expect(broken.exitCode).toBe(2);
-    expect(broken.stderr.split('\n')[0]).toBe(`Error: calibration file ${calibration} is not a modelscout calibration file (schema_version 1)`);
+    expect(broken.stderr.split('\n')[0]).toBe(`Error: calibration file ${calibration} is not a modelscout calibration file (schema_version "2" or 1)`);
   });
 });

@@ -56,4 +56,15 @@ describe('--json reports', () => {
     const what_if = await expectReport(['hardware', '--gpu', '2xH100', '--json'], 'hardware.schema.json', 'modelscout.hardware');
     expect(what_if).toHaveProperty('device.bandwidth_bytes_per_sec', 6.7e12);
   }, 60_000);
+
+  it('calibration show and reset', async () => {
+    await expectReport(['calibration', 'show', '--json'], 'calibration-summary.schema.json', 'modelscout.calibration-summary');
+    const reset = await expectReport(['calibration', 'reset', '--json'], 'calibration-reset.schema.json', 'modelscout.calibration-reset');
+    expect(reset).toMatchObject({ removed_samples: 0, remaining_entries: 0 });
+    // The file reset writes is a calibration file of the current version.
+    const written = JSON.parse(await readFile(join(dir, 'cache', 'modelscout', 'calibration.json'), 'utf8')) as unknown;
+    const validate = new Ajv2020({ strict: false }).compile(JSON.parse(await readFile(join(ROOT, 'schemas/calibration.schema.json'), 'utf8')) as object);
+    expect(validate(written), JSON.stringify(validate.errors)).toBe(true);
+    expect(written).toEqual({ schema_version: '2', entries: [] });
+  }, 60_000);
 });

@@ -76,6 +76,22 @@ describe('calibration', () => {
     await expect(readCalibration(path)).rejects.toThrow(/not a modelscout calibration file/);
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ hello: 1 });
   });
+
+  it('writes a string schema_version "2" and still reads version-1 files (numeric 1, same content)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ms-cal-'));
+    dirs.push(dir);
+    const path = join(dir, 'calibration.json');
+    const file = addCalibrationSample(emptyCalibration(), key, sample(0.5, 0.25));
+    await writeCalibration(path, file);
+    expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({ schema_version: '2' });
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(path, JSON.stringify({ ...file, schema_version: 1 }));
+    expect(await readCalibration(path)).toEqual(file);
+    await writeFile(path, JSON.stringify({ ...file, schema_version: 3 }));
+    await expect(readCalibration(path)).rejects.toThrow(/schema_version "2" or 1/);
+    await writeFile(path, JSON.stringify({ ...file, entries: [{ ...file.entries[0], format: 'q9' }] }));
+    await expect(readCalibration(path)).rejects.toThrow(/not a modelscout calibration file/);
+  });
 });
 
 describe('calibration in use', () => {

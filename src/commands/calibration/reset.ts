@@ -1,13 +1,8 @@
 import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { CALIBRATION_ENV, readCalibration, resetCalibration, resolveCalibrationPath, writeCalibration } from '../../pipeline/calibration.js';
+import { CALIBRATION_ENV, calibrationResetReport, readCalibration, resetCalibration, resolveCalibrationPath, writeCalibration } from '../../pipeline/calibration.js';
 
-export interface CalibrationResetResult {
-  file: string;
-  removedSamples: number;
-  remainingEntries: number;
-}
 
 export default class CalibrationReset extends BaseCommand {
   static override summary = 'Forget the measured efficiencies: estimates go back to the stated defaults.';
@@ -20,7 +15,7 @@ export default class CalibrationReset extends BaseCommand {
     hardware: Flags.string({ description: 'remove only the entries of this hardware description', helpValue: 'TEXT' }),
   };
 
-  async run(): Promise<CalibrationResetResult> {
+  async run(): Promise<Record<string, unknown>> {
     const { flags } = await this.parse(CalibrationReset);
     const path = resolveCalibrationPath(process.env, homedir(), flags.calibration);
     const { file, removedSamples } = resetCalibration(await readCalibration(path), flags.hardware);
@@ -28,6 +23,6 @@ export default class CalibrationReset extends BaseCommand {
     if (!this.jsonEnabled()) {
       this.log(`Removed ${removedSamples} sample${removedSamples === 1 ? '' : 's'} from ${path}${flags.hardware ? ` (hardware "${flags.hardware}")` : ''}; ${file.entries.length} entr${file.entries.length === 1 ? 'y' : 'ies'} left.`);
     }
-    return { file: path, removedSamples, remainingEntries: file.entries.length };
+    return calibrationResetReport({ file: path, removedSamples, remainingEntries: file.entries.length });
   }
 }

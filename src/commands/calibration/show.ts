@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { terminalWidth, renderTable } from '../../ui/layout.js';
-import { CALIBRATION_ENV, readCalibration, resolveCalibrationPath, summarizeCalibration, type CalibrationSummary } from '../../pipeline/calibration.js';
+import { CALIBRATION_ENV, calibrationSummaryReport, readCalibration, resolveCalibrationPath, summarizeCalibration, type CalibrationSummary } from '../../pipeline/calibration.js';
 
 export default class CalibrationShow extends BaseCommand {
   static override summary = 'Show the efficiencies measured on this machine that estimates use instead of the defaults.';
@@ -17,12 +17,12 @@ export default class CalibrationShow extends BaseCommand {
     calibration: Flags.string({ description: `calibration file (default $${CALIBRATION_ENV}, else $XDG_CACHE_HOME/modelscout/calibration.json)`, helpValue: 'FILE' }),
   };
 
-  async run(): Promise<CalibrationSummary> {
+  async run(): Promise<Record<string, unknown>> {
     const { flags } = await this.parse(CalibrationShow);
     const path = resolveCalibrationPath(process.env, homedir(), flags.calibration);
     const summary = summarizeCalibration(await readCalibration(path), path);
     if (!this.jsonEnabled()) this.log(renderSummary(summary, terminalWidth(process.stdout)));
-    return summary;
+    return calibrationSummaryReport(summary);
   }
 }
 
