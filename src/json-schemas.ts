@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { benchConfigFileSchema } from './bench/config.js';
 import { buildCalibrationJsonSchema, buildCalibrationResetJsonSchema, buildCalibrationSummaryJsonSchema } from './pipeline/calibration.js';
+import { buildTreeJsonSchema } from './tree/file-format.js';
 import { buildHardwareJsonSchema } from './hardware/schema.js';
 import { buildRecommendationJsonSchema } from './recommend/schema.js';
 import { buildHtmlSummaryJsonSchema } from './report/html/summary.js';
@@ -26,6 +27,7 @@ export function buildSchemaFiles(): SchemaFile[] {
     { path: 'schemas/calibration.schema.json', schema: buildCalibrationJsonSchema() },
     { path: 'schemas/calibration-summary.schema.json', schema: buildCalibrationSummaryJsonSchema() },
     { path: 'schemas/calibration-reset.schema.json', schema: buildCalibrationResetJsonSchema() },
+    { path: 'schemas/decision-tree.schema.json', schema: buildTreeJsonSchema() },
     { path: 'schemas/hardware.schema.json', schema: buildHardwareJsonSchema() },
     { path: 'schemas/recommendation.schema.json', schema: buildRecommendationJsonSchema() },
     { path: 'schemas/html-summary.schema.json', schema: buildHtmlSummaryJsonSchema() },

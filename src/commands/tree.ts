@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { resolveTree } from '../tree/load.js';
 import { TREE_FORMATS, renderTree } from '../tree/render.js';
-import type { DecisionTree } from '../tree/schema.js';
+import { toTreeFile } from '../tree/file-format.js';
 
 export default class Tree extends BaseCommand {
   static override summary = 'Print the decision tree that maps your answers to a size class of LLM.';
@@ -16,14 +16,14 @@ export default class Tree extends BaseCommand {
   ];
 
   static override flags = {
-    format: Flags.option({ options: TREE_FORMATS, default: 'text' as const, description: 'text, a mermaid flowchart, or the tree as JSON' })(),
+    format: Flags.option({ options: TREE_FORMATS, default: 'text' as const, description: 'text, a mermaid flowchart, or the tree as JSON (a version "2" tree file, snake_case keys: what --tree reads)' })(),
     tree: Flags.string({ description: 'a custom decision tree file (JSON or YAML) instead of the default', helpValue: 'FILE' }),
   };
 
-  async run(): Promise<DecisionTree> {
+  async run(): Promise<Record<string, unknown>> {
     const { flags } = await this.parse(Tree);
     const tree = await resolveTree(flags.tree);
     if (!this.jsonEnabled()) this.log(renderTree(tree, flags.format));
-    return tree;
+    return toTreeFile(tree);
   }
 }

@@ -1,5 +1,6 @@
 import type { DecisionTree, LeafNode, SizeClass, TreeNode } from './schema.js';
 import { wrapWords } from '../util/text.js';
+import { toTreeFile } from './file-format.js';
 
 export const TREE_FORMATS = ['text', 'mermaid', 'json'] as const;
 export type TreeFormat = (typeof TREE_FORMATS)[number];
@@ -11,7 +12,7 @@ export function renderTree(tree: DecisionTree, format: TreeFormat): string {
     case 'mermaid':
       return renderTreeMermaid(tree);
     case 'json':
-      return JSON.stringify(tree, null, 2);
+      return JSON.stringify(toTreeFile(tree), null, 2);
   }
 }
 

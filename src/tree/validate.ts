@@ -1,6 +1,9 @@
 import type { z } from 'zod';
+import { snakeCase } from '../util/json-keys.js';
+import { TREE_FILE_VERSION, camelKeysIn, fromTreeFile, inFileWords } from './file-format.js';
 import {
   RESERVED_QUESTION_IDS,
+  TREE_SCHEMA_VERSION,
   decisionTreeShallowSchema,
   type Answer,
   type DecisionTree,
@@ -47,12 +50,39 @@ interface Crumb {
  * cross-references (unique ids, defaults that name an answer, the latency question's answers naming latency
  * classes). Collects every issue rather than stopping at the first, so a user fixes a file in one pass.
  */
-export function parseDecisionTree(raw: unknown): DecisionTree {
+export function parseDecisionTree(file: unknown): DecisionTree {
+  const { data: raw, form } = fromTreeFile(file);
+  const fromVersion = versionIssues(file, form);
   const issues: TreeIssue[] = [];
+  let tree: DecisionTree | null = null;
+  try {
+    tree = parseTreeData(raw, issues);
+  } catch (error) {
+    if (!(error instanceof TreeValidationError)) throw error;
+  }
+  if (tree !== null && fromVersion.length === 0) return tree;
+  // The validator speaks of the in-memory (camelCase) form: say it in the file's own words, once per place.
+  const said = new Set(fromVersion.map((i) => i.path));
+  const rest = issues.map((i) => ({ ...i, path: inFileWords(i.path, form), message: inFileWords(i.message, form) })).filter((i) => !(said.has(i.path) && i.path === 'schema_version'));
+  throw new TreeValidationError([...fromVersion, ...rest]);
+}
+
+/** What the file's version says beyond the validator: camelCase keys in a version "2" file, or no version at all. */
+function versionIssues(file: unknown, form: 'v1' | 'v2'): TreeIssue[] {
+  if (!isRecord(file)) return [];
+  if (form === 'v2') {
+    const issues: TreeIssue[] = camelKeysIn(file).map(({ key, at }) => ({ path: at, node: 'root', message: `unknown key "${key}" (a version "2" tree file writes keys in snake_case: "${snakeCase(key)}")` }));
+    if (file.schema_version !== TREE_FILE_VERSION) issues.unshift({ path: 'schema_version', node: 'root', message: `schema_version must be "${TREE_FILE_VERSION}" (or write a version-1 file with schemaVersion: 1), got ${JSON.stringify(file.schema_version)}` });
+    return issues;
+  }
+  return 'schemaVersion' in file ? [] : [{ path: 'schema_version', node: 'root', message: `missing "schema_version" ("${TREE_FILE_VERSION}")` }];
+}
+
+function parseTreeData(raw: unknown, issues: TreeIssue[]): DecisionTree {
   const top = decisionTreeShallowSchema.safeParse(raw, { reportInput: true });
   if (!top.success) {
     // Report shallow problems, except a bad root, which the node walk below reports with more precision.
-    issues.push(...zodIssues(top.error, { path: '', node: 'root' }).filter((i) => !i.path.startsWith('root')));
+    issues.push(...zodIssues(top.error, { path: '', node: 'root' }).filter((i) => !i.path.startsWith('root') && !(i.path === 'schemaVersion' && !(isRecord(raw) && raw.schemaVersion !== undefined && raw.schemaVersion !== TREE_SCHEMA_VERSION))));
   }
   const rootRaw = isRecord(raw) ? raw.root : undefined;
   const root = rootRaw === undefined ? null : parseNode(rootRaw, { path: 'root', node: 'root' }, [], issues);

@@ -57,6 +57,11 @@ describe('--json reports', () => {
     expect(what_if).toHaveProperty('device.bandwidth_bytes_per_sec', 6.7e12);
   }, 60_000);
 
+  it('tree', async () => {
+    const report = await expectReport(['tree', '--json'], 'decision-tree.schema.json', 'modelscout.decision-tree');
+    expect(report).toHaveProperty('targets.latency_classes.realtime.max_ttft_ms', 500);
+  }, 60_000);
+
   it('calibration show and reset', async () => {
     await expectReport(['calibration', 'show', '--json'], 'calibration-summary.schema.json', 'modelscout.calibration-summary');
     const reset = await expectReport(['calibration', 'reset', '--json'], 'calibration-reset.schema.json', 'modelscout.calibration-reset');

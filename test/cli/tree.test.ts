@@ -29,7 +29,7 @@ describe('modelscout tree', () => {
     const json = await run(['--format', 'json']);
     const flag = await run(['--json']);
     expect(JSON.parse(json.stdout)).toEqual(JSON.parse(flag.stdout));
-    expect(JSON.parse(flag.stdout)).toMatchObject({ schemaVersion: 1, id: 'default', root: { id: 'customization' } });
+    expect(JSON.parse(flag.stdout)).toMatchObject({ schema_version: '2', kind: 'modelscout.decision-tree', id: 'default', targets: { latency_classes: { realtime: { max_ttft_ms: 500 } } }, root: { id: 'customization' } });
   });
 
   it('validates and prints a custom tree file', async () => {

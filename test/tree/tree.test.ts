@@ -4,6 +4,7 @@ import { stringify as stringifyYaml } from 'yaml';
 import { ModelscoutError } from '../../src/errors.js';
 import { parseDataText } from '../../src/tree/data-file.js';
 import { loadDefaultTree, loadTreeFile, validateTree } from '../../src/tree/load.js';
+import { toTreeFile } from '../../src/tree/file-format.js';
 import { describeParamRange, renderTree } from '../../src/tree/render.js';
 import { TreeValidationError, parseDecisionTree } from '../../src/tree/validate.js';
 import { decide, findQuestion, listPaths, listQuestions, nextQuestion, walkTree } from '../../src/tree/walk.js';
@@ -142,7 +143,7 @@ describe('custom trees', () => {
   });
 
   it('names wrong kinds, short questions, bad bounds and a missing latency question', () => {
-    const base = JSON.parse(renderTree(loadDefaultTree(), 'json')) as { root: { answers: { next: Record<string, unknown> }[] }; targets: Record<string, unknown> };
+    const base = v1File() as { root: { answers: { next: Record<string, unknown> }[] }; targets: Record<string, unknown> };
     const bad = structuredClone(base);
     bad.root.answers[0]!.next = { kind: 'branch' };
     expect(captureIssues(bad)).toEqual(['at root.answers[0].next (node customization=yes): a node must be an object with "kind": "question" or "leaf" (got "branch")']);
@@ -162,6 +163,33 @@ describe('custom trees', () => {
 
     expect(captureIssues({ schemaVersion: 2 })).toContain('at schemaVersion (node root): Invalid input: expected 1');
     expect(captureIssues([1, 2])).toContain('at root (node root): the tree needs a "root" node');
+    expect(captureIssues({ id: 'x' })).toContain('at schema_version (node root): missing "schema_version" ("2")');
+  });
+
+  it('reads version "2" files (snake_case) and version-1 files (camelCase) to the same tree, and writes version "2"', () => {
+    const v1 = loadDefaultTree();
+    const file = toTreeFile(v1);
+    expect(file).toMatchObject({ schema_version: '2', kind: 'modelscout.decision-tree', targets: { latency_question: 'latency', latency_classes: { realtime: { decode_tokens_per_sec: 20 } } } });
+    expect(JSON.stringify(file)).not.toMatch(/"[a-z]+[A-Z]\w*":/);
+    expect(parseDecisionTree(JSON.parse(JSON.stringify(file)))).toEqual(v1);
+    // Latency class ids are data: an id with an underscore is not renamed either way.
+    const renamed = structuredClone(file) as { targets: { default_latency: string; latency_classes: Record<string, unknown> }; root: { answers: { next: { answers: { value: string }[] } }[] } };
+    renamed.targets.latency_classes = { real_time: renamed.targets.latency_classes.realtime, relaxed: renamed.targets.latency_classes.relaxed };
+    renamed.targets.default_latency = 'real_time';
+    renamed.root.answers[1]!.next.answers[0]!.value = 'real_time';
+    (renamed.root.answers[1]!.next as unknown as { default: string }).default = 'real_time';
+    expect(Object.keys(parseDecisionTree(renamed).targets.latencyClasses)).toEqual(['real_time', 'relaxed']);
+  });
+
+  it('speaks of a version "2" file in its own words', () => {
+    const file = toTreeFile(loadDefaultTree()) as Record<string, unknown> & { targets: { latency_classes: { realtime: Record<string, unknown> } }; root: { answers: { next: { size_class: Record<string, unknown> } }[] } };
+    const bounds = structuredClone(file);
+    bounds.root.answers[0]!.next.size_class.max_params = 1e9;
+    expect(captureIssues(bounds)).toEqual(['at root.answers[0].next.size_class.max_params (node customization=yes): max_params must be ≥ min_params']);
+    const camel = structuredClone(file);
+    camel.targets.latency_classes.realtime.maxTtftMs = 5;
+    expect(captureIssues(camel)).toEqual(['at targets.latency_classes.realtime (node root): unknown key "maxTtftMs" (a version "2" tree file writes keys in snake_case: "max_ttft_ms")']);
+    expect(captureIssues({ ...file, schema_version: 2 })).toEqual(['at schema_version (node root): schema_version must be "2" (or write a version-1 file with schemaVersion: 1), got 2']);
   });
 
   it('names a cycle (YAML aliases can build them) in one short line instead of hitting the depth limit', () => {
@@ -170,12 +198,12 @@ describe('custom trees', () => {
     const r: Record<string, unknown> = { kind: 'question', id: 'r', question: 'R?', help: 'h', answers: [] };
     q.answers = [{ value: 'a', label: 'a', next: r }, { value: 'b', label: 'b', next: leaf }];
     r.answers = [{ value: 'c', label: 'c', next: leaf }, { value: 'd', label: 'd', next: q }];
-    const issues = captureIssues({ ...JSON.parse(renderTree(loadDefaultTree(), 'json')), root: q });
+    const issues = captureIssues({ ...v1File(), root: q });
     expect(issues).toEqual(['at root.answers[0].next.answers[1].next (node q=a → r=d): the tree loops: this answer leads back to question "q" (at root); cycle q → r → q']);
   });
 
   it('a YAML file whose alias makes a question its own answer is one line naming the cycle', () => {
-    const tree = JSON.parse(renderTree(loadDefaultTree(), 'json')) as { root: { answers: { next: Record<string, unknown> }[] } };
+    const tree = v1File() as { root: { answers: { next: Record<string, unknown> }[] } };
     // customization=no leads to the latency question; make its "relaxed" answer lead back to the root.
     const latency = tree.root.answers[1]!.next as { answers: { next: unknown }[] };
     latency.answers[1]!.next = tree.root;
@@ -197,14 +225,14 @@ describe('custom trees', () => {
     const leaf = { kind: 'leaf', id: 'l', label: 'L', sizeClass: { id: 's', label: 's' }, rationale: 'r' };
     let node: Record<string, unknown> = leaf;
     for (let i = 40; i > 0; i--) node = { kind: 'question', id: `q${i}`, question: 'Q?', help: 'h', answers: [{ value: 'a', label: 'a', next: node }, { value: 'b', label: 'b', next: leaf }] };
-    const issues = captureIssues({ ...JSON.parse(renderTree(loadDefaultTree(), 'json')), root: node });
+    const issues = captureIssues({ ...v1File(), root: node });
     expect(issues).toEqual([
       'at root.answers[0].next.answers[0].next.… 29 levels ….answers[0].next.answers[0].next (node q1=a → q2=a → … 29 more … → q32=a → q33=a): the tree is nested deeper than 32 levels',
     ]);
   });
 
   it('a value of the wrong type is reported as such, not as missing', () => {
-    const base = JSON.parse(renderTree(loadDefaultTree(), 'json')) as { root: { answers: { next: Record<string, unknown> }[] } };
+    const base = v1File() as { root: { answers: { next: Record<string, unknown> }[] } };
     const wrong = structuredClone(base);
     (wrong.root.answers[0]!.next.sizeClass as Record<string, unknown>).maxParams = '70B';
     expect(captureIssues(wrong)).toEqual(['at root.answers[0].next.sizeClass.maxParams (node customization=yes): "maxParams" must be a number, got a string ("70B")']);
@@ -219,6 +247,12 @@ describe('custom trees', () => {
     expect(() => validateTree({}, 'x.json')).toThrow(/^invalid tree file x\.json: at /);
   });
 });
+
+/** The default tree as a version-1 file (camelCase, `schemaVersion: 1`): the in-memory form, as older files are. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each test narrows the parts it edits
+function v1File(): any {
+  return JSON.parse(JSON.stringify(loadDefaultTree()));
+}
 
 function captureIssues(raw: unknown): string[] {
   try {
