@@ -37,7 +37,9 @@ export async function writeTinyInputs(dir: string, catalog: object = TINY_CATALO
   await mkdir(dir, { recursive: true });
   const catalogFile = join(dir, 'catalog.json');
   await writeFile(catalogFile, JSON.stringify(catalog, null, 2));
-  const tree = (await readFile(DEFAULT_TREE_URL, 'utf8')).replace('maxParams: 1.3e+10', 'maxParams: 1.0e+8').replace(/^id: default$/m, 'id: tiny');
+  const original = await readFile(DEFAULT_TREE_URL, 'utf8');
+  const tree = original.replace('max_params: 1.3e+10', 'max_params: 1.0e+8').replace(/^id: default$/m, 'id: tiny');
+  if (!tree.includes('max_params: 1.0e+8') || !tree.includes('id: tiny')) throw new Error('the default tree changed: update writeTinyInputs');
   const treeFile = join(dir, 'tree.yaml');
   await writeFile(treeFile, tree);
   return { catalogFile, treeFile };
