@@ -41,6 +41,7 @@ export const SUPPORT_FILES = [
 const DTYPE_SUFFIXES: readonly [string, string][] = [
   ['_q4f16', 'q4f16'],
   ['_q4', 'q4'],
+  ['_int4', 'int4'],
   ['_fp16', 'fp16'],
   ['_quantized', 'q8'],
   ['_int8', 'int8'],
@@ -48,12 +49,21 @@ const DTYPE_SUFFIXES: readonly [string, string][] = [
   ['_bnb4', 'bnb4'],
 ];
 
+/**
+ * An ONNX file name as transformers.js reads it: the stem and the dtype its suffix names (`onnx/model_q4.onnx`
+ * → model, q4; `decoder_model_merged.onnx` → decoder_model_merged, fp32), or null when it is not an .onnx
+ * file. The one table of these suffixes: pull selects files by it, the model folder names variants by it.
+ */
+export function parseOnnxFileName(path: string): { stem: string; dtype: string } | null {
+  if (!path.toLowerCase().endsWith('.onnx')) return null;
+  const base = path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1, -'.onnx'.length);
+  for (const [suffix, dtype] of DTYPE_SUFFIXES) if (base.endsWith(suffix)) return { stem: base.slice(0, -suffix.length), dtype };
+  return { stem: base, dtype: 'fp32' };
+}
+
 /** The dtype of an ONNX file from its name (`onnx/model_q4.onnx` → `q4`), or null when it is not an .onnx file. */
 export function onnxDtype(path: string): string | null {
-  if (!path.toLowerCase().endsWith('.onnx')) return null;
-  const base = path.slice(path.lastIndexOf('/') + 1, -'.onnx'.length);
-  for (const [suffix, dtype] of DTYPE_SUFFIXES) if (base.endsWith(suffix)) return dtype;
-  return 'fp32';
+  return parseOnnxFileName(path)?.dtype ?? null;
 }
 
 /** External data of an ONNX file: `<path>_data`, `<path>_data_<n>` (ONNX Runtime, transformers.js) and `<path>.data`. */

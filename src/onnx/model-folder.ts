@@ -11,6 +11,7 @@ import { modelSpecFromHfConfig, type ModelSpec } from '../catalog/index.js';
 import { ModelscoutError } from '../errors.js';
 import { VARIANT_FILES, VARIANT_NAMES, type VariantName } from '../estimate/weights.js';
 import { describeSnapshotPath } from '../hub/cache.js';
+import { parseOnnxFileName } from '../hub/select-files.js';
 
 /** One `.onnx` file of a model and what its name says it holds. */
 export interface ModelFile {
@@ -44,26 +45,26 @@ export interface ModelFolder {
   configPath: string | null;
 }
 
-/** Model file names the root of a transformers.js file name can take. */
+/** Stems of transformers.js model files: the stem alone is the fp32 file. */
 const BASE_NAMES = ['model', 'decoder_model_merged', 'decoder_model'];
-/** transformers.js file-name suffix → dtype name. */
-const SUFFIX_DTYPES: Record<string, string> = { fp16: 'fp16', int8: 'int8', uint8: 'uint8', quantized: 'q8', q4: 'q4', q4f16: 'q4f16', bnb4: 'bnb4', int4: 'int4' };
 /** dtype name → the variant it is measured as. */
 const DTYPE_VARIANTS: Record<string, VariantName> = { fp32: 'fp32', fp16: 'fp16', int8: 'int8', q8: 'int8', q4: 'q4', int4: 'q4', q4f16: 'q4f16' };
 
 /**
- * What a model file's name says it holds: `model.onnx` → fp32, `model_q4.onnx` → q4,
- * `decoder_model_merged_fp16.onnx` → fp16, `model_quantized.onnx` → q8 (measured as int8), any
- * `*_q4f16.onnx` → q4f16; a name that says nothing is its own dtype name with no variant.
+ * What a model file's name says it holds, by the transformers.js suffixes (`parseOnnxFileName`):
+ * `model.onnx` → fp32, `model_q4.onnx` → q4, `decoder_model_merged_fp16.onnx` → fp16, `model_quantized.onnx`
+ * → q8 (measured as int8), any `*_q4f16.onnx` → q4f16. A name without a dtype suffix that is not a model
+ * stem keeps its own name (`model_custom.onnx` → custom, `tiny.onnx` → tiny) with no variant.
  */
 export function variantOfFile(file: string): { dtype: string; variant: VariantName | null } {
-  const name = basename(file).replace(/\.onnx$/, '');
+  const name = basename(file);
+  const parsed = parseOnnxFileName(name);
   let dtype: string;
-  if (BASE_NAMES.includes(name)) dtype = 'fp32';
+  if (parsed === null) dtype = name;
+  else if (parsed.dtype !== 'fp32' || BASE_NAMES.includes(parsed.stem)) dtype = parsed.dtype;
   else {
-    const suffix = /_([a-z0-9]+)$/.exec(name)?.[1];
-    const base = BASE_NAMES.find((b) => name.startsWith(`${b}_`));
-    dtype = suffix !== undefined && SUFFIX_DTYPES[suffix] !== undefined ? SUFFIX_DTYPES[suffix] : base !== undefined ? name.slice(base.length + 1) : name;
+    const base = BASE_NAMES.find((b) => parsed.stem.startsWith(`${b}_`));
+    dtype = base !== undefined ? parsed.stem.slice(base.length + 1) : parsed.stem;
   }
   return { dtype, variant: DTYPE_VARIANTS[dtype] ?? null };
 }

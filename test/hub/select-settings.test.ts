@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { globToRegExp, isExternalDataOf, onnxDtype, selectFiles, type RepoFile } from '../../src/hub/select-files.js';
+import { globToRegExp, isExternalDataOf, onnxDtype, parseOnnxFileName, selectFiles, type RepoFile } from '../../src/hub/select-files.js';
 import { resolveHubSettings } from '../../src/hub/settings.js';
 import { parseRetryAfter } from '../../src/hub/http.js';
 
@@ -15,6 +15,8 @@ describe('selectFiles', () => {
   it('names dtypes the transformers.js way', () => {
     expect(['onnx/model.onnx', 'onnx/model_fp16.onnx', 'onnx/model_q4.onnx', 'onnx/model_q4f16.onnx', 'onnx/model_quantized.onnx', 'x.json'].map(onnxDtype))
       .toEqual(['fp32', 'fp16', 'q4', 'q4f16', 'q8', null]);
+    expect(parseOnnxFileName('onnx/decoder_model_merged_int4.onnx')).toEqual({ stem: 'decoder_model_merged', dtype: 'int4' });
+    expect(parseOnnxFileName('onnx/encoder_model.onnx')).toEqual({ stem: 'encoder_model', dtype: 'fp32' });
     expect(isExternalDataOf('onnx/model.onnx', 'onnx/model.onnx_data_12')).toBe(true);
     expect(isExternalDataOf('onnx/model.onnx', 'onnx/model.onnx.data')).toBe(true);
     expect(isExternalDataOf('onnx/model.onnx', 'onnx/model.onnx_database.json')).toBe(false);
