@@ -27,7 +27,7 @@ export const confirmFlags = {
   quick: Flags.boolean({ description: `with --confirm: fewer runs and tokens (${modeSummary('quick')})`, exclusive: ['thorough'], helpGroup: 'CONFIRM' }),
   thorough: Flags.boolean({ description: `with --confirm: more runs and tokens (${modeSummary('thorough')}, deeper partial models, fidelity check)`, exclusive: ['quick'], helpGroup: 'CONFIRM' }),
   budget: Flags.integer({ description: `with --confirm: seconds the measurements are planned to fit in (default ${MODE_SETTINGS.standard.budgetSec}; --quick ${MODE_SETTINGS.quick.budgetSec}, --thorough ${MODE_SETTINGS.thorough.budgetSec})`, min: 1, helpValue: 'SECONDS', helpGroup: 'CONFIRM' }),
-  'price-per-hour': Flags.string({ description: 'with --confirm: what this machine (with --endpoint: the whole deployment) costs per hour (USD), for the cost per million generated tokens', helpValue: 'USD', helpGroup: 'CONFIRM' }),
+  'price-per-hour': Flags.string({ description: 'with --confirm: what this machine (with --base-url: the whole deployment) costs per hour (USD), for the cost per million generated tokens', helpValue: 'USD', helpGroup: 'CONFIRM' }),
   graph: Flags.option({
     options: ['auto', 'standard', 'fused'] as const,
     default: 'auto' as const,
@@ -40,7 +40,9 @@ export const confirmFlags = {
 
 /** `recommend --confirm` on deployments: the servers of candidates and the layout they run. */
 export const endpointFlags = {
-  endpoint: Flags.string({
+  // `--base-url`, as serve-bench (and vLLM's benchmark) names the server's URL; `--endpoint` was this flag's first name.
+  'base-url': Flags.string({
+    aliases: ['endpoint'],
     multiple: true,
     helpValue: '[ID=]URL',
     description:
@@ -49,16 +51,16 @@ export const endpointFlags = {
   }),
   topology: Flags.string({
     helpValue: 'tp=N[,pp=N][,dp=N][,gpu=KEY]',
-    description: 'with --endpoint: the layout the deployment runs (e.g. tp=8 or tp=8,pp=2,gpu=H100-80GB; gpu defaults to --gpu); its per-GPU memory, fit and speed estimate are shown beside the measured figures',
+    description: 'with --base-url: the layout the deployment runs (default: what the server reports, where it does) (e.g. tp=8 or tp=8,pp=2,gpu=H100-80GB; gpu defaults to --gpu); its per-GPU memory, fit and speed estimate are shown beside the measured figures',
     helpGroup: 'CONFIRM',
   }),
 };
 
-/** The servers and stated layout of `--endpoint` / `--topology`, checked before anything runs. */
-export function endpointFlagsFrom(flags: { endpoint?: string[] | undefined; topology?: string | undefined; confirm?: boolean | undefined; gpu?: string | undefined }): { endpoints: EndpointBinding[]; statedTopology: StatedTopology | null } {
-  const given = flags.endpoint ?? [];
-  if (given.length > 0 && !flags.confirm) throw new ModelscoutError('E_USAGE', '--endpoint measures a candidate, so it needs --confirm', { suggestions: ['Add --confirm, or leave --endpoint out for the estimate alone.'] });
-  if (flags.topology !== undefined && given.length === 0) throw new ModelscoutError('E_USAGE', '--topology states the layout of a deployment given with --endpoint', { suggestions: ['Add --endpoint URL, or use --gpus/--nodes to plan a layout without one.'] });
+/** The servers and stated layout of `--base-url` / `--topology`, checked before anything runs. */
+export function endpointFlagsFrom(flags: { 'base-url'?: string[] | undefined; topology?: string | undefined; confirm?: boolean | undefined; gpu?: string | undefined }): { endpoints: EndpointBinding[]; statedTopology: StatedTopology | null } {
+  const given = flags['base-url'] ?? [];
+  if (given.length > 0 && !flags.confirm) throw new ModelscoutError('E_USAGE', '--base-url measures a candidate on its deployment, so it needs --confirm', { suggestions: ['Add --confirm, or leave --base-url out for the estimate alone.'] });
+  if (flags.topology !== undefined && given.length === 0) throw new ModelscoutError('E_USAGE', '--topology states the layout of a deployment given with --base-url', { suggestions: ['Add --base-url URL, or use --gpus/--nodes to plan a layout without one.'] });
   const endpoints = parseEndpointBindings(given);
   if (flags.topology === undefined) return { endpoints, statedTopology: null };
   let text = flags.topology;

@@ -1,5 +1,5 @@
 /**
- * `recommend --confirm --endpoint URL`: a bound candidate measured on the deployment that serves it, through
+ * `recommend --confirm --base-url URL`: a bound candidate measured on the deployment that serves it, through
  * the serving benchmark (src/serve) with a workload derived from the targets — prompts of the target context,
  * the target concurrency and a short sweep around it, the targets as SLOs — while the server's `/metrics` are
  * sampled at the target level. The verdict, estimate and normalised figures come from confirm-endpoint.ts;

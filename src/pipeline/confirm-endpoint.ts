@@ -12,7 +12,7 @@ import { engineName, type ServerReportedTopology } from '../serve/server-info.js
 import { decideVerdict } from './verdict.js';
 
 /**
- * Confirming a candidate on the deployment a team runs (`recommend --confirm --endpoint URL`): which candidate
+ * Confirming a candidate on the deployment a team runs (`recommend --confirm --base-url URL`): which candidate
  * each server serves, the workload derived from the targets, the estimate for the topology the server runs, and
  * the verdict on what was measured there — the same verdict as a local run, beside per-GPU and per-dollar
  * figures and the server's own KV-cache usage. The measurement itself is the serving benchmark's; this module
@@ -25,7 +25,7 @@ export interface EndpointBinding {
   url: string;
 }
 
-/** `--endpoint URL` or `--endpoint id=URL`, repeatable. */
+/** `--base-url URL` or `--base-url id=URL`, repeatable (`--endpoint` is its older name). */
 export function parseEndpointBindings(values: readonly string[]): EndpointBinding[] {
   return values.map((value) => {
     const eq = value.indexOf('=');
@@ -36,9 +36,9 @@ export function parseEndpointBindings(values: readonly string[]): EndpointBindin
     try {
       parsed = new URL(url);
     } catch {
-      throw invalidValue('--endpoint', value, 'a URL of an OpenAI-compatible server (http://host:8000/v1), optionally bound to a candidate as id=URL');
+      throw invalidValue('--base-url', value, 'a URL of an OpenAI-compatible server (http://host:8000/v1), optionally bound to a candidate as id=URL');
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalidValue('--endpoint', value, 'an http:// or https:// URL');
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalidValue('--base-url', value, 'an http:// or https:// URL');
     return { candidateId: id === '' ? null : id, url };
   });
 }
@@ -53,18 +53,18 @@ export function bindEndpoints(bindings: readonly EndpointBinding[], candidateIds
   for (const b of bindings) {
     if (b.candidateId === null) continue;
     if (!candidateIds.includes(b.candidateId)) {
-      throw new ModelscoutError('E_INPUT', `--endpoint ${b.candidateId}=… names no ranked candidate`, {
+      throw new ModelscoutError('E_INPUT', `--base-url ${b.candidateId}=… names no ranked candidate`, {
         suggestions: [`Bind one of: ${candidateIds.join(', ')} (or give the URL alone to bind the best ranked one).`],
       });
     }
-    if (taken.has(b.candidateId)) throw invalidValue('--endpoint', `${b.candidateId}=${b.url}`, 'one server per candidate');
+    if (taken.has(b.candidateId)) throw invalidValue('--base-url', `${b.candidateId}=${b.url}`, 'one server per candidate');
     taken.add(b.candidateId);
     out.push({ candidateId: b.candidateId, url: b.url });
   }
   for (const b of bindings) {
     if (b.candidateId !== null) continue;
     const next = candidateIds.find((id) => !taken.has(id));
-    if (next === undefined) throw invalidValue('--endpoint', b.url, `at most one server per ranked candidate (${candidateIds.length})`);
+    if (next === undefined) throw invalidValue('--base-url', b.url, `at most one server per ranked candidate (${candidateIds.length})`);
     taken.add(next);
     out.push({ candidateId: next, url: b.url });
   }

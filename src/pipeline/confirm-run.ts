@@ -49,7 +49,7 @@ export interface ConfirmOptions {
   graph?: 'auto' | GraphKind;
   tool: { name: string; version: string };
   argv: string[];
-  /** Servers of candidates (`--endpoint [id=]URL`): a bound candidate is measured on its deployment, not here. */
+  /** Servers of candidates (`--base-url [id=]URL`): a bound candidate is measured on its deployment, not here. */
   endpoints?: EndpointBinding[];
   /** The layout the deployments run (`--topology`): its estimate is shown beside what they measured. */
   statedTopology?: StatedTopology | null;
@@ -73,7 +73,7 @@ export interface ConfirmDeps {
   signal?: AbortSignal;
   /** The serving benchmark a deployment is measured with (default: serve-bench's core). */
   runServe?: ServeRunner;
-  /** Asks a deployment for the layout it runs (--endpoint); the real probe when absent. */
+  /** Asks a deployment for the layout it runs (--base-url); the real probe when absent. */
   probeServer?: ServerProbe;
 }
 

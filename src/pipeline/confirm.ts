@@ -39,7 +39,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
   const run = await startRun(options, deps);
   const rec = options.recommendation;
   const pool = rec.candidates.length > 0 ? rec.candidates : (rec.nothingFits?.alternatives ?? []);
-  // Candidates bound to a deployment (--endpoint) are measured there; the top ones without a server locally.
+  // Candidates bound to a deployment (--base-url) are measured there; the top ones without a server locally.
   const bindings = bindEndpoints(options.endpoints ?? [], pool.map((c) => c.id));
   const bound = new Map(bindings.map((b) => [b.candidateId, b.url]));
   const top = pool.slice(0, Math.max(1, options.candidates));
@@ -50,7 +50,7 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
   const hub: HubProbe =
     locals.length > 0
       ? await probeHub(deps.hub, locals.find((c) => c.onnxRepo)?.onnxRepo ?? undefined)
-      : { reachable: false, cacheOnly: false, endpoint: '', reason: 'every candidate was measured on its deployment (--endpoint): nothing pulled or built here' };
+      : { reachable: false, cacheOnly: false, endpoint: '', reason: 'every candidate was measured on its deployment (--base-url): nothing pulled or built here' };
   run.say(`Hub: ${hub.reason}`);
   const gpuDevice = locals.some((c) => c.device.kind === 'gpu') ? (deps.gpuBenchDevice ?? gpuBenchDevice)() : null;
   const works = locals.map((candidate) => prepareWork(candidate, options, hub, fromAlternatives, gpuDevice));

@@ -47,7 +47,7 @@ export interface ConfirmFlags {
   graph?: 'auto' | 'standard' | 'fused' | undefined;
   workDir?: string | undefined;
   out?: string | undefined;
-  /** `--endpoint [id=]URL`: candidates measured on their deployments. */
+  /** `--base-url [id=]URL`: candidates measured on their deployments. */
   endpoints?: EndpointBinding[] | undefined;
   /** `--topology`: the layout those deployments run. */
   statedTopology?: StatedTopology | null | undefined;

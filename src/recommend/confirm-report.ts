@@ -66,7 +66,7 @@ export interface ConfirmSettings {
 }
 
 export interface ModelSource {
-  /** `pulled`: an ONNX export from the Hub (or its cache); `synthetic`: built here with random weights; `none`: not obtained; `endpoint`: served by a deployment (`--endpoint`). */
+  /** `pulled`: an ONNX export from the Hub (or its cache); `synthetic`: built here with random weights; `none`: not obtained; `endpoint`: served by a deployment (`--base-url`). */
   kind: 'pulled' | 'synthetic' | 'none' | 'endpoint';
   synthetic: boolean;
   repo: string | null;
@@ -158,7 +158,7 @@ export interface ConfirmedCandidate {
   cost: CostFigure | null;
   timings: { obtainSec: number; quantizeSec: number; benchSec: number };
   notes: string[];
-  /** Set when the candidate was measured on a deployment (`--endpoint`) instead of on this machine. */
+  /** Set when the candidate was measured on a deployment (`--base-url`) instead of on this machine. */
   endpoint?: EndpointConfirmation;
 }
 
@@ -192,7 +192,7 @@ export interface EndpointTopology {
   warnings: string[];
 }
 
-/** A candidate measured on the deployment that serves it (`recommend --confirm --endpoint`). */
+/** A candidate measured on the deployment that serves it (`recommend --confirm --base-url`). */
 export interface EndpointConfirmation {
   candidateId: string;
   url: string;

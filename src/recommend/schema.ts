@@ -424,7 +424,7 @@ const endpointConfirmationSchema = z
   })
   .meta({
     title: 'Endpoint confirmation',
-    description: 'A candidate measured on the deployment that serves it (recommend --confirm --endpoint): the serving levels measured, the verdict at the target concurrency, the estimate for the stated topology, the server\'s own metrics, per-GPU and per-dollar figures.',
+    description: 'A candidate measured on the deployment that serves it (recommend --confirm --base-url): the serving levels measured, the verdict at the target concurrency, the estimate for the stated topology, the server\'s own metrics, per-GPU and per-dollar figures.',
   });
 
 const confirmedCandidateSchema = z

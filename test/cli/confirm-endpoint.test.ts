@@ -47,11 +47,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('recommend --confirm --endpoint against the simulated server', { timeout: 180_000 }, () => {
+describe('recommend --confirm --base-url against the simulated server', { timeout: 180_000 }, () => {
   it('confirms the top candidate on a TP 8 deployment: the verdict beside the stated layout, the server metrics, per-GPU and per-dollar figures', async () => {
     const url = await sim({ latency: { prefill_ms_per_token: 0.2, decode_base_ms: 40, decode_per_seq_ms: 0.1, max_batch: 64 }, topology: { tp: 8, pp: 1, layers: 80, allreduce_ms: 0.01, stage_send_ms: 0.02, kv_tokens_per_gpu: 4096 } });
     const out = join(dir, 'confirmed.json');
-    const r = await recommend(['--confirm', '--endpoint', `${url}/v1`, '--topology', 'tp=8', '--price-per-hour', '98.32', '--out', out]);
+    const r = await recommend(['--confirm', '--base-url', `${url}/v1`, '--topology', 'tp=8', '--price-per-hour', '98.32', '--out', out]);
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toContain('Confirmation on a deployment (serve-bench: prompts of the 256-token context, concurrency 2, 4, 8');
     expect(r.stdout).toMatch(/deployment, TP 8 .*✓ confirmed/);
@@ -87,7 +87,7 @@ describe('recommend --confirm --endpoint against the simulated server', { timeou
     const key = 'sk-sglang-secret-0042';
     const url = await sim({ ...TP8, engine: 'sglang', api_key: key });
     const out = join(dir, 'sglang.json');
-    const r = await recommend(['--confirm', '--endpoint', `${url}/v1`, '--out', out], key);
+    const r = await recommend(['--confirm', '--base-url', `${url}/v1`, '--out', out], key);
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/deployment, TP 8 .*✓ confirmed/);
     expect(flat(r.stdout)).toContain('estimate for the layout the server reports (SGLang, GET /get_server_info), TP 8 on NVIDIA H100 SXM 80GB');
@@ -109,7 +109,7 @@ describe('recommend --confirm --endpoint against the simulated server', { timeou
   it('TGI without --topology: no shard count reported, so the recommendation\'s estimate and a line saying so; running and waiting from tgi_* names', async () => {
     const url = await sim({ ...TP8, engine: 'tgi' });
     const out = join(dir, 'tgi.json');
-    const r = await recommend(['--confirm', '--endpoint', `${url}/v1`, '--out', out]);
+    const r = await recommend(['--confirm', '--endpoint', `${url}/v1`, '--out', out]); // the flag's older name, still accepted
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
     expect(flat(r.stdout)).toContain("TGI's /info does not report its shard count: state the layout with --topology");
     const e = parseRecommendation(await readFile(out, 'utf8')).confirm!.candidates[0]!.endpoint!;
@@ -125,7 +125,7 @@ describe('recommend --confirm --endpoint against the simulated server', { timeou
   it('a stated layout that disagrees with the one the server reports (vLLM development mode) wins, with a warning line', async () => {
     const url = await sim({ ...TP8, engine: 'vllm', vllm_dev_mode: true });
     const out = join(dir, 'disagree.json');
-    const r = await recommend(['--confirm', '--endpoint', `${url}/v1`, '--topology', 'tp=4', '--out', out]);
+    const r = await recommend(['--confirm', '--base-url', `${url}/v1`, '--topology', 'tp=4', '--out', out]);
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
     expect(flat(r.stdout)).toContain('warning: the server (vLLM, GET /server_info) reports TP 8, but --topology states TP 4: the stated layout is used');
     const e = parseRecommendation(await readFile(out, 'utf8')).confirm!.candidates[0]!.endpoint!;
@@ -137,7 +137,7 @@ describe('recommend --confirm --endpoint against the simulated server', { timeou
   it('rejects a deployment slower than the decode target, naming the target and the shortfall (exit 1)', async () => {
     // 40 ms a step: 25 tok/s per stream against a 100 tok/s target.
     const url = await sim({ latency: { prefill_ms_per_token: 0.01, decode_base_ms: 40, decode_per_seq_ms: 0, max_batch: 64 } });
-    const r = await recommend(['--target-tps', '100', '--confirm', '--endpoint', `${url}/v1`, '--json', '--out', join(dir, 'rejected.json')]);
+    const r = await recommend(['--target-tps', '100', '--confirm', '--base-url', `${url}/v1`, '--json', '--out', join(dir, 'rejected.json')]);
     expect(r.exitCode, r.stderr).toBe(1);
     const rec = parseRecommendation(r.stdout);
     const c = rec.confirm!.candidates[0]!;
@@ -151,7 +151,7 @@ describe('recommend --confirm --endpoint against the simulated server', { timeou
     const s = new SimServer();
     const url = await s.listen(0, '127.0.0.1');
     await s.close();
-    const r = await recommend(['--confirm', '--endpoint', `${url}/v1`, '--json', '--out', join(dir, 'down.json')]);
+    const r = await recommend(['--confirm', '--base-url', `${url}/v1`, '--json', '--out', join(dir, 'down.json')]);
     expect(r.exitCode, r.stderr).toBe(3);
     const rec = parseRecommendation(r.stdout);
     expect(rec.confirm!.candidates[0]!.verdict.status).toBe('error');
@@ -160,11 +160,11 @@ describe('recommend --confirm --endpoint against the simulated server', { timeou
 
   it('refuses bad input in one line with exit 2', async () => {
     const cases: [string[], RegExp][] = [
-      [['--endpoint', 'http://127.0.0.1:9/v1'], /--endpoint measures a candidate, so it needs --confirm/],
-      [['--confirm', '--endpoint', 'no-such-model=http://127.0.0.1:9/v1'], /names no ranked candidate/],
-      [['--confirm', '--endpoint', 'not a url'], /--endpoint/],
-      [['--confirm', '--topology', 'tp=8'], /--topology states the layout of a deployment given with --endpoint/],
-      [['--confirm', '--endpoint', 'http://127.0.0.1:9/v1', '--topology', 'tp=eight'], /--topology/],
+      [['--base-url', 'http://127.0.0.1:9/v1'], /--base-url measures a candidate on its deployment, so it needs --confirm/],
+      [['--confirm', '--base-url', 'no-such-model=http://127.0.0.1:9/v1'], /names no ranked candidate/],
+      [['--confirm', '--base-url', 'not a url'], /--base-url/],
+      [['--confirm', '--topology', 'tp=8'], /--topology states the layout of a deployment given with --base-url/],
+      [['--confirm', '--base-url', 'http://127.0.0.1:9/v1', '--topology', 'tp=eight'], /--topology/],
     ];
     for (const [args, message] of cases) {
       const r = await recommend(args);

@@ -7,13 +7,13 @@ import type { ServerReportedTopology } from '../../src/serve/server-info.js';
 
 const TARGETS = { contextTokens: 2048, concurrency: 8, decodeTokensPerSec: 20, maxTtftMs: 1000 };
 
-describe('--endpoint bindings', () => {
+describe('--base-url bindings', () => {
   it('parses URL and id=URL; rejects what is not an http(s) URL', () => {
     expect(parseEndpointBindings(['http://127.0.0.1:8000/v1', 'llama-3.1-70b=http://127.0.0.1:8001/v1'])).toEqual([
       { candidateId: null, url: 'http://127.0.0.1:8000/v1' },
       { candidateId: 'llama-3.1-70b', url: 'http://127.0.0.1:8001/v1' },
     ]);
-    expect(() => parseEndpointBindings(['not a url'])).toThrow(/--endpoint/);
+    expect(() => parseEndpointBindings(['not a url'])).toThrow(/--base-url/);
     expect(() => parseEndpointBindings(['x=ftp://host/'])).toThrow(/http/);
   });
   it('binds named candidates first, then bare URLs to the best ranked free candidates', () => {

@@ -48,7 +48,7 @@ describe('serve-bench against the simulated server', () => {
 
   beforeAll(async () => {
     const detailed = join(dir, 'detailed.jsonl');
-    out = await cli(['--base-url', `${keyed}/v1`, '--endpoint', 'chat', '--sweep', 'concurrency=1,4', '--num-prompts', '8', '--warmup', '2', '--input-len', '24', '--output-len', '12', '--slo', 'ttft_p99=5s,tpot_p99=1s', '--save-detailed', detailed, '--out', join(dir, 'report.json'), '--json', ...LOOSE], { OPENAI_API_KEY: KEY });
+    out = await cli(['--base-url', `${keyed}/v1`, '--endpoint', '/v1/chat/completions', '--sweep', 'concurrency=1,4', '--num-prompts', '8', '--warmup', '2', '--input-len', '24', '--output-len', '12', '--slo', 'ttft_p99=5s,tpot_p99=1s', '--save-detailed', detailed, '--out', join(dir, 'report.json'), '--json', ...LOOSE], { OPENAI_API_KEY: KEY });
     expect(out.exitCode, out.stderr).toBe(0);
     report = JSON.parse(out.stdout) as ServeReport;
     records = (await readFile(detailed, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RequestRecord);

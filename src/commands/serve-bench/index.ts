@@ -49,7 +49,8 @@ Exit codes: 0 pass, 1 failed requests / a missed SLO / a regression against --ba
 
   static override flags = {
     'base-url': Flags.string({ description: 'server base URL (repeat for replicas or a gateway: requests go round-robin); a trailing /v1 is fine', required: true, multiple: true, helpGroup: 'TARGET' }),
-    endpoint: Flags.option({ options: ['completions', 'chat'] as const, default: 'completions' as const, description: '/v1/completions or /v1/chat/completions', helpGroup: 'TARGET' })(),
+    // vLLM's benchmark names the API route `--endpoint /v1/completions`: its command lines move over unchanged.
+    endpoint: Flags.option({ options: ['completions', 'chat', '/v1/completions', '/v1/chat/completions'] as const, default: 'completions' as const, description: 'the API route: /v1/completions or /v1/chat/completions (also written as vLLM does, e.g. --endpoint /v1/chat/completions)', helpGroup: 'TARGET' })(),
     model: Flags.string({ description: 'model name to request [default: the first id of GET /v1/models]', helpGroup: 'TARGET' }),
     'api-key': Flags.string({ description: 'bearer key (never printed or saved)', env: 'OPENAI_API_KEY', helpGroup: 'TARGET' }),
     header: Flags.string({ description: 'extra request header NAME:VALUE (repeatable; values never saved)', multiple: true, helpGroup: 'TARGET' }),
@@ -154,7 +155,7 @@ Exit codes: 0 pass, 1 failed requests / a missed SLO / a regression against --ba
     const report = await runServeBench(
       {
         baseUrls: flags['base-url'],
-        endpoint: flags.endpoint,
+        endpoint: flags.endpoint === 'chat' || flags.endpoint === '/v1/chat/completions' ? 'chat' : 'completions',
         model: flags.model ?? null,
         apiKey: flags['api-key'] ?? null,
         headers: parseHeaders(flags.header ?? []),
