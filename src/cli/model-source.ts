@@ -3,11 +3,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { loadCatalogInUse, type CatalogInfo } from '../catalog/index.js';
-import { ggufWeightsFromTensors, type GgufWeights } from '../estimate/gguf.js';
-import { hubModelCacheDir, resolveModel, type GgufSummary, type ResolvedModel } from '../hub/resolve-model.js';
+import { hubModelCacheDir, resolveModel, type ResolvedModel } from '../hub/resolve-model.js';
 import { resolveHubSettings, resolveTokenPath, type HubSettings } from '../hub/settings.js';
 import { modelscoutCacheDir } from '../pipeline/calibration.js';
 import type { SynthSource } from '../onnx/synth/index.js';
+
+export { ggufWeightsOf } from '../recommend/model-description.js';
 
 /** Where `models update` keeps the user catalog: `<modelscout cache>/catalog.json`. */
 export function userCatalogPath(): string {
@@ -56,15 +57,6 @@ export async function resolveModelRefs(references: readonly string[], catalog: M
 }
 
 /** What a GGUF's tensors weigh for the estimator: bytes per type, the file type, what a decode step streams. */
-export function ggufWeightsOf(gguf: GgufSummary, spec: ModelSpec): GgufWeights {
-  return ggufWeightsFromTensors(gguf.tensors, {
-    preset: gguf.fileType ?? 'mixed',
-    activeExpertFraction: spec.moe ? spec.moe.activeExperts / spec.moe.experts : 1,
-    tiedEmbeddings: spec.tieWordEmbeddings,
-    vocabSize: spec.vocabSize,
-  });
-}
-
 /**
  * What `synth` builds for a reference that only the model resolver reaches — a Hub repo id or URL, or a .gguf
  * file (its architecture) — or null for the references synth resolves itself (a catalog id, including a

@@ -13,6 +13,7 @@ import { writeReportHtml } from '../pipeline/report-html.js';
 import { decodeTpsByDepth } from '../report/depth-series.js';
 import { VARIANT_FILES, VARIANT_NAMES } from '../estimate/weights.js';
 import { depthSparklines } from '../ui/sparkline.js';
+import { Progress } from '../ui/progress.js';
 import { withInterrupts } from '../cli/interrupt.js';
 import { writeReportOrSay } from '../cli/write-report.js';
 import { assertWritableFile } from '../util/output-path.js';
@@ -127,8 +128,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
     if (flags.out) await assertWritableFile(flags.out, '--out');
     if (flags.html) await assertWritableFile(flags.html, '--html');
     const format = this.jsonEnabled() ? 'json' : flags.format;
-    const tty = Boolean(process.stderr.isTTY);
-    let live = false;
+    const progress = new Progress({ json: this.jsonEnabled() });
     const efficiencyFor = calibrationHook(await readCalibration(resolveCalibrationPath(process.env, homedir())));
     const report = await withInterrupts((signal) => runBench({
       signal,
@@ -140,21 +140,9 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
       // Estimates beside the measurements use this machine's calibration when it has one (recommend --confirm writes it).
       efficiencyFor,
       passThroughOutput: Boolean(process.env.DEBUG),
-      onProgress: (message, level) => {
-        if (tty) {
-          // One line that updates in place; group lines stay.
-          process.stderr.write(`\r\u001b[2K${message.slice(0, (process.stderr.columns || 120) - 1)}`);
-          live = true;
-          if (level === 'group') {
-            process.stderr.write('\n');
-            live = false;
-          }
-        } else if (level === 'group') {
-          process.stderr.write(`${message}\n`);
-        }
-      },
-    }));
-    if (live) process.stderr.write('\r\u001b[2K');
+      // Each model variant (a group) stays as a line; the runs inside it update the status line.
+      onProgress: (message, level) => (level === 'group' ? progress.note(message) : progress.status(message)),
+    })).finally(() => progress.done());
     process.exitCode = report.outcome.exit_code;
     if (!this.jsonEnabled()) {
       process.stdout.write(format === 'markdown' ? renderMarkdown(report) : format === 'json' ? renderJson(report) : renderBenchTable(report));

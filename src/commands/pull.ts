@@ -1,16 +1,15 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { readStoredToken } from '../cli/model-source.js';
 import { findModel, loadCatalog } from '../catalog/index.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
-import { pullModel, type CatalogRepos, type PullEvent, type PullResult } from '../hub/pull.js';
-import { RateMeter, formatProgressLine } from '../hub/progress.js';
+import { pullModel, type CatalogRepos, type PullResult } from '../hub/pull.js';
 import { resolveHubSettings, resolveTokenPath } from '../hub/settings.js';
-import { formatBandwidth, formatBytes, formatDuration } from '../util/format.js';
+import { Progress } from '../ui/progress.js';
+import { pullEventsTo, renderPullResult } from '../ui/render-pull.js';
 
 export default class Pull extends BaseCommand {
   static override summary = 'Download an ONNX model from the Hugging Face Hub (or a mirror) into the shared Hugging Face cache.';
@@ -48,7 +47,7 @@ export default class Pull extends BaseCommand {
     const home = homedir();
     const settings = resolveHubSettings(process.env, { homeDir: home, cacheDir: flags['cache-dir'], storedToken: readStoredToken(resolveTokenPath(process.env, home)) });
     const json = this.jsonEnabled();
-    const display = new PullDisplay(args.model, json ? 'quiet' : process.stderr.isTTY ? 'bar' : 'lines');
+    const progress = new Progress({ json });
 
     // Ctrl-C aborts the downloads (partial files stay resumable) and exits 130; a second one exits at once.
     const controller = new AbortController();
@@ -68,15 +67,15 @@ export default class Pull extends BaseCommand {
         lookupCatalog: catalogLookup(),
         localPathExists: (path) => existsSync(path),
         signal: controller.signal,
-        onEvent: (event) => display.onEvent(event),
+        onEvent: pullEventsTo(progress, args.model),
       });
     } finally {
-      display.finish();
+      progress.done();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
     const elapsedMs = performance.now() - started;
-    if (!json) this.log(renderResult(result, elapsedMs));
+    if (!json) this.log(renderPullResult(result, elapsedMs));
     return result;
   }
 }
@@ -93,82 +92,4 @@ function catalogLookup(): (id: string) => CatalogRepos | undefined {
       return undefined;
     }
   };
-}
-
-/** Progress on stderr: one redrawn bar on a terminal, a few plain lines otherwise, nothing with --json. */
-class PullDisplay {
-  private readonly meter = new RateMeter();
-  private lastDraw = 0;
-  private drawn = false;
-  private label: string;
-
-  constructor(model: string, private readonly mode: 'bar' | 'lines' | 'quiet') {
-    this.label = model;
-  }
-
-  onEvent(event: PullEvent): void {
-    if (this.mode === 'quiet') return;
-    const now = performance.now();
-    switch (event.type) {
-      case 'resolved':
-        this.label = `${event.repo}@${event.revision}`;
-        this.line(event.downloadFiles === 0
-          ? `${this.label} (commit ${event.commit.slice(0, 7)}): all ${event.files} files already in the cache`
-          : `${this.label} (commit ${event.commit.slice(0, 7)}): ${event.downloadFiles} of ${event.files} files to download, ${formatBytes(event.downloadBytes)}`);
-        break;
-      case 'progress':
-        this.meter.add(now, event.doneBytes);
-        if (this.mode === 'bar' && (now - this.lastDraw > 100 || event.doneBytes >= event.totalBytes)) {
-          this.lastDraw = now;
-          const columns = process.stderr.columns || 100;
-          process.stderr.write(`\r${formatProgressLine({ label: this.label, ...event, rate: this.meter.rate() }, columns)}\u001b[K`);
-          this.drawn = true;
-        }
-        break;
-      case 'resume':
-        this.line(`${event.file}: ${event.reason}; resuming from ${formatBytes(event.offset)}`);
-        break;
-      case 'retry':
-        this.line(`${event.notice.reason} from ${new URL(event.notice.url).host}; retry ${event.notice.attempt} in ${formatDuration(event.notice.delayMs)}`);
-        break;
-      case 'waiting':
-        this.line(`${event.file}: another pull (pid ${event.pid}) is downloading it; waiting for it to finish`);
-        break;
-      case 'file-done':
-        if (this.mode === 'lines') this.line(`  ${event.path} (${formatBytes(event.size)})`);
-        break;
-      case 'proxy':
-        this.line(`${event.endpoint} via proxy ${event.proxy} (${event.variable})`);
-        break;
-    }
-  }
-
-  finish(): void {
-    if (this.drawn) process.stderr.write('\n');
-    this.drawn = false;
-  }
-
-  private line(text: string): void {
-    if (this.drawn) process.stderr.write('\r\u001b[K');
-    process.stderr.write(`${text}\n`);
-    this.drawn = false;
-  }
-}
-
-function renderResult(result: PullResult, elapsedMs: number): string {
-  const lines: string[] = [];
-  const where = result.source === 'local' ? 'local model' : `${result.repo}@${result.revision} (commit ${result.commit?.slice(0, 7)})`;
-  const from = result.source === 'cache' ? ' from the cache (offline)' : result.catalogId ? ` for catalog model ${result.catalogId}` : '';
-  lines.push(`Pulled ${where}${from}: ${result.variants.join(', ')}`);
-  lines.push(`  folder  ${result.path}`);
-  for (const onnx of result.onnx) {
-    const rel = relative(result.path, onnx);
-    const data = result.files.filter((f) => f.path !== rel && f.path.startsWith(`${rel}_data`) || f.path === `${rel}.data`);
-    lines.push(`  model   ${rel}${data.length ? ` + ${data.length} external data file${data.length > 1 ? 's' : ''} (${formatBytes(data.reduce((s, f) => s + f.size, 0))})` : ''}`);
-  }
-  const downloaded = result.files.filter((f) => f.downloaded).length;
-  const rate = result.transferredBytes > 0 && elapsedMs > 0 ? `, ${formatBandwidth(result.transferredBytes / (elapsedMs / 1000))}` : '';
-  const resumed = result.files.reduce((s, f) => s + f.resumedFromBytes, 0);
-  lines.push(`  files   ${result.files.length} (${formatBytes(result.totalBytes)}); downloaded ${downloaded} (${formatBytes(result.transferredBytes)} in ${formatDuration(elapsedMs)}${rate})${resumed ? `, resumed from ${formatBytes(resumed)} already on disk` : ''}; ${formatBytes(result.reusedBytes)} reused from the cache`);
-  return lines.join('\n');
 }

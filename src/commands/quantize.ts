@@ -1,11 +1,11 @@
-import { relative } from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import Table from 'cli-table3';
 import { withInterrupts } from '../cli/interrupt.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODES } from '../errors.js';
-import { quantizeModel, type QuantizeProgress, type QuantizeResult } from '../quantize/index.js';
-import { formatBytes, formatInteger, formatPercent } from '../util/format.js';
+import { quantizeModel, type QuantizeResult } from '../quantize/index.js';
+import { terminalWidth } from '../ui/layout.js';
+import { Progress } from '../ui/progress.js';
+import { quantizeEventsTo, renderQuantizeResult } from '../ui/render-quantize.js';
 
 export default class Quantize extends BaseCommand {
   static override summary = 'Quantize a float ONNX decoder to int4 (ONNX Runtime MatMulNBits) and measure what it costs in fidelity.';
@@ -41,7 +41,7 @@ export default class Quantize extends BaseCommand {
 
   async run(): Promise<QuantizeResult> {
     const { args, flags } = await this.parse(Quantize);
-    const progress = this.jsonEnabled() || !process.stderr.isTTY ? null : new ProgressLine();
+    const progress = new Progress({ json: this.jsonEnabled() });
     let result: QuantizeResult;
     try {
       result = await withInterrupts((signal) => quantizeModel(
@@ -59,12 +59,12 @@ export default class Quantize extends BaseCommand {
           ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
           signal,
         },
-        { onProgress: (p) => progress?.update(p) },
+        { onProgress: quantizeEventsTo(progress) },
       ));
     } finally {
-      progress?.clear();
+      progress.done();
     }
-    if (!this.jsonEnabled()) this.log(renderQuantizeResult(result));
+    if (!this.jsonEnabled()) this.log(renderQuantizeResult(result, terminalWidth(process.stdout)));
     if (result.fidelity.ran && !result.fidelity.pass) {
       this.note(`Error: fidelity check failed (${result.fidelity.reasons.join('; ')}): ${result.output.model} does not behave like the original`);
       this.note('  Try this: re-run with --block-size 32 and --keep-lm-head; if it still fails, report the model.');
@@ -72,80 +72,4 @@ export default class Quantize extends BaseCommand {
     }
     return result;
   }
-}
-
-/** One redrawn status line on stderr (TTY only); hashing runs alongside quantization, so both show. */
-class ProgressLine {
-  private last = 0;
-  private hash = '';
-  private work = '';
-
-  update(p: QuantizeProgress): void {
-    if (p.phase === 'hash') this.hash = p.done >= p.total ? '' : `hashing source ${formatPercent(p.total ? p.done / p.total : 1, 0)}`;
-    else if (p.phase === 'quantize') this.work = `quantizing ${p.done}/${p.total} tensors${p.current ? `  ${p.current}` : ''}`;
-    else this.work = 'fidelity: running the original and the quantized model';
-    const now = Date.now();
-    if (now - this.last < 100) return;
-    this.last = now;
-    const text = [this.work, this.hash].filter(Boolean).join('  |  ');
-    const width = process.stderr.columns > 20 ? process.stderr.columns : 100;
-    process.stderr.write(`\r\u001b[2K${text.slice(0, width - 1)}`);
-  }
-
-  clear(): void {
-    process.stderr.write('\r\u001b[2K');
-  }
-}
-
-export function renderQuantizeResult(r: QuantizeResult): string {
-  const lines: string[] = [];
-  const shown = (path: string): string => {
-    const rel = relative(process.cwd(), path);
-    return rel.startsWith('..') ? path : rel;
-  };
-  const s = r.settings;
-  lines.push(`Quantized ${shown(r.input.model)}${r.input.synthetic ? ' (synthetic weights)' : ''}`);
-  lines.push(`  → ${shown(r.output.model)}${r.output.data ? ` + ${shown(r.output.data).split('/').pop()}` : ''}`);
-  lines.push(
-    `  rtn int4, block ${s.blockSize}, ${s.symmetric ? 'symmetric' : 'asymmetric'}, accuracy level ${s.accuracyLevel}` +
-      `${s.embeddings ? ', embeddings' : ''}${s.keepLmHead ? ', LM head kept float' : ''}`,
-  );
-  lines.push('');
-  const size = new Table({ head: ['', 'before', 'after', 'ratio', 'smaller', 'bits/weight'], style: { head: [], border: [], compact: true } });
-  size.push(['size', formatBytes(r.size.before), formatBytes(r.size.after), `${r.size.ratio.toFixed(2)}×`, formatPercent(r.size.reduction), r.size.bitsPerWeight.toFixed(2)]);
-  lines.push(size.toString());
-  const n = r.nodes;
-  lines.push(
-    `${n.quantizedMatMul} of ${n.matMul} MatMul → MatMulNBits` +
-      `${n.quantizedGather ? `, ${n.quantizedGather} Gather → GatherBlockQuantized` : ''}` +
-      ` (${formatInteger(r.size.quantizedWeights)} weights in ${r.tensors.length} tensors)`,
-  );
-  if (s.excludedNodes.length > 0) lines.push(`excluded: ${s.excludedNodes.join(', ')}`);
-  if (n.skipped.length > 0) {
-    // Grouped by reason: a decoder has dozens of activation × activation MatMuls (attention), all alike.
-    const byReason = new Map<string, string[]>();
-    for (const x of n.skipped) byReason.set(x.reason, [...(byReason.get(x.reason) ?? []), x.node]);
-    for (const [reason, nodes] of byReason) {
-      lines.push(`left as is: ${nodes.length} × ${reason}${nodes.length <= 3 ? ` (${nodes.join(', ')})` : ` (e.g. ${nodes[0]})`}`);
-    }
-  }
-  lines.push('');
-  const errors = new Table({ head: ['worst tensors', 'shape [K, N]', 'max abs', 'RMSE', 'rel. Frobenius'], style: { head: [], border: [], compact: true } });
-  for (const t of r.worstTensors) errors.push([t.name, `[${t.K}, ${t.N}]`, t.maxAbs.toExponential(2), t.rmse.toExponential(2), formatPercent(t.relativeFrobenius, 2)]);
-  errors.push(['all quantized weights', '', r.error.maxAbs.toExponential(2), r.error.rmse.toExponential(2), formatPercent(r.error.relativeFrobenius, 2)]);
-  lines.push(errors.toString());
-  lines.push('');
-  const f = r.fidelity;
-  if (f.ran) {
-    lines.push(`fidelity (${f.sequenceLength} seeded tokens, one prefill pass, vs the original): ${f.pass ? 'PASS' : 'FAIL'}`);
-    const table = new Table({ head: ['logit cosine (mean / min)', 'top-1 agreement', 'KL mean / max (nats)'], style: { head: [], border: [], compact: true } });
-    table.push([`${f.cosineMean.toFixed(4)} / ${f.cosineMin.toFixed(4)}`, formatPercent(f.top1Agreement), `${f.klMean.toFixed(4)} / ${f.klMax.toFixed(4)}`]);
-    lines.push(table.toString());
-    lines.push(`  fails below cosine ${f.thresholds.cosineMean} or above mean KL ${f.thresholds.klMean}${r.input.synthetic ? '; random weights give near-tied logits, so top-1 agreement stays low' : ''}`);
-  } else {
-    lines.push(`fidelity: not measured (${f.reason})`);
-  }
-  const perf = r.performance;
-  lines.push(`${(perf.throughputMBps).toFixed(0)} MB/s of float weights (${formatBytes(perf.inputWeightBytes)} in ${perf.seconds.toFixed(1)} s), peak RSS ${formatBytes(perf.peakRssBytes)}`);
-  return lines.join('\n');
 }

@@ -20,6 +20,8 @@ import { writeReportOrSay } from '../cli/write-report.js';
 import { assertWritableFile } from '../util/output-path.js';
 import { terminalWidth } from '../ui/layout.js';
 import { renderConfirmReport, renderRecommendation } from '../ui/render-recommendation.js';
+import { Progress } from '../ui/progress.js';
+import { confirmStepsTo } from '../ui/confirm-progress.js';
 
 export default class Recommend extends BaseCommand {
   static override summary = 'Walk the decision tree to a size class, rank real models against this hardware, and (--confirm) measure the top ones here.';
@@ -98,7 +100,11 @@ export default class Recommend extends BaseCommand {
       }
       // Ctrl-C / SIGTERM stop the running step (its child is killed, its temporary files removed); the
       // models built so far stay in the work dir for the next run.
-      const report: ConfirmReport = await withInterrupts((signal) => confirmAndReport(calibrated, context, confirm, environment, { onProgress: (line) => this.note(line), signal }));
+      // Progress on stderr: the steps with their predictions (a bar with the ETA on a terminal); nothing with --json.
+      const progress = new Progress({ json: this.jsonEnabled() });
+      const report: ConfirmReport = await withInterrupts((signal) =>
+        confirmAndReport(calibrated, context, confirm, environment, { onProgress: (line) => progress.note(line), onStep: confirmStepsTo(progress), onWarning: (line) => this.note(line), signal }),
+      ).finally(() => progress.done());
       if (!this.jsonEnabled()) {
         this.log('');
         this.log(renderConfirmReport(report, recommendation.targets, width));

@@ -1,12 +1,11 @@
-import { relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Args, Flags } from '@oclif/core';
 import { withInterrupts } from '../cli/interrupt.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { catalogInUse, synthSourceOf } from '../cli/model-source.js';
-import type { WriteProgress } from '../onnx/model-io.js';
 import { MAX_SEED, defaultSynthOutDir, planSynth, synthesizeModel, type SynthResult } from '../onnx/synth/index.js';
-import { formatBytes, formatDuration, formatInteger } from '../util/format.js';
+import { Progress } from '../ui/progress.js';
+import { renderSynthResult, synthTask } from '../ui/render-synth.js';
 import { checkDecoderRuns } from '../runtime/verify.js';
 
 export interface SynthCommandResult extends SynthResult {
@@ -57,7 +56,7 @@ export default class Synth extends BaseCommand {
     const { resolved } = await planSynth({ source: args.model, catalog, seed: flags.seed, graph: flags.graph, ...(model ? { model } : {}), ...(flags.layers !== undefined ? { layers: flags.layers } : {}) });
     const outDir = flags.out ?? defaultSynthOutDir(resolved.spec.id);
 
-    const progress = this.jsonEnabled() || !process.stderr.isTTY ? undefined : new ProgressLine();
+    const progress = new Progress({ json: this.jsonEnabled() });
     const started = performance.now();
     try {
       const result = await withInterrupts((signal) => synthesizeModel({
@@ -73,42 +72,14 @@ export default class Synth extends BaseCommand {
         graph: flags.graph,
         ...(flags['max-length'] !== undefined ? { maxLength: flags['max-length'] } : {}),
         ...(flags.layers !== undefined ? { layers: flags.layers } : {}),
-        ...(progress ? { onProgress: (p: WriteProgress) => progress.update(p) } : {}),
+        onProgress: (p) => progress.update(synthTask(p)),
       }));
-      progress?.done();
+      progress.done();
       const wallMs = performance.now() - started;
-      if (!this.jsonEnabled()) {
-        const where = relative(process.cwd(), result.outDir) || '.';
-        this.log(`Synthesized ${result.id}: ${result.layersBuilt} of ${result.layersFull} layers, ${result.dtype}, seed ${result.seed}${result.graph === 'fused' ? ', fused graph' : ''} (synthetic weights: speed and memory are real, text is not)`);
-        this.log(`  ${relative(process.cwd(), result.modelFile)}  ${formatBytes(result.modelBytes)} graph + ${formatBytes(result.dataBytes)} data, ${formatInteger(result.parameters)} parameters, ${formatDuration(wallMs)}`);
-        if (result.verified) this.log('  verified: ONNX Runtime loads it and one step gives finite logits');
-        if (result.genaiConfigFile) this.log(`  ${relative(process.cwd(), result.genaiConfigFile)}  (onnxruntime-genai config, past_present_share_buffer)`);
-        if (result.keptFiles.length > 0) this.log(`  kept: ${result.keptFiles.join(', ')}`);
-        this.log(`Next: modelscout inspect ${where}`);
-      }
+      if (!this.jsonEnabled()) this.log(renderSynthResult(result, wallMs));
       return { ...result, wallMs: Math.round(wallMs) };
     } finally {
-      progress?.done();
+      progress.done();
     }
-  }
-}
-
-/** One self-updating stderr line, redrawn at most every 100 ms. */
-class ProgressLine {
-  private last = 0;
-  private shown = false;
-
-  update(p: WriteProgress): void {
-    const now = performance.now();
-    if (now - this.last < 100 && p.tensorsDone < p.tensorsTotal) return;
-    this.last = now;
-    const pct = p.bytesTotal > 0 ? Math.floor((100 * p.bytesDone) / p.bytesTotal) : 100;
-    process.stderr.write(`\r\u001b[2Kwriting weights ${pct}%  ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}  (${p.tensorsDone}/${p.tensorsTotal} tensors)`);
-    this.shown = true;
-  }
-
-  done(): void {
-    if (this.shown) process.stderr.write('\r\u001b[2K');
-    this.shown = false;
   }
 }

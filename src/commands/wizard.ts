@@ -13,6 +13,8 @@ import { loadRecommendContext } from '../recommend/context.js';
 import { toRecommendationReport, type RecommendationReport } from '../recommend/report-json.js';
 import { createTerminalPrompter, isInteractive } from '../ui/prompts.js';
 import { terminalWidth } from '../ui/layout.js';
+import { Progress } from '../ui/progress.js';
+import { confirmStepsTo } from '../ui/confirm-progress.js';
 import { renderConfirmReport, renderRecommendation } from '../ui/render-recommendation.js';
 import { askConfirm, askRequirements, recommendCommandFor } from '../ui/wizard.js';
 import { confirmExitCode, confirmFlags, confirmFlagsFrom, pipelineEnvironment } from '../cli/confirm-flags.js';
@@ -58,7 +60,9 @@ export default class Wizard extends BaseCommand {
     const confirm = confirmFlagsFrom(flags);
     const measurable = recommendation.candidates.length > 0 || (recommendation.nothingFits?.alternatives.length ?? 0) > 0;
     if (measurable && (await askConfirm(prompter, confirm.candidates, confirm.budgetSec ?? MODE_SETTINGS[confirm.mode].budgetSec))) {
-      const report = await confirmAndReport(calibrated, context, confirm, environment, { onProgress: (line) => prompter.say(line) });
+      // The steps with their predictions, and a bar with the ETA, on the terminal the wizard draws on.
+      const progress = new Progress({ stream: streams.output, json: this.jsonEnabled() });
+      const report = await confirmAndReport(calibrated, context, confirm, environment, { onProgress: (line) => progress.note(line), onStep: confirmStepsTo(progress), onWarning: (line) => prompter.say(line) }).finally(() => progress.done());
       if (!this.jsonEnabled()) this.log(`\n${renderConfirmReport(report, recommendation.targets, terminalWidth(process.stdout))}`);
       prompter.say(`The same, non-interactive: ${recommendCommandFor(inputs, flags.tree)} --confirm`);
       process.exitCode = confirmExitCode(report);

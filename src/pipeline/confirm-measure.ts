@@ -8,10 +8,12 @@ import { BUSY_THRESHOLD } from '../hardware/cpu-busy.js';
 import type { ConfirmVariant } from '../recommend/confirm-report.js';
 import type { BenchReport, BenchResult } from '../report/schema.js';
 import { addCalibrationSample, calibrationKeyFor, efficiencyLookup, sampleFromMeasurement } from './calibration.js';
-import { benchCost, fullCost, label, measuredGraph, type ConfirmRun, type Work } from './confirm-run.js';
+import { benchCost, fullCost, label, measuredGraph, planSteps, runStep, type ConfirmRun, type Work } from './confirm-run.js';
 import { describeRun, failedMeasurement, fmt, summarizeVariant } from './confirm-figures.js';
 import { buildSyntheticModel } from './obtain.js';
-import { floatModelBytes, formatOfVariant, observeThroughput, partialDepthsFor } from './plan.js';
+import { floatModelBytes, formatOfVariant, observeThroughput, partialDepthsFor, predictBuildSec } from './plan.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 export async function measureCandidate(run: ConfirmRun, w: Work, depthMode: 'full' | 'partial'): Promise<void> {
   const layersList = depthMode === 'full' ? [w.spec.numLayers] : (partialDepthsFor(w.spec.numLayers, run.mode.partialDepths) ?? [w.spec.numLayers]);
@@ -26,6 +28,8 @@ export async function measureCandidate(run: ConfirmRun, w: Work, depthMode: 'ful
     );
   }
   if (w.out.source.kind !== 'pulled') {
+    // Two partial-depth models are two builds where the plan counted one.
+    planSteps(run, layersList.length - 1);
     const ok = await buildAll(run, w, layersList, depthMode === 'full');
     if (!ok) return;
   }
@@ -35,9 +39,10 @@ export async function measureCandidate(run: ConfirmRun, w: Work, depthMode: 'ful
 async function buildAll(run: ConfirmRun, w: Work, layersList: number[], keepFloat: boolean): Promise<boolean> {
   const paths: string[] = [];
   let reused = true;
-  for (const layers of layersList) {
+  for (const [i, layers] of layersList.entries()) {
     try {
-      const built = await buildSyntheticModel({
+      const what = `building ${w.candidate.name}${layers < w.spec.numLayers ? ` at ${layers} of ${w.spec.numLayers} layers` : ''}`;
+      const built = await runStep(run, { kind: 'build', candidate: w.candidate.name, description: what, predictedSec: predictBuildSec(w.spec, layers, run.throughputs, true) }, () => buildSyntheticModel({
         spec: w.spec,
         catalog: run.options.catalog,
         layers,
@@ -52,7 +57,7 @@ async function buildAll(run: ConfirmRun, w: Work, layersList: number[], keepFloa
         now: run.deps.now,
         onProgress: (m) => run.say(`${label(w)}: ${m}`),
         ...(run.deps.signal ? { signal: run.deps.signal } : {}),
-      });
+      }));
       paths.push(built.dir);
       reused &&= !built.synthesized && !built.quantized;
       w.out.timings.obtainSec += built.synthSec;
@@ -71,6 +76,8 @@ async function buildAll(run: ConfirmRun, w: Work, layersList: number[], keepFloa
       if (isModelscoutError(error) && error.code === 'E_INTERRUPTED') throw error;
       w.out.measurements.push(failedMeasurement(run, w, w.primary, `building the model failed: ${message}`, layersList));
       run.say(`${label(w)}: building the model failed: ${message}`);
+      // The builds after this one and the benchmark are off the plan.
+      planSteps(run, -(layersList.length - i - 1) - 1);
       return false;
     }
   }
@@ -89,8 +96,9 @@ async function buildAll(run: ConfirmRun, w: Work, layersList: number[], keepFloa
 export async function measureVariant(run: ConfirmRun, w: Work, variant: ConfirmVariant): Promise<void> {
   const paths = [...w.out.source.paths];
   if (variant === 'fp32' && w.out.source.kind === 'synthetic') {
-    // The float files of a full-depth model are kept, or rebuilt here when an earlier run dropped them.
-    const built = await buildSyntheticModel({
+    // The float files of a full-depth model are kept, or rebuilt here when an earlier run dropped them (a step of its own).
+    const floatMissing = !w.out.source.paths.some((p) => existsSync(join(p, 'onnx', 'model.onnx')));
+    const build = () => buildSyntheticModel({
       spec: w.spec,
       catalog: run.options.catalog,
       layers: w.spec.numLayers,
@@ -105,14 +113,19 @@ export async function measureVariant(run: ConfirmRun, w: Work, variant: ConfirmV
       now: run.deps.now,
       onProgress: (m) => run.say(`${label(w)}: ${m}`),
     });
+    const built = floatMissing
+      ? await runStep(run, { kind: 'build', candidate: w.candidate.name, description: `building ${w.candidate.name} (fp32)`, predictedSec: predictBuildSec(w.spec, w.spec.numLayers, run.throughputs, false) }, build)
+      : await build();
     w.out.timings.obtainSec += built.synthSec;
   }
   const layersList = w.out.depth.layersMeasured;
   run.say(`${label(w)}: benchmarking ${variant} ${w.test.id} × ${w.runs.repetitions} (+${w.runs.warmup} warm-up)${layersList.length > 1 ? ` at ${layersList.join(' and ')} layers` : ''}`);
   const t0 = run.deps.now();
+  const predictedSec = layersList.reduce((sum, layers) => sum + benchCost(run, w, layers, variant), 0);
+  const what = `benchmarking ${w.candidate.name} ${variant} ${w.test.id}${layersList.length > 1 ? ` at ${layersList.join(' and ')} layers` : ''}`;
   let report: BenchReport;
   try {
-    report = await run.deps.runBench({
+    report = await runStep(run, { kind: 'bench', candidate: w.candidate.name, description: what, predictedSec }, () => run.deps.runBench({
       plan: benchPlan(run, paths, variant, w),
       // Fused graphs get their fast KV layout (appended on the CPU); standard graphs the growing cache.
       kvLayout: 'auto',
@@ -124,7 +137,7 @@ export async function measureVariant(run: ConfirmRun, w: Work, variant: ConfirmV
         if (level === 'group') run.say(`  ${message}`);
       },
       ...(run.deps.signal ? { signal: run.deps.signal } : {}),
-    });
+    }));
   } catch (error) {
     const message = isModelscoutError(error) ? error.message : errorMessage(error);
     if (run.deps.signal?.aborted) throw error;

@@ -70,6 +70,8 @@ export interface ConfirmDeps {
   /** The execution provider GPU candidates are benchmarked with (default: CUDA when installed, else WebGPU). */
   gpuBenchDevice?: () => 'cuda' | 'webgpu' | null;
   onProgress?: (line: string) => void;
+  /** Each planned step (pull, build, benchmark) as it starts and ends, with its predicted seconds. */
+  onStep?: (event: ConfirmStepEvent) => void;
   signal?: AbortSignal;
   /** The serving benchmark a deployment is measured with (default: serve-bench's core). */
   runServe?: ServeRunner;
@@ -94,6 +96,27 @@ export interface Work {
   out: ConfirmedCandidate;
 }
 
+/**
+ * A step of the run, as it starts and as it ends. `total` is the steps planned so far: it grows when a
+ * candidate is measured at partial depth (two models) or the budget leaves room for a second variant, and
+ * shrinks when a candidate turns out not to fit the budget (it stays an estimate).
+ */
+export interface ConfirmStepEvent {
+  stage: 'start' | 'end';
+  /** 1-based. */
+  index: number;
+  total: number;
+  kind: 'pull' | 'build' | 'bench';
+  /** The candidate's model name. */
+  candidate: string;
+  /** What the step does, e.g. `building SmolLM2-135M at 2 of 30 layers`. */
+  description: string;
+  /** Seconds the plan predicts (null: no prediction, e.g. a download). */
+  predictedSec: number | null;
+  /** Seconds since the step started (0 at the start). */
+  elapsedSec: number;
+}
+
 /** The run-wide state: fixed settings first, then what the run learns as it goes. */
 export interface ConfirmRun {
   readonly options: ConfirmOptions;
@@ -116,9 +139,30 @@ export interface ConfirmRun {
   readonly observed: { synth: boolean; quantize: boolean };
   /** How much slower than predicted the benchmarks ran so far (null before the first). */
   slowdown: number | null;
+  /** Steps started so far, and planned in all (see `ConfirmStepEvent`). */
+  readonly steps: { index: number; planned: number };
   say(line: string): void;
   elapsedSec(): number;
   remainingSec(): number;
+}
+
+/** Runs `work` as the next step: a start event before it, an end event after it (also when it throws). */
+export async function runStep<T>(run: ConfirmRun, step: Pick<ConfirmStepEvent, 'kind' | 'candidate' | 'description' | 'predictedSec'>, work: () => Promise<T>): Promise<T> {
+  run.steps.index += 1;
+  run.steps.planned = Math.max(run.steps.planned, run.steps.index);
+  const index = run.steps.index;
+  const t0 = run.deps.now();
+  run.deps.onStep?.({ stage: 'start', index, total: run.steps.planned, ...step, elapsedSec: 0 });
+  try {
+    return await work();
+  } finally {
+    run.deps.onStep?.({ stage: 'end', index, total: run.steps.planned, ...step, elapsedSec: (run.deps.now() - t0) / 1000 });
+  }
+}
+
+/** Steps added to (or, negative, taken from) the plan; never fewer than those already started. */
+export function planSteps(run: ConfirmRun, count: number): void {
+  run.steps.planned = Math.max(run.steps.index, run.steps.planned + count);
 }
 
 export function buildCost(run: ConfirmRun, w: Work, layers: number): number {

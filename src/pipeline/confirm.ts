@@ -8,7 +8,7 @@ import { COST_YARDSTICK_USD_PER_TOKEN, CONFIRM_SCHEMA_VERSION, type ConfirmRepor
 import { efficiencyLookup, readCalibration, writeCalibration } from './calibration.js';
 import { finishCandidate, round } from './confirm-figures.js';
 import { measureCandidate, measureVariant } from './confirm-measure.js';
-import { benchCost, fullCost, label, partialCost, prepareWork, resolveSynthSupport, type ConfirmDeps, type ConfirmOptions, type ConfirmRun, type Work } from './confirm-run.js';
+import { benchCost, fullCost, label, partialCost, planSteps, prepareWork, resolveSynthSupport, runStep, type ConfirmDeps, type ConfirmOptions, type ConfirmRun, type Work } from './confirm-run.js';
 import { decideFinal } from './final.js';
 import { probeHub, pullExport, type HubProbe } from './obtain.js';
 import type { Candidate } from '../recommend/types.js';
@@ -58,6 +58,8 @@ export async function confirmRecommendation(options: ConfirmOptions, deps: Confi
 
   await pullExports(run, works, hub);
   markUnbuildable(works, hub);
+  // The plan's steps: a build (unless pulled) and a benchmark per candidate that can be measured.
+  for (const w of works) if (w.unmeasurable === null) planSteps(run, stepsOf(w));
   const order = await measurePrimaries(run, works);
   await measureOtherVariants(run, order);
   for (const w of works) finishCandidate(run, w);
@@ -121,23 +123,32 @@ async function startRun(options: ConfirmOptions, deps: ConfirmDeps): Promise<Con
     throughputs: { ...DEFAULT_THROUGHPUTS },
     observed: { synth: false, quantize: false },
     slowdown: null,
+    steps: { index: 0, planned: 0 },
     say: (line) => deps.onProgress?.(line),
     elapsedSec,
     remainingSec: () => budgetSec - elapsedSec(),
   };
 }
 
+/** Steps of a candidate measured in full: its build (unless pulled) and its benchmark. */
+function stepsOf(w: Work): number {
+  return (w.out.source.kind === 'pulled' ? 0 : 1) + 1;
+}
+
 /** Pulls first decide the source; a failed pull falls back to synthesis. */
 async function pullExports(run: ConfirmRun, works: Work[], hub: HubProbe): Promise<void> {
   const access = run.deps.hub;
-  for (const w of works) {
-    if (w.unmeasurable !== null || !w.candidate.onnxRepo || !(hub.reachable || hub.cacheOnly) || !access) continue;
-    run.say(`${label(w)}: pulling ${w.candidate.onnxRepo} (int4)`);
+  const pulls = works.filter((w) => w.unmeasurable === null && w.candidate.onnxRepo && (hub.reachable || hub.cacheOnly) && access);
+  planSteps(run, pulls.length);
+  for (const w of pulls) {
+    if (!w.candidate.onnxRepo || !access) continue;
+    const repo = w.candidate.onnxRepo;
+    run.say(`${label(w)}: pulling ${repo} (int4)`);
     const t0 = run.deps.now();
-    const pulled = await pullExport(w.candidate.onnxRepo, ['q4'], access, run.deps.signal);
+    const pulled = await runStep(run, { kind: 'pull', candidate: w.candidate.name, description: `pulling ${repo} (int4)`, predictedSec: null }, () => pullExport(repo, ['q4'], access, run.deps.signal));
     w.out.timings.obtainSec += (run.deps.now() - t0) / 1000;
     if (pulled.ok) {
-      w.out.source = { kind: 'pulled', synthetic: false, repo: w.candidate.onnxRepo, paths: [pulled.result.path], seed: null, reused: pulled.downloadedBytes === 0, reason: `ONNX export ${w.candidate.onnxRepo} (${pulled.result.source})` };
+      w.out.source = { kind: 'pulled', synthetic: false, repo, paths: [pulled.result.path], seed: null, reused: pulled.downloadedBytes === 0, reason: `ONNX export ${repo} (${pulled.result.source})` };
       if (w.primary !== 'q4') {
         w.out.notes.push(`the export is pulled in int4 only: the verdict rests on q4, not the recommended ${w.candidate.format}`);
         w.primary = 'q4';
@@ -189,6 +200,7 @@ async function measurePrimaries(run: ConfirmRun, works: Work[]): Promise<Work[]>
       );
       await measureCandidate(run, w, partial !== null && partial < fullCost(run, w) ? 'partial' : 'full');
     } else {
+      planSteps(run, -stepsOf(w));
       w.unmeasurable = `benchmarking it would take ≈ ${Math.round(cheapest)} s (${partial !== null ? 'at partial depth' : 'in full'}), more than the ${Math.max(0, Math.round(run.remainingSec()))} s left of the ${run.budgetSec} s budget: raise --budget or use --thorough`;
     }
   }
@@ -212,6 +224,7 @@ async function measureOtherVariants(run: ConfirmRun, order: Work[]): Promise<voi
       w.out.notes.push(`${other} not benchmarked: ≈ ${Math.round(cost)} s predicted, ${Math.max(0, Math.round(run.remainingSec()))} s of the budget left`);
       continue;
     }
+    planSteps(run, (floatMissing ? 1 : 0) + 1);
     await measureVariant(run, w, other);
   }
 }

@@ -123,7 +123,15 @@ export async function confirmAndReport(
   context: RecommendContext,
   flags: ConfirmFlags,
   environment: PipelineEnvironment,
-  hooks: { onProgress?: (line: string) => void; signal?: AbortSignal; deps?: Partial<ConfirmDeps> } = {},
+  hooks: {
+    onProgress?: (line: string) => void;
+    /** Each step as it starts and ends, with its predicted seconds (see `ConfirmStepEvent`). */
+    onStep?: ConfirmDeps['onStep'];
+    /** What the user must hear even when progress is silent (--json): a wait on another run, a report not written. Default: onProgress. */
+    onWarning?: (line: string) => void;
+    signal?: AbortSignal;
+    deps?: Partial<ConfirmDeps>;
+  } = {},
 ): Promise<ConfirmReport> {
   const { recommendation, requirements, calibrationPath, calibration } = calibrated;
   const workDir = flags.workDir !== undefined ? resolve(environment.cwd, flags.workDir) : defaultWorkDir(environment.env, environment.homeDir);
@@ -133,16 +141,18 @@ export async function confirmAndReport(
     hub: hubAccessFrom(environment),
     runBench,
     ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+    ...(hooks.onStep ? { onStep: hooks.onStep } : {}),
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     ...hooks.deps,
   };
+  const warn = hooks.onWarning ?? hooks.onProgress;
   const reportPath = resolve(environment.cwd, flags.out ?? DEFAULT_REPORT_FILE);
   // Output locations are checked before the (long) confirmation, and one confirm at a time uses a work dir.
   await assertWritableFile(reportPath, '--out');
   await assertWritableDir(workDir, 'the work dir');
   const lockOptions = {
     ...(hooks.signal ? { signal: hooks.signal } : {}),
-    onWait: (owner: { pid: number }) => hooks.onProgress?.(`Waiting for another confirm (pid ${owner.pid}) that uses ${workDir}...`),
+    onWait: (owner: { pid: number }) => warn?.(`Waiting for another confirm (pid ${owner.pid}) that uses ${workDir}...`),
   };
   const report = await withOutputLock(workDir, () => confirmRecommendation(
     {
@@ -172,7 +182,7 @@ export async function confirmAndReport(
     // A late failure keeps the results: the caller still renders them; the report says it has no file.
     report.reportPath = null;
     recommendation.confirm = report;
-    hooks.onProgress?.(`Error: the report could not be written to ${reportPath} (${errorMessage(error).split('\n')[0] ?? ''}); the results below are complete.`);
+    warn?.(`Error: the report could not be written to ${reportPath} (${errorMessage(error).split('\n')[0] ?? ''}); the results below are complete.`);
   }
   return report;
 }

@@ -70,7 +70,8 @@ export interface ServeBenchDeps {
   clock: Clock;
   tool: { name: string; version: string };
   argv: string[];
-  onProgress?: (message: string) => void;
+  /** A load level starting (`running`) or done (its counts and throughput). */
+  onProgress?: (message: string, stage: 'start' | 'done') => void;
   /** Receives each level's raw records (for --save-detailed). */
   onRecords?: (records: RequestRecord[]) => void;
 }
@@ -170,7 +171,7 @@ export async function runServeBench(o: ServeBenchOptions, deps: ServeBenchDeps):
     if (o.shard && deps.clock() > o.shard.startAtMs) notes.push(`shard ${o.shard.index}/${o.shard.of}: ready ${Math.round(deps.clock() - o.shard.startAtMs)} ms after --start-at; requests due before then went out late (see send_lag_ms)`);
 
     const runOne = async (maxConcurrency: number | null, requestRate: number | null, label: string, stopWhenOverSaturated: boolean): Promise<LevelResult> => {
-      deps.onProgress?.(`${label}: running`);
+      deps.onProgress?.(`${label}: running`, 'start');
       const plan: LevelPlan = { label, maxConcurrency, requestRate, burstiness: o.burstiness, seed: o.seed, numRequests: o.numPrompts, durationS: o.durationS, warmupRequests: o.warmupRequests, warmupS: o.warmupS };
       const levelStart = new Date().toISOString();
       const run =
@@ -182,7 +183,7 @@ export async function runServeBench(o: ServeBenchOptions, deps: ServeBenchDeps):
       deps.onRecords?.(run.records);
       const level = summarizeLevel({ label, maxConcurrency, requestRate, startedAt: levelStart, records: run.records, percentiles: o.percentiles, slos: o.slos, client: { eventLoopDelayMs: run.eventLoopDelayMs, limitMs: o.clientLimitMs }, stopped: run.stopped });
       levels.push(level);
-      deps.onProgress?.(`${label}: ${level.completed} ok, ${level.failed} failed, ${level.request_throughput.toFixed(2)} req/s`);
+      deps.onProgress?.(`${label}: ${level.completed} ok, ${level.failed} failed, ${level.request_throughput.toFixed(2)} req/s`, 'done');
       return level;
     };
     const label = (c: number | null, r: number | null): string => [c !== null ? `concurrency=${c}` : null, r !== null ? `rate=${r}` : null].filter(Boolean).join(' ') || 'all-at-once';

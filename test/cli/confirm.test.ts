@@ -35,9 +35,9 @@ describe('recommend --confirm (subprocess, tiny synthetic candidates)', () => {
     expect(rec.confirm!.candidates).toHaveLength(2);
     expect(rec.confirm!.candidates.every((c) => c.source.synthetic && c.verdict.status === 'confirmed')).toBe(true);
     expect(parseRecommendation(await readFile(out, 'utf8'))).toEqual(rec);
-    // Progress goes to stderr.
-    expect(r.stderr).toMatch(/HF_HUB_OFFLINE is set/);
-    expect(r.stderr).toMatch(/synthesizing tiny-/);
+    // --json: no progress at all (stdout is the JSON; stderr stays quiet too).
+    expect(r.stderr).not.toMatch(/HF_HUB_OFFLINE is set|synthesizing|step \d/);
+    expect(r.stderr).not.toContain('\r');
     expect(existsSync(join(dir, 'calibration.json'))).toBe(true);
   });
 
@@ -53,6 +53,11 @@ describe('recommend --confirm (subprocess, tiny synthetic candidates)', () => {
     expect(r.stdout).toMatch(/✓ Confirmed: /);
     expect(r.stdout).toContain(`Report (JSON): ${join(dir, 'second.json')}`);
     expect(r.stderr).not.toMatch(/synthesizing|quantizing/);
+    // Without a terminal: each step as one plain line with the plan's prediction, no bar, no carriage return.
+    expect(r.stderr).toMatch(/HF_HUB_OFFLINE is set/);
+    expect(r.stderr).toMatch(/^step 1\/\d+: building Tiny-\S+ \((predicted \d+ s|predicted < 1 s)\)$/m);
+    expect(r.stderr).toMatch(/^step \d+\/\d+: benchmarking Tiny-\S+ (q4|fp32) pp64\+tg16 \(predicted (\d+ s|< 1 s|\d+ min)\)$/m);
+    expect(r.stderr).not.toContain('\r');
   });
 
   it('calibration show lists what the runs measured; reset empties it', async () => {

@@ -78,6 +78,10 @@ describe('modelscout pull (CLI)', () => {
     expect(run.stdout).toContain(`Pulled ${REPO}@main`);
     expect(run.stdout).toContain('onnx/model.onnx + 1 external data file');
     expect(run.stderr).toContain('files to download');
+    // Not a terminal: plain lines (each file as it lands), no bar, no carriage return.
+    expect(run.stderr).toMatch(/^ {2}onnx\/model\.onnx_data \([\d.]+ \w+\)$/m);
+    expect(run.stderr).not.toContain('\r');
+    expect(run.stderr).not.toMatch(/\[#*-*\]/);
   });
 
   it('401 on a gated repo without a token: one line saying to set HF_TOKEN, exit 2; with HF_TOKEN it works', async () => {

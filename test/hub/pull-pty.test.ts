@@ -43,6 +43,8 @@ describe('pull on a terminal', () => {
     const session = spawnCli(['pull', REPO, '--variant', 'fp32']);
     await session.waitFor(/files to download/);
     await session.waitFor(/\[#+-+\]\s+\d+%\s+[\d.]+ (KiB|MiB) \/ 8\.0 MiB/);
+    // The progress module's bar: the rate and the time left at that rate (8 MiB at 2 MiB/s: a few seconds).
+    await session.waitFor(/\[#+-+\]\s+\d+%\s+[\d.]+ (KiB|MiB) \/ 8\.0 MiB\s+[\d.]+ [kM]B\/s\s+ETA \d+ s\s+\d\/\d files/);
     session.type(KEYS.ctrlC);
     expect(await session.exit).toBe(130);
     const text = session.text();

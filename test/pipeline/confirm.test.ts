@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runBench, type BenchRunOptions } from '../../src/bench/index.js';
 import { readCalibration } from '../../src/pipeline/calibration.js';
 import { confirmRecommendation, type ConfirmDeps, type ConfirmOptions } from '../../src/pipeline/confirm.js';
+import type { ConfirmStepEvent } from '../../src/pipeline/confirm-run.js';
 import { syntheticModelDir } from '../../src/pipeline/obtain.js';
 import type { ConfirmReport } from '../../src/recommend/confirm-report.js';
 import type { BenchReport } from '../../src/report/schema.js';
@@ -41,8 +42,22 @@ function optionsFor(setup: TinySetup, dir: string, extra: Partial<ConfirmOptions
   };
 }
 
-function depsWith(lines: string[], runner: ConfirmDeps['runBench'] = runBench): ConfirmDeps {
-  return { now: () => performance.now(), timestamp: () => new Date().toISOString(), hub: null, runBench: runner, onProgress: (l) => lines.push(l) };
+function depsWith(lines: string[], runner: ConfirmDeps['runBench'] = runBench, steps: ConfirmStepEvent[] = []): ConfirmDeps {
+  return { now: () => performance.now(), timestamp: () => new Date().toISOString(), hub: null, runBench: runner, onProgress: (l) => lines.push(l), onStep: (e) => steps.push(e) };
+}
+
+/** Every step started once, numbered 1..n, ended after it started; n is the final plan. */
+function expectWellFormedSteps(steps: ConfirmStepEvent[]): ConfirmStepEvent[] {
+  const starts = steps.filter((e) => e.stage === 'start');
+  expect(starts.map((e) => e.index)).toEqual(starts.map((_, i) => i + 1));
+  for (const start of starts) {
+    expect(start.total).toBeGreaterThanOrEqual(start.index);
+    const end = steps.find((e) => e.stage === 'end' && e.index === start.index)!;
+    expect(steps.indexOf(end)).toBeGreaterThan(steps.indexOf(start));
+    expect(end.elapsedSec).toBeGreaterThanOrEqual(0);
+  }
+  expect(steps.at(-1)!.total).toBe(starts.length);
+  return starts;
 }
 
 describe('confirmRecommendation on tiny synthetic candidates (real synth, quantize and bench)', () => {
@@ -50,7 +65,15 @@ describe('confirmRecommendation on tiny synthetic candidates (real synth, quanti
     const dir = await tempDir();
     const setup = await tinyRecommendation(dir);
     const lines: string[] = [];
-    const first = await confirmRecommendation(optionsFor(setup, dir), depsWith(lines));
+    const steps: ConfirmStepEvent[] = [];
+    const first = await confirmRecommendation(optionsFor(setup, dir), depsWith(lines, runBench, steps));
+    // Each candidate: a build and a benchmark of the primary variant, then a benchmark of the other one,
+    // each announced with what the plan predicts for it.
+    const starts = expectWellFormedSteps(steps);
+    expect(starts.map((e) => e.kind).sort()).toEqual([...Array(3).fill('bench'), ...Array(3).fill('bench'), ...Array(3).fill('build')].sort());
+    expect(starts.every((e) => e.predictedSec !== null && e.predictedSec > 0)).toBe(true);
+    expect(starts[0]!.description).toMatch(/^building Tiny/);
+    expect(starts[1]!.description).toMatch(/^benchmarking Tiny\S* .*(q4|fp32) pp64\+tg16$/);
 
     expect(first).toMatchObject({ schemaVersion: 1, kind: 'modelscout.confirm', mode: 'quick', hub: { reachable: false } });
     expect(first.settings.test).toMatchObject({ id: 'pp64+tg16', promptTokens: 64, genTokens: 16, batch: 1, repetitions: 2, warmup: 1 });
@@ -115,8 +138,16 @@ describe('confirmRecommendation on tiny synthetic candidates (real synth, quanti
     const setup = await tinyRecommendation(dir, { contextTokens: 32 }, 1, DEEP_CATALOG);
     expect(setup.recommendation.candidates[0]!.id).toBe('tiny-deep');
     const lines: string[] = [];
+    const steps: ConfirmStepEvent[] = [];
     // A 1-second budget fits nothing: the best candidate is still measured, the cheaper way (partial depth).
-    const report = await confirmRecommendation(optionsFor(setup, dir, { candidates: 1, budgetSec: 1 }), depsWith(lines));
+    const report = await confirmRecommendation(optionsFor(setup, dir, { candidates: 1, budgetSec: 1 }), depsWith(lines, runBench, steps));
+    // Planned as one build and one benchmark; at partial depth two builds, known before the first starts.
+    const starts = expectWellFormedSteps(steps);
+    expect(starts.map((e) => [e.index, e.total, e.kind, e.description])).toEqual([
+      [1, 3, 'build', expect.stringMatching(/^building \S+ at 1 of 96 layers$/)],
+      [2, 3, 'build', expect.stringMatching(/^building \S+ at 2 of 96 layers$/)],
+      [3, 3, 'bench', expect.stringMatching(/^benchmarking \S+ q4 pp32\+tg16 at 1 and 2 layers$/)],
+    ]);
     const c = report.candidates[0]!;
     expect(c.depth).toEqual({ mode: 'partial', layersFull: 96, layersMeasured: [1, 2] });
     expect(c.notes.join(' ')).toMatch(/over the 1 s budget/);

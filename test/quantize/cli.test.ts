@@ -51,6 +51,8 @@ describe('modelscout quantize', () => {
     expect(out).toMatch(/│ size +│ [\d.]+ KiB +│ [\d.]+ KiB +│ [\d.]+× +│ [\d.]+% +│ 5\.00 +│/);
     expect(out).toMatch(/worst tensors/);
     expect(out).toMatch(/fidelity \(32 seeded tokens.*\): PASS/);
+    // Not a terminal: no progress bar, no carriage return, nothing on stderr at all.
+    expect(String(result.stderr)).toBe('');
     expect(await listTree(tiny)).toEqual([...before, 'onnx/model_q4.onnx', 'onnx/model_q4.onnx_data'].sort());
   });
 
@@ -59,6 +61,7 @@ describe('modelscout quantize', () => {
     const result = await run([tiny, '--json', '--block-size', '64', '--asymmetric', '--accuracy-level', '0', '--embeddings', '--keep-lm-head', '--out', out, '--threads', '1']);
     expect(result.exitCode, String(result.stderr)).toBe(0);
     const report = JSON.parse(String(result.stdout)) as Record<string, Record<string, unknown>>;
+    expect(String(result.stderr)).toBe('');
     expect(Object.keys(report).sort()).toEqual(['error', 'fidelity', 'input', 'nodes', 'output', 'performance', 'settings', 'size', 'tensors', 'worstTensors']);
     expect(report.settings).toEqual({
       method: 'rtn',

@@ -6,6 +6,7 @@ import { loadCatalog, readUserCatalog, type UserCatalogFile } from '../../catalo
 import { buildUserCatalog, ONNX_COMMUNITY } from '../../hub/catalog-update.js';
 import { writeJsonAtomic } from '../../util/atomic-write.js';
 import { formatParams } from '../../util/format.js';
+import { Progress } from '../../ui/progress.js';
 
 export interface ModelsUpdateResult {
   /** The user catalog file (written, or dropped with --reset). */
@@ -49,12 +50,11 @@ export default class ModelsUpdate extends BaseCommand {
       if (!this.jsonEnabled()) this.log(existed ? `Dropped the user catalog ${file}: the built-in catalog (${loadCatalog().length} models) is used again.` : `No user catalog at ${file}: the built-in catalog (${loadCatalog().length} models) is in use.`);
       return { file, action: 'reset', removed: existed, updatedAt: null, endpoint: null, lists: [], models: [], skipped: [] };
     }
-    const quiet = this.jsonEnabled() || !process.stderr.isTTY;
+    const progress = new Progress({ json: this.jsonEnabled() });
     const catalog = await buildUserCatalog(
       hubLookupDeps(this.config.version),
-      { limit: flags.limit, onnxLimit: flags['onnx-limit'], now: () => new Date(), ...(quiet ? {} : { onProgress: (line: string) => process.stderr.write(`\r\u001b[2K${line}`) }) },
-    );
-    if (!quiet) process.stderr.write('\r\u001b[2K');
+      { limit: flags.limit, onnxLimit: flags['onnx-limit'], now: () => new Date(), onProgress: (line: string) => progress.status(line) },
+    ).finally(() => progress.done());
     await writeJsonAtomic(file, catalog);
     const builtin = loadCatalog();
     const isBuiltin = (repo: string | null): boolean => repo !== null && builtin.some((m) => m.hfRepo?.toLowerCase() === repo.toLowerCase());

@@ -13,6 +13,7 @@ import { mergeSlos, parseSloList, presetSlos, SLO_PRESETS, targetSlos } from '..
 import { parseHeaders } from '../../serve/target.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { writeReportHtml } from '../../pipeline/report-html.js';
+import { Progress } from '../../ui/progress.js';
 
 const FORMATS = ['table', 'markdown', 'json'] as const;
 
@@ -151,7 +152,7 @@ Exit codes: 0 pass, 1 failed requests / a missed SLO / a regression against --ba
     }
     const format = this.jsonEnabled() ? 'json' : flags.format;
     const detailed: RequestRecord[] = [];
-    const tty = Boolean(process.stderr.isTTY);
+    const progress = new Progress({ json: this.jsonEnabled() });
     const report = await runServeBench(
       {
         baseUrls: flags['base-url'],
@@ -190,14 +191,13 @@ Exit codes: 0 pass, 1 failed requests / a missed SLO / a regression against --ba
         clock: epochMs,
         tool: { name: 'modelscout', version: this.config.version },
         argv: redactArgv(process.argv.slice(2)),
-        onProgress: (message) => {
-          if (tty) process.stderr.write(`${message}\n`);
-        },
+        // A level running is a status line on a terminal; each finished level stays as a line.
+        onProgress: (message, stage) => (stage === 'done' ? progress.note(message) : progress.status(message)),
         onRecords: (records) => {
           if (flags['save-detailed']) detailed.push(...records);
         },
       },
-    );
+    ).finally(() => progress.done());
     if (flags['save-detailed']) await writeFileAtomic(flags['save-detailed'], renderRecordsJsonl(detailed));
     if (flags.out) await writeFileAtomic(flags.out, renderJson(report));
     if (flags.html) await writeReportHtml(flags.html, report, flags.out ?? 'serve-bench report');
