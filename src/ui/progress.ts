@@ -185,10 +185,11 @@ export function formatProgressLine(task: ProgressTask & { rate: number | null; e
     unit === 'bytes'
       ? `${formatBytes(task.done)} / ${formatBytes(task.total)}`
       : unit === 'seconds'
-        ? `${formatSeconds(task.done)} of ≈ ${formatSeconds(task.total)}`
+        ? `${formatSeconds(Math.floor(task.done))} of ≈ ${formatSeconds(task.total)}`
         : `${Math.round(task.done)}/${Math.round(task.total)} ${unit}`;
   const rate = task.rate !== null && task.rate > 0 ? (unit === 'bytes' ? formatBandwidth(task.rate) : `${task.rate.toFixed(task.rate < 10 ? 1 : 0)} ${unit}/s`) : '';
-  const eta = task.etaSec !== null && task.etaSec >= 0 && fraction < 1 ? `ETA ${formatSeconds(task.etaSec)}` : '';
+  // Elapsed seconds round down and the time left rounds up, so the two never add up to more than the total.
+  const eta = task.etaSec !== null && task.etaSec >= 0 && fraction < 1 ? `ETA ${formatSeconds(task.etaSec < 60 ? Math.ceil(task.etaSec) : task.etaSec)}` : '';
   const room = Math.max(20, columns - 1);
   // On a narrow terminal the detail goes first, then the rate, then the label is shortened from the left
   // (to no fewer than 16 characters before the rate and the detail go);

@@ -11,6 +11,8 @@ export interface PtySession {
   exit: Promise<number>;
   /** Everything drawn so far, ANSI escapes removed. */
   text(): string;
+  /** Every line or redrawn frame (split at newlines and carriage returns), ANSI escapes removed. */
+  frames(): string[];
 }
 
 export const KEYS = { enter: '\r', down: '\u001b[B', up: '\u001b[A', ctrlC: '\u0003' } as const;
@@ -57,6 +59,8 @@ export function spawnCli(args: string[], cols = 160): PtySession {
     },
     exit,
     text: () => stripAnsi(raw),
+    // eslint-disable-next-line no-control-regex
+    frames: () => raw.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').split(/\r\n|\r|\n/),
   };
 }
 
