@@ -3,9 +3,35 @@ import type { DeviceTarget } from './device.js';
 import { kvCacheBreakdown, type KvDtype } from './kv-cache.js';
 import { weightBytes, type WeightBytesOptions, type WeightFormat } from './weights.js';
 
-/** The KV dtype a runtime keeps for a weight format: fp16 models cache fp16, fp32 and q4 (fp32 activations) cache fp32. */
-export function defaultKvDtype(format: WeightFormat): KvDtype {
+/**
+ * The KV dtype a runtime keeps for a weight format. On a CPU (ONNX Runtime): fp16 models cache fp16, fp32 and
+ * q4 (fp32 activations) cache fp32. On a GPU a serving engine computes in the model's 16-bit dtype whatever
+ * the weights are stored in (int8 and int4 weights are dequantized into fp16 matmuls, W8A16 / W4A16), so the
+ * cache is fp16 (bf16 for bf16 models, fp32 only for fp32 weights).
+ */
+export function defaultKvDtype(format: WeightFormat, kind: 'cpu' | 'gpu' = 'cpu'): KvDtype {
+  if (kind === 'gpu') return format === 'fp32' ? 'fp32' : format === 'bf16' ? 'bf16' : 'fp16';
   return format === 'fp16' || format === 'q4f16' ? 'fp16' : format === 'bf16' ? 'bf16' : 'fp32';
+}
+
+/** How many tokens and sequences a serving engine schedules into one forward pass on a GPU. */
+export interface ServingBatchLimits {
+  maxTokensPerPass: number;
+  maxSequences: number;
+  source: string;
+}
+
+/**
+ * vLLM's defaults for `vllm serve` (V1 engine, chunked prefill always on): `EngineArgs.get_batch_defaults` in
+ * vllm/engine/arg_utils.py gives the OpenAI server max_num_batched_tokens 8,192 and max_num_seqs 1,024 on a
+ * GPU with at least 70 GiB that is not an A100, else 2,048 and 256. A long prompt is prefilled in chunks of
+ * at most that many tokens, so the activations of one pass never exceed them, whatever concurrency × context.
+ */
+export function servingBatchLimits(gpu: { name: string; memoryTotalBytes: number }): ServingBatchLimits {
+  const big = gpu.memoryTotalBytes >= 70 * 1024 ** 3 && !/a100/i.test(gpu.name);
+  return big
+    ? { maxTokensPerPass: 8192, maxSequences: 1024, source: 'vLLM serve default on a GPU of ≥ 70 GiB other than A100 (EngineArgs.get_batch_defaults)' }
+    : { maxTokensPerPass: 2048, maxSequences: 256, source: 'vLLM serve default on a GPU under 70 GiB or an A100 (EngineArgs.get_batch_defaults)' };
 }
 
 /** Share of the available memory left free for the OS, other processes and fragmentation. */
@@ -29,7 +55,9 @@ export interface FitInput {
   context: number;
   concurrency?: number;
   kvDtype?: KvDtype;
-  device: Pick<DeviceTarget, 'memoryAvailableBytes' | 'runtimeOverheadBytes' | 'kind'>;
+  device: Pick<DeviceTarget, 'memoryAvailableBytes' | 'runtimeOverheadBytes' | 'kind'> & Partial<Pick<DeviceTarget, 'name' | 'memoryTotalBytes' | 'count'>>;
+  /** On a GPU: the serving engine's tokens and sequences per forward pass (default: `servingBatchLimits` of one of the device's GPUs). */
+  servingLimits?: ServingBatchLimits;
   /** Fraction of available memory kept free (default 0.10). */
   headroomFraction?: number;
   weightOptions?: WeightBytesOptions;
@@ -82,6 +110,23 @@ export function activationBytes(spec: ModelSpec, tokens: number, concurrency: nu
 }
 
 /**
+ * Activation memory of one forward pass of a serving engine on a GPU: the engine schedules at most
+ * `maxTokensPerPass` tokens (chunked prefill) of at most `maxSequences` sequences into a pass, so the
+ * hidden states, q/k/v and MLP intermediates are those of min(cap, concurrency × context) tokens in the
+ * compute dtype (2 bytes; 4 for fp32 weights); attention is fused (FlashAttention: no score matrix) and the
+ * sampler keeps fp32 logits of the last position of each scheduled sequence.
+ */
+export function gpuActivationBytes(spec: ModelSpec, format: WeightFormat, tokens: number, concurrency: number, limits: Pick<ServingBatchLimits, 'maxTokensPerPass' | 'maxSequences'>): number {
+  const inPass = Math.max(1, Math.min(limits.maxTokensPerPass, tokens * concurrency));
+  const sequences = Math.max(1, Math.min(concurrency, limits.maxSequences, inPass));
+  const ffnWidth = spec.moe ? spec.moe.expertIntermediateSize * (spec.moe.activeExperts + spec.moe.sharedExperts) : spec.intermediateSize;
+  const qkvWidth = spec.numHeads * spec.headDim + 2 * spec.numKvHeads * spec.headDim;
+  const element = format === 'fp32' ? 4 : 2;
+  const perToken = (3 * spec.hiddenSize + qkvWidth + 3 * ffnWidth) * element;
+  return inPass * perToken + sequences * spec.vocabSize * 4;
+}
+
+/**
  * Activation memory of ONNX Runtime's CPU kernels for a prompt of `tokens` tokens (at most one chunk):
  * the fp32 buffers of `activationBytes`, the attention scores and probabilities of every head (the CPU
  * kernels materialise them: 2 × heads × tokens² × 4 bytes), and the logits — of the last position in a
@@ -103,7 +148,7 @@ export function cpuActivationBytes(spec: ModelSpec, tokens: number, concurrency:
  */
 export function fitMemory(input: FitInput): MemoryFit {
   const concurrency = input.concurrency ?? 1;
-  const kvDtype = input.kvDtype ?? defaultKvDtype(input.format);
+  const kvDtype = input.kvDtype ?? defaultKvDtype(input.format, input.device.kind);
   const headroomFraction = input.headroomFraction ?? DEFAULT_HEADROOM_FRACTION;
   const weights = weightBytes(input.spec, input.format, input.weightOptions ?? {}).totalBytes;
   const available = Math.max(0, input.device.memoryAvailableBytes);
@@ -111,10 +156,19 @@ export function fitMemory(input: FitInput): MemoryFit {
   const usable = available - headroomBytes;
   const overhead = input.device.runtimeOverheadBytes;
   const weightFactor = input.graph && input.device.kind === 'cpu' ? 1 + CPU_WEIGHT_RESIDENT_OVERHEAD : 1;
+  const gpuCount = Math.max(1, input.device.count ?? 1);
+  const limits =
+    input.device.kind === 'gpu'
+      ? (input.servingLimits ?? servingBatchLimits({ name: input.device.name ?? '', memoryTotalBytes: (input.device.memoryTotalBytes ?? input.device.memoryAvailableBytes) / gpuCount }))
+      : null;
 
   const totalAt = (tokens: number): { kv: number; act: number; total: number; formula: string } => {
     const kv = kvCacheBreakdown(input.spec, { tokens, dtype: kvDtype, concurrency });
-    const act = input.graph && input.device.kind === 'cpu' ? cpuActivationBytes(input.spec, tokens, concurrency, input.graph) : activationBytes(input.spec, tokens, concurrency);
+    const act = limits
+      ? gpuActivationBytes(input.spec, input.format, tokens, concurrency, limits)
+      : input.graph
+        ? cpuActivationBytes(input.spec, tokens, concurrency, input.graph)
+        : activationBytes(input.spec, tokens, concurrency);
     return { kv: kv.totalBytes, act, total: weights + Math.round(weights * (weightFactor - 1)) + kv.totalBytes + act + overhead, formula: kv.formula };
   };
   const at = totalAt(input.context);
@@ -165,8 +219,9 @@ export function fitMemory(input: FitInput): MemoryFit {
     basis: {
       kvFormula: at.formula,
       headroomFraction,
-      activationAssumption:
-        input.graph && input.device.kind === 'cpu'
+      activationAssumption: limits
+        ? `one forward pass of a serving engine: at most ${limits.maxTokensPerPass} tokens of at most ${limits.maxSequences} sequences (${limits.source}), ${input.format === 'fp32' ? 'fp32' : '16-bit'} activations, fused attention, fp32 logits of each scheduled sequence`
+        : input.graph
           ? `ONNX Runtime on the CPU, ${input.graph} graph: fp32 activations and the attention scores of every head for up to ${PREFILL_CHUNK_TOKENS} prompt tokens, logits of ${input.graph === 'fused' ? 'the last position' : 'every position'} (twice), weights held ×${1 + CPU_WEIGHT_RESIDENT_OVERHEAD}`
           : `fp32 activations of one forward pass over up to ${PREFILL_CHUNK_TOKENS} tokens per sequence plus last-position logits; attention scores assumed fused (not materialised)`,
     },

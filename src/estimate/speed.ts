@@ -176,7 +176,7 @@ export function estimateSpeed(input: SpeedInput): SpeedEstimate {
   const concurrency = Math.max(1, input.concurrency ?? 1);
   const context = Math.max(0, input.context);
   const promptTokens = Math.max(1, input.promptTokens ?? context);
-  const kvDtype = input.kvDtype ?? defaultKvDtype(format);
+  const kvDtype = input.kvDtype ?? defaultKvDtype(format, device.kind);
   const graph = input.graph ?? 'standard';
   const efficiency = input.efficiency ?? defaultEfficiency({ kind: device.kind, bandwidthSource: device.bandwidthSource });
   const band = errorBand(efficiency);

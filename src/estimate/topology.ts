@@ -13,7 +13,7 @@ import {
   type Layout,
   type Link,
 } from './device.js';
-import { DEFAULT_HEADROOM_FRACTION, activationBytes, defaultKvDtype, type MemoryFit } from './fit.js';
+import { DEFAULT_HEADROOM_FRACTION, defaultKvDtype, gpuActivationBytes, servingBatchLimits, type MemoryFit } from './fit.js';
 import { kvCacheBreakdown, type KvDtype } from './kv-cache.js';
 import { estimateSpeed, type Banded, type SpeedEstimate } from './speed.js';
 import { weightBytes, type WeightBytesOptions, type WeightFormat } from './weights.js';
@@ -270,7 +270,9 @@ function perGpuMemory(spec: ModelSpec, format: WeightFormat, layout: Layout, clu
   // stage is counted with all the non-layer weights (a conservative bound: with PP they split between the ends).
   const weights = ((total - outside) * stageFraction + outside) / layout.tp;
   const kv = kvCacheBreakdown(spec, { tokens: context, dtype: kvDtype, concurrency: concurrencyPerReplica }).totalBytes * stageFraction * kvShare(spec, layout.tp);
-  const act = activationBytes(spec, context, concurrencyPerReplica) / layout.tp;
+  // A serving engine caps the tokens of one forward pass (chunked prefill): activations follow the cap, not
+  // concurrency × context; TP splits them across the group.
+  const act = gpuActivationBytes(spec, format, context, concurrencyPerReplica, servingBatchLimits(cluster.gpu)) / layout.tp;
   const overhead = cluster.gpu.runtimeOverheadBytes;
   const available = Math.max(0, cluster.gpu.memoryAvailableBytes);
   const usable = available - Math.round(available * headroomFraction);
@@ -316,7 +318,7 @@ export function planLayout(spec: ModelSpec, format: WeightFormat, layout: Layout
   const context = Math.max(1, workload.context);
   const promptTokens = Math.max(1, workload.promptTokens ?? context);
   const concurrencyPerReplica = Math.max(1, Math.ceil(workload.concurrency / layout.dp));
-  const kvDtype = workload.kvDtype ?? defaultKvDtype(format);
+  const kvDtype = workload.kvDtype ?? defaultKvDtype(format, 'gpu');
   const headroom = workload.headroomFraction ?? DEFAULT_HEADROOM_FRACTION;
   const options = workload.weightOptions ?? {};
   const gpusPerReplica = layout.tp * layout.pp;
@@ -496,7 +498,7 @@ export function proposeTopology(
 /** A plan as the single-device `MemoryFit`: sums over the GPUs of one replica, fit decided per GPU. */
 export function planAsMemoryFit(plan: TopologyPlan, spec: ModelSpec, format: WeightFormat, workload: TopologyWorkload): MemoryFit {
   const n = plan.gpusPerReplica;
-  const kvDtype = workload.kvDtype ?? defaultKvDtype(format);
+  const kvDtype = workload.kvDtype ?? defaultKvDtype(format, 'gpu');
   const kv = kvCacheBreakdown(spec, { tokens: workload.context, dtype: kvDtype, concurrency: plan.concurrencyPerReplica });
   const p = plan.perGpu;
   return {

@@ -1,6 +1,6 @@
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { ModelscoutError } from '../errors.js';
-import { planTopology, type DeviceTarget, type TopologyRequest, type WeightFormat } from '../estimate/index.js';
+import { clusterDevice, clusterGpuOf, planTopology, resolveInterconnect, type DeviceTarget, type TopologyRequest, type WeightFormat } from '../estimate/index.js';
 import type { Hardware } from '../hardware/detect.js';
 import { gpuTarget } from '../hardware/device.js';
 import { gpusAsCluster } from './recommend.js';
@@ -34,8 +34,11 @@ export interface ModelTopology {
  * --gpu) and the topology request describe.
  */
 export function planModelTopology(spec: ModelSpec, hardware: Hardware, request: TopologyRequest, workload: { context: number; concurrency: number }): ModelTopology {
-  const gpu = gpusAsCluster(gpuTarget(hardware), request);
-  const device: DeviceTarget | null = gpu;
+  const detected = gpuTarget(hardware);
+  const gpu = gpusAsCluster(detected, request);
+  // One GPU (--gpu L4) is a cluster of one: the same per-GPU memory and speed, no communication.
+  const device: DeviceTarget | null =
+    gpu !== null && !gpu.cluster ? clusterDevice({ gpu: clusterGpuOf(gpu), gpusPerNode: gpu.count, nodes: 1, interconnect: resolveInterconnect(clusterGpuOf(gpu).name, 1, request.interconnect) }) : gpu;
   if (device === null || !device.cluster) {
     throw new ModelscoutError('E_INPUT', 'a layout needs GPUs: none was detected and no --gpu was given', {
       suggestions: ['Name the GPU and how many, e.g. --gpu H100-80GB --gpus 8 (add --nodes 2 for two nodes).'],

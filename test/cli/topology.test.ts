@@ -54,6 +54,16 @@ describe('past one machine: --gpus, --nodes, --interconnect', () => {
     expect(json.topology?.formats.find((f) => f.format === 'int8')).toMatchObject({ fits: true, topology: { tp: 8, pp: 1 } });
   });
 
+  it('models show --gpu L4 lays out one GPU: Qwen2.5-3B at 32 × 4,096 fits in fp16 and int8, int8 in less memory', async () => {
+    const json = JSON.parse((await run(['models', 'show', 'qwen2.5-3b', '--gpu', 'L4', '--context', '4096', '--concurrency', '32', '--json'])).stdout) as ModelShowResult;
+    expect(json.topology).toMatchObject({ gpusPerNode: 1, nodes: 1, context: 4096, concurrency: 32 });
+    const fp16 = json.topology!.formats.find((f) => f.format === 'fp16')!;
+    const int8 = json.topology!.formats.find((f) => f.format === 'int8')!;
+    expect(fp16.fits && int8.fits).toBe(true);
+    expect(int8.topology!.perGpu.totalBytes).toBeLessThan(fp16.topology!.perGpu.totalBytes);
+    expect(fp16.topology!.perGpu.activationBytes).toBeLessThan(0.25 * 1024 ** 3);
+  });
+
   it('bad input is one line and exit 2', async () => {
     const bad = await run(['recommend', '--gpu', 'H100-80GB', '--interconnect', 'smoke-signals']);
     expect(bad.exitCode).toBe(2);

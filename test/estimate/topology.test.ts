@@ -13,10 +13,13 @@ import {
   tpShardsAttention,
 } from '../../src/estimate/topology.js';
 import type { Cluster, ClusterGpu } from '../../src/estimate/device.js';
+import { defaultKvDtype, fitMemory, gpuActivationBytes, servingBatchLimits } from '../../src/estimate/fit.js';
 import type { WeightFormat } from '../../src/estimate/weights.js';
 import { findAccelerator } from '../../src/hardware/accelerators.js';
 import { GPU_RUNTIME_OVERHEAD_BYTES } from '../../src/hardware/device.js';
 import { serveCommands } from '../../src/recommend/serve-commands.js';
+
+const GIB = 1024 ** 3;
 
 function gpu(key: string): ClusterGpu {
   const a = findAccelerator(key);
@@ -219,5 +222,57 @@ describe('serve commands', () => {
     const c = serveCommands({ model: deepseek, format: 'int8', tp: 8, pp: 1, nodes: 1, context: 2048, concurrency: 1 });
     expect(c.vllm[0]).not.toContain('--quantization');
     expect(c.vllm[0]).toContain('--trust-remote-code');
+  });
+});
+
+describe('GPU serving memory: the engine caps the tokens of one forward pass', () => {
+  const qwen3b = findModel('qwen2.5-3b')!;
+  it('follows vLLM serve defaults: 2,048 tokens under 70 GiB or on an A100, 8,192 on larger GPUs', () => {
+    expect(servingBatchLimits(gpu('L4'))).toMatchObject({ maxTokensPerPass: 2048, maxSequences: 256 });
+    expect(servingBatchLimits(gpu('A100-80GB'))).toMatchObject({ maxTokensPerPass: 2048, maxSequences: 256 });
+    expect(servingBatchLimits(gpu('H100-80GB'))).toMatchObject({ maxTokensPerPass: 8192, maxSequences: 1024 });
+  });
+
+  it('activations grow with the tokens of one pass up to the cap, then stay flat whatever concurrency × context', () => {
+    const limits = servingBatchLimits(gpu('L4'));
+    const small = gpuActivationBytes(qwen3b, 'fp16', 512, 1, limits);
+    const atCap = gpuActivationBytes(qwen3b, 'fp16', 2048, 1, limits);
+    expect(atCap).toBeGreaterThan(3 * small);
+    // 32 × 4,096 tokens is one 2,048-token pass plus the logits of 32 sequences.
+    const served = gpuActivationBytes(qwen3b, 'fp16', 4096, 32, limits);
+    expect(served - atCap).toBe(31 * qwen3b.vocabSize * 4);
+    expect(served).toBeLessThan(0.25 * GIB);
+    expect(gpuActivationBytes(qwen3b, 'fp32', 4096, 32, limits)).toBeGreaterThan(served);
+  });
+
+  it('Qwen2.5-3B at 32 × 4,096 on an L4: fp16 and int8 fit, activations under 0.25 GiB, int8 needs less than fp16', () => {
+    const one = cluster('L4', 1);
+    const fp16 = planLayout(qwen3b, 'fp16', { tp: 1, pp: 1, dp: 1 }, one, { context: 4096, concurrency: 32 });
+    const int8 = planLayout(qwen3b, 'int8', { tp: 1, pp: 1, dp: 1 }, one, { context: 4096, concurrency: 32 });
+    expect(fp16.perGpu.activationBytes).toBeLessThan(0.25 * GIB);
+    expect(fp16.fits).toBe(true);
+    expect(int8.fits).toBe(true);
+    // Same fp16 KV cache (W8A16 keeps 16-bit activations); int8 saves only weight bytes.
+    expect(int8.perGpu.kvBytes).toBe(fp16.perGpu.kvBytes);
+    expect(fp16.perGpu.totalBytes - int8.perGpu.totalBytes).toBeCloseTo(fp16.perGpu.weightBytes - int8.perGpu.weightBytes, -3);
+  });
+
+  it('keeps the KV cache in the compute dtype on a GPU and in the runtime dtype on a CPU', () => {
+    expect(defaultKvDtype('int8', 'gpu')).toBe('fp16');
+    expect(defaultKvDtype('q4', 'gpu')).toBe('fp16');
+    expect(defaultKvDtype('bf16', 'gpu')).toBe('bf16');
+    expect(defaultKvDtype('fp32', 'gpu')).toBe('fp32');
+    expect(defaultKvDtype('int8')).toBe('fp32');
+    expect(defaultKvDtype('q4f16')).toBe('fp16');
+  });
+
+  it('fitMemory on one GPU uses the same capped activations', () => {
+    const l4 = gpu('L4');
+    const device = { kind: 'gpu' as const, name: l4.name, count: 1, memoryTotalBytes: l4.memoryTotalBytes, memoryAvailableBytes: l4.memoryAvailableBytes, runtimeOverheadBytes: l4.runtimeOverheadBytes };
+    const fit = fitMemory({ spec: qwen3b, format: 'int8', context: 4096, concurrency: 32, device });
+    expect(fit.activationBytes).toBe(gpuActivationBytes(qwen3b, 'int8', 4096, 32, servingBatchLimits(l4)));
+    expect(fit.kvDtype).toBe('fp16');
+    expect(fit.fits).toBe(true);
+    expect(fit.basis.activationAssumption).toContain('2048 tokens');
   });
 });
