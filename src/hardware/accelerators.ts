@@ -1,6 +1,6 @@
 /**
  * Known accelerators: memory, memory bandwidth and dense fp16 FLOP/s (tensor cores, without 2:4 sparsity,
- * FP32 accumulate where NVIDIA lists both; matrix cores for AMD), from the vendors' datasheets. Used to
+ * FP32 accumulate where NVIDIA lists both; matrix cores for AMD; XMX engines for Intel), from the vendors' datasheets. Used to
  * recognise a detected GPU by its `nvidia-smi` / `rocm-smi` name and for what-if overrides (`--gpu 2xH100-80GB`). Memory is the datasheet
  * figure in decimal GB (slightly below what nvidia-smi reports, so a what-if errs on the safe side). A GPU that matches no
  * entry is reported as unknown: its speed is not guessed.
@@ -11,7 +11,7 @@ export interface AcceleratorSpec {
   /** Other accepted override keys. */
   aliases: string[];
   name: string;
-  vendor: 'nvidia' | 'amd' | 'apple';
+  vendor: 'nvidia' | 'amd' | 'intel' | 'apple';
   /** Device memory in bytes; null for Apple chips (unified memory: the system RAM). */
   memoryBytes: number | null;
   memoryBandwidthBytesPerSec: number;
@@ -19,12 +19,19 @@ export interface AcceleratorSpec {
   fp16Flops: number | null;
   /** Patterns matching the names `nvidia-smi --query-gpu=name` reports (or the CPU brand for Apple). */
   match: RegExp[];
+  /**
+   * PCI device ids (lowercase `0x` hex, as sysfs `device` files hold them) the card is recognised by where
+   * the driver gives no name (Intel: i915 / xe).
+   */
+  pciDeviceIds?: string[];
   source: string;
 }
 
 const GB = 1e9;
 const TB_S = 1e12;
 const TFLOPS = 1e12;
+/** fp32 (= fp16) ALUs per Apple GPU core. */
+const APPLE_ALUS_PER_GPU_CORE = 128;
 
 export const ACCELERATORS: readonly AcceleratorSpec[] = [
   {
@@ -222,42 +229,142 @@ export const ACCELERATORS: readonly AcceleratorSpec[] = [
     // AMD Radeon RX 7900 XTX specifications: 24 GB GDDR6, 960 GB/s, peak half precision (FP16) 122.8 TFLOPS.
     source: 'AMD Radeon RX 7900 XTX product specifications (amd.com)',
   },
-  // Apple silicon: unified memory (the system RAM), so only bandwidth is listed; ONNX Runtime runs these
-  // on the CPU cores by default. Bandwidths from Apple's newsroom announcements of each chip.
-  appleChip('M1', 68.25, [/\bApple M1\b(?!\s*(Pro|Max|Ultra))/i]),
-  appleChip('M1-Pro', 200, [/\bApple M1 Pro\b/i]),
-  appleChip('M1-Max', 400, [/\bApple M1 Max\b/i]),
-  appleChip('M1-Ultra', 800, [/\bApple M1 Ultra\b/i]),
-  appleChip('M2', 100, [/\bApple M2\b(?!\s*(Pro|Max|Ultra))/i]),
-  appleChip('M2-Pro', 200, [/\bApple M2 Pro\b/i]),
-  appleChip('M2-Max', 400, [/\bApple M2 Max\b/i]),
-  appleChip('M2-Ultra', 800, [/\bApple M2 Ultra\b/i]),
-  appleChip('M3', 100, [/\bApple M3\b(?!\s*(Pro|Max|Ultra))/i]),
-  appleChip('M3-Pro', 150, [/\bApple M3 Pro\b/i]),
-  appleChip('M4', 120, [/\bApple M4\b(?!\s*(Pro|Max))/i]),
-  appleChip('M4-Pro', 273, [/\bApple M4 Pro\b/i]),
+  // Intel discrete GPUs. The driver (i915 / xe) gives no product name in sysfs, so they are recognised by
+  // PCI device id (Linux include/drm/intel/pciids.h; the names as in the PCI ID Repository). Dense fp16 is the
+  // XMX engines' rate, derived where Intel states only the parts: Xe-cores × fp16 ops per clock per Xe-core
+  // (2,048 on Xe-HPG / Xe2, 4,096 on Xe-HPC) × the graphics clock on the product's specification page.
+  {
+    key: 'ARC-A770',
+    aliases: ['A770', 'A770-16GB'],
+    name: 'Intel Arc A770 16GB',
+    vendor: 'intel',
+    memoryBytes: 16 * GB,
+    memoryBandwidthBytesPerSec: 560 * GB,
+    fp16Flops: 137.6 * TFLOPS,
+    match: [/\bArc\b.*\bA770\b/i],
+    pciDeviceIds: ['0x56a0'],
+    // ark.intel.com, Intel Arc A770 Graphics: 32 Xe-cores, 2,100 MHz graphics clock, 16 GB GDDR6 at 560 GB/s
+    // (the 8 GB board shares the device id: 512 GB/s, its memory read from the driver). 32 × 2,048 × 2.1 GHz.
+    source: 'Intel Arc A770 specifications (ark.intel.com); fp16 derived: 32 Xe-cores × 2,048 XMX ops/clock × 2.1 GHz',
+  },
+  {
+    key: 'ARC-A750',
+    aliases: ['A750'],
+    name: 'Intel Arc A750',
+    vendor: 'intel',
+    memoryBytes: 8 * GB,
+    memoryBandwidthBytesPerSec: 512 * GB,
+    fp16Flops: 117.6 * TFLOPS,
+    match: [/\bArc\b.*\bA750\b/i],
+    pciDeviceIds: ['0x56a1'],
+    // ark.intel.com, Intel Arc A750 Graphics: 28 Xe-cores, 2,050 MHz, 8 GB GDDR6 at 512 GB/s.
+    source: 'Intel Arc A750 specifications (ark.intel.com); fp16 derived: 28 Xe-cores × 2,048 XMX ops/clock × 2.05 GHz',
+  },
+  {
+    key: 'ARC-B580',
+    aliases: ['B580'],
+    name: 'Intel Arc B580',
+    vendor: 'intel',
+    memoryBytes: 12 * GB,
+    memoryBandwidthBytesPerSec: 456 * GB,
+    fp16Flops: 109.4 * TFLOPS,
+    match: [/\bArc\b.*\bB580\b/i],
+    pciDeviceIds: ['0xe20b'],
+    // ark.intel.com, Intel Arc B580 Graphics: 20 Xe2-cores, 2,670 MHz graphics clock, 12 GB GDDR6 at 456 GB/s.
+    // Intel's "233 TOPS" int8 is at a higher boost clock; the graphics clock is the figure used here.
+    source: 'Intel Arc B580 specifications (ark.intel.com); fp16 derived: 20 Xe2-cores × 2,048 XMX ops/clock × 2.67 GHz',
+  },
+  {
+    key: 'MAX-1550',
+    aliases: ['GPU-MAX-1550', 'PVC-1550'],
+    name: 'Intel Data Center GPU Max 1550',
+    vendor: 'intel',
+    memoryBytes: 128 * GB,
+    memoryBandwidthBytesPerSec: 3.2768 * TB_S,
+    fp16Flops: 838.9 * TFLOPS,
+    match: [/\bGPU Max 1550\b/i],
+    pciDeviceIds: ['0x0bd5', '0x0bd6'],
+    // ark.intel.com, Intel Data Center GPU Max 1550: 128 Xe-cores, 1,600 MHz, 128 GB HBM2e at 3,276.8 GB/s.
+    source: 'Intel Data Center GPU Max 1550 specifications (ark.intel.com); fp16 derived: 128 Xe-cores × 4,096 XMX ops/clock × 1.6 GHz',
+  },
+  {
+    key: 'MAX-1100',
+    aliases: ['GPU-MAX-1100', 'PVC-1100'],
+    name: 'Intel Data Center GPU Max 1100',
+    vendor: 'intel',
+    memoryBytes: 48 * GB,
+    memoryBandwidthBytesPerSec: 1.2288 * TB_S,
+    fp16Flops: 355.5 * TFLOPS,
+    match: [/\bGPU Max 1100\b/i],
+    pciDeviceIds: ['0x0bd9', '0x0bda', '0x0bdb'],
+    // ark.intel.com, Intel Data Center GPU Max 1100: 56 Xe-cores, 1,550 MHz, 48 GB HBM2e at 1,228.8 GB/s.
+    source: 'Intel Data Center GPU Max 1100 specifications (ark.intel.com); fp16 derived: 56 Xe-cores × 4,096 XMX ops/clock × 1.55 GHz',
+  },
+  {
+    key: 'FLEX-170',
+    aliases: ['GPU-FLEX-170'],
+    name: 'Intel Data Center GPU Flex 170',
+    vendor: 'intel',
+    memoryBytes: 16 * GB,
+    memoryBandwidthBytesPerSec: 576 * GB,
+    fp16Flops: 134.3 * TFLOPS,
+    match: [/\bGPU Flex 170\b/i],
+    pciDeviceIds: ['0x56c0'],
+    // ark.intel.com, Intel Data Center GPU Flex 170: 32 Xe-cores, 2,050 MHz, 16 GB GDDR6 at 576 GB/s.
+    source: 'Intel Data Center GPU Flex 170 specifications (ark.intel.com); fp16 derived: 32 Xe-cores × 2,048 XMX ops/clock × 2.05 GHz',
+  },
+  // Apple silicon: unified memory (the system RAM), so the bandwidth and the GPU's rate are listed, not a
+  // memory size; ONNX Runtime runs these on the CPU cores by default. Bandwidths from Apple's newsroom
+  // announcements of each chip (the full configuration where a chip comes in two). GPU fp16 = fp32 on
+  // Apple GPUs (same rate per ALU), derived for the full GPU as cores × 128 ALUs × 2 (FMA) × clock: Apple
+  // published 2.6 TFLOPS for the M1, 10.4 for the M1 Max, which the derivation reproduces; the clocks of the
+  // later chips are third-party readings (M2 and M3 families 1.398 GHz, M4 1.47 GHz, M4 Max 1.678 GHz; the
+  // M4 Pro's is not known, the M4's is used: a lower bound).
+  appleChip('M1', 68.25, 8, 1.278, [/\bApple M1\b(?!\s*(Pro|Max|Ultra))/i]),
+  appleChip('M1-Pro', 200, 16, 1.278, [/\bApple M1 Pro\b/i]),
+  appleChip('M1-Max', 400, 32, 1.278, [/\bApple M1 Max\b/i]),
+  appleChip('M1-Ultra', 800, 64, 1.278, [/\bApple M1 Ultra\b/i]),
+  appleChip('M2', 100, 10, 1.398, [/\bApple M2\b(?!\s*(Pro|Max|Ultra))/i]),
+  appleChip('M2-Pro', 200, 19, 1.398, [/\bApple M2 Pro\b/i]),
+  appleChip('M2-Max', 400, 38, 1.398, [/\bApple M2 Max\b/i]),
+  appleChip('M2-Ultra', 800, 76, 1.398, [/\bApple M2 Ultra\b/i]),
+  appleChip('M3', 100, 10, 1.398, [/\bApple M3\b(?!\s*(Pro|Max|Ultra))/i]),
+  appleChip('M3-Pro', 150, 18, 1.398, [/\bApple M3 Pro\b/i]),
+  appleChip('M3-Max', 400, 40, 1.398, [/\bApple M3 Max\b/i]),
+  appleChip('M3-Ultra', 819, 80, 1.398, [/\bApple M3 Ultra\b/i]),
+  appleChip('M4', 120, 10, 1.47, [/\bApple M4\b(?!\s*(Pro|Max))/i]),
+  appleChip('M4-Pro', 273, 20, 1.47, [/\bApple M4 Pro\b/i]),
+  appleChip('M4-Max', 546, 40, 1.678, [/\bApple M4 Max\b/i]),
 ];
 
-function appleChip(key: string, gbPerSec: number, match: RegExp[]): AcceleratorSpec {
+function appleChip(key: string, gbPerSec: number, gpuCores: number, gpuClockGHz: number, match: RegExp[]): AcceleratorSpec {
+  const name = key.replace('-', ' ');
+  const flops = gpuCores * APPLE_ALUS_PER_GPU_CORE * 2 * gpuClockGHz * 1e9;
   return {
     key,
     aliases: [],
-    name: `Apple ${key.replace('-', ' ')}`,
+    name: `Apple ${name}`,
     vendor: 'apple',
     memoryBytes: null,
     memoryBandwidthBytesPerSec: gbPerSec * GB,
-    fp16Flops: null,
+    fp16Flops: flops,
     match,
-    source: `Apple newsroom announcement of the ${key.replace('-', ' ')} (${gbPerSec} GB/s unified memory bandwidth)`,
+    source: `Apple newsroom announcement of the ${name} (${gbPerSec} GB/s unified memory bandwidth); GPU fp16 derived: ${gpuCores} GPU cores × ${APPLE_ALUS_PER_GPU_CORE} ALUs × 2 × ${gpuClockGHz} GHz = ${(flops / TFLOPS).toFixed(1)} TFLOP/s`,
   };
 }
 
 /** An accelerator entry without its name patterns (what reports and `--json` carry). */
-export type AcceleratorInfo = Omit<AcceleratorSpec, 'match'>;
+export type AcceleratorInfo = Omit<AcceleratorSpec, 'match' | 'pciDeviceIds'>;
 
 export function acceleratorInfo(spec: AcceleratorSpec): AcceleratorInfo {
-  const { match: _match, ...info } = spec;
+  const { match: _match, pciDeviceIds: _ids, ...info } = spec;
   return info;
+}
+
+/** The entry of a vendor's card with this PCI device id (`0x56a0`, any case), or null. */
+export function matchAcceleratorByPciId(deviceId: string, vendor: AcceleratorSpec['vendor']): AcceleratorSpec | null {
+  const wanted = deviceId.trim().toLowerCase();
+  return ACCELERATORS.find((a) => a.vendor === vendor && (a.pciDeviceIds ?? []).includes(wanted)) ?? null;
 }
 
 /** The NVIDIA entry an `nvidia-smi` name matches, or null (reported as unknown, not guessed). */
@@ -271,7 +378,12 @@ export function findAccelerator(key: string): AcceleratorSpec | null {
   return ACCELERATORS.find((a) => a.key.toLowerCase() === wanted || a.aliases.some((alias) => alias.toLowerCase() === wanted)) ?? null;
 }
 
-/** Keys accepted by `--gpu` (the GPUs; Apple chips are recognised from the CPU brand instead). */
+/** Whether `--gpu` takes this entry: the GPUs with their own memory (Apple chips are recognised from the CPU brand instead). */
+export function isGpuOverride(spec: AcceleratorSpec): spec is AcceleratorSpec & { memoryBytes: number } {
+  return spec.vendor !== 'apple' && spec.memoryBytes !== null;
+}
+
+/** Keys accepted by `--gpu`. */
 export function gpuOverrideKeys(): string[] {
-  return ACCELERATORS.filter((a) => a.vendor === 'nvidia' || a.vendor === 'amd').map((a) => a.key);
+  return ACCELERATORS.filter(isGpuOverride).map((a) => a.key);
 }

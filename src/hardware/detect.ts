@@ -2,7 +2,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { ModelscoutError, invalidValue } from '../errors.js';
 import { parseAmdSysfs, parseRocmSmiJson, type DrmCardFiles } from './amd-gpus.js';
-import { acceleratorInfo, findAccelerator, gpuOverrideKeys, matchAccelerator, type AcceleratorInfo } from './accelerators.js';
+import { INTEL_PCI_VENDOR, parseIntelSysfs, type IntelCardFiles } from './intel-gpus.js';
+import { acceleratorInfo, findAccelerator, gpuOverrideKeys, isGpuOverride, matchAccelerator, type AcceleratorInfo } from './accelerators.js';
 import { cachedBandwidth, machineKey, readBandwidthCache, storeBandwidth } from './bandwidth-cache.js';
 import { effectiveCpuLimit, effectiveMemoryLimit, readCgroupLimits, type CgroupLimits } from './cgroup.js';
 import { defaultCpuInt8Peak, defaultCpuPeakFlops, parseCpuInfo, type CpuFeatures } from './cpu.js';
@@ -140,6 +141,28 @@ async function readDrmCards(listDir: (path: string) => Promise<string[]>, readTe
   );
 }
 
+/** The sysfs files of each Intel DRM card (vendor 0x8086): device id, driver, local-memory sizes. */
+async function readIntelCards(listDir: (path: string) => Promise<string[]>, readText: (path: string) => Promise<string | null>): Promise<IntelCardFiles[]> {
+  const cards = (await listDir('/sys/class/drm')).filter((n) => /^card\d+$/.test(n)).sort();
+  const out: IntelCardFiles[] = [];
+  for (const card of cards) {
+    const base = `/sys/class/drm/${card}`;
+    const dir = `${base}/device`;
+    const vendor = await readText(`${dir}/vendor`);
+    if (vendor?.trim().toLowerCase() !== INTEL_PCI_VENDOR) continue;
+    const tiles = (await listDir(dir)).filter((n) => /^tile\d+$/.test(n)).sort();
+    const [device, uevent, lmemTotal, lmemAvail, ...tileVramSizes] = await Promise.all([
+      readText(`${dir}/device`),
+      readText(`${dir}/uevent`),
+      readText(`${base}/lmem_total_bytes`).then((t) => t ?? readText(`${dir}/lmem_total_bytes`)),
+      readText(`${base}/lmem_avail_bytes`).then((t) => t ?? readText(`${dir}/lmem_avail_bytes`)),
+      ...tiles.map((tile) => readText(`${dir}/${tile}/physical_vram_size_bytes`)),
+    ]);
+    out.push({ card, vendor, device: device ?? null, uevent: uevent ?? null, lmemTotal: lmemTotal ?? null, lmemAvail: lmemAvail ?? null, tileVramSizes: tileVramSizes.filter((t): t is string => t !== null) });
+  }
+  return out;
+}
+
 const NVIDIA_SMI_ARGS = ['--query-gpu=index,name,memory.total,memory.free,driver_version', '--format=csv,noheader,nounits'];
 const MIB = 1024 * 1024;
 
@@ -193,8 +216,8 @@ export function parseMemInfo(text: string): { totalBytes: number; availableBytes
 }
 
 /**
- * Detects OS, CPU, RAM (MemAvailable: what a new process can get without swapping) and NVIDIA GPUs, then
- * applies what-if overrides. Without nvidia-smi there are simply no GPUs; a failing nvidia-smi adds a note.
+ * Detects OS, CPU, RAM (MemAvailable: what a new process can get without swapping) and NVIDIA, AMD and
+ * Intel GPUs, then applies what-if overrides. Without nvidia-smi there are simply no GPUs; a failing nvidia-smi adds a note.
  */
 export async function detectHardware(options: DetectOptions = {}): Promise<Hardware> {
   const run = options.run ?? runCommand;
@@ -229,6 +252,12 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
   let amd = rocm !== null && rocm.exitCode === 0 ? parseRocmSmiJson(rocm.stdout) : [];
   if (amd.length === 0 && platform === 'linux') amd = parseAmdSysfs(await readDrmCards(options.listDir ?? listDirDefault, readText));
   for (const g of amd) gpus.push({ index: gpus.length, ...g });
+  // Intel GPUs: the i915 / xe drivers' sysfs files (integrated graphics are only reported, in a note).
+  if (platform === 'linux') {
+    const intel = parseIntelSysfs(await readIntelCards(options.listDir ?? listDirDefault, readText));
+    for (const g of intel.gpus) gpus.push({ index: gpus.length, ...g });
+    notes.push(...intel.notes);
+  }
   for (const gpu of gpus) {
     if (!gpu.known) notes.push(`GPU "${gpu.name}" is not in the accelerator table: its bandwidth and FLOP/s are unknown (pass --bandwidth, or --gpu with a known model)`);
   }
@@ -332,12 +361,12 @@ export function applyOverrides(hardware: Hardware, overrides: HardwareOverrides)
   const result: Hardware = { ...hardware, gpus: hardware.gpus.map((g) => ({ ...g })), notes: [...hardware.notes] };
   if (overrides.gpu) {
     const spec = findAccelerator(overrides.gpu.key);
-    if (!spec || spec.vendor !== 'nvidia' || spec.memoryBytes === null) throw unknownGpu(overrides.gpu.key);
+    if (!spec || !isGpuOverride(spec)) throw unknownGpu(overrides.gpu.key);
     result.gpus = Array.from({ length: overrides.gpu.count }, (_, index) => ({
       index,
       name: spec.name,
-      vramTotalBytes: spec.memoryBytes!,
-      vramFreeBytes: spec.memoryBytes!,
+      vramTotalBytes: spec.memoryBytes,
+      vramFreeBytes: spec.memoryBytes,
       driver: null,
       known: acceleratorInfo(spec),
       source: 'override' as const,
@@ -388,7 +417,7 @@ export function parseGpuOverride(text: string): { key: string; count: number } {
   if (/^[A-Za-z0-9-]+$/.test(t)) readings.push([t, undefined]);
   for (const [name, countText] of readings) {
     const spec = findAccelerator(name);
-    if (!spec || spec.vendor !== 'nvidia') continue;
+    if (!spec || !isGpuOverride(spec)) continue;
     const count = countText === undefined ? 1 : Number(countText);
     if (!Number.isInteger(count) || count < 1 || count > MAX_GPUS) throw invalidValue('GPU count', countText, `a whole number from 1 to ${MAX_GPUS}, as in 8xH100`);
     return { key: spec.key, count };

@@ -29,7 +29,7 @@ const acceleratorInfoSchema = z.strictObject({
   key: z.string(),
   aliases: z.array(z.string()),
   name: z.string(),
-  vendor: z.enum(['nvidia', 'amd', 'apple']),
+  vendor: z.enum(['nvidia', 'amd', 'intel', 'apple']),
   memoryBytes: bytes.nullable(),
   memoryBandwidthBytesPerSec: z.number(),
   fp16Flops: z.number().nullable(),

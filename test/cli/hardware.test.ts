@@ -43,6 +43,13 @@ describe('modelscout hardware', () => {
     expect(String(human.stdout)).toMatch(/Estimates CPU:/);
   });
 
+  it('--gpu A770 asks what-if for an Intel card', async () => {
+    const result = await run(['hardware', '--gpu', 'A770']);
+    expect(result.exitCode).toBe(0);
+    expect(String(result.stdout)).toMatch(/GPU 0 +Intel Arc A770 16GB: .*560 GB\/s, 138 TFLOP\/s fp16 \(what-if\)/);
+    expect(String(result.stdout)).toMatch(/Estimates GPU: Intel Arc A770 16GB/);
+  });
+
   it.each(['2xH100', '2x H100-80GB', 'H100x2'])('--gpu %s is the same as the older H100-80GB[x2]', async (gpu) => {
     const device = async (value: string) => (JSON.parse(String((await run(['hardware', '--gpu', value, '--json'])).stdout)) as { device: unknown }).device;
     const written = await device(gpu);
