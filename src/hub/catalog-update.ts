@@ -19,8 +19,11 @@ export interface CatalogUpdateOptions {
   concurrency?: number;
   /** The wall-clock time of the listing. */
   now: () => Date;
-  onProgress?: (line: string) => void;
+  /** The listing once (`listed`), then each repo as it is resolved or skipped (`resolved`, done of total). */
+  onProgress?: (event: CatalogUpdateEvent) => void;
 }
+
+export type CatalogUpdateEvent = { type: 'listed'; message: string } | { type: 'resolved'; done: number; total: number; repo: string };
 
 export const ONNX_COMMUNITY = 'onnx-community';
 
@@ -54,7 +57,7 @@ export async function buildUserCatalog(deps: Omit<ResolveModelDeps, 'catalog'>, 
   };
   const textRepos = await listed('text-generation, most downloaded', { task: 'text-generation' }, options.limit);
   const onnxRepos = await listed(`${ONNX_COMMUNITY} exports, most downloaded`, { task: 'text-generation', owner: ONNX_COMMUNITY }, options.onnxLimit);
-  options.onProgress?.(`listed ${textRepos.length} text-generation repos and ${onnxRepos.length} ${ONNX_COMMUNITY} exports from ${settings.endpoint}`);
+  options.onProgress?.({ type: 'listed', message: `listed ${textRepos.length} text-generation repos and ${onnxRepos.length} ${ONNX_COMMUNITY} exports from ${settings.endpoint}` });
 
   // An export pairs with the listed model of the same name; the others are resolved as models of their own.
   const baseName = (repo: string): string => (repo.split('/').pop() ?? repo).replace(/[-_]onnx$/i, '').toLowerCase();
@@ -88,7 +91,7 @@ export async function buildUserCatalog(deps: Omit<ResolveModelDeps, 'catalog'>, 
       skipped.push({ repo, reason: isModelscoutError(error) ? error.message : errorMessage(error) });
     }
     done += 1;
-    options.onProgress?.(`resolved ${done}/${toResolve.length}: ${repo}`);
+    options.onProgress?.({ type: 'resolved', done, total: toResolve.length, repo });
   });
   return {
     schemaVersion: 1,

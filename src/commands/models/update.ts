@@ -53,7 +53,7 @@ export default class ModelsUpdate extends BaseCommand {
     const progress = new Progress({ json: this.jsonEnabled() });
     const catalog = await buildUserCatalog(
       hubLookupDeps(this.config.version),
-      { limit: flags.limit, onnxLimit: flags['onnx-limit'], now: () => new Date(), onProgress: (line: string) => progress.status(line) },
+      { limit: flags.limit, onnxLimit: flags['onnx-limit'], now: () => new Date(), onProgress: (event) => (event.type === 'listed' ? progress.status(event.message) : progress.update({ label: 'resolving', done: event.done, total: event.total, unit: 'repos', detail: event.repo })) },
     ).finally(() => progress.done());
     await writeJsonAtomic(file, catalog);
     const builtin = loadCatalog();
