@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { benchConfigFileSchema } from './bench/config.js';
 import { buildCalibrationJsonSchema, buildCalibrationResetJsonSchema, buildCalibrationSummaryJsonSchema } from './pipeline/calibration.js';
 import { buildTreeJsonSchema } from './tree/file-format.js';
+import { buildGenerateJsonSchema } from './bench/run-generate.js';
+import { buildCacheJsonSchemas } from './hub/cache.js';
 import { buildHardwareJsonSchema } from './hardware/schema.js';
 import { buildRecommendationJsonSchema } from './recommend/schema.js';
 import { buildHtmlSummaryJsonSchema } from './report/html/summary.js';
@@ -28,6 +30,9 @@ export function buildSchemaFiles(): SchemaFile[] {
     { path: 'schemas/calibration-summary.schema.json', schema: buildCalibrationSummaryJsonSchema() },
     { path: 'schemas/calibration-reset.schema.json', schema: buildCalibrationResetJsonSchema() },
     { path: 'schemas/decision-tree.schema.json', schema: buildTreeJsonSchema() },
+    { path: 'schemas/cache-listing.schema.json', schema: buildCacheJsonSchemas().listing },
+    { path: 'schemas/cache-removal.schema.json', schema: buildCacheJsonSchemas().removal },
+    { path: 'schemas/generation.schema.json', schema: buildGenerateJsonSchema() },
     { path: 'schemas/hardware.schema.json', schema: buildHardwareJsonSchema() },
     { path: 'schemas/recommendation.schema.json', schema: buildRecommendationJsonSchema() },
     { path: 'schemas/html-summary.schema.json', schema: buildHtmlSummaryJsonSchema() },

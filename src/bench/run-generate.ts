@@ -8,8 +8,10 @@ import { loadTokenizer, type LocalTokenizer } from '../hub/tokenizer.js';
 import { detectDecoderIo } from '../runtime/decoder-io.js';
 import { DecoderLoop } from '../runtime/decoder-loop.js';
 import { generateGreedy } from './generate.js';
-import type { Device, GraphOptLevel } from '../runtime/session.js';
-import type { VariantName } from '../estimate/weights.js';
+import { z } from 'zod';
+import { DEVICES, type Device, type GraphOptLevel } from '../runtime/session.js';
+import { VARIANT_NAMES, type VariantName } from '../estimate/weights.js';
+import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
 import { inspectVariantFile, selectVariants } from './model-files.js';
 import { openModelFolder } from '../onnx/model-folder.js';
 import { autoKvLayout, type KvLayout } from '../runtime/kv-cache.js';
@@ -153,3 +155,37 @@ function generatedText(tokenizer: LocalTokenizer, options: GenerateOptions, rend
     eos_index: stop < 0 ? null : stop,
   };
 }
+
+// ------------------------------------------------------------------------------------------- --json report
+
+const generateReportSchema = z.strictObject({
+  model: z.strictObject({ id: z.string(), file: z.string(), synthetic: z.boolean() }),
+  variant: z.enum(VARIANT_NAMES),
+  device: z.enum(DEVICES),
+  threads: z.number().int().min(0),
+  kv_layout: z.enum(['growing', 'preallocated', 'appended']),
+  prompt_ids: z.array(z.number().int()),
+  ids: z.array(z.number().int()),
+  token_times_ms: z.array(z.number()),
+  run_ms: z.array(z.number()),
+  ttft_ms: z.number(),
+  decode_tps: z.number().nullable(),
+  text: z
+    .strictObject({ prompt: z.string(), chat: z.boolean(), tokenizer: z.string(), rendered_prompt: z.string(), text: z.string(), eos_index: z.number().int().nullable() })
+    .nullable(),
+});
+
+export const GENERATE_REPORT_KIND = 'modelscout.generation';
+
+/** `generate --json`: the generation with `schema_version` and `kind`. */
+export function generateJsonReport(report: GenerateReport): Record<string, unknown> {
+  return toJsonReport(generateReportSchema, report, GENERATE_REPORT_KIND, '1');
+}
+
+export function buildGenerateJsonSchema(): Record<string, unknown> {
+  return jsonReportSchema(generateReportSchema, GENERATE_REPORT_KIND, '1');
+}
+
+type Assignable<From, To> = [From] extends [To] ? true : false;
+type Expect<T extends true> = T;
+export type GenerateSchemaChecks = [Expect<Assignable<z.infer<typeof generateReportSchema>, GenerateReport>>, Expect<Assignable<GenerateReport, z.infer<typeof generateReportSchema>>>];

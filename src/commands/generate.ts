@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { parseVariantList } from '../bench/config.js';
 import { DEVICES, GRAPH_OPT_LEVELS } from '../runtime/session.js';
-import { runGenerate, type GenerateReport } from '../bench/run-generate.js';
+import { generateJsonReport, runGenerate } from '../bench/run-generate.js';
 import { parseIntegerList } from '../bench/scenarios.js';
 import { invalidValue } from '../errors.js';
 import { VARIANT_FILES, VARIANT_NAMES } from '../estimate/weights.js';
@@ -34,7 +34,7 @@ export default class Generate extends BaseCommand {
     'graph-opt-level': Flags.option({ options: GRAPH_OPT_LEVELS, default: 'all' as const, description: 'onnxruntime graph optimization level' })(),
   };
 
-  async run(): Promise<GenerateReport> {
+  async run(): Promise<Record<string, unknown>> {
     const { args, flags } = await this.parse(Generate);
     const variants = flags.variant === undefined ? undefined : parseVariantList(flags.variant);
     if (variants === 'all' || (variants && variants.length !== 1)) throw invalidValue('variant', flags.variant, `one of ${VARIANT_NAMES.join(', ')}`);
@@ -60,6 +60,6 @@ export default class Generate extends BaseCommand {
       this.log(`token times (ms): ${report.token_times_ms.map((t) => t.toFixed(2)).join(' ')}`);
       this.log(`TTFT ${report.ttft_ms.toFixed(2)} ms${report.decode_tps === null ? '' : `, decode ${report.decode_tps.toFixed(1)} tok/s`}`);
     }
-    return report;
+    return generateJsonReport(report);
   }
 }

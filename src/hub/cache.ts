@@ -2,6 +2,8 @@ import { copyFile, lstat, mkdir, readFile, readdir, readlink, realpath, rename, 
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { z } from 'zod';
+import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
 import { ModelscoutError } from '../errors.js';
 import type { RepoFile } from './select-files.js';
 
@@ -326,3 +328,58 @@ export function describeSnapshotPath(path: string): { repo: string; commit: stri
   }
   return null;
 }
+
+// ------------------------------------------------------------------------------------------- --json reports
+
+const cachedRevisionSchema = z.strictObject({ commit: z.string(), refs: z.array(z.string()), files: z.number().int().min(0), sizeBytes: z.number().min(0), path: z.string() });
+const cacheListingSchema = z.strictObject({
+  cacheDir: z.string(),
+  exists: z.boolean(),
+  models: z.array(
+    z.strictObject({
+      repo: z.string(),
+      path: z.string(),
+      sizeBytes: z.number().min(0),
+      blobs: z.number().int().min(0),
+      incompleteBytes: z.number().min(0),
+      revisions: z.array(cachedRevisionSchema),
+      lastModified: z.string().nullable(),
+    }),
+  ),
+  totalBytes: z.number().min(0),
+  warnings: z.array(z.string()),
+});
+
+/** `cache rm --json`: what was removed. */
+export interface CacheRemoval {
+  repo: string;
+  path: string;
+  freedBytes: number;
+  revisions: string[];
+}
+const cacheRemovalSchema = z.strictObject({ repo: z.string(), path: z.string(), freedBytes: z.number().min(0), revisions: z.array(z.string()) });
+
+export const CACHE_LISTING_KIND = 'modelscout.cache-listing';
+export const CACHE_REMOVAL_KIND = 'modelscout.cache-removal';
+
+/** `cache ls --json`: snake_case keys, `schema_version` and `kind`. */
+export function cacheListingReport(listing: CacheListing): Record<string, unknown> {
+  return toJsonReport(cacheListingSchema, listing, CACHE_LISTING_KIND, '1');
+}
+
+export function cacheRemovalReport(removal: CacheRemoval): Record<string, unknown> {
+  return toJsonReport(cacheRemovalSchema, removal, CACHE_REMOVAL_KIND, '1');
+}
+
+export function buildCacheJsonSchemas(): { listing: Record<string, unknown>; removal: Record<string, unknown> } {
+  return { listing: jsonReportSchema(cacheListingSchema, CACHE_LISTING_KIND, '1'), removal: jsonReportSchema(cacheRemovalSchema, CACHE_REMOVAL_KIND, '1') };
+}
+
+type Assignable<From, To> = [From] extends [To] ? true : false;
+type Expect<T extends true> = T;
+export type CacheSchemaChecks = [
+  Expect<Assignable<z.infer<typeof cacheListingSchema>, CacheListing>>,
+  Expect<Assignable<CacheListing, z.infer<typeof cacheListingSchema>>>,
+  Expect<Assignable<z.infer<typeof cacheRemovalSchema>, CacheRemoval>>,
+  Expect<Assignable<CacheRemoval, z.infer<typeof cacheRemovalSchema>>>,
+];

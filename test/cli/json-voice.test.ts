@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTinyModel } from '../helpers/tiny-model.js';
 
 /**
  * One JSON voice: every command's `--json` result is a report with a string `schema_version`, a `kind`, and
@@ -12,10 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
+let model: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'modelscout-json-voice-'));
-});
+  model = (await buildTinyModel({ arch: 'llama', layers: 1, dir: join(dir, 'tiny') })).outDir;
+}, 60_000);
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
@@ -55,6 +58,16 @@ describe('--json reports', () => {
     expect(report).toHaveProperty('hardware.memory.total_bytes');
     const what_if = await expectReport(['hardware', '--gpu', '2xH100', '--json'], 'hardware.schema.json', 'modelscout.hardware');
     expect(what_if).toHaveProperty('device.bandwidth_bytes_per_sec', 6.7e12);
+  }, 60_000);
+
+  it('cache ls', async () => {
+    const report = await expectReport(['cache', 'ls', '--cache-dir', join(dir, 'hub'), '--json'], 'cache-listing.schema.json', 'modelscout.cache-listing');
+    expect(report).toMatchObject({ cache_dir: join(dir, 'hub'), total_bytes: 0, models: [] });
+  }, 60_000);
+
+  it('generate', async () => {
+    const report = await expectReport(['generate', model, '--prompt-ids', '1,2,3', '--gen-tokens', '2', '--json'], 'generation.schema.json', 'modelscout.generation');
+    expect(report.ids).toHaveLength(2);
   }, 60_000);
 
   it('tree', async () => {

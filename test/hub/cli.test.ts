@@ -182,8 +182,9 @@ describe('modelscout cache (CLI)', () => {
     const listed = await cli(['cache', 'ls', '--json']);
     const listing = JSON.parse(String(listed.stdout));
     expect(listing.models).toHaveLength(1);
-    expect(listing.models[0]).toMatchObject({ repo: REPO, incompleteBytes: 0 });
-    expect(listing.models[0].sizeBytes).toBeGreaterThan(200_000);
+    expect(listing).toMatchObject({ schema_version: '1', kind: 'modelscout.cache-listing' });
+    expect(listing.models[0]).toMatchObject({ repo: REPO, incomplete_bytes: 0 });
+    expect(listing.models[0].size_bytes).toBeGreaterThan(200_000);
     expect(listing.models[0].revisions[0].refs).toEqual(['main']);
     const table = await cli(['cache', 'ls']);
     expect(table.stdout).toMatch(new RegExp(`${REPO}\\s+\\d+\\.\\d KiB\\s+8\\s+main [0-9a-f]{7}`));
@@ -194,7 +195,8 @@ describe('modelscout cache (CLI)', () => {
     expect(existsSync(cacheRepoDir(REPO))).toBe(true);
     const removed = await cli(['cache', 'rm', REPO, '--yes', '--json']);
     expect(removed.exitCode).toBe(0);
-    expect(JSON.parse(String(removed.stdout))).toMatchObject({ repo: REPO });
+    expect(JSON.parse(String(removed.stdout))).toMatchObject({ kind: 'modelscout.cache-removal', repo: REPO });
+    expect(JSON.parse(String(removed.stdout)).freed_bytes).toBeGreaterThan(200_000);
     expect(existsSync(cacheRepoDir(REPO))).toBe(false);
     const again = await cli(['cache', 'rm', REPO, '--yes']);
     expect(again.exitCode).toBe(2);

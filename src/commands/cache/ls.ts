@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { scanHubCache, type CacheListing } from '../../hub/cache.js';
+import { cacheListingReport, scanHubCache, type CacheListing } from '../../hub/cache.js';
 import { resolveCacheDir } from '../../hub/settings.js';
 import { formatBytes } from '../../util/format.js';
 
@@ -16,12 +16,12 @@ export default class CacheLs extends BaseCommand {
     'cache-dir': Flags.string({ helpValue: 'DIR', description: 'hub cache folder to read instead of $HF_HUB_CACHE / $HF_HOME/hub' }),
   };
 
-  async run(): Promise<CacheListing> {
+  async run(): Promise<Record<string, unknown>> {
     const { flags } = await this.parse(CacheLs);
     const cacheDir = flags['cache-dir'] ?? resolveCacheDir(process.env, homedir());
     const listing = await scanHubCache(cacheDir);
     if (!this.jsonEnabled()) this.log(renderListing(listing));
-    return listing;
+    return cacheListingReport(listing);
   }
 }
 

@@ -4,18 +4,11 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { findModel } from '../../catalog/index.js';
 import { ModelscoutError } from '../../errors.js';
-import { removeCachedModel, repoCacheDir, scanCachedModel } from '../../hub/cache.js';
+import { cacheRemovalReport, removeCachedModel, repoCacheDir, scanCachedModel, type CacheRemoval } from '../../hub/cache.js';
 import { validateRepoId } from '../../hub/model-ref.js';
 import { resolveCacheDir } from '../../hub/settings.js';
 import { createTerminalPrompter, isInteractive } from '../../ui/prompts.js';
 import { formatBytes } from '../../util/format.js';
-
-export interface CacheRmResult {
-  repo: string;
-  path: string;
-  freedBytes: number;
-  revisions: string[];
-}
 
 export default class CacheRm extends BaseCommand {
   static override summary = 'Remove a model (all its revisions and partial downloads) from the Hugging Face cache.';
@@ -33,7 +26,7 @@ export default class CacheRm extends BaseCommand {
     'cache-dir': Flags.string({ helpValue: 'DIR', description: 'hub cache folder instead of $HF_HUB_CACHE / $HF_HOME/hub' }),
   };
 
-  async run(): Promise<CacheRmResult> {
+  async run(): Promise<Record<string, unknown>> {
     const { args, flags } = await this.parse(CacheRm);
     const cacheDir = flags['cache-dir'] ?? resolveCacheDir(process.env, homedir());
     const repo = resolveCachedRepo(args.model, cacheDir);
@@ -50,9 +43,9 @@ export default class CacheRm extends BaseCommand {
       if (!ok) throw new ModelscoutError('E_USAGE', `kept ${repo}: removal not confirmed`);
     }
     const removed = await removeCachedModel(cacheDir, repo);
-    const result: CacheRmResult = { repo, path, freedBytes: removed.sizeBytes + removed.incompleteBytes, revisions: removed.revisions.map((r) => r.commit) };
+    const result: CacheRemoval = { repo, path, freedBytes: removed.sizeBytes + removed.incompleteBytes, revisions: removed.revisions.map((r) => r.commit) };
     if (!this.jsonEnabled()) this.log(`Removed ${repo} from ${cacheDir} (${formatBytes(result.freedBytes)} freed)`);
-    return result;
+    return cacheRemovalReport(result);
   }
 }
 
