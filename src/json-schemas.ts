@@ -9,6 +9,7 @@ import { buildCalibrationJsonSchema, buildCalibrationResetJsonSchema, buildCalib
 import { buildTreeJsonSchema } from './tree/file-format.js';
 import { buildGenerateJsonSchema } from './bench/run-generate.js';
 import { buildCacheJsonSchemas } from './hub/cache.js';
+import { buildComparisonJsonSchema } from './report/compare.js';
 import { buildHardwareJsonSchema } from './hardware/schema.js';
 import { buildRecommendationJsonSchema } from './recommend/schema.js';
 import { buildHtmlSummaryJsonSchema } from './report/html/summary.js';
@@ -29,6 +30,7 @@ export function buildSchemaFiles(): SchemaFile[] {
     { path: 'schemas/calibration.schema.json', schema: buildCalibrationJsonSchema() },
     { path: 'schemas/calibration-summary.schema.json', schema: buildCalibrationSummaryJsonSchema() },
     { path: 'schemas/calibration-reset.schema.json', schema: buildCalibrationResetJsonSchema() },
+    { path: 'schemas/comparison.schema.json', schema: buildComparisonJsonSchema() },
     { path: 'schemas/decision-tree.schema.json', schema: buildTreeJsonSchema() },
     { path: 'schemas/cache-listing.schema.json', schema: buildCacheJsonSchemas().listing },
     { path: 'schemas/cache-removal.schema.json', schema: buildCacheJsonSchemas().removal },

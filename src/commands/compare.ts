@@ -1,9 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { ACROSS_DIMENSIONS, DEFAULT_MAX_REGRESSION_PCT, compareReports, comparisonExitCode } from '../report/compare.js';
+import { ACROSS_DIMENSIONS, DEFAULT_MAX_REGRESSION_PCT, compareReports, comparisonExitCode, comparisonJsonReport } from '../report/compare.js';
 import { readReport } from '../report/read.js';
 import { renderComparisonMarkdown, renderComparisonTable, renderJson } from '../report/render.js';
-import type { Comparison } from '../report/schema.js';
 import { invalidValue } from '../errors.js';
 import { writeReportHtml } from '../pipeline/report-html.js';
 
@@ -39,7 +38,7 @@ Exit codes: 0 pass or improved, 1 regressed, 2 bad input, 3 inconclusive: noise 
     html: Flags.string({ description: 'also write the comparison as one self-contained HTML page: each metric\'s change with its 95% interval, the thresholds and the verdicts', helpValue: 'FILE' }),
   };
 
-  async run(): Promise<Comparison> {
+  async run(): Promise<Record<string, unknown>> {
     const { args, flags } = await this.parse(Compare);
     let threshold = DEFAULT_MAX_REGRESSION_PCT;
     if (flags['max-regression-pct'] !== undefined) {
@@ -57,10 +56,10 @@ Exit codes: 0 pass or improved, 1 regressed, 2 bad input, 3 inconclusive: noise 
         flags.format === 'markdown'
           ? `${renderComparisonMarkdown(comparison, { changedOnly })}\n`
           : flags.format === 'json'
-            ? renderJson(comparison)
+            ? renderJson(comparisonJsonReport(comparison))
             : `${renderComparisonTable(comparison, { changedOnly })}\n`;
       process.stdout.write(text);
     }
-    return comparison;
+    return comparisonJsonReport(comparison);
   }
 }

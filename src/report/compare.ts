@@ -6,7 +6,8 @@
  */
 import { differenceOfMeans } from './stats.js';
 import { EXIT_CODES } from '../errors.js';
-import type { AcrossDimension, BenchReport, BenchResult, Comparison, ComparisonRow, ThresholdCheck, Unmatched, MetricVerdict } from './schema.js';
+import { comparisonSchema, type AcrossDimension, type BenchReport, type BenchResult, type Comparison, type ComparisonRow, type ThresholdCheck, type Unmatched, type MetricVerdict } from './schema.js';
+import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
 import type { Stat } from './stats.js';
 
 export type Direction = 'higher_is_better' | 'lower_is_better';
@@ -338,4 +339,15 @@ export function decideOutcome(
   }
   if (comparison?.note) reasons.push(comparison.note);
   return { status: 'pass', exit_code: EXIT_CODES.ok, reasons };
+}
+
+export const COMPARISON_REPORT_KIND = 'modelscout.comparison';
+
+/** `compare --json` (and `--format json`): the comparison with `schema_version` and `kind` first. */
+export function comparisonJsonReport(comparison: Comparison): Record<string, unknown> {
+  return toJsonReport(comparisonSchema, comparison, COMPARISON_REPORT_KIND, '1');
+}
+
+export function buildComparisonJsonSchema(): Record<string, unknown> {
+  return jsonReportSchema(comparisonSchema, COMPARISON_REPORT_KIND, '1');
 }
