@@ -8,6 +8,7 @@ import { cachedBandwidth, machineKey, readBandwidthCache, storeBandwidth } from 
 import { effectiveCpuLimit, effectiveMemoryLimit, readCgroupLimits, type CgroupLimits } from './cgroup.js';
 import { defaultCpuInt8Peak, defaultCpuPeakFlops, parseCpuInfo, type CpuFeatures } from './cpu.js';
 import { BUSY_THRESHOLD } from './cpu-busy.js';
+import { knownPlatformBandwidth, matchCpuPlatform } from './platforms.js';
 import { probeMemoryBandwidth } from './probe.js';
 import { KERNEL_PROBE_TO_PEAK } from '../estimate/speed.js';
 import { runCommand, type CommandRunner } from './run-command.js';
@@ -113,7 +114,7 @@ export interface DetectOptions {
   cpuBusy?: () => Promise<number | null>;
 }
 
-/** A stated default when no probe ran and no known figure applies (typical dual-channel DDR4/DDR5 desktop). */
+/** A stated default when no probe ran and no known figure (Apple chip, known server platform) applies (typical dual-channel DDR4/DDR5 desktop). */
 export const DEFAULT_SYSTEM_BANDWIDTH = 25e9;
 
 /** How long the bandwidth probe measures (five rounds): short enough to run before every `--confirm`. */
@@ -267,11 +268,15 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
   if (limits) notes.push(limitsNote(limits));
 
   // System bandwidth: a probe measures (and is cached per machine); else this machine's cached probe; else
-  // Apple chips are known; otherwise a stated default.
+  // Apple chips and known server platforms (scaled to the cores this machine sees); otherwise a stated default.
   const apple = matchAccelerator(cpu.model, 'apple');
+  const cpuPlatform = apple ? null : matchCpuPlatform(cpu.model);
+  const known = cpuPlatform ? knownPlatformBandwidth(cpuPlatform, cpu.model, cpu.threads) : null;
   let bandwidth: Hardware['bandwidth'] = apple
     ? { bytesPerSec: apple.memoryBandwidthBytesPerSec, source: 'known', note: `${apple.name} unified memory (${apple.source})` }
-    : { bytesPerSec: DEFAULT_SYSTEM_BANDWIDTH, source: 'default', note: 'stated default (25 GB/s: a dual-channel DDR4/DDR5 desktop sustains 20-40 GB/s); run with --probe to measure' };
+    : known
+      ? { bytesPerSec: known.bytesPerSec, source: 'known', note: known.note }
+      : { bytesPerSec: DEFAULT_SYSTEM_BANDWIDTH, source: 'default', note: 'stated default (25 GB/s: a dual-channel DDR4/DDR5 desktop sustains 20-40 GB/s); run with --probe to measure' };
   const machine = machineKey({ cpuModel: cpu.model, threads: cpu.threads, memoryTotalBytes: memory.totalBytes });
   let kernels: { gemmFlopsPerSec: number; int4GemvOpsPerSec: number; note: string } | undefined;
   if (options.probe) {

@@ -7,6 +7,7 @@ export * from './cgroup.js';
 export * from './cpu.js';
 export * from './detect.js';
 export * from './device.js';
+export * from './platforms.js';
 export * from './probe.js';
 export type { CommandRunner, CommandResult } from './run-command.js';
 export { runCommand } from './run-command.js';

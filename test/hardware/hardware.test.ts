@@ -104,7 +104,10 @@ describe('GPU detection', () => {
     expect(hw.notes).toEqual([]);
     expect(hw.memory).toEqual({ totalBytes: 32_768_000 * 1024, availableBytes: 20_000_000 * 1024, source: 'detected' });
     expect(hw.cpu.model).toBe('Intel(R) Xeon(R) Platinum 8480+');
-    expect(hw.bandwidth).toMatchObject({ bytesPerSec: 25e9, source: 'default' });
+    // A Xeon 8480+ is a known platform: its socket's bandwidth scaled to the 4 threads seen (of 56 cores).
+    expect(hw.bandwidth).toMatchObject({ source: 'known' });
+    expect(hw.bandwidth.bytesPerSec).toBeCloseTo(307.2e9 * 0.8 * (4 / 56), 0);
+    expect(hw.bandwidth.note).toMatch(/Sapphire Rapids.*4 of the socket's 56 cores visible/);
     expect(selectDevice(hw).kind).toBe('cpu');
   });
 
