@@ -24,7 +24,7 @@ export function hardwareSummaryLines(hardware: Hardware): string[] {
     lines.push(`CPU int8  ${formatFlops(hardware.peakFlops.int8OpsPerSec).replace('FLOP/s', 'OP/s')} (${hardware.peakFlops.source}: ${hardware.peakFlops.int8Basis ?? ''}; int4 decode at accuracy level 4)`);
   }
   if (hardware.gpus.length === 0) {
-    lines.push('GPUs      none (no nvidia-smi, or it lists no GPU)');
+    lines.push('GPUs      none (no nvidia-smi or rocm-smi GPU, no amdgpu, i915 or xe card with its own memory)');
   } else {
     for (const gpu of hardware.gpus) {
       const spec = gpu.known

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { machineKey, storeBandwidth } from '../../src/hardware/bandwidth-cache.js';
 import { DEFAULT_SYSTEM_BANDWIDTH, detectHardware } from '../../src/hardware/detect.js';
 import { cpuTarget } from '../../src/hardware/device.js';
+import { hardwareSummaryLines } from '../../src/hardware/summary.js';
 import { CPU_PLATFORMS, knownPlatformBandwidth, matchCpuPlatform, SUSTAINED_FRACTION } from '../../src/hardware/platforms.js';
 
 const GB = 1e9;
@@ -87,6 +88,9 @@ describe('bandwidth of a machine never probed', () => {
     expect(hw.bandwidth.bytesPerSec).toBeCloseTo(460.8 * GB * 0.8 * (4 / 96), 0);
     expect(hw.bandwidth.note).toMatch(/^known platform AMD EPYC 9004 \(Genoa\): 12-channel DDR5-4800, 460\.8 GB\/s per socket theoretical/);
     expect(cpuTarget(hw)).toMatchObject({ bandwidthSource: 'known', bandwidthBytesPerSec: hw.bandwidth.bytesPerSec });
+    // `hardware` shows the figure with its source and the platform.
+    expect(hardwareSummaryLines(hw)).toContainEqual(expect.stringMatching(/^Bandwidth 15\.4 GB\/s system memory, known: known platform AMD EPYC 9004 \(Genoa\)/));
+    expect(hardwareSummaryLines(hw)).toContainEqual('GPUs      none (no nvidia-smi or rocm-smi GPU, no amdgpu, i915 or xe card with its own memory)');
   });
 
   it('a container limit narrows the share to the CPUs the container may use', async () => {
