@@ -10,6 +10,7 @@ import { buildTreeJsonSchema } from './tree/file-format.js';
 import { buildGenerateJsonSchema } from './bench/run-generate.js';
 import { buildCacheJsonSchemas } from './hub/cache.js';
 import { buildComparisonJsonSchema } from './report/compare.js';
+import { buildSynthJsonSchema } from './onnx/synth/report.js';
 import { buildHardwareJsonSchema } from './hardware/schema.js';
 import { buildRecommendationJsonSchema } from './recommend/schema.js';
 import { buildHtmlSummaryJsonSchema } from './report/html/summary.js';
@@ -35,6 +36,7 @@ export function buildSchemaFiles(): SchemaFile[] {
     { path: 'schemas/cache-listing.schema.json', schema: buildCacheJsonSchemas().listing },
     { path: 'schemas/cache-removal.schema.json', schema: buildCacheJsonSchemas().removal },
     { path: 'schemas/generation.schema.json', schema: buildGenerateJsonSchema() },
+    { path: 'schemas/synthesis.schema.json', schema: buildSynthJsonSchema() },
     { path: 'schemas/hardware.schema.json', schema: buildHardwareJsonSchema() },
     { path: 'schemas/recommendation.schema.json', schema: buildRecommendationJsonSchema() },
     { path: 'schemas/html-summary.schema.json', schema: buildHtmlSummaryJsonSchema() },

@@ -3,14 +3,11 @@ import { Args, Flags } from '@oclif/core';
 import { withInterrupts } from '../cli/interrupt.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { catalogInUse, synthSourceOf } from '../cli/model-source.js';
-import { MAX_SEED, defaultSynthOutDir, planSynth, synthesizeModel, type SynthResult } from '../onnx/synth/index.js';
+import { MAX_SEED, defaultSynthOutDir, planSynth, synthesizeModel } from '../onnx/synth/index.js';
 import { Progress } from '../ui/progress.js';
 import { renderSynthResult, synthTask } from '../ui/render-synth.js';
 import { checkDecoderRuns } from '../runtime/verify.js';
-
-export interface SynthCommandResult extends SynthResult {
-  wallMs: number;
-}
+import { synthJsonReport } from '../onnx/synth/report.js';
 
 export default class Synth extends BaseCommand {
   static override summary = 'Build an ONNX decoder with the exact architecture of any model reference (catalog id, Hub repo, config.json, .gguf), and seeded random weights.';
@@ -49,7 +46,7 @@ export default class Synth extends BaseCommand {
     'max-length': Flags.integer({ min: 1, helpValue: 'N', description: 'fused graph: longest sequence (prompt + new tokens, padding included) it accepts [default: the context length]' }),
   };
 
-  async run(): Promise<SynthCommandResult> {
+  async run(): Promise<Record<string, unknown>> {
     const { args, flags } = await this.parse(Synth);
     const catalog = catalogInUse().models;
     const model = await synthSourceOf(args.model, catalog, this.config.version);
@@ -77,7 +74,7 @@ export default class Synth extends BaseCommand {
       progress.done();
       const wallMs = performance.now() - started;
       if (!this.jsonEnabled()) this.log(renderSynthResult(result, wallMs));
-      return { ...result, wallMs: Math.round(wallMs) };
+      return synthJsonReport({ ...result, wallMs: Math.round(wallMs) });
     } finally {
       progress.done();
     }

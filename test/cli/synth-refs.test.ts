@@ -41,9 +41,9 @@ function run(args: string[], extra: Record<string, string> = {}) {
 interface SynthJson {
   id: string;
   source: string;
-  layersBuilt: number;
+  layers_built: number;
   parameters: number;
-  outDir: string;
+  out_dir: string;
 }
 
 describe('synth <any model reference>', () => {
@@ -53,7 +53,7 @@ describe('synth <any model reference>', () => {
     expect(result.exitCode, String(result.stderr)).toBe(0);
     const data = JSON.parse(String(result.stdout)) as SynthJson;
     const spec = modelSpecFromHfConfig(TINY_CONFIGS.llama!, { source: 'fixture' });
-    expect(data).toMatchObject({ id: 'acme/tiny-llama', source: 'acme/tiny-llama', layersBuilt: 3, parameters: countParams(spec).total });
+    expect(data).toMatchObject({ id: 'acme/tiny-llama', source: 'acme/tiny-llama', layers_built: 3, parameters: countParams(spec).total });
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(config).toMatchObject({ model_type: 'llama', hidden_size: 64, num_hidden_layers: 3, num_key_value_heads: 2, intermediate_size: 160, vocab_size: 300 });
     expect((config.modelscout as { source: string }).source).toBe('acme/tiny-llama');
@@ -74,7 +74,7 @@ describe('synth <any model reference>', () => {
         env: { HF_ENDPOINT: server.endpoint, HF_HOME: join(home, 'hf'), XDG_CACHE_HOME: join(home, 'cache'), HF_TOKEN: '', HF_HUB_OFFLINE: '' },
       });
       expect(result.exitCode, String(result.stderr)).toBe(0);
-      expect((JSON.parse(String(result.stdout)) as SynthJson).outDir).toBe(join(cwd, 'models', 'acme--tiny-llama-synthetic'));
+      expect((JSON.parse(String(result.stdout)) as SynthJson).out_dir).toBe(join(cwd, 'models', 'acme--tiny-llama-synthetic'));
       expect(existsSync(join(cwd, 'models', 'acme--tiny-llama-synthetic', 'onnx', 'model.onnx'))).toBe(true);
     } finally {
       await removeDir(cwd);
@@ -86,7 +86,7 @@ describe('synth <any model reference>', () => {
     const result = await run(['synth', ggufPath, '--out', out, '--json']);
     expect(result.exitCode, String(result.stderr)).toBe(0);
     const data = JSON.parse(String(result.stdout)) as SynthJson;
-    expect(data).toMatchObject({ source: ggufPath, layersBuilt: SHAPE.layers });
+    expect(data).toMatchObject({ source: ggufPath, layers_built: SHAPE.layers });
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(config).toMatchObject({ model_type: 'llama', hidden_size: SHAPE.hidden, num_hidden_layers: SHAPE.layers, num_attention_heads: SHAPE.heads, num_key_value_heads: SHAPE.kvHeads, intermediate_size: SHAPE.inter, vocab_size: SHAPE.vocab, tie_word_embeddings: false });
   });

@@ -33,7 +33,7 @@ describe('synth --graph fused, quantize, generate', () => {
     const standardDir = join(dir, 'standard');
     const synth = await run(['synth', configPath, '--graph', 'fused', '--max-length', '64', '--layers', '2', '--seed', '9', '--out', fusedDir, '--json']);
     expect(synth.exitCode, String(synth.stderr)).toBe(0);
-    expect(JSON.parse(String(synth.stdout))).toMatchObject({ graph: 'fused', layersBuilt: 2, genaiConfigFile: join(fusedDir, 'genai_config.json') });
+    expect(JSON.parse(String(synth.stdout))).toMatchObject({ graph: 'fused', layers_built: 2, genai_config_file: join(fusedDir, 'genai_config.json') });
     expect((await readdir(fusedDir)).sort()).toEqual(['.modelscout-output.json', 'config.json', 'genai_config.json', 'generation_config.json', 'onnx']);
     const genai = JSON.parse(await readFile(join(fusedDir, 'genai_config.json'), 'utf8')) as { model: Record<string, unknown>; search: Record<string, unknown> };
     expect(genai.model).toMatchObject({ bos_token_id: 1, eos_token_id: [2, 3], context_length: 64, type: 'qwen2', decoder: { filename: 'onnx/model.onnx', num_hidden_layers: 2 } });

@@ -46,7 +46,7 @@ describe('modelscout synth', () => {
     const again = await run(['synth', configPath, '--layers', '3', '--seed', '5', '--out', join(dir, 'again'), '--json']);
     expect(again.exitCode).toBe(0);
     const data = JSON.parse(String(again.stdout)) as Record<string, unknown>;
-    expect(data).toMatchObject({ id: 'qwen2-tiny', layersBuilt: 3, layersFull: 4, dtype: 'fp32', seed: 5, keptFiles: [] });
+    expect(data).toMatchObject({ id: 'qwen2-tiny', layers_built: 3, layers_full: 4, dtype: 'fp32', seed: 5, kept_files: [], schema_version: '1', kind: 'modelscout.synthesis' });
     expect((await readdir(join(dir, 'again', 'onnx'))).sort()).toEqual(['model.onnx', 'model.onnx_data']);
     expect((await readFile(join(dir, 'again', 'onnx', 'model.onnx_data'))).equals(await readFile(join(modelDir, 'onnx', 'model.onnx_data')))).toBe(true);
   });
