@@ -11,6 +11,7 @@ import { buildGenerateJsonSchema } from './bench/run-generate.js';
 import { buildCacheJsonSchemas } from './hub/cache.js';
 import { buildComparisonJsonSchema } from './report/compare.js';
 import { buildSynthJsonSchema } from './onnx/synth/report.js';
+import { buildQuantizeJsonSchema } from './quantize/report.js';
 import { buildHardwareJsonSchema } from './hardware/schema.js';
 import { buildRecommendationJsonSchema } from './recommend/schema.js';
 import { buildHtmlSummaryJsonSchema } from './report/html/summary.js';
@@ -37,6 +38,7 @@ export function buildSchemaFiles(): SchemaFile[] {
     { path: 'schemas/cache-removal.schema.json', schema: buildCacheJsonSchemas().removal },
     { path: 'schemas/generation.schema.json', schema: buildGenerateJsonSchema() },
     { path: 'schemas/synthesis.schema.json', schema: buildSynthJsonSchema() },
+    { path: 'schemas/quantization.schema.json', schema: buildQuantizeJsonSchema() },
     { path: 'schemas/hardware.schema.json', schema: buildHardwareJsonSchema() },
     { path: 'schemas/recommendation.schema.json', schema: buildRecommendationJsonSchema() },
     { path: 'schemas/html-summary.schema.json', schema: buildHtmlSummaryJsonSchema() },

@@ -3,6 +3,7 @@ import { withInterrupts } from '../cli/interrupt.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { EXIT_CODES } from '../errors.js';
 import { quantizeModel, type QuantizeResult } from '../quantize/index.js';
+import { quantizeJsonReport } from '../quantize/report.js';
 import { terminalWidth } from '../ui/layout.js';
 import { Progress } from '../ui/progress.js';
 import { quantizeEventsTo, renderQuantizeResult } from '../ui/render-quantize.js';
@@ -39,7 +40,7 @@ export default class Quantize extends BaseCommand {
     threads: Flags.integer({ min: 1, description: 'onnxruntime intra-op threads for the fidelity check' }),
   };
 
-  async run(): Promise<QuantizeResult> {
+  async run(): Promise<Record<string, unknown>> {
     const { args, flags } = await this.parse(Quantize);
     const progress = new Progress({ json: this.jsonEnabled() });
     let result: QuantizeResult;
@@ -70,6 +71,6 @@ export default class Quantize extends BaseCommand {
       this.note('  Try this: re-run with --block-size 32 and --keep-lm-head; if it still fails, report the model.');
       process.exitCode = EXIT_CODES.failed;
     }
-    return result;
+    return quantizeJsonReport(result);
   }
 }

@@ -7,7 +7,8 @@ import { z } from 'zod';
  * a report embeds parts that are snake_case already (`ttft_ms` beside `ttftMs` in another object).
  */
 export function snakeCase(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  // A run of capitals is one word: `frequencyGHz` → `frequency_ghz`, `throughputMBps` → `throughput_mbps`, `K` → `k`.
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
 }
 
 type Direction = 'snake' | 'camel';

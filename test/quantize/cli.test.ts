@@ -62,32 +62,32 @@ describe('modelscout quantize', () => {
     expect(result.exitCode, String(result.stderr)).toBe(0);
     const report = JSON.parse(String(result.stdout)) as Record<string, Record<string, unknown>>;
     expect(String(result.stderr)).toBe('');
-    expect(Object.keys(report).sort()).toEqual(['error', 'fidelity', 'input', 'nodes', 'output', 'performance', 'settings', 'size', 'tensors', 'worstTensors']);
+    expect(Object.keys(report).sort()).toEqual(['error', 'fidelity', 'input', 'kind', 'nodes', 'output', 'performance', 'schema_version', 'settings', 'size', 'tensors', 'worst_tensors']);
     expect(report.settings).toEqual({
       method: 'rtn',
       bits: 4,
-      blockSize: 64,
+      block_size: 64,
       symmetric: false,
-      accuracyLevel: 0,
+      accuracy_level: 0,
       embeddings: true,
-      keepLmHead: true,
+      keep_lm_head: true,
       exclude: [],
-      excludedNodes: ['/lm_head/MatMul'],
+      excluded_nodes: ['/lm_head/MatMul'],
     });
     expect(report.input).toMatchObject({ synthetic: true, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(report.output).toMatchObject({ folder: out, model: join(out, 'onnx', 'model_q4.onnx'), data: join(out, 'onnx', 'model_q4.onnx_data'), copied: ['config.json', 'generation_config.json'] });
-    expect(report.nodes).toMatchObject({ matMul: 19, quantizedMatMul: 14, quantizedGather: 1, lmHead: '/lm_head/MatMul', embedding: '/model/embed_tokens/Gather' });
+    expect(report.nodes).toMatchObject({ mat_mul: 19, quantized_mat_mul: 14, quantized_gather: 1, lm_head: '/lm_head/MatMul', embedding: '/model/embed_tokens/Gather' });
     // 4-bit codes + one fp32 scale per 64 weights + a zero-point nibble per block, padded to a byte per column.
-    const shapes = report.tensors as unknown as { K: number; N: number }[];
+    const shapes = (report.tensors as unknown as { k: number; n: number }[]).map((t) => ({ K: t.k, N: t.n }));
     const bytes = shapes.reduce((sum, t) => sum + t.N * (t.K / 2 + (t.K / 64) * 4 + Math.ceil(t.K / 64 / 2)), 0);
     const weights = shapes.reduce((sum, t) => sum + t.K * t.N, 0);
-    expect(report.size!.bitsPerWeight).toBeCloseTo((bytes * 8) / weights, 9);
+    expect(report.size!.bits_per_weight).toBeCloseTo((bytes * 8) / weights, 9);
     expect(report.size!.ratio).toBeGreaterThan(1);
-    expect(report.fidelity).toMatchObject({ ran: true, pass: true, sequenceLength: 32 });
-    const tensors = report.tensors as unknown as { name: string; kind: string; maxAbs: number; rmse: number; relativeFrobenius: number }[];
+    expect(report.fidelity).toMatchObject({ ran: true, pass: true, sequence_length: 32 });
+    const tensors = report.tensors as unknown as { name: string; kind: string; max_abs: number; rmse: number; relative_frobenius: number }[];
     expect(tensors).toHaveLength(15);
-    for (const t of tensors) expect(t.relativeFrobenius).toBeGreaterThan(0);
-    expect((report.worstTensors as unknown as unknown[]).length).toBe(5);
+    for (const t of tensors) expect(t.relative_frobenius).toBeGreaterThan(0);
+    expect((report.worst_tensors as unknown as unknown[]).length).toBe(5);
     expect(await listTree(out)).toEqual(['.modelscout-output.json', 'config.json', 'generation_config.json', 'onnx', 'onnx/model_q4.onnx', 'onnx/model_q4.onnx_data']);
   });
 
