@@ -38,12 +38,41 @@ export function servingBatchLimits(gpu: { name: string; memoryTotalBytes: number
 export const DEFAULT_HEADROOM_FRACTION = 0.1;
 
 /**
- * On a CPU, resident memory beyond the weight tensors while ONNX Runtime holds a model: buffers of the
- * loaded external data and prepacked copies, as a fraction of the weights. Fitted with `cpuActivationBytes`
- * and a 200 MiB runtime to the peak RSS of fused and standard graphs, fp32 and int4 (SmolLM2-135M/360M,
- * gpt2 at 512 and 2,048 tokens): all within 11 %.
+ * On a CPU, the share of int4 (`q4`, `q4f16`) weights ONNX Runtime holds a second time: `MatMulNBits`
+ * prepacks its blocks into MLAS's layout for the int8 compute path at session creation and the file's copy
+ * stays resident. Measured as RSS after session creation less the process before it, the weights and the
+ * session's own ~30 MiB: 0.56–0.67 of the q4 weights (SmolLM2-135M/360M, gpt2, Qwen2.5-0.5B).
  */
-export const CPU_WEIGHT_RESIDENT_OVERHEAD = 0.15;
+export const CPU_INT4_PREPACK_FRACTION = 0.63;
+
+/**
+ * On a CPU, int8 weights (`MatMulInteger`, dynamic quantization) held beyond the file's bytes, as a fraction:
+ * not measured (a stated allowance).
+ */
+export const CPU_INT8_RESIDENT_OVERHEAD = 0.15;
+
+/**
+ * Copies of the KV cache alive at the peak of a prompt on a CPU: the cache the decode loop keeps in
+ * JavaScript, ONNX Runtime's `present` outputs (every layer's, alive until the run returns) and a third (the
+ * copy of the presents into JavaScript for a standard graph; for a fused graph's appended layout, fitted).
+ * Fitted to the peaks at 512 and 2,048 tokens (both graph forms): 3.
+ */
+export const CPU_KV_COPIES = 3;
+
+/**
+ * Bytes of weights ONNX Runtime holds on a CPU beyond the model file's (see `fitMemory`): for int4 formats
+ * the prepacked blocks (`CPU_INT4_PREPACK_FRACTION`); for float formats with tied embeddings a second copy
+ * of the vocabulary matrix (the LM head's transposed view of the shared table is folded into its own
+ * initializer — measured: RSS after creation − weights = the table + ~30 MiB for every fp32 model); for int8
+ * `CPU_INT8_RESIDENT_OVERHEAD`.
+ */
+export function cpuWeightCopyBytes(spec: ModelSpec, format: WeightFormat, weights: number): number {
+  if (format === 'q4' || format === 'q4f16') return Math.round(weights * CPU_INT4_PREPACK_FRACTION);
+  if (format === 'int8') return Math.round(weights * CPU_INT8_RESIDENT_OVERHEAD);
+  if (!spec.tieWordEmbeddings) return 0;
+  const element = format === 'fp32' ? 4 : 2;
+  return spec.vocabSize * spec.hiddenSize * element;
+}
 
 /** Prompt tokens processed in one forward pass that the activation workspace is sized for. */
 export const PREFILL_CHUNK_TOKENS = 2048;
@@ -127,19 +156,24 @@ export function gpuActivationBytes(spec: ModelSpec, format: WeightFormat, tokens
 }
 
 /**
- * Activation memory of ONNX Runtime's CPU kernels for a prompt of `tokens` tokens (at most one chunk):
- * the fp32 buffers of `activationBytes`, the attention scores and probabilities of every head (the CPU
- * kernels materialise them: 2 × heads × tokens² × 4 bytes), and the logits — of the last position in a
- * fused graph, of every position in a standard one — twice (the output and its copy into JavaScript).
+ * Activation memory of ONNX Runtime's CPU kernels for a prompt of `tokens` tokens (at most one chunk), by
+ * phase, as its arena reuses buffers between nodes: the peak is the larger of
+ * - attention: the residual, normed and output hidden states, q/k/v and the scores of every head — one
+ *   heads × tokens² fp32 matrix in a fused graph (GroupQueryAttention's probabilities), three in a standard
+ *   one (the MatMul, the masked and the softmaxed scores);
+ * - MLP: the residual and normed hidden states and the gate, up and activated FFN buffers;
+ * plus the logits — of the last position in a fused graph, of every position in a standard one — twice
+ * (the output and its copy into JavaScript).
  */
 export function cpuActivationBytes(spec: ModelSpec, tokens: number, concurrency: number, graph: 'fused' | 'standard'): number {
   const chunk = Math.max(1, Math.min(tokens, PREFILL_CHUNK_TOKENS));
   const ffnWidth = spec.moe ? spec.moe.expertIntermediateSize * (spec.moe.activeExperts + spec.moe.sharedExperts) : spec.intermediateSize;
   const qkvWidth = spec.numHeads * spec.headDim + 2 * spec.numKvHeads * spec.headDim;
-  const perToken = (3 * spec.hiddenSize + qkvWidth + 3 * ffnWidth) * 4;
-  const scores = 2 * spec.numHeads * chunk * chunk * 4;
+  const scores = (graph === 'fused' ? 1 : 3) * spec.numHeads * chunk * chunk * 4;
+  const attention = chunk * (3 * spec.hiddenSize + qkvWidth) * 4 + scores;
+  const mlp = chunk * (2 * spec.hiddenSize + 3 * ffnWidth) * 4;
   const logits = (graph === 'fused' ? 1 : chunk) * spec.vocabSize * 4 * 2;
-  return concurrency * (chunk * perToken + scores + logits);
+  return concurrency * (Math.max(attention, mlp) + logits);
 }
 
 /**
@@ -155,7 +189,9 @@ export function fitMemory(input: FitInput): MemoryFit {
   const headroomBytes = Math.round(available * headroomFraction);
   const usable = available - headroomBytes;
   const overhead = input.device.runtimeOverheadBytes;
-  const weightFactor = input.graph && input.device.kind === 'cpu' ? 1 + CPU_WEIGHT_RESIDENT_OVERHEAD : 1;
+  // On a CPU with a known graph form: what ONNX Runtime really holds (see cpuWeightCopyBytes, CPU_KV_COPIES).
+  const onnxCpu = input.graph !== undefined && input.device.kind === 'cpu';
+  const weightCopies = onnxCpu ? cpuWeightCopyBytes(input.spec, input.format, weights) : 0;
   const gpuCount = Math.max(1, input.device.count ?? 1);
   const limits =
     input.device.kind === 'gpu'
@@ -169,7 +205,9 @@ export function fitMemory(input: FitInput): MemoryFit {
       : input.graph
         ? cpuActivationBytes(input.spec, tokens, concurrency, input.graph)
         : activationBytes(input.spec, tokens, concurrency);
-    return { kv: kv.totalBytes, act, total: weights + Math.round(weights * (weightFactor - 1)) + kv.totalBytes + act + overhead, formula: kv.formula };
+    // The KV cache's transient copies at the prompt's peak count as activations, so the parts add up.
+    const actAll = act + (onnxCpu ? (CPU_KV_COPIES - 1) * kv.totalBytes : 0);
+    return { kv: kv.totalBytes, act: actAll, total: weights + weightCopies + kv.totalBytes + actAll + overhead, formula: kv.formula };
   };
   const at = totalAt(input.context);
   const fits = at.total <= usable;
@@ -205,7 +243,7 @@ export function fitMemory(input: FitInput): MemoryFit {
     kvBytes: at.kv,
     activationBytes: at.act,
     // The runtime's copies of weight buffers count as runtime overhead, so the parts add up to the total.
-    runtimeOverheadBytes: overhead + Math.round(weights * (weightFactor - 1)),
+    runtimeOverheadBytes: overhead + weightCopies,
     totalBytes: at.total,
     availableBytes: available,
     headroomBytes,
@@ -222,7 +260,7 @@ export function fitMemory(input: FitInput): MemoryFit {
       activationAssumption: limits
         ? `one forward pass of a serving engine: at most ${limits.maxTokensPerPass} tokens of at most ${limits.maxSequences} sequences (${limits.source}), ${input.format === 'fp32' ? 'fp32' : '16-bit'} activations, fused attention, fp32 logits of each scheduled sequence`
         : input.graph
-          ? `ONNX Runtime on the CPU, ${input.graph} graph: fp32 activations and the attention scores of every head for up to ${PREFILL_CHUNK_TOKENS} prompt tokens, logits of ${input.graph === 'fused' ? 'the last position' : 'every position'} (twice), weights held ×${1 + CPU_WEIGHT_RESIDENT_OVERHEAD}`
+          ? `ONNX Runtime on the CPU, ${input.graph} graph: the larger of the attention phase (hidden states, q/k/v, ${input.graph === 'fused' ? 'one' : 'three'} heads × tokens² score matrices) and the MLP phase for up to ${PREFILL_CHUNK_TOKENS} prompt tokens in fp32, logits of ${input.graph === 'fused' ? 'the last position' : 'every position'} (twice), the KV cache held ×${CPU_KV_COPIES}; runtime overhead includes the weights ONNX Runtime holds twice (${input.format === 'q4' || input.format === 'q4f16' ? `prepacked int4 blocks, ${CPU_INT4_PREPACK_FRACTION} of the weights` : input.format === 'int8' ? `${CPU_INT8_RESIDENT_OVERHEAD} of the weights, not measured` : input.spec.tieWordEmbeddings ? 'the tied embedding table, copied for the LM head' : 'none'})`
           : `fp32 activations of one forward pass over up to ${PREFILL_CHUNK_TOKENS} tokens per sequence plus last-position logits; attention scores assumed fused (not materialised)`,
     },
   };

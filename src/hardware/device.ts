@@ -7,11 +7,13 @@ export const DEVICE_PREFERENCES = ['auto', 'cpu', 'gpu'] as const;
 export type DevicePreference = (typeof DEVICE_PREFERENCES)[number];
 
 /**
- * Memory the runtime takes before any weight: on a CPU the Node process and ONNX Runtime (≈ 200 MiB,
- * fitted to measured peak RSS together with the CPU activation and weight terms of `fitMemory`); on each
- * GPU the CUDA context, cuBLAS/cuDNN workspaces and ORT's arena (≈ 1 GiB).
+ * Memory the runtime takes before any weight: on a CPU 180 MiB — the Node process with onnxruntime-node
+ * loaded (≈ 85 MiB RSS before a session is created), the session's own state beyond the weights (≈ 30 MiB
+ * after creation) and the decode loop's buffers and arena slack during the prompt (the rest, fitted to the
+ * measured peaks together with the CPU terms of `fitMemory`); on each GPU the CUDA context, cuBLAS/cuDNN
+ * workspaces and ORT's arena (≈ 1 GiB).
  */
-export const CPU_RUNTIME_OVERHEAD_BYTES = 200 * 1024 * 1024;
+export const CPU_RUNTIME_OVERHEAD_BYTES = 180 * 1024 * 1024;
 export const GPU_RUNTIME_OVERHEAD_BYTES = 1024 * 1024 * 1024;
 
 /** The CPU (system RAM) as an estimation target. */

@@ -27,13 +27,14 @@ describe('the customization leaf ranks by whether the team can fine-tune', () =>
   });
 
   it('where no candidate can be fine-tuned here, says so and names a larger GPU to fine-tune on, serving here', () => {
-    // 6 GiB of RAM, CPU only: Mistral-7B fits for serving in q4, but not its QLoRA.
-    const rec = recommendOn(makeHardware({ ramGiB: 6, bandwidthGBs: 50, cpuTflops: 2 }), { answers: { customization: 'yes' }, decodeTokensPerSec: 1, maxTtftMs: 600_000 }, 5);
+    // A 6 GiB GPU (and 4 GiB of RAM): a 7B serves in 4-bit, but its QLoRA does not fit. (On a CPU alone that
+    // cannot happen any more: ONNX Runtime holds int4 weights 1.63×, more than a QLoRA's NF4 base.)
+    const rec = recommendOn(makeHardware({ ramGiB: 4, bandwidthGBs: 50, cpuTflops: 2, overrides: { vramBytes: 6 * 1024 ** 3 } }), { answers: { customization: 'yes' }, decodeTokensPerSec: 1, maxTtftMs: 600_000 }, 5);
     expect(rec.candidates.length).toBeGreaterThan(0);
     expect(rec.candidates.some(fitsSomehow)).toBe(false);
     const top = rec.candidates[0]!;
     const note = rec.notes[0]!;
-    expect(note).toMatch(new RegExp(`^Fine-tuning fits on none of the ${rec.candidates.length} candidates? here \\(QLoRA of ${top.name.replace(/[.]/g, '\\.')} needs \\d+\\.\\d GiB, \\d+\\.\\d GiB usable\\)\\. Plan: fine-tune ${top.name.replace(/[.]/g, '\\.')} with (LoRA|QLoRA) on one NVIDIA [^(]+ \\(needs \\d+\\.\\d GiB of \\d+\\.\\d GiB usable; one epoch of 10 M tokens ≈ [^(]+ \\([^)]+\\)\\), then serve the adapted model here \\(q4 on the CPU\\)\\.$`));
+    expect(note).toMatch(new RegExp(`^Fine-tuning fits on none of the ${rec.candidates.length} candidates? here \\(QLoRA of ${top.name.replace(/[.]/g, '\\.')} needs \\d+\\.\\d GiB, \\d+\\.\\d GiB usable\\)\\. Plan: fine-tune ${top.name.replace(/[.]/g, '\\.')} with (LoRA|QLoRA) on one NVIDIA [^(]+ \\(needs \\d+\\.\\d GiB of \\d+\\.\\d GiB usable; one epoch of 10 M tokens ≈ [^(]+ \\([^)]+\\)\\), then serve the adapted model here \\((q4|q4f16) on the (CPU|GPU)\\)\\.$`));
     expect(rec.summary).toContain('Plan: fine-tune');
   });
 
@@ -47,7 +48,8 @@ describe('the customization leaf ranks by whether the team can fine-tune', () =>
     expect(qwen7.reasons.find((r) => r.startsWith('fine-tuning'))).toMatch(/one epoch of 10 M tokens ≈ [\d.]+ (days|years) on the CPU \([^)]+\): fits, but not practical here$/);
     // No candidate is practical on this CPU: the plan names a GPU to fine-tune on.
     expect(rec.candidates.some((c) => c.finetune!.epoch.feasible !== false)).toBe(false);
-    expect(rec.notes[0]).toMatch(/^Fine-tuning fits but is practical on none of the 10 candidates here \(one epoch of 10 M tokens of .+ takes [\d.]+ (days|years)\)\. Plan: fine-tune .+ on one NVIDIA .+, then serve the adapted model here \((q4|int8) on the CPU\)\.$/);
+    expect(rec.notes[0]).toMatch(new RegExp(`^Fine-tuning fits but is practical on none of the ${rec.candidates.length} candidates here \\(`));
+    expect(rec.notes[0]).toMatch(/^Fine-tuning fits but is practical on none of the \d+ candidates here \(one epoch of 10 M tokens of .+ takes [\d.]+ (days|years)\)\. Plan: fine-tune .+ on one NVIDIA .+, then serve the adapted model here \((q4|int8) on the CPU\)\.$/);
   });
 });
 
