@@ -12,6 +12,7 @@ import { buildCacheJsonSchemas } from './hub/cache.js';
 import { buildComparisonJsonSchema } from './report/compare.js';
 import { buildSynthJsonSchema } from './onnx/synth/report.js';
 import { buildQuantizeJsonSchema } from './quantize/report.js';
+import { buildModelListingJsonSchema } from './recommend/model-listing.js';
 import { buildHardwareJsonSchema } from './hardware/schema.js';
 import { buildRecommendationJsonSchema } from './recommend/schema.js';
 import { buildHtmlSummaryJsonSchema } from './report/html/summary.js';
@@ -39,6 +40,7 @@ export function buildSchemaFiles(): SchemaFile[] {
     { path: 'schemas/generation.schema.json', schema: buildGenerateJsonSchema() },
     { path: 'schemas/synthesis.schema.json', schema: buildSynthJsonSchema() },
     { path: 'schemas/quantization.schema.json', schema: buildQuantizeJsonSchema() },
+    { path: 'schemas/model-listing.schema.json', schema: buildModelListingJsonSchema() },
     { path: 'schemas/hardware.schema.json', schema: buildHardwareJsonSchema() },
     { path: 'schemas/recommendation.schema.json', schema: buildRecommendationJsonSchema() },
     { path: 'schemas/html-summary.schema.json', schema: buildHtmlSummaryJsonSchema() },

@@ -70,6 +70,15 @@ describe('--json reports', () => {
     expect(report.ids).toHaveLength(2);
   }, 60_000);
 
+  it('models, synth and quantize', async () => {
+    const listing = await expectReport(['models', '--max-params', '200M', '--json'], 'model-listing.schema.json', 'modelscout.model-listing');
+    expect(listing).toMatchObject({ count: 2 });
+    const out = join(dir, 'synth');
+    await expectReport(['synth', 'smollm2-135m', '--layers', '1', '--out', out, '--json'], 'synthesis.schema.json', 'modelscout.synthesis');
+    const quantized = await expectReport(['quantize', out, '--no-fidelity', '--json'], 'quantization.schema.json', 'modelscout.quantization');
+    expect(quantized).toHaveProperty('settings.block_size', 32);
+  }, 120_000);
+
   it('tree', async () => {
     const report = await expectReport(['tree', '--json'], 'decision-tree.schema.json', 'modelscout.decision-tree');
     expect(report).toHaveProperty('targets.latency_classes.realtime.max_ttft_ms', 500);

@@ -3,7 +3,6 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelsUpdateResult } from '../../src/commands/models/update.js';
-import type { ModelsResult } from '../../src/commands/models/index.js';
 import { parseRecommendation } from '../helpers/recommendation.js';
 import { HubServer } from '../hub/hub-server.js';
 import { runAgainstHub } from '../helpers/hub-cli.js';
@@ -96,12 +95,12 @@ describe('models update', () => {
     const offline = { HF_HUB_OFFLINE: '1' };
     const listed = await run(['models', '--json'], offline);
     expect(listed.exitCode, String(listed.stderr)).toBe(0);
-    const models = JSON.parse(String(listed.stdout)) as ModelsResult;
-    expect(models.catalog).toMatchObject({ kind: 'user', updatedAt, userModels: 3, builtinModels: 31 });
+    const models = JSON.parse(String(listed.stdout)) as { catalog: unknown; count: number; models: { id: string; hf_repo: string | null }[] };
+    expect(models.catalog).toMatchObject({ kind: 'user', updated_at: updatedAt, user_models: 3, builtin_models: 31 });
     expect(models.count).toBe(34);
-    expect(models.models.find((m) => m.id === 'acme/chat-llama')).toMatchObject({ catalog: 'user', onnxRepo: 'onnx-community/chat-llama-ONNX' });
+    expect(models.models.find((m) => m.id === 'acme/chat-llama')).toMatchObject({ catalog: 'user', onnx_repo: 'onnx-community/chat-llama-ONNX' });
     // A built-in model the listing also held keeps its curated entry.
-    expect(models.models.find((m) => m.hfRepo === 'Qwen/Qwen2.5-0.5B')).toMatchObject({ id: 'qwen2.5-0.5b', catalog: 'built-in' });
+    expect(models.models.find((m) => m.hf_repo === 'Qwen/Qwen2.5-0.5B')).toMatchObject({ id: 'qwen2.5-0.5b', catalog: 'built-in' });
 
     const rec = await run(['recommend', '--device', 'cpu', '--ram', '16GiB', '--json'], offline);
     expect(rec.exitCode, String(rec.stderr)).toBe(0);

@@ -24,18 +24,19 @@ describe('modelscout models', () => {
   it('lists the catalog as JSON', async () => {
     const result = await run(['models', '--json']);
     expect(result.exitCode).toBe(0);
-    const data = JSON.parse(String(result.stdout)) as { count: number; models: { id: string; paramsTotal: number; kvBytesPerTokenFp16: number }[] };
+    const data = JSON.parse(String(result.stdout)) as { kind: string; count: number; models: { id: string; params_total: number; kv_bytes_per_token_fp16: number }[] };
+    expect(data.kind).toBe('modelscout.model-listing');
     expect(data.count).toBeGreaterThanOrEqual(25);
-    expect(data.models.find((m) => m.id === 'llama-3.1-8b')?.kvBytesPerTokenFp16).toBe(131_072);
+    expect(data.models.find((m) => m.id === 'llama-3.1-8b')?.kv_bytes_per_token_fp16).toBe(131_072);
     // Sorted by size.
-    const sizes = data.models.map((m) => m.paramsTotal);
+    const sizes = data.models.map((m) => m.params_total);
     expect(sizes).toEqual([...sizes].sort((a, b) => a - b));
   });
 
   it('filters by family and maximum parameters', async () => {
     const result = await run(['models', '--family', 'qwen3', '--max-params', '14B', '--json']);
     expect(result.exitCode).toBe(0);
-    const data = JSON.parse(String(result.stdout)) as { models: { id: string; family: string; paramsTotal: number }[] };
+    const data = JSON.parse(String(result.stdout)) as { models: { id: string; family: string; params_total: number }[] };
     expect(data.models.map((m) => m.id)).toEqual(['qwen3-0.6b', 'qwen3-4b', 'qwen3-8b']);
   });
 

@@ -1,44 +1,13 @@
 import { Flags } from '@oclif/core';
 import Table from 'cli-table3';
 import { BaseCommand } from '../../cli/base-command.js';
-import { loadCatalog, type CatalogInfo, type ModelSpec } from '../../catalog/index.js';
+import { loadCatalog } from '../../catalog/index.js';
+import { modelListingReport, modelRow } from '../../recommend/model-listing.js';
 import { catalogInUse } from '../../cli/model-source.js';
 import { catalogLine } from '../../ui/render-recommendation.js';
 import { invalidValue } from '../../errors.js';
-import { kvCacheBytesPerToken } from '../../estimate/kv-cache.js';
 import { parseParamCount } from '../../estimate/units.js';
-import { weightBytes } from '../../estimate/weights.js';
 import { formatBytes, formatInteger, formatParams, formatTokens } from '../../util/format.js';
-
-export interface ModelRow {
-  id: string;
-  name: string;
-  family: string;
-  modelType: string;
-  hfRepo: string | null;
-  paramsTotal: number;
-  paramsActive: number;
-  paramsPublished: number | null;
-  moe: boolean;
-  attentionKind: ModelSpec['attentionKind'];
-  maxContext: number;
-  kvBytesPerTokenFp16: number;
-  fp16Bytes: number;
-  q4Bytes: number;
-  license: string | null;
-  onnxRepo: string | null;
-  onnxStatus: string | null;
-  /** Which catalog the entry comes from: the built-in one or the user catalog `models update` wrote. */
-  catalog: 'built-in' | 'user';
-}
-
-export interface ModelsResult {
-  filters: { family: string | null; maxParams: number | null; catalogFile: string | null };
-  /** The catalog listed: the built-in one, or the user catalog (with its date) plus the built-in models it lacks. */
-  catalog: CatalogInfo;
-  count: number;
-  models: ModelRow[];
-}
 
 export default class Models extends BaseCommand {
   static override summary = 'List the model catalog: real open-weight LLMs with their architecture, size and ONNX export.';
@@ -57,7 +26,7 @@ export default class Models extends BaseCommand {
     catalog: Flags.string({ description: 'extra catalog file (JSON or YAML) of models to add', helpValue: 'FILE' }),
   };
 
-  async run(): Promise<ModelsResult> {
+  async run(): Promise<Record<string, unknown>> {
     const { flags } = await this.parse(Models);
     const maxParams = flags['max-params'] === undefined ? null : parseParamCount(flags['max-params'], '--max-params');
     const { models: catalog, info } = catalogInUse(flags.catalog);
@@ -71,7 +40,7 @@ export default class Models extends BaseCommand {
       .filter((m) => family === null || m.family === family)
       .filter((m) => maxParams === null || m.paramsTotal <= maxParams)
       .sort((a, b) => a.paramsTotal - b.paramsTotal)
-      .map((m) => toRow(m, info.kind === 'user' && !builtinIds.has(m.id) ? 'user' : 'built-in'));
+      .map((m) => modelRow(m, info.kind === 'user' && !builtinIds.has(m.id) ? 'user' : 'built-in'));
     if (!this.jsonEnabled()) {
       const table = new Table({ head: ['id', 'params', 'active', 'type', 'attn', 'context', 'KV/token', 'fp16', 'q4', 'license', 'ONNX'], style: { head: [], border: [], compact: true } });
       for (const m of models) {
@@ -93,31 +62,8 @@ export default class Models extends BaseCommand {
       this.log(`${models.length} model${models.length === 1 ? '' : 's'}. ONNX: yes = export of this model; sibling = of its Instruct sibling; unconfirmed = named by third parties only.`);
       this.log(catalogLine(info));
     }
-    return { filters: { family, maxParams, catalogFile: flags.catalog ?? null }, catalog: info, count: models.length, models };
+    return modelListingReport({ filters: { family, maxParams, catalogFile: flags.catalog ?? null }, catalog: info, count: models.length, models });
   }
-}
-
-function toRow(spec: ModelSpec, catalog: ModelRow['catalog']): ModelRow {
-  return {
-    id: spec.id,
-    name: spec.name,
-    family: spec.family,
-    modelType: spec.modelType,
-    hfRepo: spec.hfRepo,
-    paramsTotal: spec.paramsTotal,
-    paramsActive: spec.paramsActive,
-    paramsPublished: spec.paramsPublished,
-    moe: spec.moe !== null,
-    attentionKind: spec.attentionKind,
-    maxContext: spec.maxContext,
-    kvBytesPerTokenFp16: kvCacheBytesPerToken(spec, 'fp16'),
-    fp16Bytes: weightBytes(spec, 'fp16').totalBytes,
-    q4Bytes: weightBytes(spec, 'q4').totalBytes,
-    license: spec.license,
-    onnxRepo: spec.onnxRepo,
-    onnxStatus: spec.onnxStatus ?? null,
-    catalog,
-  };
 }
 
 /** `gemma (Gemma Terms of Use)` → `gemma`; `DeepSeek Model License (model weights); MIT (code)` → `DeepSeek Model License`. */
