@@ -11,6 +11,7 @@ import { buildGenerateJsonSchema } from './bench/run-generate.js';
 import { buildCacheJsonSchemas } from './hub/cache.js';
 import { buildComparisonJsonSchema } from './report/compare.js';
 import { buildSynthJsonSchema } from './onnx/synth/report.js';
+import { buildInspectJsonSchema } from './onnx/inspect-report.js';
 import { buildQuantizeJsonSchema } from './quantize/report.js';
 import { buildModelListingJsonSchema } from './recommend/model-listing.js';
 import { buildHardwareJsonSchema } from './hardware/schema.js';
@@ -39,6 +40,7 @@ export function buildSchemaFiles(): SchemaFile[] {
     { path: 'schemas/cache-removal.schema.json', schema: buildCacheJsonSchemas().removal },
     { path: 'schemas/generation.schema.json', schema: buildGenerateJsonSchema() },
     { path: 'schemas/synthesis.schema.json', schema: buildSynthJsonSchema() },
+    { path: 'schemas/inspection.schema.json', schema: buildInspectJsonSchema() },
     { path: 'schemas/quantization.schema.json', schema: buildQuantizeJsonSchema() },
     { path: 'schemas/model-listing.schema.json', schema: buildModelListingJsonSchema() },
     { path: 'schemas/hardware.schema.json', schema: buildHardwareJsonSchema() },

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { inspectModel, type InspectReport } from '../onnx/inspect.js';
+import { inspectModel } from '../onnx/inspect.js';
+import { inspectJsonReport } from '../onnx/inspect-report.js';
 import { fitToWidth, terminalWidth } from '../ui/layout.js';
 import { renderInspect } from '../ui/render-inspect.js';
 
@@ -26,10 +27,10 @@ export default class Inspect extends BaseCommand {
     ops: Flags.integer({ min: 1, default: 12, helpValue: 'N', description: 'op types to list in the histogram (human output)' }),
   };
 
-  async run(): Promise<InspectReport> {
+  async run(): Promise<Record<string, unknown>> {
     const { args, flags } = await this.parse(Inspect);
     const report = await inspectModel(args.path, flags.variant === undefined ? {} : { variant: flags.variant });
     if (!this.jsonEnabled()) this.log(fitToWidth(renderInspect(report, flags.ops).join('\n'), terminalWidth(process.stdout)));
-    return report;
+    return inspectJsonReport(report);
   }
 }

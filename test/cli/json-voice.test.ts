@@ -79,6 +79,13 @@ describe('--json reports', () => {
     expect(quantized).toHaveProperty('settings.block_size', 32);
   }, 120_000);
 
+  it('inspect', async () => {
+    const report = await expectReport(['inspect', model, '--json'], 'inspection.schema.json', 'modelscout.inspection');
+    expect(report).toHaveProperty('decoder.num_layers', 1);
+    expect(report).toHaveProperty('weight_format.mat_mul_nbits.block_sizes', []);
+    expect((report.ops as { op: string }[]).map((o) => o.op)).toContain('MatMul');
+  }, 60_000);
+
   it('tree', async () => {
     const report = await expectReport(['tree', '--json'], 'decision-tree.schema.json', 'modelscout.decision-tree');
     expect(report).toHaveProperty('targets.latency_classes.realtime.max_ttft_ms', 500);

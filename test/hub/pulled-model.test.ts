@@ -52,7 +52,7 @@ describe('a pulled synthetic model', () => {
     expect(inspected.exitCode, String(inspected.stderr)).toBe(0);
     const report = JSON.parse(String(inspected.stdout));
     expect(report.synthetic).toBe(true);
-    expect(report.externalData.map((e: { location: string }) => e.location)).toEqual(['model.onnx_data']);
+    expect(report.external_data.map((e: { location: string }) => e.location)).toEqual(['model.onnx_data']);
 
     const bench = await run(['bench', result.path, '--tests', 'tg4', '--repetitions', '1', '--warmup', '0', '--json']);
     expect(bench.exitCode, String(bench.stderr)).toBe(0);

@@ -81,24 +81,27 @@ describe('modelscout inspect', () => {
     const result = await run(['inspect', modelDir, '--json']);
     expect(result.exitCode, String(result.stderr)).toBe(0);
     const report = JSON.parse(String(result.stdout)) as {
+      schema_version: string;
+      kind: string;
       file: string;
       variants: { variant: string }[];
       synthetic: boolean;
-      decoder: { numLayers: number; numKvHeads: number; headDim: number; kvBytesPerToken: number; kvBytesPerTokenFp16: number; kvDtype: string };
-      weightFormat: { kind: string };
+      decoder: { num_layers: number; num_kv_heads: number; head_dim: number; kv_bytes_per_token: number; kv_bytes_per_token_fp16: number; kv_dtype: string };
+      weight_format: { kind: string };
       inputs: { name: string; dtype: string; shape: (string | number)[] }[];
       opsets: { domain: string; version: number }[];
       ops: { op: string; count: number }[];
-      byDtype: { dtype: string; parameters: number }[];
-      metadata: { seed: number; numLayersBuilt: number };
+      by_dtype: { dtype: string; parameters: number }[];
+      metadata: { seed: number; num_layers_built: number };
     };
+    expect(report).toMatchObject({ schema_version: '1', kind: 'modelscout.inspection' });
     expect(report.file).toBe(join(modelDir, 'onnx', 'model.onnx'));
     expect(report.variants.map((v) => v.variant)).toEqual(['fp32', 'fp16']);
     expect(report.synthetic).toBe(true);
-    expect(report.metadata).toMatchObject({ seed: 5, numLayersBuilt: 3 });
+    expect(report.metadata).toMatchObject({ seed: 5, num_layers_built: 3 });
     // 2 (K and V) × 3 layers × 2 KV heads × head dim 16 × 4 bytes.
-    expect(report.decoder).toMatchObject({ numLayers: 3, numKvHeads: 2, headDim: 16, kvDtype: 'float32', kvBytesPerToken: 768, kvBytesPerTokenFp16: 384 });
-    expect(report.weightFormat.kind).toBe('fp32');
+    expect(report.decoder).toMatchObject({ num_layers: 3, num_kv_heads: 2, head_dim: 16, kv_dtype: 'float32', kv_bytes_per_token: 768, kv_bytes_per_token_fp16: 384 });
+    expect(report.weight_format.kind).toBe('fp32');
     expect(report.inputs[0]).toEqual({ name: 'input_ids', dtype: 'int64', shape: ['batch_size', 'sequence_length'] });
     expect(report.opsets).toEqual([{ domain: 'ai.onnx', version: 17 }]);
     expect(report.ops.find((o) => o.op === 'Softmax')!.count).toBe(3);
