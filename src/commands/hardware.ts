@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { bandwidthCachePath } from '../hardware/bandwidth-cache.js';
 import { BaseCommand } from '../cli/base-command.js';
+import { fitToWidth, terminalWidth } from '../ui/layout.js';
 import { hardwareFlags, hardwareOverridesFromFlags, probeFlag } from '../cli/hardware-flags.js';
 import { detectHardware } from '../hardware/detect.js';
 import { hardwareReport } from '../hardware/schema.js';
@@ -36,10 +37,11 @@ export default class HardwareCommand extends BaseCommand {
     const hardware = await detectHardware({ probe: flags.probe, overrides, bandwidthCachePath: bandwidthCachePath(process.env, homedir()), kernelProbe: (threads) => probeCpuKernels({ threads }), cpuBusy: () => measureCpuBusy() });
     const device = selectDevice(hardware, flags.device);
     if (!this.jsonEnabled()) {
-      for (const line of hardwareSummaryLines(hardware)) this.log(line);
+      const lines = hardwareSummaryLines(hardware);
       const bw = device.bandwidthBytesPerSec === null ? 'unknown bandwidth' : `${formatBandwidth(device.bandwidthBytesPerSec)} (${device.bandwidthSource})`;
       const flops = device.peakFlops === null ? 'unknown FLOP/s' : formatFlops(device.peakFlops);
-      this.log(`Estimates ${device.kind.toUpperCase()}: ${device.name}; ${formatBytes(device.memoryAvailableBytes)} available, ${bw}, ${flops}`);
+      lines.push(`Estimates ${device.kind.toUpperCase()}: ${device.name}; ${formatBytes(device.memoryAvailableBytes)} available, ${bw}, ${flops}`);
+      this.log(fitToWidth(lines.join('\n'), terminalWidth(process.stdout)));
     }
     return hardwareReport({ hardware, device });
   }

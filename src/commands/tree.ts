@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
+import { terminalWidth } from '../ui/layout.js';
 import { resolveTree } from '../tree/load.js';
 import { TREE_FORMATS, renderTree } from '../tree/render.js';
 import { toTreeFile } from '../tree/file-format.js';
@@ -23,7 +24,8 @@ export default class Tree extends BaseCommand {
   async run(): Promise<Record<string, unknown>> {
     const { flags } = await this.parse(Tree);
     const tree = await resolveTree(flags.tree);
-    if (!this.jsonEnabled()) this.log(renderTree(tree, flags.format));
+    // Text is wrapped to the terminal; mermaid and JSON are data, never re-wrapped.
+    if (!this.jsonEnabled()) this.log(renderTree(tree, flags.format, terminalWidth(process.stdout)));
     return toTreeFile(tree);
   }
 }

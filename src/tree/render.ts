@@ -5,10 +5,10 @@ import { toTreeFile } from './file-format.js';
 export const TREE_FORMATS = ['text', 'mermaid', 'json'] as const;
 export type TreeFormat = (typeof TREE_FORMATS)[number];
 
-export function renderTree(tree: DecisionTree, format: TreeFormat): string {
+export function renderTree(tree: DecisionTree, format: TreeFormat, width: number | null = null): string {
   switch (format) {
     case 'text':
-      return renderTreeText(tree);
+      return renderTreeText(tree, width);
     case 'mermaid':
       return renderTreeMermaid(tree);
     case 'json':
@@ -30,10 +30,21 @@ function formatBillions(params: number): string {
   return `${Number((params / 1e6).toPrecision(3))}M`;
 }
 
-/** An indented drawing of the tree with each leaf's class and rationale, then the targets per latency class. */
-export function renderTreeText(tree: DecisionTree): string {
+/**
+ * An indented drawing of the tree with each leaf's class and rationale, then the targets per latency class.
+ * With a width (a terminal's), every line is wrapped to it under its branch; without, the plain layout.
+ */
+export function renderTreeText(tree: DecisionTree, width: number | null = null): string {
   const lines: string[] = [tree.title];
-  if (tree.description) lines.push(...wrap(tree.description, 100).map((l) => `  ${l}`));
+  /** `text` wrapped after `first`, continuation lines after `rest` (the branch drawing carried down). */
+  const push = (first: string, rest: string, text: string, plainWidth: number | null = null): void => {
+    let parts: string[];
+    if (width === null) parts = plainWidth === null ? [text] : wrapWords(text, plainWidth);
+    else if (first.length + text.length <= width) parts = [text];
+    else parts = wrapWords(text, Math.max(20, width - Math.max(first.length, rest.length)));
+    parts.forEach((part, i) => lines.push(`${i === 0 ? first : rest}${part}`));
+  };
+  if (tree.description) push('  ', '  ', tree.description, 100);
   lines.push('');
   const drawNode = (node: TreeNode, prefix: string): void => {
     if (node.kind === 'leaf') return;
@@ -44,26 +55,29 @@ export function renderTreeText(tree: DecisionTree): string {
       const isDefault = node.default === answer.value ? ' (default)' : '';
       const next = answer.next;
       if (next.kind === 'leaf') {
-        lines.push(`${prefix}${branch} ${answer.label}${isDefault} → ${leafHeadline(next)}`);
-        for (const l of wrap(`why: ${next.rationale}`, 96)) lines.push(`${childPrefix}   ${l}`);
+        push(`${prefix}${branch} `, `${childPrefix}   `, `${answer.label}${isDefault} → ${leafHeadline(next)}`);
+        push(`${childPrefix}   `, `${childPrefix}   `, `why: ${next.rationale}`, 96);
       } else {
-        lines.push(`${prefix}${branch} ${answer.label}${isDefault} → ? ${next.question}  [${next.id}]`);
+        push(`${prefix}${branch} `, `${childPrefix}   `, `${answer.label}${isDefault} → ? ${next.question}  [${next.id}]`);
         drawNode(next, childPrefix);
       }
     });
   };
-  if (tree.root.kind === 'leaf') lines.push(`→ ${leafHeadline(tree.root)}`, `  why: ${tree.root.rationale}`);
-  else {
-    lines.push(`? ${tree.root.question}  [${tree.root.id}]`);
+  if (tree.root.kind === 'leaf') {
+    push('→ ', '  ', leafHeadline(tree.root));
+    push('  ', '  ', `why: ${tree.root.rationale}`);
+  } else {
+    push('? ', '  ', `${tree.root.question}  [${tree.root.id}]`);
     drawNode(tree.root, '');
   }
   const t = tree.targets;
-  lines.push('', 'Targets behind the latency answer (overridable with --target-tps / --max-ttft):');
+  lines.push('');
+  push('', '', 'Targets behind the latency answer (overridable with --target-tps / --max-ttft):');
   for (const [id, c] of Object.entries(t.latencyClasses)) {
     const def = id === t.defaultLatency ? ', the default' : '';
-    lines.push(`  ${c.label} [${id}${def}]: ≥ ${c.decodeTokensPerSec} tok/s per stream, time to first token ≤ ${formatMs(c.maxTtftMs)} — ${c.description}`);
+    push('  ', '    ', `${c.label} [${id}${def}]: ≥ ${c.decodeTokensPerSec} tok/s per stream, time to first token ≤ ${formatMs(c.maxTtftMs)} — ${c.description}`);
   }
-  lines.push(`Defaults: context ${t.contextTokens} tokens, concurrency ${t.concurrency} (--context / --concurrency).`);
+  push('', '', `Defaults: context ${t.contextTokens} tokens, concurrency ${t.concurrency} (--context / --concurrency).`);
   return lines.join('\n');
 }
 

@@ -18,6 +18,20 @@ describe('an 80-column terminal', () => {
     expect(longLines(text, 80)).toEqual([]);
   });
 
+  it.each([
+    [['hardware', ...HARDWARE]],
+    [['models']],
+    [['tree']],
+    [['calibration', 'show', '--calibration', '/nonexistent-dir/calibration.json']],
+    [['models', 'show', 'qwen2.5-0.5b']],
+  ])('%j draws no line wider than the terminal', async (args) => {
+    const session = spawnCli(args, 80);
+    expect(await session.exit).toBe(0);
+    const text = session.text();
+    expect(text.length).toBeGreaterThan(100);
+    expect(longLines(text, 80)).toEqual([]);
+  });
+
   it('the wizard, from the hardware to the confirm question, draws no line wider than the terminal', async () => {
     const session = spawnCli(['wizard', ...HARDWARE], 80);
     await session.waitFor(/\? Does the job need domain customization/);

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { terminalWidth, renderTable } from '../../ui/layout.js';
+import { fitToWidth, terminalWidth, renderTable } from '../../ui/layout.js';
 import { CALIBRATION_ENV, calibrationSummaryReport, readCalibration, resolveCalibrationPath, summarizeCalibration, type CalibrationSummary } from '../../pipeline/calibration.js';
 
 export default class CalibrationShow extends BaseCommand {
@@ -21,7 +21,7 @@ export default class CalibrationShow extends BaseCommand {
     const { flags } = await this.parse(CalibrationShow);
     const path = resolveCalibrationPath(process.env, homedir(), flags.calibration);
     const summary = summarizeCalibration(await readCalibration(path), path);
-    if (!this.jsonEnabled()) this.log(renderSummary(summary, terminalWidth(process.stdout)));
+    if (!this.jsonEnabled()) this.log(fitToWidth(renderSummary(summary, terminalWidth(process.stdout)), terminalWidth(process.stdout)));
     return calibrationSummaryReport(summary);
   }
 }

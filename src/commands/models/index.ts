@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
-import Table from 'cli-table3';
 import { BaseCommand } from '../../cli/base-command.js';
+import { fitToWidth, renderTable, terminalWidth } from '../../ui/layout.js';
 import { loadCatalog } from '../../catalog/index.js';
 import { modelListingReport, modelRow } from '../../recommend/model-listing.js';
 import { catalogInUse } from '../../cli/model-source.js';
@@ -42,25 +42,22 @@ export default class Models extends BaseCommand {
       .sort((a, b) => a.paramsTotal - b.paramsTotal)
       .map((m) => modelRow(m, info.kind === 'user' && !builtinIds.has(m.id) ? 'user' : 'built-in'));
     if (!this.jsonEnabled()) {
-      const table = new Table({ head: ['id', 'params', 'active', 'type', 'attn', 'context', 'KV/token', 'fp16', 'q4', 'license', 'ONNX'], style: { head: [], border: [], compact: true } });
-      for (const m of models) {
-        table.push([
-          m.id,
-          formatParams(m.paramsTotal),
-          m.moe ? formatParams(m.paramsActive) : '',
-          m.modelType,
-          m.attentionKind,
-          formatTokens(m.maxContext),
-          formatInteger(m.kvBytesPerTokenFp16),
-          formatBytes(m.fp16Bytes),
-          formatBytes(m.q4Bytes),
-          shortLicense(m.license),
-          m.onnxRepo ? (m.onnxStatus === 'confirmed' ? 'yes' : m.onnxStatus ?? 'yes') : '',
-        ]);
-      }
-      this.log(table.toString());
-      this.log(`${models.length} model${models.length === 1 ? '' : 's'}. ONNX: yes = export of this model; sibling = of its Instruct sibling; unconfirmed = named by third parties only.`);
-      this.log(catalogLine(info));
+      const width = terminalWidth(process.stdout);
+      const rows = models.map((m) => [
+        m.id,
+        formatParams(m.paramsTotal),
+        m.moe ? formatParams(m.paramsActive) : '',
+        m.modelType,
+        m.attentionKind,
+        formatTokens(m.maxContext),
+        formatInteger(m.kvBytesPerTokenFp16),
+        formatBytes(m.fp16Bytes),
+        formatBytes(m.q4Bytes),
+        shortLicense(m.license),
+        m.onnxRepo ? (m.onnxStatus === 'confirmed' ? 'yes' : m.onnxStatus ?? 'yes') : '',
+      ]);
+      this.log(renderTable(['id', 'params', 'active', 'type', 'attn', 'context', 'KV/token', 'fp16', 'q4', 'license', 'ONNX'], rows, width));
+      this.log(fitToWidth(`${models.length} model${models.length === 1 ? '' : 's'}. ONNX: yes = export of this model; sibling = of its Instruct sibling; unconfirmed = named by third parties only.\n${catalogLine(info)}`, width));
     }
     return modelListingReport({ filters: { family, maxParams, catalogFile: flags.catalog ?? null }, catalog: info, count: models.length, models });
   }
