@@ -127,5 +127,3 @@ export function renderTreeMermaid(tree: DecisionTree): string {
 function escapeMermaid(text: string): string {
   return text.replace(/&/g, '#amp;').replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;').replace(/\|/g, '#124;');
 }
-
-const wrap = wrapWords;
