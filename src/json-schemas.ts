@@ -9,6 +9,7 @@ import { buildCalibrationJsonSchema, buildCalibrationResetJsonSchema, buildCalib
 import { buildTreeJsonSchema } from './tree/file-format.js';
 import { buildGenerateJsonSchema } from './bench/run-generate.js';
 import { buildCacheJsonSchemas } from './hub/cache.js';
+import { buildPullJsonSchema } from './hub/pull-report.js';
 import { buildComparisonJsonSchema } from './report/compare.js';
 import { buildSynthJsonSchema } from './onnx/synth/report.js';
 import { buildInspectJsonSchema } from './onnx/inspect-report.js';
@@ -38,6 +39,7 @@ export function buildSchemaFiles(): SchemaFile[] {
     { path: 'schemas/decision-tree.schema.json', schema: buildTreeJsonSchema() },
     { path: 'schemas/cache-listing.schema.json', schema: buildCacheJsonSchemas().listing },
     { path: 'schemas/cache-removal.schema.json', schema: buildCacheJsonSchemas().removal },
+    { path: 'schemas/pull.schema.json', schema: buildPullJsonSchema() },
     { path: 'schemas/generation.schema.json', schema: buildGenerateJsonSchema() },
     { path: 'schemas/synthesis.schema.json', schema: buildSynthJsonSchema() },
     { path: 'schemas/inspection.schema.json', schema: buildInspectJsonSchema() },

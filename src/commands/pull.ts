@@ -7,6 +7,7 @@ import { readStoredToken } from '../cli/model-source.js';
 import { findModel, loadCatalog } from '../catalog/index.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { pullModel, type CatalogRepos, type PullResult } from '../hub/pull.js';
+import { pullJsonReport } from '../hub/pull-report.js';
 import { resolveHubSettings, resolveTokenPath } from '../hub/settings.js';
 import { Progress } from '../ui/progress.js';
 import { pullEventsTo, renderPullResult } from '../ui/render-pull.js';
@@ -42,7 +43,7 @@ export default class Pull extends BaseCommand {
     'cache-dir': Flags.string({ helpValue: 'DIR', description: 'hub cache folder to use instead of $HF_HUB_CACHE / $HF_HOME/hub' }),
   };
 
-  async run(): Promise<PullResult> {
+  async run(): Promise<Record<string, unknown>> {
     const { args, flags } = await this.parse(Pull);
     const home = homedir();
     const settings = resolveHubSettings(process.env, { homeDir: home, cacheDir: flags['cache-dir'], storedToken: readStoredToken(resolveTokenPath(process.env, home)) });
@@ -76,7 +77,7 @@ export default class Pull extends BaseCommand {
     }
     const elapsedMs = performance.now() - started;
     if (!json) this.log(renderPullResult(result, elapsedMs));
-    return result;
+    return pullJsonReport(result);
   }
 }
 

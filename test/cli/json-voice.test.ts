@@ -86,6 +86,12 @@ describe('--json reports', () => {
     expect((report.ops as { op: string }[]).map((o) => o.op)).toContain('MatMul');
   }, 60_000);
 
+  it('pull (a local folder)', async () => {
+    const report = await expectReport(['pull', model, '--json'], 'pull.schema.json', 'modelscout.pull');
+    expect(report).toMatchObject({ source: 'local', path: model, catalog_id: null, transferred_bytes: 0 });
+    expect((report.files as Record<string, unknown>[])[0]).toHaveProperty('local_path');
+  }, 60_000);
+
   it('tree', async () => {
     const report = await expectReport(['tree', '--json'], 'decision-tree.schema.json', 'modelscout.decision-tree');
     expect(report).toHaveProperty('targets.latency_classes.realtime.max_ttft_ms', 500);

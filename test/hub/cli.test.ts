@@ -60,15 +60,15 @@ describe('modelscout pull (CLI)', () => {
     const first = await cli(['pull', REPO, '--json']);
     expect(first.exitCode).toBe(0);
     const result = JSON.parse(String(first.stdout));
-    expect(result).toMatchObject({ source: 'hub', repo: REPO, revision: 'main', variants: ['q4'], cacheDir: join(home, 'hub') });
-    expect(result.transferredBytes).toBe(result.totalBytes);
+    expect(result).toMatchObject({ schema_version: '1', kind: 'modelscout.pull', source: 'hub', repo: REPO, revision: 'main', variants: ['q4'], cache_dir: join(home, 'hub') });
+    expect(result.transferred_bytes).toBe(result.total_bytes);
     expect(first.stderr).toBe('');
     expect(existsSync(join(result.path, 'onnx', 'model_q4.onnx_data'))).toBe(true);
 
     const requests = server.contentRequests().length;
     const second = await cli(['pull', REPO, '--json']);
     expect(second.exitCode).toBe(0);
-    expect(JSON.parse(String(second.stdout)).transferredBytes).toBe(0);
+    expect(JSON.parse(String(second.stdout)).transferred_bytes).toBe(0);
     expect(server.contentRequests()).toHaveLength(requests);
   });
 
@@ -169,7 +169,7 @@ describe('modelscout pull (CLI)', () => {
     expect(last?.range).toBe(`bytes=${have}-`);
     expect(last?.bytesSent).toBe(BIG_SIZE - have);
     const file = JSON.parse(String(resumed.stdout)).files.find((f: { path: string }) => f.path === BIG_DATA);
-    expect(file).toMatchObject({ resumedFromBytes: have, transferredBytes: BIG_SIZE - have, downloaded: true });
+    expect(file).toMatchObject({ resumed_from_bytes: have, transferred_bytes: BIG_SIZE - have, downloaded: true });
   });
 });
 

@@ -140,7 +140,7 @@ describe('modelscout pull through a proxy (CLI)', () => {
     expect(run.exitCode).toBe(0);
     const result = JSON.parse(String(run.stdout));
     expect(result.files).toHaveLength(8);
-    for (const file of result.files as { localPath: string }[]) expect(existsSync(file.localPath)).toBe(true);
+    for (const file of result.files as { local_path: string }[]) expect(existsSync(file.local_path)).toBe(true);
     expect(existsSync(join(result.path, 'onnx', 'model_q4.onnx_data'))).toBe(true);
 
     // The proxy saw exactly what the Hub and the CDN served, as absolute-URI requests.
@@ -170,7 +170,7 @@ describe('modelscout pull through a proxy (CLI)', () => {
     server.log.length = 0;
     const direct = await cli(['pull', REPO, '--json'], proxyEnv({ HTTP_PROXY: proxy.url, NO_PROXY: 'example.com, 127.0.0.1' }));
     expect(direct.exitCode).toBe(0);
-    expect(JSON.parse(String(direct.stdout)).transferredBytes).toBeGreaterThan(0);
+    expect(JSON.parse(String(direct.stdout)).transferred_bytes).toBeGreaterThan(0);
     expect(server.log.length).toBeGreaterThan(0);
     expect(proxy.requests.length).toBe(proxied);
   });
