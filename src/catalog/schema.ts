@@ -144,3 +144,51 @@ export function modelSpecFromCatalogEntry(entry: CatalogEntry): ModelSpec {
   if (entry.scores !== undefined && entry.scores.length > 0) spec.scores = entry.scores;
   return withParamCounts(spec);
 }
+
+/**
+ * A ModelSpec as the code holds it (what `models show --json` prints under `model`): the catalog entry's
+ * facts completed with the derived head dim, attention kind and parameter counts.
+ */
+export const modelSpecSchema = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  hfRepo: z.string().nullable(),
+  family: z.string(),
+  modelType: z.string(),
+  hiddenSize: z.number(),
+  numLayers: z.number(),
+  numHeads: z.number(),
+  numKvHeads: z.number(),
+  headDim: z.number(),
+  intermediateSize: z.number(),
+  vocabSize: z.number(),
+  maxContext: z.number(),
+  tieWordEmbeddings: z.boolean(),
+  slidingWindow: z.number().nullable(),
+  slidingWindowPattern: z.enum(['all', 'alternate', 'interleaved']).nullable(),
+  slidingLayers: z.number().exactOptional(),
+  attentionKind: z.enum(['mha', 'gqa', 'mqa', 'mla']),
+  attentionBias: z.boolean(),
+  norm: z.enum(['rmsnorm', 'layernorm']),
+  normEps: z.number(),
+  position: z.enum(['rope', 'learned']),
+  ropeTheta: z.number().nullable(),
+  hiddenAct: z.string(),
+  moe: z.strictObject({ experts: z.number(), activeExperts: z.number(), sharedExperts: z.number(), expertIntermediateSize: z.number(), denseLayers: z.number() }).nullable(),
+  mla: z.strictObject({ kvLoraRank: z.number(), qLoraRank: z.number().nullable(), qkRopeHeadDim: z.number(), qkNopeHeadDim: z.number(), vHeadDim: z.number() }).nullable(),
+  paramsTotal: z.number(),
+  paramsActive: z.number(),
+  paramsPublished: z.number().nullable(),
+  license: z.string().nullable(),
+  onnxRepo: z.string().nullable(),
+  sources: z.array(z.string()),
+  paramsActivePublished: z.number().nullable().exactOptional(),
+  paramsPublishedNote: z.string().exactOptional(),
+  onnxStatus: z.enum(['confirmed', 'sibling', 'unconfirmed']).exactOptional(),
+  scores: z.array(z.strictObject({ metric: z.string(), score: z.number(), source: z.string(), date: z.string() })).exactOptional(),
+  notes: z.array(z.string()).exactOptional(),
+});
+
+type Assignable<From, To> = [From] extends [To] ? true : false;
+type Expect<T extends true> = T;
+export type ModelSpecSchemaChecks = [Expect<Assignable<z.infer<typeof modelSpecSchema>, ModelSpec>>, Expect<Assignable<ModelSpec, z.infer<typeof modelSpecSchema>>>];

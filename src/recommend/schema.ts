@@ -70,7 +70,7 @@ const bandedSchema = z
 
 const interconnectSummarySchema = z.strictObject({ kind: z.string(), bytesPerSec: z.number(), latencySec: z.number(), source: z.string() });
 
-const candidateTopologySchema = z
+export const candidateTopologySchema = z
   .strictObject({
     tp: positiveInt,
     pp: positiveInt,

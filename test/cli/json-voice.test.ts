@@ -73,6 +73,12 @@ describe('--json reports', () => {
   it('models, synth and quantize', async () => {
     const listing = await expectReport(['models', '--max-params', '200M', '--json'], 'model-listing.schema.json', 'modelscout.model-listing');
     expect(listing).toMatchObject({ count: 2 });
+    const shown = await expectReport(['models', 'show', 'qwen2.5-0.5b', '--gpu', 'L4', '--json'], 'model-description.schema.json', 'modelscout.model-description');
+    expect(shown).toHaveProperty('kv_cache.bytes_per_token_fp16', 12_288);
+    // Format and llama.cpp preset names are data: they stay keys as they are.
+    expect(Object.keys(shown.weights as object)).toContain('q4f16');
+    expect(Object.keys(shown.llama_cpp as object)).toEqual(['Q8_0', 'Q6_K', 'Q5_K_M', 'Q4_K_M', 'Q4_0']);
+    expect(shown).toHaveProperty('topology.gpus_per_node', 1);
     const out = join(dir, 'synth');
     await expectReport(['synth', 'smollm2-135m', '--layers', '1', '--out', out, '--json'], 'synthesis.schema.json', 'modelscout.synthesis');
     const quantized = await expectReport(['quantize', out, '--no-fidelity', '--json'], 'quantization.schema.json', 'modelscout.quantization');

@@ -69,9 +69,9 @@ describe('models show <reference>', () => {
     const written = await writeGguf(path, llamaMetadata(SHAPE, 15), llamaTensors(SHAPE, 'Q4_K', { 'attn_v.weight': 'Q6_K', 'output.weight': 'Q6_K' }));
     const result = await run(['models', 'show', path, '--json']);
     expect(result.exitCode).toBe(0);
-    const data = JSON.parse(String(result.stdout)) as { gguf: { fileType: string; tensorBytes: number; fileBytes: number; engine: string }; llamaCpp: Record<string, { totalBytes: number }> };
-    expect(data.gguf).toMatchObject({ fileType: 'Q4_K_M', tensorBytes: written.tensorBytes, fileBytes: written.bytes.length, engine: 'llama.cpp' });
-    expect(Object.keys(data.llamaCpp)).toEqual(['Q8_0', 'Q6_K', 'Q5_K_M', 'Q4_K_M', 'Q4_0']);
+    const data = JSON.parse(String(result.stdout)) as { gguf: { file_type: string; tensor_bytes: number; file_bytes: number; engine: string }; llama_cpp: Record<string, { total_bytes: number }> };
+    expect(data.gguf).toMatchObject({ file_type: 'Q4_K_M', tensor_bytes: written.tensorBytes, file_bytes: written.bytes.length, engine: 'llama.cpp' });
+    expect(Object.keys(data.llama_cpp)).toEqual(['Q8_0', 'Q6_K', 'Q5_K_M', 'Q4_K_M', 'Q4_0']);
 
     const cut = join(home, 'cut.gguf');
     await writeFile(cut, written.bytes.subarray(0, 3000));

@@ -111,7 +111,8 @@ describe('models update', () => {
 
     const shown = await run(['models', 'show', 'acme/chat-llama', '--json'], offline);
     expect(shown.exitCode, String(shown.stderr)).toBe(0);
-    expect((JSON.parse(String(shown.stdout)) as { params: { total: number } }).params.total).toBe(llamaParams);
+    const description = JSON.parse(String(shown.stdout)) as { kind: string; params: { total: number }; source: { kind: string } };
+    expect(description).toMatchObject({ kind: 'modelscout.model-description', params: { total: llamaParams } });
   });
 
   it('a damaged user catalog is one line naming --reset; --reset drops it and the built-in catalog ranks again', async () => {

@@ -71,27 +71,29 @@ describe('modelscout models show', () => {
     const result = await run(['models', 'show', 'llama-3.1-8b', '--json']);
     expect(result.exitCode).toBe(0);
     const data = JSON.parse(String(result.stdout)) as {
-      model: { id: string; headDim: number };
+      schema_version: string;
+      model: { id: string; head_dim: number };
       params: { total: number; published: number };
-      kvCache: { bytesPerTokenFp16: number };
-      weights: Record<string, { totalBytes: number; floatTensors: string[] }>;
+      kv_cache: { bytes_per_token_fp16: number };
+      weights: Record<string, { total_bytes: number; float_tensors: string[] }>;
     };
+    expect(data.schema_version).toBe('1');
     expect(data.model.id).toBe('llama-3.1-8b');
     expect(data.params.total).toBe(8_030_261_248);
-    expect(data.kvCache.bytesPerTokenFp16).toBe(131_072);
+    expect(data.kv_cache.bytes_per_token_fp16).toBe(131_072);
     expect(Object.keys(data.weights)).toEqual(['fp32', 'fp16', 'bf16', 'int8', 'q4', 'q4f16']);
-    expect(data.weights.fp16!.totalBytes).toBe(8_030_261_248 * 2);
+    expect(data.weights.fp16!.total_bytes).toBe(8_030_261_248 * 2);
     // The int4 formats store the token embedding in int4 too (what `quantize` writes by default).
-    expect(data.weights.q4!.floatTensors).not.toContain('embed_tokens');
-    expect(data.weights.q4!.floatTensors).toContain('norms');
+    expect(data.weights.q4!.float_tensors).not.toContain('embed_tokens');
+    expect(data.weights.q4!.float_tensors).toContain('norms');
   });
 
   it('reads any config.json with --config', async () => {
     const result = await run(['models', 'show', '--config', 'fixtures/configs/qwen3-32b.json', '--json']);
     expect(result.exitCode).toBe(0);
-    const data = JSON.parse(String(result.stdout)) as { model: { headDim: number }; kvCache: { bytesPerTokenFp16: number } };
-    expect(data.model.headDim).toBe(128);
-    expect(data.kvCache.bytesPerTokenFp16).toBe(262_144);
+    const data = JSON.parse(String(result.stdout)) as { model: { head_dim: number }; kv_cache: { bytes_per_token_fp16: number } };
+    expect(data.model.head_dim).toBe(128);
+    expect(data.kv_cache.bytes_per_token_fp16).toBe(262_144);
     const human = await run(['models', 'show', '--config', 'fixtures/configs/gemma-2-2b.json']);
     expect(human.exitCode).toBe(0);
     expect(String(human.stdout)).toContain('head_dim 256 (explicit; hidden/heads would be 288)');

@@ -1,11 +1,21 @@
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { ModelShowResult } from '../../src/commands/models/show.js';
 import { parseRecommendation } from '../helpers/recommendation.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = (args: string[]) => execa(process.execPath, ['bin/run.js', ...args], { cwd: ROOT, reject: false });
+
+/** The part of `models show --json` (snake_case keys) these tests read. */
+interface ModelShowJson {
+  topology?: {
+    gpus_per_node: number;
+    nodes: number;
+    context: number;
+    concurrency: number;
+    formats: { format: string; fits: boolean; reason: string | null; topology: { tp: number; pp: number; per_gpu: { total_bytes: number; activation_bytes: number } } | null }[];
+  };
+}
 
 describe('past one machine: --gpus, --nodes, --interconnect', () => {
   it('recommend lays the flagship class out on 2 nodes of 8× H100 with communication in every figure', async () => {
@@ -47,7 +57,7 @@ describe('past one machine: --gpus, --nodes, --interconnect', () => {
     expect(text.exitCode, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/layouts {5}on NVIDIA H100 SXM 80GB ×8 × 2 nodes/);
     expect(text.stdout).toMatch(/fp16 {3}TP 8 × PP 2/);
-    const json = JSON.parse((await run(['models', 'show', 'llama-3.1-405b', '--gpu', 'H100-80GB', '--gpus', '8', '--json'])).stdout) as ModelShowResult;
+    const json = JSON.parse((await run(['models', 'show', 'llama-3.1-405b', '--gpu', 'H100-80GB', '--gpus', '8', '--json'])).stdout) as ModelShowJson;
     const fp16 = json.topology?.formats.find((f) => f.format === 'fp16');
     expect(fp16).toMatchObject({ fits: false, topology: null });
     expect(fp16?.reason).toMatch(/exceed/);
@@ -55,13 +65,13 @@ describe('past one machine: --gpus, --nodes, --interconnect', () => {
   });
 
   it('models show --gpu L4 lays out one GPU: Qwen2.5-3B at 32 × 4,096 fits in fp16 and int8, int8 in less memory', async () => {
-    const json = JSON.parse((await run(['models', 'show', 'qwen2.5-3b', '--gpu', 'L4', '--context', '4096', '--concurrency', '32', '--json'])).stdout) as ModelShowResult;
-    expect(json.topology).toMatchObject({ gpusPerNode: 1, nodes: 1, context: 4096, concurrency: 32 });
+    const json = JSON.parse((await run(['models', 'show', 'qwen2.5-3b', '--gpu', 'L4', '--context', '4096', '--concurrency', '32', '--json'])).stdout) as ModelShowJson;
+    expect(json.topology).toMatchObject({ gpus_per_node: 1, nodes: 1, context: 4096, concurrency: 32 });
     const fp16 = json.topology!.formats.find((f) => f.format === 'fp16')!;
     const int8 = json.topology!.formats.find((f) => f.format === 'int8')!;
     expect(fp16.fits && int8.fits).toBe(true);
-    expect(int8.topology!.perGpu.totalBytes).toBeLessThan(fp16.topology!.perGpu.totalBytes);
-    expect(fp16.topology!.perGpu.activationBytes).toBeLessThan(0.25 * 1024 ** 3);
+    expect(int8.topology!.per_gpu.total_bytes).toBeLessThan(fp16.topology!.per_gpu.total_bytes);
+    expect(fp16.topology!.per_gpu.activation_bytes).toBeLessThan(0.25 * 1024 ** 3);
   });
 
   it('bad input is one line and exit 2', async () => {

@@ -7,7 +7,7 @@ import type { ResolvedModel } from '../../hub/resolve-model.js';
 import { hardwareOverridesFromFlags } from '../../cli/hardware-flags.js';
 import { topologyFlags, topologyFromFlags } from '../../cli/topology-flags.js';
 import { gpuOverrideKeys } from '../../hardware/accelerators.js';
-import { describeModel, type ModelShowResult } from '../../recommend/model-description.js';
+import { describeModel, modelShowReport, type ModelShowResult } from '../../recommend/model-description.js';
 import { fitToWidth, terminalWidth } from '../../ui/layout.js';
 import { renderModel } from '../../ui/render-model.js';
 
@@ -38,7 +38,7 @@ export default class ModelsShow extends BaseCommand {
     concurrency: Flags.integer({ description: 'with a layout: sequences served at once', default: 1, min: 1, max: 100_000 }),
   };
 
-  async run(): Promise<ModelShowResult> {
+  async run(): Promise<Record<string, unknown>> {
     const { args, flags } = await this.parse(ModelsShow);
     if ((args.id === undefined) === (flags.config === undefined)) {
       throw new ModelscoutError('E_USAGE', args.id === undefined ? 'give a model id or --config FILE' : 'give either a model id or --config FILE, not both', {
@@ -59,6 +59,6 @@ export default class ModelsShow extends BaseCommand {
       result.topology = planModelTopology(spec, hardware, request ?? {}, { context: flags.context, concurrency: flags.concurrency });
     }
     if (!this.jsonEnabled()) this.log(fitToWidth(renderModel(result).join('\n'), terminalWidth(process.stdout)));
-    return result;
+    return modelShowReport(result);
   }
 }
