@@ -130,6 +130,7 @@ function withGivenModels(context: RecommendContext, resolved: ResolvedModel[], c
     reference: r.reference,
     spec: r.spec,
     ...(r.gguf ? { fixed: { engine: r.gguf.engine, variant: r.gguf.fileType ?? 'mixed', gguf: ggufWeightsOf(r.gguf, r.spec) } } : {}),
+    ...(r.config ? { config: r.config } : {}),
   }));
   const catalog = [...context.catalog];
   // A GGUF's spec too: --confirm measures its architecture (synthesized, as ONNX int4).

@@ -45,6 +45,7 @@ async function buildAll(run: ConfirmRun, w: Work, layersList: number[], keepFloa
       const built = await runStep(run, { kind: 'build', candidate: w.candidate.name, description: what, predictedSec: predictBuildSec(w.spec, layers, run.throughputs, true) }, () => buildSyntheticModel({
         spec: w.spec,
         catalog: run.options.catalog,
+        config: run.options.configs?.get(w.spec.id) ?? null,
         layers,
         seed: run.seed,
         workDir: run.options.workDir,
@@ -101,6 +102,7 @@ export async function measureVariant(run: ConfirmRun, w: Work, variant: ConfirmV
     const build = () => buildSyntheticModel({
       spec: w.spec,
       catalog: run.options.catalog,
+      config: run.options.configs?.get(w.spec.id) ?? null,
       layers: w.spec.numLayers,
       seed: run.seed,
       workDir: run.options.workDir,

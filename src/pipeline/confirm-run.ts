@@ -29,6 +29,8 @@ export interface ConfirmOptions {
   recommendation: Recommendation;
   requirements: Requirements;
   catalog: ModelSpec[];
+  /** Parsed config.json of named models (--model), by model id: synthetic builds take rope_scaling and the like from it. */
+  configs?: ReadonlyMap<string, Record<string, unknown>>;
   hardware: Hardware;
   mode: ConfirmMode;
   /** How many of the ranked candidates to take (default 3). */

@@ -101,8 +101,10 @@ interface BuildManifest {
 
 const MANIFEST = 'modelscout-confirm.json';
 
-export function architectureHash(spec: ModelSpec): string {
-  return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
+export function architectureHash(spec: ModelSpec, config?: Record<string, unknown> | null): string {
+  // The config keys a synthetic build reads beyond the spec change the model too.
+  const extra = config ? { rope_scaling: config.rope_scaling ?? null, mlp_bias: config.mlp_bias ?? null } : null;
+  return createHash('sha256').update(JSON.stringify(extra ? [spec, extra] : spec)).digest('hex').slice(0, 16);
 }
 
 /** The work-dir folder of a synthetic model: one per model, seed, depth and graph form. */
@@ -122,6 +124,8 @@ async function readManifest(dir: string): Promise<BuildManifest | null> {
 export interface BuildRequest {
   spec: ModelSpec;
   catalog: ModelSpec[];
+  /** The model's config.json when it was read (a named Hub model, a folder): keys the spec does not carry, e.g. rope_scaling. */
+  config?: Record<string, unknown> | null;
   layers: number;
   seed: number;
   workDir: string;
@@ -155,7 +159,7 @@ export interface BuildOutcome {
 export async function buildSyntheticModel(req: BuildRequest): Promise<BuildOutcome> {
   const graph = req.graph ?? 'standard';
   const dir = syntheticModelDir(req.workDir, req.spec, req.seed, req.layers, graph);
-  const arch = architectureHash(req.spec);
+  const arch = architectureHash(req.spec, req.config);
   const q = CONFIRM_QUANTIZATION;
   const previous = await readManifest(dir);
   const sameModel = previous !== null && previous.source === req.spec.id && previous.architecture === arch && previous.seed === req.seed && previous.layers === req.layers && (previous.graph ?? 'standard') === graph;
@@ -185,6 +189,7 @@ export async function buildSyntheticModel(req: BuildRequest): Promise<BuildOutco
     const built = await synthesizeModel({
       source: req.spec.id,
       catalog: req.catalog,
+      ...(req.config ? { model: { spec: req.spec, raw: req.config, label: req.spec.id } } : {}),
       dtype: 'fp32',
       layers: req.layers,
       seed: req.seed,

@@ -159,6 +159,7 @@ export async function confirmAndReport(
       recommendation,
       requirements,
       catalog: context.catalog,
+      configs: new Map((context.models ?? []).flatMap((m) => (m.config ? [[m.spec.id, m.config] as const] : []))),
       hardware: context.hardware,
       mode: flags.mode,
       candidates: flags.candidates,

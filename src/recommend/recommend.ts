@@ -71,6 +71,8 @@ export interface GivenModel {
   reference: string;
   spec: ModelSpec;
   fixed?: FixedWeights;
+  /** The model's parsed config.json where one was read: what a synthetic build needs beyond the spec (rope_scaling). */
+  config?: Record<string, unknown>;
 }
 
 /** At most this many cards are suggested for a class (beyond it, the advice is "a cluster"). */

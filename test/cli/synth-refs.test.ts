@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -15,6 +15,7 @@ import { parseRecommendation } from '../helpers/recommendation.js';
 
 /** `synth` and `recommend --confirm` of models named by Hub id or GGUF file, as a new user runs them. */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const LLAMA3_ROPE = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 };
 const SHAPE = { hidden: 128, layers: 2, heads: 4, kvHeads: 2, inter: 256, vocab: 512, context: 4096, tied: false };
 let server: HubServer;
 let home: string;
@@ -24,6 +25,8 @@ beforeAll(async () => {
   server = await new HubServer().start();
   await server.addRepo('acme/tiny-llama', safetensorsRepoFiles(TINY_CONFIGS.llama!).files);
   await server.addRepo('acme/tiny-qwen3', safetensorsRepoFiles(TINY_CONFIGS.qwen3!).files);
+  // A Llama 3.1-style config: its RoPE scaling is not in the model spec, only in config.json.
+  await server.addRepo('acme/tiny-llama3', safetensorsRepoFiles({ ...TINY_CONFIGS.llama!, rope_scaling: LLAMA3_ROPE }).files);
   home = await makeTempDir('synth-refs');
   ggufPath = join(home, 'tiny-q8_0.gguf');
   await writeGguf(ggufPath, llamaMetadata(SHAPE, 7), llamaTensors(SHAPE, 'Q8_0'));
@@ -113,12 +116,12 @@ describe('recommend --confirm --model <Hub id> --model <gguf>', () => {
   it('synthesizes both named architectures, labelled synthetic, and measures them', async () => {
     const out = join(home, 'report.json');
     const result = await run(
-      ['recommend', '--model', 'acme/tiny-llama', '--model', ggufPath, '--device', 'cpu', '--context', '64', '--confirm', '--quick', '--candidates', '2', '--work-dir', join(home, 'work'), '--out', out, '--json'],
+      ['recommend', '--model', 'acme/tiny-llama3', '--model', ggufPath, '--device', 'cpu', '--context', '64', '--confirm', '--quick', '--candidates', '2', '--work-dir', join(home, 'work'), '--out', out, '--json'],
     );
     expect([0, 1], String(result.stderr)).toContain(result.exitCode);
     const rec = parseRecommendation(String(result.stdout));
     const confirmed = rec.confirm!.candidates;
-    expect(confirmed.map((c) => c.id).sort()).toEqual(['acme/tiny-llama', 'tiny-q8_0']);
+    expect(confirmed.map((c) => c.id).sort()).toEqual(['acme/tiny-llama3', 'tiny-q8_0']);
     for (const c of confirmed) {
       expect(c.source.synthetic).toBe(true);
       expect(c.measurements.length).toBeGreaterThan(0);
@@ -128,7 +131,13 @@ describe('recommend --confirm --model <Hub id> --model <gguf>', () => {
     expect(gguf.notes.join(' ')).toMatch(/a GGUF file \(Q8_0, runs in llama\.cpp\): measured here is its architecture, synthesized with random weights as an ONNX int4 model/);
     // --json keeps stderr free of progress; what was built is in the report.
     expect(String(result.stderr)).not.toMatch(/synthesizing/);
-    expect(confirmed.find((c) => c.id === 'acme/tiny-llama')!.source.kind).toBe('synthetic');
+    expect(confirmed.find((c) => c.id === 'acme/tiny-llama3')!.source.kind).toBe('synthetic');
+    // The synthetic build took what only config.json says (RoPE scaling): its model is the named architecture exactly.
+    const builtConfigs = (await readdir(join(home, 'work', 'models'))).filter((d) => d.includes('tiny-llama3'));
+    expect(builtConfigs.length).toBeGreaterThan(0);
+    for (const d of builtConfigs) {
+      expect((JSON.parse(await readFile(join(home, 'work', 'models', d, 'config.json'), 'utf8')) as { rope_scaling?: unknown }).rope_scaling).toEqual(LLAMA3_ROPE);
+    }
     expect(existsSync(join(home, 'work', 'models'))).toBe(true);
   });
 });
