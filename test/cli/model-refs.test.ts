@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HubServer } from '../hub/hub-server.js';
 import { runAgainstHub } from '../helpers/hub-cli.js';
@@ -13,6 +16,14 @@ const SHAPE = { hidden: 256, layers: 4, heads: 4, kvHeads: 2, inter: 768, vocab:
 let server: HubServer;
 let home: string;
 let hubParams: number;
+
+/** `models show --json` validated against the committed schema: the Hub (stored, commit) and GGUF (gguf) parts are filled here. */
+const validateShown = new Ajv2020({ allErrors: true, strict: false }).compile(
+  JSON.parse(readFileSync(fileURLToPath(new URL('../../schemas/model-description.schema.json', import.meta.url)), 'utf8')) as object,
+);
+function expectValidShown(data: unknown): void {
+  expect(validateShown(data), JSON.stringify(validateShown.errors?.slice(0, 3))).toBe(true);
+}
 
 beforeAll(async () => {
   server = await new HubServer().start();
@@ -51,6 +62,7 @@ describe('models show <reference>', () => {
     const online = await run(['models', 'show', 'acme/tiny-qwen3', '--json']);
     expect(online.exitCode).toBe(0);
     const data = JSON.parse(String(online.stdout)) as { params: { total: number }; source: { kind: string; commit: string }; stored: { params: number; dtypes: { dtype: string }[] } };
+    expectValidShown(data);
     expect(data.source.kind).toBe('hub');
     expect(data.stored.params).toBe(hubParams);
     expect(data.params.total).toBe(hubParams);
@@ -70,6 +82,7 @@ describe('models show <reference>', () => {
     const result = await run(['models', 'show', path, '--json']);
     expect(result.exitCode).toBe(0);
     const data = JSON.parse(String(result.stdout)) as { gguf: { file_type: string; tensor_bytes: number; file_bytes: number; engine: string }; llama_cpp: Record<string, { total_bytes: number }> };
+    expectValidShown(data);
     expect(data.gguf).toMatchObject({ file_type: 'Q4_K_M', tensor_bytes: written.tensorBytes, file_bytes: written.bytes.length, engine: 'llama.cpp' });
     expect(Object.keys(data.llama_cpp)).toEqual(['Q8_0', 'Q6_K', 'Q5_K_M', 'Q4_K_M', 'Q4_0']);
 
