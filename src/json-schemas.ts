@@ -16,6 +16,7 @@ import { buildInspectJsonSchema } from './onnx/inspect-report.js';
 import { buildQuantizeJsonSchema } from './quantize/report.js';
 import { buildModelListingJsonSchema } from './recommend/model-listing.js';
 import { buildModelShowJsonSchema } from './recommend/model-description.js';
+import { buildCatalogUpdateJsonSchema } from './hub/catalog-update-report.js';
 import { buildHardwareJsonSchema } from './hardware/schema.js';
 import { buildRecommendationJsonSchema } from './recommend/schema.js';
 import { buildHtmlSummaryJsonSchema } from './report/html/summary.js';
@@ -47,6 +48,7 @@ export function buildSchemaFiles(): SchemaFile[] {
     { path: 'schemas/quantization.schema.json', schema: buildQuantizeJsonSchema() },
     { path: 'schemas/model-listing.schema.json', schema: buildModelListingJsonSchema() },
     { path: 'schemas/model-description.schema.json', schema: buildModelShowJsonSchema() },
+    { path: 'schemas/catalog-update.schema.json', schema: buildCatalogUpdateJsonSchema() },
     { path: 'schemas/hardware.schema.json', schema: buildHardwareJsonSchema() },
     { path: 'schemas/recommendation.schema.json', schema: buildRecommendationJsonSchema() },
     { path: 'schemas/html-summary.schema.json', schema: buildHtmlSummaryJsonSchema() },

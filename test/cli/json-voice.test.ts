@@ -98,6 +98,11 @@ describe('--json reports', () => {
     expect((report.files as Record<string, unknown>[])[0]).toHaveProperty('local_path');
   }, 60_000);
 
+  it('models update --reset', async () => {
+    const report = await expectReport(['models', 'update', '--reset', '--json'], 'catalog-update.schema.json', 'modelscout.catalog-update');
+    expect(report).toMatchObject({ action: 'reset', removed: false, models: [] });
+  }, 60_000);
+
   it('tree', async () => {
     const report = await expectReport(['tree', '--json'], 'decision-tree.schema.json', 'modelscout.decision-tree');
     expect(report).toHaveProperty('targets.latency_classes.realtime.max_ttft_ms', 500);

@@ -2,8 +2,18 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModelsUpdateResult } from '../../src/commands/models/update.js';
 import { parseRecommendation } from '../helpers/recommendation.js';
+
+/** `models update --json` as written (snake_case). */
+interface CatalogUpdateJson {
+  kind: string;
+  file: string;
+  endpoint: string | null;
+  updated_at: string | null;
+  lists: { name: string; query: string; repos: number }[];
+  models: { id: string; hf_repo: string | null; model_type: string; params_total: number; onnx_repo: string | null; builtin: boolean }[];
+  skipped: { repo: string; reason: string }[];
+}
 import { HubServer } from '../hub/hub-server.js';
 import { runAgainstHub } from '../helpers/hub-cli.js';
 import { makeTempDir, removeDir } from '../hub/helpers.js';
@@ -61,14 +71,15 @@ describe('models update', () => {
   it('lists the most downloaded text-generation repos and onnx-community exports, resolves them, writes the user catalog atomically', async () => {
     const result = await run(['models', 'update', '--limit', '5', '--onnx-limit', '5', '--json']);
     expect(result.exitCode, String(result.stderr)).toBe(0);
-    const data = JSON.parse(String(result.stdout)) as ModelsUpdateResult;
+    const data = JSON.parse(String(result.stdout)) as CatalogUpdateJson;
+    expect(data.kind).toBe('modelscout.catalog-update');
     expect(data.file).toBe(catalogFile());
     expect(data.endpoint).toBe(server.endpoint);
     // Most downloaded first; the feature-extraction repo is not listed; the paired export is no model of its own.
-    expect(data.models.map((m) => m.hfRepo)).toEqual(['Qwen/Qwen2.5-0.5B', 'acme/chat-llama', 'acme/chat-qwen3', 'onnx-community/solo-gpt2']);
-    expect(data.models[3]).toMatchObject({ id: 'onnx-community/solo-gpt2', modelType: 'gpt2', onnxRepo: 'onnx-community/solo-gpt2' });
+    expect(data.models.map((m) => m.hf_repo)).toEqual(['Qwen/Qwen2.5-0.5B', 'acme/chat-llama', 'acme/chat-qwen3', 'onnx-community/solo-gpt2']);
+    expect(data.models[3]).toMatchObject({ id: 'onnx-community/solo-gpt2', model_type: 'gpt2', onnx_repo: 'onnx-community/solo-gpt2' });
     expect(data.models[0]!.builtin).toBe(true);
-    expect(data.models[1]).toMatchObject({ onnxRepo: 'onnx-community/chat-llama-ONNX', paramsTotal: llamaParams, builtin: false });
+    expect(data.models[1]).toMatchObject({ onnx_repo: 'onnx-community/chat-llama-ONNX', params_total: llamaParams, builtin: false });
     expect(data.skipped.map((s) => s.repo)).toEqual(['acme/gated-chat', 'acme/no-config']);
     expect(data.skipped[0]!.reason).toMatch(/acme\/gated-chat is gated \(HTTP 401\)/);
     expect(data.skipped[1]!.reason).toBe('acme/no-config has no config.json');
@@ -81,12 +92,12 @@ describe('models update', () => {
     expect(listings).toHaveLength(2);
     expect(listings.every((r) => r.path.includes('pipeline_tag=text-generation') && r.path.includes('sort=downloads'))).toBe(true);
     // With a limit wide enough to list the exports among the text-generation repos too, an export still pairs once.
-    const wide = JSON.parse(String((await run(['models', 'update', '--limit', '20', '--onnx-limit', '5', '--json'])).stdout)) as ModelsUpdateResult;
+    const wide = JSON.parse(String((await run(['models', 'update', '--limit', '20', '--onnx-limit', '5', '--json'])).stdout)) as CatalogUpdateJson;
     expect(wide.models.map((m) => m.id)).toEqual(data.models.map((m) => m.id));
-    expect(wide.models[1]!.onnxRepo).toBe('onnx-community/chat-llama-ONNX');
+    expect(wide.models[1]!.onnx_repo).toBe('onnx-community/chat-llama-ONNX');
     const file = JSON.parse(await readFile(catalogFile(), 'utf8')) as { kind: string; updatedAt: string; models: unknown[] };
     expect(file.kind).toBe('modelscout.user-catalog');
-    expect(file.updatedAt).toBe(wide.updatedAt);
+    expect(file.updatedAt).toBe(wide.updated_at);
     expect(file.models).toHaveLength(4);
   });
 

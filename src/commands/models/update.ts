@@ -2,24 +2,12 @@ import { rm } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
 import { hubLookupDeps, userCatalogPath } from '../../cli/model-source.js';
-import { loadCatalog, readUserCatalog, type UserCatalogFile } from '../../catalog/index.js';
+import { loadCatalog, readUserCatalog } from '../../catalog/index.js';
+import { catalogUpdateModels, catalogUpdateReport } from '../../hub/catalog-update-report.js';
 import { buildUserCatalog, ONNX_COMMUNITY } from '../../hub/catalog-update.js';
 import { writeJsonAtomic } from '../../util/atomic-write.js';
 import { formatParams } from '../../util/format.js';
 import { Progress } from '../../ui/progress.js';
-
-export interface ModelsUpdateResult {
-  /** The user catalog file (written, or dropped with --reset). */
-  file: string;
-  action: 'updated' | 'reset';
-  /** With --reset: whether there was a user catalog to drop. */
-  removed?: boolean;
-  updatedAt: string | null;
-  endpoint: string | null;
-  lists: UserCatalogFile['lists'];
-  models: { id: string; hfRepo: string | null; modelType: string; paramsTotal: number; onnxRepo: string | null; builtin: boolean }[];
-  skipped: UserCatalogFile['skipped'];
-}
 
 export default class ModelsUpdate extends BaseCommand {
   static override summary = 'Refresh a user catalog from the Hub: the most-downloaded text-generation repos and onnx-community exports.';
@@ -41,14 +29,14 @@ export default class ModelsUpdate extends BaseCommand {
     reset: Flags.boolean({ description: 'drop the user catalog: the built-in catalog is used again', default: false }),
   };
 
-  async run(): Promise<ModelsUpdateResult> {
+  async run(): Promise<Record<string, unknown>> {
     const { flags } = await this.parse(ModelsUpdate);
     const file = userCatalogPath();
     if (flags.reset) {
       const existed = readUserCatalogQuietly(file);
       await rm(file, { force: true });
       if (!this.jsonEnabled()) this.log(existed ? `Dropped the user catalog ${file}: the built-in catalog (${loadCatalog().length} models) is used again.` : `No user catalog at ${file}: the built-in catalog (${loadCatalog().length} models) is in use.`);
-      return { file, action: 'reset', removed: existed, updatedAt: null, endpoint: null, lists: [], models: [], skipped: [] };
+      return catalogUpdateReport({ file, action: 'reset', removed: existed, updatedAt: null, endpoint: null, lists: [], models: [], skipped: [] });
     }
     const progress = new Progress({ json: this.jsonEnabled() });
     const catalog = await buildUserCatalog(
@@ -57,8 +45,7 @@ export default class ModelsUpdate extends BaseCommand {
     ).finally(() => progress.done());
     await writeJsonAtomic(file, catalog);
     const builtin = loadCatalog();
-    const isBuiltin = (repo: string | null): boolean => repo !== null && builtin.some((m) => m.hfRepo?.toLowerCase() === repo.toLowerCase());
-    const models = catalog.models.map((m) => ({ id: m.id, hfRepo: m.hfRepo, modelType: m.modelType, paramsTotal: m.paramsTotal, onnxRepo: m.onnxRepo, builtin: isBuiltin(m.hfRepo) }));
+    const models = catalogUpdateModels(catalog, builtin.map((m) => m.hfRepo));
     if (!this.jsonEnabled()) {
       this.log(`Refreshed the user catalog from ${catalog.endpoint} at ${catalog.updatedAt.slice(0, 16).replace('T', ' ')} UTC:`);
       for (const list of catalog.lists) this.log(`  ${list.name}: ${list.repos} repos (${list.query})`);
@@ -71,7 +58,7 @@ export default class ModelsUpdate extends BaseCommand {
       this.log(`${models.length} models resolved (${added} beside the ${builtin.length} built-in ones), ${catalog.skipped.length} skipped; written to ${file}.`);
       this.log('`recommend` and `models` now use it; `modelscout models update --reset` returns to the built-in catalog.');
     }
-    return { file, action: 'updated', updatedAt: catalog.updatedAt, endpoint: catalog.endpoint, lists: catalog.lists, models, skipped: catalog.skipped };
+    return catalogUpdateReport({ file, action: 'updated', updatedAt: catalog.updatedAt, endpoint: catalog.endpoint, lists: catalog.lists, models, skipped: catalog.skipped });
   }
 }
 
