@@ -16,6 +16,7 @@ import { inspectVariantFile, selectVariants } from './model-files.js';
 import { openModelFolder } from '../onnx/model-folder.js';
 import { autoKvLayout, type KvLayout } from '../runtime/kv-cache.js';
 import { createSession, assertDeviceAvailable } from '../runtime/session.js';
+import type { Assignable, Expect } from '../util/type-checks.js';
 
 export interface GenerateOptions {
   model: string;
@@ -186,6 +187,4 @@ export function buildGenerateJsonSchema(): Record<string, unknown> {
   return jsonReportSchema(generateReportSchema, GENERATE_REPORT_KIND, '1');
 }
 
-type Assignable<From, To> = [From] extends [To] ? true : false;
-type Expect<T extends true> = T;
 export type GenerateSchemaChecks = [Expect<Assignable<z.infer<typeof generateReportSchema>, GenerateReport>>, Expect<Assignable<GenerateReport, z.infer<typeof generateReportSchema>>>];

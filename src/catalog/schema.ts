@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ModelSpec } from './model-spec.js';
 import { SUPPORTED_MODEL_TYPES } from './hf-config.js';
 import { withParamCounts } from './tensors.js';
+import type { Assignable, Expect } from '../util/type-checks.js';
 
 /**
  * The catalog file format (`data/catalog.json`, and any `--catalog FILE` in JSON or YAML): the architecture
@@ -189,6 +190,4 @@ export const modelSpecSchema = z.strictObject({
   notes: z.array(z.string()).exactOptional(),
 });
 
-type Assignable<From, To> = [From] extends [To] ? true : false;
-type Expect<T extends true> = T;
 export type ModelSpecSchemaChecks = [Expect<Assignable<z.infer<typeof modelSpecSchema>, ModelSpec>>, Expect<Assignable<ModelSpec, z.infer<typeof modelSpecSchema>>>];

@@ -9,6 +9,7 @@ import type { DeviceTarget } from '../estimate/device.js';
 import { INTERCONNECT_KINDS } from '../estimate/device.js';
 import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
 import type { Hardware } from './detect.js';
+import type { Assignable, Expect } from '../util/type-checks.js';
 
 export const HARDWARE_REPORT_KIND = 'modelscout.hardware';
 export const HARDWARE_REPORT_VERSION = '1';
@@ -131,7 +132,5 @@ export function buildHardwareJsonSchema(): Record<string, unknown> {
 }
 
 // The schema must describe the interfaces: mutual assignability fails `npm run typecheck` when they drift.
-type Assignable<From, To> = [From] extends [To] ? true : false;
-type Expect<T extends true> = T;
 type SchemaResult = z.infer<typeof hardwareResultSchema>;
 export type HardwareSchemaChecks = [Expect<Assignable<SchemaResult, HardwareResult>>, Expect<Assignable<HardwareResult, SchemaResult>>];

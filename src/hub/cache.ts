@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
 import { ModelscoutError } from '../errors.js';
 import type { RepoFile } from './select-files.js';
+import type { Assignable, Expect } from '../util/type-checks.js';
 
 /**
  * The Hugging Face cache layout, shared with huggingface_hub (Python), transformers and
@@ -375,8 +376,6 @@ export function buildCacheJsonSchemas(): { listing: Record<string, unknown>; rem
   return { listing: jsonReportSchema(cacheListingSchema, CACHE_LISTING_KIND, '1'), removal: jsonReportSchema(cacheRemovalSchema, CACHE_REMOVAL_KIND, '1') };
 }
 
-type Assignable<From, To> = [From] extends [To] ? true : false;
-type Expect<T extends true> = T;
 export type CacheSchemaChecks = [
   Expect<Assignable<z.infer<typeof cacheListingSchema>, CacheListing>>,
   Expect<Assignable<CacheListing, z.infer<typeof cacheListingSchema>>>,

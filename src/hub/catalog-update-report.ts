@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { UserCatalogFile } from '../catalog/user-catalog.js';
 import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
+import type { Assignable, Expect } from '../util/type-checks.js';
 
 /** What `models update` did: the user catalog written (or dropped with --reset) and the models it holds. */
 export interface CatalogUpdate {
@@ -44,6 +45,4 @@ export function buildCatalogUpdateJsonSchema(): Record<string, unknown> {
   return jsonReportSchema(catalogUpdateSchema, CATALOG_UPDATE_KIND, '1');
 }
 
-type Assignable<From, To> = [From] extends [To] ? true : false;
-type Expect<T extends true> = T;
 export type CatalogUpdateSchemaChecks = [Expect<Assignable<z.infer<typeof catalogUpdateSchema>, CatalogUpdate>>, Expect<Assignable<CatalogUpdate, z.infer<typeof catalogUpdateSchema>>>];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
 import type { PullResult } from './pull.js';
+import type { Assignable, Expect } from '../util/type-checks.js';
 
 /** `pull --json` as zod: snake_case keys (`toJsonReport`), `schemas/pull.schema.json` generated from it. */
 const bytes = z.number().min(0);
@@ -42,6 +43,4 @@ export function buildPullJsonSchema(): Record<string, unknown> {
   return jsonReportSchema(pullResultSchema, PULL_REPORT_KIND, '1');
 }
 
-type Assignable<From, To> = [From] extends [To] ? true : false;
-type Expect<T extends true> = T;
 export type PullSchemaChecks = [Expect<Assignable<z.infer<typeof pullResultSchema>, PullResult>>, Expect<Assignable<PullResult, z.infer<typeof pullResultSchema>>>];

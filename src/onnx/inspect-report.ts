@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
 import type { InspectReport } from './inspect.js';
+import type { Assignable, Expect } from '../util/type-checks.js';
 
 /** `inspect --json` as zod: snake_case keys (`toJsonReport`), `schemas/inspection.schema.json` generated from it. */
 const count = z.number().int().min(0);
@@ -83,6 +84,4 @@ export function buildInspectJsonSchema(): Record<string, unknown> {
   return jsonReportSchema(inspectReportSchema, INSPECTION_REPORT_KIND, '1');
 }
 
-type Assignable<From, To> = [From] extends [To] ? true : false;
-type Expect<T extends true> = T;
 export type InspectSchemaChecks = [Expect<Assignable<z.infer<typeof inspectReportSchema>, InspectReport>>, Expect<Assignable<InspectReport, z.infer<typeof inspectReportSchema>>>];

@@ -11,6 +11,7 @@ import { WEIGHT_FORMATS } from '../estimate/weights.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
 import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
 import { modelscoutCacheDir } from '../util/cache-dir.js';
+import type { Assignable, Expect } from '../util/type-checks.js';
 
 export { modelscoutCacheDir };
 
@@ -430,8 +431,6 @@ export function calibrationHook(file: CalibrationFile): (device: DeviceTarget, f
 }
 
 // The schemas must describe the interfaces: mutual assignability fails `npm run typecheck` when they drift.
-type Assignable<From, To> = [From] extends [To] ? true : false;
-type Expect<T extends true> = T;
 export type CalibrationSchemaChecks = [
   Expect<Assignable<z.infer<typeof calibrationFileSchema>, CalibrationFile>>,
   Expect<Assignable<CalibrationFile, z.infer<typeof calibrationFileSchema>>>,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
 import type { QuantizeResult } from './index.js';
+import type { Assignable, Expect } from '../util/type-checks.js';
 
 /** `quantize --json` as zod: snake_case keys (`toJsonReport`), `schemas/quantization.schema.json` generated from it. */
 const bytes = z.number().min(0);
@@ -77,6 +78,4 @@ export function buildQuantizeJsonSchema(): Record<string, unknown> {
   return jsonReportSchema(quantizeReportSchema, QUANTIZATION_REPORT_KIND, '1');
 }
 
-type Assignable<From, To> = [From] extends [To] ? true : false;
-type Expect<T extends true> = T;
 export type QuantizeSchemaChecks = [Expect<Assignable<z.infer<typeof quantizeReportSchema>, QuantizeResult>>, Expect<Assignable<QuantizeResult, z.infer<typeof quantizeReportSchema>>>];

@@ -12,6 +12,7 @@ import type { GgufSummary, ResolvedModel } from '../hub/resolve-model.js';
 import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
 import type { ModelTopology } from './model-topology.js';
 import { candidateTopologySchema } from './schema.js';
+import type { Assignable, Expect } from '../util/type-checks.js';
 
 export interface ModelShowResult {
   model: ModelSpec;
@@ -188,8 +189,6 @@ export function buildModelShowJsonSchema(): Record<string, unknown> {
   return jsonReportSchema(modelShowSchema, MODEL_SHOW_KIND, '1');
 }
 
-type Assignable<From, To> = [From] extends [To] ? true : false;
-type Expect<T extends true> = T;
 export type ModelShowSchemaChecks = [
   Expect<Assignable<z.infer<typeof modelShowSchema>, ModelShowResult>>,
   Expect<Assignable<ModelShowResult, z.infer<typeof modelShowSchema>>>,

@@ -4,6 +4,7 @@ import type { ModelSpec } from '../catalog/model-spec.js';
 import { kvCacheBytesPerToken } from '../estimate/kv-cache.js';
 import { weightBytes } from '../estimate/weights.js';
 import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
+import type { Assignable, Expect } from '../util/type-checks.js';
 
 /** One row of `modelscout models`: a catalog model with its size, KV cache per token and weight bytes. */
 export interface ModelRow {
@@ -99,6 +100,4 @@ export function buildModelListingJsonSchema(): Record<string, unknown> {
   return jsonReportSchema(modelListingSchema, MODEL_LISTING_KIND, '1');
 }
 
-type Assignable<From, To> = [From] extends [To] ? true : false;
-type Expect<T extends true> = T;
 export type ModelListingSchemaChecks = [Expect<Assignable<z.infer<typeof modelListingSchema>, ModelListing>>, Expect<Assignable<ModelListing, z.infer<typeof modelListingSchema>>>];

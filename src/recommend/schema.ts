@@ -13,6 +13,7 @@ import { CONFIRM_SCHEMA_VERSION, type ConfirmReport } from './confirm-report.js'
 import { environmentSchema, resultSchema } from '../report/schema.js';
 import { snakeCaseJsonSchema } from '../util/json-keys.js';
 import { RECOMMENDATION_REPORT_VERSION, RECOMMENDATION_SCHEMA_VERSION, type Recommendation } from './types.js';
+import type { Assignable, Expect } from '../util/type-checks.js';
 
 const count = z.number().int().min(0);
 const positiveInt = z.number().int().min(1);
@@ -553,11 +554,9 @@ export function buildRecommendationJsonSchema(): Record<string, unknown> {
 //    optional and nullable members must agree), which also catches a field added as optional on one side
 //    only.
 
-type Assignable<From, To> = [From] extends [To] ? true : false;
 type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
 /** Plain object types all the way down: intersections and utility types flattened, modifiers kept. */
 type Flatten<T> = T extends readonly unknown[] ? { [I in keyof T]: Flatten<T[I]> } : T extends object ? { [K in keyof T]: Flatten<T[K]> } : T;
-type Expect<T extends true> = T;
 
 type SchemaRecommendation = z.infer<typeof recommendationSchema>;
 type SchemaConfirmReport = z.infer<typeof confirmReportSchema>;

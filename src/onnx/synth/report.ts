@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { jsonReportSchema, toJsonReport } from '../../util/json-keys.js';
 import type { SynthResult } from './index.js';
+import type { Assignable, Expect } from '../../util/type-checks.js';
 
 /** `synth --json`: what was built and where, with the wall time, as a versioned snake_case report. */
 export interface SynthReport extends SynthResult {
@@ -37,6 +38,4 @@ export function buildSynthJsonSchema(): Record<string, unknown> {
   return jsonReportSchema(synthReportSchema, SYNTH_REPORT_KIND, '1');
 }
 
-type Assignable<From, To> = [From] extends [To] ? true : false;
-type Expect<T extends true> = T;
 export type SynthSchemaChecks = [Expect<Assignable<z.infer<typeof synthReportSchema>, SynthReport>>, Expect<Assignable<SynthReport, z.infer<typeof synthReportSchema>>>];
