@@ -81,31 +81,27 @@ const linkSchema = z.strictObject({ kind: z.enum([...INTERCONNECT_KINDS, 'custom
 const bandwidthSourceSchema = z.enum(['probe', 'known', 'default', 'override', 'unknown']);
 const flopsSourceSchema = z.enum(['known', 'default', 'override', 'unknown', 'probe']);
 
+/** The figures a device and one GPU of a cluster share. */
+const deviceFigures = {
+  memoryTotalBytes: bytes,
+  memoryAvailableBytes: bytes,
+  bandwidthBytesPerSec: z.number().nullable(),
+  bandwidthSource: bandwidthSourceSchema,
+  peakFlops: z.number().nullable(),
+  peakFlopsSource: flopsSourceSchema,
+  runtimeOverheadBytes: bytes,
+};
+
 export const deviceTargetSchema = z
   .strictObject({
     kind: z.enum(['cpu', 'gpu']),
     name: z.string(),
     count: z.number().int().min(1),
-    memoryTotalBytes: bytes,
-    memoryAvailableBytes: bytes,
-    bandwidthBytesPerSec: z.number().nullable(),
-    bandwidthSource: bandwidthSourceSchema,
-    peakFlops: z.number().nullable(),
-    peakFlopsSource: flopsSourceSchema,
+    ...deviceFigures,
     peakInt8Ops: z.number().nullable().exactOptional(),
-    runtimeOverheadBytes: bytes,
     cluster: z
       .strictObject({
-        gpu: z.strictObject({
-          name: z.string(),
-          memoryTotalBytes: bytes,
-          memoryAvailableBytes: bytes,
-          bandwidthBytesPerSec: z.number().nullable(),
-          bandwidthSource: bandwidthSourceSchema,
-          peakFlops: z.number().nullable(),
-          peakFlopsSource: flopsSourceSchema,
-          runtimeOverheadBytes: bytes,
-        }),
+        gpu: z.strictObject({ name: z.string(), ...deviceFigures }),
         gpusPerNode: z.number().int().min(1),
         nodes: z.number().int().min(1),
         interconnect: z.strictObject({ intraNode: linkSchema, interNode: linkSchema.nullable() }),

@@ -18,9 +18,8 @@ import { epochMs } from '../serve/clock.js';
 import { runServeBench, type ServeBenchOptions } from '../serve/index.js';
 import { DEFAULT_PERCENTILES } from '../serve/metrics.js';
 import { metricsUrlFor, startMetricsSampler, type ServerMetricsSummary } from '../serve/prometheus.js';
-import { probeServerTopology, type FetchJson, type ServerReportedTopology } from '../serve/server-info.js';
+import { fetchServerJson, probeServerTopology, type ServerReportedTopology } from '../serve/server-info.js';
 import { targetSlos } from '../serve/slo.js';
-import { authHeaders } from '../serve/target.js';
 import { endpointWorkload, estimateForTopology, judgeEndpoint, resolveTopology, type EndpointConfirmation, type EndpointLevel } from './confirm-endpoint.js';
 import { MODE_SETTINGS } from './plan.js';
 import { costPerMillionTokens } from './verdict.js';
@@ -110,23 +109,7 @@ async function fetchText(url: string): Promise<string> {
 /** Asks the server for its layout; injected in unit tests. */
 export type ServerProbe = (url: string, apiKey: string | null) => Promise<ServerReportedTopology>;
 
-/** GET as JSON with the server's key (serve-bench's header), within the probe's timeout; the key goes nowhere else. */
-function fetchJsonWith(apiKey: string | null): FetchJson {
-  const headers = authHeaders(apiKey, { accept: 'application/json' });
-  return async (url, timeoutMs) => {
-    const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = null;
-    }
-    return { status: res.status, json };
-  };
-}
-
-export const defaultServerProbe: ServerProbe = (url, apiKey) => probeServerTopology(url, fetchJsonWith(apiKey));
+export const defaultServerProbe: ServerProbe = (url, apiKey) => probeServerTopology(url, fetchServerJson(apiKey));
 
 /** Measures the deployment at each level of the sweep and judges it at the target concurrency. */
 export async function measureEndpoint(input: EndpointRunInput, runServe: ServeRunner = defaultServeRunner, probeServer: ServerProbe = defaultServerProbe): Promise<EndpointConfirmation> {

@@ -16,6 +16,7 @@
  * result.
  */
 import type { ServerEngine } from './prometheus.js';
+import { authHeaders } from './target.js';
 
 export interface ReportedLayout {
   tp: number;
@@ -180,4 +181,20 @@ export async function probeServerTopology(baseUrl: string, fetchJson: FetchJson,
   const l = result.layout;
   const layout = `TP ${l.tp}${l.pp > 1 ? ` × PP ${l.pp}` : ''}${l.dp > 1 ? ` × DP ${l.dp}` : ''}`;
   return { ...result, note: `${result.engine ? engineName(result.engine) : 'the server'} reports ${layout}${result.nodes !== null && result.nodes > 1 ? ` over ${result.nodes} nodes` : ''} (${result.from})` };
+}
+
+/** GET as JSON with the server's key (serve-bench's header), within the probe's timeout; the key goes nowhere else. */
+export function fetchServerJson(apiKey: string | null): FetchJson {
+  const headers = authHeaders(apiKey, { accept: 'application/json' });
+  return async (url, timeoutMs) => {
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = null;
+    }
+    return { status: res.status, json };
+  };
 }

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mapServerMetrics, parsePrometheusText, detectEngine } from '../../src/serve/prometheus.js';
-import { parseModelList, parseSglangServerInfo, parseTgiInfo, parseVllmServerInfo, probeServerTopology, serverUrlFor, type FetchJson } from '../../src/serve/server-info.js';
+import { parseModelList, parseSglangServerInfo, parseTgiInfo, parseVllmServerInfo, fetchServerJson, probeServerTopology, serverUrlFor, type FetchJson } from '../../src/serve/server-info.js';
 import { SimServer, type SimOptions } from '../../src/serve/sim/server.js';
 import { startSimProcess } from './sim-process.js';
 
@@ -19,19 +19,12 @@ async function sim(options: Partial<SimOptions>): Promise<{ url: string; sim: Si
   return { url: `${await s.listen(0, '127.0.0.1')}/v1`, sim: s };
 }
 
-/** The probe's real fetch: GET as JSON with the bearer key, within the timeout. */
+/** The probe's real fetch (the one `recommend --confirm` uses), recording the URLs it asked. */
 function fetchJson(apiKey: string | null, seen: string[] = []): FetchJson {
-  return async (url, timeoutMs) => {
+  const real = fetchServerJson(apiKey);
+  return (url, timeoutMs) => {
     seen.push(url);
-    const res = await fetch(url, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = null;
-    }
-    return { status: res.status, json };
+    return real(url, timeoutMs);
   };
 }
 
