@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { duplicateExports, exportedNames, readSources } from './exported-names.js';
+import { duplicateExports, exportedNames } from './exported-names.js';
+import { readSources } from './import-graph.js';
 
 const SRC = fileURLToPath(new URL('../../src', import.meta.url));
 

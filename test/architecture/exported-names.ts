@@ -4,8 +4,6 @@
  * variables) and local `export { a as b }` lists; re-exports (`export … from`) and exported imports are the
  * same thing under the same name, not new declarations.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import ts from 'typescript';
 
 /** Names a module's source text declares as exports. */
@@ -51,16 +49,4 @@ export function duplicateExports(sources: Record<string, string>): Map<string, s
     for (const name of exportedNames(text, file)) owners.set(name, [...(owners.get(name) ?? []), file]);
   }
   return new Map([...owners].filter(([, files]) => files.length > 1));
-}
-
-export function readSources(root: string): Record<string, string> {
-  const sources: Record<string, string> = {};
-  (function walk(dir: string) {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) sources[relative(root, path).split('\\').join('/')] = readFileSync(path, 'utf8');
-    }
-  })(root);
-  return sources;
 }

@@ -49,7 +49,11 @@ export function graphFromSources(sources: Record<string, string>): ImportGraph {
 }
 
 export function readGraph(srcDir: string): ImportGraph {
-  const root = resolve(srcDir);
+  return graphFromSources(readSources(resolve(srcDir)));
+}
+
+/** Every .ts file under `root` (not .d.ts), by its path relative to `root` with `/` separators. */
+export function readSources(root: string): Record<string, string> {
   const sources: Record<string, string> = {};
   (function walk(dir: string) {
     for (const name of readdirSync(dir)) {
@@ -58,7 +62,7 @@ export function readGraph(srcDir: string): ImportGraph {
       else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) sources[relative(root, path).split('\\').join('/')] = readFileSync(path, 'utf8');
     }
   })(root);
-  return graphFromSources(sources);
+  return sources;
 }
 
 /** The folder (layer) a file belongs to; files at the top of src/ (index.ts, errors.ts) belong to none. */
