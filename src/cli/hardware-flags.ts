@@ -24,7 +24,7 @@ export const hardwareFlags = {
 };
 
 export const probeFlag = {
-  probe: Flags.boolean({ description: 'measure memory bandwidth and the speed of the CPU kernels of ONNX Runtime (about 2 seconds; cached for this machine)', default: false, helpGroup: 'HARDWARE' }),
+  probe: Flags.boolean({ description: 'measure memory bandwidth and how fast ONNX Runtime runs decoder layers on the CPU (about 2.5 seconds; cached for this machine)', default: false, helpGroup: 'HARDWARE' }),
 };
 
 export interface HardwareFlagValues {

@@ -1,3 +1,4 @@
+import type { CpuRates } from './cpu-rates.js';
 import type { WeightFormat } from './weights.js';
 
 /**
@@ -24,6 +25,11 @@ export interface DeviceTarget {
    * path of int4 `MatMulNBits` at accuracy level 4 while decoding. Absent or null: unknown (fp32 peak used).
    */
   peakInt8Ops?: number | null;
+  /**
+   * CPU only: the rates ONNX Runtime runs a decoder's kernels at, measured by the decoder-layer probe
+   * (`--probe`, `--confirm`; cached per machine). Absent or null: the CPU model derives them from the peaks.
+   */
+  cpuRates?: CpuRates | null;
   /** Memory the runtime itself takes before any weight (process, ONNX Runtime arenas, CUDA context). */
   runtimeOverheadBytes: number;
   /**

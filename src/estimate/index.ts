@@ -8,6 +8,7 @@ export * from './gguf.js';
 export * from './kv-cache.js';
 export * from './device.js';
 export * from './fit.js';
+export * from './cpu-rates.js';
 export * from './speed.js';
 export * from './finetune.js';
 export * from './topology.js';

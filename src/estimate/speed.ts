@@ -1,6 +1,7 @@
 import type { ModelSpec } from '../catalog/model-spec.js';
 import { countParams, listWeightTensors } from '../catalog/tensors.js';
 import { defaultEfficiency, errorBand, type DeviceTarget, type Efficiency } from './device.js';
+import { cpuRatesFromPeaks, type CpuRates } from './cpu-rates.js';
 import { defaultKvDtype } from './fit.js';
 import { kvCacheBytes, slidingLayerCount, type KvDtype } from './kv-cache.js';
 import { streamedWeightBytesPerStep, weightBytes, type WeightBytesOptions, type WeightFormat } from './weights.js';
@@ -15,7 +16,7 @@ export interface SpeedInput {
   /** Sequences decoded together in one batch. */
   concurrency?: number;
   kvDtype?: KvDtype;
-  device: Pick<DeviceTarget, 'kind' | 'bandwidthBytesPerSec' | 'bandwidthSource' | 'peakFlops' | 'name'> & Partial<Pick<DeviceTarget, 'peakInt8Ops'>>;
+  device: Pick<DeviceTarget, 'kind' | 'bandwidthBytesPerSec' | 'bandwidthSource' | 'peakFlops' | 'name'> & Partial<Pick<DeviceTarget, 'peakInt8Ops' | 'cpuRates'>>;
   /** Overrides the default efficiencies (e.g. calibrated from measurements on this device and format). */
   efficiency?: Efficiency;
   weightOptions?: WeightBytesOptions;
@@ -106,45 +107,35 @@ export function lmHeadFlopsPerToken(spec: ModelSpec): number {
 }
 
 /**
- * The default CPU model: what ONNX Runtime's CPU kernels reach, per graph form and compute path, as
- * fractions of the ISA peaks (`DeviceTarget.peakFlops`, `peakInt8Ops`) and of the memory bandwidth. The
- * figures were fitted to measurements of `modelscout bench` (2 threads, AMD EPYC with AVX-512 VNNI,
- * nothing else running; the README's `recommend --confirm` and `bench:fused` tables) of gpt2 (standard
- * graph), SmolLM2-135M/360M and Qwen2.5-0.5B (fused graphs), fp32 and int4 (block 32, accuracy level 4):
- * - prefill: the GEMMs of a long prompt run at the fp32 FMA rate whatever the weight format (int4 and fp32
- *   prompts took the same time: MatMulNBits does not gain from int8 at M = 512 there); fused attention
- *   (GroupQueryAttention, one small GEMM per head) reaches much less of the peak than the projections, the
- *   standard graph's unfused attention (materialised scores, Softmax, repeated KV heads) less again;
- * - decode, weights: fp32 (and fp16/bf16) matrix-vector products stream the weights (bandwidth-bound); int4
- *   at accuracy level 4 unpacks blocks and multiplies in int8, bound by that compute at a few threads (a small
- *   fraction of the VNNI peak: one token gives no reuse), by bandwidth on many cores;
- * - decode, KV cache: the fused graph's attention reads the appended cache at a fraction of the bandwidth
- *   (it repacks the keys each step); the standard graph's growing cache is concatenated into fresh tensors
- *   and copied out every step, several times slower;
+ * The default CPU model: a decode step and a prompt built from the rates ONNX Runtime's CPU kernels run a
+ * decoder at (`CpuRates`: from the decoder-layer probe where `--probe` or `--confirm` ran, else from the ISA's
+ * peaks and the bandwidth) and the factors below for what those rates do not cover: the graph form and the
+ * attention. Fitted to measurements of `modelscout bench` (2 threads, AMD EPYC with AVX-512 VNNI, idle) of
+ * gpt2 (standard graph), SmolLM2-135M/360M and Qwen2.5-0.5B (fused graphs), fp32 and int4 (block 32, accuracy
+ * level 4), at 512 and 2,048 tokens, on two days whose kernel speeds differed (each day's own rates, these
+ * factors shared):
+ * - prefill: the projections' GEMMs at the format's prompt GEMM rate (int4 prompts run MatMulNBits, fp32
+ *   prompts MatMul); fused attention (GroupQueryAttention, one small GEMM per head) reaches a fraction of the
+ *   fp32 GEMM rate, the standard graph's unfused attention (materialised scores, Softmax, repeated KV heads)
+ *   less again;
+ * - decode, weights: the slower of reading them (fp32 and fp16 matrix-vector products are bound by it) and
+ *   computing with them: int4 at accuracy level 4 unpacks blocks and multiplies in int8 at the probed int4
+ *   rate, float formats at a fraction of the fp32 GEMM rate;
+ * - decode, KV cache: the fused graph's attention reads the appended cache at a fraction of the weights' read
+ *   rate (it repacks the keys each step); the standard graph's growing cache is concatenated into fresh
+ *   tensors and copied out every step, several times slower;
  * - dispatch: a fixed cost per layer and step (kernel launches, thread-pool wake-ups), which dominates the
- *   smallest models.
+ *   smallest models; the probe measures it for the fused graph's operators.
  */
 export const CPU_DEFAULT_MODEL = {
-  prefillGemm: { fused: 1.15, standard: 1.0 },
-  prefillAttention: { fused: 0.45, standard: 0.2 },
-  // Fractions of the probe's STREAM-copy figure (read + write bytes): decode only reads, and reads stream
-  // faster than a copy, so the weights term exceeds 1.
-  decodeWeightsBandwidth: 1.26,
-  decodeInt8: 0.07,
-  decodeFloatCompute: 0.5,
-  decodeKvBandwidth: { fused: 0.216, standard: 0.079 },
-  dispatchSecPerLayer: { fused: 0.078e-3, standard: 0.125e-3 },
+  prefillGemm: { fused: 1.0, standard: 0.79 },
+  prefillAttention: { fused: 0.46, standard: 0.42 },
+  decodeInt4: 1.0,
+  decodeRead: 1.0,
+  decodeFloatCompute: 0.43,
+  decodeKvRead: { fused: 0.264, standard: 0.052 },
+  dispatch: { fused: 5.4, standard: 8.7 },
 } as const;
-
-/**
- * The peaks `CPU_DEFAULT_MODEL`'s fractions apply to, per rate measured by the CPU kernel probe
- * (src/runtime/kernel-probe.ts): fp32 peak = GEMM FLOP/s × `gemm`; int8 peak = int4 matrix-vector ops/s ×
- * `int4Gemv`. Fitted together with the bandwidth fractions above on a 2-vCPU AMD EPYC (AVX-512 VNNI), idle,
- * against `npm run bench:estimate` (4 models × fp32/q4 × contexts 512/2,048; probes 21.1 GB/s, GEMM 111
- * GFLOP/s, int4 136 GOP/s): every decode and TTFT estimate within ±20 % of the measurement. A probed
- * machine is thus estimated from what its kernels deliver instead of what its ISA and clock promise.
- */
-export const KERNEL_PROBE_TO_PEAK = { gemm: 1.6, int4Gemv: 5.0 } as const;
 
 /**
  * Per-layer cost of each decode step on a GPU provider, beyond the roofline: WebGPU dispatches every kernel
@@ -201,35 +192,42 @@ export function estimateSpeed(input: SpeedInput): SpeedEstimate {
   let decodeBound: SpeedEstimate['decodeBound'] = null;
   let decodeStepParts: SpeedEstimate['basis']['decodeStepParts'] = null;
   let prefillSec: number | null = null;
+  let cpuRates: CpuRates | null = null;
   if (cpuModel) {
     const m = CPU_DEFAULT_MODEL;
+    const rates = device.cpuRates ?? cpuRatesFromPeaks(device);
+    cpuRates = rates;
     // The tied LM head is not among the MatMul weights `matmulFlopsPerToken` counts; it runs every step.
     const headFlops = spec.tieWordEmbeddings ? lmHeadFlopsPerToken(spec) : 0;
     const stepOps = (matmulFlops + headFlops) * concurrency;
-    const int8Peak = int8ComputePath(format) ? (device.peakInt8Ops ?? null) : null;
-    const dispatchSec = spec.numLayers * m.dispatchSecPerLayer[graph];
-    if (bandwidth !== null) {
-      const streamSec = weightBytesPerStep / (bandwidth * m.decodeWeightsBandwidth);
-      const computeSec =
-        int8Peak !== null ? stepOps / (int8Peak * m.decodeInt8) : peak !== null ? stepOps / (peak * m.decodeFloatCompute) : 0;
+    const int4 = int8ComputePath(format);
+    const known = (v: number | undefined): v is number => v !== undefined && Number.isFinite(v) && v > 0;
+    const gemmRate = rates ? (int4 ? rates.gemmFlopsPerSec.int4 : rates.gemmFlopsPerSec.fp32) : undefined;
+    const fp32Gemm = rates?.gemmFlopsPerSec.fp32;
+    const dispatchSec = spec.numLayers * (rates?.dispatchSecPerLayer ?? 0) * m.dispatch[graph];
+    if (rates && known(rates.readBytesPerSec)) {
+      const streamSec = weightBytesPerStep / (rates.readBytesPerSec * m.decodeRead);
+      const computeRate = int4 ? rates.int4OpsPerSec * m.decodeInt4 : known(fp32Gemm) ? fp32Gemm * m.decodeFloatCompute : undefined;
+      const computeSec = known(computeRate) ? stepOps / computeRate : 0;
       const weightsSec = Math.max(streamSec, computeSec);
-      const kvSec = kvBytesPerStep / (bandwidth * m.decodeKvBandwidth[graph]) + (decodeAttention * concurrency) / ((peak ?? Infinity) * m.prefillAttention[graph]);
+      const attentionSec = known(fp32Gemm) ? (decodeAttention * concurrency) / (fp32Gemm * m.prefillAttention[graph]) : 0;
+      const kvSec = kvBytesPerStep / (rates.readBytesPerSec * m.decodeKvRead[graph]) + attentionSec;
       decodeStepSec = weightsSec + kvSec + dispatchSec;
       decodeBound = computeSec > streamSec ? 'compute' : 'memory';
       decodeStepParts = { weightsSec, kvSec, dispatchSec };
     } else {
       notes.push(`the memory bandwidth of ${device.name} is unknown: pass --bandwidth (e.g. --bandwidth 900GB/s) for a decode estimate`);
     }
-    if (peak !== null) {
+    if (known(gemmRate) && known(fp32Gemm)) {
       // Fused graphs compute the logits of the last position only; standard graphs of every position.
       const head = lmHeadFlopsPerToken(spec);
       const bodyFlops = matmulFlops - (spec.tieWordEmbeddings ? 0 : head);
       const gemmFlops = bodyFlops * promptTokens + head * (graph === 'fused' ? 1 : promptTokens);
-      prefillSec = gemmFlops / (peak * m.prefillGemm[graph]) + attentionFlops(spec, promptTokens) / (peak * m.prefillAttention[graph]) + dispatchSec;
+      prefillSec = gemmFlops / (gemmRate * m.prefillGemm[graph]) + attentionFlops(spec, promptTokens) / (fp32Gemm * m.prefillAttention[graph]) + dispatchSec;
     } else {
       notes.push(`the peak FLOP/s of ${device.name} is unknown: no prefill or TTFT estimate`);
     }
-    if (int8Peak !== null) notes.push('int4 decodes on the int8 path (MatMulNBits accuracy level 4): the int8 peak of the ISA bounds it, not only bandwidth');
+    if (int4) notes.push('int4 decodes on the int8 path (MatMulNBits accuracy level 4): its compute rate bounds it, not only bandwidth');
   } else {
     const dispatchSec = device.kind === 'gpu' && input.efficiency === undefined ? spec.numLayers * GPU_DISPATCH_SEC_PER_LAYER[input.provider ?? 'cuda'] : 0;
     if (effectiveBandwidth !== null) {
@@ -283,10 +281,25 @@ export function estimateSpeed(input: SpeedInput): SpeedEstimate {
       prefillFlops,
       graph,
       decodeStepParts,
-      formula: cpuModel
-        ? `CPU model (${graph} graph): decode step = max(weight bytes ÷ (bandwidth × ${CPU_DEFAULT_MODEL.decodeWeightsBandwidth}), weight ops ÷ (${int8ComputePath(format) ? `int8 peak × ${CPU_DEFAULT_MODEL.decodeInt8}` : `fp32 peak × ${CPU_DEFAULT_MODEL.decodeFloatCompute}`})) + KV bytes ÷ (bandwidth × ${CPU_DEFAULT_MODEL.decodeKvBandwidth[graph]}) + ${(CPU_DEFAULT_MODEL.dispatchSecPerLayer[graph] * 1000).toFixed(3)} ms per layer; prefill = GEMM FLOPs ÷ (fp32 peak × ${CPU_DEFAULT_MODEL.prefillGemm[graph]}) + attention FLOPs ÷ (fp32 peak × ${CPU_DEFAULT_MODEL.prefillAttention[graph]})`
+      formula: cpuModel && cpuRates ? cpuFormula(graph, format, cpuRates) : cpuModel
+        ? 'CPU model: no rates (unknown bandwidth and peak FLOP/s)'
         : 'decode tok/s = bandwidth × efficiency.decode ÷ (streamed weight bytes + KV bytes at context); prefill tok/s = peak FLOP/s × efficiency.prefill ÷ (2 × active params + attention) per token',
       notes,
     },
   };
+}
+
+/** The CPU model's formula in words, with this estimate's rates and factors. */
+function cpuFormula(graph: 'fused' | 'standard', format: WeightFormat, rates: CpuRates): string {
+  const m = CPU_DEFAULT_MODEL;
+  const int4 = int8ComputePath(format);
+  const g = (v: number): string => (Number.isFinite(v) ? (v / 1e9).toFixed(1) : '?');
+  const gemm = int4 ? rates.gemmFlopsPerSec.int4 : rates.gemmFlopsPerSec.fp32;
+  const compute = int4 ? `weight ops ÷ (int4 rate ${g(rates.int4OpsPerSec)} GOP/s × ${m.decodeInt4})` : `weight ops ÷ (fp32 GEMM rate × ${m.decodeFloatCompute})`;
+  return (
+    `CPU model (${graph} graph; rates from ${rates.source === 'layer probe' ? 'the decoder-layer probe' : "the ISA's peaks and the bandwidth"}): ` +
+    `decode step = max(weight bytes ÷ (read rate ${g(rates.readBytesPerSec)} GB/s × ${m.decodeRead}), ${compute}) + KV bytes ÷ (read rate × ${m.decodeKvRead[graph]}) + ` +
+    `layers × ${(rates.dispatchSecPerLayer * 1000).toFixed(3)} ms × ${m.dispatch[graph]}; ` +
+    `prefill = GEMM FLOPs ÷ (${int4 ? 'int4' : 'fp32'} GEMM rate ${g(gemm)} GFLOP/s × ${m.prefillGemm[graph]}) + attention FLOPs ÷ (fp32 GEMM rate ${g(rates.gemmFlopsPerSec.fp32)} GFLOP/s × ${m.prefillAttention[graph]}) + the same dispatch`
+  );
 }

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CpuLayerProbe } from '../estimate/cpu-rates.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
 import { modelscoutCacheDir } from '../util/cache-dir.js';
 
@@ -8,7 +9,8 @@ import { modelscoutCacheDir } from '../util/cache-dir.js';
  * `recommend`, `hardware`) use what this machine measured instead of a stated default. A machine is its CPU
  * model, the threads the probe ran with (container limits change it) and its RAM: a different figure for
  * any of them is a different machine. Plain JSON (`bandwidth.json` beside the calibration file); deleting
- * it brings back the stated default until the next probe.
+ * it brings back the stated default until the next probe. Version 1 still: entries written before the
+ * decoder-layer probe (bandwidth, single-kernel rates) read as they are, and `layer_probe` is optional.
  */
 export const BANDWIDTH_CACHE_SCHEMA_VERSION = '1';
 
@@ -19,11 +21,71 @@ export interface BandwidthCacheEntry {
   duration_ms: number;
   measured_at: string;
   /**
-   * The CPU kernel probe run beside it (ONNX Runtime's fp32 GEMM FLOP/s and int4 matrix-vector ops/s);
+   * The CPU kernel probe run beside it: the decoder-layer probe's timings (with the shapes they were taken at);
    * absent where only the bandwidth was probed.
+   */
+  layer_probe?: CachedLayerProbe;
+  /**
+   * An earlier probe's single-kernel rates (fp32 GEMM FLOP/s, int4 matrix-vector ops/s): still read, no longer
+   * used by the estimates (they swung about 2× between days while the decoders did not); `--probe` replaces them.
    */
   gemm_flops_per_sec?: number;
   int4_gemv_ops_per_sec?: number;
+}
+
+/** The decoder-layer probe's timings as cached (seconds per layer and step, or per layer and prompt token). */
+export interface CachedLayerProbe {
+  hidden: number;
+  intermediate: number;
+  heads: number;
+  kv_heads: number;
+  tiny_hidden: number;
+  tiny_intermediate: number;
+  tiny_heads: number;
+  tiny_kv_heads: number;
+  tiny_decode_sec_per_layer: number;
+  int4_decode_sec_per_layer: number;
+  fp32_decode_sec_per_layer: number;
+  int4_prompt_sec_per_token_layer: number;
+  fp32_prompt_sec_per_token_layer: number;
+}
+
+export function toCachedLayerProbe(p: CpuLayerProbe): CachedLayerProbe {
+  return {
+    hidden: p.shape.hidden,
+    intermediate: p.shape.intermediate,
+    heads: p.shape.heads,
+    kv_heads: p.shape.kvHeads,
+    tiny_hidden: p.tiny.hidden,
+    tiny_intermediate: p.tiny.intermediate,
+    tiny_heads: p.tiny.heads,
+    tiny_kv_heads: p.tiny.kvHeads,
+    tiny_decode_sec_per_layer: p.tinyDecodeSecPerLayer,
+    int4_decode_sec_per_layer: p.int4DecodeSecPerLayer,
+    fp32_decode_sec_per_layer: p.fp32DecodeSecPerLayer,
+    int4_prompt_sec_per_token_layer: p.int4PromptSecPerTokenLayer,
+    fp32_prompt_sec_per_token_layer: p.fp32PromptSecPerTokenLayer,
+  };
+}
+
+/** The cached timings back as the probe's result, or null when any figure is missing or not a positive number. */
+export function fromCachedLayerProbe(c: Partial<CachedLayerProbe> | undefined): CpuLayerProbe | null {
+  if (!c || typeof c !== 'object') return null;
+  const keys = ['hidden', 'intermediate', 'heads', 'kv_heads', 'tiny_hidden', 'tiny_intermediate', 'tiny_heads', 'tiny_kv_heads', 'tiny_decode_sec_per_layer', 'int4_decode_sec_per_layer', 'fp32_decode_sec_per_layer', 'int4_prompt_sec_per_token_layer', 'fp32_prompt_sec_per_token_layer'] as const;
+  for (const key of keys) {
+    const v = c[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return null;
+  }
+  const v = c as CachedLayerProbe;
+  return {
+    shape: { hidden: v.hidden, intermediate: v.intermediate, heads: v.heads, kvHeads: v.kv_heads },
+    tiny: { hidden: v.tiny_hidden, intermediate: v.tiny_intermediate, heads: v.tiny_heads, kvHeads: v.tiny_kv_heads },
+    tinyDecodeSecPerLayer: v.tiny_decode_sec_per_layer,
+    int4DecodeSecPerLayer: v.int4_decode_sec_per_layer,
+    fp32DecodeSecPerLayer: v.fp32_decode_sec_per_layer,
+    int4PromptSecPerTokenLayer: v.int4_prompt_sec_per_token_layer,
+    fp32PromptSecPerTokenLayer: v.fp32_prompt_sec_per_token_layer,
+  };
 }
 
 export interface BandwidthCacheFile {

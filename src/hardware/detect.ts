@@ -4,13 +4,13 @@ import { ModelscoutError, invalidValue } from '../errors.js';
 import { parseAmdSysfs, parseRocmSmiJson, type DrmCardFiles } from './amd-gpus.js';
 import { INTEL_PCI_VENDOR, parseIntelSysfs, type IntelCardFiles } from './intel-gpus.js';
 import { acceleratorInfo, findAccelerator, gpuOverrideKeys, isGpuOverride, matchAccelerator, type AcceleratorInfo } from './accelerators.js';
-import { cachedBandwidth, machineKey, readBandwidthCache, storeBandwidth } from './bandwidth-cache.js';
+import { cachedBandwidth, fromCachedLayerProbe, machineKey, readBandwidthCache, storeBandwidth, toCachedLayerProbe } from './bandwidth-cache.js';
 import { effectiveCpuLimit, effectiveMemoryLimit, readCgroupLimits, type CgroupLimits } from './cgroup.js';
 import { defaultCpuInt8Peak, defaultCpuPeakFlops, parseCpuInfo, type CpuFeatures } from './cpu.js';
 import { BUSY_THRESHOLD } from './cpu-busy.js';
 import { knownPlatformBandwidth, matchCpuPlatform } from './platforms.js';
 import { probeMemoryBandwidth } from './probe.js';
-import { KERNEL_PROBE_TO_PEAK } from '../estimate/speed.js';
+import { cpuRatesFromLayerProbe, type CpuLayerProbe } from '../estimate/cpu-rates.js';
 import { runCommand, type CommandRunner } from './run-command.js';
 
 export interface GpuInfo {
@@ -46,10 +46,11 @@ export interface Hardware {
     int8Basis?: string;
   };
   /**
-   * What ONNX Runtime's CPU kernels measured here (the kernel probe, run with `--probe` and `--confirm`,
-   * cached per machine): the peaks above then come from these rates instead of the ISA and clock.
+   * What ONNX Runtime's CPU kernels measured here: the decoder-layer probe (run with `--probe` and
+   * `--confirm`, cached per machine). The CPU model's rates come from it, and the peaks above show its fp32
+   * prompt GEMM rate and its int4 decode rate instead of the ISA and clock.
    */
-  kernelRates?: { gemmFlopsPerSec: number; int4GemvOpsPerSec: number; note: string };
+  layerProbe?: CpuLayerProbe & { note: string };
   /** Things the user should know about the detection (e.g. nvidia-smi failed). */
   notes: string[];
   /**
@@ -109,7 +110,7 @@ export interface DetectOptions {
    * The CPU kernel probe (`probeCpuKernels` of src/runtime, passed in by the caller: detection sits below
    * the runtime). Run with `probe`; its result is cached with the bandwidth.
    */
-  kernelProbe?: (threads: number) => Promise<{ gemmFlopsPerSec: number; int4GemvOpsPerSec: number }>;
+  kernelProbe?: (threads: number) => Promise<CpuLayerProbe>;
   /** How busy the CPUs are (0–1) just before probing; a busy machine's probe is used but not cached. */
   cpuBusy?: () => Promise<number | null>;
 }
@@ -278,13 +279,13 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
       ? { bytesPerSec: known.bytesPerSec, source: 'known', note: known.note }
       : { bytesPerSec: DEFAULT_SYSTEM_BANDWIDTH, source: 'default', note: 'stated default (25 GB/s: a dual-channel DDR4/DDR5 desktop sustains 20-40 GB/s); run with --probe to measure' };
   const machine = machineKey({ cpuModel: cpu.model, threads: cpu.threads, memoryTotalBytes: memory.totalBytes });
-  let kernels: { gemmFlopsPerSec: number; int4GemvOpsPerSec: number; note: string } | undefined;
+  let kernels: (CpuLayerProbe & { note: string }) | undefined;
   if (options.probe) {
     const busy = options.cpuBusy ? await options.cpuBusy() : null;
     const probe = await probeMemoryBandwidth({ threads: cpu.threads, durationMs: options.probeDurationMs ?? PROBE_DURATION_MS });
     bandwidth = { bytesPerSec: probe.bytesPerSec, source: 'probe', note: `measured: ${probe.threads} threads copying ${probe.bufferBytes / MIB} MiB buffers, median of ${probe.samples.length} rounds over ${probe.durationMs / 1000} s` };
-    const rates = options.kernelProbe ? await options.kernelProbe(cpu.threads) : null;
-    if (rates) kernels = { ...rates, note: `measured: ONNX Runtime's fp32 GEMM and int4 matrix-vector kernels on ${cpu.threads} threads` };
+    const layers = options.kernelProbe ? await options.kernelProbe(cpu.threads) : null;
+    if (layers) kernels = { ...pickLayerProbe(layers), note: `measured: ONNX Runtime running decoder-layer stacks (int4 and fp32) on ${cpu.threads} threads` };
     if (busy !== null && busy > BUSY_THRESHOLD) {
       // Other processes held the CPUs: the figures are what this run gets, not what the machine can do.
       notes.push(`the CPUs were ${Math.round(busy * 100)}% busy with other work while probing: the probe's figures are used for this run but not cached`);
@@ -296,7 +297,7 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
           threads: probe.threads,
           duration_ms: probe.durationMs,
           measured_at: (options.timestamp ?? (() => new Date().toISOString()))(),
-          ...(rates ? { gemm_flops_per_sec: rates.gemmFlopsPerSec, int4_gemv_ops_per_sec: rates.int4GemvOpsPerSec } : {}),
+          ...(layers ? { layer_probe: toCachedLayerProbe(layers) } : {}),
         });
       } catch (error) {
         notes.push(`the bandwidth probe could not be cached in ${options.bandwidthCachePath}: ${(error as Error).message}`);
@@ -305,13 +306,16 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
   } else if (options.bandwidthCachePath) {
     const cached = cachedBandwidth(await readBandwidthCache(options.bandwidthCachePath), machine);
     if (cached) bandwidth = { bytesPerSec: cached.bytes_per_sec, source: 'probe', note: `measured on this machine ${cached.measured_at} (${cached.threads} threads; cached in ${options.bandwidthCachePath}; --probe measures again)` };
-    if (cached?.gemm_flops_per_sec && cached.int4_gemv_ops_per_sec) {
-      kernels = { gemmFlopsPerSec: cached.gemm_flops_per_sec, int4GemvOpsPerSec: cached.int4_gemv_ops_per_sec, note: `measured on this machine ${cached.measured_at} (cached; --probe measures again)` };
+    const layers = fromCachedLayerProbe(cached?.layer_probe);
+    if (cached && layers) {
+      kernels = { ...layers, note: `measured on this machine ${cached.measured_at} (cached; --probe measures again)` };
+    } else if (cached?.gemm_flops_per_sec !== undefined) {
+      notes.push('the cached CPU kernel rates come from an earlier, single-kernel probe the estimates no longer use: `modelscout hardware --probe` measures the decoder-layer probe');
     }
   }
 
-  const peak = kernels ? peakFromKernelRates(kernels) : defaultCpuPeakFlops(cpu);
-  const int8 = kernels ? int8PeakFromKernelRates(kernels) : defaultCpuInt8Peak(cpu);
+  const peak = kernels ? peakFromLayerProbe(kernels) : defaultCpuPeakFlops(cpu);
+  const int8 = kernels ? int8FromLayerProbe(kernels) : defaultCpuInt8Peak(cpu);
   const hardware: Hardware = {
     os: { platform, release: sys.release ?? os.release(), arch },
     cpu: { model: cpu.model, cores: cpu.cores, threads: cpu.threads, features: cpu.features, frequencyGHz: cpu.frequencyGHz },
@@ -319,7 +323,7 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
     gpus,
     bandwidth,
     peakFlops: { flopsPerSec: peak.flopsPerSec, source: kernels ? 'probe' : 'default', basis: peak.basis, int8OpsPerSec: int8.opsPerSec, int8Basis: int8.basis },
-    ...(kernels ? { kernelRates: kernels } : {}),
+    ...(kernels ? { layerProbe: kernels } : {}),
     notes,
     ...(limits ? { limits } : {}),
   };
@@ -430,17 +434,30 @@ export function parseGpuOverride(text: string): { key: string; count: number } {
   throw unknownGpu(text);
 }
 
-/**
- * The fp32 peak the CPU model's fractions apply to, from the kernel probe's GEMM rate: the rate × the
- * ratio of peak to probe fitted on the machine the model was fitted on (`KERNEL_PROBE_TO_PEAK`), so a CPU
- * that delivers less than its ISA promises (shared cores, a lower clock) is estimated as it runs.
- */
-export function peakFromKernelRates(k: { gemmFlopsPerSec: number }): { flopsPerSec: number; basis: string } {
-  const flopsPerSec = k.gemmFlopsPerSec * KERNEL_PROBE_TO_PEAK.gemm;
-  return { flopsPerSec, basis: `ONNX Runtime fp32 GEMM measured at ${(k.gemmFlopsPerSec / 1e9).toFixed(1)} GFLOP/s × ${KERNEL_PROBE_TO_PEAK.gemm} (the CPU model's peak per measured GEMM rate)` };
+/** Only the probe's own fields (a caller's object may carry more, e.g. the thread count and duration). */
+function pickLayerProbe(p: CpuLayerProbe): CpuLayerProbe {
+  return {
+    shape: { ...p.shape },
+    tiny: { ...p.tiny },
+    tinyDecodeSecPerLayer: p.tinyDecodeSecPerLayer,
+    int4DecodeSecPerLayer: p.int4DecodeSecPerLayer,
+    fp32DecodeSecPerLayer: p.fp32DecodeSecPerLayer,
+    int4PromptSecPerTokenLayer: p.int4PromptSecPerTokenLayer,
+    fp32PromptSecPerTokenLayer: p.fp32PromptSecPerTokenLayer,
+  };
 }
 
-export function int8PeakFromKernelRates(k: { int4GemvOpsPerSec: number }): { opsPerSec: number; basis: string } {
-  const opsPerSec = k.int4GemvOpsPerSec * KERNEL_PROBE_TO_PEAK.int4Gemv;
-  return { opsPerSec, basis: `ONNX Runtime int4 matrix-vector measured at ${(k.int4GemvOpsPerSec / 1e9).toFixed(1)} GOP/s × ${KERNEL_PROBE_TO_PEAK.int4Gemv} (the CPU model's int8 peak per measured rate)` };
+/**
+ * The fp32 figure shown (and used where a peak is asked for, e.g. to rescale calibrations) once the
+ * decoder-layer probe ran: the fp32 prompt GEMM rate it measured, what this CPU delivers rather than what its
+ * ISA and clock promise.
+ */
+export function peakFromLayerProbe(p: CpuLayerProbe): { flopsPerSec: number; basis: string } {
+  const rates = cpuRatesFromLayerProbe(p);
+  return { flopsPerSec: rates.gemmFlopsPerSec.fp32, basis: `ONNX Runtime fp32 prompt GEMM in the decoder-layer probe, ${(rates.gemmFlopsPerSec.fp32 / 1e9).toFixed(1)} GFLOP/s` };
+}
+
+export function int8FromLayerProbe(p: CpuLayerProbe): { opsPerSec: number; basis: string } {
+  const rates = cpuRatesFromLayerProbe(p);
+  return { opsPerSec: rates.int4OpsPerSec, basis: `ONNX Runtime int4 decode (MatMulNBits, accuracy level 4) in the decoder-layer probe, ${(rates.int4OpsPerSec / 1e9).toFixed(1)} GOP/s` };
 }

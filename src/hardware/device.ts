@@ -1,4 +1,5 @@
 import { ModelscoutError } from '../errors.js';
+import { cpuRatesFromLayerProbe } from '../estimate/cpu-rates.js';
 import type { ClusterGpu, DeviceTarget } from '../estimate/device.js';
 import type { AcceleratorSpec } from './accelerators.js';
 import type { Hardware } from './detect.js';
@@ -16,8 +17,13 @@ export type DevicePreference = (typeof DEVICE_PREFERENCES)[number];
 export const CPU_RUNTIME_OVERHEAD_BYTES = 180 * 1024 * 1024;
 export const GPU_RUNTIME_OVERHEAD_BYTES = 1024 * 1024 * 1024;
 
-/** The CPU (system RAM) as an estimation target. */
+/**
+ * The CPU (system RAM) as an estimation target. Where the decoder-layer probe ran, its rates drive the CPU
+ * model; a what-if `--bandwidth` replaces its read rate.
+ */
 export function cpuTarget(hardware: Hardware): DeviceTarget {
+  const probed = hardware.layerProbe ? cpuRatesFromLayerProbe(hardware.layerProbe) : null;
+  const cpuRates = probed && hardware.bandwidth.source === 'override' ? { ...probed, readBytesPerSec: hardware.bandwidth.bytesPerSec, basis: `${probed.basis}; read rate set with --bandwidth` } : probed;
   return {
     kind: 'cpu',
     name: `${hardware.cpu.model} (CPU, ${hardware.cpu.cores} cores)`,
@@ -29,6 +35,7 @@ export function cpuTarget(hardware: Hardware): DeviceTarget {
     peakFlops: hardware.peakFlops.flopsPerSec,
     peakFlopsSource: hardware.peakFlops.source,
     peakInt8Ops: hardware.peakFlops.int8OpsPerSec ?? null,
+    ...(cpuRates ? { cpuRates } : {}),
     runtimeOverheadBytes: CPU_RUNTIME_OVERHEAD_BYTES,
   };
 }

@@ -37,6 +37,29 @@ const acceleratorInfoSchema = z.strictObject({
   source: z.string(),
 });
 
+const layerShapeSchema = z.strictObject({ hidden: count, intermediate: count, heads: count, kvHeads: count });
+
+/** The decoder-layer probe's timings (seconds), with the shapes they were measured at. */
+const layerProbeSchema = z.strictObject({
+  shape: layerShapeSchema,
+  tiny: layerShapeSchema,
+  tinyDecodeSecPerLayer: z.number(),
+  int4DecodeSecPerLayer: z.number(),
+  fp32DecodeSecPerLayer: z.number(),
+  int4PromptSecPerTokenLayer: z.number(),
+  fp32PromptSecPerTokenLayer: z.number(),
+});
+
+/** The rates the CPU model divides by (from the layer probe or from the peaks). */
+const cpuRatesSchema = z.strictObject({
+  int4OpsPerSec: z.number(),
+  readBytesPerSec: z.number(),
+  gemmFlopsPerSec: z.strictObject({ fp32: z.number(), int4: z.number() }),
+  dispatchSecPerLayer: z.number(),
+  source: z.enum(['layer probe', 'peaks']),
+  basis: z.string(),
+});
+
 const gpuInfoSchema = z.strictObject({
   index: count,
   name: z.string(),
@@ -62,7 +85,7 @@ export const hardwareSchema = z
       int8OpsPerSec: z.number().exactOptional(),
       int8Basis: z.string().exactOptional(),
     }),
-    kernelRates: z.strictObject({ gemmFlopsPerSec: z.number(), int4GemvOpsPerSec: z.number(), note: z.string() }).exactOptional(),
+    layerProbe: layerProbeSchema.extend({ note: z.string() }).exactOptional(),
     notes: z.array(z.string()),
     limits: z
       .strictObject({
@@ -99,6 +122,7 @@ export const deviceTargetSchema = z
     count: z.number().int().min(1),
     ...deviceFigures,
     peakInt8Ops: z.number().nullable().exactOptional(),
+    cpuRates: cpuRatesSchema.nullable().exactOptional(),
     cluster: z
       .strictObject({
         gpu: z.strictObject({ name: z.string(), ...deviceFigures }),

@@ -1,35 +1,37 @@
 /**
- * The CPU kernel probe: how fast ONNX Runtime's own kernels run on this machine right now, in well under a
- * second. Two one-operator graphs built in memory, each run repeatedly for a fixed time on the run's thread
- * count:
- * - `MatMul` fp32, M × K × N = 256 × 1,024 × 1,024: the GEMM rate a long prompt's projections get (prefill);
- * - `MatMulNBits` int4 (block 32, accuracy level 4), one row against a 2,048 × 8,192 weight (8 MiB packed,
- *   more than a core's L2): the rate a decode step's int4 matrix-vector products get.
- * Both are what the CPU delivers — clock, SMT siblings sharing one core's vector units, a throttled or
- * shared host — where the ISA peak only says what it could. Reported as the median of the runs'
- * rates (2·M·K·N operations per run).
+ * The CPU kernel probe: how fast ONNX Runtime runs a decoder's own layers on this machine right now, in about
+ * a second and a half. Stacks of transformer layers built in memory with the fused graph's operators —
+ * SkipSimplifiedLayerNormalization, the packed q/k/v projection, GroupQueryAttention over a short cache
+ * (rotary inside, the cache in and out as graph inputs and outputs, as a decode step has them), o, gate, up
+ * and down, QuickGelu (SiLU) and Mul — at one representative shape (`CPU_LAYER_PROBE`: Qwen2.5-0.5B's layer),
+ * each timed on the run's thread count:
+ * - int4 (`MatMulNBits`, block 32, accuracy level 4, symmetric: the quantizer's defaults): one row through 12
+ *   layers (≈ 110 MB of weights, beyond the caches: a decode step), and a prompt chunk of 128 rows through 2;
+ * - fp32 (`MatMul`), 1 layer (60 MB of weights): one row and the prompt chunk;
+ * - a tiny int4 stack of the same operators, 8 layers: one row, almost all per-operator cost.
+ * The cache is short (64 positions): its cost grows with the context, and the CPU model keeps it as its own
+ * term. The timings (medians) become the CPU model's rates in `cpuRatesFromLayerProbe`
+ * (src/estimate/cpu-rates.ts). Unlike one large GEMM or matrix-vector product, these are the kernels, shapes,
+ * operator counts and cache inputs a decoder runs, so what moves them moves the decoders.
  */
+import { CPU_LAYER_PROBE, qkvWidth, type CpuLayerProbe, type LayerShape } from '../estimate/cpu-rates.js';
 import { attr, GraphBuilder } from '../onnx/graph-builder.js';
-import { createTensor, DataType, encodeModel } from '../onnx/proto.js';
+import { createTensor, DataType, encodeModel, type OnnxTensor } from '../onnx/proto.js';
 import { createSessionFromBytes, ort } from './session.js';
 
-export interface KernelProbeResult {
-  /** fp32 GEMM FLOP/s (MatMul, prefill-like shape). */
-  gemmFlopsPerSec: number;
-  /** int4 matrix-vector ops/s (MatMulNBits at accuracy level 4, decode-like shape; 2 ops per weight). */
-  int4GemvOpsPerSec: number;
+export interface KernelProbeResult extends CpuLayerProbe {
   threads: number;
   durationMs: number;
 }
 
 export interface KernelProbeOptions {
   threads: number;
-  /** Time spent running each kernel (default 300 ms); session creation comes on top (tens of ms). */
-  msPerKernel?: number;
+  /** Time spent timing each case after its warm-up (default 120 ms; at least 3 runs each). */
+  msPerCase?: number;
 }
 
-const GEMM = { m: 256, k: 1024, n: 1024 } as const;
-const GEMV = { m: 1, k: 2048, n: 8192, block: 32 } as const;
+const MS_DOMAIN = 'com.microsoft';
+const BLOCK = 32;
 
 /** Deterministic pseudo-random bytes (the values do not matter to the speed, only that they are not all zero). */
 function fillBytes(bytes: Uint8Array, seed: number): Uint8Array {
@@ -50,71 +52,190 @@ function smallFloats(count: number, seed: number): Float32Array {
   return out;
 }
 
-function initializer(name: string, dataType: number, dims: number[], raw: Uint8Array) {
+function initializer(name: string, dataType: number, dims: number[], raw: Uint8Array): OnnxTensor {
   return createTensor({ name, data_type: dataType, dims, raw_data: raw });
 }
 
-/** `y = x · W`, W fp32 [K, N]. */
-export function gemmProbeModel(m: number, k: number, n: number): Uint8Array {
-  const g = new GraphBuilder({ opsets: { '': 17 } });
-  g.addInput('x', DataType.FLOAT, [m, k]);
-  g.addNode({ name: 'gemm', op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] });
-  g.addOutput('y', DataType.FLOAT, [m, n]);
-  const { model } = g.build();
-  const w = smallFloats(k * n, 7);
-  model.graph?.initializer.push(initializer('w', DataType.FLOAT, [k, n], new Uint8Array(w.buffer)));
-  return encodeModel(model);
-}
+export type LayerProbeFormat = 'int4' | 'fp32';
 
-/** `y = x · dequant(W)`, W int4 [N, K/block, block/2] with fp32 scales (symmetric), accuracy level 4. */
-export function int4GemvProbeModel(m: number, k: number, n: number, block: number): Uint8Array {
-  const blocks = k / block;
-  const g = new GraphBuilder({ opsets: { '': 17, 'com.microsoft': 1 } });
-  g.addInput('x', DataType.FLOAT, [m, k]);
-  g.addNode({
-    name: 'gemv',
-    op: 'MatMulNBits',
-    domain: 'com.microsoft',
-    inputs: ['x', 'w_q', 'w_scales'],
-    outputs: ['y'],
-    attributes: { K: attr.int(k), N: attr.int(n), bits: attr.int(4), block_size: attr.int(block), accuracy_level: attr.int(4) },
-  });
-  g.addOutput('y', DataType.FLOAT, [m, n]);
-  const { model } = g.build();
-  const scales = new Float32Array(n * blocks).fill(0.01);
-  model.graph?.initializer.push(
-    initializer('w_q', DataType.UINT8, [n, blocks, block / 2], fillBytes(new Uint8Array(n * blocks * (block / 2)), 11)),
-    initializer('w_scales', DataType.FLOAT, [n * blocks], new Uint8Array(scales.buffer)),
-  );
-  return encodeModel(model);
-}
+/** Longest sequence the probe graphs' rotary tables cover (past + prompt rows). */
+const MAX_POSITIONS = 512;
 
-async function kernelRate(bytes: Uint8Array, label: string, m: number, k: number, n: number, threads: number, ms: number, now: () => number): Promise<number> {
-  const { session } = await createSessionFromBytes(bytes, { device: 'cpu', threads, graphOptLevel: 'all' }, label);
-  try {
-    const x = new ort.Tensor('float32', smallFloats(m * k, 3), [m, k]);
-    await session.run({ x }); // warm-up: prepacking, thread pool start
-    const rates: number[] = [];
-    const end = now() + ms;
-    while (now() < end || rates.length < 3) {
-      const t0 = now();
-      await session.run({ x });
-      const dt = now() - t0;
-      if (dt > 0) rates.push((2 * m * k * n) / (dt / 1000));
+/**
+ * `layers` decoder layers of `shape` as one graph. Inputs: `x` [1, rows, hidden]; `seqlens_k` (int32 [1],
+ * total − 1) and `total_sequence_length` (int32 scalar) for GroupQueryAttention; `past.{i}.key|value`
+ * [1, KV heads, past, head dim] per layer. Outputs: `y` [1, rows, hidden] and `present.{i}.key|value`. Every
+ * layer has its own weights (ONNX Runtime holds and prepacks each), sharing one buffer of random bytes per
+ * size in the file so building stays cheap.
+ */
+export function layerProbeModel(shape: LayerShape, layers: number, format: LayerProbeFormat): Uint8Array {
+  const { hidden: h, intermediate: inter, heads, kvHeads } = shape;
+  const headDim = h / heads;
+  const g = new GraphBuilder({ opsets: { '': 17, [MS_DOMAIN]: 1 } });
+  g.addInput('x', DataType.FLOAT, [1, 'rows', h]);
+  g.addInput('seqlens_k', DataType.INT32, [1]);
+  g.addInput('total_sequence_length', DataType.INT32, []);
+  const inits: OnnxTensor[] = [];
+  const pools = new Map<number, Uint8Array>();
+  const pool = (bytes: number): Uint8Array => {
+    let buffer = pools.get(bytes);
+    if (!buffer) {
+      buffer = format === 'int4' ? fillBytes(new Uint8Array(bytes), 11 + pools.size) : new Uint8Array(smallFloats(bytes / 4, 7 + pools.size).buffer);
+      pools.set(bytes, buffer);
     }
-    rates.sort((a, b) => a - b);
-    return rates[Math.floor(rates.length / 2)] as number;
+    return buffer;
+  };
+  const floats = (values: Float32Array): Uint8Array => new Uint8Array(values.buffer.slice(0));
+  // Rotary tables: cos/sin of position × inverse frequency, [positions, head dim / 2].
+  const half = headDim / 2;
+  const cos = new Float32Array(MAX_POSITIONS * half);
+  const sin = new Float32Array(MAX_POSITIONS * half);
+  for (let p = 0; p < MAX_POSITIONS; p += 1) {
+    for (let i = 0; i < half; i += 1) {
+      const angle = p * 10000 ** (-i / half);
+      cos[p * half + i] = Math.cos(angle);
+      sin[p * half + i] = Math.sin(angle);
+    }
+  }
+  inits.push(initializer('cos_cache', DataType.FLOAT, [MAX_POSITIONS, half], floats(cos)), initializer('sin_cache', DataType.FLOAT, [MAX_POSITIONS, half], floats(sin)));
+  const norm = new Float32Array(h).fill(1);
+  const projection = (name: string, input: string, k: number, n: number): string => {
+    if (format === 'fp32') {
+      inits.push(initializer(`${name}.w`, DataType.FLOAT, [k, n], pool(k * n * 4)));
+      return g.op(`${name}/MatMul`, 'MatMul', [input, `${name}.w`]);
+    }
+    const blocks = k / BLOCK;
+    inits.push(initializer(`${name}.q`, DataType.UINT8, [n, blocks, BLOCK / 2], pool(n * blocks * (BLOCK / 2))));
+    inits.push(initializer(`${name}.s`, DataType.FLOAT, [n * blocks], floats(new Float32Array(n * blocks).fill(0.01))));
+    return g.op(
+      `${name}/MatMulNBits`,
+      'MatMulNBits',
+      [input, `${name}.q`, `${name}.s`],
+      { K: attr.int(k), N: attr.int(n), bits: attr.int(4), block_size: attr.int(BLOCK), accuracy_level: attr.int(4) },
+      MS_DOMAIN,
+    );
+  };
+  let residual = 'x';
+  let pending: string | null = null;
+  const skipNorm = (name: string): string => {
+    inits.push(initializer(`${name}.w`, DataType.FLOAT, [h], floats(norm)));
+    if (pending === null) {
+      return g.op(`${name}/SimplifiedLayerNormalization`, 'SimplifiedLayerNormalization', [residual, `${name}.w`], { axis: attr.int(-1), epsilon: attr.float(1e-6), stash_type: attr.int(1) });
+    }
+    const [normed, , , sum] = g.addNode({
+      name: `${name}/SkipSimplifiedLayerNormalization`,
+      op: 'SkipSimplifiedLayerNormalization',
+      domain: MS_DOMAIN,
+      inputs: [residual, pending, `${name}.w`],
+      outputs: [`${name}/output_0`, '', '', `${name}/output_3`],
+      attributes: { epsilon: attr.float(1e-6) },
+    }) as [string, string, string, string];
+    residual = sum;
+    pending = null;
+    return normed;
+  };
+  for (let i = 0; i < layers; i += 1) {
+    const s = `/layers.${i}`;
+    g.addInput(`past.${i}.key`, DataType.FLOAT, [1, kvHeads, 'past', headDim]);
+    g.addInput(`past.${i}.value`, DataType.FLOAT, [1, kvHeads, 'past', headDim]);
+    g.addOutput(`present.${i}.key`, DataType.FLOAT, [1, kvHeads, 'total', headDim]);
+    g.addOutput(`present.${i}.value`, DataType.FLOAT, [1, kvHeads, 'total', headDim]);
+    const x = skipNorm(`${s}/input_layernorm`);
+    const qkv = projection(`${s}/attn/qkv_proj`, x, h, qkvWidth(shape));
+    const [context] = g.addNode({
+      name: `${s}/attn/GroupQueryAttention`,
+      op: 'GroupQueryAttention',
+      domain: MS_DOMAIN,
+      inputs: [qkv, '', '', `past.${i}.key`, `past.${i}.value`, 'seqlens_k', 'total_sequence_length', 'cos_cache', 'sin_cache'],
+      outputs: [`${s}/attn/GroupQueryAttention/output_0`, `present.${i}.key`, `present.${i}.value`],
+      attributes: {
+        num_heads: attr.int(heads),
+        kv_num_heads: attr.int(kvHeads),
+        scale: attr.float(1 / Math.sqrt(headDim)),
+        do_rotary: attr.int(1),
+        rotary_interleaved: attr.int(0),
+        local_window_size: attr.int(-1),
+      },
+    }) as [string];
+    pending = projection(`${s}/attn/o_proj`, context, h, h);
+    const y = skipNorm(`${s}/post_attention_layernorm`);
+    const gate = projection(`${s}/mlp/gate_proj`, y, h, inter);
+    const up = projection(`${s}/mlp/up_proj`, y, h, inter);
+    const silu = g.op(`${s}/mlp/act_fn/QuickGelu`, 'QuickGelu', [gate], { alpha: attr.float(1) }, MS_DOMAIN);
+    const product = g.op(`${s}/mlp/Mul`, 'Mul', [silu, up]);
+    pending = projection(`${s}/mlp/down_proj`, product, inter, h);
+  }
+  inits.push(initializer('/norm.w', DataType.FLOAT, [h], floats(norm)));
+  g.addNode({ name: '/norm/SkipSimplifiedLayerNormalization', op: 'SkipSimplifiedLayerNormalization', domain: MS_DOMAIN, inputs: [residual, pending ?? '', '/norm.w'], outputs: ['y'], attributes: { epsilon: attr.float(1e-6) } });
+  g.addOutput('y', DataType.FLOAT, [1, 'rows', h]);
+  const { model } = g.build();
+  model.graph?.initializer.push(...inits);
+  return encodeModel(model);
+}
+
+/** The feeds of one run: `rows` new rows on top of a cache of `past` positions in every layer. */
+export function layerProbeFeeds(shape: LayerShape, layers: number, rows: number, past: number): Record<string, ort.Tensor> {
+  const headDim = shape.hidden / shape.heads;
+  const total = past + rows;
+  const feeds: Record<string, ort.Tensor> = {
+    x: new ort.Tensor('float32', smallFloats(rows * shape.hidden, 3), [1, rows, shape.hidden]),
+    seqlens_k: new ort.Tensor('int32', Int32Array.from([total - 1]), [1]),
+    total_sequence_length: new ort.Tensor('int32', Int32Array.from([total]), []),
+  };
+  const cache = smallFloats(shape.kvHeads * past * headDim, 5);
+  for (let i = 0; i < layers; i += 1) {
+    feeds[`past.${i}.key`] = new ort.Tensor('float32', cache, [1, shape.kvHeads, past, headDim]);
+    feeds[`past.${i}.value`] = new ort.Tensor('float32', cache, [1, shape.kvHeads, past, headDim]);
+  }
+  return feeds;
+}
+
+/** Median seconds of one run (a warm-up first: prepacking, thread-pool start). */
+async function timeRuns(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, ms: number, now: () => number): Promise<number> {
+  await session.run(feeds);
+  const times: number[] = [];
+  const end = now() + ms;
+  while (now() < end || times.length < 3) {
+    const t0 = now();
+    await session.run(feeds);
+    times.push((now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] as number;
+}
+
+/** Seconds of one run of a stack per case (rows), from one session. */
+async function timeStack(shape: LayerShape, layers: number, format: LayerProbeFormat, threads: number, rowsPerCase: number[], ms: number, now: () => number): Promise<number[]> {
+  const { session } = await createSessionFromBytes(layerProbeModel(shape, layers, format), { device: 'cpu', threads, graphOptLevel: 'all' }, `the ${format} layer probe`);
+  try {
+    const out: number[] = [];
+    for (const rows of rowsPerCase) out.push(await timeRuns(session, layerProbeFeeds(shape, layers, rows, CPU_LAYER_PROBE.pastLength), ms, now));
+    return out;
   } finally {
     await session.release();
   }
 }
 
-/** Runs both kernels (about 2 × `msPerKernel` plus session creation). */
+/** Runs the four stacks (about 1.5 s on 2 threads, session creation included). */
 export async function probeCpuKernels(options: KernelProbeOptions, now: () => number = () => performance.now()): Promise<KernelProbeResult> {
-  const ms = options.msPerKernel ?? 300;
+  const ms = options.msPerCase ?? 120;
   const threads = Math.max(1, options.threads);
+  const p = CPU_LAYER_PROBE;
+  const rows = p.promptRows;
   const t0 = now();
-  const gemmFlopsPerSec = await kernelRate(gemmProbeModel(GEMM.m, GEMM.k, GEMM.n), 'the GEMM probe', GEMM.m, GEMM.k, GEMM.n, threads, ms, now);
-  const int4GemvOpsPerSec = await kernelRate(int4GemvProbeModel(GEMV.m, GEMV.k, GEMV.n, GEMV.block), 'the int4 probe', GEMV.m, GEMV.k, GEMV.n, threads, ms, now);
-  return { gemmFlopsPerSec, int4GemvOpsPerSec, threads, durationMs: now() - t0 };
+  const [tiny] = await timeStack(p.tiny, p.tinyLayers, 'int4', threads, [1], ms, now);
+  const [int4Decode] = await timeStack(p.shape, p.int4DecodeLayers, 'int4', threads, [1], ms, now);
+  const [int4Prompt] = await timeStack(p.shape, p.int4PromptLayers, 'int4', threads, [rows], ms, now);
+  const [fp32Decode, fp32Prompt] = await timeStack(p.shape, p.fp32Layers, 'fp32', threads, [1, rows], ms, now);
+  return {
+    shape: { ...p.shape },
+    tiny: { ...p.tiny },
+    tinyDecodeSecPerLayer: (tiny as number) / p.tinyLayers,
+    int4DecodeSecPerLayer: (int4Decode as number) / p.int4DecodeLayers,
+    fp32DecodeSecPerLayer: (fp32Decode as number) / p.fp32Layers,
+    int4PromptSecPerTokenLayer: (int4Prompt as number) / (p.int4PromptLayers * rows),
+    fp32PromptSecPerTokenLayer: (fp32Prompt as number) / (p.fp32Layers * rows),
+    threads,
+    durationMs: now() - t0,
+  };
 }

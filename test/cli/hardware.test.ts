@@ -67,11 +67,18 @@ describe('modelscout hardware', () => {
   it('measures bandwidth with --probe', async () => {
     const result = await run(['hardware', '--probe', '--json']);
     expect(result.exitCode).toBe(0);
-    const data = JSON.parse(String(result.stdout)) as { hardware: { bandwidth: { bytes_per_sec: number; source: string }; peak_flops: { source: string; flops_per_sec: number }; notes: string[] } };
+    const data = JSON.parse(String(result.stdout)) as {
+      hardware: { bandwidth: { bytes_per_sec: number; source: string }; peak_flops: { source: string; flops_per_sec: number }; layer_probe: Record<string, unknown>; notes: string[] };
+      device: { cpu_rates: { source: string; int4_ops_per_sec: number; gemm_flops_per_sec: { fp32: number } } };
+    };
     expect(data.hardware.bandwidth.source).toBe('probe');
     expect(data.hardware.bandwidth.bytes_per_sec).toBeGreaterThan(0);
-    // The CPU kernel probe ran too: the peaks come from it.
-    expect(data.hardware.peak_flops.source).toBe('probe');
+    // The decoder-layer probe ran too: the CPU model's rates and the peaks shown come from it.
+    expect(data.hardware.layer_probe).toMatchObject({ shape: { hidden: 896, intermediate: 4864, heads: 14, kv_heads: 2 } });
+    expect(data.hardware.layer_probe.int4_decode_sec_per_layer).toBeGreaterThan(0);
+    expect(data.device.cpu_rates.source).toBe('layer probe');
+    expect(data.device.cpu_rates.int4_ops_per_sec).toBeGreaterThan(0);
+    expect(data.hardware.peak_flops).toMatchObject({ source: 'probe', flops_per_sec: data.device.cpu_rates.gemm_flops_per_sec.fp32 });
     const later = await run(['hardware', '--json']);
     const again = JSON.parse(String(later.stdout)) as { hardware: { bandwidth: { bytes_per_sec: number; source: string; note: string }; peak_flops: { source: string; flops_per_sec: number } } };
     if (data.hardware.notes.some((n) => /busy with other work while probing/.test(n))) {

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { applyContainerLimits, countCpuList, detectHardware, effectiveCpuLimit, parseCpuMax, readCgroupLimits } from '../../src/hardware/index.js';
 import { hardwareSummaryLines } from '../../src/hardware/summary.js';
 import { cpuTarget } from '../../src/hardware/device.js';
-import { KERNEL_PROBE_TO_PEAK } from '../../src/estimate/speed.js';
+import { CPU_LAYER_PROBE, cpuRatesFromLayerProbe, type CpuLayerProbe } from '../../src/estimate/cpu-rates.js';
+import { storeBandwidth, toCachedLayerProbe as toCached } from '../../src/hardware/bandwidth-cache.js';
 
 const GIB = 1024 ** 3;
 const roots: string[] = [];
@@ -199,6 +200,17 @@ describe('the bandwidth probe cache', () => {
   });
 });
 
+/** Timings a decoder-layer probe could report (seconds per layer; per layer and prompt token). */
+const LAYER_PROBE: CpuLayerProbe = {
+  shape: { ...CPU_LAYER_PROBE.shape },
+  tiny: { ...CPU_LAYER_PROBE.tiny },
+  tinyDecodeSecPerLayer: 30e-6,
+  int4DecodeSecPerLayer: 620e-6,
+  fp32DecodeSecPerLayer: 2.2e-3,
+  int4PromptSecPerTokenLayer: 160e-6,
+  fp32PromptSecPerTokenLayer: 150e-6,
+};
+
 describe('the CPU kernel probe in detection', () => {
   const setup = () => {
     const root = tree({});
@@ -211,26 +223,48 @@ describe('the CPU kernel probe in detection', () => {
       bandwidthCachePath: path,
       probeDurationMs: 100,
       timestamp: () => '2026-02-01T00:00:00Z',
-      kernelProbe: async (threads: number) => ({ gemmFlopsPerSec: 40e9 * threads, int4GemvOpsPerSec: 20e9 * threads }),
+      kernelProbe: async () => ({ ...LAYER_PROBE, threads: 1, durationMs: 1200 }),
     };
     return { path, base };
   };
+  const machine = 'Probed CPU | 1 threads | 16 GiB';
 
-  it('peaks come from the measured kernel rates (and are cached with the bandwidth); without a probe the ISA gives them', async () => {
+  it('the CPU model’s rates come from the decoder-layer probe (cached with the bandwidth); without a probe from the ISA', async () => {
     const { path, base } = setup();
     const isa = await detectHardware(base);
     expect(isa.peakFlops.source).toBe('default');
-    expect(isa.kernelRates).toBeUndefined();
+    expect(isa.layerProbe).toBeUndefined();
+    expect(cpuTarget(isa).cpuRates).toBeUndefined();
     const probed = await detectHardware({ ...base, probe: true, cpuBusy: async () => 0.02 });
-    expect(probed.peakFlops).toMatchObject({ source: 'probe', flopsPerSec: 40e9 * KERNEL_PROBE_TO_PEAK.gemm, int8OpsPerSec: 20e9 * KERNEL_PROBE_TO_PEAK.int4Gemv });
-    expect(probed.peakFlops.basis).toMatch(/GEMM measured at 40\.0 GFLOP\/s/);
-    expect(cpuTarget(probed)).toMatchObject({ peakFlops: 40e9 * KERNEL_PROBE_TO_PEAK.gemm, peakFlopsSource: 'probe' });
-    const cached = JSON.parse(readFileSync(path, 'utf8')) as { entries: { gemm_flops_per_sec: number; int4_gemv_ops_per_sec: number }[] };
-    expect(cached.entries[0]).toMatchObject({ gemm_flops_per_sec: 40e9, int4_gemv_ops_per_sec: 20e9 });
-    // A later plain detection (no probe) uses the cached rates.
+    const rates = cpuRatesFromLayerProbe(LAYER_PROBE);
+    expect(probed.peakFlops).toMatchObject({ source: 'probe', flopsPerSec: rates.gemmFlopsPerSec.fp32, int8OpsPerSec: rates.int4OpsPerSec });
+    expect(probed.peakFlops.basis).toMatch(/decoder-layer probe/);
+    expect(cpuTarget(probed)).toMatchObject({ peakFlopsSource: 'probe', cpuRates: rates });
+    // Only the probe's own figures are kept (not the caller's thread count or duration).
+    expect(probed.layerProbe).toEqual({ ...LAYER_PROBE, note: expect.stringMatching(/decoder-layer stacks/) });
+    const cached = JSON.parse(readFileSync(path, 'utf8')) as { schema_version: string; entries: { layer_probe: Record<string, number> }[] };
+    expect(cached.schema_version).toBe('1');
+    expect(cached.entries[0]!.layer_probe).toMatchObject({ hidden: 896, intermediate: 4864, heads: 14, kv_heads: 2, int4_decode_sec_per_layer: 620e-6, fp32_prompt_sec_per_token_layer: 150e-6 });
+    // A later plain detection (no probe) uses the cached timings: the same rates.
     const later = await detectHardware(base);
-    expect(later.peakFlops).toMatchObject({ source: 'probe', flopsPerSec: probed.peakFlops.flopsPerSec });
-    expect(later.kernelRates?.note).toContain('2026-02-01T00:00:00Z');
+    expect(later.layerProbe?.note).toContain('2026-02-01T00:00:00Z');
+    expect(cpuTarget(later).cpuRates).toEqual(rates);
+    // A what-if bandwidth replaces the probed read rate only.
+    const whatIf = cpuTarget(await detectHardware({ ...base, overrides: { bandwidthBytesPerSec: 100e9 } }));
+    expect(whatIf.cpuRates).toMatchObject({ readBytesPerSec: 100e9, int4OpsPerSec: rates.int4OpsPerSec });
+  });
+
+  it('reads a cache written before the decoder-layer probe: its bandwidth is used, its single-kernel rates are not', async () => {
+    const { path, base } = setup();
+    await storeBandwidth(path, { machine, bytes_per_sec: 21.1e9, threads: 1, duration_ms: 1000, measured_at: '2025-12-01T00:00:00Z', gemm_flops_per_sec: 111e9, int4_gemv_ops_per_sec: 136e9 });
+    const old = await detectHardware(base);
+    expect(old.bandwidth).toMatchObject({ source: 'probe', bytesPerSec: 21.1e9 });
+    expect(old.peakFlops.source).toBe('default');
+    expect(old.layerProbe).toBeUndefined();
+    expect(old.notes.join(' ')).toMatch(/earlier, single-kernel probe .* --probe/);
+    // A damaged layer probe entry is ignored, not trusted.
+    await storeBandwidth(path, { machine, bytes_per_sec: 21.1e9, threads: 1, duration_ms: 1000, measured_at: '2025-12-01T00:00:00Z', layer_probe: { ...toCached(LAYER_PROBE), int4_decode_sec_per_layer: -1 } });
+    expect((await detectHardware(base)).layerProbe).toBeUndefined();
   });
 
   it('a probe on a busy machine is used for the run but not cached', async () => {
@@ -242,4 +276,3 @@ describe('the CPU kernel probe in detection', () => {
     expect((await detectHardware(base)).peakFlops.source).toBe('default');
   });
 });
-
