@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { loadCatalog } from '../src/catalog/index.js';
 import type { ModelSpec } from '../src/catalog/model-spec.js';
 import { runBench } from '../src/bench/index.js';
-import { WEIGHT_FORMATS, cpuRatesFromLayerProbe, estimateSpeed, fitMemory, type Banded, type CpuLayerProbe, type DeviceTarget } from '../src/estimate/index.js';
+import { WEIGHT_FORMATS, cpuRatesFromLayerProbe, cpuRatesFromPeaks, estimateSpeed, fitMemory, type Banded, type CpuLayerProbe, type DeviceTarget } from '../src/estimate/index.js';
 import { fromCachedLayerProbe, toCachedLayerProbe, type CachedLayerProbe } from '../src/hardware/bandwidth-cache.js';
 import { detectHardware, int8FromLayerProbe, peakFromLayerProbe, type Hardware } from '../src/hardware/detect.js';
 import { cpuTarget } from '../src/hardware/device.js';
@@ -220,7 +220,7 @@ if (!process.argv.includes('--skip-accuracy')) {
           layerProbe: { ...layer, note: name },
         })
       : null;
-    console.log(`  ${name}: ISA peaks ${(isaDevice.peakFlops! / 1e9).toFixed(0)} GFLOP/s fp32, ${((isaDevice.peakInt8Ops ?? 0) / 1e9).toFixed(0)} GOP/s int8 → ${isaDevice.cpuRates?.basis ?? 'rates from the peaks'}`);
+    console.log(`  ${name}: ISA peaks ${(isaDevice.peakFlops! / 1e9).toFixed(0)} GFLOP/s fp32, ${((isaDevice.peakInt8Ops ?? 0) / 1e9).toFixed(0)} GOP/s int8 → rates from ${cpuRatesFromPeaks(isaDevice)?.basis ?? 'no peaks'}`);
     for (const m of saved.rows) {
       if (m.error) {
         rows.push([m.model, m.format, m.graph, String(m.context), `failed: ${m.error}`]);

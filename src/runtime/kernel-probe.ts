@@ -5,8 +5,8 @@
  * (rotary inside, the cache in and out as graph inputs and outputs, as a decode step has them), o, gate, up
  * and down, QuickGelu (SiLU) and Mul — at one representative shape (`CPU_LAYER_PROBE`: Qwen2.5-0.5B's layer),
  * each timed on the run's thread count:
- * - int4 (`MatMulNBits`, block 32, accuracy level 4, symmetric: the quantizer's defaults): one row through 12
- *   layers (≈ 110 MB of weights, beyond the caches: a decode step), and a prompt chunk of 128 rows through 2;
+ * - int4 (`MatMulNBits`, block 32, accuracy level 4, symmetric: the quantizer's defaults): one row through 8
+ *   layers (≈ 75 MB of weights, beyond the caches: a decode step), and a prompt chunk of 128 rows through 2;
  * - fp32 (`MatMul`), 1 layer (60 MB of weights): one row and the prompt chunk;
  * - a tiny int4 stack of the same operators, 8 layers: one row, almost all per-operator cost.
  * The cache is short (64 positions): its cost grows with the context, and the CPU model keeps it as its own
@@ -26,7 +26,7 @@ export interface KernelProbeResult extends CpuLayerProbe {
 
 export interface KernelProbeOptions {
   threads: number;
-  /** Time spent timing each case after its warm-up (default 120 ms; at least 3 runs each). */
+  /** Time spent timing each case after its warm-up (default 80 ms; at least 3 runs each). */
   msPerCase?: number;
 }
 
@@ -218,7 +218,7 @@ async function timeStack(shape: LayerShape, layers: number, format: LayerProbeFo
 
 /** Runs the four stacks (about 1.5 s on 2 threads, session creation included). */
 export async function probeCpuKernels(options: KernelProbeOptions, now: () => number = () => performance.now()): Promise<KernelProbeResult> {
-  const ms = options.msPerCase ?? 120;
+  const ms = options.msPerCase ?? 80;
   const threads = Math.max(1, options.threads);
   const p = CPU_LAYER_PROBE;
   const rows = p.promptRows;

@@ -104,9 +104,13 @@ describe('the CPU model on the rates', () => {
     expect(parts.dispatchSec).toBeCloseTo(spec.numLayers * rates.dispatchSecPerLayer * CPU_DEFAULT_MODEL.dispatch.fused, 12);
     expect(parts.weightsSec).toBeGreaterThan(est.basis.weightBytesPerStep / rates.readBytesPerSec);
     expect(est.decodeBound).toBe('compute');
-    // Twice the int4 rate halves the weights' part; the probe's rates win over the peaks and the bandwidth.
+    // Half the int4 rate doubles the weights' part (compute-bound); twice makes reading them the bound.
+    const slow = estimateSpeed({ spec, format: 'q4', context: 512, device: { ...device, cpuRates: { ...rates, int4OpsPerSec: rates.int4OpsPerSec / 2 } }, graph: 'fused' });
+    expect(slow.basis.decodeStepParts!.weightsSec).toBeCloseTo(parts.weightsSec * 2, 9);
     const fast = estimateSpeed({ spec, format: 'q4', context: 512, device: { ...device, cpuRates: { ...rates, int4OpsPerSec: rates.int4OpsPerSec * 2 } }, graph: 'fused' });
-    expect(fast.basis.decodeStepParts!.weightsSec).toBeCloseTo(parts.weightsSec / 2, 9);
+    expect(fast.decodeBound).toBe('memory');
+    expect(fast.basis.decodeStepParts!.weightsSec).toBeCloseTo(est.basis.weightBytesPerStep / rates.readBytesPerSec, 9);
+    // The probe's rates win over the peaks and the bandwidth.
     const otherPeaks = estimateSpeed({ spec, format: 'q4', context: 512, device: { ...device, peakFlops: 1e12, peakInt8Ops: 1e13, bandwidthBytesPerSec: 100e9 }, graph: 'fused' });
     expect(otherPeaks.decodeTokPerSec!.value).toBe(est.decodeTokPerSec!.value);
     expect(est.basis.formula).toContain('decoder-layer probe');
