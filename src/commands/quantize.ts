@@ -27,7 +27,7 @@ export default class Quantize extends BaseCommand {
   };
 
   static override flags = {
-    'block-size': Flags.integer({ default: 32, helpValue: '16|32|64|128|256', description: 'weights per quantization block along K' }),
+    'block-size': Flags.integer({ default: 128, helpValue: '16|32|64|128|256', description: 'weights per quantization block along K' }),
     symmetric: Flags.boolean({ exclusive: ['asymmetric'], description: 'symmetric quantization, no zero points (default)' }),
     asymmetric: Flags.boolean({ exclusive: ['symmetric'], description: 'asymmetric quantization with a 4-bit zero point per block' }),
     'accuracy-level': Flags.integer({ default: 4, helpValue: '0..4', description: 'MatMulNBits accuracy_level (4: int8 compute on CPU, 0: unset)' }),

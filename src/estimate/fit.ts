@@ -1,7 +1,7 @@
 import type { ModelSpec } from '../catalog/model-spec.js';
 import type { DeviceTarget } from './device.js';
 import { kvCacheBreakdown, type KvDtype } from './kv-cache.js';
-import { weightBytes, type WeightBytesOptions, type WeightFormat } from './weights.js';
+import { DEFAULT_INT4, weightBytes, type WeightBytesOptions, type WeightFormat } from './weights.js';
 
 /**
  * The KV dtype a runtime keeps for a weight format. On a CPU (ONNX Runtime): fp16 models cache fp16, fp32 and
@@ -39,11 +39,15 @@ export const DEFAULT_HEADROOM_FRACTION = 0.1;
 
 /**
  * On a CPU, the share of int4 (`q4`, `q4f16`) weights ONNX Runtime holds a second time: `MatMulNBits`
- * prepacks its blocks into MLAS's layout for the int8 compute path at session creation and the file's copy
- * stays resident. Measured as RSS after session creation less the process before it, the weights and the
- * session's own ~30 MiB: 0.56–0.67 of the q4 weights (SmolLM2-135M/360M, gpt2, Qwen2.5-0.5B).
+ * prepacks its blocks into MLAS's layout for the int8 compute path at session creation (data, scales and
+ * per-block sums) while part of the file's copy stays resident. Measured as RSS after session creation less
+ * the process before it, the weights and the session's own ~30 MiB, it falls with the block size (fewer
+ * per-block scales and sums): Qwen2.5-0.5B 0.66 at block 32, 0.49 at 64, 0.38 at 128; 0.56–0.67 at block 32
+ * for SmolLM2-135M/360M and gpt2. Fitted as 0.30 + 10.5 ÷ block size (0.63 at 32, 0.38 at 128).
  */
-export const CPU_INT4_PREPACK_FRACTION = 0.63;
+export function cpuInt4PrepackFraction(blockSize: number = DEFAULT_INT4.blockSize): number {
+  return 0.3 + 10.5 / blockSize;
+}
 
 /**
  * On a CPU, int8 weights (`MatMulInteger`, dynamic quantization) held beyond the file's bytes, as a fraction:
@@ -61,13 +65,13 @@ export const CPU_KV_COPIES = 3;
 
 /**
  * Bytes of weights ONNX Runtime holds on a CPU beyond the model file's (see `fitMemory`): for int4 formats
- * the prepacked blocks (`CPU_INT4_PREPACK_FRACTION`); for float formats with tied embeddings a second copy
+ * the prepacked blocks (`cpuInt4PrepackFraction`); for float formats with tied embeddings a second copy
  * of the vocabulary matrix (the LM head's transposed view of the shared table is folded into its own
  * initializer — measured: RSS after creation − weights = the table + ~30 MiB for every fp32 model); for int8
  * `CPU_INT8_RESIDENT_OVERHEAD`.
  */
-export function cpuWeightCopyBytes(spec: ModelSpec, format: WeightFormat, weights: number): number {
-  if (format === 'q4' || format === 'q4f16') return Math.round(weights * CPU_INT4_PREPACK_FRACTION);
+export function cpuWeightCopyBytes(spec: ModelSpec, format: WeightFormat, weights: number, int4BlockSize: number = DEFAULT_INT4.blockSize): number {
+  if (format === 'q4' || format === 'q4f16') return Math.round(weights * cpuInt4PrepackFraction(int4BlockSize));
   if (format === 'int8') return Math.round(weights * CPU_INT8_RESIDENT_OVERHEAD);
   if (!spec.tieWordEmbeddings) return 0;
   const element = format === 'fp32' ? 4 : 2;
@@ -191,7 +195,8 @@ export function fitMemory(input: FitInput): MemoryFit {
   const overhead = input.device.runtimeOverheadBytes;
   // On a CPU with a known graph form: what ONNX Runtime really holds (see cpuWeightCopyBytes, CPU_KV_COPIES).
   const onnxCpu = input.graph !== undefined && input.device.kind === 'cpu';
-  const weightCopies = onnxCpu ? cpuWeightCopyBytes(input.spec, input.format, weights) : 0;
+  const int4BlockSize = input.weightOptions?.int4?.blockSize ?? DEFAULT_INT4.blockSize;
+  const weightCopies = onnxCpu ? cpuWeightCopyBytes(input.spec, input.format, weights, int4BlockSize) : 0;
   const gpuCount = Math.max(1, input.device.count ?? 1);
   const limits =
     input.device.kind === 'gpu'
@@ -260,7 +265,7 @@ export function fitMemory(input: FitInput): MemoryFit {
       activationAssumption: limits
         ? `one forward pass of a serving engine: at most ${limits.maxTokensPerPass} tokens of at most ${limits.maxSequences} sequences (${limits.source}), ${input.format === 'fp32' ? 'fp32' : '16-bit'} activations, fused attention, fp32 logits of each scheduled sequence`
         : input.graph
-          ? `ONNX Runtime on the CPU, ${input.graph} graph: the larger of the attention phase (hidden states, q/k/v, ${input.graph === 'fused' ? 'one' : 'three'} heads × tokens² score matrices) and the MLP phase for up to ${PREFILL_CHUNK_TOKENS} prompt tokens in fp32, logits of ${input.graph === 'fused' ? 'the last position' : 'every position'} (twice), the KV cache held ×${CPU_KV_COPIES}; runtime overhead includes the weights ONNX Runtime holds twice (${input.format === 'q4' || input.format === 'q4f16' ? `prepacked int4 blocks, ${CPU_INT4_PREPACK_FRACTION} of the weights` : input.format === 'int8' ? `${CPU_INT8_RESIDENT_OVERHEAD} of the weights, not measured` : input.spec.tieWordEmbeddings ? 'the tied embedding table, copied for the LM head' : 'none'})`
+          ? `ONNX Runtime on the CPU, ${input.graph} graph: the larger of the attention phase (hidden states, q/k/v, ${input.graph === 'fused' ? 'one' : 'three'} heads × tokens² score matrices) and the MLP phase for up to ${PREFILL_CHUNK_TOKENS} prompt tokens in fp32, logits of ${input.graph === 'fused' ? 'the last position' : 'every position'} (twice), the KV cache held ×${CPU_KV_COPIES}; runtime overhead includes the weights ONNX Runtime holds twice (${input.format === 'q4' || input.format === 'q4f16' ? `prepacked int4 blocks, ${cpuInt4PrepackFraction(input.weightOptions?.int4?.blockSize).toFixed(2)} of the weights at block ${input.weightOptions?.int4?.blockSize ?? DEFAULT_INT4.blockSize}` : input.format === 'int8' ? `${CPU_INT8_RESIDENT_OVERHEAD} of the weights, not measured` : input.spec.tieWordEmbeddings ? 'the tied embedding table, copied for the LM head' : 'none'})`
           : `fp32 activations of one forward pass over up to ${PREFILL_CHUNK_TOKENS} tokens per sequence plus last-position logits; attention scores assumed fused (not materialised)`,
     },
   };

@@ -37,7 +37,7 @@ export const VARIANT_FILES: Record<VariantName, string> = {
 export type FloatDtype = 'fp32' | 'fp16' | 'bf16';
 
 export interface Int4Options {
-  /** Block size along K: a power of two ≥ 16 (MatMulNBits); 32 by default (transformers.js, onnxruntime-genai). */
+  /** Block size along K: a power of two ≥ 16 (MatMulNBits); 128 by default, as `modelscout quantize` and ONNX Runtime's own int4 quantizer (transformers.js and onnxruntime-genai exports use 32). */
   blockSize?: number;
   /** Symmetric blocks have no zero points (the kernel uses 8); asymmetric ones store a 4-bit zero point per block. */
   symmetric?: boolean;
@@ -52,7 +52,7 @@ export interface Int4Options {
   quantizeEmbeddings?: boolean;
 }
 
-export const DEFAULT_INT4: Required<Omit<Int4Options, 'scaleDtype'>> = { blockSize: 32, symmetric: true, quantizeEmbeddings: true };
+export const DEFAULT_INT4: Required<Omit<Int4Options, 'scaleDtype'>> = { blockSize: 128, symmetric: true, quantizeEmbeddings: true };
 
 const FLOAT_BYTES: Record<FloatDtype, number> = { fp32: 4, fp16: 2, bf16: 2 };
 

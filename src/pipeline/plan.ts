@@ -38,8 +38,8 @@ export const CONFIRM_DEFAULT_CONTEXT = 512;
 /** Seed of the synthetic weights and the prompt ids. */
 export const CONFIRM_SEED = 42;
 
-/** int4 settings: block 32, symmetric, accuracy level 4 (int8 compute on CPU), as onnx-community exports. */
-export const CONFIRM_QUANTIZATION = { bits: 4, blockSize: 32, symmetric: true, accuracyLevel: 4 } as const;
+/** int4 settings: block 128, symmetric, accuracy level 4 (int8 compute on CPU), modelscout quantize's defaults. */
+export const CONFIRM_QUANTIZATION = { bits: 4, blockSize: 128, symmetric: true, accuracyLevel: 4 } as const;
 
 /**
  * The benchmark test for a candidate: prompt = the context (less the generated tokens when the candidate

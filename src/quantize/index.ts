@@ -152,7 +152,7 @@ export function compileExcludePatterns(patterns: readonly string[]): RegExp[] {
 }
 
 export async function quantizeModel(input: string, options: QuantizeModelOptions = {}, hooks: QuantizeHooks = {}): Promise<QuantizeResult> {
-  const blockSize = options.blockSize ?? 32;
+  const blockSize = options.blockSize ?? 128;
   assertBlockSize(blockSize);
   const symmetric = options.symmetric ?? true;
   const accuracyLevel = options.accuracyLevel ?? 4;

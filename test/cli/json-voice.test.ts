@@ -82,7 +82,7 @@ describe('--json reports', () => {
     const out = join(dir, 'synth');
     await expectReport(['synth', 'smollm2-135m', '--layers', '1', '--out', out, '--json'], 'synthesis.schema.json', 'modelscout.synthesis');
     const quantized = await expectReport(['quantize', out, '--no-fidelity', '--json'], 'quantization.schema.json', 'modelscout.quantization');
-    expect(quantized).toHaveProperty('settings.block_size', 32);
+    expect(quantized).toHaveProperty('settings.block_size', 128);
   }, 120_000);
 
   it('inspect', async () => {

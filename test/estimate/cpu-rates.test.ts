@@ -104,10 +104,10 @@ describe('the CPU model on the rates', () => {
     expect(parts.dispatchSec).toBeCloseTo(spec.numLayers * rates.dispatchSecPerLayer * CPU_DEFAULT_MODEL.dispatch.fused, 12);
     expect(parts.weightsSec).toBeGreaterThan(est.basis.weightBytesPerStep / rates.readBytesPerSec);
     expect(est.decodeBound).toBe('compute');
-    // Half the int4 rate doubles the weights' part (compute-bound); twice makes reading them the bound.
+    // Half the int4 rate doubles the weights' part (compute-bound); four times makes reading them the bound.
     const slow = estimateSpeed({ spec, format: 'q4', context: 512, device: { ...device, cpuRates: { ...rates, int4OpsPerSec: rates.int4OpsPerSec / 2 } }, graph: 'fused' });
     expect(slow.basis.decodeStepParts!.weightsSec).toBeCloseTo(parts.weightsSec * 2, 9);
-    const fast = estimateSpeed({ spec, format: 'q4', context: 512, device: { ...device, cpuRates: { ...rates, int4OpsPerSec: rates.int4OpsPerSec * 2 } }, graph: 'fused' });
+    const fast = estimateSpeed({ spec, format: 'q4', context: 512, device: { ...device, cpuRates: { ...rates, int4OpsPerSec: rates.int4OpsPerSec * 4 } }, graph: 'fused' });
     expect(fast.decodeBound).toBe('memory');
     expect(fast.basis.decodeStepParts!.weightsSec).toBeCloseTo(est.basis.weightBytesPerStep / rates.readBytesPerSec, 9);
     // The probe's rates win over the peaks and the bandwidth.

@@ -45,10 +45,10 @@ describe('weightBytes', () => {
     expect(q4.floatTensors).not.toContain('embed_tokens');
     // Qwen2.5-0.5B ties its LM head to the embedding table: no separate lm_head tensor.
     expect(listWeightTensors(qwen).some((g) => g.role === 'lm-head')).toBe(false);
-    // Every MatMul weight and the table in int4 at 5 bits (block 32, fp32 scales, symmetric).
+    // Every MatMul weight and the table in int4 at 4.25 bits (block 128, fp32 scales, symmetric).
     const matmulElements = listWeightTensors(qwen).filter((g) => g.quantizable).reduce((s, g) => s + g.rows * g.cols * g.count, 0);
     const table = 151_936 * 896;
-    expect(q4.quantizedBytes).toBe((matmulElements + table) * 5 / 8);
+    expect(q4.quantizedBytes).toBe((matmulElements + table) * 4.25 / 8);
     expect(q4.totalBytes).toBe(q4.quantizedBytes + q4.floatBytes);
     // The LM head reads the whole int4 table every step.
     expect(q4.streamedBytesPerToken).toBe(q4.totalBytes);
@@ -60,7 +60,7 @@ describe('weightBytes', () => {
     expect(plain.floatTensors).toContain('embed_tokens');
     expect(plain.floatBytes).toBeGreaterThan(table * 4);
     const matmulElements = listWeightTensors(qwen).filter((g) => g.quantizable).reduce((s, g) => s + g.rows * g.cols * g.count, 0);
-    expect(plain.quantizedBytes).toBe((matmulElements + table) * 5 / 8);
+    expect(plain.quantizedBytes).toBe((matmulElements + table) * 4.25 / 8);
     // One float row for the lookup plus the int4 head, not the whole float table.
     expect(plain.streamedBytesPerToken).toBe(plain.totalBytes - table * 4 + 896 * 4);
     expect(plain.totalBytes - weightBytes(qwen, 'q4').totalBytes).toBe(table * 4);
@@ -70,19 +70,19 @@ describe('weightBytes', () => {
     const q4 = weightBytes(llama, 'q4');
     const q4f16 = weightBytes(llama, 'q4f16');
     expect(q4f16.totalBytes).toBeLessThan(q4.totalBytes);
-    expect(q4f16.int4?.bitsPerWeight).toBe(4.5);
+    expect(q4f16.int4?.bitsPerWeight).toBe(4.125);
     expect(weightBytes(llama, 'q4', { int4: { blockSize: 128, symmetric: false } }).int4?.bitsPerWeight).toBe(4.28125);
   });
 
   it('stores an untied embedding table as GatherBlockQuantized int4 by default', () => {
     const plain = weightBytes(llama, 'q4', { int4: { quantizeEmbeddings: false } });
     const withEmbeddings = weightBytes(llama, 'q4');
-    // 128,256 rows × (4096/32 blocks × (16 code bytes + 4 scale bytes)) instead of 128,256 × 4096 × 4 bytes.
-    expect(plain.totalBytes - withEmbeddings.totalBytes).toBe(128_256 * 4096 * 4 - 128_256 * 128 * 20);
+    // 128,256 rows × (4096/128 blocks × (64 code bytes + 4 scale bytes)) instead of 128,256 × 4096 × 4 bytes.
+    expect(plain.totalBytes - withEmbeddings.totalBytes).toBe(128_256 * 4096 * 4 - 128_256 * 32 * 68);
     expect(withEmbeddings.floatTensors).not.toContain('embed_tokens');
     expect(plain.floatTensors).toContain('embed_tokens');
     // Untied: the lookup streams one int4 row per token.
-    expect(plain.streamedBytesPerToken - withEmbeddings.streamedBytesPerToken).toBe(4096 * 4 - 128 * 20);
+    expect(plain.streamedBytesPerToken - withEmbeddings.streamedBytesPerToken).toBe(4096 * 4 - 32 * 68);
   });
 
   it('quantizes the untied LM head and leaves int8 at about 8 bits per MatMul weight', () => {

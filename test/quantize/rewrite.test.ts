@@ -73,7 +73,7 @@ describe('quantizeModel graph rewrite', () => {
       const src = join(root, `mixed-${dtype}`);
       const modelPath = await writeMixedModel(src, { dtype });
       const out = join(root, `mixed-${dtype}-q4`);
-      const result = await quantizeModel(src, { out, symmetric: false, accuracyLevel: 0 });
+      const result = await quantizeModel(src, { out, symmetric: false, accuracyLevel: 0, blockSize: 32 });
 
       const expectedFile = dtype === 'float16' ? 'model_q4f16.onnx' : 'model_q4.onnx';
       expect(result.output.model).toBe(join(out, 'onnx', expectedFile));

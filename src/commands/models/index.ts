@@ -12,7 +12,7 @@ import { formatBytes, formatInteger, formatParams, formatTokens } from '../../ut
 export default class Models extends BaseCommand {
   static override summary = 'List the model catalog: real open-weight LLMs with their architecture, size and ONNX export.';
   static override description =
-    'Parameter counts are computed from each architecture (checked against the published ones). KV/token is the fp16 KV cache per token; fp16 and q4 are the weight bytes in those formats (q4: int4 MatMulNBits, block 32, symmetric, fp32 scales; embeddings and norms stay fp32). --catalog adds or replaces models from a JSON or YAML file with the same schema as data/catalog.json.';
+    'Parameter counts are computed from each architecture (checked against the published ones). KV/token is the fp16 KV cache per token; fp16 and q4 are the weight bytes in those formats (q4: int4 MatMulNBits, block 128, symmetric, fp32 scales; embeddings and norms stay fp32). --catalog adds or replaces models from a JSON or YAML file with the same schema as data/catalog.json.';
 
   static override examples = [
     '<%= config.bin %> models',
