@@ -34,6 +34,7 @@ import { measureCpuBusy } from '../src/hardware/cpu-busy.js';
 import { probeMemoryBandwidth } from '../src/hardware/probe.js';
 import { preferredGraph } from '../src/onnx/fused/synth-graph.js';
 import { buildSyntheticModel } from '../src/pipeline/obtain.js';
+import { CONFIRM_QUANTIZATION } from '../src/pipeline/plan.js';
 import { probeCpuKernels } from '../src/runtime/kernel-probe.js';
 
 function argument(name: string): string | undefined {
@@ -85,17 +86,18 @@ if (!fromFiles) {
     layerRuns.push(k);
     console.log(`  decoder-layer probe ${i + 1}/${repeats}: ${k.durationMs.toFixed(0)} ms`);
   }
-  const medianOf = (key: Exclude<keyof CpuLayerProbe, 'shape' | 'tiny'>): number => median(layerRuns.map((r) => r[key]));
+  const medianOf = (key: Exclude<keyof CpuLayerProbe, 'shape' | 'tiny' | 'blockSize'>): number => median(layerRuns.map((r) => r[key]));
   layerProbe = {
     shape: layerRuns[0]!.shape,
     tiny: layerRuns[0]!.tiny,
+    blockSize: layerRuns[0]!.blockSize,
     tinyDecodeSecPerLayer: medianOf('tinyDecodeSecPerLayer'),
     int4DecodeSecPerLayer: medianOf('int4DecodeSecPerLayer'),
     fp32DecodeSecPerLayer: medianOf('fp32DecodeSecPerLayer'),
     int4PromptSecPerTokenLayer: medianOf('int4PromptSecPerTokenLayer'),
     fp32PromptSecPerTokenLayer: medianOf('fp32PromptSecPerTokenLayer'),
   };
-  const us = (key: Exclude<keyof CpuLayerProbe, 'shape' | 'tiny'>): string => summary(layerRuns.map((r) => r[key] * 1e6));
+  const us = (key: Exclude<keyof CpuLayerProbe, 'shape' | 'tiny' | 'blockSize'>): string => summary(layerRuns.map((r) => r[key] * 1e6));
   console.log(`  decoder-layer probe, ${threads} threads, µs per layer: tiny decode ${us('tinyDecodeSecPerLayer')}; int4 decode ${us('int4DecodeSecPerLayer')}; fp32 decode ${us('fp32DecodeSecPerLayer')}`);
   console.log(`    µs per layer and prompt token: int4 ${us('int4PromptSecPerTokenLayer')}; fp32 ${us('fp32PromptSecPerTokenLayer')}`);
   console.log(`    rates (medians): ${cpuRatesFromLayerProbe(layerProbe).basis}`);
@@ -119,6 +121,8 @@ interface Measured {
 interface Saved {
   threads: number;
   bandwidth_gbps: number;
+  /** int4 block size of the q4 files measured (absent in files saved before block 128 became the default: 32). */
+  int4_block_size?: number;
   /** The decoder-layer probe's medians (absent in files saved before it existed). */
   layer_probe?: CachedLayerProbe;
   /** The single-kernel probe of files saved before the decoder-layer probe (shown, not used). */
@@ -144,7 +148,7 @@ if (!process.argv.includes('--skip-accuracy')) {
       files.push({ name: file, saved });
     }
   } else {
-    const saved: Saved = { threads, bandwidth_gbps: median(all), ...(layerProbe ? { layer_probe: toCachedLayerProbe(layerProbe) } : {}), rows: [] };
+    const saved: Saved = { threads, bandwidth_gbps: median(all), int4_block_size: CONFIRM_QUANTIZATION.blockSize, ...(layerProbe ? { layer_probe: toCachedLayerProbe(layerProbe) } : {}), rows: [] };
     console.log(`\n2. estimate (no calibration) vs measurement: ${threads} threads, pp<context>+tg32, ${repetitions} timed runs + 1 warm-up, medians; work dir ${workDir}`);
     for (const id of models) {
       const spec = catalog.find((s) => s.id.toLowerCase() === id.toLowerCase());
@@ -213,6 +217,7 @@ if (!process.argv.includes('--skip-accuracy')) {
     const base: Hardware = { ...detected, cpu: { ...detected.cpu, cores: Math.min(detected.cpu.cores, saved.threads) }, bandwidth: { bytesPerSec: saved.bandwidth_gbps * 1e9, source: 'probe' as const, note: 'bench:estimate probe median' } };
     const isaDevice: DeviceTarget = cpuTarget(base);
     const layer = fromCachedLayerProbe(saved.layer_probe);
+    const weightOptions = { int4: { blockSize: saved.int4_block_size ?? 32 } };
     const probeDevice: DeviceTarget | null = layer
       ? cpuTarget({
           ...base,
@@ -227,9 +232,9 @@ if (!process.argv.includes('--skip-accuracy')) {
         continue;
       }
       const spec = catalog.find((s) => s.id === m.model) as ModelSpec;
-      const isa = estimateSpeed({ spec, format: m.format, context: m.context, promptTokens: m.context, device: isaDevice, graph: m.graph });
-      const speed = probeDevice ? estimateSpeed({ spec, format: m.format, context: m.context, promptTokens: m.context, device: probeDevice, graph: m.graph }) : null;
-      const fit = fitMemory({ spec, format: m.format, context: m.context + m.n_gen, device: probeDevice ?? isaDevice, graph: m.graph });
+      const isa = estimateSpeed({ spec, format: m.format, context: m.context, promptTokens: m.context, device: isaDevice, graph: m.graph, weightOptions });
+      const speed = probeDevice ? estimateSpeed({ spec, format: m.format, context: m.context, promptTokens: m.context, device: probeDevice, graph: m.graph, weightOptions }) : null;
+      const fit = fitMemory({ spec, format: m.format, context: m.context + m.n_gen, device: probeDevice ?? isaDevice, graph: m.graph, weightOptions });
       const dEst = speed?.decodeTokPerSec?.value ?? null;
       const tEst = speed?.ttftMs?.value ?? null;
       if (dEst !== null && m.decode) errors.decode.push(((dEst - m.decode) / m.decode) * 100);

@@ -5,6 +5,8 @@
  * fractions (`CPU_RATES_FROM_PEAKS`). Pure: the probe's timings in, the rates out.
  */
 
+import { DEFAULT_INT4 } from './weights.js';
+
 /** One transformer-layer shape of the probe: the fused graph's projections and attention heads. */
 export interface LayerShape {
   hidden: number;
@@ -29,6 +31,8 @@ export const CPU_LAYER_PROBE = {
   fp32Layers: 1,
   /** Rows of the prompt chunk timed for prefill. */
   promptRows: 128,
+  /** int4 block size along K: the quantizer's default, so the probe runs the kernels `modelscout quantize` files do. */
+  blockSize: DEFAULT_INT4.blockSize,
   /** Cached positions every attention sees (short: the KV cache's own cost grows with the context and is a separate term). */
   pastLength: 64,
 } as const;
@@ -51,9 +55,11 @@ export function layerWeights(shape: LayerShape): number {
 export interface CpuLayerProbe {
   shape: LayerShape;
   tiny: LayerShape;
+  /** int4 block size of the stacks (MatMulNBits `block_size`). */
+  blockSize: number;
   /** One row through the tiny int4 stack, per layer (almost all per-operator cost). */
   tinyDecodeSecPerLayer: number;
-  /** One row through the int4 stack (MatMulNBits, block 32, accuracy level 4), per layer. */
+  /** One row through the int4 stack (MatMulNBits at `blockSize`, accuracy level 4), per layer. */
   int4DecodeSecPerLayer: number;
   /** One row through the fp32 stack (MatMul), per layer. */
   fp32DecodeSecPerLayer: number;

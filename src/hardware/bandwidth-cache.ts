@@ -43,6 +43,7 @@ export interface CachedLayerProbe {
   tiny_intermediate: number;
   tiny_heads: number;
   tiny_kv_heads: number;
+  block_size: number;
   tiny_decode_sec_per_layer: number;
   int4_decode_sec_per_layer: number;
   fp32_decode_sec_per_layer: number;
@@ -60,6 +61,7 @@ export function toCachedLayerProbe(p: CpuLayerProbe): CachedLayerProbe {
     tiny_intermediate: p.tiny.intermediate,
     tiny_heads: p.tiny.heads,
     tiny_kv_heads: p.tiny.kvHeads,
+    block_size: p.blockSize,
     tiny_decode_sec_per_layer: p.tinyDecodeSecPerLayer,
     int4_decode_sec_per_layer: p.int4DecodeSecPerLayer,
     fp32_decode_sec_per_layer: p.fp32DecodeSecPerLayer,
@@ -71,7 +73,7 @@ export function toCachedLayerProbe(p: CpuLayerProbe): CachedLayerProbe {
 /** The cached timings back as the probe's result, or null when any figure is missing or not a positive number. */
 export function fromCachedLayerProbe(c: Partial<CachedLayerProbe> | undefined): CpuLayerProbe | null {
   if (!c || typeof c !== 'object') return null;
-  const keys = ['hidden', 'intermediate', 'heads', 'kv_heads', 'tiny_hidden', 'tiny_intermediate', 'tiny_heads', 'tiny_kv_heads', 'tiny_decode_sec_per_layer', 'int4_decode_sec_per_layer', 'fp32_decode_sec_per_layer', 'int4_prompt_sec_per_token_layer', 'fp32_prompt_sec_per_token_layer'] as const;
+  const keys = ['hidden', 'intermediate', 'heads', 'kv_heads', 'tiny_hidden', 'tiny_intermediate', 'tiny_heads', 'tiny_kv_heads', 'block_size', 'tiny_decode_sec_per_layer', 'int4_decode_sec_per_layer', 'fp32_decode_sec_per_layer', 'int4_prompt_sec_per_token_layer', 'fp32_prompt_sec_per_token_layer'] as const;
   for (const key of keys) {
     const v = c[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return null;
@@ -80,6 +82,7 @@ export function fromCachedLayerProbe(c: Partial<CachedLayerProbe> | undefined): 
   return {
     shape: { hidden: v.hidden, intermediate: v.intermediate, heads: v.heads, kvHeads: v.kv_heads },
     tiny: { hidden: v.tiny_hidden, intermediate: v.tiny_intermediate, heads: v.tiny_heads, kvHeads: v.tiny_kv_heads },
+    blockSize: v.block_size,
     tinyDecodeSecPerLayer: v.tiny_decode_sec_per_layer,
     int4DecodeSecPerLayer: v.int4_decode_sec_per_layer,
     fp32DecodeSecPerLayer: v.fp32_decode_sec_per_layer,

@@ -439,6 +439,7 @@ function pickLayerProbe(p: CpuLayerProbe): CpuLayerProbe {
   return {
     shape: { ...p.shape },
     tiny: { ...p.tiny },
+    blockSize: p.blockSize,
     tinyDecodeSecPerLayer: p.tinyDecodeSecPerLayer,
     int4DecodeSecPerLayer: p.int4DecodeSecPerLayer,
     fp32DecodeSecPerLayer: p.fp32DecodeSecPerLayer,

@@ -43,6 +43,7 @@ const layerShapeSchema = z.strictObject({ hidden: count, intermediate: count, he
 const layerProbeSchema = z.strictObject({
   shape: layerShapeSchema,
   tiny: layerShapeSchema,
+  blockSize: count,
   tinyDecodeSecPerLayer: z.number(),
   int4DecodeSecPerLayer: z.number(),
   fp32DecodeSecPerLayer: z.number(),

@@ -5,7 +5,7 @@
  * (rotary inside, the cache in and out as graph inputs and outputs, as a decode step has them), o, gate, up
  * and down, QuickGelu (SiLU) and Mul — at one representative shape (`CPU_LAYER_PROBE`: Qwen2.5-0.5B's layer),
  * each timed on the run's thread count:
- * - int4 (`MatMulNBits`, block 32, accuracy level 4, symmetric: the quantizer's defaults): one row through 8
+ * - int4 (`MatMulNBits` at the quantizer's defaults: block 128, accuracy level 4, symmetric): one row through 8
  *   layers (≈ 75 MB of weights, beyond the caches: a decode step), and a prompt chunk of 128 rows through 2;
  * - fp32 (`MatMul`), 1 layer (60 MB of weights): one row and the prompt chunk;
  * - a tiny int4 stack of the same operators, 8 layers: one row, almost all per-operator cost.
@@ -31,7 +31,6 @@ export interface KernelProbeOptions {
 }
 
 const MS_DOMAIN = 'com.microsoft';
-const BLOCK = 32;
 
 /** Deterministic pseudo-random bytes (the values do not matter to the speed, only that they are not all zero). */
 function fillBytes(bytes: Uint8Array, seed: number): Uint8Array {
@@ -68,7 +67,7 @@ const MAX_POSITIONS = 512;
  * layer has its own weights (ONNX Runtime holds and prepacks each), sharing one buffer of random bytes per
  * size in the file so building stays cheap.
  */
-export function layerProbeModel(shape: LayerShape, layers: number, format: LayerProbeFormat): Uint8Array {
+export function layerProbeModel(shape: LayerShape, layers: number, format: LayerProbeFormat, blockSize: number = CPU_LAYER_PROBE.blockSize): Uint8Array {
   const { hidden: h, intermediate: inter, heads, kvHeads } = shape;
   const headDim = h / heads;
   const g = new GraphBuilder({ opsets: { '': 17, [MS_DOMAIN]: 1 } });
@@ -104,14 +103,14 @@ export function layerProbeModel(shape: LayerShape, layers: number, format: Layer
       inits.push(initializer(`${name}.w`, DataType.FLOAT, [k, n], pool(k * n * 4)));
       return g.op(`${name}/MatMul`, 'MatMul', [input, `${name}.w`]);
     }
-    const blocks = k / BLOCK;
-    inits.push(initializer(`${name}.q`, DataType.UINT8, [n, blocks, BLOCK / 2], pool(n * blocks * (BLOCK / 2))));
+    const blocks = Math.ceil(k / blockSize);
+    inits.push(initializer(`${name}.q`, DataType.UINT8, [n, blocks, blockSize / 2], pool(n * blocks * (blockSize / 2))));
     inits.push(initializer(`${name}.s`, DataType.FLOAT, [n * blocks], floats(new Float32Array(n * blocks).fill(0.01))));
     return g.op(
       `${name}/MatMulNBits`,
       'MatMulNBits',
       [input, `${name}.q`, `${name}.s`],
-      { K: attr.int(k), N: attr.int(n), bits: attr.int(4), block_size: attr.int(BLOCK), accuracy_level: attr.int(4) },
+      { K: attr.int(k), N: attr.int(n), bits: attr.int(4), block_size: attr.int(blockSize), accuracy_level: attr.int(4) },
       MS_DOMAIN,
     );
   };
@@ -230,6 +229,7 @@ export async function probeCpuKernels(options: KernelProbeOptions, now: () => nu
   return {
     shape: { ...p.shape },
     tiny: { ...p.tiny },
+    blockSize: p.blockSize,
     tinyDecodeSecPerLayer: (tiny as number) / p.tinyLayers,
     int4DecodeSecPerLayer: (int4Decode as number) / p.int4DecodeLayers,
     fp32DecodeSecPerLayer: (fp32Decode as number) / p.fp32Layers,

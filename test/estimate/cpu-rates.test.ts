@@ -25,6 +25,7 @@ function timings(r: { int4: number; dispatch: number; read: number; gemmFp32: nu
   return {
     shape: { ...shape },
     tiny: { ...tiny },
+    blockSize: CPU_LAYER_PROBE.blockSize,
     tinyDecodeSecPerLayer: r.dispatch + (2 * layerWeights(tiny)) / r.int4,
     int4DecodeSecPerLayer: r.dispatch + ops / r.int4,
     fp32DecodeSecPerLayer: r.dispatch + (4 * layerWeights(shape)) / r.read,

@@ -204,6 +204,7 @@ describe('the bandwidth probe cache', () => {
 const LAYER_PROBE: CpuLayerProbe = {
   shape: { ...CPU_LAYER_PROBE.shape },
   tiny: { ...CPU_LAYER_PROBE.tiny },
+  blockSize: 128,
   tinyDecodeSecPerLayer: 30e-6,
   int4DecodeSecPerLayer: 620e-6,
   fp32DecodeSecPerLayer: 2.2e-3,
@@ -244,7 +245,7 @@ describe('the CPU kernel probe in detection', () => {
     expect(probed.layerProbe).toEqual({ ...LAYER_PROBE, note: expect.stringMatching(/decoder-layer stacks/) });
     const cached = JSON.parse(readFileSync(path, 'utf8')) as { schema_version: string; entries: { layer_probe: Record<string, number> }[] };
     expect(cached.schema_version).toBe('1');
-    expect(cached.entries[0]!.layer_probe).toMatchObject({ hidden: 896, intermediate: 4864, heads: 14, kv_heads: 2, int4_decode_sec_per_layer: 620e-6, fp32_prompt_sec_per_token_layer: 150e-6 });
+    expect(cached.entries[0]!.layer_probe).toMatchObject({ hidden: 896, intermediate: 4864, heads: 14, kv_heads: 2, block_size: 128, int4_decode_sec_per_layer: 620e-6, fp32_prompt_sec_per_token_layer: 150e-6 });
     // A later plain detection (no probe) uses the cached timings: the same rates.
     const later = await detectHardware(base);
     expect(later.layerProbe?.note).toContain('2026-02-01T00:00:00Z');

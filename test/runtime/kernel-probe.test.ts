@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CPU_LAYER_PROBE, cpuRatesFromLayerProbe, type LayerShape } from '../../src/estimate/cpu-rates.js';
+import { DEFAULT_INT4 } from '../../src/estimate/weights.js';
 import { decodeModel } from '../../src/onnx/proto.js';
 import { layerProbeFeeds, layerProbeModel, probeCpuKernels } from '../../src/runtime/kernel-probe.js';
 import { createSessionFromBytes } from '../../src/runtime/session.js';
@@ -21,7 +22,8 @@ describe('the decoder-layer probe', () => {
     expect(count('SkipSimplifiedLayerNormalization')).toBe(2 * 2);
     const nbits = model.graph?.node.find((n) => n.op_type === 'MatMulNBits');
     const attribute = (name: string): number | undefined => Number(nbits?.attribute.find((a) => a.name === name)?.i);
-    expect([attribute('bits'), attribute('block_size'), attribute('accuracy_level')]).toEqual([4, 32, 4]);
+    expect([attribute('bits'), attribute('block_size'), attribute('accuracy_level')]).toEqual([4, CPU_LAYER_PROBE.blockSize, 4]);
+    expect(CPU_LAYER_PROBE.blockSize).toBe(DEFAULT_INT4.blockSize);
     const initializers = new Set((model.graph?.initializer ?? []).map((t) => t.name));
     expect(initializers.has('/layers.0/mlp/down_proj.q') && initializers.has('/layers.1/mlp/down_proj.q')).toBe(true);
     expect(decodeModel(layerProbeModel(small, 1, 'fp32')).graph?.node.filter((n) => n.op_type === 'MatMul')).toHaveLength(5);
