@@ -18,14 +18,15 @@ export interface LayerShape {
 
 /**
  * The probe's shapes: Qwen2.5-0.5B's layer (hidden 896, intermediate 4,864, 14 query and 2 KV heads of 64),
- * whose int4 weights over the decode stack's 8 layers (≈ 75 MB) exceed the caches (a 32 MiB L3 here), as a model's do,
+ * whose int4 weights over the decode stack's 12 layers (≈ 95 MB at block 128) exceed the caches (a 32 MiB L3
+ * here) as a model's do (84–260 MB from SmolLM2-135M to Qwen2.5-0.5B),
  * and a tiny layer of the same operators whose step time is almost all per-operator cost (dispatch).
  */
 export const CPU_LAYER_PROBE = {
   shape: { hidden: 896, intermediate: 4864, heads: 14, kvHeads: 2 } satisfies LayerShape,
   tiny: { hidden: 64, intermediate: 128, heads: 2, kvHeads: 1 } satisfies LayerShape,
   /** Layers of each stack: int4 decode, int4 prompt, tiny (int4 decode), fp32 (decode and prompt: 60 MB of weights). */
-  int4DecodeLayers: 8,
+  int4DecodeLayers: 12,
   int4PromptLayers: 2,
   tinyLayers: 8,
   fp32Layers: 1,

@@ -5,8 +5,8 @@
  * (rotary inside, the cache in and out as graph inputs and outputs, as a decode step has them), o, gate, up
  * and down, QuickGelu (SiLU) and Mul — at one representative shape (`CPU_LAYER_PROBE`: Qwen2.5-0.5B's layer),
  * each timed on the run's thread count:
- * - int4 (`MatMulNBits` at the quantizer's defaults: block 128, accuracy level 4, symmetric): one row through 8
- *   layers (≈ 75 MB of weights, beyond the caches: a decode step), and a prompt chunk of 128 rows through 2;
+ * - int4 (`MatMulNBits` at the quantizer's defaults: block 128, accuracy level 4, symmetric): one row through 12
+ *   layers (≈ 95 MB of weights, beyond the caches: a decode step), and a prompt chunk of 128 rows through 2;
  * - fp32 (`MatMul`), 1 layer (60 MB of weights): one row and the prompt chunk;
  * - a tiny int4 stack of the same operators, 8 layers: one row, almost all per-operator cost.
  * The cache is short (64 positions): its cost grows with the context, and the CPU model keeps it as its own
