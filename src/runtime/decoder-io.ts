@@ -5,6 +5,7 @@
  * actually run.
  */
 import type * as ort from 'onnxruntime-node';
+import { NEW_KV_ALL_OUTPUT } from '../onnx/fused/new-kv-outputs.js';
 import { recognizeDecoder, unsupportedDecoder, type DecoderFloatType, type IoTensorInfo } from '../onnx/decoder-signature.js';
 
 export type IntType = 'int64' | 'int32';
@@ -37,6 +38,11 @@ export interface DecoderIo {
   headDim: number;
   /** Which axis of a KV tensor is the sequence (2 in [batch, heads, seq, head_dim]). */
   kvSeqAxis: number;
+  /**
+   * The appended layout's one output with every layer's new positions (`present_new.all`, see
+   * src/onnx/fused/new-kv-outputs.ts), when the session has it; null otherwise.
+   */
+  newKvAll: string | null;
 }
 
 type Meta = ort.InferenceSession.ValueMetadata;
@@ -77,6 +83,7 @@ export function detectDecoderIo(inputs: readonly Meta[], outputs: readonly Meta[
     kvHeads: sig.numKvHeads,
     headDim: sig.headDim,
     kvSeqAxis: 2,
+    newKvAll: outputs.some((o) => o.name === NEW_KV_ALL_OUTPUT) ? NEW_KV_ALL_OUTPUT : null,
   };
 }
 

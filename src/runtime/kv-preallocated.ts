@@ -71,10 +71,13 @@ export class PreallocatedKvCache implements KvCache {
           const buffer = new ort.Tensor(io.kvType, data, dims);
           const output = this.layout === 'appended' ? newKvOutputName(present) : present;
           this.#slots.push({ past, output, buffer });
-          // appended: ONNX Runtime allocates the (small) new-positions outputs; preallocated: bound to the buffer.
-          this.#fetches[output] = this.layout === 'appended' ? null : buffer;
+          // appended: ONNX Runtime allocates the (small) new-positions outputs — one for all layers when the
+          // session has it; preallocated: bound to the buffer.
+          if (this.layout !== 'appended') this.#fetches[output] = buffer;
+          else if (io.newKvAll === null) this.#fetches[output] = null;
         }
       }
+      if (this.layout === 'appended' && io.newKvAll !== null) this.#fetches[io.newKvAll] = null;
       this.#batch = batch;
       this.#capacity = capacity;
     }
@@ -96,7 +99,24 @@ export class PreallocatedKvCache implements KvCache {
     const n = (this.#feeds[io.inputIds] as ort.Tensor).dims[1] as number;
     // preallocated: the buffers were written in place. appended: copy the new positions in, row by row
     // (every row's new positions are [length, length + n): the graph's seqlens_k is total − 1 for all rows).
-    if (this.layout === 'appended') {
+    if (this.layout === 'appended' && io.newKvAll !== null) {
+      // [batch, slots · kv_heads, n, head_dim]: slot j's heads are rows j·kv … (j+1)·kv − 1 of each batch row.
+      const all = outputs[io.newKvAll] as ort.Tensor | undefined;
+      if (!all) throw new ModelscoutError('E_INTERNAL', `the session did not return ${io.newKvAll} (appended KV layout)`);
+      const src = all.data as Float32Array | Uint16Array;
+      const width = n * io.headDim;
+      const perBatch = this.#slots.length * io.kvHeads;
+      if (src.length !== this.#batch * perBatch * width) throw new ModelscoutError('E_INTERNAL', `${io.newKvAll} has ${src.length} values, expected ${this.#batch * perBatch * width}`);
+      this.#slots.forEach((slot, j) => {
+        const dst = slot.buffer.data as Float32Array | Uint16Array;
+        for (let b = 0; b < this.#batch; b += 1) {
+          for (let h = 0; h < io.kvHeads; h += 1) {
+            const from = (b * perBatch + j * io.kvHeads + h) * width;
+            dst.set(src.subarray(from, from + width), ((b * io.kvHeads + h) * this.#capacity + this.#length) * io.headDim);
+          }
+        }
+      });
+    } else if (this.layout === 'appended') {
       const rows = this.#batch * io.kvHeads;
       const width = n * io.headDim;
       for (const slot of this.#slots) {

@@ -22,6 +22,7 @@ const io: DecoderIo = {
   kvHeads: 2,
   headDim: 4,
   kvSeqAxis: 2,
+  newKvAll: null,
 };
 
 /** A tensor that claims to live in a GPU buffer; counts its disposals. */

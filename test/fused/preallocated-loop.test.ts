@@ -7,7 +7,7 @@ import { detectDecoderIo, type DecoderIo } from '../../src/runtime/decoder-io.js
 import { generateByRecompute, generateGreedy, selfCheck } from '../../src/bench/generate.js';
 import { DecoderLoop } from '../../src/runtime/decoder-loop.js';
 import { createSession } from '../../src/runtime/session.js';
-import { addNewKvOutputs, newKvOutputName } from '../../src/onnx/fused/new-kv-outputs.js';
+import { NEW_KV_ALL_OUTPUT, addNewKvOutputs, newKvOutputName } from '../../src/onnx/fused/new-kv-outputs.js';
 import { readModel } from '../../src/onnx/model-io.js';
 import { modelSpecFromHfConfig } from '../../src/catalog/index.js';
 import { buildFusedDecoderModel } from '../../src/onnx/fused/build-fused-decoder.js';
@@ -92,10 +92,10 @@ describe('the generation loop with a preallocated KV cache', () => {
 });
 
 describe('the appended KV layout (the graph returns only the new positions)', () => {
-  it('adds one new-positions output per present and keeps the presents', async () => {
+  it('adds one new-positions output per present, one with all of them, and keeps the presents', async () => {
     expect(newKvOutputName('present.3.key')).toBe('present_new.3.key');
-    expect(appended.outputNames).toEqual(expect.arrayContaining(['present.0.key', 'present_new.0.key', 'present_new.1.value']));
-    expect(appended.outputNames).toHaveLength(1 + 4 * LAYERS);
+    expect(appended.outputNames).toEqual(expect.arrayContaining(['present.0.key', 'present_new.0.key', 'present_new.1.value', NEW_KV_ALL_OUTPUT]));
+    expect(appended.outputNames).toHaveLength(2 + 4 * LAYERS);
     // A standard graph (no GroupQueryAttention) is refused in one line.
     const s = await readModel(join(dir, 'standard.onnx'));
     expect(() => addNewKvOutputs(s.model)).toThrow(/appended KV layout needs a fused graph/);
@@ -108,11 +108,15 @@ describe('the appended KV layout (the graph returns only the new positions)', ()
     const reference = await generateGreedy(new DecoderLoop(standard, standardIo), PROMPTS, 6);
     expect(got.ids).toEqual(reference.ids);
     expect(loop.kv.layout).toBe('appended');
-    expect(Object.keys(loop.kv.fetches?.() ?? {}).some((k) => k.startsWith('present.'))).toBe(false);
+    // Only the logits and the one concatenated output cross into JavaScript.
+    expect(Object.keys(loop.kv.fetches?.() ?? {}).sort()).toEqual([NEW_KV_ALL_OUTPUT, io.logits].sort());
     expect(loop.kv.length).toBe(12);
     expect(loop.kv.measuredBytes()).toBe(2 * LAYERS * PROMPTS.length * arch.numKvHeads * 13 * arch.headDim * 4);
     const again = await generateGreedy(loop, PROMPTS, 6);
     expect(again.ids).toEqual(got.ids);
+    // A session without the concatenated output: one output per present, the same tokens.
+    const perPresent = new DecoderLoop(appended, { ...io, newKvAll: null }, { kvLayout: 'appended' });
+    expect((await generateGreedy(perPresent, PROMPTS, 6)).ids).toEqual(got.ids);
   });
 
   it('equals full recomputation (the self-check), and a cache that skips the copy-in does not', async () => {

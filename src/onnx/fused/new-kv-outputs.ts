@@ -28,6 +28,19 @@ export function newKvOutputName(present: string): string {
 
 const PREFIX = '/modelscout/new_kv';
 
+/**
+ * One output with every layer's new positions, concatenated along the head axis in layer order, key before
+ * value: `[batch, 2 · layers · kv_heads, n, head_dim]`. Fetching it instead of one output per present spares
+ * onnxruntime-node turning 2 · layers tensors into JavaScript values every step.
+ */
+export const NEW_KV_ALL_OUTPUT = 'present_new.all';
+
+/** Layer index and key/value of a `present.{i}.key|value` name (null for other names). */
+function presentSlot(name: string): { layer: number; value: boolean } | null {
+  const m = /^present\.(\d+)\.(key|value)$/.exec(name);
+  return m ? { layer: Number(m[1]), value: m[2] === 'value' } : null;
+}
+
 function int64Constant(name: string, values: number[]): OnnxNode {
   const value = createTensor({ name: `${name}/value`, data_type: DataType.INT64, dims: [values.length], int64_data: values });
   return createNode({ op_type: 'Constant', name, input: [], output: [name], attribute: [createAttribute({ name: 'value', type: AttributeType.TENSOR, t: value })] });
@@ -77,6 +90,17 @@ export function addNewKvOutputs(model: OnnxModel, inputIds = 'input_ids'): Map<s
     const elemType = (info ? valueInfoElemType(info) : undefined) ?? DataType.FLOAT;
     graph.output.push(createValueInfo(name, elemType, shape ? [shape[0] ?? 'batch', shape[1] ?? null, 'new_positions', shape[3] ?? null] : ['batch', null, 'new_positions', null]));
     names.set(present, name);
+  }
+  // The concatenated output, when every present follows the present.{i}.key|value naming (its row order is
+  // the decoder recogniser's: layer by layer, key then value).
+  const slots = [...names.keys()].map((present) => ({ present, slot: presentSlot(present) }));
+  if (slots.every((s) => s.slot !== null) && !outputs.has(NEW_KV_ALL_OUTPUT)) {
+    slots.sort((a, b) => a.slot!.layer - b.slot!.layer || Number(a.slot!.value) - Number(b.slot!.value));
+    added.push(createNode({ op_type: 'Concat', name: `${PREFIX}/all`, input: slots.map((s) => names.get(s.present) as string), output: [NEW_KV_ALL_OUTPUT], attribute: [createAttribute({ name: 'axis', type: AttributeType.INT, i: 1 })] }));
+    const first = outputs.get(slots[0]!.present);
+    const elemType = (first ? valueInfoElemType(first) : undefined) ?? DataType.FLOAT;
+    const shape = first ? valueInfoShape(first) : null;
+    graph.output.push(createValueInfo(NEW_KV_ALL_OUTPUT, elemType, [shape?.[0] ?? 'batch', null, 'new_positions', shape?.[3] ?? null]));
   }
   graph.node.push(...added);
   return names;
