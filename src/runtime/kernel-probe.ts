@@ -64,8 +64,8 @@ const MAX_POSITIONS = 512;
  * `layers` decoder layers of `shape` as one graph. Inputs: `x` [1, rows, hidden]; `seqlens_k` (int32 [1],
  * total − 1) and `total_sequence_length` (int32 scalar) for GroupQueryAttention; `past.{i}.key|value`
  * [1, KV heads, past, head dim] per layer. Outputs: `y` [1, rows, hidden] and `present.{i}.key|value`. Every
- * layer has its own weights (ONNX Runtime holds and prepacks each), sharing one buffer of random bytes per
- * size in the file so building stays cheap.
+ * layer has its own weights (ONNX Runtime holds and prepacks each): copies of one buffer of random bytes per
+ * size, each with its own first bytes, so building stays cheap and no two weights are equal.
  */
 export function layerProbeModel(shape: LayerShape, layers: number, format: LayerProbeFormat, blockSize: number = CPU_LAYER_PROBE.blockSize): Uint8Array {
   const { hidden: h, intermediate: inter, heads, kvHeads } = shape;
@@ -76,13 +76,19 @@ export function layerProbeModel(shape: LayerShape, layers: number, format: Layer
   g.addInput('total_sequence_length', DataType.INT32, []);
   const inits: OnnxTensor[] = [];
   const pools = new Map<number, Uint8Array>();
+  let made = 0;
   const pool = (bytes: number): Uint8Array => {
     let buffer = pools.get(bytes);
     if (!buffer) {
       buffer = format === 'int4' ? fillBytes(new Uint8Array(bytes), 11 + pools.size) : new Uint8Array(smallFloats(bytes / 4, 7 + pools.size).buffer);
       pools.set(bytes, buffer);
     }
-    return buffer;
+    // A copy with its own first bytes: no two weights are equal, so none can be shared (deduplicated
+    // initializers would sit in the caches, which a model's weights do not).
+    const copy = new Uint8Array(buffer);
+    made += 1;
+    for (let i = 0; i < 8; i += 1) copy[i] = (made * 31 + i * 7) & 0xff;
+    return copy;
   };
   const floats = (values: Float32Array): Uint8Array => new Uint8Array(values.buffer.slice(0));
   // Rotary tables: cos/sin of position × inverse frequency, [positions, head dim / 2].
