@@ -87,7 +87,13 @@ export function layerProbeModel(shape: LayerShape, layers: number, format: Layer
     // initializers would sit in the caches, which a model's weights do not).
     const copy = new Uint8Array(buffer);
     made += 1;
-    for (let i = 0; i < 8; i += 1) copy[i] = (made * 31 + i * 7) & 0xff;
+    if (format === 'fp32') {
+      // Small ordinary values (no huge or denormal floats, which would change the arithmetic's speed).
+      const values = new Float32Array(copy.buffer);
+      for (let i = 0; i < 2; i += 1) values[i] = ((made * 7 + i) % 255) / 2048 - 0.06;
+    } else {
+      for (let i = 0; i < 8; i += 1) copy[i] = (made * 31 + i * 7) & 0xff;
+    }
     return copy;
   };
   const floats = (values: Float32Array): Uint8Array => new Uint8Array(values.buffer.slice(0));

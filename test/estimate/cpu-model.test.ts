@@ -23,25 +23,24 @@ const model = (id: string): ModelSpec => catalog.find((s) => s.id.toLowerCase() 
 const MEASURED_AT = { int4: { blockSize: 32 } };
 
 /**
- * Decoder-layer probe timings for the 2-thread AMD EPYC (AVX-512 VNNI) of the measurements below: the timings
- * that give the rates fitted to those measurements (int4 56.8 GOP/s, fp32 read 30.8 GB/s, prompt GEMM 281
- * GFLOP/s, 31 µs per tiny layer). That run predates the probe, so these are not its readings.
+ * The decoder-layer probe on the 2-thread AMD EPYC (AVX-512 VNNI) of the measurements below: the medians of
+ * `npm run bench:estimate`'s three probes in the same run (docs/cpu-model-and-containers.md), as cached.
  */
 const PROBE: CpuLayerProbe = {
   shape: { ...CPU_LAYER_PROBE.shape },
   tiny: { ...CPU_LAYER_PROBE.tiny },
-  blockSize: 32,
-  tinyDecodeSecPerLayer: 31.3e-6,
-  int4DecodeSecPerLayer: 555e-6,
-  fp32DecodeSecPerLayer: 1.966e-3,
-  int4PromptSecPerTokenLayer: 106.1e-6,
-  fp32PromptSecPerTokenLayer: 106.1e-6,
+  blockSize: 128,
+  tinyDecodeSecPerLayer: 21.87e-6,
+  int4DecodeSecPerLayer: 306.8e-6,
+  fp32DecodeSecPerLayer: 1441e-6,
+  int4PromptSecPerTokenLayer: 60.67e-6,
+  fp32PromptSecPerTokenLayer: 86.96e-6,
 };
 
 const epyc: Pick<DeviceTarget, 'kind' | 'name' | 'bandwidthBytesPerSec' | 'bandwidthSource' | 'peakFlops' | 'peakInt8Ops' | 'cpuRates'> = {
   kind: 'cpu',
   name: 'AMD EPYC (2 cores)',
-  bandwidthBytesPerSec: 38.3e9,
+  bandwidthBytesPerSec: 40.2e9,
   bandwidthSource: 'probe',
   peakFlops: 332e9,
   peakInt8Ops: 1329e9,
@@ -50,22 +49,22 @@ const epyc: Pick<DeviceTarget, 'kind' | 'name' | 'bandwidthBytesPerSec' | 'bandw
 
 describe('the default CPU model', () => {
   // Measured with `npm run bench:estimate` (pp<context>+tg32, 2 threads, medians, the machine idle): decode
-  // tok/s and TTFT ms at 512 and 2,048 tokens (docs/cpu-model-and-containers.md, the out-of-sample run).
+  // tok/s and TTFT ms, the same run as the probe above (docs/cpu-model-and-containers.md).
   const measured: [string, 'q4' | 'fp32', 'fused' | 'standard', number, number, number][] = [
-    ['gpt2', 'fp32', 'standard', 512, 23.4, 606],
-    ['gpt2', 'q4', 'standard', 512, 31.1, 595],
-    ['smollm2-135m', 'fp32', 'fused', 512, 40.9, 436],
-    ['smollm2-135m', 'fp32', 'fused', 2048, 29.1, 2474],
-    ['smollm2-135m', 'q4', 'fused', 512, 80.1, 546],
-    ['smollm2-135m', 'q4', 'fused', 2048, 44.1, 2892],
-    ['smollm2-360m', 'fp32', 'fused', 512, 18.2, 1332],
-    ['smollm2-360m', 'fp32', 'fused', 2048, 15.2, 5779],
-    ['smollm2-360m', 'q4', 'fused', 512, 51.6, 1294],
-    ['smollm2-360m', 'q4', 'fused', 2048, 22.8, 7712],
-    ['qwen2.5-0.5b', 'fp32', 'fused', 512, 13.8, 1227],
-    ['qwen2.5-0.5b', 'fp32', 'fused', 2048, 11.5, 6837],
-    ['qwen2.5-0.5b', 'q4', 'fused', 512, 40.5, 1331],
-    ['qwen2.5-0.5b', 'q4', 'fused', 2048, 32.7, 6431],
+    ['gpt2', 'fp32', 'standard', 512, 32.1, 608],
+    ['gpt2', 'q4', 'standard', 512, 45.8, 379],
+    ['smollm2-135m', 'fp32', 'fused', 512, 55.4, 374],
+    ['smollm2-135m', 'fp32', 'fused', 2048, 37.7, 2296],
+    ['smollm2-135m', 'q4', 'fused', 512, 119.7, 304],
+    ['smollm2-135m', 'q4', 'fused', 2048, 67.2, 1955],
+    ['smollm2-360m', 'fp32', 'fused', 512, 22.6, 997],
+    ['smollm2-360m', 'fp32', 'fused', 2048, 17.5, 5619],
+    ['smollm2-360m', 'q4', 'fused', 512, 73.2, 807],
+    ['smollm2-360m', 'q4', 'fused', 2048, 38.5, 4526],
+    ['qwen2.5-0.5b', 'fp32', 'fused', 512, 20.4, 1068],
+    ['qwen2.5-0.5b', 'fp32', 'fused', 2048, 18.9, 5272],
+    ['qwen2.5-0.5b', 'q4', 'fused', 512, 84.9, 787],
+    ['qwen2.5-0.5b', 'q4', 'fused', 2048, 51.0, 3776],
   ];
   it.each(measured)('reproduces the measured %s %s (%s graph) at %i tokens within ±35 %% from the probe', (id, format, graph, context, decode, ttft) => {
     // The probe ran at the block size of the files measured with it.
