@@ -33,6 +33,8 @@ export class PreallocatedKvCache implements KvCache {
   #batch = 0;
   #capacity = 0;
   #fetches: Record<string, ort.Tensor | null> = {};
+  /** What a one-token run fetches (the appended layout's concatenated output when the session has it). */
+  #fetchesOneToken: Record<string, ort.Tensor | null> = {};
   /** One buffer per layer and key/value: the past it feeds and the output that fills it (a present, or its new positions). */
   #slots: { past: string; output: string; buffer: ort.Tensor }[] = [];
 
@@ -73,11 +75,12 @@ export class PreallocatedKvCache implements KvCache {
           this.#slots.push({ past, output, buffer });
           // appended: ONNX Runtime allocates the (small) new-positions outputs — one for all layers when the
           // session has it; preallocated: bound to the buffer.
-          if (this.layout !== 'appended') this.#fetches[output] = buffer;
-          else if (io.newKvAll === null) this.#fetches[output] = null;
+          this.#fetches[output] = this.layout === 'appended' ? null : buffer;
         }
       }
-      if (this.layout === 'appended' && io.newKvAll !== null) this.#fetches[io.newKvAll] = null;
+      // Decode steps of the appended layout fetch the one concatenated output; a prompt chunk keeps one output
+      // per present (concatenating a long chunk's positions would hold them once more at the peak).
+      this.#fetchesOneToken = this.layout === 'appended' && io.newKvAll !== null ? { [io.logits]: null, [io.newKvAll]: null } : this.#fetches;
       this.#batch = batch;
       this.#capacity = capacity;
     }
@@ -91,7 +94,7 @@ export class PreallocatedKvCache implements KvCache {
     if (this.#length + chunk > this.#capacity) {
       throw new ModelscoutError('E_INTERNAL', `preallocated KV cache overflow: ${this.#length + chunk} positions for a capacity of ${this.#capacity}`);
     }
-    return this.#fetches;
+    return chunk === 1 ? this.#fetchesOneToken : this.#fetches;
   }
 
   update(outputs: Outputs): void {
@@ -99,10 +102,9 @@ export class PreallocatedKvCache implements KvCache {
     const n = (this.#feeds[io.inputIds] as ort.Tensor).dims[1] as number;
     // preallocated: the buffers were written in place. appended: copy the new positions in, row by row
     // (every row's new positions are [length, length + n): the graph's seqlens_k is total − 1 for all rows).
-    if (this.layout === 'appended' && io.newKvAll !== null) {
+    if (this.layout === 'appended' && io.newKvAll !== null && outputs[io.newKvAll] !== undefined) {
       // [batch, slots · kv_heads, n, head_dim]: slot j's heads are rows j·kv … (j+1)·kv − 1 of each batch row.
-      const all = outputs[io.newKvAll] as ort.Tensor | undefined;
-      if (!all) throw new ModelscoutError('E_INTERNAL', `the session did not return ${io.newKvAll} (appended KV layout)`);
+      const all = outputs[io.newKvAll] as ort.Tensor;
       const src = all.data as Float32Array | Uint16Array;
       const width = n * io.headDim;
       const perBatch = this.#slots.length * io.kvHeads;
