@@ -16,6 +16,7 @@
  */
 import { CPU_LAYER_PROBE, qkvWidth, type CpuLayerProbe, type LayerShape } from '../estimate/cpu-rates.js';
 import { attr, GraphBuilder } from '../onnx/graph-builder.js';
+import { MS_DOMAIN, groupQueryAttentionAttributes } from '../onnx/fused/build-fused-decoder.js';
 import { createTensor, DataType, encodeModel, type OnnxTensor } from '../onnx/proto.js';
 import { createSessionFromBytes, ort } from './session.js';
 
@@ -30,7 +31,6 @@ export interface KernelProbeOptions {
   msPerCase?: number;
 }
 
-const MS_DOMAIN = 'com.microsoft';
 
 /** Deterministic pseudo-random bytes (the values do not matter to the speed, only that they are not all zero). */
 function fillBytes(bytes: Uint8Array, seed: number): Uint8Array {
@@ -159,14 +159,7 @@ export function layerProbeModel(shape: LayerShape, layers: number, format: Layer
       domain: MS_DOMAIN,
       inputs: [qkv, '', '', `past.${i}.key`, `past.${i}.value`, 'seqlens_k', 'total_sequence_length', 'cos_cache', 'sin_cache'],
       outputs: [`${s}/attn/GroupQueryAttention/output_0`, `present.${i}.key`, `present.${i}.value`],
-      attributes: {
-        num_heads: attr.int(heads),
-        kv_num_heads: attr.int(kvHeads),
-        scale: attr.float(1 / Math.sqrt(headDim)),
-        do_rotary: attr.int(1),
-        rotary_interleaved: attr.int(0),
-        local_window_size: attr.int(-1),
-      },
+      attributes: groupQueryAttentionAttributes(heads, kvHeads, headDim),
     }) as [string];
     pending = projection(`${s}/attn/o_proj`, context, h, h);
     const y = skipNorm(`${s}/post_attention_layernorm`);

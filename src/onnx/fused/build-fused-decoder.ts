@@ -1,6 +1,6 @@
 import { ModelscoutError } from '../../errors.js';
 import { float32ToFloat16 } from '../../util/float16.js';
-import { GraphBuilder, attr, type BuiltModel } from '../graph-builder.js';
+import { GraphBuilder, attr, type AttrValue, type BuiltModel } from '../graph-builder.js';
 import { METADATA_KEYS } from '../metadata.js';
 import { DataType } from '../proto.js';
 import type { SynthArchitecture } from '../synth/architecture.js';
@@ -79,6 +79,18 @@ export const FUSED_DIM = {
 } as const;
 
 export const MS_DOMAIN = 'com.microsoft';
+
+/** GroupQueryAttention's attributes as the fused graphs set them: rotary inside, no sliding window. */
+export function groupQueryAttentionAttributes(heads: number, kvHeads: number, headDim: number): Record<string, AttrValue> {
+  return {
+    num_heads: attr.int(heads),
+    kv_num_heads: attr.int(kvHeads),
+    scale: attr.float(1 / Math.sqrt(headDim)),
+    do_rotary: attr.int(1),
+    rotary_interleaved: attr.int(0),
+    local_window_size: attr.int(-1),
+  };
+}
 
 const FP16_LOWEST = -65504;
 const FP32_LOWEST = -3.4028234663852886e38;
@@ -251,14 +263,7 @@ export function buildFusedDecoderModel(options: BuildFusedDecoderOptions): Built
       domain: MS_DOMAIN,
       inputs: [query, key, value, `past_key_values.${i}.key`, `past_key_values.${i}.value`, seqlensK, totalSeqLen, cosCache, sinCache, '', attentionBias],
       outputs: [`${s}/attn/GroupQueryAttention/output_0`, `present.${i}.key`, `present.${i}.value`],
-      attributes: {
-        num_heads: attr.int(nH),
-        kv_num_heads: attr.int(nKV),
-        scale: attr.float(1 / Math.sqrt(D)),
-        do_rotary: attr.int(1),
-        rotary_interleaved: attr.int(0),
-        local_window_size: attr.int(-1),
-      },
+      attributes: groupQueryAttentionAttributes(nH, nKV, D),
     }) as [string];
     pending = linear(`${s}/attn/o_proj`, context, `${hf}.self_attn.o_proj`, H, nH * D, arch.outputBias);
 
