@@ -102,32 +102,26 @@ export class PreallocatedKvCache implements KvCache {
     const n = (this.#feeds[io.inputIds] as ort.Tensor).dims[1] as number;
     // preallocated: the buffers were written in place. appended: copy the new positions in, row by row
     // (every row's new positions are [length, length + n): the graph's seqlens_k is total − 1 for all rows).
-    if (this.layout === 'appended' && io.newKvAll !== null && outputs[io.newKvAll] !== undefined) {
-      // [batch, slots · kv_heads, n, head_dim]: slot j's heads are rows j·kv … (j+1)·kv − 1 of each batch row.
-      const all = outputs[io.newKvAll] as ort.Tensor;
-      const src = all.data as Float32Array | Uint16Array;
+    if (this.layout === 'appended') {
+      // Each slot's new positions: rows of `width` values, kv_heads per batch row, in one output per present
+      // or in the concatenated one ([batch, slots · kv_heads, n, head_dim]: slot j's heads start at row j·kv).
       const width = n * io.headDim;
-      const perBatch = this.#slots.length * io.kvHeads;
-      if (src.length !== this.#batch * perBatch * width) throw new ModelscoutError('E_INTERNAL', `${io.newKvAll} has ${src.length} values, expected ${this.#batch * perBatch * width}`);
+      const all = io.newKvAll === null ? undefined : (outputs[io.newKvAll] as ort.Tensor | undefined);
+      const rowsPerBatch = all ? this.#slots.length * io.kvHeads : io.kvHeads;
       this.#slots.forEach((slot, j) => {
+        const fresh = all ?? (outputs[slot.output] as ort.Tensor | undefined);
+        if (!fresh) throw new ModelscoutError('E_INTERNAL', `the session did not return ${slot.output} (appended KV layout)`);
+        const src = fresh.data as Float32Array | Uint16Array;
+        if (src.length !== this.#batch * rowsPerBatch * width) throw new ModelscoutError('E_INTERNAL', `${all ? io.newKvAll : slot.output} has ${src.length} values, expected ${this.#batch * rowsPerBatch * width}`);
+        const first = all ? j * io.kvHeads : 0;
         const dst = slot.buffer.data as Float32Array | Uint16Array;
         for (let b = 0; b < this.#batch; b += 1) {
           for (let h = 0; h < io.kvHeads; h += 1) {
-            const from = (b * perBatch + j * io.kvHeads + h) * width;
+            const from = (b * rowsPerBatch + first + h) * width;
             dst.set(src.subarray(from, from + width), ((b * io.kvHeads + h) * this.#capacity + this.#length) * io.headDim);
           }
         }
       });
-    } else if (this.layout === 'appended') {
-      const rows = this.#batch * io.kvHeads;
-      const width = n * io.headDim;
-      for (const slot of this.#slots) {
-        const fresh = outputs[slot.output] as ort.Tensor | undefined;
-        if (!fresh) throw new ModelscoutError('E_INTERNAL', `the session did not return ${slot.output} (appended KV layout)`);
-        const src = fresh.data as Float32Array | Uint16Array;
-        const dst = slot.buffer.data as Float32Array | Uint16Array;
-        for (let r = 0; r < rows; r += 1) dst.set(src.subarray(r * width, (r + 1) * width), (r * this.#capacity + this.#length) * io.headDim);
-      }
     }
     this.#length += n;
   }
