@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { parseBandwidth, parseByteSize } from '../estimate/units.js';
 import { gpuOverrideKeys } from '../hardware/accelerators.js';
-import { parseGpuOverride, type HardwareOverrides } from '../hardware/detect.js';
+import { NO_PROBE_ENV, parseGpuOverride, type AutoProbeEvent, type HardwareOverrides } from '../hardware/detect.js';
 
 /**
  * What-if hardware flags shared by every command that estimates against hardware. They are plain strings
@@ -24,7 +24,11 @@ export const hardwareFlags = {
 };
 
 export const probeFlag = {
-  probe: Flags.boolean({ description: 'measure memory bandwidth and how fast ONNX Runtime runs decoder layers on the CPU (about 2.5 seconds; cached for this machine)', default: false, helpGroup: 'HARDWARE' }),
+  probe: Flags.boolean({
+    description: `measure memory bandwidth and how fast ONNX Runtime runs decoder layers on the CPU now (about 2 seconds; cached for this machine); --no-probe never probes (as $${NO_PROBE_ENV}=1 does). unset: recommend and wizard probe a machine once, at its first CPU estimate`,
+    allowNo: true,
+    helpGroup: 'HARDWARE',
+  }),
 };
 
 export interface HardwareFlagValues {
@@ -44,3 +48,8 @@ export function hardwareOverridesFromFlags(flags: HardwareFlagValues): HardwareO
   return overrides;
 }
 
+
+/** The line a command prints (stderr, not under --json) when the automatic probe starts or is skipped. */
+export function autoProbeLine(event: AutoProbeEvent): string {
+  return event.kind === 'probing' ? 'First run on this machine: measuring memory bandwidth and CPU kernel speed (about 2 s, cached)' : `Note: ${event.note}`;
+}

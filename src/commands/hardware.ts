@@ -34,7 +34,14 @@ export default class HardwareCommand extends BaseCommand {
     const { flags } = await this.parse(HardwareCommand);
     const overrides = hardwareOverridesFromFlags(flags);
     if (flags.probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth and CPU kernel speed (about 2 s)...');
-    const hardware = await detectHardware({ probe: flags.probe, overrides, bandwidthCachePath: bandwidthCachePath(process.env, homedir()), kernelProbe: (threads) => probeCpuKernels({ threads }), cpuBusy: () => measureCpuBusy() });
+    const hardware = await detectHardware({ probe: flags.probe === true, overrides, bandwidthCachePath: bandwidthCachePath(process.env, homedir()), kernelProbe: (threads) => probeCpuKernels({ threads }), cpuBusy: () => measureCpuBusy() });
+    if (!hardware.layerProbe && flags.probe !== false) {
+      hardware.notes.push(
+        hardware.gpus.length === 0
+          ? 'the CPU kernels are not probed yet: `modelscout recommend` probes this machine on first use (about 2 s, cached), or `modelscout hardware --probe` now'
+          : 'the CPU kernels are not probed: with a GPU the estimates run on it; `modelscout hardware --probe` measures the CPU',
+      );
+    }
     const device = selectDevice(hardware, flags.device);
     if (!this.jsonEnabled()) {
       const lines = hardwareSummaryLines(hardware);

@@ -2,7 +2,8 @@ import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { topologyFlags, topologyFromFlags } from '../cli/topology-flags.js';
-import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
+import { autoProbeLine, hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
+import { resolveProbeMode } from '../hardware/detect.js';
 import { recommendSourceFlags, requirementFlags, requirementInputsFromFlags } from '../cli/recommend-flags.js';
 import { confirmExitCode, confirmFlags, confirmFlagsFrom, endpointFlags, endpointFlagsFrom, pipelineEnvironment } from '../cli/confirm-flags.js';
 import { ggufWeightsOf, resolveModelRefs, userCatalogPath } from '../cli/model-source.js';
@@ -76,15 +77,19 @@ export default class Recommend extends BaseCommand {
     const confirm = { ...confirmFlagsFrom(flags), ...endpointFlagsFrom(flags) };
     const topology = topologyFromFlags(flags);
     const layers: RequirementInputs[] = flags.answers === undefined ? [flagInputs] : [await loadAnswersFile(flags.answers), flagInputs];
-    // --confirm measures anyway: a two-second probe of bandwidth and CPU kernels first (cached for later plain estimates).
-    const probe = flags.probe || flags.confirm === true;
-    if (probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth and CPU kernel speed (about 2 s)...');
+    // --confirm measures anyway: a two-second probe of bandwidth and CPU kernels first (cached for later plain
+    // estimates). Otherwise the first CPU estimate on this machine probes it once (--no-probe, $MODELSCOUT_NO_PROBE: never).
+    const probe = resolveProbeMode(flags.probe, process.env, flags.confirm === true ? true : 'auto');
+    if (probe === true && !this.jsonEnabled()) this.note('Measuring memory bandwidth and CPU kernel speed (about 2 s)...');
     const loaded = await loadRecommendContext({
       treeFile: flags.tree,
       catalogFile: flags.catalog,
       userCatalogFile: userCatalogPath(),
       overrides,
       probe,
+      onAutoProbe: (event) => {
+        if (!this.jsonEnabled()) this.note(autoProbeLine(event));
+      },
       bandwidthCachePath: bandwidthCachePath(process.env, homedir()),
       ...(topology ? { topology } : {}),
     });

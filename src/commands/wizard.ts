@@ -2,7 +2,8 @@ import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { userCatalogPath } from '../cli/model-source.js';
 import { BaseCommand } from '../cli/base-command.js';
-import { hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
+import { autoProbeLine, hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
+import { resolveProbeMode } from '../hardware/detect.js';
 import { recommendSourceFlags } from '../cli/recommend-flags.js';
 import { ModelscoutError } from '../errors.js';
 import { hardwareSummaryLines } from '../hardware/summary.js';
@@ -42,8 +43,18 @@ export default class Wizard extends BaseCommand {
     }
     const overrides = hardwareOverridesFromFlags(flags);
     const prompter = createTerminalPrompter(streams);
-    if (flags.probe) prompter.say('Measuring memory bandwidth and CPU kernel speed (about 2 s)...');
-    const context = await loadRecommendContext({ treeFile: flags.tree, catalogFile: flags.catalog, userCatalogFile: userCatalogPath(), overrides, probe: flags.probe, bandwidthCachePath: bandwidthCachePath(process.env, homedir()) });
+    // The first CPU estimate on this machine probes it once (--probe: now; --no-probe, $MODELSCOUT_NO_PROBE: never).
+    const probe = resolveProbeMode(flags.probe, process.env);
+    if (probe === true) prompter.say('Measuring memory bandwidth and CPU kernel speed (about 2 s)...');
+    const context = await loadRecommendContext({
+      treeFile: flags.tree,
+      catalogFile: flags.catalog,
+      userCatalogFile: userCatalogPath(),
+      overrides,
+      probe,
+      onAutoProbe: (event) => prompter.say(autoProbeLine(event)),
+      bandwidthCachePath: bandwidthCachePath(process.env, homedir()),
+    });
 
     prompter.say(`Hardware${Object.keys(overrides).length > 0 ? ' (with what-if overrides)' : ''}:`);
     for (const line of hardwareSummaryLines(context.hardware)) prompter.say(`  ${line}`);

@@ -84,9 +84,40 @@ export interface HardwareOverrides {
   bandwidthBytesPerSec?: number;
 }
 
+/**
+ * When detection probes this machine: `true` always (a fresh probe, `--probe`), `false` never (`--no-probe`,
+ * `$MODELSCOUT_NO_PROBE`), `'auto'` once per machine — when the estimates run on this machine's CPU (no GPU
+ * detected or stated), the cache holds no decoder-layer probe for it, and the CPUs are not busy.
+ */
+export type ProbeMode = boolean | 'auto';
+
+/** What the automatic probe did, for the command to say (the core writes nothing to the terminal). */
+export type AutoProbeEvent =
+  /** About to probe (about 2 s): the first estimate on this machine. */
+  | { kind: 'probing' }
+  /** Not probed: the CPUs were busy with other work, or the probe failed; `note` says what the estimates use instead. */
+  | { kind: 'skipped'; note: string };
+
+/** Environment variable that turns the automatic probe off (CI jobs that want fixed figures); `--probe` still probes. */
+export const NO_PROBE_ENV = 'MODELSCOUT_NO_PROBE';
+
+/**
+ * The probe mode of a command that estimates on this machine: the `--probe` / `--no-probe` flag when given,
+ * else never when `$MODELSCOUT_NO_PROBE` is set (to anything but empty, `0` or `false`), else `fallback`
+ * (`'auto'`; `--confirm` passes `true`, it measures anyway). The environment comes in from the command.
+ */
+export function resolveProbeMode(flag: boolean | undefined, env: Readonly<Record<string, string | undefined>>, fallback: ProbeMode = 'auto'): ProbeMode {
+  if (flag !== undefined) return flag;
+  const optOut = env[NO_PROBE_ENV]?.trim().toLowerCase();
+  if (optOut !== undefined && optOut !== '' && optOut !== '0' && optOut !== 'false') return false;
+  return fallback;
+}
+
 export interface DetectOptions {
-  /** Measure system memory bandwidth (a few seconds). */
-  probe?: boolean;
+  /** Measure system memory bandwidth and the CPU kernels (about 2 s): always, never (default) or once per machine (see `ProbeMode`). */
+  probe?: ProbeMode;
+  /** Called when the automatic probe starts or is skipped (`probe: 'auto'`): the command says so on stderr. */
+  onAutoProbe?: (event: AutoProbeEvent) => void;
   overrides?: HardwareOverrides;
   /** Subprocess runner (tests inject canned `nvidia-smi` output). */
   run?: CommandRunner;
@@ -108,10 +139,10 @@ export interface DetectOptions {
   cgroupLimits?: CgroupLimits | null;
   /**
    * The CPU kernel probe (`probeCpuKernels` of src/runtime, passed in by the caller: detection sits below
-   * the runtime). Run with `probe`; its result is cached with the bandwidth.
+   * the runtime). Run with `probe`; its result is cached with the bandwidth. Without it `probe: 'auto'` never probes.
    */
   kernelProbe?: (threads: number) => Promise<CpuLayerProbe>;
-  /** How busy the CPUs are (0–1) just before probing; a busy machine's probe is used but not cached. */
+  /** How busy the CPUs are (0–1) just before probing: a busy machine's forced probe is used but not cached, and the automatic probe does not run. */
   cpuBusy?: () => Promise<number | null>;
 }
 
@@ -279,39 +310,47 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
       ? { bytesPerSec: known.bytesPerSec, source: 'known', note: known.note }
       : { bytesPerSec: DEFAULT_SYSTEM_BANDWIDTH, source: 'default', note: 'stated default (25 GB/s: a dual-channel DDR4/DDR5 desktop sustains 20-40 GB/s); run with --probe to measure' };
   const machine = machineKey({ cpuModel: cpu.model, threads: cpu.threads, memoryTotalBytes: memory.totalBytes });
+  const cacheFile = options.probe !== true && options.bandwidthCachePath ? await readBandwidthCache(options.bandwidthCachePath) : null;
+  const cached = cacheFile ? cachedBandwidth(cacheFile, machine) : null;
+  const cachedLayers = fromCachedLayerProbe(cached?.layer_probe);
   let kernels: (CpuLayerProbe & { note: string }) | undefined;
-  if (options.probe) {
+  let probed = false;
+  let skipped: { busy: number } | { error: string } | null = null;
+  if (options.probe === true) {
     const busy = options.cpuBusy ? await options.cpuBusy() : null;
-    const probe = await probeMemoryBandwidth({ threads: cpu.threads, durationMs: options.probeDurationMs ?? PROBE_DURATION_MS });
-    bandwidth = { bytesPerSec: probe.bytesPerSec, source: 'probe', note: `measured: ${probe.threads} threads copying ${probe.bufferBytes / MIB} MiB buffers, median of ${probe.samples.length} rounds over ${probe.durationMs / 1000} s` };
-    const layers = options.kernelProbe ? await options.kernelProbe(cpu.threads) : null;
-    if (layers) kernels = { ...pickLayerProbe(layers), note: `measured: ONNX Runtime running decoder-layer stacks (int4 and fp32) on ${cpu.threads} threads` };
+    ({ bandwidth, kernels } = await probeAndCache(options, cpu.threads, machine, busy, notes));
+    probed = true;
+  } else if (options.probe === 'auto' && !cachedLayers && options.kernelProbe && !estimatesOnGpu(gpus, options.overrides)) {
+    // The first estimate on this machine's CPU: probe once and cache it, unless other work holds the CPUs
+    // (a busy machine's figures would understate it, and would not be cached anyway).
+    const busy = options.cpuBusy ? await options.cpuBusy() : null;
     if (busy !== null && busy > BUSY_THRESHOLD) {
-      // Other processes held the CPUs: the figures are what this run gets, not what the machine can do.
-      notes.push(`the CPUs were ${Math.round(busy * 100)}% busy with other work while probing: the probe's figures are used for this run but not cached`);
-    } else if (options.bandwidthCachePath) {
+      skipped = { busy };
+    } else {
+      options.onAutoProbe?.({ kind: 'probing' });
       try {
-        await storeBandwidth(options.bandwidthCachePath, {
-          machine,
-          bytes_per_sec: probe.bytesPerSec,
-          threads: probe.threads,
-          duration_ms: probe.durationMs,
-          measured_at: (options.timestamp ?? (() => new Date().toISOString()))(),
-          ...(layers ? { layer_probe: toCachedLayerProbe(layers) } : {}),
-        });
+        ({ bandwidth, kernels } = await probeAndCache(options, cpu.threads, machine, busy, notes));
+        probed = true;
       } catch (error) {
-        notes.push(`the bandwidth probe could not be cached in ${options.bandwidthCachePath}: ${(error as Error).message}`);
+        skipped = { error: (error as Error).message };
       }
     }
-  } else if (options.bandwidthCachePath) {
-    const cached = cachedBandwidth(await readBandwidthCache(options.bandwidthCachePath), machine);
-    if (cached) bandwidth = { bytesPerSec: cached.bytes_per_sec, source: 'probe', note: `measured on this machine ${cached.measured_at} (${cached.threads} threads; cached in ${options.bandwidthCachePath}; --probe measures again)` };
-    const layers = fromCachedLayerProbe(cached?.layer_probe);
-    if (cached && layers) {
-      kernels = { ...layers, note: `measured on this machine ${cached.measured_at} (cached; --probe measures again)` };
-    } else if (cached?.gemm_flops_per_sec !== undefined) {
+  }
+  if (!probed && cached) {
+    bandwidth = { bytesPerSec: cached.bytes_per_sec, source: 'probe', note: `measured on this machine ${cached.measured_at} (${cached.threads} threads; cached in ${options.bandwidthCachePath}; --probe measures again)` };
+    if (cachedLayers) {
+      kernels = { ...cachedLayers, note: `measured on this machine ${cached.measured_at} (cached; --probe measures again)` };
+    } else if (cached.gemm_flops_per_sec !== undefined) {
       notes.push('the cached CPU kernel rates come from an earlier, single-kernel probe the estimates no longer use: `modelscout hardware --probe` measures the decoder-layer probe');
     }
+  }
+  if (skipped) {
+    const uses = `the estimates use the ISA peaks and ${bandwidth.source === 'default' ? `a stated ${bandwidth.bytesPerSec / 1e9} GB/s bandwidth` : bandwidth.source === 'known' ? "the platform's known bandwidth" : 'the cached bandwidth'}`;
+    const note = 'busy' in skipped
+      ? `not probed: the CPUs are ${Math.round(skipped.busy * 100)}% busy with other work, so ${uses}; \`modelscout hardware --probe\` measures when the machine is idle`
+      : `not probed: the automatic probe failed (${skipped.error}), so ${uses}; \`modelscout hardware --probe\` tries again`;
+    notes.push(note);
+    options.onAutoProbe?.({ kind: 'skipped', note });
   }
 
   const peak = kernels ? peakFromLayerProbe(kernels) : defaultCpuPeakFlops(cpu);
@@ -328,6 +367,46 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
     ...(limits ? { limits } : {}),
   };
   return options.overrides ? applyOverrides(hardware, options.overrides) : hardware;
+}
+
+/** Whether the estimates run on a GPU: one is detected, or stated with `--gpu` or `--vram`. */
+function estimatesOnGpu(gpus: GpuInfo[], overrides: HardwareOverrides | undefined): boolean {
+  return gpus.length > 0 || overrides?.gpu !== undefined || overrides?.vramBytes !== undefined;
+}
+
+/**
+ * Runs both probes (bandwidth, then the decoder layers when a kernel probe is given) and caches them for this
+ * machine, unless the CPUs were busy (`busy`, measured before): then the figures serve this run only.
+ */
+async function probeAndCache(
+  options: DetectOptions,
+  threads: number,
+  machine: string,
+  busy: number | null,
+  notes: string[],
+): Promise<{ bandwidth: Hardware['bandwidth']; kernels: (CpuLayerProbe & { note: string }) | undefined }> {
+  const probe = await probeMemoryBandwidth({ threads, durationMs: options.probeDurationMs ?? PROBE_DURATION_MS });
+  const bandwidth: Hardware['bandwidth'] = { bytesPerSec: probe.bytesPerSec, source: 'probe', note: `measured: ${probe.threads} threads copying ${probe.bufferBytes / MIB} MiB buffers, median of ${probe.samples.length} rounds over ${probe.durationMs / 1000} s` };
+  const layers = options.kernelProbe ? await options.kernelProbe(threads) : null;
+  const kernels = layers ? { ...pickLayerProbe(layers), note: `measured: ONNX Runtime running decoder-layer stacks (int4 and fp32) on ${threads} threads` } : undefined;
+  if (busy !== null && busy > BUSY_THRESHOLD) {
+    // Other processes held the CPUs: the figures are what this run gets, not what the machine can do.
+    notes.push(`the CPUs were ${Math.round(busy * 100)}% busy with other work while probing: the probe's figures are used for this run but not cached`);
+  } else if (options.bandwidthCachePath) {
+    try {
+      await storeBandwidth(options.bandwidthCachePath, {
+        machine,
+        bytes_per_sec: probe.bytesPerSec,
+        threads: probe.threads,
+        duration_ms: probe.durationMs,
+        measured_at: (options.timestamp ?? (() => new Date().toISOString()))(),
+        ...(layers ? { layer_probe: toCachedLayerProbe(layers) } : {}),
+      });
+    } catch (error) {
+      notes.push(`the bandwidth probe could not be cached in ${options.bandwidthCachePath}: ${(error as Error).message}`);
+    }
+  }
+  return { bandwidth, kernels };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { loadCatalogInUse, type CatalogInfo } from '../catalog/index.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import type { TopologyRequest } from '../estimate/topology.js';
-import { detectHardware, type Hardware, type HardwareOverrides } from '../hardware/detect.js';
+import { detectHardware, type AutoProbeEvent, type Hardware, type HardwareOverrides, type ProbeMode } from '../hardware/detect.js';
 import { measureCpuBusy } from '../hardware/cpu-busy.js';
 import { probeCpuKernels } from '../runtime/kernel-probe.js';
 import { readDataFile } from '../tree/data-file.js';
@@ -39,7 +39,10 @@ export interface LoadContextOptions {
   /** The user catalog `models update` writes: used when the file exists. */
   userCatalogFile?: string | undefined;
   overrides?: HardwareOverrides;
-  probe?: boolean;
+  /** Probe this machine: always, never, or once per machine when estimates run on its CPU (see `ProbeMode`). */
+  probe?: ProbeMode;
+  /** Told when the automatic probe starts or is skipped (the command says so). */
+  onAutoProbe?: (event: AutoProbeEvent) => void;
   topology?: TopologyRequest;
   /** The per-machine bandwidth cache (see `src/hardware/bandwidth-cache.ts`); unset: no cache. */
   bandwidthCachePath?: string;
@@ -57,6 +60,7 @@ export async function loadRecommendContext(options: LoadContextOptions): Promise
     kernelProbe: (threads) => probeCpuKernels({ threads }),
     cpuBusy: () => measureCpuBusy(),
     ...(options.overrides ? { overrides: options.overrides } : {}),
+    ...(options.onAutoProbe ? { onAutoProbe: options.onAutoProbe } : {}),
     ...(options.bandwidthCachePath ? { bandwidthCachePath: options.bandwidthCachePath } : {}),
   });
   return { tree, hardware, catalog, catalogInfo, ...(options.topology ? { topology: options.topology } : {}) };
