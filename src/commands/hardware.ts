@@ -4,7 +4,7 @@ import { bandwidthCachePath } from '../hardware/bandwidth-cache.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { fitToWidth, terminalWidth } from '../ui/layout.js';
 import { hardwareFlags, hardwareOverridesFromFlags, probeFlag } from '../cli/hardware-flags.js';
-import { detectHardware } from '../hardware/detect.js';
+import { detectHardware, NO_PROBE_ENV, resolveProbeMode } from '../hardware/detect.js';
 import { hardwareReport } from '../hardware/schema.js';
 import { measureCpuBusy } from '../hardware/cpu-busy.js';
 import { probeCpuKernels } from '../runtime/kernel-probe.js';
@@ -36,10 +36,13 @@ export default class HardwareCommand extends BaseCommand {
     if (flags.probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth and CPU kernel speed (about 2 s)...');
     const hardware = await detectHardware({ probe: flags.probe === true, overrides, bandwidthCachePath: bandwidthCachePath(process.env, homedir()), kernelProbe: (threads) => probeCpuKernels({ threads }), cpuBusy: () => measureCpuBusy() });
     if (!hardware.layerProbe && flags.probe !== false) {
+      // Where the CPU's rates will come from: the automatic probe of the first CPU estimate, unless it cannot run.
       hardware.notes.push(
-        hardware.gpus.length === 0
-          ? 'the CPU kernels are not probed yet: `modelscout recommend` probes this machine on first use (about 2 s, cached), or `modelscout hardware --probe` now'
-          : 'the CPU kernels are not probed: with a GPU the estimates run on it; `modelscout hardware --probe` measures the CPU',
+        hardware.gpus.length > 0
+          ? 'the CPU kernels are not probed: with a GPU the estimates run on it; `modelscout hardware --probe` measures the CPU'
+          : resolveProbeMode(undefined, process.env) === false
+            ? `the CPU kernels are not probed ($${NO_PROBE_ENV} is set): \`modelscout hardware --probe\` measures them`
+            : 'the CPU kernels are not probed yet: `modelscout recommend` probes this machine on first use (about 2 s, cached), or `modelscout hardware --probe` now',
       );
     }
     const device = selectDevice(hardware, flags.device);

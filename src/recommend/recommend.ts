@@ -219,7 +219,7 @@ export function recommend(input: RecommendInput): Recommendation {
       notes.push(`Speed estimates on ${d.name} are calibrated from measurements on this machine for ${calibrated.join(', ')}; other formats use the stated default efficiencies (see \`modelscout calibration show\`).`);
     }
     if (d.kind === 'cpu' && d.bandwidthSource === 'default' && d.bandwidthBytesPerSec !== null) {
-      notes.push(`The CPU's memory bandwidth is a stated default (${formatRate(d.bandwidthBytesPerSec)}); run \`modelscout hardware --probe\` to measure it, and pass the figure with --bandwidth.`);
+      notes.push(`The CPU's memory bandwidth is a stated default (${formatRate(d.bandwidthBytesPerSec)}), not measured; \`modelscout hardware --probe\` measures it, and later estimates use the cached figure.`);
     }
     if (d.bandwidthBytesPerSec === null || d.peakFlops === null) {
       notes.push(`The speed of ${d.name} is unknown (not in the accelerator table), so models on it cannot be judged against the targets and rank below those that can; pass --bandwidth (e.g. 900GB/s), or --gpu with a known model.`);

@@ -77,4 +77,15 @@ describe('recommend probes a machine on its first CPU estimate (subprocess)', ()
     expect(r.stderr).not.toContain('First run');
     expect(existsSync(cacheFileOf(cacheHome))).toBe(false);
   });
+
+  it('plain hardware does not probe; its note says recommend probes on first use (or that $MODELSCOUT_NO_PROBE is set)', async () => {
+    const cacheHome = join(dir, 'cache-hardware');
+    const { MODELSCOUT_NO_PROBE: _optOut, ...env } = process.env;
+    const fresh = await execa(process.execPath, ['bin/run.js', 'hardware'], { cwd: ROOT, reject: false, stdin: 'ignore', env: { ...env, NO_COLOR: '1', COLUMNS: '400', XDG_CACHE_HOME: cacheHome }, extendEnv: false });
+    expect(fresh.exitCode, fresh.stderr).toBe(0);
+    expect(fresh.stdout).toMatch(/^Note {6}the CPU kernels are not probed yet: `modelscout recommend` probes this machine on first use \(about 2 s, cached\), or `modelscout hardware --probe` now$/m);
+    expect(existsSync(cacheFileOf(cacheHome))).toBe(false);
+    const optedOut = await execa(process.execPath, ['bin/run.js', 'hardware'], { cwd: ROOT, reject: false, stdin: 'ignore', env: { NO_COLOR: '1', COLUMNS: '400', XDG_CACHE_HOME: cacheHome } });
+    expect(optedOut.stdout).toContain('the CPU kernels are not probed ($MODELSCOUT_NO_PROBE is set): `modelscout hardware --probe` measures them');
+  });
 });
