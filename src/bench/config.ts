@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ModelscoutError, errorMessage, invalidValue } from '../errors.js';
 import { parseByteSize } from '../estimate/units.js';
+import { DEFAULT_UBATCH_SIZE } from '../runtime/decoder-loop.js';
 import { DEVICES, GRAPH_OPT_LEVELS, type Device, type GraphOptLevel } from '../runtime/session.js';
 import { VARIANT_FILES, VARIANT_NAMES, type VariantName } from '../estimate/weights.js';
 import { selectTests, type TestSpec } from './scenarios.js';
@@ -22,6 +23,7 @@ export const benchConfigFileSchema = z
     devices: z.array(z.enum(DEVICES)).min(1).optional(),
     threads: z.array(z.number().int().min(0)).min(1).optional(),
     graph_optimization_level: z.enum(GRAPH_OPT_LEVELS).optional(),
+    ubatch_size: z.number().int().min(0).optional(),
     tests: z.array(z.string()).min(1).optional(),
     prompt_lengths: positiveInts.optional(),
     gen_tokens: positiveInts.optional(),
@@ -53,6 +55,7 @@ export interface BenchFlagValues {
   devices?: Device[] | undefined;
   threads?: number[] | undefined;
   graphOptLevel?: GraphOptLevel | undefined;
+  ubatchSize?: number | undefined;
   tests?: string[] | undefined;
   promptLengths?: number[] | undefined;
   genTokens?: number[] | undefined;
@@ -77,6 +80,8 @@ export interface BenchPlan {
   devices: Device[];
   threads: number[];
   graphOptLevel: GraphOptLevel;
+  /** Most prompt positions per forward pass (see `DecoderLoopOptions.ubatchSize`); unset: the loop's default. */
+  ubatchSize?: number;
   tests: TestSpec[];
   repetitions: number;
   warmup: number;
@@ -117,7 +122,7 @@ export async function readBenchConfig(path: string): Promise<BenchConfigFile> {
     const issue = parsed.error.issues[0];
     const where = issue?.path.join('.') || '(top level)';
     throw new ModelscoutError('E_CONFIG', `config file ${path}: ${where}: ${issue?.message ?? 'invalid'}`, {
-      suggestions: ['Allowed keys: models, variants, devices, threads, graph_optimization_level, tests, prompt_lengths, gen_tokens, depths, batch_sizes, repetitions, warmup, seed, thresholds, baseline.'],
+      suggestions: ['Allowed keys: models, variants, devices, threads, graph_optimization_level, ubatch_size, tests, prompt_lengths, gen_tokens, depths, batch_sizes, repetitions, warmup, seed, thresholds, baseline.'],
     });
   }
   const base = dirname(resolve(path));
@@ -160,6 +165,7 @@ export function resolveBenchPlan(file: BenchConfigFile, flags: BenchFlagValues):
     devices: flags.devices ?? file.devices ?? ['cpu'],
     threads: flags.threads ?? file.threads ?? [0],
     graphOptLevel: flags.graphOptLevel ?? file.graph_optimization_level ?? 'all',
+    ubatchSize: flags.ubatchSize ?? file.ubatch_size ?? DEFAULT_UBATCH_SIZE,
     tests,
     repetitions: flags.repetitions ?? file.repetitions ?? DEFAULTS.repetitions,
     warmup: flags.warmup ?? file.warmup ?? DEFAULTS.warmup,

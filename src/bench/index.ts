@@ -21,6 +21,7 @@ import { checkThresholds, compareReports, decideOutcome } from '../report/compar
 import { readReport } from '../report/read.js';
 import { SCHEMA_VERSION, type BenchReport, type BenchResult, type EstimateReport, type Environment } from '../report/schema.js';
 import type { BenchPlan } from './config.js';
+import { DEFAULT_UBATCH_SIZE } from '../runtime/decoder-loop.js';
 import { autoKvLayout, type KvLayout } from '../runtime/kv-cache.js';
 import type { VariantName } from '../estimate/weights.js';
 import { expandRunMatrix, type RunGroup } from './matrix.js';
@@ -199,6 +200,7 @@ function assembleResult(
       device: group.session.device,
       threads: group.session.threads,
       graph_optimization_level: group.session.graphOptLevel,
+      ubatch_size: plan.ubatchSize ?? DEFAULT_UBATCH_SIZE,
       repetitions: plan.repetitions,
       warmup: plan.warmup,
       seed: plan.seed,
@@ -375,6 +377,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
       selfCheck: options.selfCheck ?? true,
       rssIntervalMs,
       kvLayout,
+      ubatchSize: plan.ubatchSize ?? DEFAULT_UBATCH_SIZE,
     };
     options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}${info.metadata.synthetic ? ' (synthetic)' : ''}`, 'group');
     // What else the machine was doing just before (none of this run's work is going on now).
@@ -416,6 +419,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
         devices: plan.devices,
         threads: plan.threads,
         graph_optimization_level: plan.graphOptLevel,
+        ubatch_size: plan.ubatchSize ?? DEFAULT_UBATCH_SIZE,
         tests: plan.tests.map((t) => t.id),
         repetitions: plan.repetitions,
         warmup: plan.warmup,

@@ -21,6 +21,8 @@ export interface WorkerJob {
   selfCheck: boolean;
   rssIntervalMs: number;
   kvLayout: KvLayout;
+  /** Most prompt positions per forward pass (`DecoderLoopOptions.ubatchSize`). */
+  ubatchSize: number;
 }
 
 export interface WorkerError {

@@ -39,7 +39,7 @@ export async function runJob(job: WorkerJob): Promise<void> {
     const io = detectDecoderIo(session.inputMetadata, session.outputMetadata, job.modelFile);
     const vocab = io.vocabSize ?? job.vocabSize;
     if (vocab === null) throw new Error('the vocabulary size is unknown (logits shape is symbolic and there is no config.json)');
-    const loop = new DecoderLoop(session, io, { kvLayout: job.kvLayout });
+    const loop = new DecoderLoop(session, io, { kvLayout: job.kvLayout, ubatchSize: job.ubatchSize });
     let check: GroupLoad['self_check'] = null;
     if (job.selfCheck) {
       await send({ type: 'progress', message: 'self-check: incremental decoding vs full recomputation' });

@@ -4,6 +4,7 @@ import { parseVariantList, readBenchConfig, resolveBenchPlan, type BenchConfigFi
 import { homedir } from 'node:os';
 import { runBench } from '../bench/index.js';
 import { calibrationHook, readCalibration, resolveCalibrationPath } from '../pipeline/calibration.js';
+import { DEFAULT_UBATCH_SIZE } from '../runtime/decoder-loop.js';
 import { DEVICES, GRAPH_OPT_LEVELS, type Device } from '../runtime/session.js';
 import { parseIntegerList } from '../bench/scenarios.js';
 import { ModelscoutError, invalidValue } from '../errors.js';
@@ -68,6 +69,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
       description:
         'KV cache: growing tensors; preallocated = one buffer per layer at full length, shared by past and present (GroupQueryAttention graphs); appended = the same buffers, the graph returning only the new positions (modelscout fused graphs); auto = appended for modelscout fused graphs on the CPU, growing otherwise (on WebGPU the growing cache stays on the GPU)',
     })(),
+    'ubatch-size': Flags.integer({ min: 0, description: `most prompt positions per forward pass, as llama.cpp's --ubatch-size: a longer prompt of one sequence runs as several passes, so activations are sized for one pass (0 = the whole prompt at once) [default: ${DEFAULT_UBATCH_SIZE}]` }),
     tests: Flags.string({ description: 'tests, comma-separated, e.g. pp512,tg128,pp512+tg128,tg128@d512,pp128+tg32/b4' }),
     'prompt-lengths': Flags.string({ description: 'prompt lengths for pp tests, e.g. 128,512 [default: 512]' }),
     'gen-tokens': Flags.string({ description: 'generated tokens for tg tests, e.g. 128 [default: 128]' }),
@@ -107,6 +109,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
       devices: devices(flags.device),
       threads: flags.threads === undefined ? undefined : parseIntegerList(flags.threads, '--threads', 0),
       graphOptLevel: flags['graph-opt-level'],
+      ubatchSize: flags['ubatch-size'],
       tests: list(flags.tests, '--tests', 'test names, comma-separated, e.g. pp512,tg128'),
       promptLengths: flags['prompt-lengths'] === undefined ? undefined : parseIntegerList(flags['prompt-lengths'], '--prompt-lengths'),
       genTokens: flags['gen-tokens'] === undefined ? undefined : parseIntegerList(flags['gen-tokens'], '--gen-tokens'),

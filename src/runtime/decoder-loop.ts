@@ -91,7 +91,17 @@ export interface ForwardResult {
 
 export interface DecoderLoopOptions {
   kvLayout?: KvLayout;
+  /**
+   * Most prompt positions per forward pass (llama.cpp's `n_ubatch`): a longer prompt runs as consecutive
+   * passes of this many positions, so the activations and attention scores ONNX Runtime allocates (and its
+   * arena keeps) are sized for one pass, not for the whole prompt. 0: the whole prompt in one pass.
+   * Default `DEFAULT_UBATCH_SIZE`.
+   */
+  ubatchSize?: number;
 }
+
+/** Prompt positions per forward pass by default: llama.cpp's default `n_ubatch`. */
+export const DEFAULT_UBATCH_SIZE = 512;
 
 /**
  * One decoder session's generation state. Usage: `reset(B)`, `prefill(seqs)` (a first chunk may have
@@ -116,10 +126,14 @@ export class DecoderLoop {
   #keepTensor: ort.Tensor | null = null;
   #branchTrue: ort.Tensor | null = null;
   #branchFalse: ort.Tensor | null = null;
+  readonly #ubatch: number;
 
   constructor(session: ort.InferenceSession, io: DecoderIo, options: DecoderLoopOptions = {}) {
     this.#session = session;
     this.io = io;
+    const ubatch = options.ubatchSize ?? DEFAULT_UBATCH_SIZE;
+    if (!Number.isInteger(ubatch) || ubatch < 0) throw new RangeError(`ubatchSize must be a whole number ≥ 0, not ${ubatch}`);
+    this.#ubatch = ubatch;
     this.kv = createKvCache(options.kvLayout ?? 'growing', io, this.#feeds);
     this.#nextIds = allocInt(io.inputIdsType, 1);
     this.#nextIdsTensor = new ort.Tensor(io.inputIdsType, this.#nextIds, [1, 1]);
@@ -218,8 +232,11 @@ export class DecoderLoop {
   /**
    * Feeds a chunk of tokens for every sequence. Sequences may differ in length only in the first chunk
    * (empty cache): they are left-padded to the longest, with the attention mask zero over the padding
-   * and position ids counting real tokens only. With `allLogits` the model is asked for every position's
-   * logits (where it can choose), for checks.
+   * and position ids counting real tokens only. For one sequence, a chunk longer than the loop's
+   * `ubatchSize` runs as consecutive forward passes; the result's `runNs` is their sum and its logits the
+   * last pass's. Several sequences go in one pass (ONNX Runtime's GroupQueryAttention takes a multi-token
+   * pass after a cache only for a batch of one), as does a chunk with `allLogits` (the model asked for every
+   * position's logits, where it can choose, for checks).
    */
   async prefill(seqs: readonly (readonly number[])[], allLogits = false): Promise<ForwardResult> {
     const b = this.#batch;
@@ -243,9 +260,25 @@ export class DecoderLoop {
         setInt(pos, i * n + j, Math.max(0, past + j - pad));
       }
     }
-    this.#feeds[io.inputIds] = new ort.Tensor(io.inputIdsType, ids, [b, n]);
-    if (io.positionIds) this.#feeds[io.positionIds] = new ort.Tensor(io.positionIdsType, pos, [b, n]);
-    this.#bindCommon(n, allLogits, this.#mask(past + n));
+    const u = this.#ubatch;
+    if (allLogits || b > 1 || u === 0 || n <= u) return this.#pass(ids, pos, n, 0, n, allLogits);
+    let runNs = 0;
+    let result: ForwardResult | null = null;
+    for (let from = 0; from < n; from += u) {
+      result = await this.#pass(ids, pos, n, from, Math.min(u, n - from), false);
+      runNs += result.runNs;
+    }
+    return { runNs, logits: (result as ForwardResult).logits };
+  }
+
+  /** One forward pass over positions [from, from + width) of the [batch, n] ids and positions (a part only for a batch of one). */
+  #pass(ids: IntArray, pos: IntArray, n: number, from: number, width: number, allLogits: boolean): Promise<ForwardResult> {
+    const b = this.#batch;
+    const io = this.io;
+    const part = (src: IntArray): IntArray => (from === 0 && width === n ? src : src.subarray(from, from + width));
+    this.#feeds[io.inputIds] = new ort.Tensor(io.inputIdsType, part(ids), [b, width]);
+    if (io.positionIds) this.#feeds[io.positionIds] = new ort.Tensor(io.positionIdsType, part(pos), [b, width]);
+    this.#bindCommon(width, allLogits, this.#mask(this.kv.length + width));
     return this.#run();
   }
 

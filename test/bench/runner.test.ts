@@ -32,6 +32,7 @@ function job(tests: string[], repetitions = 2): WorkerJob {
     selfCheck: true,
     rssIntervalMs: 10,
     kvLayout: 'growing',
+    ubatchSize: 512,
   };
 }
 

@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { detectDecoderIo, type DecoderIo } from '../../src/runtime/decoder-io.js';
 import { generateByRecompute, generateGreedy, selfCheck } from '../../src/bench/generate.js';
-import { DecoderLoop } from '../../src/runtime/decoder-loop.js';
+import { DEFAULT_UBATCH_SIZE, DecoderLoop, logitsRow } from '../../src/runtime/decoder-loop.js';
 import { createSession } from '../../src/runtime/session.js';
 import { NEW_KV_ALL_OUTPUT, addNewKvOutputs, newKvOutputName } from '../../src/onnx/fused/new-kv-outputs.js';
 import { readModel } from '../../src/onnx/model-io.js';
@@ -139,5 +139,73 @@ describe('the appended KV layout (the graph returns only the new positions)', ()
     };
     const bad = await selfCheck(broken, [9, 8, 7, 6, 5], 4, 1e-4);
     expect(bad.passed).toBe(false);
+  });
+});
+
+describe('a long prompt in passes of at most ubatchSize positions', () => {
+  const LONG = Array.from({ length: 11 }, (_, i) => ((i * 13) % 120) + 1);
+  const cases = () =>
+    [
+      ['fused, appended', appended, fusedIo, 'appended'],
+      ['fused, growing', fused, fusedIo, 'growing'],
+      ['standard, growing', standard, standardIo, 'growing'],
+    ] as const;
+
+  /** Runs `body` and returns the input_ids shape of each session run in it (the loop reuses one feeds object, so a spy's recorded arguments change after the fact). */
+  const passShapes = async (session: ort.InferenceSession, inputIds: string, body: () => Promise<unknown>): Promise<number[][]> => {
+    const shapes: number[][] = [];
+    const run = session.run.bind(session) as (...a: unknown[]) => Promise<unknown>;
+    const spy = vi.spyOn(session, 'run').mockImplementation(((feeds: Record<string, ort.Tensor>, ...rest: unknown[]) => {
+      shapes.push([...(feeds[inputIds] as ort.Tensor).dims]);
+      return run(feeds, ...rest);
+    }) as never);
+    try {
+      await body();
+    } finally {
+      spy.mockRestore();
+    }
+    return shapes;
+  };
+
+  const lastRow = (logits: ort.Tensor): Float64Array => logitsRow(logits, 0, (logits.dims[1] as number) - 1);
+
+  it.each([0, 1, 2])('gives the logits and tokens of one pass (case %#: fused appended, fused growing, standard)', async (k) => {
+    const [, session, io, kvLayout] = cases()[k]!;
+    const whole = new DecoderLoop(session, io, { kvLayout, ubatchSize: 0 });
+    whole.reset(1, LONG.length + 4);
+    const one = lastRow((await whole.prefill([LONG])).logits);
+    const split = new DecoderLoop(session, io, { kvLayout, ubatchSize: 4 });
+    split.reset(1, LONG.length + 4);
+    let passes: ort.Tensor | null = null;
+    const shapes = await passShapes(session, io.inputIds, async () => {
+      passes = (await split.prefill([LONG])).logits;
+    });
+    expect(shapes).toEqual([
+      [1, 4],
+      [1, 4],
+      [1, 3],
+    ]);
+    expect(split.pastLength).toBe(11);
+    lastRow(passes!).forEach((v, i) => expect(v).toBeCloseTo(one[i]!, 4));
+    const a = await generateGreedy(new DecoderLoop(session, io, { kvLayout, ubatchSize: 0 }), [LONG], 4);
+    const b = await generateGreedy(new DecoderLoop(session, io, { kvLayout, ubatchSize: 4 }), [LONG], 4);
+    expect(b.ids).toEqual(a.ids);
+  });
+
+  it('runs several sequences, and a prompt within the default 512, in one pass', async () => {
+    const batched = new DecoderLoop(appended, fusedIo, { kvLayout: 'appended', ubatchSize: 4 });
+    batched.reset(2, 16);
+    const byDefault = new DecoderLoop(appended, fusedIo, { kvLayout: 'appended' });
+    byDefault.reset(1, 16);
+    const shapes = await passShapes(appended, fusedIo.inputIds, async () => {
+      await batched.prefill([LONG, [12, 7, 120]]);
+      await byDefault.prefill([LONG]);
+    });
+    expect(shapes).toEqual([
+      [2, 11],
+      [1, 11],
+    ]);
+    expect(DEFAULT_UBATCH_SIZE).toBe(512);
+    expect(() => new DecoderLoop(appended, fusedIo, { ubatchSize: -1 })).toThrow(RangeError);
   });
 });
