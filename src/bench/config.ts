@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ModelscoutError, errorMessage, invalidValue } from '../errors.js';
 import { parseByteSize } from '../estimate/units.js';
-import { DEFAULT_UBATCH_SIZE } from '../runtime/decoder-loop.js';
+import { DEFAULT_UBATCH_SIZE } from '../estimate/fit.js';
 import { DEVICES, GRAPH_OPT_LEVELS, type Device, type GraphOptLevel } from '../runtime/session.js';
 import { VARIANT_FILES, VARIANT_NAMES, type VariantName } from '../estimate/weights.js';
 import { selectTests, type TestSpec } from './scenarios.js';

@@ -21,7 +21,7 @@ import { checkThresholds, compareReports, decideOutcome } from '../report/compar
 import { readReport } from '../report/read.js';
 import { SCHEMA_VERSION, type BenchReport, type BenchResult, type EstimateReport, type Environment } from '../report/schema.js';
 import type { BenchPlan } from './config.js';
-import { DEFAULT_UBATCH_SIZE } from '../runtime/decoder-loop.js';
+import { DEFAULT_UBATCH_SIZE } from '../estimate/fit.js';
 import { autoKvLayout, type KvLayout } from '../runtime/kv-cache.js';
 import type { VariantName } from '../estimate/weights.js';
 import { expandRunMatrix, type RunGroup } from './matrix.js';

@@ -4,7 +4,7 @@ import { parseVariantList, readBenchConfig, resolveBenchPlan, type BenchConfigFi
 import { homedir } from 'node:os';
 import { runBench } from '../bench/index.js';
 import { calibrationHook, readCalibration, resolveCalibrationPath } from '../pipeline/calibration.js';
-import { DEFAULT_UBATCH_SIZE } from '../runtime/decoder-loop.js';
+import { DEFAULT_UBATCH_SIZE } from '../estimate/fit.js';
 import { DEVICES, GRAPH_OPT_LEVELS, type Device } from '../runtime/session.js';
 import { parseIntegerList } from '../bench/scenarios.js';
 import { ModelscoutError, invalidValue } from '../errors.js';

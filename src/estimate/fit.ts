@@ -81,6 +81,14 @@ export function cpuWeightCopyBytes(spec: ModelSpec, format: WeightFormat, weight
 /** Prompt tokens processed in one forward pass that the activation workspace is sized for. */
 export const PREFILL_CHUNK_TOKENS = 2048;
 
+/**
+ * Most prompt positions of one sequence per forward pass on ONNX Runtime (llama.cpp's default `n_ubatch`):
+ * the decode loop (src/runtime/decoder-loop.ts) prefills a longer prompt of one sequence as consecutive
+ * passes of this many positions, each attending over the positions before it. Several sequences go in one
+ * pass (ONNX Runtime's GroupQueryAttention takes a multi-token pass after a cache only for a batch of one).
+ */
+export const DEFAULT_UBATCH_SIZE = 512;
+
 export interface FitInput {
   spec: ModelSpec;
   format: WeightFormat;
@@ -160,20 +168,24 @@ export function gpuActivationBytes(spec: ModelSpec, format: WeightFormat, tokens
 }
 
 /**
- * Activation memory of ONNX Runtime's CPU kernels for a prompt of `tokens` tokens (at most one chunk), by
- * phase, as its arena reuses buffers between nodes: the peak is the larger of
+ * Activation memory of ONNX Runtime's CPU kernels for a prompt of `tokens` tokens, by phase, as its arena
+ * reuses buffers between nodes. One sequence is prefilled in passes of at most `ubatch` positions (see
+ * `DEFAULT_UBATCH_SIZE`; 0: one pass), several in one pass of at most `PREFILL_CHUNK_TOKENS`. The peak is
+ * the larger of
  * - attention: the residual, normed and output hidden states, q/k/v and the scores of every head — one
- *   heads × tokens² fp32 matrix in a fused graph (GroupQueryAttention's probabilities), three in a standard
- *   one (the MatMul, the masked and the softmaxed scores);
+ *   heads × pass × attended fp32 matrix in a fused graph (GroupQueryAttention's probabilities; the last pass
+ *   attends over all `tokens`), three in a standard one (the MatMul, the masked and the softmaxed scores);
  * - MLP: the residual and normed hidden states and the gate, up and activated FFN buffers;
  * plus the logits — of the last position in a fused graph, of every position in a standard one — twice
  * (the output and its copy into JavaScript).
  */
-export function cpuActivationBytes(spec: ModelSpec, tokens: number, concurrency: number, graph: 'fused' | 'standard'): number {
-  const chunk = Math.max(1, Math.min(tokens, PREFILL_CHUNK_TOKENS));
+export function cpuActivationBytes(spec: ModelSpec, tokens: number, concurrency: number, graph: 'fused' | 'standard', ubatch: number = DEFAULT_UBATCH_SIZE): number {
+  const passes = concurrency === 1 && ubatch > 0;
+  const chunk = Math.max(1, Math.min(tokens, passes ? ubatch : PREFILL_CHUNK_TOKENS));
+  const attended = passes ? Math.max(chunk, tokens) : chunk;
   const ffnWidth = spec.moe ? spec.moe.expertIntermediateSize * (spec.moe.activeExperts + spec.moe.sharedExperts) : spec.intermediateSize;
   const qkvWidth = spec.numHeads * spec.headDim + 2 * spec.numKvHeads * spec.headDim;
-  const scores = (graph === 'fused' ? 1 : 3) * spec.numHeads * chunk * chunk * 4;
+  const scores = (graph === 'fused' ? 1 : 3) * spec.numHeads * chunk * attended * 4;
   const attention = chunk * (3 * spec.hiddenSize + qkvWidth) * 4 + scores;
   const mlp = chunk * (2 * spec.hiddenSize + 3 * ffnWidth) * 4;
   const logits = (graph === 'fused' ? 1 : chunk) * spec.vocabSize * 4 * 2;

@@ -11,6 +11,7 @@
  * own share of each step honestly.
  */
 import * as ort from 'onnxruntime-node';
+import { DEFAULT_UBATCH_SIZE } from '../estimate/fit.js';
 import type { DecoderIo, IntType } from './decoder-io.js';
 import { createKvCache, type Feeds, type KvCache, type KvLayout, type Outputs } from './kv-cache.js';
 
@@ -95,13 +96,10 @@ export interface DecoderLoopOptions {
    * Most prompt positions per forward pass (llama.cpp's `n_ubatch`): a longer prompt runs as consecutive
    * passes of this many positions, so the activations and attention scores ONNX Runtime allocates (and its
    * arena keeps) are sized for one pass, not for the whole prompt. 0: the whole prompt in one pass.
-   * Default `DEFAULT_UBATCH_SIZE`.
+   * Default `DEFAULT_UBATCH_SIZE` (512, llama.cpp's default; the memory estimate models the same passes).
    */
   ubatchSize?: number;
 }
-
-/** Prompt positions per forward pass by default: llama.cpp's default `n_ubatch`. */
-export const DEFAULT_UBATCH_SIZE = 512;
 
 /**
  * One decoder session's generation state. Usage: `reset(B)`, `prefill(seqs)` (a first chunk may have
