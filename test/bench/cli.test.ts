@@ -77,7 +77,9 @@ describe('modelscout bench', () => {
       expect(r.samples).toHaveLength(5);
       expect(r.estimate).not.toBeNull();
       expect(Object.keys(r.model.files_sha256)).toContain('onnx/model.onnx');
+      expect(r.config.ubatch_size).toBe(512);
     }
+    expect(report.run.config.ubatch_size).toBe(512);
     const request = report.results[2]!;
     expect(request.metrics.decode_tps?.n).toBe(5);
     expect(request.metrics.decode_tps?.pooled).toBeGreaterThan(0);
@@ -87,6 +89,17 @@ describe('modelscout bench', () => {
     expect(report.environment.onnxruntime).toBe('1.30.0');
     expect(report.run.argv[0]).toBe('bench');
     expect(Date.parse(report.run.started_at)).toBeLessThanOrEqual(Date.parse(report.run.finished_at));
+  });
+
+  it('--ubatch-size 3: a 16-token prompt is measured in passes of 3, and the report records the size', async () => {
+    const r = await cli(['bench', good, '--tests', 'pp16+tg4', '--repetitions', '1', '--warmup', '0', '--threads', '1', '--ubatch-size', '3', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const passes = JSON.parse(r.stdout) as BenchReport;
+    expect(passes.run.config.ubatch_size).toBe(3);
+    expect(passes.results[0]!.status).toBe('ok');
+    expect(passes.results[0]!.config.ubatch_size).toBe(3);
+    expect(passes.results[0]!.load.self_check?.passed).toBe(true);
+    expect(passes.results[0]!.metrics.ttft_ms?.n).toBe(1);
   });
 
   it('prints markdown for a step summary, synthetic models labelled', async () => {
@@ -180,6 +193,7 @@ describe('modelscout bench', () => {
     ['a bad test id', ['bench', 'MODEL', '--tests', 'pp0'], /invalid test "pp0"/],
     ['a bad list', ['bench', 'MODEL', '--prompt-lengths', '128,abc'], /invalid --prompt-lengths "abc"/],
     ['an unknown flag', ['bench', 'MODEL', '--frobnicate'], /unknown flag --frobnicate|Nonexistent flag/],
+    ['a negative ubatch size', ['bench', 'MODEL', '--ubatch-size', '-1'], /--ubatch-size .*greater than or equal to 0/],
     ['a malformed config', ['bench', '--config', 'BADCONFIG'], /config file .*bad-config\.json: repetitions/],
     ['a malformed baseline', ['bench', 'MODEL', '--baseline', 'BADBASELINE'], /baseline .*bad-baseline\.json is not a modelscout bench report/],
   ];
