@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { detectHardware, NO_PROBE_ENV, resolveProbeMode, type AutoProbeEvent, type DetectOptions } from '../../src/hardware/detect.js';
 import { storeBandwidth, toCachedLayerProbe } from '../../src/hardware/bandwidth-cache.js';
-import { CPU_LAYER_PROBE, type CpuLayerProbe } from '../../src/estimate/cpu-rates.js';
+import { LAYER_PROBE } from '../helpers/layer-probe.js';
 import { cpuTarget } from '../../src/hardware/device.js';
 
 const roots: string[] = [];
@@ -12,17 +12,6 @@ afterEach(() => {
   for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
 });
 
-/** Timings a decoder-layer probe could report (seconds per layer; per layer and prompt token). */
-const LAYER_PROBE: CpuLayerProbe = {
-  shape: { ...CPU_LAYER_PROBE.shape },
-  tiny: { ...CPU_LAYER_PROBE.tiny },
-  blockSize: 128,
-  tinyDecodeSecPerLayer: 30e-6,
-  int4DecodeSecPerLayer: 620e-6,
-  fp32DecodeSecPerLayer: 2.2e-3,
-  int4PromptSecPerTokenLayer: 160e-6,
-  fp32PromptSecPerTokenLayer: 150e-6,
-};
 
 const MACHINE = 'Auto CPU | 1 threads | 16 GiB';
 

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { applyContainerLimits, countCpuList, detectHardware, effectiveCpuLimit, parseCpuMax, readCgroupLimits } from '../../src/hardware/index.js';
 import { hardwareSummaryLines } from '../../src/hardware/summary.js';
 import { cpuTarget } from '../../src/hardware/device.js';
-import { CPU_LAYER_PROBE, cpuRatesFromLayerProbe, type CpuLayerProbe } from '../../src/estimate/cpu-rates.js';
+import { cpuRatesFromLayerProbe } from '../../src/estimate/cpu-rates.js';
+import { LAYER_PROBE } from '../helpers/layer-probe.js';
 import { storeBandwidth, toCachedLayerProbe as toCached } from '../../src/hardware/bandwidth-cache.js';
 
 const GIB = 1024 ** 3;
@@ -200,17 +201,6 @@ describe('the bandwidth probe cache', () => {
   });
 });
 
-/** Timings a decoder-layer probe could report (seconds per layer; per layer and prompt token). */
-const LAYER_PROBE: CpuLayerProbe = {
-  shape: { ...CPU_LAYER_PROBE.shape },
-  tiny: { ...CPU_LAYER_PROBE.tiny },
-  blockSize: 128,
-  tinyDecodeSecPerLayer: 30e-6,
-  int4DecodeSecPerLayer: 620e-6,
-  fp32DecodeSecPerLayer: 2.2e-3,
-  int4PromptSecPerTokenLayer: 160e-6,
-  fp32PromptSecPerTokenLayer: 150e-6,
-};
 
 describe('the CPU kernel probe in detection', () => {
   const setup = () => {
