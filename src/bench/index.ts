@@ -232,8 +232,8 @@ function assembleResult(
     kv_cache:
       m && load.kv
         ? {
-            layout: load.kvLayout === 'growing' ? 'growing' : 'preallocated',
-            update: load.kvLayout === 'growing' ? 'concatenated' : load.kvLayout === 'appended' ? 'appended' : 'in-place',
+            layout: load.kvLayout === 'growing' || load.kvLayout === 'direct' ? load.kvLayout : 'preallocated',
+            update: load.kvLayout === 'growing' ? 'concatenated' : load.kvLayout === 'preallocated' ? 'in-place' : 'appended',
             dtype: load.kv.dtype,
             layers: load.kv.layers,
             kv_heads: load.kv.kv_heads,
@@ -353,8 +353,8 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
     if (!cached.error && kvLayout === 'preallocated' && graphKind === 'standard') {
       cached = { info: cached.info, error: { code: 'E_USAGE', message: `the preallocated KV layout needs a fused graph (GroupQueryAttention); ${file} is a standard graph` } };
     }
-    if (!cached.error && kvLayout === 'appended' && graphKind !== 'fused') {
-      cached = { info: cached.info, error: { code: 'E_USAGE', message: `the appended KV layout needs a modelscout fused graph (modelscout synth --graph fused); ${file} is not one` } };
+    if (!cached.error && (kvLayout === 'appended' || kvLayout === 'direct') && graphKind !== 'fused') {
+      cached = { info: cached.info, error: { code: 'E_USAGE', message: `the ${kvLayout} KV layout needs a modelscout fused graph (modelscout synth --graph fused); ${file} is not one` } };
     }
     const ctx: GroupContext = { group, entry, info: cached.info, infoError: cached.error };
     const label = `${entry.model.id} ${group.variant} ${group.session.device} t${group.session.threads || 'auto'}`;

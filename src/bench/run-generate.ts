@@ -164,7 +164,7 @@ const generateReportSchema = z.strictObject({
   variant: z.enum(VARIANT_NAMES),
   device: z.enum(DEVICES),
   threads: z.number().int().min(0),
-  kv_layout: z.enum(['growing', 'preallocated', 'appended']),
+  kv_layout: z.enum(['growing', 'preallocated', 'appended', 'direct']),
   prompt_ids: z.array(z.number().int()),
   ids: z.array(z.number().int()),
   token_times_ms: z.array(z.number()),

@@ -64,7 +64,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
     threads: Flags.string({ description: 'intra-op thread counts, comma-separated (0 = onnxruntime default) [default: 0]' }),
     'graph-opt-level': Flags.option({ options: GRAPH_OPT_LEVELS, description: 'onnxruntime graph optimization level [default: all]' })(),
     'kv-layout': Flags.option({
-      options: ['auto', 'growing', 'preallocated', 'appended'] as const,
+      options: ['auto', 'growing', 'preallocated', 'appended', 'direct'] as const,
       default: 'auto' as const,
       description:
         'KV cache: growing tensors; preallocated = one buffer per layer at full length, shared by past and present (GroupQueryAttention graphs); appended = the same buffers, the graph returning only the new positions (modelscout fused graphs); auto = appended for modelscout fused graphs on the CPU, growing otherwise (on WebGPU the growing cache stays on the GPU)',

@@ -56,7 +56,7 @@ function kvCell(r: BenchResult): string {
   const kv = r.kv_cache;
   const mark = kv.agrees === false ? ' ≠ measured' : '';
   // The layout is named when it is not the default growing cache (its bytes are then what was allocated).
-  const layout = kv.layout === 'growing' ? '' : kv.update === 'appended' ? ' appended' : ` ${kv.layout}`;
+  const layout = kv.layout === 'growing' ? '' : kv.layout === 'preallocated' && kv.update === 'appended' ? ' appended' : ` ${kv.layout}`;
   return `${formatBytesBinary(kv.measured_bytes ?? kv.analytic_bytes)}${layout}${mark}`;
 }
 

@@ -94,8 +94,11 @@ export const memorySchema = z.object({
 });
 
 export const kvCacheSchema = z.object({
-  /** `growing` (past → present concatenation) or `preallocated` (buffers allocated at the full length). */
-  layout: z.enum(['growing', 'preallocated']),
+  /**
+   * `growing` (past → present concatenation), `preallocated` (buffers allocated at the full length) or
+   * `direct` (buffers that grow with the cache, read in place by the graph's decode attention).
+   */
+  layout: z.enum(['growing', 'preallocated', 'direct']),
   /**
    * How the cache takes each step's new positions: `concatenated` (growing: the graph returns past ⧺ new),
    * `in-place` (preallocated, shared by past and present: the graph writes into it), `appended`

@@ -4,6 +4,7 @@
  * the loop. The layouts live in kv-growing.ts and kv-preallocated.ts; this module names them and picks one.
  */
 import type { DecoderIo } from './decoder-io.js';
+import { DirectKvCache } from './kv-direct.js';
 import { GrowingKvCache } from './kv-growing.js';
 import { PreallocatedKvCache } from './kv-preallocated.js';
 import type { Feeds, KvCache, KvLayout } from './kv-types.js';
@@ -21,5 +22,6 @@ export function autoKvLayout(graph: 'standard' | 'fused' | null, device: string)
 /** The cache for a model's layout. */
 export function createKvCache(layout: KvLayout, io: DecoderIo, feeds: Feeds): KvCache {
   if (layout === 'growing') return new GrowingKvCache(io, feeds);
+  if (layout === 'direct') return new DirectKvCache(io, feeds);
   return new PreallocatedKvCache(io, feeds, layout);
 }

@@ -1,7 +1,7 @@
 /** The types every KV-cache layout shares (kept apart so that the layouts and their factory import no cycle). */
 import type * as ort from 'onnxruntime-node';
 
-export type KvLayout = 'growing' | 'preallocated' | 'appended';
+export type KvLayout = 'growing' | 'preallocated' | 'appended' | 'direct';
 
 export type Feeds = Record<string, ort.Tensor>;
 export type Outputs = ort.InferenceSession.OnnxValueMapType;

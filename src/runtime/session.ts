@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelscoutError, errorMessage } from '../errors.js';
 import { addNewKvOutputs } from '../onnx/fused/new-kv-outputs.js';
+import { splitAttention } from '../onnx/fused/split-attention.js';
 import { readModel } from '../onnx/model-io.js';
 import { encodeModel } from '../onnx/proto.js';
 import type { KvLayout } from './kv-cache.js';
@@ -132,6 +133,8 @@ export interface CreateSessionOptions {
    * the GPU (see `sessionOptions`).
    */
   kvLayout?: KvLayout;
+  /** `direct` layout: the depth from which decode steps read the cache in place (default `DIRECT_MIN_DEPTH`). */
+  directMinDepth?: number;
 }
 
 /** Creates the session and times it (`load.session_create_ms`). */
@@ -141,9 +144,10 @@ export async function createSession(modelPath: string, s: SessionSettingsInput, 
     // What ONNX Runtime is handed: the file, or (appended layout) the graph extended in memory.
     let source: string | Uint8Array = modelPath;
     let options = sessionOptions(s);
-    if (create.kvLayout === 'appended') {
+    if (create.kvLayout === 'appended' || create.kvLayout === 'direct') {
       const loaded = await readModel(modelPath);
-      addNewKvOutputs(loaded.model);
+      if (create.kvLayout === 'direct') splitAttention(loaded.model, create.directMinDepth);
+      else addNewKvOutputs(loaded.model);
       source = encodeModel(loaded.model);
       options = { ...options, extra: { session: { model_external_initializers_file_folder_path: loaded.dir } } };
     } else if (create.kvLayout === 'growing' && keepsKvOnDevice(s.device)) {

@@ -1,0 +1,161 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { modelSpecFromHfConfig } from '../../src/catalog/index.js';
+import { buildFusedDecoderModel } from '../../src/onnx/fused/build-fused-decoder.js';
+import { NEW_KV_ALL_OUTPUT } from '../../src/onnx/fused/new-kv-outputs.js';
+import { splitAttention } from '../../src/onnx/fused/split-attention.js';
+import { readModel, writeModel } from '../../src/onnx/model-io.js';
+import { resolveSynthArchitecture, type SynthArchitecture } from '../../src/onnx/synth/architecture.js';
+import { buildDecoderModel } from '../../src/onnx/synth/build-decoder.js';
+import { detectDecoderIo } from '../../src/runtime/decoder-io.js';
+import { DecoderLoop, logitsRow } from '../../src/runtime/decoder-loop.js';
+import { DirectKvCache, GRAIN, grownRoom } from '../../src/runtime/kv-direct.js';
+import type { KvLayout } from '../../src/runtime/kv-cache.js';
+import { createSession } from '../../src/runtime/session.js';
+import { TINY_CONFIGS } from '../helpers/tiny-model.js';
+
+const LAYERS = 2;
+const SEED = 11;
+/** Left-padded batch: row 1 by 3, row 2 by 5. */
+const PROMPTS = [
+  [5, 17, 42, 99, 3, 64, 8],
+  [12, 7, 120, 33],
+  [90, 1],
+];
+const STEPS = 70; // past one GRAIN, so the buffers grow during decode
+const TOLERANCE = 2e-5;
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'modelscout-direct-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function tinyArch(name: 'llama' | 'qwen2'): SynthArchitecture {
+  const config = TINY_CONFIGS[name];
+  return resolveSynthArchitecture(modelSpecFromHfConfig(config, { source: `${name}.json` }), config);
+}
+
+/** Greedy run through the decoder loop: the last prefill logits and each decode step's, per row, and the tokens. */
+async function run(file: string, layout: KvLayout, prompts: number[][], steps: number, ubatchSize = 512, directMinDepth = 0): Promise<{ logits: Float64Array[]; tokens: number[][]; loop: DecoderLoop }> {
+  const { session } = await createSession(file, { device: 'cpu', threads: 1, graphOptLevel: 'all' }, { kvLayout: layout, directMinDepth });
+  const io = detectDecoderIo(session.inputMetadata, session.outputMetadata);
+  const loop = new DecoderLoop(session, io, { kvLayout: layout, ubatchSize });
+  loop.reset(prompts.length, Math.max(...prompts.map((p) => p.length)) + steps);
+  await loop.prefill(prompts);
+  const logits: Float64Array[] = [];
+  const tokens: number[][] = prompts.map(() => []);
+  const keep = (): void => {
+    const l = loop.lastLogits!;
+    for (let b = 0; b < prompts.length; b++) logits.push(logitsRow(l, b, (l.dims[1] as number) - 1));
+  };
+  keep();
+  loop.sampleNext();
+  for (let s = 0; s < steps; s++) {
+    loop.next.forEach((t, b) => tokens[b]!.push(t));
+    await loop.decodeStep();
+    keep();
+  }
+  await session.release();
+  return { logits, tokens, loop };
+}
+
+function worstDiff(a: Float64Array[], b: Float64Array[]): { diff: number; scale: number } {
+  let diff = 0;
+  let scale = 0;
+  a.forEach((row, i) => {
+    const other = b[i]!;
+    for (let j = 0; j < row.length; j++) {
+      diff = Math.max(diff, Math.abs(row[j]! - other[j]!));
+      scale = Math.max(scale, Math.abs(row[j]!));
+    }
+  });
+  return { diff, scale };
+}
+
+describe.each(['llama', 'qwen2'] as const)('direct KV layout (%s)', (name) => {
+  const arch = tinyArch(name);
+  let standard: string;
+  let fused: string;
+
+  beforeAll(async () => {
+    standard = join(dir, `${name}-standard.onnx`);
+    fused = join(dir, `${name}-fused.onnx`);
+    const s = buildDecoderModel({ arch, layers: LAYERS, dtype: 'fp32', seed: SEED });
+    await writeModel(standard, s.model, { tensorData: s.tensorData });
+    const f = buildFusedDecoderModel({ arch, layers: LAYERS, dtype: 'fp32', seed: SEED, maxLength: 128 });
+    await writeModel(fused, f.model, { tensorData: f.tensorData });
+  });
+
+  it('gives the standard graph’s logits and tokens on a left-padded batch, through decode steps that grow the buffers', async () => {
+    const ref = await run(standard, 'growing', PROMPTS, STEPS);
+    const got = await run(fused, 'direct', PROMPTS, STEPS);
+    const { diff, scale } = worstDiff(ref.logits, got.logits);
+    expect(scale).toBeGreaterThan(0.1);
+    expect(diff).toBeLessThan(TOLERANCE * Math.max(1, scale));
+    expect(got.tokens).toEqual(ref.tokens);
+    expect(new Set(ref.tokens.flat()).size).toBeGreaterThan(2);
+    const kv = got.loop.kv as DirectKvCache;
+    expect(kv.length).toBe(7 + STEPS);
+    // Grown with the cache, and no further than the capacity the loop was reset with.
+    expect(kv.room).toBe(7 + STEPS);
+    expect(kv.measuredBytes()).toBe(2 * LAYERS * PROMPTS.length * arch.numKvHeads * kv.room * arch.headDim * 4);
+  });
+
+  it('switches mid-generation from GroupQueryAttention (shallow steps) to the in-place branch (deep ones) with the same logits', async () => {
+    const ref = await run(standard, 'growing', PROMPTS, 20);
+    const got = await run(fused, 'direct', PROMPTS, 20, 512, 15);
+    const { diff, scale } = worstDiff(ref.logits, got.logits);
+    expect(diff).toBeLessThan(TOLERANCE * Math.max(1, scale));
+    expect(got.tokens).toEqual(ref.tokens);
+  });
+
+  it('takes a prompt in several passes (ubatch) with each pass seeing exactly the positions before it', async () => {
+    const prompt = [[5, 17, 42, 99, 3, 64, 8, 21, 77, 4, 13]];
+    const ref = await run(standard, 'growing', prompt, 4);
+    const got = await run(fused, 'direct', prompt, 4, 4);
+    const { diff, scale } = worstDiff(ref.logits, got.logits);
+    expect(diff).toBeLessThan(TOLERANCE * Math.max(1, scale));
+    expect(got.tokens).toEqual(ref.tokens);
+  });
+});
+
+describe('splitAttention', () => {
+  it('replaces every GroupQueryAttention with an If (decode step in place, prompt through GroupQueryAttention) and adds present_new.all', async () => {
+    const arch = tinyArch('llama');
+    const f = buildFusedDecoderModel({ arch, layers: LAYERS, dtype: 'fp32', seed: SEED, maxLength: 64 });
+    const file = join(dir, 'split.onnx');
+    await writeModel(file, f.model, { tensorData: f.tensorData });
+    const { model } = await readModel(file);
+    splitAttention(model);
+    const nodes = model.graph!.node;
+    expect(nodes.filter((n) => n.op_type === 'GroupQueryAttention')).toHaveLength(0);
+    const ifs = nodes.filter((n) => n.op_type === 'If');
+    expect(ifs).toHaveLength(LAYERS);
+    const branch = (n: (typeof ifs)[number], which: string) => n.attribute.find((a) => a.name === which)!.g!;
+    // The decode branch reads the past inputs directly (no GroupQueryAttention, no copy of the cache).
+    expect(branch(ifs[0]!, 'then_branch').node.map((n) => n.op_type)).not.toContain('GroupQueryAttention');
+    expect(branch(ifs[0]!, 'then_branch').node.flatMap((n) => n.input)).toContain('past_key_values.0.key');
+    expect(branch(ifs[0]!, 'else_branch').node.map((n) => n.op_type)).toContain('GroupQueryAttention');
+    expect(model.graph!.output.map((o) => o.name)).toContain(NEW_KV_ALL_OUTPUT);
+  });
+
+  it('refuses a graph without GroupQueryAttention in one line naming the layouts to use instead', async () => {
+    const arch = tinyArch('llama');
+    const s = buildDecoderModel({ arch, layers: 1, dtype: 'fp32', seed: SEED });
+    expect(() => splitAttention(s.model)).toThrow(/direct KV layout cannot rewrite this graph's attention: it has no GroupQueryAttention/);
+  });
+});
+
+describe('grownRoom', () => {
+  it('adds an eighth (at least one GRAIN) and rounds up to whole GRAINs', () => {
+    expect(grownRoom(1)).toBe(2 * GRAIN);
+    expect(grownRoom(GRAIN)).toBe(2 * GRAIN);
+    expect(grownRoom(2048)).toBe(2048 + 256);
+    expect(grownRoom(2049)).toBe(Math.ceil((2049 + 256) / GRAIN) * GRAIN);
+  });
+});
