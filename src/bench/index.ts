@@ -40,7 +40,7 @@ export interface BenchRunOptions {
   /** Run the correctness self-check before timing (default true). */
   selfCheck?: boolean;
   rssIntervalMs?: number;
-  /** `auto`: appended for modelscout fused graphs (modelscout.graph metadata) on the CPU, growing otherwise; unset = growing. */
+  /** `auto`: direct for modelscout fused graphs (modelscout.graph metadata) on the CPU, growing otherwise; unset = growing. */
   kvLayout?: KvLayout | 'auto';
   /** Hardware for the environment and the estimates; detected when absent. */
   hardware?: Hardware;

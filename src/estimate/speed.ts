@@ -121,19 +121,27 @@ export function lmHeadFlopsPerToken(spec: ModelSpec): number {
  * - decode, weights: the slower of reading them (fp32 and fp16 matrix-vector products are bound by it) and
  *   computing with them: int4 at accuracy level 4 unpacks blocks and multiplies in int8 at the probed int4
  *   rate, float formats at a fraction of the fp32 GEMM rate;
- * - decode, KV cache: the fused graph's attention reads the appended cache at a fraction of the weights' read
- *   rate (it repacks the keys each step); the standard graph's growing cache is concatenated into fresh
- *   tensors and copied out every step, several times slower;
+ * - decode, KV cache: the fused graph's attention reads the cache at a fraction of the weights' read rate:
+ *   through GroupQueryAttention (shallower than `DIRECT_MIN_DEPTH`) it copies the past and repacks the keys
+ *   each step, deeper the direct layout reads it in place (`fusedInPlace`); the standard graph's growing
+ *   cache is concatenated into fresh tensors and copied out every step, several times slower;
  * - dispatch: a fixed cost per layer and step (kernel launches, thread-pool wake-ups), which dominates the
  *   smallest models; the probe measures it for the fused graph's operators.
  */
+/**
+ * Depth (cached positions) from which a decode step of a fused graph on the CPU reads the KV cache in place
+ * (the `direct` KV layout) instead of through GroupQueryAttention, which copies the past every step: where
+ * the two cost about the same on SmolLM2-135M and Qwen2.5-0.5B (docs/benchmarks.md).
+ */
+export const DIRECT_MIN_DEPTH = 384;
+
 export const CPU_DEFAULT_MODEL = {
   prefillGemm: { fused: 1.0, standard: 0.79 },
   prefillAttention: { fused: 0.46, standard: 0.42 },
   decodeInt4: 1.0,
   decodeRead: 1.0,
   decodeFloatCompute: 0.43,
-  decodeKvRead: { fused: 0.264, standard: 0.052 },
+  decodeKvRead: { fused: 0.264, fusedInPlace: 0.5, standard: 0.052 },
   dispatch: { fused: 5.4, standard: 8.7 },
 } as const;
 
@@ -144,6 +152,11 @@ export const CPU_DEFAULT_MODEL = {
  * kernels of ~5 µs launch latency each, NVIDIA CUDA C++ Best Practices Guide).
  */
 export const GPU_DISPATCH_SEC_PER_LAYER = { cuda: 20e-6, webgpu: 1e-3 } as const;
+
+/** Which of the CPU model's KV read factors a decode step at `context` uses (see `DIRECT_MIN_DEPTH`). */
+function kvReadPath(graph: 'fused' | 'standard', context: number): keyof typeof CPU_DEFAULT_MODEL.decodeKvRead {
+  return graph === 'fused' && context >= DIRECT_MIN_DEPTH ? 'fusedInPlace' : graph;
+}
 
 /** Formats whose CPU decode multiplies in int8 (int4 MatMulNBits at accuracy level 4; int8 weights). */
 function int8ComputePath(format: WeightFormat): boolean {
@@ -205,13 +218,14 @@ export function estimateSpeed(input: SpeedInput): SpeedEstimate {
     const gemmRate = rates ? (int4 ? rates.gemmFlopsPerSec.int4 : rates.gemmFlopsPerSec.fp32) : undefined;
     const fp32Gemm = rates?.gemmFlopsPerSec.fp32;
     const dispatchSec = spec.numLayers * (rates?.dispatchSecPerLayer ?? 0) * m.dispatch[graph];
+    const kvPath = kvReadPath(graph, context);
     if (rates && known(rates.readBytesPerSec)) {
       const streamSec = weightBytesPerStep / (rates.readBytesPerSec * m.decodeRead);
       const computeRate = int4 ? rates.int4OpsPerSec * m.decodeInt4 : known(fp32Gemm) ? fp32Gemm * m.decodeFloatCompute : undefined;
       const computeSec = known(computeRate) ? stepOps / computeRate : 0;
       const weightsSec = Math.max(streamSec, computeSec);
       const attentionSec = known(fp32Gemm) ? (decodeAttention * concurrency) / (fp32Gemm * m.prefillAttention[graph]) : 0;
-      const kvSec = kvBytesPerStep / (rates.readBytesPerSec * m.decodeKvRead[graph]) + attentionSec;
+      const kvSec = kvBytesPerStep / (rates.readBytesPerSec * m.decodeKvRead[kvPath]) + attentionSec;
       decodeStepSec = weightsSec + kvSec + dispatchSec;
       decodeBound = computeSec > streamSec ? 'compute' : 'memory';
       decodeStepParts = { weightsSec, kvSec, dispatchSec };
@@ -281,7 +295,7 @@ export function estimateSpeed(input: SpeedInput): SpeedEstimate {
       prefillFlops,
       graph,
       decodeStepParts,
-      formula: cpuModel && cpuRates ? cpuFormula(graph, format, cpuRates) : cpuModel
+      formula: cpuModel && cpuRates ? cpuFormula(graph, format, cpuRates, context) : cpuModel
         ? 'CPU model: no rates (unknown bandwidth and peak FLOP/s)'
         : 'decode tok/s = bandwidth × efficiency.decode ÷ (streamed weight bytes + KV bytes at context); prefill tok/s = peak FLOP/s × efficiency.prefill ÷ (2 × active params + attention) per token',
       notes,
@@ -290,7 +304,7 @@ export function estimateSpeed(input: SpeedInput): SpeedEstimate {
 }
 
 /** The CPU model's formula in words, with this estimate's rates and factors. */
-function cpuFormula(graph: 'fused' | 'standard', format: WeightFormat, rates: CpuRates): string {
+function cpuFormula(graph: 'fused' | 'standard', format: WeightFormat, rates: CpuRates, context: number): string {
   const m = CPU_DEFAULT_MODEL;
   const int4 = int8ComputePath(format);
   const g = (v: number): string => (Number.isFinite(v) ? (v / 1e9).toFixed(1) : '?');
@@ -298,7 +312,7 @@ function cpuFormula(graph: 'fused' | 'standard', format: WeightFormat, rates: Cp
   const compute = int4 ? `weight ops ÷ (int4 rate ${g(rates.int4OpsPerSec)} GOP/s × ${m.decodeInt4})` : `weight ops ÷ (fp32 GEMM rate × ${m.decodeFloatCompute})`;
   return (
     `CPU model (${graph} graph; rates from ${rates.source === 'layer probe' ? 'the decoder-layer probe' : "the ISA's peaks and the bandwidth"}): ` +
-    `decode step = max(weight bytes ÷ (read rate ${g(rates.readBytesPerSec)} GB/s × ${m.decodeRead}), ${compute}) + KV bytes ÷ (read rate × ${m.decodeKvRead[graph]}) + ` +
+    `decode step = max(weight bytes ÷ (read rate ${g(rates.readBytesPerSec)} GB/s × ${m.decodeRead}), ${compute}) + KV bytes ÷ (read rate × ${m.decodeKvRead[kvReadPath(graph, context)]}) + ` +
     `layers × ${(rates.dispatchSecPerLayer * 1000).toFixed(3)} ms × ${m.dispatch[graph]}; ` +
     `prefill = GEMM FLOPs ÷ (${int4 ? 'int4' : 'fp32'} GEMM rate ${g(gemm)} GFLOP/s × ${m.prefillGemm[graph]}) + attention FLOPs ÷ (fp32 GEMM rate ${g(rates.gemmFlopsPerSec.fp32)} GFLOP/s × ${m.prefillAttention[graph]}) + the same dispatch`
   );

@@ -129,7 +129,7 @@ export async function measureVariant(run: ConfirmRun, w: Work, variant: ConfirmV
   try {
     report = await runStep(run, { kind: 'bench', candidate: w.candidate.name, description: what, predictedSec }, () => run.deps.runBench({
       plan: benchPlan(run, paths, variant, w),
-      // Fused graphs get their fast KV layout (appended on the CPU); standard graphs the growing cache.
+      // Fused graphs get their fast KV layout (direct on the CPU); standard graphs the growing cache.
       kvLayout: 'auto',
       tool: run.options.tool,
       argv: run.options.argv,

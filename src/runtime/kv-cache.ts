@@ -12,11 +12,11 @@ import type { Feeds, KvCache, KvLayout } from './kv-types.js';
 export type { Feeds, KvCache, KvLayout, Outputs } from './kv-types.js';
 
 /**
- * The layout `--kv-layout auto` picks: `appended` for modelscout's fused graphs on the CPU, else `growing`
+ * The layout `--kv-layout auto` picks: `direct` for modelscout's fused graphs on the CPU, else `growing`
  * (on a GPU the growing cache stays on the device; the buffer layouts live in host memory).
  */
 export function autoKvLayout(graph: 'standard' | 'fused' | null, device: string): KvLayout {
-  return graph === 'fused' && device === 'cpu' ? 'appended' : 'growing';
+  return graph === 'fused' && device === 'cpu' ? 'direct' : 'growing';
 }
 
 /** The cache for a model's layout. */

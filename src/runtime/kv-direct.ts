@@ -8,10 +8,11 @@
  * Because the graph reads the whole buffer, its room follows the cache instead of being allocated at the
  * generation's full length up front:
  *   - an empty cache feeds zero-length pasts, so a first prompt attends to nothing it does not need;
- *   - the room grows, when a run's new positions do not fit, to the length rounded up by an eighth (at
- *     least `GRAIN` positions), never past the capacity given at reset: a decode step reads at most that
- *     much unused tail, and the copy into a larger buffer happens once every GRAIN or more steps;
- *   - a prompt in several passes (ubatch) sees a past exactly as long as what the earlier passes wrote.
+ *   - after a prompt the room is the capacity given at reset (the generation's full length, as the other
+ *     buffer layouts allocate it), or without one exactly the prompt's length;
+ *   - a decode step that does not fit grows the room to the length plus an eighth (at least `GRAIN`
+ *     positions): an in-place step reads at most that much unused tail, and the copy into a larger buffer
+ *     happens once every GRAIN or more steps.
  */
 import * as ort from 'onnxruntime-node';
 import { ModelscoutError } from '../errors.js';
@@ -111,7 +112,13 @@ export class DirectKvCache implements KvCache {
     const needed = this.#length + n;
     // After a multi-token pass the room is exactly the length (the next pass's past has no unused tail);
     // a decode step that does not fit grows it with some headroom.
-    if (needed > this.#room) this.#grow(n > 1 ? needed : this.#limit >= needed ? Math.min(grownRoom(needed), this.#limit) : grownRoom(needed));
+    if (needed > this.#room) {
+      const limit = this.#limit >= needed ? this.#limit : Number.POSITIVE_INFINITY;
+      // A prompt takes the whole capacity at once when it is known (the decode steps that follow will need
+      // it, and growing pass by pass would hold two copies of the cache at each step up); a decode step
+      // grows by an eighth.
+      this.#grow(Number.isFinite(limit) && n > 1 ? limit : Math.min(grownRoom(needed), limit));
+    }
     const width = n * io.headDim;
     const all = n === 1 && io.newKvAll !== null ? (outputs[io.newKvAll] as ort.Tensor | undefined) : undefined;
     const slots = 2 * io.layers.length;

@@ -74,9 +74,9 @@ describe('synth --graph fused, quantize, generate', () => {
     }
     expect(generated[0]).toEqual(generated[1]);
     // generate takes the fast layout of each graph, as bench --kv-layout auto does.
-    expect(layouts).toEqual(['appended', 'growing']);
+    expect(layouts).toEqual(['direct', 'growing']);
 
-    // bench: a fused graph gets the appended KV layout by default, a standard graph the growing cache.
+    // bench: a fused graph gets the direct KV layout by default, a standard graph the growing cache.
     interface KvReport {
       results: { model: { path: string }; test: { name: string }; error: { code: string; message: string } | null; kv_cache: { layout: string; update?: string; measured_bytes: number; analytic_bytes: number; tokens_at_end: number; agrees: boolean | null } | null }[];
     }
@@ -85,8 +85,8 @@ describe('synth --graph fused, quantize, generate', () => {
     const report = JSON.parse(String(bench.stdout)) as KvReport;
     const [fusedResult, standardResult] = report.results;
     expect(fusedResult!.error).toBeNull();
-    expect(fusedResult!.kv_cache).toMatchObject({ layout: 'preallocated', update: 'appended', agrees: null });
-    // Allocated once for the whole request (8 + 4 tokens, plus the one the loop reserves), used or not.
+    expect(fusedResult!.kv_cache).toMatchObject({ layout: 'direct', update: 'appended', agrees: null });
+    // Sized to the whole request after the prompt (8 + 4 tokens, plus the one the loop reserves), used or not.
     const perToken = fusedResult!.kv_cache!.analytic_bytes / fusedResult!.kv_cache!.tokens_at_end;
     expect(fusedResult!.kv_cache!.measured_bytes).toBe(perToken * (8 + 4 + 1));
     expect(standardResult!.kv_cache).toMatchObject({ layout: 'growing', update: 'concatenated', agrees: true });

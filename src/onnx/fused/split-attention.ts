@@ -25,18 +25,13 @@
  */
 import { ModelscoutError } from '../../errors.js';
 import { AttributeType, DataType, createAttribute, createGraph, createNode, createTensor, createValueInfo, getAttribute, valueInfoShape, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode } from '../proto.js';
+import { DIRECT_MIN_DEPTH } from '../../estimate/speed.js';
 import { NEW_KV_ALL_OUTPUT } from './new-kv-outputs.js';
 
 const MS = 'com.microsoft';
 const PREFIX = '/modelscout/direct_attn';
 const FP32_LOWEST = -3.4028234663852886e38;
 
-/**
- * Depth (cached positions) from which a decode step reads the cache in place; shallower steps go through
- * GroupQueryAttention. Where the two cost the same, measured on SmolLM2-135M and Qwen2.5-0.5B (see
- * docs/benchmarks.md).
- */
-export const DIRECT_MIN_DEPTH = 384;
 
 const int = (name: string, i: number): OnnxAttribute => createAttribute({ name, type: AttributeType.INT, i });
 
