@@ -56,12 +56,13 @@ export function cpuInt4PrepackFraction(blockSize: number = DEFAULT_INT4.blockSiz
 export const CPU_INT8_RESIDENT_OVERHEAD = 0.15;
 
 /**
- * Copies of the KV cache alive at the peak of a prompt on a CPU: the cache the decode loop keeps in
- * JavaScript, ONNX Runtime's `present` outputs (every layer's, alive until the run returns) and a third (the
- * copy of the presents into JavaScript for a standard graph; for a fused graph's appended layout, fitted).
- * Fitted to the peaks at 512 and 2,048 tokens (both graph forms): 3.
+ * Copies of the KV cache alive at the peak of a prompt on a CPU, by graph form. Standard graph (growing
+ * cache): the cache the decode loop keeps, ONNX Runtime's `present` outputs (every layer's, alive until the
+ * run returns) and their copy into JavaScript — 3, fitted to the peaks at 512 and 2,048 tokens. Fused graph
+ * (the direct layout): the loop's buffers and ONNX Runtime's presents of the last prompt pass, whose memory
+ * its arena keeps — 2.
  */
-export const CPU_KV_COPIES = 3;
+export const CPU_KV_COPIES = { fused: 2, standard: 3 } as const;
 
 /**
  * Bytes of weights ONNX Runtime holds on a CPU beyond the model file's (see `fitMemory`): for int4 formats
@@ -223,7 +224,7 @@ export function fitMemory(input: FitInput): MemoryFit {
         ? cpuActivationBytes(input.spec, tokens, concurrency, input.graph)
         : activationBytes(input.spec, tokens, concurrency);
     // The KV cache's transient copies at the prompt's peak count as activations, so the parts add up.
-    const actAll = act + (onnxCpu ? (CPU_KV_COPIES - 1) * kv.totalBytes : 0);
+    const actAll = act + (onnxCpu && input.graph ? (CPU_KV_COPIES[input.graph] - 1) * kv.totalBytes : 0);
     return { kv: kv.totalBytes, act: actAll, total: weights + weightCopies + kv.totalBytes + actAll + overhead, formula: kv.formula };
   };
   const at = totalAt(input.context);
@@ -277,7 +278,7 @@ export function fitMemory(input: FitInput): MemoryFit {
       activationAssumption: limits
         ? `one forward pass of a serving engine: at most ${limits.maxTokensPerPass} tokens of at most ${limits.maxSequences} sequences (${limits.source}), ${input.format === 'fp32' ? 'fp32' : '16-bit'} activations, fused attention, fp32 logits of each scheduled sequence`
         : input.graph
-          ? `ONNX Runtime on the CPU, ${input.graph} graph: the larger of the attention phase (hidden states, q/k/v, ${input.graph === 'fused' ? 'one' : 'three'} heads × tokens² score matrices) and the MLP phase for up to ${PREFILL_CHUNK_TOKENS} prompt tokens in fp32, logits of ${input.graph === 'fused' ? 'the last position' : 'every position'} (twice), the KV cache held ×${CPU_KV_COPIES}; runtime overhead includes the weights ONNX Runtime holds twice (${input.format === 'q4' || input.format === 'q4f16' ? `prepacked int4 blocks, ${cpuInt4PrepackFraction(input.weightOptions?.int4?.blockSize).toFixed(2)} of the weights at block ${input.weightOptions?.int4?.blockSize ?? DEFAULT_INT4.blockSize}` : input.format === 'int8' ? `${CPU_INT8_RESIDENT_OVERHEAD} of the weights, not measured` : input.spec.tieWordEmbeddings ? 'the tied embedding table, copied for the LM head' : 'none'})`
+          ? `ONNX Runtime on the CPU, ${input.graph} graph: the larger of the attention phase (hidden states, q/k/v, ${input.graph === 'fused' ? 'one' : 'three'} heads × tokens² score matrices) and the MLP phase for up to ${PREFILL_CHUNK_TOKENS} prompt tokens in fp32, logits of ${input.graph === 'fused' ? 'the last position' : 'every position'} (twice), the KV cache held ×${CPU_KV_COPIES[input.graph]}; runtime overhead includes the weights ONNX Runtime holds twice (${input.format === 'q4' || input.format === 'q4f16' ? `prepacked int4 blocks, ${cpuInt4PrepackFraction(input.weightOptions?.int4?.blockSize).toFixed(2)} of the weights at block ${input.weightOptions?.int4?.blockSize ?? DEFAULT_INT4.blockSize}` : input.format === 'int8' ? `${CPU_INT8_RESIDENT_OVERHEAD} of the weights, not measured` : input.spec.tieWordEmbeddings ? 'the tied embedding table, copied for the LM head' : 'none'})`
           : `fp32 activations of one forward pass over up to ${PREFILL_CHUNK_TOKENS} tokens per sequence plus last-position logits; attention scores assumed fused (not materialised)`,
     },
   };

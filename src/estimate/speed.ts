@@ -141,7 +141,7 @@ export const CPU_DEFAULT_MODEL = {
   decodeInt4: 1.0,
   decodeRead: 1.0,
   decodeFloatCompute: 0.43,
-  decodeKvRead: { fused: 0.264, fusedInPlace: 0.5, standard: 0.052 },
+  decodeKvRead: { fused: 0.264, fusedInPlace: 0.6, standard: 0.052 },
   dispatch: { fused: 5.4, standard: 8.7 },
 } as const;
 

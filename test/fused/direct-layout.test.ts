@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelSpecFromHfConfig } from '../../src/catalog/index.js';
 import { buildFusedDecoderModel } from '../../src/onnx/fused/build-fused-decoder.js';
@@ -9,10 +10,10 @@ import { splitAttention } from '../../src/onnx/fused/split-attention.js';
 import { readModel, writeModel } from '../../src/onnx/model-io.js';
 import { resolveSynthArchitecture, type SynthArchitecture } from '../../src/onnx/synth/architecture.js';
 import { buildDecoderModel } from '../../src/onnx/synth/build-decoder.js';
-import { detectDecoderIo } from '../../src/runtime/decoder-io.js';
+import { detectDecoderIo, type DecoderIo } from '../../src/runtime/decoder-io.js';
 import { DecoderLoop, logitsRow } from '../../src/runtime/decoder-loop.js';
 import { DirectKvCache, GRAIN, grownRoom } from '../../src/runtime/kv-direct.js';
-import type { KvLayout } from '../../src/runtime/kv-cache.js';
+import type { Feeds, KvLayout } from '../../src/runtime/kv-cache.js';
 import { createSession } from '../../src/runtime/session.js';
 import { TINY_CONFIGS } from '../helpers/tiny-model.js';
 
@@ -148,6 +149,62 @@ describe('splitAttention', () => {
     const arch = tinyArch('llama');
     const s = buildDecoderModel({ arch, layers: 1, dtype: 'fp32', seed: SEED });
     expect(() => splitAttention(s.model)).toThrow(/direct KV layout cannot rewrite this graph's attention: it has no GroupQueryAttention/);
+  });
+});
+
+describe('DirectKvCache', () => {
+  // One layer, one KV head, head dim 2: small enough to check every value written.
+  const io = {
+    inputIds: 'ids',
+    logits: 'logits',
+    layers: [{ pastKey: 'past.k', pastValue: 'past.v', presentKey: 'k', presentValue: 'v' }],
+    kvType: 'float32',
+    kvHeads: 1,
+    headDim: 2,
+    newKvAll: null,
+  } as unknown as DecoderIo;
+  const positions = (n: number, first: number) => new ort.Tensor('float32', Float32Array.from({ length: n * 2 }, (_, i) => first + i), [1, 1, n, 2]);
+  const step = (kv: DirectKvCache, feeds: Feeds, n: number, first: number) => {
+    feeds.ids = new ort.Tensor('int64', new BigInt64Array(n), [1, n]);
+    kv.update({ k: positions(n, first), v: positions(n, -first) });
+  };
+
+  it('feeds zero-length pasts to a first prompt, then the capacity, and writes each run’s positions at the cache’s length', () => {
+    const feeds: Feeds = {};
+    const kv = new DirectKvCache(io, feeds);
+    kv.reset(1, 5);
+    expect(feeds['past.k']!.dims).toEqual([1, 1, 0, 2]);
+    step(kv, feeds, 3, 10);
+    expect(feeds['past.k']!.dims).toEqual([1, 1, 5, 2]);
+    step(kv, feeds, 1, 100);
+    expect(kv.length).toBe(4);
+    expect(Array.from(feeds['past.k']!.data as Float32Array).slice(0, 8)).toEqual([10, 11, 12, 13, 14, 15, 100, 101]);
+    expect(Array.from(feeds['past.v']!.data as Float32Array).slice(0, 8)).toEqual([-10, -9, -8, -7, -6, -5, -100, -99]);
+  });
+
+  it('grows a decode step past the capacity by an eighth, keeping what it holds', () => {
+    const feeds: Feeds = {};
+    const kv = new DirectKvCache(io, feeds);
+    kv.reset(1, 2);
+    step(kv, feeds, 2, 1);
+    step(kv, feeds, 1, 7);
+    expect(kv.room).toBe(grownRoom(3));
+    expect(Array.from(feeds['past.k']!.data as Float32Array).slice(0, 6)).toEqual([1, 2, 3, 4, 7, 8]);
+  });
+
+  it('reuses the last generation’s buffers when the next one needs the same room', () => {
+    const feeds: Feeds = {};
+    const kv = new DirectKvCache(io, feeds);
+    kv.reset(1, 5);
+    step(kv, feeds, 3, 10);
+    const first = feeds['past.k']!.data;
+    kv.reset(1, 5);
+    step(kv, feeds, 2, 20);
+    expect(feeds['past.k']!.data).toBe(first);
+    expect(Array.from(feeds['past.k']!.data as Float32Array).slice(0, 4)).toEqual([20, 21, 22, 23]);
+    kv.reset(1, 9);
+    step(kv, feeds, 2, 20);
+    expect(feeds['past.k']!.data).not.toBe(first);
   });
 });
 
