@@ -3,19 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { modelSpecFromHfConfig } from '../../src/catalog/index.js';
 import { buildFusedDecoderModel } from '../../src/onnx/fused/build-fused-decoder.js';
 import { NEW_KV_ALL_OUTPUT } from '../../src/onnx/fused/new-kv-outputs.js';
 import { splitAttention } from '../../src/onnx/fused/split-attention.js';
 import { readModel, writeModel } from '../../src/onnx/model-io.js';
-import { resolveSynthArchitecture, type SynthArchitecture } from '../../src/onnx/synth/architecture.js';
 import { buildDecoderModel } from '../../src/onnx/synth/build-decoder.js';
 import { detectDecoderIo, type DecoderIo } from '../../src/runtime/decoder-io.js';
 import { DecoderLoop, logitsRow } from '../../src/runtime/decoder-loop.js';
 import { DirectKvCache, GRAIN, grownRoom } from '../../src/runtime/kv-direct.js';
 import type { Feeds, KvLayout } from '../../src/runtime/kv-cache.js';
 import { createSession } from '../../src/runtime/session.js';
-import { TINY_CONFIGS } from '../helpers/tiny-model.js';
+import { tinyArch } from '../helpers/tiny-model.js';
 
 const LAYERS = 2;
 const SEED = 11;
@@ -35,11 +33,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function tinyArch(name: 'llama' | 'qwen2'): SynthArchitecture {
-  const config = TINY_CONFIGS[name];
-  return resolveSynthArchitecture(modelSpecFromHfConfig(config, { source: `${name}.json` }), config);
-}
 
 /** Greedy run through the decoder loop: the last prefill logits and each decode step's, per row, and the tokens. */
 async function run(file: string, layout: KvLayout, prompts: number[][], steps: number, ubatchSize = 512, directMinDepth = 0): Promise<{ logits: Float64Array[]; tokens: number[][]; loop: DecoderLoop }> {

@@ -3,16 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { modelSpecFromHfConfig } from '../../src/catalog/index.js';
 import { ModelscoutError } from '../../src/errors.js';
 import { buildFusedDecoderModel } from '../../src/onnx/fused/build-fused-decoder.js';
 import type { BuiltModel } from '../../src/onnx/graph-builder.js';
 import { readModelscoutMetadata } from '../../src/onnx/metadata.js';
 import { checkDecoderRuns } from '../../src/runtime/verify.js';
 import { writeModel } from '../../src/onnx/model-io.js';
-import { resolveSynthArchitecture, type SynthArchitecture } from '../../src/onnx/synth/architecture.js';
+import type { SynthArchitecture } from '../../src/onnx/synth/architecture.js';
 import { buildDecoderModel } from '../../src/onnx/synth/build-decoder.js';
-import { TINY_CONFIGS } from '../helpers/tiny-model.js';
+import { tinyArch } from '../helpers/tiny-model.js';
 import { SPARE_POSITIONS, drive, maxAbs, maxAbsDiff, prefillDiff, type DriveOptions } from './drive.js';
 
 const LAYERS = 2;
@@ -34,11 +33,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function tinyArch(name: 'llama' | 'qwen2'): SynthArchitecture {
-  const config = TINY_CONFIGS[name];
-  return resolveSynthArchitecture(modelSpecFromHfConfig(config, { source: `${name}.json` }), config);
-}
 
 async function session(file: string, built: BuiltModel): Promise<ort.InferenceSession> {
   const path = join(dir, file);
@@ -155,8 +149,7 @@ describe('fused graph structure', () => {
   });
 
   it('rejects what GroupQueryAttention cannot run, naming the reason', () => {
-    const gpt2 = TINY_CONFIGS.gpt2;
-    const gpt2Arch = resolveSynthArchitecture(modelSpecFromHfConfig(gpt2, { source: 'gpt2.json' }), gpt2);
+    const gpt2Arch = tinyArch('gpt2');
     expect(() => buildFusedDecoderModel({ arch: gpt2Arch, layers: 1, dtype: 'fp32', seed: 1 })).toThrow(/Llama family/);
     const odd = { ...tinyArch('llama'), headDim: 24 };
     try {

@@ -1,5 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { modelSpecFromHfConfig } from '../../src/catalog/index.js';
+import { resolveSynthArchitecture, type SynthArchitecture } from '../../src/onnx/synth/architecture.js';
 import { synthesizeModel, type SynthDtype, type SynthResult } from '../../src/onnx/synth/index.js';
 
 /**
@@ -75,6 +77,12 @@ export const TINY_CONFIGS: Record<TinyArch, Record<string, unknown>> = {
     activation_function: 'gelu_new',
   },
 };
+
+/** The resolved architecture of a tiny config (what the graph builders take). */
+export function tinyArch(name: TinyArch): SynthArchitecture {
+  const config = TINY_CONFIGS[name];
+  return resolveSynthArchitecture(modelSpecFromHfConfig(config, { source: `${name}.json` }), config);
+}
 
 export async function buildTinyModel(options: TinyModelOptions): Promise<TinyModel> {
   const config = TINY_CONFIGS[options.arch];
