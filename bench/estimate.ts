@@ -25,7 +25,6 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { loadCatalog } from '../src/catalog/index.js';
 import type { ModelSpec } from '../src/catalog/model-spec.js';
-import { runBench } from '../src/bench/index.js';
 import { WEIGHT_FORMATS, cpuRatesFromLayerProbe, cpuRatesFromPeaks, estimateSpeed, fitMemory, type Banded, type CpuLayerProbe, type DeviceTarget } from '../src/estimate/index.js';
 import { fromCachedLayerProbe, toCachedLayerProbe, type CachedLayerProbe } from '../src/hardware/bandwidth-cache.js';
 import { detectHardware, int8FromLayerProbe, peakFromLayerProbe, type Hardware } from '../src/hardware/detect.js';
@@ -36,6 +35,20 @@ import { preferredGraph } from '../src/onnx/fused/synth-graph.js';
 import { buildSyntheticModel } from '../src/pipeline/obtain.js';
 import { CONFIRM_QUANTIZATION } from '../src/pipeline/plan.js';
 import { probeCpuKernels } from '../src/runtime/kernel-probe.js';
+
+/**
+ * The benchmark harness as the CLI runs it: the compiled build (`npm run build`, which the npm script runs
+ * first), so each benchmark child is the compiled worker. Run from source, the children would load
+ * TypeScript through tsx, which adds 25–55 MiB to every peak RSS measured here.
+ */
+async function compiledBench(): Promise<typeof import('../src/bench/index.js')> {
+  const url = new URL('../dist/bench/index.js', import.meta.url);
+  try {
+    return (await import(url.href)) as typeof import('../src/bench/index.js');
+  } catch {
+    throw new Error('bench:estimate measures with the compiled harness: run `npm run build` first (`npm run bench:estimate` does)');
+  }
+}
 
 function argument(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
@@ -174,7 +187,7 @@ if (!process.argv.includes('--skip-accuracy')) {
       });
       const busy = await measureCpuBusy(500);
       const loadBefore = load();
-      const report = await runBench({
+      const report = await (await compiledBench()).runBench({
         plan: {
           models: [built.dir],
           variants: ['fp32', 'q4'],
