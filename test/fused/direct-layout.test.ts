@@ -108,6 +108,17 @@ describe.each(['llama', 'qwen2'] as const)('direct KV layout (%s)', (name) => {
     expect(got.tokens).toEqual(ref.tokens);
   });
 
+  it('rewrites a graph whose q, k and v are separate projections the same way', async () => {
+    const unpacked = join(dir, `${name}-fused-unpacked.onnx`);
+    const f = buildFusedDecoderModel({ arch, layers: LAYERS, dtype: 'fp32', seed: SEED, maxLength: 128, packQkv: false });
+    await writeModel(unpacked, f.model, { tensorData: f.tensorData });
+    const ref = await run(standard, 'growing', PROMPTS, 6);
+    const got = await run(unpacked, 'direct', PROMPTS, 6);
+    const { diff, scale } = worstDiff(ref.logits, got.logits);
+    expect(diff).toBeLessThan(TOLERANCE * Math.max(1, scale));
+    expect(got.tokens).toEqual(ref.tokens);
+  });
+
   it('takes a prompt in several passes (ubatch) with each pass seeing exactly the positions before it', async () => {
     const prompt = [[5, 17, 42, 99, 3, 64, 8, 21, 77, 4, 13]];
     const ref = await run(standard, 'growing', prompt, 4);

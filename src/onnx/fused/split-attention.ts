@@ -8,7 +8,7 @@
  * Deep in a context that is most of a decode step (67 % of SmolLM2-135M's at depth 2,048).
  *
  * then (a decode step, one new position per row, at least `minDepth` positions deep) — plain operators:
- *   q, k, v = Split(packed qkv);  q, k = RotaryEmbedding(q · scale, k) at position total − 1
+ *   q, k, v = Split(packed qkv) (or the three inputs);  q, k = RotaryEmbedding(q · scale, k) at position total − 1
  *   scores  = [ q · past_keyᵀ  |  q · kᵀ ]           (one row per query head: MLAS's M = 1 kernels)
  *   probs   = Softmax(scores + bias)                 (bias: padding, and the buffer's unused tail)
  *   context = probs[:room] · past_value + probs[room] · v
@@ -69,8 +69,8 @@ export function canSplitAttention(model: OnnxModel): boolean {
 }
 
 /**
- * Rewrites `model` in place. Throws E_MODEL when a GroupQueryAttention is not the fused graphs' form (packed
- * q/k/v, rotary inside, no sliding window or softcap), or the graph lacks `input_ids` / `attention_mask`.
+ * Rewrites `model` in place. Throws E_MODEL when a GroupQueryAttention is not the fused graphs' form (rotary
+ * inside, no sliding window or softcap; q/k/v packed or not), or the graph lacks `input_ids` / `attention_mask`.
  */
 export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): void {
   const graph = model.graph as OnnxGraph | undefined;
@@ -113,7 +113,8 @@ export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): v
   const presents: string[] = [];
   for (const [i, gqa] of attention.entries()) {
     const [query = '', key = '', value = '', pastKey = '', pastValue = '', , , cos = '', sin = ''] = gqa.input;
-    if (key !== '' || value !== '') fail('q, k and v are not packed into one input');
+    const packed = key === '' && value === '';
+    if (!packed && (key === '' || value === '')) fail('it has a key input without a value input, or the reverse');
     if (!cos || !sin || getAttribute(gqa, 'do_rotary') !== 1) fail('the rotary embedding is not inside GroupQueryAttention');
     const window = getAttribute(gqa, 'local_window_size');
     if (window !== undefined && window !== -1) fail('it uses a sliding window');
@@ -134,7 +135,9 @@ export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): v
 
     // ---- then: a decode step (one new position per row), reading the buffers in place
     const d = new Nodes(b.initializers);
-    const [q0, k0, v0] = d.op(`${s}/split_qkv`, 'Split', [query, b.int64(`${s}/qkv_sizes`, [H * headDim, KV * headDim, KV * headDim])], [int('axis', 2)], 3) as [string, string, string];
+    const [q0, k0, v0] = packed
+      ? (d.op(`${s}/split_qkv`, 'Split', [query, b.int64(`${s}/qkv_sizes`, [H * headDim, KV * headDim, KV * headDim])], [int('axis', 2)], 3) as [string, string, string])
+      : [query, key, value];
     const q = d.one(`${s}/q_rot`, 'RotaryEmbedding', [d.one(`${s}/q_scaled`, 'Mul', [q0, b.float(`${s}/scale`, scale)]), start, cos, sin], [int('num_heads', H), int('interleaved', interleaved)], MS);
     const k = d.one(`${s}/k_rot`, 'RotaryEmbedding', [k0, start, cos, sin], [int('num_heads', KV), int('interleaved', interleaved)], MS);
     const q5 = d.one(`${s}/q5`, 'Reshape', [q, b.int64(`${s}/q5_shape`, [0, KV, G, 1, headDim])]);
