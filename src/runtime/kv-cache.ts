@@ -1,7 +1,8 @@
 /**
  * The KV cache as the generation loop sees it: a small interface, so a layout other than the growing one
  * (a preallocated shared buffer, as fused GroupQueryAttention graphs use) can be added without touching
- * the loop. The layouts live in kv-growing.ts and kv-preallocated.ts; this module names them and picks one.
+ * the loop. The layouts live in kv-growing.ts, kv-preallocated.ts and kv-direct.ts; this module names them and
+ * picks one.
  */
 import type { DecoderIo } from './decoder-io.js';
 import { DirectKvCache } from './kv-direct.js';

@@ -15,8 +15,8 @@
  *     happens once every GRAIN or more steps.
  */
 import * as ort from 'onnxruntime-node';
-import { ModelscoutError } from '../errors.js';
 import { floatBytes, type DecoderIo } from './decoder-io.js';
+import { writeNewPositions, type KvFloatArray, type KvSlot } from './kv-new-positions.js';
 import type { Feeds, KvCache, Outputs } from './kv-types.js';
 
 /** Room is allocated in multiples of this many positions. */
@@ -27,8 +27,6 @@ export function grownRoom(needed: number): number {
   return Math.ceil((needed + Math.max(GRAIN, Math.floor(needed / 8))) / GRAIN) * GRAIN;
 }
 
-type FloatArray = Float32Array | Uint16Array;
-
 export class DirectKvCache implements KvCache {
   readonly layout = 'direct' as const;
   readonly #io: DecoderIo;
@@ -38,10 +36,10 @@ export class DirectKvCache implements KvCache {
   #room = 0;
   /** The most positions per row the generation will reach (0: not known): growth stops there. */
   #limit = 0;
-  /** Per layer, key then value: the buffer data ([batch, kv_heads, room, head_dim]). */
-  #buffers: FloatArray[] = [];
+  /** Per layer, key then value: the buffer ([batch, kv_heads, room, head_dim]) and the present that fills it. */
+  #slots: KvSlot[] = [];
   /** The previous generation's buffers, reused by the next one that needs the same room (benchmark repetitions). */
-  #spare: { batch: number; room: number; buffers: FloatArray[] } | null = null;
+  #spare: { batch: number; room: number; slots: KvSlot[] } | null = null;
   #fetchesOneToken: Record<string, ort.Tensor | null> = {};
   #fetches: Record<string, ort.Tensor | null> = {};
 
@@ -62,11 +60,11 @@ export class DirectKvCache implements KvCache {
   reset(batch: number, capacity = 0): void {
     const io = this.#io;
     this.#limit = capacity;
-    if (this.#buffers.length > 0) this.#spare = { batch: this.#batch, room: this.#room, buffers: this.#buffers };
+    if (this.#slots.length > 0) this.#spare = { batch: this.#batch, room: this.#room, slots: this.#slots };
     this.#batch = batch;
     this.#length = 0;
     this.#room = 0;
-    this.#buffers = [];
+    this.#slots = [];
     const empty = new ort.Tensor(io.kvType, io.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0), [batch, io.kvHeads, 0, io.headDim]);
     for (const l of io.layers) {
       this.#feeds[l.pastKey] = empty;
@@ -90,27 +88,27 @@ export class DirectKvCache implements KvCache {
     const io = this.#io;
     const rows = this.#batch * io.kvHeads;
     const width = io.headDim;
-    const slots = 2 * io.layers.length;
     const spare = this.#spare;
     this.#spare = null;
     // An empty cache takes the last generation's buffers when they have this room: no new allocation (and no
     // garbage of the last ones) per repetition.
     const reuse = this.#length === 0 && spare !== null && spare.batch === this.#batch && spare.room === room;
-    const next: FloatArray[] = reuse ? spare.buffers : [];
-    for (let j = 0; j < (reuse ? 0 : slots); j += 1) {
-      const data = io.kvType === 'float16' ? new Uint16Array(rows * room * width) : new Float32Array(rows * room * width);
-      const old = this.#buffers[j];
-      if (old && this.#length > 0) {
-        for (let r = 0; r < rows; r += 1) data.set(old.subarray(r * this.#room * width, (r * this.#room + this.#length) * width), r * room * width);
-      }
-      next.push(data);
-    }
-    this.#buffers = next;
+    const next: KvSlot[] = reuse
+      ? spare.slots
+      : io.layers.flatMap((l) => [l.presentKey, l.presentValue]).map((output, j) => {
+          const data: KvFloatArray = io.kvType === 'float16' ? new Uint16Array(rows * room * width) : new Float32Array(rows * room * width);
+          const old = this.#slots[j]?.data;
+          if (old && this.#length > 0) {
+            for (let r = 0; r < rows; r += 1) data.set(old.subarray(r * this.#room * width, (r * this.#room + this.#length) * width), r * room * width);
+          }
+          return { output, data };
+        });
+    this.#slots = next;
     this.#room = room;
     const dims = [this.#batch, io.kvHeads, room, io.headDim];
     io.layers.forEach((l, i) => {
-      this.#feeds[l.pastKey] = new ort.Tensor(io.kvType, next[2 * i] as FloatArray, dims);
-      this.#feeds[l.pastValue] = new ort.Tensor(io.kvType, next[2 * i + 1] as FloatArray, dims);
+      this.#feeds[l.pastKey] = new ort.Tensor(io.kvType, (next[2 * i] as KvSlot).data, dims);
+      this.#feeds[l.pastValue] = new ort.Tensor(io.kvType, (next[2 * i + 1] as KvSlot).data, dims);
     });
   }
 
@@ -118,8 +116,6 @@ export class DirectKvCache implements KvCache {
     const io = this.#io;
     const n = (this.#feeds[io.inputIds] as ort.Tensor).dims[1] as number;
     const needed = this.#length + n;
-    // After a multi-token pass the room is exactly the length (the next pass's past has no unused tail);
-    // a decode step that does not fit grows it with some headroom.
     if (needed > this.#room) {
       const limit = this.#limit >= needed ? this.#limit : Number.POSITIVE_INFINITY;
       // A prompt takes the whole capacity at once when it is known (the decode steps that follow will need
@@ -127,26 +123,8 @@ export class DirectKvCache implements KvCache {
       // grows by an eighth.
       this.#grow(Number.isFinite(limit) && n > 1 ? limit : Math.min(grownRoom(needed), limit));
     }
-    const width = n * io.headDim;
     const all = n === 1 && io.newKvAll !== null ? (outputs[io.newKvAll] as ort.Tensor | undefined) : undefined;
-    const slots = 2 * io.layers.length;
-    const rowsPerBatch = all ? slots * io.kvHeads : io.kvHeads;
-    for (let j = 0; j < slots; j += 1) {
-      const layer = io.layers[j >> 1] as (typeof io.layers)[number];
-      const name = j % 2 === 0 ? layer.presentKey : layer.presentValue;
-      const fresh = all ?? (outputs[name] as ort.Tensor | undefined);
-      if (!fresh) throw new ModelscoutError('E_INTERNAL', `the session did not return ${name} (direct KV layout)`);
-      const src = fresh.data as FloatArray;
-      if (src.length !== this.#batch * rowsPerBatch * width) throw new ModelscoutError('E_INTERNAL', `${all ? io.newKvAll : name} has ${src.length} values, expected ${this.#batch * rowsPerBatch * width}`);
-      const first = all ? j * io.kvHeads : 0;
-      const dst = this.#buffers[j] as FloatArray;
-      for (let b = 0; b < this.#batch; b += 1) {
-        for (let h = 0; h < io.kvHeads; h += 1) {
-          const from = (b * rowsPerBatch + first + h) * width;
-          dst.set(src.subarray(from, from + width), ((b * io.kvHeads + h) * this.#room + this.#length) * io.headDim);
-        }
-      }
-    }
+    writeNewPositions(io, outputs, this.#slots, { batch: this.#batch, room: this.#room, length: this.#length, n }, all, 'direct');
     this.#length = needed;
   }
 

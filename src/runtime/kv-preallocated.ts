@@ -23,6 +23,7 @@ import * as ort from 'onnxruntime-node';
 import { ModelscoutError } from '../errors.js';
 import { floatBytes, type DecoderIo } from './decoder-io.js';
 import { newKvOutputName } from '../onnx/fused/new-kv-outputs.js';
+import { writeNewPositions, type KvSlot } from './kv-new-positions.js';
 import type { Feeds, KvCache, Outputs } from './kv-types.js';
 
 export class PreallocatedKvCache implements KvCache {
@@ -36,7 +37,7 @@ export class PreallocatedKvCache implements KvCache {
   /** What a one-token run fetches (the appended layout's concatenated output when the session has it). */
   #fetchesOneToken: Record<string, ort.Tensor | null> = {};
   /** One buffer per layer and key/value: the past it feeds and the output that fills it (a present, or its new positions). */
-  #slots: { past: string; output: string; buffer: ort.Tensor }[] = [];
+  #slots: (KvSlot & { past: string; buffer: ort.Tensor })[] = [];
 
   constructor(io: DecoderIo, feeds: Feeds, layout: 'preallocated' | 'appended' = 'preallocated') {
     this.#io = io;
@@ -72,7 +73,7 @@ export class PreallocatedKvCache implements KvCache {
           const data = io.kvType === 'float16' ? new Uint16Array(elements) : new Float32Array(elements);
           const buffer = new ort.Tensor(io.kvType, data, dims);
           const output = this.layout === 'appended' ? newKvOutputName(present) : present;
-          this.#slots.push({ past, output, buffer });
+          this.#slots.push({ past, output, buffer, data });
           // appended: ONNX Runtime allocates the (small) new-positions outputs — one for all layers when the
           // session has it; preallocated: bound to the buffer.
           this.#fetches[output] = this.layout === 'appended' ? null : buffer;
@@ -100,28 +101,10 @@ export class PreallocatedKvCache implements KvCache {
   update(outputs: Outputs): void {
     const io = this.#io;
     const n = (this.#feeds[io.inputIds] as ort.Tensor).dims[1] as number;
-    // preallocated: the buffers were written in place. appended: copy the new positions in, row by row
-    // (every row's new positions are [length, length + n): the graph's seqlens_k is total − 1 for all rows).
+    // preallocated: the buffers were written in place. appended: copy the new positions in.
     if (this.layout === 'appended') {
-      // Each slot's new positions: rows of `width` values, kv_heads per batch row, in one output per present
-      // or in the concatenated one ([batch, slots · kv_heads, n, head_dim]: slot j's heads start at row j·kv).
-      const width = n * io.headDim;
       const all = io.newKvAll === null ? undefined : (outputs[io.newKvAll] as ort.Tensor | undefined);
-      const rowsPerBatch = all ? this.#slots.length * io.kvHeads : io.kvHeads;
-      this.#slots.forEach((slot, j) => {
-        const fresh = all ?? (outputs[slot.output] as ort.Tensor | undefined);
-        if (!fresh) throw new ModelscoutError('E_INTERNAL', `the session did not return ${slot.output} (appended KV layout)`);
-        const src = fresh.data as Float32Array | Uint16Array;
-        if (src.length !== this.#batch * rowsPerBatch * width) throw new ModelscoutError('E_INTERNAL', `${all ? io.newKvAll : slot.output} has ${src.length} values, expected ${this.#batch * rowsPerBatch * width}`);
-        const first = all ? j * io.kvHeads : 0;
-        const dst = slot.buffer.data as Float32Array | Uint16Array;
-        for (let b = 0; b < this.#batch; b += 1) {
-          for (let h = 0; h < io.kvHeads; h += 1) {
-            const from = (b * rowsPerBatch + first + h) * width;
-            dst.set(src.subarray(from, from + width), ((b * io.kvHeads + h) * this.#capacity + this.#length) * io.headDim);
-          }
-        }
-      });
+      writeNewPositions(io, outputs, this.#slots, { batch: this.#batch, room: this.#capacity, length: this.#length, n }, all, 'appended');
     }
     this.#length += n;
   }

@@ -119,6 +119,18 @@ describe.each(['llama', 'qwen2'] as const)('direct KV layout (%s)', (name) => {
     expect(got.tokens).toEqual(ref.tokens);
   });
 
+  it('rewrites a float16 graph in float16 (its in-place branch against the appended layout’s GroupQueryAttention)', async () => {
+    const half = join(dir, `${name}-fused-fp16.onnx`);
+    const f = buildFusedDecoderModel({ arch, layers: LAYERS, dtype: 'fp16', seed: SEED, maxLength: 128 });
+    await writeModel(half, f.model, { tensorData: f.tensorData });
+    const ref = await run(half, 'appended', PROMPTS, 6);
+    const got = await run(half, 'direct', PROMPTS, 6);
+    const { diff, scale } = worstDiff(ref.logits, got.logits);
+    expect(scale).toBeGreaterThan(0.1);
+    // float16 rounding of two op orders.
+    expect(diff).toBeLessThan(1e-2 * Math.max(1, scale));
+  });
+
   it('takes a prompt in several passes (ubatch) with each pass seeing exactly the positions before it', async () => {
     const prompt = [[5, 17, 42, 99, 3, 64, 8, 21, 77, 4, 13]];
     const ref = await run(standard, 'growing', prompt, 4);

@@ -4,7 +4,7 @@ import { GraphBuilder, attr, type AttrValue, type BuiltModel } from '../graph-bu
 import { METADATA_KEYS } from '../metadata.js';
 import { DataType } from '../proto.js';
 import type { SynthArchitecture } from '../synth/architecture.js';
-import { onnxWeightName, type SynthDtype } from '../synth/build-decoder.js';
+import { FP16_LOWEST, FP32_LOWEST, onnxWeightName, type SynthDtype } from '../synth/build-decoder.js';
 import { syntheticWeightChunks, type WeightLayout } from '../synth/weights.js';
 import { packedLinearChunks, packedVectorBytes, type LinearPart } from './packed-weights.js';
 import { computeRopeCaches } from './rope-cache.js';
@@ -92,8 +92,6 @@ export function groupQueryAttentionAttributes(heads: number, kvHeads: number, he
   };
 }
 
-const FP16_LOWEST = -65504;
-const FP32_LOWEST = -3.4028234663852886e38;
 const INT64_MAX = Number.MAX_SAFE_INTEGER;
 
 function unsupported(arch: SynthArchitecture, what: string): ModelscoutError {

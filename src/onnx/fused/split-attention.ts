@@ -24,13 +24,14 @@
  * positions [0, total − S) where its mask is 1, as in the fused graph's GroupQueryAttention.
  */
 import { ModelscoutError } from '../../errors.js';
-import { AttributeType, DataType, createAttribute, createGraph, createNode, createTensor, createValueInfo, getAttribute, valueInfoShape, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode } from '../proto.js';
+import { AttributeType, DataType, createAttribute, createGraph, createNode, createTensor, createValueInfo, getAttribute, valueInfoElemType, valueInfoShape, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode } from '../proto.js';
 import { DIRECT_MIN_DEPTH } from '../../estimate/speed.js';
+import { toFloat16Bits } from '../../util/float16.js';
+import { FP16_LOWEST, FP32_LOWEST } from '../synth/build-decoder.js';
 import { NEW_KV_ALL_OUTPUT } from './new-kv-outputs.js';
 
 const MS = 'com.microsoft';
 const PREFIX = '/modelscout/direct_attn';
-const FP32_LOWEST = -3.4028234663852886e38;
 
 
 const int = (name: string, i: number): OnnxAttribute => createAttribute({ name, type: AttributeType.INT, i });
@@ -57,15 +58,15 @@ class Nodes {
     this.initializers.push(createTensor({ name, data_type: DataType.INT64, dims: [], int64_data: [value] }));
     return name;
   }
-  float(name: string, value: number): string {
-    this.initializers.push(createTensor({ name, data_type: DataType.FLOAT, dims: [], float_data: [value] }));
+  /** A scalar of the graph's float type (float32, or float16 as its bits). */
+  float(name: string, value: number, type: number): string {
+    this.initializers.push(
+      type === DataType.FLOAT16
+        ? createTensor({ name, data_type: DataType.FLOAT16, dims: [], int32_data: [toFloat16Bits(value)] })
+        : createTensor({ name, data_type: DataType.FLOAT, dims: [], float_data: [value] }),
+    );
     return name;
   }
-}
-
-/** True when the graph has a GroupQueryAttention this rewrite can replace (packed q/k/v, rotary inside). */
-export function canSplitAttention(model: OnnxModel): boolean {
-  return (model.graph?.node ?? []).some((n) => n.op_type === 'GroupQueryAttention' && n.domain === MS);
 }
 
 /**
@@ -97,14 +98,18 @@ export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): v
   const deep = b.one(`${P}/deep`, 'GreaterOrEqual', [start, b.int64(`${P}/min_depth`, [minDepth])]);
   const decoding = b.one(`${P}/decoding`, 'Squeeze', [b.one(`${P}/in_place`, 'And', [b.one(`${P}/is_one`, 'Equal', [seq, b.int64(`${P}/one`, [1])]), deep])]);
   const firstPast = attention[0]!.input[3] as string;
+  // The graph's float type (the KV cache's): float32, or float16 for fp16 models.
+  const pastInfo0 = graph.input.find((x) => x.name === firstPast);
+  const T = (pastInfo0 ? valueInfoElemType(pastInfo0) : undefined) ?? DataType.FLOAT;
+  if (T !== DataType.FLOAT && T !== DataType.FLOAT16) fail('its KV cache is neither float32 nor float16');
   const room = b.one(`${P}/room`, 'Slice', [b.one(`${P}/past_shape`, 'Shape', [firstPast]), `${P}/c2`, b.int64(`${P}/c3`, [3])]);
   // Decode bias [batch, 1, 1, 1, room + 1]: the mask over [0, start), the unused tail [start, room) masked,
   // the new position as its mask says. (Computed for every run; only a decode step's branch reads it.)
-  const maskF = b.one(`${P}/mask_f`, 'Cast', ['attention_mask'], [int('to', DataType.FLOAT)]);
+  const maskF = b.one(`${P}/mask_f`, 'Cast', ['attention_mask'], [int('to', T)]);
   const pastMask = b.one(`${P}/past_mask`, 'Slice', [maskF, b.int64(`${P}/c0`, [0]), start, `${P}/c1`]);
   const pads = b.one(`${P}/pads`, 'Concat', [`${P}/c0`, `${P}/c0`, `${P}/c0`, b.one(`${P}/tail`, 'Sub', [room, start])], [int('axis', 0)]);
   const allowed = b.one(`${P}/allowed`, 'Concat', [b.one(`${P}/past_allowed`, 'Pad', [pastMask, pads]), b.one(`${P}/new_mask`, 'Slice', [maskF, start, total, `${P}/c1`])], [int('axis', 1)]);
-  const bias2 = b.one(`${P}/bias2`, 'Where', [b.one(`${P}/allowed_b`, 'Cast', [allowed], [int('to', DataType.BOOL)]), b.float(`${P}/zero`, 0), b.float(`${P}/lowest`, FP32_LOWEST)]);
+  const bias2 = b.one(`${P}/bias2`, 'Where', [b.one(`${P}/allowed_b`, 'Cast', [allowed], [int('to', DataType.BOOL)]), b.float(`${P}/zero`, 0, T), b.float(`${P}/lowest`, T === DataType.FLOAT16 ? FP16_LOWEST : FP32_LOWEST, T)]);
   const bias = b.one(`${P}/bias`, 'Unsqueeze', [bias2, b.int64(`${P}/c123`, [1, 2, 3])]);
   const splitProbs = b.one(`${P}/split_probs`, 'Concat', [room, `${P}/one`], [int('axis', 0)]);
   const axis2 = `${P}/c2`;
@@ -138,7 +143,7 @@ export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): v
     const [q0, k0, v0] = packed
       ? (d.op(`${s}/split_qkv`, 'Split', [query, b.int64(`${s}/qkv_sizes`, [H * headDim, KV * headDim, KV * headDim])], [int('axis', 2)], 3) as [string, string, string])
       : [query, key, value];
-    const q = d.one(`${s}/q_rot`, 'RotaryEmbedding', [d.one(`${s}/q_scaled`, 'Mul', [q0, b.float(`${s}/scale`, scale)]), start, cos, sin], [int('num_heads', H), int('interleaved', interleaved)], MS);
+    const q = d.one(`${s}/q_rot`, 'RotaryEmbedding', [d.one(`${s}/q_scaled`, 'Mul', [q0, b.float(`${s}/scale`, scale, T)]), start, cos, sin], [int('num_heads', H), int('interleaved', interleaved)], MS);
     const k = d.one(`${s}/k_rot`, 'RotaryEmbedding', [k0, start, cos, sin], [int('num_heads', KV), int('interleaved', interleaved)], MS);
     const q5 = d.one(`${s}/q5`, 'Reshape', [q, b.int64(`${s}/q5_shape`, [0, KV, G, 1, headDim])]);
     const new4 = b.int64(`${s}/new4_shape`, [0, KV, 1, headDim]);
@@ -159,7 +164,7 @@ export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): v
     const thenBranch = createGraph({
       name: `${s}/decode`,
       node: d.list,
-      output: [createValueInfo(ctxFlat, DataType.FLOAT, [null, null, null]), createValueInfo(kNew, DataType.FLOAT, [null, null, null, null]), createValueInfo(vNew, DataType.FLOAT, [null, null, null, null])],
+      output: [createValueInfo(ctxFlat, T, [null, null, null]), createValueInfo(kNew, T, [null, null, null, null]), createValueInfo(vNew, T, [null, null, null, null])],
     });
 
     // ---- else: a prompt pass, through the GroupQueryAttention as it was; its presents cut to the new positions
@@ -170,7 +175,7 @@ export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): v
     const elseBranch = createGraph({
       name: `${s}/prompt`,
       node: p.list,
-      output: [createValueInfo(pctx, DataType.FLOAT, [null, null, null]), createValueInfo(cutK, DataType.FLOAT, [null, null, null, null]), createValueInfo(cutV, DataType.FLOAT, [null, null, null, null])],
+      output: [createValueInfo(pctx, T, [null, null, null]), createValueInfo(cutK, T, [null, null, null, null]), createValueInfo(cutV, T, [null, null, null, null])],
     });
     replaced.set(
       gqa,
@@ -188,7 +193,7 @@ export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): v
   // The concatenated new positions (what a decode step fetches), as the appended layout's.
   if (!outputs.has(NEW_KV_ALL_OUTPUT)) {
     b.list.push(createNode({ op_type: 'Concat', name: `${P}/all`, input: presents, output: [NEW_KV_ALL_OUTPUT], attribute: [int('axis', 1)] }));
-    graph.output.push(createValueInfo(NEW_KV_ALL_OUTPUT, DataType.FLOAT, ['batch_size', null, 'sequence_length', null]));
+    graph.output.push(createValueInfo(NEW_KV_ALL_OUTPUT, T, ['batch_size', null, 'sequence_length', null]));
   }
   graph.initializer.push(...b.initializers);
   // ONNX wants the nodes in topological order: sort the kept, the replaced and the new ones together.
@@ -198,7 +203,7 @@ export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): v
   for (const name of presents) {
     const info = outputs.get(name);
     const shape = info ? valueInfoShape(info) : null;
-    if (info && shape) Object.assign(info, createValueInfo(name, DataType.FLOAT, [shape[0] ?? 'batch_size', shape[1] ?? null, 'sequence_length', shape[3] ?? null]));
+    if (info && shape) Object.assign(info, createValueInfo(name, T, [shape[0] ?? 'batch_size', shape[1] ?? null, 'sequence_length', shape[3] ?? null]));
   }
 }
 

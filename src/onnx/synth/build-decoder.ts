@@ -45,8 +45,9 @@ const DIM = {
   presentSeq: 'past_sequence_length + 1',
 } as const;
 
-const FP16_LOWEST = -65504;
-const FP32_LOWEST = -3.4028234663852886e38;
+/** The lowest finite float16 / float32: the additive bias that masks a position out. */
+export const FP16_LOWEST = -65504;
+export const FP32_LOWEST = -3.4028234663852886e38;
 
 /** ONNX initializer name of a Hugging Face parameter stored in the given layout. */
 export function onnxWeightName(hfName: string, layout: WeightLayout): string {
