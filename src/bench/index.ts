@@ -225,7 +225,7 @@ function assembleResult(
       rss_baseline_bytes: load.rssBaseline,
       rss_after_load_bytes: payload?.rss_after_load_bytes ?? load.rssAfterLoad,
       rss_peak_bytes: rssPeak,
-      rss_sample_interval_ms: m ? load.rssIntervalMs : null,
+      rss_sample_interval_ms: m ? m.rss_sample_interval_ms : null,
       rss_peak_kernel_bytes: m?.rss_peak_kernel_bytes ?? null,
       gpu: payload?.gpu ?? [],
     },

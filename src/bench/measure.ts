@@ -9,7 +9,7 @@
  */
 import { kvBytesPerToken } from '../runtime/decoder-io.js';
 import type { DecoderLoop } from '../runtime/decoder-loop.js';
-import { currentRss, kernelPeakRss, resetKernelPeakRss, type RssSampler } from './memory.js';
+import { currentRss, type PeakRss } from './memory.js';
 import { batchSequenceLengths, hashTokenIds, kvTokensAtEnd, syntheticTokenIds, type TestSpec } from './scenarios.js';
 import { summarize, summarizeRate, type Stat } from '../report/stats.js';
 
@@ -51,7 +51,10 @@ export interface TestMeasurement {
   metrics: MetricStats;
   kv: { bytes_per_token: number; tokens_at_end: number; analytic_bytes: number; measured_bytes: number };
   rss_peak_bytes: number | null;
+  /** The kernel's high-water mark (Linux): the same exact peak as `rss_peak_bytes` when that is how it was tracked. */
   rss_peak_kernel_bytes: number | null;
+  /** The sampling interval of `rss_peak_bytes`; null when the kernel's exact peak was used. */
+  rss_sample_interval_ms: number | null;
   /** RSS right after the warm-ups (the session at its working size for this shape). */
   rss_after_warmup_bytes: number;
 }
@@ -61,7 +64,7 @@ export interface MeasureOptions {
   warmup: number;
   seed: number;
   vocabSize: number;
-  rss?: RssSampler | null;
+  rss?: PeakRss | null;
   onProgress?: (message: string) => void;
 }
 
@@ -207,7 +210,6 @@ export function summarizeSamples(test: TestSpec, samples: readonly RepetitionSam
 export async function measureTest(loop: DecoderLoop, test: TestSpec, options: MeasureOptions): Promise<TestMeasurement> {
   const inputs = buildTestInputs(test, options.seed, options.vocabSize);
   const rss = options.rss ?? null;
-  const kernelReset = resetKernelPeakRss();
   rss?.reset();
   const warmupMs: number[] = [];
   for (let w = 0; w < options.warmup; w += 1) {
@@ -241,7 +243,8 @@ export async function measureTest(loop: DecoderLoop, test: TestSpec, options: Me
       measured_bytes: loop.kv.measuredBytes(),
     },
     rss_peak_bytes: rss ? testPeak : null,
-    rss_peak_kernel_bytes: kernelReset ? kernelPeakRss() : null,
+    rss_peak_kernel_bytes: rss && rss.intervalMs === null ? testPeak : null,
+    rss_sample_interval_ms: rss ? rss.intervalMs : null,
     rss_after_warmup_bytes: rssAfterWarmup,
   };
 }

@@ -1,10 +1,12 @@
 /**
  * Memory trackers of the benchmark child process.
  *
- * RSS is sampled on a worker thread: `session.run` blocks the main thread (onnxruntime-node runs
- * synchronously inside a setImmediate), so a timer there would never fire during the forward pass, which
- * is exactly when memory peaks. The thread keeps the running maximum in shared memory. On Linux the
- * kernel's own high-water mark (VmHWM, reset through /proc/self/clear_refs) gives the exact peak too.
+ * On Linux the kernel's own high-water mark (VmHWM, reset through /proc/self/clear_refs) gives the exact
+ * peak at no cost. Elsewhere RSS is sampled on a worker thread: `session.run` blocks the main thread
+ * (onnxruntime-node runs synchronously inside a setImmediate), so a timer there would never fire during
+ * the forward pass, which is exactly when memory peaks; the thread keeps the running maximum in shared
+ * memory. The thread is itself a V8 isolate of about 10 MiB resident, which the peak it measures then
+ * includes, so it runs only where the kernel's counter cannot be used.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -25,7 +27,39 @@ tick();
 setInterval(tick, workerData.intervalMs);
 `;
 
-export class RssSampler {
+/** A peak-RSS tracker: `reset()` starts a new peak from the current RSS, `peak()` reads it. */
+export interface PeakRss {
+  /** The sampling interval; null for the kernel's exact high-water mark. */
+  readonly intervalMs: number | null;
+  reset(): void;
+  peak(): number;
+  stop(): Promise<void>;
+}
+
+/** The kernel's high-water mark as a tracker (Linux). */
+export class KernelPeakRss implements PeakRss {
+  readonly intervalMs = null;
+
+  reset(): void {
+    resetKernelPeakRss();
+  }
+
+  peak(): number {
+    return Math.max(kernelPeakRss() ?? 0, currentRss());
+  }
+
+  async stop(): Promise<void> {
+    // Nothing runs in the background.
+  }
+}
+
+/** The kernel's counter where it can be reset and read, else a sampling thread every `intervalMs`. */
+export function startPeakRss(intervalMs: number): PeakRss {
+  if (resetKernelPeakRss() && kernelPeakRss() !== null) return new KernelPeakRss();
+  return RssSampler.start(intervalMs);
+}
+
+export class RssSampler implements PeakRss {
   readonly intervalMs: number;
   readonly #peak: BigInt64Array;
   readonly #worker: Worker;

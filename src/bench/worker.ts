@@ -8,7 +8,7 @@ import { detectDecoderIo } from '../runtime/decoder-io.js';
 import { DecoderLoop } from '../runtime/decoder-loop.js';
 import { selfCheck, selfCheckTolerance } from './generate.js';
 import { GpuMemorySampler } from './gpu-memory.js';
-import { currentRss, RssSampler } from './memory.js';
+import { currentRss, startPeakRss } from './memory.js';
 import { measureTest } from './measure.js';
 import type { ChildMessage, GroupLoad, ParentMessage, WorkerError, WorkerJob } from './protocol.js';
 import { syntheticTokenIds } from './scenarios.js';
@@ -31,7 +31,7 @@ function toWorkerError(error: unknown, fallbackCode = 'E_RUNTIME'): WorkerError 
 
 export async function runJob(job: WorkerJob): Promise<void> {
   const rssBaseline = currentRss();
-  const rss = RssSampler.start(job.rssIntervalMs);
+  const rss = startPeakRss(job.rssIntervalMs);
   let load: GroupLoad | null = null;
   try {
     await send({ type: 'progress', message: `loading ${job.modelFile} (${job.session.device}, ${job.session.threads || 'default'} threads)` });

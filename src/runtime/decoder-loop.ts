@@ -14,6 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { DEFAULT_UBATCH_SIZE } from '../estimate/fit.js';
 import type { DecoderIo, IntType } from './decoder-io.js';
 import { createKvCache, type Feeds, type KvCache, type KvLayout, type Outputs } from './kv-cache.js';
+import { OutputGarbage } from './output-garbage.js';
 
 type IntArray = BigInt64Array | Int32Array;
 
@@ -99,6 +100,8 @@ export interface DecoderLoopOptions {
    * Default `DEFAULT_UBATCH_SIZE` (512, llama.cpp's default; the memory estimate models the same passes).
    */
   ubatchSize?: number;
+  /** What frees the outputs of past runs and the cache buffers let go of (see output-garbage.ts). */
+  outputGarbage?: OutputGarbage;
 }
 
 /**
@@ -125,6 +128,7 @@ export class DecoderLoop {
   #branchTrue: ort.Tensor | null = null;
   #branchFalse: ort.Tensor | null = null;
   readonly #ubatch: number;
+  readonly #garbage: OutputGarbage;
 
   constructor(session: ort.InferenceSession, io: DecoderIo, options: DecoderLoopOptions = {}) {
     this.#session = session;
@@ -132,7 +136,9 @@ export class DecoderLoop {
     const ubatch = options.ubatchSize ?? DEFAULT_UBATCH_SIZE;
     if (!Number.isInteger(ubatch) || ubatch < 0) throw new RangeError(`ubatchSize must be a whole number ≥ 0, not ${ubatch}`);
     this.#ubatch = ubatch;
-    this.kv = createKvCache(options.kvLayout ?? 'growing', io, this.#feeds);
+    this.#garbage = options.outputGarbage ?? new OutputGarbage();
+    const garbage = this.#garbage;
+    this.kv = createKvCache(options.kvLayout ?? 'growing', io, this.#feeds, (bytes) => garbage.released(bytes));
     this.#nextIds = allocInt(io.inputIdsType, 1);
     this.#nextIdsTensor = new ort.Tensor(io.inputIdsType, this.#nextIds, [1, 1]);
     this.#nextPos = allocInt(io.positionIdsType, 1);
@@ -224,6 +230,7 @@ export class DecoderLoop {
     this.kv.update(out);
     const logits = out[this.io.logits] as ort.Tensor;
     this.#lastLogits = logits;
+    this.#garbage.add(out);
     return { runNs, logits };
   }
 

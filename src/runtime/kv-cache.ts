@@ -8,9 +8,9 @@ import type { DecoderIo } from './decoder-io.js';
 import { DirectKvCache } from './kv-direct.js';
 import { GrowingKvCache } from './kv-growing.js';
 import { PreallocatedKvCache } from './kv-preallocated.js';
-import type { Feeds, KvCache, KvLayout } from './kv-types.js';
+import type { Feeds, KvCache, KvLayout, KvRelease } from './kv-types.js';
 
-export type { Feeds, KvCache, KvLayout, Outputs } from './kv-types.js';
+export type { Feeds, KvCache, KvLayout, KvRelease, Outputs } from './kv-types.js';
 
 /**
  * The layout `--kv-layout auto` picks: `direct` for modelscout's fused graphs on the CPU, else `growing`
@@ -21,8 +21,8 @@ export function autoKvLayout(graph: 'standard' | 'fused' | null, device: string)
 }
 
 /** The cache for a model's layout. */
-export function createKvCache(layout: KvLayout, io: DecoderIo, feeds: Feeds): KvCache {
+export function createKvCache(layout: KvLayout, io: DecoderIo, feeds: Feeds, onRelease?: KvRelease): KvCache {
   if (layout === 'growing') return new GrowingKvCache(io, feeds);
-  if (layout === 'direct') return new DirectKvCache(io, feeds);
-  return new PreallocatedKvCache(io, feeds, layout);
+  if (layout === 'direct') return new DirectKvCache(io, feeds, onRelease);
+  return new PreallocatedKvCache(io, feeds, layout, onRelease);
 }

@@ -17,7 +17,7 @@
 import * as ort from 'onnxruntime-node';
 import { floatBytes, type DecoderIo } from './decoder-io.js';
 import { writeNewPositions, type KvFloatArray, type KvSlot } from './kv-new-positions.js';
-import type { Feeds, KvCache, Outputs } from './kv-types.js';
+import type { Feeds, KvCache, KvRelease, Outputs } from './kv-types.js';
 
 /** Room is allocated in multiples of this many positions. */
 export const GRAIN = 64;
@@ -43,9 +43,12 @@ export class DirectKvCache implements KvCache {
   #fetchesOneToken: Record<string, ort.Tensor | null> = {};
   #fetches: Record<string, ort.Tensor | null> = {};
 
-  constructor(io: DecoderIo, feeds: Feeds) {
+  readonly #onRelease: KvRelease | undefined;
+
+  constructor(io: DecoderIo, feeds: Feeds, onRelease?: KvRelease) {
     this.#io = io;
     this.#feeds = feeds;
+    this.#onRelease = onRelease;
   }
 
   get length(): number {
@@ -90,6 +93,7 @@ export class DirectKvCache implements KvCache {
     const width = io.headDim;
     const spare = this.#spare;
     this.#spare = null;
+    const bytesOf = (slots: readonly KvSlot[]): number => slots.reduce((sum, slot) => sum + slot.data.byteLength, 0);
     // An empty cache takes the last generation's buffers when they have this room: no new allocation (and no
     // garbage of the last ones) per repetition.
     const reuse = this.#length === 0 && spare !== null && spare.batch === this.#batch && spare.room === room;
@@ -103,6 +107,9 @@ export class DirectKvCache implements KvCache {
           }
           return { output, data };
         });
+    // What is let go of: the buffers this growth replaces, and unused spares.
+    if (spare !== null && !reuse) this.#onRelease?.(bytesOf(spare.slots));
+    if (this.#slots.length > 0) this.#onRelease?.(bytesOf(this.#slots));
     this.#slots = next;
     this.#room = room;
     const dims = [this.#batch, io.kvHeads, room, io.headDim];
@@ -120,8 +127,9 @@ export class DirectKvCache implements KvCache {
       const limit = this.#limit >= needed ? this.#limit : Number.POSITIVE_INFINITY;
       // A prompt takes the whole capacity at once when it is known (the decode steps that follow will need
       // it, and growing pass by pass would hold two copies of the cache at each step up); a decode step
-      // grows by an eighth.
-      this.#grow(Number.isFinite(limit) && n > 1 ? limit : Math.min(grownRoom(needed), limit));
+      // grows by an eighth, or to the capacity when less than a GRAIN would be left beyond it.
+      const grown = Math.min(grownRoom(needed), limit);
+      this.#grow(Number.isFinite(limit) && (n > 1 || limit - grown < GRAIN) ? limit : grown);
     }
     const all = n === 1 && io.newKvAll !== null ? (outputs[io.newKvAll] as ort.Tensor | undefined) : undefined;
     writeNewPositions(io, outputs, this.#slots, { batch: this.#batch, room: this.#room, length: this.#length, n }, all, 'direct');

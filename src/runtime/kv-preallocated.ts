@@ -24,7 +24,7 @@ import { ModelscoutError } from '../errors.js';
 import { floatBytes, type DecoderIo } from './decoder-io.js';
 import { newKvOutputName } from '../onnx/fused/new-kv-outputs.js';
 import { writeNewPositions, type KvSlot } from './kv-new-positions.js';
-import type { Feeds, KvCache, Outputs } from './kv-types.js';
+import type { Feeds, KvCache, KvRelease, Outputs } from './kv-types.js';
 
 export class PreallocatedKvCache implements KvCache {
   readonly layout: 'preallocated' | 'appended';
@@ -39,10 +39,13 @@ export class PreallocatedKvCache implements KvCache {
   /** One buffer per layer and key/value: the past it feeds and the output that fills it (a present, or its new positions). */
   #slots: (KvSlot & { past: string; buffer: ort.Tensor })[] = [];
 
-  constructor(io: DecoderIo, feeds: Feeds, layout: 'preallocated' | 'appended' = 'preallocated') {
+  readonly #onRelease: KvRelease | undefined;
+
+  constructor(io: DecoderIo, feeds: Feeds, layout: 'preallocated' | 'appended' = 'preallocated', onRelease?: KvRelease) {
     this.#io = io;
     this.#feeds = feeds;
     this.layout = layout;
+    this.#onRelease = onRelease;
   }
 
   get length(): number {
@@ -61,6 +64,7 @@ export class PreallocatedKvCache implements KvCache {
     const io = this.#io;
     // Same shape as last time: keep the buffers. Stale values beyond the mask's width are never read.
     if (batch !== this.#batch || capacity !== this.#capacity) {
+      if (this.#slots.length > 0) this.#onRelease?.(this.#slots.reduce((sum, slot) => sum + slot.data.byteLength, 0));
       const dims = [batch, io.kvHeads, capacity, io.headDim];
       const elements = batch * io.kvHeads * capacity * io.headDim;
       this.#fetches = { [io.logits]: null };

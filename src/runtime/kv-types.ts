@@ -6,6 +6,9 @@ export type KvLayout = 'growing' | 'preallocated' | 'appended' | 'direct';
 export type Feeds = Record<string, ort.Tensor>;
 export type Outputs = ort.InferenceSession.OnnxValueMapType;
 
+/** Told the bytes of cache buffers a layout let go of (long-lived, so only a full collection frees them). */
+export type KvRelease = (bytes: number) => void;
+
 export interface KvCache {
   readonly layout: KvLayout;
   /** Tokens held per sequence row (padded), i.e. the past length of the next step. */

@@ -222,6 +222,45 @@ describe('DirectKvCache', () => {
     step(kv, feeds, 2, 20);
     expect(feeds['past.k']!.data).not.toBe(first);
   });
+
+  it('a one-token first prompt grows by an eighth, or straight to the capacity when less than a GRAIN would be left', () => {
+    const feeds: Feeds = {};
+    const kv = new DirectKvCache(io, feeds);
+    // A long generation from one token: the room grows with it.
+    kv.reset(1, 1000);
+    step(kv, feeds, 1, 1);
+    expect(kv.room).toBe(grownRoom(1));
+    // tg128: 129 positions at most; growing to 128 and then to 129 would copy the cache for one position.
+    kv.reset(1, grownRoom(1) + 1);
+    step(kv, feeds, 1, 1);
+    expect(kv.room).toBe(grownRoom(1) + 1);
+    kv.reset(1, grownRoom(1) + GRAIN);
+    step(kv, feeds, 1, 1);
+    expect(kv.room).toBe(grownRoom(1));
+  });
+
+  it('tells what it lets go of: the buffers a growth replaces and spares of another room', () => {
+    const feeds: Feeds = {};
+    const released: number[] = [];
+    const kv = new DirectKvCache(io, feeds, (bytes) => released.push(bytes));
+    // One layer, key and value, 1 × 1 × room × 2 floats each.
+    const bytes = (room: number) => 2 * room * 2 * 4;
+    kv.reset(1, 2);
+    step(kv, feeds, 2, 1);
+    expect(released).toEqual([]);
+    step(kv, feeds, 1, 7);
+    expect(released).toEqual([bytes(2)]);
+    // Same room again: the spare is reused, nothing let go of.
+    const room = kv.room;
+    kv.reset(1, room);
+    step(kv, feeds, 2, 1);
+    expect(kv.room).toBe(room);
+    expect(released).toEqual([bytes(2)]);
+    // Another room: the spare goes.
+    kv.reset(1, 3);
+    step(kv, feeds, 3, 1);
+    expect(released).toEqual([bytes(2), bytes(room)]);
+  });
 });
 
 describe('grownRoom', () => {
