@@ -223,6 +223,9 @@ export class DecoderLoop {
   }
 
   async #run(): Promise<ForwardResult> {
+    // The last run's outputs are dead by now (the cache took what it needs); the last logits go with them.
+    this.#lastLogits = null;
+    this.#garbage.beforeRun();
     const t0 = process.hrtime.bigint();
     const fetches = this.kv.fetches?.();
     const out: Outputs = fetches ? await this.#session.run(this.#feeds, fetches) : await this.#session.run(this.#feeds);

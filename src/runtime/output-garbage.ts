@@ -8,7 +8,7 @@
  * little JavaScript that its young generation rarely fills: over 128 SmolLM2-135M decode steps the dead
  * tensors reached 18–30 MiB of resident memory before anything collected them. The loop hands each run's
  * outputs here; once their bytes pass the budget, a minor collection (a scavenge of the young generation,
- * where these short-lived buffers live: 0.1–0.6 ms) frees them.
+ * where these short-lived buffers live: 0.1–0.6 ms) frees them before the next run.
  *
  * The KV cache's own buffers live for a whole generation, so V8 has moved them to its old generation by
  * the time a layout lets them go (a buffer that grew, a repetition of another shape); only a full
@@ -80,24 +80,33 @@ export class OutputGarbage {
     this.#collect = options.collect === undefined ? heapCollector() : options.collect;
   }
 
-  /** Counts a run's outputs as garbage-to-be (the caller keeps at most the latest ones) and collects past the budget. */
+  /** Counts a run's outputs: garbage once the loop has taken what it needs from them. */
   add(outputs: Record<string, ort.OnnxValue>): void {
-    if (!this.#collect) return;
-    this.#outputBytes += cpuOutputBytes(outputs);
-    if (this.#outputBytes < this.outputBudgetBytes) return;
-    this.#outputBytes = 0;
-    this.collections.minor += 1;
-    this.#collect('minor');
+    if (this.#collect) this.#outputBytes += cpuOutputBytes(outputs);
   }
 
-  /** Counts cache buffers the KV layout let go of; a full collection past the budget frees them (and the outputs). */
+  /** Counts cache buffers the KV layout let go of. */
   released(bytes: number): void {
+    if (this.#collect) this.#releasedBytes += bytes;
+  }
+
+  /**
+   * Called before a run, when the last run's outputs are dead (a collection after the run would find them
+   * alive, move them to the older generation and leave them there, on top of the next prompt pass's
+   * peak): a full collection once released cache buffers pass their budget, else a minor one once the
+   * outputs pass theirs.
+   */
+  beforeRun(): void {
     if (!this.#collect) return;
-    this.#releasedBytes += bytes;
-    if (this.#releasedBytes < this.releasedBudgetBytes) return;
-    this.#releasedBytes = 0;
-    this.#outputBytes = 0;
-    this.collections.major += 1;
-    this.#collect('major');
+    if (this.#releasedBytes >= this.releasedBudgetBytes) {
+      this.#releasedBytes = 0;
+      this.#outputBytes = 0;
+      this.collections.major += 1;
+      this.#collect('major');
+    } else if (this.#outputBytes >= this.outputBudgetBytes) {
+      this.#outputBytes = 0;
+      this.collections.minor += 1;
+      this.#collect('minor');
+    }
   }
 }

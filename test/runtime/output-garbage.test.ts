@@ -17,31 +17,40 @@ describe('output garbage accounting', () => {
     expect(cpuOutputBytes({})).toBe(0);
   });
 
-  it('collects the young generation once the outputs pass the budget, then counts again from zero', () => {
-    let calls = 0;
-    const garbage = new OutputGarbage({ outputBudgetBytes: 1000, collect: (type) => (calls += type === 'minor' ? 1 : 100) });
+  it('collects the young generation before a run once the outputs passed the budget, then counts again from zero', () => {
+    const kinds: string[] = [];
+    const garbage = new OutputGarbage({ outputBudgetBytes: 1000, collect: (type) => kinds.push(type) });
     garbage.add({ logits: f32(100) }); // 400
+    garbage.beforeRun();
     garbage.add({ logits: f32(100) }); // 800
-    expect(calls).toBe(0);
-    garbage.add({ logits: f32(100) }); // 1200 → collect
-    expect(calls).toBe(1);
+    garbage.beforeRun();
+    expect(kinds).toEqual([]);
+    garbage.add({ logits: f32(100) }); // 1200
+    // Counting never collects: the outputs just counted are still in use.
+    expect(kinds).toEqual([]);
+    garbage.beforeRun();
+    expect(kinds).toEqual(['minor']);
     garbage.add({ logits: f32(200) }); // 800
-    expect(calls).toBe(1);
-    garbage.add({ logits: f32(50) }); // 1000 → collect
-    expect(calls).toBe(2);
+    garbage.beforeRun();
+    expect(kinds).toEqual(['minor']);
+    garbage.add({ logits: f32(50) }); // 1000
+    garbage.beforeRun();
     expect(garbage.collections).toEqual({ minor: 2, major: 0 });
   });
 
-  it('runs a full collection once released cache buffers pass their budget', () => {
+  it('runs a full collection once released cache buffers passed their budget', () => {
     const kinds: string[] = [];
     const garbage = new OutputGarbage({ outputBudgetBytes: 1000, releasedBudgetBytes: 5000, collect: (type) => kinds.push(type) });
-    garbage.add({ logits: f32(200) }); // 800 of output garbage
-    garbage.released(3000);
-    expect(kinds).toEqual([]);
-    garbage.released(2000);
+    garbage.add({ logits: f32(300) }); // 1200 of output garbage
+    garbage.released(5000);
+    garbage.beforeRun();
+    // One full collection frees the outputs too: no minor one besides, and their count starts again.
     expect(kinds).toEqual(['major']);
-    // The full collection freed the outputs too: their count starts again.
     garbage.add({ logits: f32(200) });
+    garbage.beforeRun();
+    expect(kinds).toEqual(['major']);
+    garbage.released(3000);
+    garbage.beforeRun();
     expect(kinds).toEqual(['major']);
   });
 
@@ -49,6 +58,7 @@ describe('output garbage accounting', () => {
     const garbage = new OutputGarbage({ outputBudgetBytes: 1, releasedBudgetBytes: 1, collect: null });
     garbage.add({ logits: f32(1000) });
     garbage.released(1000);
+    garbage.beforeRun();
     expect(garbage.collections).toEqual({ minor: 0, major: 0 });
   });
 
@@ -100,7 +110,7 @@ describe('the decoder loop frees the outputs of past steps', () => {
     const every = new OutputGarbage({ outputBudgetBytes: 1 });
     const collected = await generate(every);
     expect(collected).toEqual(never);
-    // One prompt pass and six decode steps.
-    expect(every.collections.minor).toBe(7);
+    // Before each run after the first (the prompt pass): six decode steps.
+    expect(every.collections.minor).toBe(6);
   });
 });
