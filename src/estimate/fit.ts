@@ -56,13 +56,22 @@ export function cpuInt4PrepackFraction(blockSize: number = DEFAULT_INT4.blockSiz
 export const CPU_INT8_RESIDENT_OVERHEAD = 0.15;
 
 /**
- * Copies of the KV cache alive at the peak of a prompt on a CPU, by graph form. Standard graph (growing
- * cache): the cache the decode loop keeps, ONNX Runtime's `present` outputs (every layer's, alive until the
- * run returns) and their copy into JavaScript — 3, fitted to the peaks at 512 and 2,048 tokens. Fused graph
- * (the direct layout): the loop's buffers and ONNX Runtime's presents of the last prompt pass, whose memory
- * its arena keeps — 2.
+ * The KV cache's copies alive at a prompt's peak on a CPU beyond the cache itself, by graph form. Standard
+ * graph (growing cache): ONNX Runtime's `present` outputs (every layer's, alive until the run returns) and
+ * their copy into JavaScript, each the whole cache — 2, fitted to the peaks at 512 and 2,048 tokens. Fused
+ * graph (the direct layout): the loop's buffers hold the cache once, and only the last prompt pass's new
+ * positions exist again, as ONNX Runtime's presents (whose memory its arena keeps) and their copy into
+ * JavaScript — 2.5 × the positions of one pass, fitted to twelve fused peaks at 512 and 2,048 tokens
+ * (within 5 %; docs/cpu-model-and-containers.md).
  */
-export const CPU_KV_COPIES = { fused: 2, standard: 3 } as const;
+export const CPU_KV_EXTRA_COPIES = { fused: 2.5, standard: 2 } as const;
+
+/** Bytes of the KV cache's transient copies at a prompt's peak on a CPU (see `CPU_KV_EXTRA_COPIES`). */
+export function cpuKvTransientBytes(spec: ModelSpec, tokens: number, concurrency: number, graph: 'fused' | 'standard', dtype: KvDtype, ubatch: number = DEFAULT_UBATCH_SIZE): number {
+  if (graph === 'standard') return CPU_KV_EXTRA_COPIES.standard * kvCacheBreakdown(spec, { tokens, dtype, concurrency }).totalBytes;
+  const pass = Math.max(1, Math.min(tokens, concurrency === 1 && ubatch > 0 ? ubatch : PREFILL_CHUNK_TOKENS));
+  return CPU_KV_EXTRA_COPIES.fused * kvCacheBreakdown(spec, { tokens: pass, dtype, concurrency }).totalBytes;
+}
 
 /**
  * Bytes of weights ONNX Runtime holds on a CPU beyond the model file's (see `fitMemory`): for int4 formats
@@ -206,7 +215,7 @@ export function fitMemory(input: FitInput): MemoryFit {
   const headroomBytes = Math.round(available * headroomFraction);
   const usable = available - headroomBytes;
   const overhead = input.device.runtimeOverheadBytes;
-  // On a CPU with a known graph form: what ONNX Runtime really holds (see cpuWeightCopyBytes, CPU_KV_COPIES).
+  // On a CPU with a known graph form: what ONNX Runtime really holds (see cpuWeightCopyBytes, cpuKvTransientBytes).
   const onnxCpu = input.graph !== undefined && input.device.kind === 'cpu';
   const int4BlockSize = input.weightOptions?.int4?.blockSize ?? DEFAULT_INT4.blockSize;
   const weightCopies = onnxCpu ? cpuWeightCopyBytes(input.spec, input.format, weights, int4BlockSize) : 0;
@@ -224,7 +233,7 @@ export function fitMemory(input: FitInput): MemoryFit {
         ? cpuActivationBytes(input.spec, tokens, concurrency, input.graph)
         : activationBytes(input.spec, tokens, concurrency);
     // The KV cache's transient copies at the prompt's peak count as activations, so the parts add up.
-    const actAll = act + (onnxCpu && input.graph ? (CPU_KV_COPIES[input.graph] - 1) * kv.totalBytes : 0);
+    const actAll = act + (onnxCpu && input.graph ? cpuKvTransientBytes(input.spec, tokens, concurrency, input.graph, kvDtype) : 0);
     return { kv: kv.totalBytes, act: actAll, total: weights + weightCopies + kv.totalBytes + actAll + overhead, formula: kv.formula };
   };
   const at = totalAt(input.context);
@@ -278,7 +287,7 @@ export function fitMemory(input: FitInput): MemoryFit {
       activationAssumption: limits
         ? `one forward pass of a serving engine: at most ${limits.maxTokensPerPass} tokens of at most ${limits.maxSequences} sequences (${limits.source}), ${input.format === 'fp32' ? 'fp32' : '16-bit'} activations, fused attention, fp32 logits of each scheduled sequence`
         : input.graph
-          ? `ONNX Runtime on the CPU, ${input.graph} graph: the larger of the attention phase (hidden states, q/k/v, ${input.graph === 'fused' ? 'one' : 'three'} heads × tokens² score matrices) and the MLP phase for up to ${PREFILL_CHUNK_TOKENS} prompt tokens in fp32, logits of ${input.graph === 'fused' ? 'the last position' : 'every position'} (twice), the KV cache held ×${CPU_KV_COPIES[input.graph]}; runtime overhead includes the weights ONNX Runtime holds twice (${input.format === 'q4' || input.format === 'q4f16' ? `prepacked int4 blocks, ${cpuInt4PrepackFraction(input.weightOptions?.int4?.blockSize).toFixed(2)} of the weights at block ${input.weightOptions?.int4?.blockSize ?? DEFAULT_INT4.blockSize}` : input.format === 'int8' ? `${CPU_INT8_RESIDENT_OVERHEAD} of the weights, not measured` : input.spec.tieWordEmbeddings ? 'the tied embedding table, copied for the LM head' : 'none'})`
+          ? `ONNX Runtime on the CPU, ${input.graph} graph: the larger of the attention phase (hidden states, q/k/v, ${input.graph === 'fused' ? 'one' : 'three'} heads × tokens² score matrices) and the MLP phase for up to ${PREFILL_CHUNK_TOKENS} prompt tokens in fp32, logits of ${input.graph === 'fused' ? 'the last position' : 'every position'} (twice), ${input.graph === 'fused' ? `the KV cache held once, the last prompt pass's positions ${CPU_KV_EXTRA_COPIES.fused}× more` : `the KV cache held ×${CPU_KV_EXTRA_COPIES.standard + 1}`}; runtime overhead includes the weights ONNX Runtime holds twice (${input.format === 'q4' || input.format === 'q4f16' ? `prepacked int4 blocks, ${cpuInt4PrepackFraction(input.weightOptions?.int4?.blockSize).toFixed(2)} of the weights at block ${input.weightOptions?.int4?.blockSize ?? DEFAULT_INT4.blockSize}` : input.format === 'int8' ? `${CPU_INT8_RESIDENT_OVERHEAD} of the weights, not measured` : input.spec.tieWordEmbeddings ? 'the tied embedding table, copied for the LM head' : 'none'})`
           : `fp32 activations of one forward pass over up to ${PREFILL_CHUNK_TOKENS} tokens per sequence plus last-position logits; attention scores assumed fused (not materialised)`,
     },
   };

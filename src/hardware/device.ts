@@ -8,13 +8,14 @@ export const DEVICE_PREFERENCES = ['auto', 'cpu', 'gpu'] as const;
 export type DevicePreference = (typeof DEVICE_PREFERENCES)[number];
 
 /**
- * Memory the runtime takes before any weight: on a CPU 180 MiB — the Node process with onnxruntime-node
- * loaded (≈ 85 MiB RSS before a session is created), the session's own state beyond the weights (≈ 30 MiB
- * after creation) and the decode loop's buffers and arena slack during the prompt (the rest, fitted to the
+ * Memory the runtime takes before any weight: on a CPU 175 MiB — the Node process with onnxruntime-node
+ * loaded (≈ 65 MiB RSS before a session is created, of which the node binary's and ONNX Runtime's code
+ * are ≈ 60 MiB), the session's own state beyond the weights (≈ 30 MiB after creation) and the decode
+ * loop's buffers, its not yet collected outputs and arena slack during the prompt (the rest, fitted to the
  * measured peaks together with the CPU terms of `fitMemory`); on each GPU the CUDA context, cuBLAS/cuDNN
  * workspaces and ORT's arena (≈ 1 GiB).
  */
-export const CPU_RUNTIME_OVERHEAD_BYTES = 180 * 1024 * 1024;
+export const CPU_RUNTIME_OVERHEAD_BYTES = 175 * 1024 * 1024;
 export const GPU_RUNTIME_OVERHEAD_BYTES = 1024 * 1024 * 1024;
 
 /**
