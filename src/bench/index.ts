@@ -27,8 +27,8 @@ import type { VariantName } from '../estimate/weights.js';
 import { expandRunMatrix, type RunGroup } from './matrix.js';
 import { inspectVariantFile, quantizationFromMetadata, selectVariants, type VariantFileInfo } from './model-files.js';
 import type { TestPayload, WorkerJob } from './protocol.js';
-import { runGroupInChild } from './runner.js';
-import { batchSequenceLengths, kvTokensAtEnd, type TestSpec } from './scenarios.js';
+import { runGroupInChild, type ChildOutcome } from './runner.js';
+import { batchSequenceLengths, deepestDecodeDepth, kvTokensAtEnd, type TestSpec } from './scenarios.js';
 import { assertDeviceAvailable, onnxruntimeVersion } from '../runtime/session.js';
 
 export interface BenchRunOptions {
@@ -349,59 +349,70 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
     const file = entry.model.files[group.variant] as string;
     let cached = infoCache.get(file)!;
     const graphKind = cached.info?.metadata.graph ?? null;
-    const kvLayout: KvLayout = kvLayoutOption === 'auto' ? autoKvLayout(graphKind, group.session.device) : kvLayoutOption;
-    if (!cached.error && kvLayout === 'preallocated' && graphKind === 'standard') {
+    // `auto` picks each test's layout (the direct one only for tests that decode deep enough to use it); the
+    // tests of one layout share a child process, in the order of the group.
+    const testLayouts: KvLayout[] = group.tests.map((t) => (kvLayoutOption === 'auto' ? autoKvLayout(graphKind, group.session.device, deepestDecodeDepth(t)) : kvLayoutOption));
+    const layouts = [...new Set(testLayouts)];
+    if (!cached.error && layouts.includes('preallocated') && graphKind === 'standard') {
       cached = { info: cached.info, error: { code: 'E_USAGE', message: `the preallocated KV layout needs a fused graph (GroupQueryAttention); ${file} is a standard graph` } };
     }
-    if (!cached.error && (kvLayout === 'appended' || kvLayout === 'direct') && graphKind !== 'fused') {
-      cached = { info: cached.info, error: { code: 'E_USAGE', message: `the ${kvLayout} KV layout needs a modelscout fused graph (modelscout synth --graph fused); ${file} is not one` } };
+    const bufferLayout = layouts.find((l) => l === 'appended' || l === 'direct');
+    if (!cached.error && bufferLayout && graphKind !== 'fused') {
+      cached = { info: cached.info, error: { code: 'E_USAGE', message: `the ${bufferLayout} KV layout needs a modelscout fused graph (modelscout synth --graph fused); ${file} is not one` } };
     }
     const ctx: GroupContext = { group, entry, info: cached.info, infoError: cached.error };
     const label = `${entry.model.id} ${group.variant} ${group.session.device} t${group.session.threads || 'auto'}`;
-    const load: WorkerLoad = { sessionCreateMs: null, rssBaseline: null, rssAfterLoad: null, selfCheck: null, kv: null, vocab: null, rssIntervalMs, kvLayout, cpuBusyBefore: null };
+    const newLoad = (kvLayout: KvLayout): WorkerLoad => ({ sessionCreateMs: null, rssBaseline: null, rssAfterLoad: null, selfCheck: null, kv: null, vocab: null, rssIntervalMs, kvLayout, cpuBusyBefore: null });
     if (cached.error) {
       options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${cached.error.message}`, 'group');
-      for (let i = 0; i < group.tests.length; i += 1) results.push(assembleResult(ctx, plan, i, null, null, load, hw, options.efficiencyFor));
+      for (let i = 0; i < group.tests.length; i += 1) results.push(assembleResult(ctx, plan, i, null, null, newLoad(testLayouts[i] as KvLayout), hw, options.efficiencyFor));
       continue;
     }
     const info = cached.info as VariantFileInfo;
-    const job: WorkerJob = {
-      modelFile: file,
-      session: group.session,
-      tests: group.tests,
-      repetitions: plan.repetitions,
-      warmup: plan.warmup,
-      seed: plan.seed,
-      vocabSize: info.signature.vocabSize ?? entry.spec?.vocabSize ?? null,
-      quantized: group.variant === 'q4' || info.metadata.quantization !== null,
-      selfCheck: options.selfCheck ?? true,
-      rssIntervalMs,
-      kvLayout,
-      ubatchSize: plan.ubatchSize ?? DEFAULT_UBATCH_SIZE,
-    };
     options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}${info.metadata.synthetic ? ' (synthetic)' : ''}`, 'group');
-    // What else the machine was doing just before (none of this run's work is going on now).
-    load.cpuBusyBefore = options.cpuBusy ? await options.cpuBusy() : await measureCpuBusy();
-    const outcome = await runGroupInChild(job, {
-      onProgress: (m) => options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${m}`, 'detail'),
-      ...(options.passThroughOutput ? { passThroughOutput: true } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    if (options.signal?.aborted) throw options.signal.reason;
-    if (outcome.load) {
-      load.sessionCreateMs = outcome.load.session_create_ms;
-      load.rssBaseline = outcome.load.rss_baseline_bytes;
-      load.rssAfterLoad = outcome.load.rss_after_load_bytes;
-      load.selfCheck = outcome.load.self_check;
-      load.kv = outcome.load.kv;
-      load.vocab = outcome.load.vocab_size;
+    const byTest: { payload: TestPayload | null; fatal: ChildOutcome['fatal']; load: WorkerLoad }[] = [];
+    for (const kvLayout of layouts) {
+      const indices = group.tests.flatMap((_, i) => (testLayouts[i] === kvLayout ? [i] : []));
+      const load = newLoad(kvLayout);
+      const job: WorkerJob = {
+        modelFile: file,
+        session: group.session,
+        tests: indices.map((i) => group.tests[i] as TestSpec),
+        repetitions: plan.repetitions,
+        warmup: plan.warmup,
+        seed: plan.seed,
+        vocabSize: info.signature.vocabSize ?? entry.spec?.vocabSize ?? null,
+        quantized: group.variant === 'q4' || info.metadata.quantization !== null,
+        selfCheck: options.selfCheck ?? true,
+        rssIntervalMs,
+        kvLayout,
+        ubatchSize: plan.ubatchSize ?? DEFAULT_UBATCH_SIZE,
+      };
+      // What else the machine was doing just before (none of this run's work is going on now).
+      load.cpuBusyBefore = options.cpuBusy ? await options.cpuBusy() : await measureCpuBusy();
+      const outcome = await runGroupInChild(job, {
+        onProgress: (m) => options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${m}`, 'detail'),
+        ...(options.passThroughOutput ? { passThroughOutput: true } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      if (options.signal?.aborted) throw options.signal.reason;
+      if (outcome.load) {
+        load.sessionCreateMs = outcome.load.session_create_ms;
+        load.rssBaseline = outcome.load.rss_baseline_bytes;
+        load.rssAfterLoad = outcome.load.rss_after_load_bytes;
+        load.selfCheck = outcome.load.self_check;
+        load.kv = outcome.load.kv;
+        load.vocab = outcome.load.vocab_size;
+      }
+      indices.forEach((testIndex, j) => {
+        byTest[testIndex] = { payload: outcome.payloads.get(j) ?? null, fatal: outcome.fatal, load };
+      });
+      if (outcome.fatal) options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${outcome.fatal.message}`, 'group');
     }
     for (let i = 0; i < group.tests.length; i += 1) {
-      const payload = outcome.payloads.get(i) ?? null;
-      const groupError = payload ? null : outcome.fatal;
-      results.push(assembleResult(ctx, plan, i, payload, groupError, load, hw, options.efficiencyFor));
+      const { payload, fatal, load } = byTest[i] as (typeof byTest)[number];
+      results.push(assembleResult(ctx, plan, i, payload, payload ? null : fatal, load, hw, options.efficiencyFor));
     }
-    if (outcome.fatal) options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${outcome.fatal.message}`, 'group');
   }
   const checks = checkThresholds(results, plan.thresholds);
   const thresholdsGiven = plan.thresholds.min_decode_tps !== null || plan.thresholds.max_ttft_ms !== null || plan.thresholds.max_peak_rss_bytes !== null;

@@ -102,8 +102,8 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRep
   if (!variant) throw new ModelscoutError('E_NOT_FOUND', `model ${options.model} has no variant to run`);
   const file = model.files[variant] as string;
   const info = await inspectVariantFile(file, model.path);
-  // The fast KV layout where the graph has one (as `bench --kv-layout auto`).
-  const kvLayout = autoKvLayout(info.metadata.graph, options.device);
+  // The fast KV layout where the graph has one (as `bench --kv-layout auto`), for this generation's depth.
+  const kvLayout = autoKvLayout(info.metadata.graph, options.device, promptIds.length + options.maxNew - 2);
   const { session } = await createSession(file, { device: options.device, threads: options.threads, graphOptLevel: options.graphOptLevel }, { kvLayout });
   try {
     const io = detectDecoderIo(session.inputMetadata, session.outputMetadata, file);

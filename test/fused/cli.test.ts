@@ -21,7 +21,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'modelscout-fused-cli-'));
   configPath = join(dir, 'qwen2-tiny', 'config.json');
   await mkdir(join(dir, 'qwen2-tiny'));
-  await writeFile(configPath, JSON.stringify({ ...TINY_CONFIGS.qwen2, bos_token_id: 1, eos_token_id: [2, 3] }));
+  // 512 positions, so a test can decode deep enough for the direct layout.
+  await writeFile(configPath, JSON.stringify({ ...TINY_CONFIGS.qwen2, max_position_embeddings: 512, bos_token_id: 1, eos_token_id: [2, 3] }));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -73,10 +74,11 @@ describe('synth --graph fused, quantize, generate', () => {
       layouts.push(out.kv_layout);
     }
     expect(generated[0]).toEqual(generated[1]);
-    // generate takes the fast layout of each graph, as bench --kv-layout auto does.
-    expect(layouts).toEqual(['direct', 'growing']);
+    // generate takes the fast layout of each graph, as bench --kv-layout auto does: for a generation this
+    // shallow, the fused graph's appended buffers (the direct layout waits for depth 384).
+    expect(layouts).toEqual(['appended', 'growing']);
 
-    // bench: a fused graph gets the direct KV layout by default, a standard graph the growing cache.
+    // bench: a fused graph gets the appended KV layout for a shallow test, a standard graph the growing cache.
     interface KvReport {
       results: { model: { path: string }; test: { name: string }; error: { code: string; message: string } | null; kv_cache: { layout: string; update?: string; measured_bytes: number; analytic_bytes: number; tokens_at_end: number; agrees: boolean | null } | null }[];
     }
@@ -85,8 +87,8 @@ describe('synth --graph fused, quantize, generate', () => {
     const report = JSON.parse(String(bench.stdout)) as KvReport;
     const [fusedResult, standardResult] = report.results;
     expect(fusedResult!.error).toBeNull();
-    expect(fusedResult!.kv_cache).toMatchObject({ layout: 'direct', update: 'appended', agrees: null });
-    // Sized to the whole request after the prompt (8 + 4 tokens, plus the one the loop reserves), used or not.
+    expect(fusedResult!.kv_cache).toMatchObject({ layout: 'preallocated', update: 'appended', agrees: null });
+    // Allocated for the whole request (8 + 4 tokens, plus the one the loop reserves), used or not.
     const perToken = fusedResult!.kv_cache!.analytic_bytes / fusedResult!.kv_cache!.tokens_at_end;
     expect(fusedResult!.kv_cache!.measured_bytes).toBe(perToken * (8 + 4 + 1));
     expect(standardResult!.kv_cache).toMatchObject({ layout: 'growing', update: 'concatenated', agrees: true });
@@ -102,6 +104,21 @@ describe('synth --graph fused, quantize, generate', () => {
     const shared = await run(['bench', fusedDir, '--variant', 'q4', '--tests', 'tg4@d8', '--repetitions', '1', '--warmup', '0', '--threads', '1', '--kv-layout', 'preallocated', '--json']);
     expect(shared.exitCode, String(shared.stderr)).toBe(0);
     expect((JSON.parse(String(shared.stdout)) as KvReport).results[0]!.kv_cache).toMatchObject({ layout: 'preallocated', update: 'in-place' });
+  });
+
+  it('bench --kv-layout auto gives each test its layout: direct only for a test that decodes 384 positions deep', async () => {
+    const deepDir = join(dir, 'deep');
+    const synth = await run(['synth', configPath, '--graph', 'fused', '--max-length', '512', '--layers', '1', '--seed', '3', '--out', deepDir, '--json']);
+    expect(synth.exitCode, String(synth.stderr)).toBe(0);
+    const bench = await run(['bench', deepDir, '--variant', 'fp32', '--tests', 'tg2@d400,tg4,pp8', '--repetitions', '1', '--warmup', '0', '--threads', '1', '--json']);
+    expect(bench.exitCode, String(bench.stderr)).toBe(0);
+    const report = JSON.parse(String(bench.stdout)) as { results: { test: { id: string }; error: unknown; kv_cache: { layout: string; update: string } | null }[] };
+    // In the order asked for, though the shallow tests share one child process and the deep one another.
+    expect(report.results.map((r) => [r.test.id, r.error, r.kv_cache?.layout, r.kv_cache?.update])).toEqual([
+      ['tg2@d400', null, 'direct', 'appended'],
+      ['tg4', null, 'preallocated', 'appended'],
+      ['pp8', null, 'preallocated', 'appended'],
+    ]);
   });
 
   it('refuses a fused graph for an architecture it cannot express, in one line with exit 2', async () => {
