@@ -134,13 +134,13 @@ export function batchSequenceLengths(n: number, batch: number): number[] {
   return out;
 }
 
-/** Tokens held in the KV cache per sequence row (padded) at the end of a test. */
 /** The past length of a test's deepest decode step, 0 when it decodes none (a prompt gives the first token). */
 export function deepestDecodeDepth(t: TestSpec): number {
   if (t.kind === 'pp' || (t.kind === 'pp+tg' && t.n_gen < 2)) return 0;
   return kvTokensAtEnd(t) - 1;
 }
 
+/** Tokens held in the KV cache per sequence row (padded) at the end of a test. */
 export function kvTokensAtEnd(t: TestSpec): number {
   // tg: the start token (or the depth fill), then G steps that each feed one token.
   // pp+tg: the prompt gives the first token; G − 1 steps feed one each (the last token is never fed back).

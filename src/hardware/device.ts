@@ -9,8 +9,8 @@ export type DevicePreference = (typeof DEVICE_PREFERENCES)[number];
 
 /**
  * Memory the runtime takes before any weight: on a CPU 175 MiB — the Node process with onnxruntime-node
- * loaded (≈ 65 MiB RSS before a session is created, of which the node binary's and ONNX Runtime's code
- * are ≈ 60 MiB), the session's own state beyond the weights (≈ 30 MiB after creation) and the decode
+ * loaded (≈ 65 MiB RSS before a session is created, 40 of them the node binary's pages; ONNX Runtime's
+ * library adds ≈ 23 MiB once a session exists), the session's own state beyond the weights (≈ 30 MiB after creation) and the decode
  * loop's buffers, its not yet collected outputs and arena slack during the prompt (the rest, fitted to the
  * measured peaks together with the CPU terms of `fitMemory`); on each GPU the CUDA context, cuBLAS/cuDNN
  * workspaces and ORT's arena (≈ 1 GiB).
