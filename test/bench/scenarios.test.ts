@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ModelscoutError } from '../../src/errors.js';
+import { autoKvLayout } from '../../src/runtime/kv-cache.js';
 import {
   batchSequenceLengths,
+  deepestDecodeDepth,
   hashTokenIds,
   kvTokensAtEnd,
   parseIntegerList,
@@ -78,6 +80,27 @@ describe('inputs', () => {
     expect(kvTokensAtEnd(parseTestId('tg128'))).toBe(129);
     expect(kvTokensAtEnd(parseTestId('tg128@d512'))).toBe(640);
     expect(kvTokensAtEnd(parseTestId('pp512+tg128'))).toBe(639);
+  });
+
+  it('the past length of the deepest decode step, and which KV layout auto gives each test', () => {
+    const depth = (id: string) => deepestDecodeDepth(parseTestId(id));
+    // A prompt alone decodes nothing.
+    expect(depth('pp512')).toBe(0);
+    expect(depth('pp512@d2048')).toBe(0);
+    // tg128: the start token, then 128 steps; the last one runs over 128 positions.
+    expect(depth('tg128')).toBe(128);
+    expect(depth('tg128@d512')).toBe(639);
+    // pp512+tg32: 31 steps after the prompt's token, the last over 542 positions.
+    expect(depth('pp512+tg32')).toBe(542);
+    const layout = (id: string) => autoKvLayout('fused', 'cpu', depth(id));
+    // The last step of tg128@d256 runs over 383 positions, one short of DIRECT_MIN_DEPTH; tg128@d257's over 384.
+    expect(depth('tg128@d256')).toBe(383);
+    expect(['pp512', 'tg128', 'pp128+tg32', 'tg128@d256'].map(layout)).toEqual(['appended', 'appended', 'appended', 'appended']);
+    expect(['tg128@d257', 'tg128@d512', 'pp512+tg32'].map(layout)).toEqual(['direct', 'direct', 'direct']);
+    // Without a depth (unknown work) the direct layout; standard graphs and GPUs keep the growing cache.
+    expect(autoKvLayout('fused', 'cpu')).toBe('direct');
+    expect(autoKvLayout('standard', 'cpu', 0)).toBe('growing');
+    expect(autoKvLayout('fused', 'webgpu', 0)).toBe('growing');
   });
 
   it('synthetic ids are seeded, in range and avoid special tokens', () => {
