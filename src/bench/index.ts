@@ -265,7 +265,6 @@ interface WorkerLoad {
   selfCheck: BenchResult['load']['self_check'];
   kv: { dtype: 'float32' | 'float16'; layers: number; kv_heads: number; head_dim: number } | null;
   vocab: number | null;
-  rssIntervalMs: number;
   kvLayout: KvLayout;
   /** Busy fraction of the CPUs (other processes) sampled before the child started; null: not measured. */
   cpuBusyBefore: number | null;
@@ -362,7 +361,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
     }
     const ctx: GroupContext = { group, entry, info: cached.info, infoError: cached.error };
     const label = `${entry.model.id} ${group.variant} ${group.session.device} t${group.session.threads || 'auto'}`;
-    const newLoad = (kvLayout: KvLayout): WorkerLoad => ({ sessionCreateMs: null, rssBaseline: null, rssAfterLoad: null, selfCheck: null, kv: null, vocab: null, rssIntervalMs, kvLayout, cpuBusyBefore: null });
+    const newLoad = (kvLayout: KvLayout): WorkerLoad => ({ sessionCreateMs: null, rssBaseline: null, rssAfterLoad: null, selfCheck: null, kv: null, vocab: null, kvLayout, cpuBusyBefore: null });
     if (cached.error) {
       options.onProgress?.(`[${group.index + 1}/${groups.length}] ${label}: ${cached.error.message}`, 'group');
       for (let i = 0; i < group.tests.length; i += 1) results.push(assembleResult(ctx, plan, i, null, null, newLoad(testLayouts[i] as KvLayout), hw, options.efficiencyFor));

@@ -16,7 +16,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { floatBytes, type DecoderIo } from './decoder-io.js';
-import { writeNewPositions, type KvFloatArray, type KvSlot } from './kv-new-positions.js';
+import { slotBytes, writeNewPositions, type KvFloatArray, type KvSlot } from './kv-new-positions.js';
 import type { Feeds, KvCache, KvRelease, Outputs } from './kv-types.js';
 
 /** Room is allocated in multiples of this many positions. */
@@ -93,7 +93,6 @@ export class DirectKvCache implements KvCache {
     const width = io.headDim;
     const spare = this.#spare;
     this.#spare = null;
-    const bytesOf = (slots: readonly KvSlot[]): number => slots.reduce((sum, slot) => sum + slot.data.byteLength, 0);
     // An empty cache takes the last generation's buffers when they have this room: no new allocation (and no
     // garbage of the last ones) per repetition.
     const reuse = this.#length === 0 && spare !== null && spare.batch === this.#batch && spare.room === room;
@@ -108,8 +107,8 @@ export class DirectKvCache implements KvCache {
           return { output, data };
         });
     // What is let go of: the buffers this growth replaces, and unused spares.
-    if (spare !== null && !reuse) this.#onRelease?.(bytesOf(spare.slots));
-    if (this.#slots.length > 0) this.#onRelease?.(bytesOf(this.#slots));
+    if (spare !== null && !reuse) this.#onRelease?.(slotBytes(spare.slots));
+    if (this.#slots.length > 0) this.#onRelease?.(slotBytes(this.#slots));
     this.#slots = next;
     this.#room = room;
     const dims = [this.#batch, io.kvHeads, room, io.headDim];

@@ -15,6 +15,11 @@ export interface KvSlot {
   data: KvFloatArray;
 }
 
+/** Bytes held by a layout's buffers (what it reports when it lets them go). */
+export function slotBytes(slots: readonly KvSlot[]): number {
+  return slots.reduce((sum, slot) => sum + slot.data.byteLength, 0);
+}
+
 /**
  * Copies the `n` new positions of every slot into its buffer at positions [length, length + n) of each row
  * (the fused graphs give every row the same positions: seqlens_k is total − 1 for all rows). They come from

@@ -23,7 +23,7 @@ import * as ort from 'onnxruntime-node';
 import { ModelscoutError } from '../errors.js';
 import { floatBytes, type DecoderIo } from './decoder-io.js';
 import { newKvOutputName } from '../onnx/fused/new-kv-outputs.js';
-import { writeNewPositions, type KvSlot } from './kv-new-positions.js';
+import { slotBytes, writeNewPositions, type KvSlot } from './kv-new-positions.js';
 import type { Feeds, KvCache, KvRelease, Outputs } from './kv-types.js';
 
 export class PreallocatedKvCache implements KvCache {
@@ -64,7 +64,7 @@ export class PreallocatedKvCache implements KvCache {
     const io = this.#io;
     // Same shape as last time: keep the buffers. Stale values beyond the mask's width are never read.
     if (batch !== this.#batch || capacity !== this.#capacity) {
-      if (this.#slots.length > 0) this.#onRelease?.(this.#slots.reduce((sum, slot) => sum + slot.data.byteLength, 0));
+      if (this.#slots.length > 0) this.#onRelease?.(slotBytes(this.#slots));
       const dims = [batch, io.kvHeads, capacity, io.headDim];
       const elements = batch * io.kvHeads * capacity * io.headDim;
       this.#fetches = { [io.logits]: null };
