@@ -82,6 +82,14 @@ export function unsupportedDecoder(inputs: readonly IoTensorInfo[], outputs: rea
 }
 
 /**
+ * kv_heads and head_dim of a cache tensor: `[batch, kv_heads, sequence, head_dim]`, or the direct KV layout's
+ * in-memory graph's `[batch, kv_heads, 1, sequence, head_dim]` (src/onnx/fused/split-attention.ts).
+ */
+function kvDims(t: IoTensorInfo): { heads: number | string | null | undefined; dim: number | string | null | undefined } {
+  return { heads: t.shape?.[1], dim: t.shape?.[t.shape.length - 1] };
+}
+
+/**
  * Recognises a decoder's I/O from names, dtypes and shapes. Throws `E_UNSUPPORTED` (see `unsupportedDecoder`)
  * for a missing input_ids, logits or KV-cache tensor, an input it does not know, layers not numbered 0..n-1,
  * a KV cache that is not float32/float16 of one type, or a cache tensor whose rank is not 4.
@@ -120,9 +128,8 @@ export function recognizeDecoder(inputs: readonly IoTensorInfo[], outputs: reado
   let headDim: number | null = null;
   for (const t of cache.flat()) {
     if (t.dtype !== kvDtype) fail(`${t.name} is ${t.dtype} but past_key_values.0.key is ${kvDtype}`);
-    if (t.shape && t.shape.length !== 4) fail(`${t.name} has rank ${t.shape.length}, expected [batch, kv_heads, sequence, head_dim]`);
-    const heads = t.shape?.[1];
-    const dim = t.shape?.[3];
+    if (t.shape && t.shape.length !== 4 && !(t.shape.length === 5 && t.shape[2] === 1)) fail(`${t.name} has rank ${t.shape.length}, expected [batch, kv_heads, sequence, head_dim]`);
+    const { heads, dim } = kvDims(t);
     if (typeof heads === 'number') numKvHeads ??= heads;
     if (typeof dim === 'number') headDim ??= dim;
   }
@@ -131,8 +138,7 @@ export function recognizeDecoder(inputs: readonly IoTensorInfo[], outputs: reado
   let kvBytesPerToken: number | null = 0;
   for (const [key, value] of cache) {
     for (const t of [key!, value!]) {
-      const heads = t.shape?.[1];
-      const dim = t.shape?.[3];
+      const { heads, dim } = kvDims(t);
       if (kvBytesPerToken !== null && typeof heads === 'number' && typeof dim === 'number') kvBytesPerToken += heads * dim * kvBytesPerElement;
       else kvBytesPerToken = null;
     }

@@ -1,7 +1,7 @@
 /**
  * `direct`: the KV layout of the graph whose attention reads the caller's buffers in place
  * (src/onnx/fused/split-attention.ts). One buffer per layer and key/value, `[batch, kv_heads, room,
- * head_dim]`, fed as `past_key_values.*`; the graph attends to every position of it (the unused tail is
+ * head_dim]`, fed as `past_key_values.*` (with a singleton axis 2: the graph's pasts are five-dimensional); the graph attends to every position of it (the unused tail is
  * masked) and returns only the new positions (`present.*`, and `present_new.all` for a decode step), which
  * `update` writes in at the cache's length.
  *
@@ -68,7 +68,7 @@ export class DirectKvCache implements KvCache {
     this.#length = 0;
     this.#room = 0;
     this.#slots = [];
-    const empty = new ort.Tensor(io.kvType, io.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0), [batch, io.kvHeads, 0, io.headDim]);
+    const empty = new ort.Tensor(io.kvType, io.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0), [batch, io.kvHeads, 1, 0, io.headDim]);
     for (const l of io.layers) {
       this.#feeds[l.pastKey] = empty;
       this.#feeds[l.pastValue] = empty;
@@ -111,7 +111,8 @@ export class DirectKvCache implements KvCache {
     if (this.#slots.length > 0) this.#onRelease?.(slotBytes(this.#slots));
     this.#slots = next;
     this.#room = room;
-    const dims = [this.#batch, io.kvHeads, room, io.headDim];
+    // The graph takes its pasts as [batch, kv_heads, 1, room, head_dim] (src/onnx/fused/split-attention.ts).
+    const dims = [this.#batch, io.kvHeads, 1, room, io.headDim];
     io.layers.forEach((l, i) => {
       this.#feeds[l.pastKey] = new ort.Tensor(io.kvType, (next[2 * i] as KvSlot).data, dims);
       this.#feeds[l.pastValue] = new ort.Tensor(io.kvType, (next[2 * i + 1] as KvSlot).data, dims);

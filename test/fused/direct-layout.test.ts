@@ -159,6 +159,14 @@ describe('splitAttention', () => {
     expect(branch(ifs[0]!, 'then_branch').node.flatMap((n) => n.input)).toContain('past_key_values.0.key');
     expect(branch(ifs[0]!, 'else_branch').node.map((n) => n.op_type)).toContain('GroupQueryAttention');
     expect(model.graph!.output.map((o) => o.name)).toContain(NEW_KV_ALL_OUTPUT);
+    // Every node of the decode branch is paid for at every step: q is scaled through its rotary tables and the
+    // five-dimensional pasts need no Unsqueeze, so a packed-qkv layer runs these 16 and no more.
+    expect(branch(ifs[0]!, 'then_branch').node.map((n) => n.op_type)).toEqual([
+      'Split', 'RotaryEmbedding', 'RotaryEmbedding', 'Reshape', 'Reshape', 'Reshape', 'FusedMatMul', 'FusedMatMul',
+      'Concat', 'Add', 'Softmax', 'Split', 'MatMul', 'Mul', 'Add', 'Reshape',
+    ]);
+    const pastShape = model.graph!.input.find((i) => i.name === 'past_key_values.0.key')!.type!.tensor_type!.shape!.dim;
+    expect(pastShape.map((d) => d.dim_value ?? d.dim_param)).toEqual(['batch_size', arch.numKvHeads, 1, 'past_sequence_length', arch.headDim]);
   });
 
   it('refuses a graph without GroupQueryAttention in one line naming the layouts to use instead', async () => {
@@ -189,9 +197,9 @@ describe('DirectKvCache', () => {
     const feeds: Feeds = {};
     const kv = new DirectKvCache(io, feeds);
     kv.reset(1, 5);
-    expect(feeds['past.k']!.dims).toEqual([1, 1, 0, 2]);
+    expect(feeds['past.k']!.dims).toEqual([1, 1, 1, 0, 2]);
     step(kv, feeds, 3, 10);
-    expect(feeds['past.k']!.dims).toEqual([1, 1, 5, 2]);
+    expect(feeds['past.k']!.dims).toEqual([1, 1, 1, 5, 2]);
     step(kv, feeds, 1, 100);
     expect(kv.length).toBe(4);
     expect(Array.from(feeds['past.k']!.data as Float32Array).slice(0, 8)).toEqual([10, 11, 12, 13, 14, 15, 100, 101]);

@@ -39,6 +39,17 @@ describe('detectDecoderIo', () => {
     expect(io.positionIds).toBeNull();
   });
 
+  it('reads the direct layout graph\'s five-dimensional caches ([batch, kv_heads, 1, seq, head_dim]) and refuses other ranks', () => {
+    const five = (list: Meta[]): Meta[] =>
+      list.map((m) => (m.name.startsWith('past_') || m.name.startsWith('present.') ? t(m.name, 'float32', ['batch', 2, 1, 'seq', 64]) : m));
+    const { inputs, outputs } = decoder(2);
+    const io = detectDecoderIo(five(inputs), five(outputs));
+    expect(io).toMatchObject({ kvHeads: 2, headDim: 64 });
+    expect(kvBytesPerToken(io)).toBe(2 * 2 * 2 * 64 * 4);
+    const wide = (list: Meta[]): Meta[] => list.map((m) => (m.name.startsWith('past_') ? t(m.name, 'float32', ['batch', 2, 3, 'seq', 64]) : m));
+    expect(() => detectDecoderIo(wide(inputs), outputs)).toThrow(/has rank 5, expected \[batch, kv_heads, sequence, head_dim\]/);
+  });
+
   it('refuses what it cannot drive, saying what it found', () => {
     const noPast = decoder(0);
     const cases: [Meta[], Meta[], RegExp][] = [

@@ -24,7 +24,7 @@
  * positions [0, total − S) where its mask is 1, as in the fused graph's GroupQueryAttention.
  */
 import { ModelscoutError } from '../../errors.js';
-import { AttributeType, DataType, createAttribute, createGraph, createNode, createTensor, createValueInfo, getAttribute, valueInfoElemType, valueInfoShape, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode } from '../proto.js';
+import { AttributeType, DataType, createAttribute, createGraph, createNode, createTensor, createValueInfo, getAttribute, valueInfoElemType, valueInfoShape, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxValueInfo } from '../proto.js';
 import { DIRECT_MIN_DEPTH } from '../../estimate/speed.js';
 import { toFloat16Bits } from '../../util/float16.js';
 import { FP16_LOWEST, FP32_LOWEST } from '../synth/build-decoder.js';
@@ -102,7 +102,8 @@ export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): v
   const pastInfo0 = graph.input.find((x) => x.name === firstPast);
   const T = (pastInfo0 ? valueInfoElemType(pastInfo0) : undefined) ?? DataType.FLOAT;
   if (T !== DataType.FLOAT && T !== DataType.FLOAT16) fail('its KV cache is neither float32 nor float16');
-  const room = b.one(`${P}/room`, 'Slice', [b.one(`${P}/past_shape`, 'Shape', [firstPast]), `${P}/c2`, b.int64(`${P}/c3`, [3])]);
+  // The pasts come in as [batch, kv_heads, 1, room, head_dim] (see below): the room is axis 3.
+  const room = b.one(`${P}/room`, 'Slice', [b.one(`${P}/past_shape`, 'Shape', [firstPast]), b.int64(`${P}/c3`, [3]), b.int64(`${P}/c4`, [4])]);
   // Decode bias [batch, 1, 1, 1, room + 1]: the mask over [0, start), the unused tail [start, room) masked,
   // the new position as its mask says. (Computed for every run; only a decode step's branch reads it.)
   const maskF = b.one(`${P}/mask_f`, 'Cast', ['attention_mask'], [int('to', T)]);
@@ -113,6 +114,19 @@ export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): v
   const bias = b.one(`${P}/bias`, 'Unsqueeze', [bias2, b.int64(`${P}/c123`, [1, 2, 3])]);
   const splitProbs = b.one(`${P}/split_probs`, 'Concat', [room, `${P}/one`], [int('axis', 0)]);
   const axis2 = `${P}/c2`;
+  // cos and sin times the attention scale, one pair per table and scale (ONNX Runtime folds them at load).
+  const scaledPairs = new Map<string, [string, string]>();
+  const scaledTables = (cos: string, sin: string, scale: number): [string, string] => {
+    const key = `${cos}|${sin}|${scale}`;
+    let pair = scaledPairs.get(key);
+    if (!pair) {
+      const k = scaledPairs.size;
+      const factor = b.float(`${P}/rotary_scale${k}`, scale, T);
+      pair = [b.one(`${P}/cos_scaled${k}`, 'Mul', [cos, factor]), b.one(`${P}/sin_scaled${k}`, 'Mul', [sin, factor])];
+      scaledPairs.set(key, pair);
+    }
+    return pair;
+  };
 
   const replaced = new Map<OnnxNode, OnnxNode>();
   const presents: string[] = [];
@@ -143,39 +157,44 @@ export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): v
     const [q0, k0, v0] = packed
       ? (d.op(`${s}/split_qkv`, 'Split', [query, b.int64(`${s}/qkv_sizes`, [H * headDim, KV * headDim, KV * headDim])], [int('axis', 2)], 3) as [string, string, string])
       : [query, key, value];
-    const q = d.one(`${s}/q_rot`, 'RotaryEmbedding', [d.one(`${s}/q_scaled`, 'Mul', [q0, b.float(`${s}/scale`, scale, T)]), start, cos, sin], [int('num_heads', H), int('interleaved', interleaved)], MS);
+    // q is scaled through its rotary tables (the rotation is linear in cos and sin): one node fewer per layer.
+    const [cosScaled, sinScaled] = scaledTables(cos, sin, scale);
+    const q = d.one(`${s}/q_rot`, 'RotaryEmbedding', [q0, start, cosScaled, sinScaled], [int('num_heads', H), int('interleaved', interleaved)], MS);
     const k = d.one(`${s}/k_rot`, 'RotaryEmbedding', [k0, start, cos, sin], [int('num_heads', KV), int('interleaved', interleaved)], MS);
+    // Five dimensions, one row per query head: [batch, kv_heads, group, 1, head_dim] against the pasts'
+    // [batch, kv_heads, 1, room, head_dim], so every product is one of MLAS's M = 1 kernels and the pasts
+    // need no Unsqueeze. The new positions stay five-dimensional too ([batch, kv_heads, 1, 1, head_dim], the
+    // same values as the prompt branch's [batch, kv_heads, 1, head_dim]).
     const q5 = d.one(`${s}/q5`, 'Reshape', [q, b.int64(`${s}/q5_shape`, [0, KV, G, 1, headDim])]);
-    const new4 = b.int64(`${s}/new4_shape`, [0, KV, 1, headDim]);
     const new5 = b.int64(`${s}/new5_shape`, [0, KV, 1, 1, headDim]);
-    const kNew = d.one(`${s}/k_new`, 'Reshape', [k, new4]);
-    const vNew = d.one(`${s}/v_new`, 'Reshape', [v0, new4]);
+    const k5 = d.one(`${s}/k5`, 'Reshape', [k, new5]);
+    const v5 = d.one(`${s}/v5`, 'Reshape', [v0, new5]);
     const scores = d.one(`${s}/scores`, 'Concat', [
-      d.one(`${s}/score_past`, 'FusedMatMul', [q5, d.one(`${s}/past_k5`, 'Unsqueeze', [pastKey, axis2])], [int('transB', 1)], MS),
-      d.one(`${s}/score_new`, 'FusedMatMul', [q5, d.one(`${s}/k5`, 'Reshape', [k, new5])], [int('transB', 1)], MS),
+      d.one(`${s}/score_past`, 'FusedMatMul', [q5, pastKey], [int('transB', 1)], MS),
+      d.one(`${s}/score_new`, 'FusedMatMul', [q5, k5], [int('transB', 1)], MS),
     ], [int('axis', -1)]);
     const probs = d.one(`${s}/probs`, 'Softmax', [d.one(`${s}/biased`, 'Add', [scores, bias])], [int('axis', -1)]);
     const [pPast, pNew] = d.op(`${s}/split_probs`, 'Split', [probs, splitProbs], [int('axis', -1)], 2) as [string, string];
-    const ctx = d.one(`${s}/ctx`, 'Add', [
-      d.one(`${s}/ctx_past`, 'MatMul', [pPast, d.one(`${s}/past_v5`, 'Unsqueeze', [pastValue, axis2])]),
-      d.one(`${s}/ctx_new`, 'Mul', [pNew, d.one(`${s}/v5`, 'Reshape', [v0, new5])]),
-    ]);
+    const ctx = d.one(`${s}/ctx`, 'Add', [d.one(`${s}/ctx_past`, 'MatMul', [pPast, pastValue]), d.one(`${s}/ctx_new`, 'Mul', [pNew, v5])]);
     const ctxFlat = d.one(`${s}/ctx_flat`, 'Reshape', [ctx, b.int64(`${s}/ctx_shape`, [0, 1, H * headDim])]);
     const thenBranch = createGraph({
       name: `${s}/decode`,
       node: d.list,
-      output: [createValueInfo(ctxFlat, T, [null, null, null]), createValueInfo(kNew, T, [null, null, null, null]), createValueInfo(vNew, T, [null, null, null, null])],
+      output: [createValueInfo(ctxFlat, T, [null, null, null]), createValueInfo(k5, T, [null, null, 1, null, null]), createValueInfo(v5, T, [null, null, 1, null, null])],
     });
 
     // ---- else: a prompt pass, through the GroupQueryAttention as it was; its presents cut to the new positions
     const p = new Nodes(b.initializers);
-    const [pctx, fullK, fullV] = p.op(`${s}/prompt/GroupQueryAttention`, 'GroupQueryAttention', gqa.input, gqa.attribute, 3, MS) as [string, string, string];
-    const cutK = p.one(`${s}/prompt/k_new`, 'Slice', [fullK, start, total, axis2]);
-    const cutV = p.one(`${s}/prompt/v_new`, 'Slice', [fullV, start, total, axis2]);
+    const squeezed = [pastKey, pastValue].map((x, j) => p.one(`${s}/prompt/past${j}`, 'Squeeze', [x, axis2]));
+    const gqaInputs = gqa.input.map((x, j) => (j === 3 || j === 4 ? (squeezed[j - 3] as string) : x));
+    const [pctx, fullK, fullV] = p.op(`${s}/prompt/GroupQueryAttention`, 'GroupQueryAttention', gqaInputs, gqa.attribute, 3, MS) as [string, string, string];
+    // Five dimensions like the decode branch's (a Reshape: the same bytes).
+    const cutK = p.one(`${s}/prompt/k_new`, 'Unsqueeze', [p.one(`${s}/prompt/k_cut`, 'Slice', [fullK, start, total, axis2]), axis2]);
+    const cutV = p.one(`${s}/prompt/v_new`, 'Unsqueeze', [p.one(`${s}/prompt/v_cut`, 'Slice', [fullV, start, total, axis2]), axis2]);
     const elseBranch = createGraph({
       name: `${s}/prompt`,
       node: p.list,
-      output: [createValueInfo(pctx, T, [null, null, null]), createValueInfo(cutK, T, [null, null, null, null]), createValueInfo(cutV, T, [null, null, null, null])],
+      output: [createValueInfo(pctx, T, [null, null, null]), createValueInfo(cutK, T, [null, null, 1, null, null]), createValueInfo(cutV, T, [null, null, 1, null, null])],
     });
     replaced.set(
       gqa,
@@ -193,18 +212,20 @@ export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): v
   // The concatenated new positions (what a decode step fetches), as the appended layout's.
   if (!outputs.has(NEW_KV_ALL_OUTPUT)) {
     b.list.push(createNode({ op_type: 'Concat', name: `${P}/all`, input: presents, output: [NEW_KV_ALL_OUTPUT], attribute: [int('axis', 1)] }));
-    graph.output.push(createValueInfo(NEW_KV_ALL_OUTPUT, T, ['batch_size', null, 'sequence_length', null]));
+    graph.output.push(createValueInfo(NEW_KV_ALL_OUTPUT, T, ['batch_size', null, 1, 'sequence_length', null]));
   }
   graph.initializer.push(...b.initializers);
   // ONNX wants the nodes in topological order: sort the kept, the replaced and the new ones together.
   graph.node = topoSort([...graph.node.map((n) => replaced.get(n) ?? n), ...b.list], graph);
   if (!model.opset_import.some((o) => o.domain === MS)) model.opset_import.push({ domain: MS, version: 1 });
-  // The presents now hold this run's new positions only.
-  for (const name of presents) {
-    const info = outputs.get(name);
+  // The presents now hold this run's new positions only, and pasts and presents have five dimensions:
+  // [batch, kv_heads, 1, positions, head_dim] (the same bytes as the four-dimensional cache).
+  const fiveD = (info: OnnxValueInfo | undefined, positions: string): void => {
     const shape = info ? valueInfoShape(info) : null;
-    if (info && shape) Object.assign(info, createValueInfo(name, T, [shape[0] ?? 'batch_size', shape[1] ?? null, 'sequence_length', shape[3] ?? null]));
-  }
+    if (info && shape) Object.assign(info, createValueInfo(info.name ?? '', T, [shape[0] ?? 'batch_size', shape[1] ?? null, 1, positions, shape[3] ?? null]));
+  };
+  for (const name of presents) fiveD(outputs.get(name), 'sequence_length');
+  for (const gqa of attention) for (const name of gqa.input.slice(3, 5)) fiveD(graph.input.find((x) => x.name === name), 'past_sequence_length');
 }
 
 /** Names a node's subgraphs read from the enclosing graph (an If branch's implicit inputs). */
