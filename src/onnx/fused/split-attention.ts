@@ -7,18 +7,22 @@
  * (alpha ≠ 1) keeps it off MLAS's one-row kernels, so the cached keys are packed again for every query head.
  * Deep in a context that is most of a decode step (67 % of SmolLM2-135M's at depth 2,048).
  *
- * then (a decode step, one new position per row, at least `minDepth` positions deep) — plain operators:
- *   q, k, v = Split(packed qkv) (or the three inputs);  q, k = RotaryEmbedding(q · scale, k) at position total − 1
+ * The pasts come in five-dimensional, [batch, kv_heads, 1, room, head_dim] (the same bytes as the cache's
+ * four dimensions), so that the decode branch's one-row products need no Unsqueeze.
+ *
+ * then (a decode step, one new position per row, at least `minDepth` positions deep) — 16 plain operators:
+ *   q, k, v = Split(packed qkv) (or the three inputs);  q, k = RotaryEmbedding(q, k) at position total − 1,
+ *             q's with cos and sin times the attention scale (the rotation is linear in them: no Mul)
  *   scores  = [ q · past_keyᵀ  |  q · kᵀ ]           (one row per query head: MLAS's M = 1 kernels)
  *   probs   = Softmax(scores + bias)                 (bias: padding, and the buffer's unused tail)
  *   context = probs[:room] · past_value + probs[room] · v
  * The pasts are read once, in place, and nothing of them is written.
  *
- * else (a prompt pass, or a shallow decode step) — the GroupQueryAttention as it was, its presents cut to
- * the positions this run added. There it is the faster of the two: its copy of a short past costs less
- * than the twenty-odd small nodes of the in-place branch.
+ * else (a prompt pass, or a shallow decode step) — the GroupQueryAttention as it was (its pasts squeezed to
+ * four dimensions), its presents cut to the positions this run added. There it is the faster of the two:
+ * its copy of a short past costs less than the in-place branch's sixteen small nodes.
  *
- * Either way `present.{i}.key|value` hold only this run's new positions ([batch, kv_heads, S, head_dim],
+ * Either way `present.{i}.key|value` hold only this run's new positions ([batch, kv_heads, 1, S, head_dim],
  * rotated), and `present_new.all` every layer's; the caller writes them into its buffers
  * (src/runtime/kv-direct.ts). Rotary positions are buffer indices and every row attends to buffer
  * positions [0, total − S) where its mask is 1, as in the fused graph's GroupQueryAttention.
