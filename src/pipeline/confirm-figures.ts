@@ -9,7 +9,7 @@ import { COST_YARDSTICK_USD_PER_TOKEN, type ConfirmVariant, type CostFigure, typ
 import type { BenchResult } from '../report/schema.js';
 import { measuredGraph, type ConfirmRun, type Work } from './confirm-run.js';
 import { formatOfVariant } from './plan.js';
-import { costPerMillionTokens, decideVerdict, extrapolateToDepth } from './verdict.js';
+import { closeCallNote, costPerMillionTokens, decideVerdict, extrapolateToDepth } from './verdict.js';
 
 export function summarizeVariant(run: ConfirmRun, w: Work, variant: ConfirmVariant, results: BenchResult[], benchSec: number): VariantMeasurement {
   const layersList = w.out.depth.layersMeasured;
@@ -163,6 +163,8 @@ export function finishCandidate(run: ConfirmRun, w: Work): void {
     return;
   }
   out.verdict = { ...chosen.verdict, variant: chosen.variant };
+  const close = closeCallNote(chosen.verdict);
+  if (close !== null) out.notes.push(`${chosen.variant}: ${close}`);
   out.cost = costOf(run, chosen);
 }
 

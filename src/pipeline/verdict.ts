@@ -96,6 +96,27 @@ export function decideVerdict(input: VerdictInput): Verdict {
   return { status: reasons.length === 0 ? 'confirmed' : 'rejected', checks, reasons, extrapolated: input.extrapolated };
 }
 
+/** A timing check decided within this many percent of its target is a close call (see `closeCallNote`). */
+export const CLOSE_CALL_PCT = 10;
+
+/**
+ * A note when the verdict's speed checks were decided within `CLOSE_CALL_PCT` of their targets, met or not:
+ * closer than a shared or busy machine's speed moves between runs, so another run may land on the other
+ * side. Null when every timing check was clear of its target (memory does not move that way).
+ */
+export function closeCallNote(verdict: Pick<Verdict, 'checks'>): string | null {
+  const close = verdict.checks.filter(
+    (c) => (c.name === 'decode_tps' || c.name === 'ttft_ms') && c.measured !== null && c.margin_pct !== null && Math.abs(c.margin_pct) < CLOSE_CALL_PCT,
+  );
+  if (close.length === 0) return null;
+  const said = close.map((c) => {
+    const what = c.name === 'ttft_ms' ? `TTFT ${fmt(c.measured)} ms` : `decode ${fmt(c.measured)} tok/s per stream`;
+    const side = c.met ? 'inside' : 'outside';
+    return `${what} is ${Math.abs(c.margin_pct as number).toFixed(0)}% ${side} the ${fmt(c.required)} ${c.unit} target`;
+  });
+  return `a close call: ${said.join(', and ')}, nearer than a machine's speed can move between runs; measure it again before relying on this verdict`;
+}
+
 function fmt(x: number | null | undefined): string {
   if (x === null || x === undefined) return 'n/a';
   return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);

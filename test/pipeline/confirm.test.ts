@@ -246,6 +246,24 @@ describe('verdicts against constructed measurements', () => {
     expect(none.candidates[0]!.verdict.reasons.join(' ')).toMatch(/no GPU execution provider/);
   });
 
+  it('calls a verdict decided within 10% of a speed target a close call, and a clear one nothing', async () => {
+    const dir = await tempDir();
+    const setup = await tinyRecommendation(dir);
+    const target = setup.recommendation.targets.maxTtftMs;
+    const runnerAt = (ttftMs: number) => async (options: BenchRunOptions): Promise<BenchReport> => {
+      const test = options.plan.tests[0]!;
+      const layersOf = (path: string): number => setup.catalog.find((m) => path.includes(`${m.id}-synthetic`))!.numLayers;
+      const results = options.plan.models.map((path) => constructedResult({ path, layers: layersOf(path), prompt: test.n_prompt, gen: test.n_gen, batch: test.batch_size, decodeTps: 100, ttftMs, peakBytes: GiB }));
+      return { environment: null, results } as unknown as BenchReport;
+    };
+    const close = (await confirmRecommendation(optionsFor(setup, dir, { candidates: 1 }), depsWith([], runnerAt(target * 1.04)))).candidates[0]!;
+    expect(close.verdict.status).toBe('rejected');
+    expect(close.notes.filter((n) => /a close call: TTFT \d+ ms is 4% outside the \d+ ms target/.test(n))).toHaveLength(1);
+    const clear = (await confirmRecommendation(optionsFor(setup, await tempDir(), { candidates: 1 }), depsWith([], runnerAt(target * 0.5)))).candidates[0]!;
+    expect(clear.verdict.status).toBe('confirmed');
+    expect(clear.notes.some((n) => /close call/.test(n))).toBe(false);
+  });
+
   it('says when a measurement ran on a busy machine, and records how busy in the calibration sample', async () => {
     const dir = await tempDir();
     const setup = await tinyRecommendation(dir);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { costPerMillionTokens, decideVerdict, extrapolateStepTime, extrapolateToDepth } from '../../src/pipeline/verdict.js';
+import { closeCallNote, costPerMillionTokens, decideVerdict, extrapolateStepTime, extrapolateToDepth } from '../../src/pipeline/verdict.js';
 
 const targets = { decodeTokensPerSec: 20, maxTtftMs: 500 };
 const GiB = 2 ** 30;
@@ -101,5 +101,26 @@ describe('extrapolateToDepth', () => {
     expect(r.scale).toBeCloseTo(scale);
     expect(r.full).toBeCloseTo(scale * 32);
     expect(r.perLayer).toBeCloseTo(scale);
+  });
+});
+
+describe('closeCallNote', () => {
+  const verdict = (decode: number, ttft: number, peak = GiB) => decideVerdict({ targets, measured: { decodeTokPerSecPerStream: decode, ttftMs: ttft, peakMemoryBytes: peak }, usableMemoryBytes: 10 * GiB, extrapolated: false });
+
+  it('names a speed check decided within 10% of its target, on either side of it', () => {
+    // gpt2 q4 in a default confirm: 525 ms against 500, and 438–451 ms in runs minutes later.
+    expect(closeCallNote(verdict(40, 525))).toBe(
+      'a close call: TTFT 525 ms is 5% outside the 500 ms target, nearer than a machine\'s speed can move between runs; measure it again before relying on this verdict',
+    );
+    expect(closeCallNote(verdict(21, 470))).toBe(
+      'a close call: decode 21.0 tok/s per stream is 5% inside the 20.0 tok/s target, and TTFT 470 ms is 6% inside the 500 ms target, nearer than a machine\'s speed can move between runs; measure it again before relying on this verdict',
+    );
+  });
+
+  it('says nothing when every speed check is 10% or more from its target, or the one near it is memory', () => {
+    expect(closeCallNote(verdict(22, 450))).toBeNull();
+    expect(closeCallNote(verdict(40, 900))).toBeNull();
+    expect(closeCallNote(verdict(40, 200, 9.8 * GiB))).toBeNull();
+    expect(closeCallNote(decideVerdict({ targets, measured: { decodeTokPerSecPerStream: null, ttftMs: null, peakMemoryBytes: GiB }, usableMemoryBytes: 10 * GiB, extrapolated: false }))).toBeNull();
   });
 });
