@@ -131,9 +131,11 @@ export function lmHeadFlopsPerToken(spec: ModelSpec): number {
 /**
  * Depth (cached positions) from which a decode step of a fused graph on the CPU reads the KV cache in place
  * (the `direct` KV layout) instead of through GroupQueryAttention, which copies the past every step: where
- * the two cost about the same on SmolLM2-135M and Qwen2.5-0.5B (docs/benchmarks.md).
+ * the in-place branch is clearly ahead on SmolLM2-135M and Qwen2.5-0.5B (docs/benchmarks.md). It was 384
+ * while that branch was 21 nodes a layer; at 16 the two cost the same at about 128 positions, and at 256
+ * the in-place one was 3–10 % faster.
  */
-export const DIRECT_MIN_DEPTH = 384;
+export const DIRECT_MIN_DEPTH = 256;
 
 export const CPU_DEFAULT_MODEL = {
   prefillGemm: { fused: 1.0, standard: 0.79 },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelscoutError } from '../../src/errors.js';
 import { autoKvLayout } from '../../src/runtime/kv-cache.js';
+import { DIRECT_MIN_DEPTH } from '../../src/estimate/speed.js';
 import {
   batchSequenceLengths,
   deepestDecodeDepth,
@@ -93,10 +94,11 @@ describe('inputs', () => {
     // pp512+tg32: 31 steps after the prompt's token, the last over 542 positions.
     expect(depth('pp512+tg32')).toBe(542);
     const layout = (id: string) => autoKvLayout('fused', 'cpu', depth(id));
-    // The last step of tg128@d256 runs over 383 positions, one short of DIRECT_MIN_DEPTH; tg128@d257's over 384.
-    expect(depth('tg128@d256')).toBe(383);
-    expect(['pp512', 'tg128', 'pp128+tg32', 'tg128@d256'].map(layout)).toEqual(['appended', 'appended', 'appended', 'appended']);
-    expect(['tg128@d257', 'tg128@d512', 'pp512+tg32'].map(layout)).toEqual(['direct', 'direct', 'direct']);
+    // The last step of tg128@d128 runs over 255 positions, one short of DIRECT_MIN_DEPTH (256); tg128@d129's over 256.
+    expect(DIRECT_MIN_DEPTH).toBe(256);
+    expect(depth('tg128@d128')).toBe(255);
+    expect(['pp512', 'tg128', 'pp128+tg32', 'tg128@d128'].map(layout)).toEqual(['appended', 'appended', 'appended', 'appended']);
+    expect(['tg128@d129', 'tg128@d512', 'pp512+tg32', 'pp256+tg4'].map(layout)).toEqual(['direct', 'direct', 'direct', 'direct']);
     // Without a depth (unknown work) the direct layout; standard graphs and GPUs keep the growing cache.
     expect(autoKvLayout('fused', 'cpu')).toBe('direct');
     expect(autoKvLayout('standard', 'cpu', 0)).toBe('growing');

@@ -75,7 +75,7 @@ describe('synth --graph fused, quantize, generate', () => {
     }
     expect(generated[0]).toEqual(generated[1]);
     // generate takes the fast layout of each graph, as bench --kv-layout auto does: for a generation this
-    // shallow, the fused graph's appended buffers (the direct layout waits for depth 384).
+    // shallow, the fused graph's appended buffers (the direct layout waits for depth 256).
     expect(layouts).toEqual(['appended', 'growing']);
 
     // bench: a fused graph gets the appended KV layout for a shallow test, a standard graph the growing cache.
@@ -106,7 +106,7 @@ describe('synth --graph fused, quantize, generate', () => {
     expect((JSON.parse(String(shared.stdout)) as KvReport).results[0]!.kv_cache).toMatchObject({ layout: 'preallocated', update: 'in-place' });
   });
 
-  it('bench --kv-layout auto gives each test its layout: direct only for a test that decodes 384 positions deep', async () => {
+  it('bench --kv-layout auto gives each test its layout: direct only for a test that decodes 256 positions deep', async () => {
     const deepDir = join(dir, 'deep');
     const synth = await run(['synth', configPath, '--graph', 'fused', '--max-length', '512', '--layers', '1', '--seed', '3', '--out', deepDir, '--json']);
     expect(synth.exitCode, String(synth.stderr)).toBe(0);
