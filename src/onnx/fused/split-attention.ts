@@ -192,7 +192,7 @@ export function splitAttention(model: OnnxModel, minDepth = DIRECT_MIN_DEPTH): v
     const squeezed = [pastKey, pastValue].map((x, j) => p.one(`${s}/prompt/past${j}`, 'Squeeze', [x, axis2]));
     const gqaInputs = gqa.input.map((x, j) => (j === 3 || j === 4 ? (squeezed[j - 3] as string) : x));
     const [pctx, fullK, fullV] = p.op(`${s}/prompt/GroupQueryAttention`, 'GroupQueryAttention', gqaInputs, gqa.attribute, 3, MS) as [string, string, string];
-    // Five dimensions like the decode branch's (a Reshape: the same bytes).
+    // Five dimensions like the decode branch's (an Unsqueeze: the same bytes).
     const cutK = p.one(`${s}/prompt/k_new`, 'Unsqueeze', [p.one(`${s}/prompt/k_cut`, 'Slice', [fullK, start, total, axis2]), axis2]);
     const cutV = p.one(`${s}/prompt/v_new`, 'Unsqueeze', [p.one(`${s}/prompt/v_cut`, 'Slice', [fullV, start, total, axis2]), axis2]);
     const elseBranch = createGraph({
