@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { runBench } from '../bench/index.js';
 import { calibrationHook, readCalibration, resolveCalibrationPath } from '../pipeline/calibration.js';
 import { DEFAULT_UBATCH_SIZE } from '../estimate/fit.js';
+import { DIRECT_MIN_DEPTH } from '../estimate/speed.js';
 import { DEVICES, GRAPH_OPT_LEVELS, type Device } from '../runtime/session.js';
 import { parseIntegerList } from '../bench/scenarios.js';
 import { ModelscoutError, invalidValue } from '../errors.js';
@@ -66,8 +67,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
     'kv-layout': Flags.option({
       options: ['auto', 'growing', 'preallocated', 'appended', 'direct'] as const,
       default: 'auto' as const,
-      description:
-        'KV cache: growing tensors; preallocated = one buffer per layer at full length, shared by past and present (GroupQueryAttention graphs); appended = the same buffers, the graph returning only the new positions (modelscout fused graphs); direct = buffers that grow with the cache, which decode steps deep in a context read in place (modelscout fused graphs); auto = for modelscout fused graphs on the CPU direct for tests that decode 384+ positions deep and appended for the others, growing otherwise (on WebGPU the growing cache stays on the GPU)',
+      description: `KV cache: growing tensors; preallocated = one buffer per layer at full length, shared by past and present (GroupQueryAttention graphs); appended = the same buffers, the graph returning only the new positions (modelscout fused graphs); direct = buffers that grow with the cache, which decode steps deep in a context read in place (modelscout fused graphs); auto = for modelscout fused graphs on the CPU direct for tests that decode ${DIRECT_MIN_DEPTH}+ positions deep and appended for the others, growing otherwise (on WebGPU the growing cache stays on the GPU)`,
     })(),
     'ubatch-size': Flags.integer({ min: 0, description: `most prompt positions per forward pass, as llama.cpp's --ubatch-size: a longer prompt of one sequence runs as several passes, so activations are sized for one pass (0 = the whole prompt at once) [default: ${DEFAULT_UBATCH_SIZE}]` }),
     tests: Flags.string({ description: 'tests, comma-separated, e.g. pp512,tg128,pp512+tg128,tg128@d512,pp128+tg32/b4' }),

@@ -1,9 +1,9 @@
 /**
  * `direct`: the KV layout of the graph whose attention reads the caller's buffers in place
  * (src/onnx/fused/split-attention.ts). One buffer per layer and key/value, `[batch, kv_heads, room,
- * head_dim]`, fed as `past_key_values.*` (with a singleton axis 2: the graph's pasts are five-dimensional); the graph attends to every position of it (the unused tail is
- * masked) and returns only the new positions (`present.*`, and `present_new.all` for a decode step), which
- * `update` writes in at the cache's length.
+ * head_dim]`, fed as `past_key_values.*` with a singleton axis 2 (the graph's pasts are five-dimensional);
+ * the graph attends to every position of it (the unused tail is masked) and returns only the new positions
+ * (`present.*`, and `present_new.all` for a decode step), which `update` writes in at the cache's length.
  *
  * Because the graph reads the whole buffer, its room follows the cache instead of being allocated at the
  * generation's full length up front:
