@@ -85,6 +85,17 @@ export interface CpuRates {
   basis: string;
 }
 
+/**
+ * From the probe's first-quartile timings (`PROBE_QUANTILE` in src/runtime/kernel-probe.ts: the speed of a
+ * moment no other guest took a core) to the rates a decoder sustains over a benchmark, which the CPU model's
+ * factors were fitted to (the probe kept medians then). Sixteen probes in fresh processes on 2 threads, each
+ * rate read from the same samples both ways, the median over the probes of the rate from the samples'
+ * medians ÷ that from their first quartiles: int4 decode 84 ÷ 104 GOP/s, fp32 read 39 ÷ 44 GB/s, prompt GEMM
+ * 299 ÷ 314 (fp32) and 447 ÷ 476 GFLOP/s (int4), dispatch 30 ÷ 25 µs per layer. Each rate is multiplied by
+ * the factor of its name.
+ */
+export const PROBE_QUARTILE_TO_SUSTAINED = { int4: 0.81, read: 0.89, gemm: 0.945, dispatch: 1.2 } as const;
+
 /** At least this share of a step is taken to be the weights' own time, whatever the dispatch reads. */
 const MIN_WEIGHT_SHARE = 0.25;
 
@@ -101,11 +112,14 @@ export function cpuRatesFromLayerProbe(probe: CpuLayerProbe): CpuRates {
   const tiny = probe.tinyDecodeSecPerLayer;
   // The weights' share of the big step: its time less the tiny step's (scaled for the tiny step's own ops).
   const weightSec = Math.max(big - tiny, big * MIN_WEIGHT_SHARE);
-  const int4OpsPerSec = (ops - tinyOps) / weightSec;
-  const dispatchSecPerLayer = Math.max(0, Math.min(tiny - tinyOps / int4OpsPerSec, big - ops / int4OpsPerSec));
-  const fp32WeightSec = Math.max(probe.fp32DecodeSecPerLayer - dispatchSecPerLayer, probe.fp32DecodeSecPerLayer * MIN_WEIGHT_SHARE);
-  const readBytesPerSec = (4 * layerWeights(probe.shape)) / fp32WeightSec;
-  const gemm = { fp32: ops / probe.fp32PromptSecPerTokenLayer, int4: ops / probe.int4PromptSecPerTokenLayer };
+  const quartileInt4 = (ops - tinyOps) / weightSec;
+  const quartileDispatch = Math.max(0, Math.min(tiny - tinyOps / quartileInt4, big - ops / quartileInt4));
+  const fp32WeightSec = Math.max(probe.fp32DecodeSecPerLayer - quartileDispatch, probe.fp32DecodeSecPerLayer * MIN_WEIGHT_SHARE);
+  const k = PROBE_QUARTILE_TO_SUSTAINED;
+  const int4OpsPerSec = quartileInt4 * k.int4;
+  const dispatchSecPerLayer = quartileDispatch * k.dispatch;
+  const readBytesPerSec = ((4 * layerWeights(probe.shape)) / fp32WeightSec) * k.read;
+  const gemm = { fp32: (ops / probe.fp32PromptSecPerTokenLayer) * k.gemm, int4: (ops / probe.int4PromptSecPerTokenLayer) * k.gemm };
   const g = (v: number): string => (v / 1e9).toFixed(1);
   return {
     int4OpsPerSec,

@@ -33,8 +33,16 @@ export interface BandwidthCacheEntry {
   int4_gemv_ops_per_sec?: number;
 }
 
+/**
+ * Which of a case's run times the probe keeps (`PROBE_QUANTILE` of src/runtime/kernel-probe.ts). Timings
+ * cached without it are medians, from before the CPU model's factors were fitted to first quartiles: they
+ * are not read (the next `--probe` replaces them).
+ */
+export const LAYER_PROBE_STATISTIC = 'first_quartile';
+
 /** The decoder-layer probe's timings as cached (seconds per layer and step, or per layer and prompt token). */
 export interface CachedLayerProbe {
+  statistic: typeof LAYER_PROBE_STATISTIC;
   hidden: number;
   intermediate: number;
   heads: number;
@@ -53,6 +61,7 @@ export interface CachedLayerProbe {
 
 export function toCachedLayerProbe(p: CpuLayerProbe): CachedLayerProbe {
   return {
+    statistic: LAYER_PROBE_STATISTIC,
     hidden: p.shape.hidden,
     intermediate: p.shape.intermediate,
     heads: p.shape.heads,
@@ -70,9 +79,12 @@ export function toCachedLayerProbe(p: CpuLayerProbe): CachedLayerProbe {
   };
 }
 
-/** The cached timings back as the probe's result, or null when any figure is missing or not a positive number. */
+/**
+ * The cached timings back as the probe's result, or null when any figure is missing or not a positive number,
+ * or they were kept by another statistic (`LAYER_PROBE_STATISTIC`).
+ */
 export function fromCachedLayerProbe(c: Partial<CachedLayerProbe> | undefined): CpuLayerProbe | null {
-  if (!c || typeof c !== 'object') return null;
+  if (!c || typeof c !== 'object' || c.statistic !== LAYER_PROBE_STATISTIC) return null;
   const keys = ['hidden', 'intermediate', 'heads', 'kv_heads', 'tiny_hidden', 'tiny_intermediate', 'tiny_heads', 'tiny_kv_heads', 'block_size', 'tiny_decode_sec_per_layer', 'int4_decode_sec_per_layer', 'fp32_decode_sec_per_layer', 'int4_prompt_sec_per_token_layer', 'fp32_prompt_sec_per_token_layer'] as const;
   for (const key of keys) {
     const v = c[key];

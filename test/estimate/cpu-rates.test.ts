@@ -11,6 +11,7 @@ import {
   cpuRatesFromPeaks,
   estimateSpeed,
   layerWeights,
+  PROBE_QUARTILE_TO_SUSTAINED as K,
   qkvWidth,
   type CpuLayerProbe,
   type CpuRates,
@@ -19,7 +20,10 @@ import { fromCachedLayerProbe, toCachedLayerProbe } from '../../src/hardware/ban
 
 const { shape, tiny } = CPU_LAYER_PROBE;
 
-/** The timings a machine with these true rates would give the probe (the model the derivation inverts). */
+/**
+ * The timings a machine with these rates at its first quartile would give the probe (the model the
+ * derivation inverts); the rates it reports are these × `PROBE_QUARTILE_TO_SUSTAINED`.
+ */
 function timings(r: { int4: number; dispatch: number; read: number; gemmFp32: number; gemmInt4: number }): CpuLayerProbe {
   const ops = 2 * layerWeights(shape);
   return {
@@ -46,30 +50,37 @@ describe('cpuRatesFromLayerProbe', () => {
   it('recovers the int4 rate, the dispatch per layer, the read rate and both GEMM rates from the timings', () => {
     const truth = { int4: 50e9, dispatch: 30e-6, read: 28e9, gemmFp32: 200e9, gemmInt4: 180e9 };
     const rates = cpuRatesFromLayerProbe(timings(truth));
-    expect(rates.int4OpsPerSec).toBeCloseTo(truth.int4, -6);
-    expect(rates.dispatchSecPerLayer).toBeCloseTo(truth.dispatch, 9);
-    expect(rates.readBytesPerSec).toBeCloseTo(truth.read, -6);
-    expect(rates.gemmFlopsPerSec.fp32).toBeCloseTo(truth.gemmFp32, -6);
-    expect(rates.gemmFlopsPerSec.int4).toBeCloseTo(truth.gemmInt4, -6);
+    expect(rates.int4OpsPerSec).toBeCloseTo(truth.int4 * K.int4, -6);
+    expect(rates.dispatchSecPerLayer).toBeCloseTo(truth.dispatch * K.dispatch, 9);
+    expect(rates.readBytesPerSec).toBeCloseTo(truth.read * K.read, -6);
+    expect(rates.gemmFlopsPerSec.fp32).toBeCloseTo(truth.gemmFp32 * K.gemm, -6);
+    expect(rates.gemmFlopsPerSec.int4).toBeCloseTo(truth.gemmInt4 * K.gemm, -6);
     expect(rates.source).toBe('layer probe');
-    expect(rates.basis).toContain('int4 decode 50.0 GOP/s');
+    expect(rates.basis).toContain(`int4 decode ${((truth.int4 * K.int4) / 1e9).toFixed(1)} GOP/s`);
+  });
+
+  it('the sustained rates are slower than the first quartile’s, and the dispatch longer', () => {
+    expect(K.int4).toBeLessThan(1);
+    expect(K.read).toBeLessThan(1);
+    expect(K.gemm).toBeLessThan(1);
+    expect(K.dispatch).toBeGreaterThan(1);
   });
 
   it('a slower machine reads slower rates; a costlier dispatch is not taken for slower kernels', () => {
     const base = { int4: 50e9, dispatch: 30e-6, read: 28e9, gemmFp32: 200e9, gemmInt4: 180e9 };
     const slow = cpuRatesFromLayerProbe(timings({ ...base, int4: 25e9 }));
-    expect(slow.int4OpsPerSec).toBeCloseTo(25e9, -6);
+    expect(slow.int4OpsPerSec).toBeCloseTo(25e9 * K.int4, -6);
     const heavy = cpuRatesFromLayerProbe(timings({ ...base, dispatch: 120e-6 }));
-    expect(heavy.dispatchSecPerLayer).toBeCloseTo(120e-6, 9);
-    expect(heavy.int4OpsPerSec).toBeCloseTo(50e9, -6);
-    expect(heavy.readBytesPerSec).toBeCloseTo(28e9, -6);
+    expect(heavy.dispatchSecPerLayer).toBeCloseTo(120e-6 * K.dispatch, 9);
+    expect(heavy.int4OpsPerSec).toBeCloseTo(50e9 * K.int4, -6);
+    expect(heavy.readBytesPerSec).toBeCloseTo(28e9 * K.read, -6);
   });
 
   it('noisy timings (the tiny stack as slow as the big one) still give finite rates: at least a quarter of a step is weights', () => {
     const probe = { ...timings({ int4: 50e9, dispatch: 30e-6, read: 28e9, gemmFp32: 200e9, gemmInt4: 180e9 }), tinyDecodeSecPerLayer: 1e-3, int4DecodeSecPerLayer: 0.9e-3 };
     const rates = cpuRatesFromLayerProbe(probe);
     const ops = 2 * (layerWeights(shape) - layerWeights(tiny));
-    expect(rates.int4OpsPerSec).toBeCloseTo(ops / (0.25 * 0.9e-3), -6);
+    expect(rates.int4OpsPerSec).toBeCloseTo((ops / (0.25 * 0.9e-3)) * K.int4, -6);
     expect(rates.dispatchSecPerLayer).toBeGreaterThanOrEqual(0);
     expect(rates.dispatchSecPerLayer).toBeLessThan(0.9e-3);
     expect(Number.isFinite(rates.readBytesPerSec) && rates.readBytesPerSec > 0).toBe(true);
@@ -90,6 +101,15 @@ describe('the cached layer probe', () => {
     expect(fromCachedLayerProbe({ ...cached, fp32_decode_sec_per_layer: 0 })).toBeNull();
     const { heads: _heads, ...withoutHeads } = cached;
     expect(fromCachedLayerProbe(withoutHeads)).toBeNull();
+  });
+
+  it('timings cached before the probe kept first quartiles (medians, no statistic) are not read', () => {
+    const cached = toCachedLayerProbe(timings({ int4: 50e9, dispatch: 30e-6, read: 28e9, gemmFp32: 200e9, gemmInt4: 180e9 }));
+    expect(cached.statistic).toBe('first_quartile');
+    const { statistic: _statistic, ...medians } = cached;
+    expect(fromCachedLayerProbe(medians)).toBeNull();
+    expect(fromCachedLayerProbe({ ...medians, statistic: 'median' } as unknown as typeof cached)).toBeNull();
+    expect(fromCachedLayerProbe(cached)).not.toBeNull();
   });
 });
 
