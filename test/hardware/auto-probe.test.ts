@@ -82,6 +82,19 @@ describe('the automatic probe (probe: auto)', () => {
     expect(reprobed.bandwidth.bytesPerSec).not.toBe(21e9);
   });
 
+  it('probes again over a decoder-layer probe cached as medians (before the first quartile), and caches the new one', async () => {
+    const { path, base, calls } = setup();
+    const { statistic: _statistic, ...medians } = toCachedLayerProbe(LAYER_PROBE);
+    // Written by an earlier modelscout: the same fields without `statistic`.
+    await storeBandwidth(path, { machine: MACHINE, bytes_per_sec: 21e9, threads: 1, duration_ms: 1000, measured_at: '2026-01-01T00:00:00Z', layer_probe: medians as ReturnType<typeof toCachedLayerProbe> });
+    const hw = await detectHardware(base);
+    expect(calls.kernelProbe).toBe(1);
+    expect(hw.peakFlops.source).toBe('probe');
+    const cached = JSON.parse(readFileSync(path, 'utf8')) as { entries: { layer_probe?: { statistic?: string } }[] };
+    expect(cached.entries).toHaveLength(1);
+    expect(cached.entries[0]!.layer_probe?.statistic).toBe('first_quartile');
+  });
+
   it('does not probe while the CPUs are busy, and says what the estimates use instead', async () => {
     const { path, base, calls, events } = setup(0.8);
     const hw = await detectHardware(base);
