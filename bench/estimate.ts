@@ -15,7 +15,8 @@
  * Estimates are shown twice: with the rates from the ISA's peaks and the bandwidth (what a machine never
  * probed gets) and with the rates from the decoder-layer probe (what `--probe` / `--confirm` give).
  * Usage: npm run bench:estimate [-- --models gpt2,smollm2-135m --contexts 512,2048 --repetitions 3 --threads 2
- *        --work DIR --skip-accuracy --save FILE --from FILE[,FILE…]]
+ *        --work DIR --skip-accuracy --save FILE --from FILE[,FILE…] --probe-repeats 1]
+ *   --probe-repeats N  probes each N times and estimates from the medians (default 1, as `recommend --confirm`)
  *   --save FILE  keeps the probes and the measurements (JSON); --from FILE re-estimates them without measuring
  *   (several files: each with its own probes, in one table). Files saved before the decoder-layer probe
  *   existed carry single-kernel rates instead: their rows get the ISA path only.
@@ -75,7 +76,8 @@ const pct = (est: number | null, meas: number | null | undefined): string => (es
 const inBand = (band: Banded | null, meas: number | null | undefined): string => (band === null || !meas ? '—' : meas >= band.low && meas <= band.high ? 'yes' : 'NO');
 
 const threads = numberArgument('threads', os.availableParallelism());
-const repeats = numberArgument('probe-repeats', 3);
+// One probe by default, as `recommend --confirm` runs it: the estimates below are then the ones a user gets.
+const repeats = numberArgument('probe-repeats', 1);
 const durationMs = numberArgument('duration', 1000);
 
 console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'}, ${os.availableParallelism()} threads, load average ${load()} (1, 5, 15 min)`);
