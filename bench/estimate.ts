@@ -19,7 +19,8 @@
  *   --probe-repeats N  probes each N times and estimates from the medians (default 1, as `recommend --confirm`)
  *   --save FILE  keeps the probes and the measurements (JSON); --from FILE re-estimates them without measuring
  *   (several files: each with its own probes, in one table). Files saved before the decoder-layer probe
- *   existed carry single-kernel rates instead: their rows get the ISA path only.
+ *   existed carry single-kernel rates instead, and files saved before it kept first quartiles carry medians
+ *   the CPU model's factors no longer fit: their rows get the ISA path only.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
