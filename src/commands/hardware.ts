@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core';
 import { bandwidthCachePath } from '../hardware/bandwidth-cache.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { fitToWidth, terminalWidth } from '../ui/layout.js';
-import { hardwareFlags, hardwareOverridesFromFlags, probeFlag } from '../cli/hardware-flags.js';
+import { hardwareFlags, hardwareOverridesFromFlags, PROBE_NOTE, PROBE_TAKES, probeFlag } from '../cli/hardware-flags.js';
 import { detectHardware, NO_PROBE_ENV, resolveProbeMode } from '../hardware/detect.js';
 import { hardwareReport } from '../hardware/schema.js';
 import { measureCpuBusy } from '../hardware/cpu-busy.js';
@@ -33,7 +33,7 @@ export default class HardwareCommand extends BaseCommand {
   async run(): Promise<Record<string, unknown>> {
     const { flags } = await this.parse(HardwareCommand);
     const overrides = hardwareOverridesFromFlags(flags);
-    if (flags.probe && !this.jsonEnabled()) this.note('Measuring memory bandwidth and CPU kernel speed (about 2 s)...');
+    if (flags.probe && !this.jsonEnabled()) this.note(PROBE_NOTE);
     const hardware = await detectHardware({ probe: flags.probe === true, overrides, bandwidthCachePath: bandwidthCachePath(process.env, homedir()), kernelProbe: (threads) => probeCpuKernels({ threads }), cpuBusy: () => measureCpuBusy() });
     if (!hardware.layerProbe && flags.probe !== false) {
       // Where the CPU's rates will come from: the automatic probe of the first CPU estimate, unless it cannot run.
@@ -42,7 +42,7 @@ export default class HardwareCommand extends BaseCommand {
           ? 'the CPU kernels are not probed: with a GPU the estimates run on it; `modelscout hardware --probe` measures the CPU'
           : resolveProbeMode(undefined, process.env) === false
             ? `the CPU kernels are not probed ($${NO_PROBE_ENV} is set): \`modelscout hardware --probe\` measures them`
-            : 'the CPU kernels are not probed yet: `modelscout recommend` probes this machine on first use (about 2 s, cached), or `modelscout hardware --probe` now',
+            : `the CPU kernels are not probed yet: \`modelscout recommend\` probes this machine on first use (${PROBE_TAKES}, cached), or \`modelscout hardware --probe\` now`,
       );
     }
     const device = selectDevice(hardware, flags.device);

@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
 import { topologyFlags, topologyFromFlags } from '../cli/topology-flags.js';
-import { autoProbeLine, hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
+import { autoProbeLine, hardwareOverridesFromFlags, PROBE_NOTE } from '../cli/hardware-flags.js';
 import { resolveProbeMode } from '../hardware/detect.js';
 import { recommendSourceFlags, requirementFlags, requirementInputsFromFlags } from '../cli/recommend-flags.js';
 import { confirmExitCode, confirmFlags, confirmFlagsFrom, endpointFlags, endpointFlagsFrom, pipelineEnvironment } from '../cli/confirm-flags.js';
@@ -80,7 +80,7 @@ export default class Recommend extends BaseCommand {
     // --confirm measures anyway: a two-second probe of bandwidth and CPU kernels first (cached for later plain
     // estimates). Otherwise the first CPU estimate on this machine probes it once (--no-probe, $MODELSCOUT_NO_PROBE: never).
     const probe = resolveProbeMode(flags.probe, process.env, flags.confirm === true ? true : 'auto');
-    if (probe === true && !this.jsonEnabled()) this.note('Measuring memory bandwidth and CPU kernel speed (about 2 s)...');
+    if (probe === true && !this.jsonEnabled()) this.note(PROBE_NOTE);
     const loaded = await loadRecommendContext({
       treeFile: flags.tree,
       catalogFile: flags.catalog,

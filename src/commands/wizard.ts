@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { Flags } from '@oclif/core';
 import { userCatalogPath } from '../cli/model-source.js';
 import { BaseCommand } from '../cli/base-command.js';
-import { autoProbeLine, hardwareOverridesFromFlags } from '../cli/hardware-flags.js';
+import { autoProbeLine, hardwareOverridesFromFlags, PROBE_NOTE } from '../cli/hardware-flags.js';
 import { resolveProbeMode } from '../hardware/detect.js';
 import { recommendSourceFlags } from '../cli/recommend-flags.js';
 import { ModelscoutError } from '../errors.js';
@@ -45,7 +45,7 @@ export default class Wizard extends BaseCommand {
     const prompter = createTerminalPrompter(streams);
     // The first CPU estimate on this machine probes it once (--probe: now; --no-probe, $MODELSCOUT_NO_PROBE: never).
     const probe = resolveProbeMode(flags.probe, process.env);
-    if (probe === true) prompter.say('Measuring memory bandwidth and CPU kernel speed (about 2 s)...');
+    if (probe === true) prompter.say(PROBE_NOTE);
     const context = await loadRecommendContext({
       treeFile: flags.tree,
       catalogFile: flags.catalog,

@@ -93,7 +93,7 @@ export type ProbeMode = boolean | 'auto';
 
 /** What the automatic probe did, for the command to say (the core writes nothing to the terminal). */
 export type AutoProbeEvent =
-  /** About to probe (about 2 s): the first estimate on this machine. */
+  /** About to probe (about 4 s): the first estimate on this machine. */
   | { kind: 'probing' }
   /** Not probed: the CPUs were busy with other work, or the probe failed; `note` says what the estimates use instead. */
   | { kind: 'skipped'; note: string };
@@ -114,7 +114,7 @@ export function resolveProbeMode(flag: boolean | undefined, env: Readonly<Record
 }
 
 export interface DetectOptions {
-  /** Measure system memory bandwidth and the CPU kernels (about 2 s): always, never (default) or once per machine (see `ProbeMode`). */
+  /** Measure system memory bandwidth and the CPU kernels (about 4 s): always, never (default) or once per machine (see `ProbeMode`). */
   probe?: ProbeMode;
   /** Called when the automatic probe starts or is skipped (`probe: 'auto'`): the command says so on stderr. */
   onAutoProbe?: (event: AutoProbeEvent) => void;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const FIRST_RUN = 'First run on this machine: measuring memory bandwidth and CPU kernel speed (about 2 s, cached)';
+const FIRST_RUN = 'First run on this machine: measuring memory bandwidth and CPU kernel speed (about 4 s, cached)';
 
 let dir: string;
 beforeAll(async () => {
@@ -83,7 +83,7 @@ describe('recommend probes a machine on its first CPU estimate (subprocess)', ()
     const { MODELSCOUT_NO_PROBE: _optOut, ...env } = process.env;
     const fresh = await execa(process.execPath, ['bin/run.js', 'hardware'], { cwd: ROOT, reject: false, stdin: 'ignore', env: { ...env, NO_COLOR: '1', COLUMNS: '400', XDG_CACHE_HOME: cacheHome }, extendEnv: false });
     expect(fresh.exitCode, fresh.stderr).toBe(0);
-    expect(fresh.stdout).toMatch(/^Note {6}the CPU kernels are not probed yet: `modelscout recommend` probes this machine on first use \(about 2 s, cached\), or `modelscout hardware --probe` now$/m);
+    expect(fresh.stdout).toMatch(/^Note {6}the CPU kernels are not probed yet: `modelscout recommend` probes this machine on first use \(about 4 s, cached\), or `modelscout hardware --probe` now$/m);
     expect(existsSync(cacheFileOf(cacheHome))).toBe(false);
     const optedOut = await execa(process.execPath, ['bin/run.js', 'hardware'], { cwd: ROOT, reject: false, stdin: 'ignore', env: { NO_COLOR: '1', COLUMNS: '400', XDG_CACHE_HOME: cacheHome } });
     expect(optedOut.stdout).toContain('the CPU kernels are not probed ($MODELSCOUT_NO_PROBE is set): `modelscout hardware --probe` measures them');
