@@ -63,13 +63,15 @@ function initializer(name: string, dataType: number, dims: number[], raw: Uint8A
 export const PROBE_MS_PER_CASE = 240;
 export const PROBE_SLICES = 3;
 /**
- * Which run time of a case stands for it: the first quartile, not the median. A shared machine loses a core
- * to other guests for a fraction of a second at a time (the kernel's steal time), and a two-thread case
- * timed then runs at about half speed. Sixteen probes in fresh processes on a 2-vCPU host, the same samples
- * read both ways: the fp32 prompt GEMM rate 194–322 GFLOP/s from the medians against 293–345 from the first
+ * Which run time of a case stands for it: the first quartile, not the median. On a shared machine a
+ * two-thread case runs at about 0.6× its usual speed for a fraction of a second at a time (other guests'
+ * work: the kernel's steal time reached 14 % of the CPU time during a probe), and a median caught in such a
+ * stretch moves the whole estimate. Sixteen probes in fresh processes on a 2-vCPU host, the same samples read
+ * both ways: the fp32 prompt GEMM rate 194–322 GFLOP/s from the medians against 293–345 from the first
  * quartiles, the int4 prompt rate 335–546 against 433–559, the int4 decode rate's middle half 1.29× wide
  * against 1.15×. (Timed for 80 ms in one go, case after case, as the probe used to be, the int4 decode rate
- * read 70–118 GOP/s over twelve probes.) The CPU model's factors are fitted to rates read this way.
+ * read 70–118 GOP/s over twelve probes.) `cpuRatesFromLayerProbe` turns these into the sustained rates the
+ * CPU model's factors were fitted to (`PROBE_QUARTILE_TO_SUSTAINED`).
  */
 export const PROBE_QUANTILE = 0.25;
 
@@ -247,10 +249,10 @@ export function caseSeconds(values: readonly number[]): number {
 
 /**
  * Runs the four stacks (about 3 s on 2 threads, session creation included; the four sessions, about 170 MB
- * of weights, are open together). The cases take turns in
- * `slices` rounds rather than each running its time in one go, so each rate comes from samples spread over
- * the whole probe, and the rates the CPU model combines (the tiny stack's against the big one's) come from
- * the same moments: a shared machine's speed moves over seconds.
+ * of weights, are open together). The cases take turns in `slices` rounds rather than each running its time
+ * in one go, so each rate comes from samples spread over the whole probe, and the rates the CPU model
+ * combines (the tiny stack's against the big one's) come from the same moments: a shared machine's speed
+ * moves over seconds.
  */
 export async function probeCpuKernels(options: KernelProbeOptions, now: () => number = () => performance.now()): Promise<KernelProbeResult> {
   const ms = options.msPerCase ?? PROBE_MS_PER_CASE;
