@@ -77,7 +77,7 @@ export default class Recommend extends BaseCommand {
     const confirm = { ...confirmFlagsFrom(flags), ...endpointFlagsFrom(flags) };
     const topology = topologyFromFlags(flags);
     const layers: RequirementInputs[] = flags.answers === undefined ? [flagInputs] : [await loadAnswersFile(flags.answers), flagInputs];
-    // --confirm measures anyway: a probe of bandwidth and CPU kernels first (PROBE_TAKES) (cached for later plain
+    // --confirm measures anyway: a probe of bandwidth and CPU kernels first (`PROBE_TAKES`; cached for later plain
     // estimates). Otherwise the first CPU estimate on this machine probes it once (--no-probe, $MODELSCOUT_NO_PROBE: never).
     const probe = resolveProbeMode(flags.probe, process.env, flags.confirm === true ? true : 'auto');
     if (probe === true && !this.jsonEnabled()) this.note(PROBE_NOTE);
