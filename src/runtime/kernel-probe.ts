@@ -65,7 +65,7 @@ export const PROBE_SLICES = 3;
 /**
  * Which run time of a case stands for it: the first quartile, not the median. On a shared machine a
  * two-thread case runs at about 0.6× its usual speed for a fraction of a second at a time (other guests'
- * work: the kernel's steal time reached 14 % of the CPU time during a probe), and a median caught in such a
+ * work: the kernel's steal time reached 13 % of the CPU time during a probe), and a median caught in such a
  * stretch moves the whole estimate. Sixteen probes in fresh processes on a 2-vCPU host, the same samples read
  * both ways: the fp32 prompt GEMM rate 194–322 GFLOP/s from the medians against 293–345 from the first
  * quartiles, the int4 prompt rate 335–546 against 433–559, the int4 decode rate's middle half 1.29× wide
