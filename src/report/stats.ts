@@ -3,6 +3,10 @@
  * `{unit, n, mean, stddev (n−1), cv_pct, min, p50, p90, p99, max, ci95}` and, for rates, `pooled`
  * (Σ tokens / Σ time). Pure functions over plain arrays; no clock, no I/O.
  */
+import { percentileSorted } from '../util/percentile.js';
+
+/** The percentile every statistic here uses (defined below the layers, where the runtime's probe shares it). */
+export { percentileSorted };
 
 export interface Stat {
   unit: string;
@@ -87,20 +91,6 @@ export function sampleStddev(values: readonly number[]): number | null {
   return Math.sqrt(ss / (n - 1));
 }
 
-/**
- * Percentile with linear interpolation between closest ranks (numpy's default, "type 7"):
- * rank h = (n − 1)·q/100, value = x[⌊h⌋] + (h − ⌊h⌋)(x[⌊h⌋+1] − x[⌊h⌋]). `sorted` must be ascending.
- */
-export function percentileSorted(sorted: readonly number[], q: number): number {
-  const n = sorted.length;
-  if (n === 0) return Number.NaN;
-  const h = ((n - 1) * q) / 100;
-  const lo = Math.floor(h);
-  const hi = Math.min(lo + 1, n - 1);
-  const a = sorted[lo] as number;
-  const b = sorted[hi] as number;
-  return a + (h - lo) * (b - a);
-}
 
 /** Minimum samples for a percentile to have at least one observation beyond it. */
 export function minSamplesForPercentile(q: number): number {

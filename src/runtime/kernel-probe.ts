@@ -18,6 +18,7 @@ import { CPU_LAYER_PROBE, qkvWidth, type CpuLayerProbe, type LayerShape } from '
 import { attr, GraphBuilder } from '../onnx/graph-builder.js';
 import { MS_DOMAIN, groupQueryAttentionAttributes } from '../onnx/fused/build-fused-decoder.js';
 import { createTensor, DataType, encodeModel, type OnnxTensor } from '../onnx/proto.js';
+import { percentileSorted } from '../util/percentile.js';
 import { createSessionFromBytes, ort } from './session.js';
 
 export interface KernelProbeResult extends CpuLayerProbe {
@@ -243,8 +244,7 @@ async function timeRuns(probeCase: ProbeCase, ms: number, minRuns: number, now: 
 
 /** The run time that stands for a case: the `PROBE_QUANTILE` of its run times. */
 export function caseSeconds(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) * PROBE_QUANTILE)] as number;
+  return percentileSorted([...values].sort((a, b) => a - b), PROBE_QUANTILE * 100);
 }
 
 /**
