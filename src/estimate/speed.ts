@@ -127,6 +127,9 @@ export function lmHeadFlopsPerToken(spec: ModelSpec): number {
  *   cache is concatenated into fresh tensors and copied out every step, several times slower;
  * - dispatch: a fixed cost per layer and step (kernel launches, thread-pool wake-ups), which dominates the
  *   smallest models; the probe measures it for the fused graph's operators.
+ * The standard graph's two decode factors are set from decode at five depths (0–960 positions), whose slope
+ * is the cache's cost and whose intercept the dispatch: measured at one context only, as the runs above
+ * were, the two trade against each other (docs/cpu-model-and-containers.md, "The standard graph's cache").
  */
 /**
  * Depth (cached positions) from which a decode step of a fused graph on the CPU reads the KV cache in place
@@ -143,8 +146,8 @@ export const CPU_DEFAULT_MODEL = {
   decodeInt4: 1.0,
   decodeRead: 1.0,
   decodeFloatCompute: 0.43,
-  decodeKvRead: { fused: 0.264, fusedInPlace: 0.6, standard: 0.052 },
-  dispatch: { fused: 5.4, standard: 8.7 },
+  decodeKvRead: { fused: 0.264, fusedInPlace: 0.6, standard: 0.07 },
+  dispatch: { fused: 5.4, standard: 3.0 },
 } as const;
 
 /**

@@ -78,6 +78,34 @@ describe('the default CPU model', () => {
     expect(est.ttftMs!.high).toBeGreaterThanOrEqual(ttft);
   });
 
+  it('the standard graph’s decode slows with depth as measured: the cache term, not the dispatch, carries it', () => {
+    // gpt2's standard graph decoding 32 tokens from five depths (`bench --tests tg32,tg32@d128,…@d960
+    // --repetitions 2`, 2 threads, medians, tok/s) right after this probe (`hardware --probe`, as cached).
+    // Measured at one context only, a larger dispatch and a cheaper cache fitted as well; the depths separate them.
+    const probe: CpuLayerProbe = {
+      ...PROBE,
+      tinyDecodeSecPerLayer: 41.26e-6,
+      int4DecodeSecPerLayer: 447.2e-6,
+      fp32DecodeSecPerLayer: 1796.4e-6,
+      int4PromptSecPerTokenLayer: 117.5e-6,
+      fp32PromptSecPerTokenLayer: 168.4e-6,
+    };
+    const device = { ...epyc, bandwidthBytesPerSec: 27.3e9, cpuRates: cpuRatesFromLayerProbe(probe) };
+    const sweep: ['q4' | 'fp32', number[]][] = [
+      ['q4', [114.7, 80.7, 40.7, 25.8]],
+      ['fp32', [41.2, 32.4, 27.3, 18.4]],
+    ];
+    const depths = [128, 256, 512, 960];
+    for (const [format, tokPerSec] of sweep) {
+      // The steps run from the depth to 32 positions past it.
+      const stepMs = depths.map((d) => 1000 / estimateSpeed({ spec: model('gpt2'), format, context: d + 16, promptTokens: 1, device, graph: 'standard', weightOptions: { int4: { blockSize: 128 } } }).decodeTokPerSec!.value);
+      depths.forEach((_, i) => expect(Math.abs(1000 / stepMs[i]! / tokPerSec[i]! - 1)).toBeLessThan(0.25));
+      // What each position of cache adds to a step: within a fifth of the measured slope.
+      const measuredSlope = (1000 / tokPerSec[3]! - 1000 / tokPerSec[0]!) / (960 - 128);
+      expect(Math.abs((stepMs[3]! - stepMs[0]!) / (960 - 128) / measuredSlope - 1)).toBeLessThan(0.2);
+    }
+  });
+
   it('int4 decodes at the probed int4 rate: its speed follows it, fp32 ignores it', () => {
     const spec = model('qwen2.5-0.5b');
     const rates = epyc.cpuRates!;
