@@ -49,8 +49,9 @@ const epyc: Pick<DeviceTarget, 'kind' | 'name' | 'bandwidthBytesPerSec' | 'bandw
 
 describe('the default CPU model', () => {
   // Measured with `npm run bench:estimate` (pp<context>+tg32, 2 threads, medians, the machine idle): decode
-  // tok/s and TTFT ms, the same run as the probe above, out of sample: the CPU model's factors and the probe's
-  // conversion to sustained rates were set before it (docs/cpu-model-and-containers.md).
+  // tok/s and TTFT ms, the same run as the probe above. The probe's conversion to sustained rates was set
+  // before it; `decodeInt4` (1.15) was set on it and two later runs, the standard graph's factors on decode
+  // at five depths (the test below) (docs/cpu-model-and-containers.md).
   const measured: [string, 'q4' | 'fp32', 'fused' | 'standard', number, number, number][] = [
     ['gpt2', 'fp32', 'standard', 512, 33.6, 610],
     ['gpt2', 'q4', 'standard', 512, 52.4, 383],
