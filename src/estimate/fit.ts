@@ -61,10 +61,11 @@ export const CPU_INT8_RESIDENT_OVERHEAD = 0.15;
  * their copy into JavaScript, each the whole cache — 2, fitted to the peaks at 512 and 2,048 tokens. Fused
  * graph (the direct layout): the loop's buffers hold the cache once, and only the last prompt pass's new
  * positions exist again, as ONNX Runtime's presents (whose memory its arena keeps) and their copy into
- * JavaScript — 2.5 × the positions of one pass, fitted to twelve fused peaks at 512 and 2,048 tokens
- * (within 5 %; docs/cpu-model-and-containers.md).
+ * JavaScript — 1.0 × the positions of one pass, fitted to the twelve fused peaks at 512 and 2,048 tokens
+ * measured with passes of 256 (−0.2…+6 %; 0 and 0.5 fit as well, and 2.5, fitted when passes were 512, put
+ * SmolLM2-135M q4 at 2,048 10.5 % over; docs/benchmarks.md, "Prompt passes of 256").
  */
-export const CPU_KV_EXTRA_COPIES = { fused: 2.5, standard: 2 } as const;
+export const CPU_KV_EXTRA_COPIES = { fused: 1.0, standard: 2 } as const;
 
 /** Bytes of the KV cache's transient copies at a prompt's peak on a CPU (see `CPU_KV_EXTRA_COPIES`). */
 export function cpuKvTransientBytes(spec: ModelSpec, tokens: number, concurrency: number, graph: 'fused' | 'standard', dtype: KvDtype, ubatch: number = DEFAULT_UBATCH_SIZE): number {
@@ -92,12 +93,15 @@ export function cpuWeightCopyBytes(spec: ModelSpec, format: WeightFormat, weight
 export const PREFILL_CHUNK_TOKENS = 2048;
 
 /**
- * Most prompt positions of one sequence per forward pass on ONNX Runtime (llama.cpp's default `n_ubatch`):
- * the decode loop (src/runtime/decoder-loop.ts) prefills a longer prompt of one sequence as consecutive
- * passes of this many positions, each attending over the positions before it. Several sequences go in one
- * pass (ONNX Runtime's GroupQueryAttention takes a multi-token pass after a cache only for a batch of one).
+ * Most prompt positions of one sequence per forward pass on ONNX Runtime (llama.cpp's `n_ubatch`, whose
+ * default is 512): the decode loop (src/runtime/decoder-loop.ts) prefills a longer prompt of one sequence as
+ * consecutive passes of this many positions, each attending over the positions before it. Several sequences
+ * go in one pass (ONNX Runtime's GroupQueryAttention takes a multi-token pass after a cache only for a batch
+ * of one). 256, not 512: ONNX Runtime's arena keeps what the largest pass allocated, and passes of 256 cut
+ * SmolLM2-135M's peak at depth 2,048 by a fifth and Qwen2.5-0.5B's by 8 % at the same prefill speed
+ * (docs/benchmarks.md, "Prompt passes of 256").
  */
-export const DEFAULT_UBATCH_SIZE = 512;
+export const DEFAULT_UBATCH_SIZE = 256;
 
 export interface FitInput {
   spec: ModelSpec;

@@ -97,7 +97,7 @@ export interface DecoderLoopOptions {
    * Most prompt positions per forward pass (llama.cpp's `n_ubatch`): a longer prompt runs as consecutive
    * passes of this many positions, so the activations and attention scores ONNX Runtime allocates (and its
    * arena keeps) are sized for one pass, not for the whole prompt. 0: the whole prompt in one pass.
-   * Default `DEFAULT_UBATCH_SIZE` (512, llama.cpp's default; the memory estimate models the same passes).
+   * Default `DEFAULT_UBATCH_SIZE` (256; the memory estimate models the same passes).
    */
   ubatchSize?: number;
   /** What frees the outputs of past runs and the cache buffers let go of (see output-garbage.ts). */

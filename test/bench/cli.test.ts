@@ -77,9 +77,9 @@ describe('modelscout bench', () => {
       expect(r.samples).toHaveLength(5);
       expect(r.estimate).not.toBeNull();
       expect(Object.keys(r.model.files_sha256)).toContain('onnx/model.onnx');
-      expect(r.config.ubatch_size).toBe(512);
+      expect(r.config.ubatch_size).toBe(256);
     }
-    expect(report.run.config.ubatch_size).toBe(512);
+    expect(report.run.config.ubatch_size).toBe(256);
     const request = report.results[2]!;
     expect(request.metrics.decode_tps?.n).toBe(5);
     expect(request.metrics.decode_tps?.pooled).toBeGreaterThan(0);
