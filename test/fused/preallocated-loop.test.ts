@@ -193,7 +193,7 @@ describe('a long prompt in passes of at most ubatchSize positions', () => {
     expect(b.ids).toEqual(a.ids);
   });
 
-  it('runs several sequences, and a prompt within the default 512, in one pass', async () => {
+  it('runs several sequences, and a prompt within the default 256, in one pass', async () => {
     const batched = new DecoderLoop(appended, fusedIo, { kvLayout: 'appended', ubatchSize: 4 });
     batched.reset(2, 16);
     const byDefault = new DecoderLoop(appended, fusedIo, { kvLayout: 'appended' });
@@ -206,7 +206,7 @@ describe('a long prompt in passes of at most ubatchSize positions', () => {
       [2, 11],
       [1, 11],
     ]);
-    expect(DEFAULT_UBATCH_SIZE).toBe(512);
+    expect(DEFAULT_UBATCH_SIZE).toBe(256);
     expect(() => new DecoderLoop(appended, fusedIo, { ubatchSize: -1 })).toThrow(RangeError);
   });
 });
