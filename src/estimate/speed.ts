@@ -107,6 +107,15 @@ export function lmHeadFlopsPerToken(spec: ModelSpec): number {
 }
 
 /**
+ * Depth (cached positions) from which a decode step of a fused graph on the CPU reads the KV cache in place
+ * (the `direct` KV layout) instead of through GroupQueryAttention, which copies the past every step: where
+ * the in-place branch is clearly ahead on SmolLM2-135M and Qwen2.5-0.5B (docs/benchmarks.md). It was 384
+ * while that branch was 21 nodes a layer; at 16 the two cost the same at about 128 positions, and at 256
+ * the in-place one was 3–10 % faster.
+ */
+export const DIRECT_MIN_DEPTH = 256;
+
+/**
  * The default CPU model: a decode step and a prompt built from the rates ONNX Runtime's CPU kernels run a
  * decoder at (`CpuRates`: from the decoder-layer probe where `--probe` or `--confirm` ran, else from the ISA's
  * peaks and the bandwidth) and the factors below for what those rates do not cover: the graph form and the
@@ -133,15 +142,6 @@ export function lmHeadFlopsPerToken(spec: ModelSpec): number {
  * `decodeInt4` (1.15, was 1.0) centres the int4 rows' decode on the fp32 rows': over three runs on two days
  * (one probe each) int4 decode was underestimated 2–12 points more than fp32's (medians).
  */
-/**
- * Depth (cached positions) from which a decode step of a fused graph on the CPU reads the KV cache in place
- * (the `direct` KV layout) instead of through GroupQueryAttention, which copies the past every step: where
- * the in-place branch is clearly ahead on SmolLM2-135M and Qwen2.5-0.5B (docs/benchmarks.md). It was 384
- * while that branch was 21 nodes a layer; at 16 the two cost the same at about 128 positions, and at 256
- * the in-place one was 3–10 % faster.
- */
-export const DIRECT_MIN_DEPTH = 256;
-
 export const CPU_DEFAULT_MODEL = {
   prefillGemm: { fused: 1.0, standard: 0.79 },
   prefillAttention: { fused: 0.46, standard: 0.42 },

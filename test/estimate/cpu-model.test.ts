@@ -99,7 +99,7 @@ describe('the default CPU model', () => {
     const depths = [128, 256, 512, 960];
     for (const [format, tokPerSec] of sweep) {
       // The steps run from the depth to 32 positions past it.
-      const stepMs = depths.map((d) => 1000 / estimateSpeed({ spec: model('gpt2'), format, context: d + 16, promptTokens: 1, device, graph: 'standard', weightOptions: { int4: { blockSize: 128 } } }).decodeTokPerSec!.value);
+      const stepMs = depths.map((d) => 1000 / estimateSpeed({ spec: model('gpt2'), format, context: d + 16, promptTokens: 1, device, graph: 'standard', weightOptions: { int4: { blockSize: PROBE.blockSize } } }).decodeTokPerSec!.value);
       depths.forEach((_, i) => expect(Math.abs(1000 / stepMs[i]! / tokPerSec[i]! - 1)).toBeLessThan(0.25));
       // What each position of cache adds to a step: within a fifth of the measured slope.
       const measuredSlope = (1000 / tokPerSec[3]! - 1000 / tokPerSec[0]!) / (960 - 128);
