@@ -141,6 +141,9 @@ export const DIRECT_MIN_DEPTH = 256;
  * were, the two trade against each other (docs/cpu-model-and-containers.md, "The standard graph's cache").
  * `decodeInt4` (1.15, was 1.0) centres the int4 rows' decode on the fp32 rows': over three runs on two days
  * (one probe each) int4 decode was underestimated 2–12 points more than fp32's (medians).
+ * `decodeCentre` (1.08) divides the whole decode step: over six runs on three days (126 decode rows, each run
+ * with its own probe) every model and format came out low alike (run medians −2 to −23 %), and 1.08 is the
+ * scale that keeps the worst row of the six closest to the measurement (39 → 34 %); prompts are not scaled.
  */
 export const CPU_DEFAULT_MODEL = {
   prefillGemm: { fused: 1.0, standard: 0.79 },
@@ -150,6 +153,7 @@ export const CPU_DEFAULT_MODEL = {
   decodeFloatCompute: 0.43,
   decodeKvRead: { fused: 0.264, fusedInPlace: 0.6, standard: 0.07 },
   dispatch: { fused: 5.4, standard: 3.0 },
+  decodeCentre: 1.08,
 } as const;
 
 /**
@@ -233,9 +237,10 @@ export function estimateSpeed(input: SpeedInput): SpeedEstimate {
       const weightsSec = Math.max(streamSec, computeSec);
       const attentionSec = known(fp32Gemm) ? (decodeAttention * concurrency) / (fp32Gemm * m.prefillAttention[graph]) : 0;
       const kvSec = kvBytesPerStep / (rates.readBytesPerSec * m.decodeKvRead[kvPath]) + attentionSec;
-      decodeStepSec = weightsSec + kvSec + dispatchSec;
+      const centre = m.decodeCentre;
+      decodeStepParts = { weightsSec: weightsSec / centre, kvSec: kvSec / centre, dispatchSec: dispatchSec / centre };
+      decodeStepSec = decodeStepParts.weightsSec + decodeStepParts.kvSec + decodeStepParts.dispatchSec;
       decodeBound = computeSec > streamSec ? 'compute' : 'memory';
-      decodeStepParts = { weightsSec, kvSec, dispatchSec };
     } else {
       notes.push(`the memory bandwidth of ${device.name} is unknown: pass --bandwidth (e.g. --bandwidth 900GB/s) for a decode estimate`);
     }

@@ -122,15 +122,16 @@ describe('the CPU model on the rates', () => {
   it('an int4 decode step is its weight ops at the int4 rate, the KV cache at a share of the read rate and the dispatch', () => {
     const est = estimateSpeed({ spec, format: 'q4', context: 512, device, graph: 'fused' });
     const parts = est.basis.decodeStepParts!;
-    expect(parts.dispatchSec).toBeCloseTo(spec.numLayers * rates.dispatchSecPerLayer * CPU_DEFAULT_MODEL.dispatch.fused, 12);
-    expect(parts.weightsSec).toBeGreaterThan(est.basis.weightBytesPerStep / rates.readBytesPerSec);
+    // Every part of the step is divided by the model's decode centring.
+    expect(parts.dispatchSec).toBeCloseTo((spec.numLayers * rates.dispatchSecPerLayer * CPU_DEFAULT_MODEL.dispatch.fused) / CPU_DEFAULT_MODEL.decodeCentre, 12);
+    expect(parts.weightsSec).toBeGreaterThan(est.basis.weightBytesPerStep / rates.readBytesPerSec / CPU_DEFAULT_MODEL.decodeCentre);
     expect(est.decodeBound).toBe('compute');
     // Half the int4 rate doubles the weights' part (compute-bound); four times makes reading them the bound.
     const slow = estimateSpeed({ spec, format: 'q4', context: 512, device: { ...device, cpuRates: { ...rates, int4OpsPerSec: rates.int4OpsPerSec / 2 } }, graph: 'fused' });
     expect(slow.basis.decodeStepParts!.weightsSec).toBeCloseTo(parts.weightsSec * 2, 9);
     const fast = estimateSpeed({ spec, format: 'q4', context: 512, device: { ...device, cpuRates: { ...rates, int4OpsPerSec: rates.int4OpsPerSec * 4 } }, graph: 'fused' });
     expect(fast.decodeBound).toBe('memory');
-    expect(fast.basis.decodeStepParts!.weightsSec).toBeCloseTo(est.basis.weightBytesPerStep / rates.readBytesPerSec, 9);
+    expect(fast.basis.decodeStepParts!.weightsSec).toBeCloseTo(est.basis.weightBytesPerStep / rates.readBytesPerSec / CPU_DEFAULT_MODEL.decodeCentre, 9);
     // The probe's rates win over the peaks and the bandwidth.
     const otherPeaks = estimateSpeed({ spec, format: 'q4', context: 512, device: { ...device, peakFlops: 1e12, peakInt8Ops: 1e13, bandwidthBytesPerSec: 100e9 }, graph: 'fused' });
     expect(otherPeaks.decodeTokPerSec!.value).toBe(est.decodeTokPerSec!.value);
@@ -140,7 +141,7 @@ describe('the CPU model on the rates', () => {
   it('fp32 decodes at the read rate; prompts run at the format’s GEMM rate', () => {
     const fp32 = estimateSpeed({ spec, format: 'fp32', context: 512, device, graph: 'fused' });
     expect(fp32.decodeBound).toBe('memory');
-    expect(fp32.basis.decodeStepParts!.weightsSec).toBeCloseTo(fp32.basis.weightBytesPerStep / rates.readBytesPerSec, 9);
+    expect(fp32.basis.decodeStepParts!.weightsSec).toBeCloseTo(fp32.basis.weightBytesPerStep / rates.readBytesPerSec / CPU_DEFAULT_MODEL.decodeCentre, 9);
     const q4 = estimateSpeed({ spec, format: 'q4', context: 512, device, graph: 'fused' });
     // int4 prompts at 180 GFLOP/s, fp32 at 200: the int4 prompt is slower.
     expect(q4.ttftMs!.value).toBeGreaterThan(fp32.ttftMs!.value);
@@ -155,6 +156,6 @@ describe('the CPU model on the rates', () => {
     const { cpuRates: _probe, ...unprobed } = device;
     const est = estimateSpeed({ spec, format: 'q4', context: 512, device: unprobed, graph: 'fused' });
     expect(est.basis.formula).toContain("the ISA's peaks");
-    expect(est.basis.decodeStepParts!.dispatchSec).toBeCloseTo(spec.numLayers * CPU_RATES_FROM_PEAKS.dispatchSecPerLayer * CPU_DEFAULT_MODEL.dispatch.fused, 12);
+    expect(est.basis.decodeStepParts!.dispatchSec).toBeCloseTo((spec.numLayers * CPU_RATES_FROM_PEAKS.dispatchSecPerLayer * CPU_DEFAULT_MODEL.dispatch.fused) / CPU_DEFAULT_MODEL.decodeCentre, 12);
   });
 });
