@@ -17,6 +17,9 @@
  * Usage: npm run bench:estimate [-- --models gpt2,smollm2-135m --contexts 512,2048 --repetitions 3 --threads 2
  *        --work DIR --skip-accuracy --save FILE --from FILE[,FILE…] --probe-repeats 1]
  *   --probe-repeats N  probes each N times and estimates from the medians (default 1, as `recommend --confirm`)
+ *   --probe-history K  with --from FILE,FILE…: estimates each file's rows from the medians of its probe and the
+ *   probes of the K − 1 files before it (each figure's median, bandwidth included), as a cache that kept a
+ *   machine's last K probes would (default 1: each file's own probe)
  *   --save FILE  keeps the probes and the measurements (JSON); --from FILE re-estimates them without measuring
  *   (several files: each with its own probes, in one table). Files saved before the decoder-layer probe
  *   existed carry single-kernel rates instead, and files saved before it kept first quartiles carry medians
@@ -229,10 +232,25 @@ if (!process.argv.includes('--skip-accuracy')) {
   const errors = { decode: [] as number[], ttft: [] as number[], memory: [] as number[], isaDecode: [] as number[], isaTtft: [] as number[] };
   let outside = 0;
   const outsideRows: string[] = [];
-  for (const { name, saved } of files) {
-    const base: Hardware = { ...detected, cpu: { ...detected.cpu, cores: Math.min(detected.cpu.cores, saved.threads) }, bandwidth: { bytesPerSec: saved.bandwidth_gbps * 1e9, source: 'probe' as const, note: 'bench:estimate probe median' } };
+  const history = Math.round(numberArgument('probe-history', 1));
+  for (const [index, { name, saved }] of files.entries()) {
+    // The probes of this file and the ones before it (`--probe-history`): each figure's median.
+    const kept = files.slice(Math.max(0, index - history + 1), index + 1).map((f) => f.saved);
+    const bandwidthGbps = median(kept.map((k) => k.bandwidth_gbps));
+    const keptLayers = kept.map((k) => fromCachedLayerProbe(k.layer_probe));
+    const layer = keptLayers.every((l): l is CpuLayerProbe => l !== null)
+      ? {
+          ...keptLayers[keptLayers.length - 1]!,
+          tinyDecodeSecPerLayer: median(keptLayers.map((l) => l.tinyDecodeSecPerLayer)),
+          int4DecodeSecPerLayer: median(keptLayers.map((l) => l.int4DecodeSecPerLayer)),
+          fp32DecodeSecPerLayer: median(keptLayers.map((l) => l.fp32DecodeSecPerLayer)),
+          int4PromptSecPerTokenLayer: median(keptLayers.map((l) => l.int4PromptSecPerTokenLayer)),
+          fp32PromptSecPerTokenLayer: median(keptLayers.map((l) => l.fp32PromptSecPerTokenLayer)),
+        }
+      : null;
+    if (kept.length > 1) console.log(`  ${name}: the medians of ${kept.length} probes (this file's and the ${kept.length - 1} before it)`);
+    const base: Hardware = { ...detected, cpu: { ...detected.cpu, cores: Math.min(detected.cpu.cores, saved.threads) }, bandwidth: { bytesPerSec: bandwidthGbps * 1e9, source: 'probe' as const, note: 'bench:estimate probe median' } };
     const isaDevice: DeviceTarget = cpuTarget(base);
-    const layer = fromCachedLayerProbe(saved.layer_probe);
     const weightOptions = { int4: { blockSize: saved.int4_block_size ?? 32 } };
     const probeDevice: DeviceTarget | null = layer
       ? cpuTarget({
