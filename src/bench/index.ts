@@ -37,7 +37,7 @@ export interface BenchRunOptions {
   argv: string[];
   /** Progress lines: `group` when a model variant starts or fails, `detail` for each step inside it. */
   onProgress?: (message: string, level: 'group' | 'detail') => void;
-  /** Run the correctness self-check before timing (default true). */
+  /** Run the correctness self-check after the tests and keep their results only if it passes (default true). */
   selfCheck?: boolean;
   rssIntervalMs?: number;
   /** `auto`: direct for modelscout fused graphs (modelscout.graph metadata) on the CPU, growing otherwise; unset = growing. */

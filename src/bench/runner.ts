@@ -75,6 +75,8 @@ export function runGroupInChild(job: WorkerJob, options: RunChildOptions = {}): 
         case 'fatal':
           outcome.fatal = raw.error;
           outcome.load = raw.load ?? outcome.load;
+          // The self-check runs after the tests: when it fails, what they measured is not kept.
+          if (raw.error.code === 'E_CHECK_FAILED') outcome.payloads.clear();
           break;
         case 'done':
           done = true;

@@ -41,7 +41,7 @@ function devices(text: string | undefined): Device[] | undefined {
 
 export default class Bench extends BaseCommand {
   static override summary = 'Benchmark ONNX decoder models with onnxruntime: prefill and decode tok/s, TTFT, latency percentiles, peak memory, KV cache.';
-  static override description = `Tests use llama-bench names: pp<P> (prefill P tokens), tg<G> (G decode steps), pp<P>+tg<G> (a whole request), with @d<D> (KV cache first filled with D tokens) and /b<B> (B left-padded sequences of different lengths). Each model variant runs in its own child process after a self-check (incremental decoding must equal full recomputation); a failed one is recorded and the others still run. Figures are median (mean ± sd) over --repetitions, beside the estimator's prediction.
+  static override description = `Tests use llama-bench names: pp<P> (prefill P tokens), tg<G> (G decode steps), pp<P>+tg<G> (a whole request), with @d<D> (KV cache first filled with D tokens) and /b<B> (B left-padded sequences of different lengths). Each model variant runs in its own child process with a self-check (incremental decoding must equal full recomputation) after its tests; a variant that fails it, or fails to run, is recorded and the others still run. Figures are median (mean ± sd) over --repetitions, beside the estimator's prediction.
 
 Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regressed against --baseline, 2 bad usage or input, 3 the comparison was inconclusive: noise (0 with --inconclusive-pass) or baseline results with no match now, e.g. another thread count (0 with --allow-missing).`;
 

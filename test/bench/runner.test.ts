@@ -51,6 +51,17 @@ describe('runGroupInChild', () => {
     expect(outcome.payloads.get(0)?.first_run_e2e_ms).toBeGreaterThan(0);
   });
 
+  it('runs the self-check after the tests, so its multi-position pass is not in their peaks', async () => {
+    const messages: string[] = [];
+    const outcome = await runGroupInChild(job(['tg4']), { onProgress: (m) => messages.push(m) });
+    expect(outcome.fatal).toBeNull();
+    expect(outcome.load?.self_check?.passed).toBe(true);
+    const check = messages.findIndex((m) => m.startsWith('self-check'));
+    const lastTest = messages.findLastIndex((m) => m.startsWith('tg4'));
+    expect(lastTest).toBeGreaterThanOrEqual(0);
+    expect(check).toBeGreaterThan(lastTest);
+  });
+
   it('records a killed child (as an out-of-memory kill would) and keeps what finished', async () => {
     let pid = 0;
     let killed = false;
