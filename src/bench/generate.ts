@@ -74,7 +74,7 @@ export function selfCheckTolerance(io: Pick<DecoderIo, 'kvType' | 'logitsType'>,
 }
 
 /**
- * The check before timing: incremental decoding with the KV cache must give the same logits as
+ * The check run beside the timing (after a variant's tests): incremental decoding with the KV cache must give the same logits as
  * recomputing the whole sequence. Prefills `promptLength` seeded tokens, decodes `steps` greedy tokens,
  * then runs the whole sequence at once and compares the logits at every decoded position, scaled by the
  * largest reference logit (so the tolerance is relative).
