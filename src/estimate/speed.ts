@@ -141,7 +141,7 @@ export const DIRECT_MIN_DEPTH = 256;
  * were, the two trade against each other (docs/cpu-model-and-containers.md, "The standard graph's cache").
  * `decodeInt4` (1.15, was 1.0) centres the int4 rows' decode on the fp32 rows': over three runs on two days
  * (one probe each) int4 decode was underestimated 2–12 points more than fp32's (medians).
- * `decodeCentre` (1.08) divides the whole decode step: over six runs on three days (126 decode rows, each run
+ * `decodeCentre` (1.08) divides the whole decode step: over six runs on three days (112 decode rows, each run
  * with its own probe) every model and format came out low alike (run medians −2 to −23 %), and 1.08 is the
  * scale that keeps the worst row of the six closest to the measurement (39 → 34 %); prompts are not scaled.
  */
