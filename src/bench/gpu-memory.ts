@@ -3,7 +3,17 @@
  * (`-lms`), so sampling costs the benchmark process nothing but reading a pipe between steps.
  * Device-wide used memory per GPU, and this process's own usage from the compute-apps query.
  */
-import { execa } from 'execa';
+import type { execa as Execa } from 'execa';
+
+/**
+ * execa, imported when a GPU test starts sampling: the benchmark child of a CPU run never needs it, and
+ * importing it costs that process about 13 MiB of resident memory, which its measured peak would carry.
+ */
+let execaModule: Promise<typeof import('execa')> | null = null;
+function loadExeca(): Promise<typeof import('execa')> {
+  execaModule ??= import('execa');
+  return execaModule;
+}
 
 export interface GpuMemoryPeak {
   index: number;
@@ -17,7 +27,7 @@ export interface GpuMemoryPeak {
 
 const MIB = 1024 * 1024;
 
-function startLoop(query: string, intervalMs: number) {
+function startLoop(execa: typeof Execa, query: string, intervalMs: number) {
   return execa('nvidia-smi', [query, '--format=csv,noheader,nounits', '-lms', String(intervalMs)], { reject: false, buffer: false });
 }
 
@@ -65,7 +75,9 @@ export class GpuMemorySampler {
 
   /** Starts sampling; resolves false (and samples nothing) when nvidia-smi is not there. */
   async start(): Promise<boolean> {
+    let execa: typeof Execa;
     try {
+      ({ execa } = await loadExeca());
       const once = await execa('nvidia-smi', ['--query-gpu=index,name,memory.used', '--format=csv,noheader,nounits'], { reject: false, timeout: 10_000 });
       if (once.exitCode !== 0) return false;
       this.#baseline = parseGpuUsedLines(String(once.stdout));
@@ -74,8 +86,8 @@ export class GpuMemorySampler {
     }
     this.#gpuText = '';
     this.#appsText = '';
-    const gpu = startLoop('--query-gpu=index,name,memory.used', this.#interval);
-    const apps = startLoop('--query-compute-apps=pid,used_memory', this.#interval);
+    const gpu = startLoop(execa, '--query-gpu=index,name,memory.used', this.#interval);
+    const apps = startLoop(execa, '--query-compute-apps=pid,used_memory', this.#interval);
     gpu.stdout.on('data', (d: Buffer) => (this.#gpuText += d.toString()));
     apps.stdout.on('data', (d: Buffer) => (this.#appsText += d.toString()));
     this.#gpu = gpu;
