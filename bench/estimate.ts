@@ -75,6 +75,21 @@ function summary(values: number[]): string {
   const sorted = [...values].sort((a, b) => a - b);
   return `median ${median(values).toFixed(2)}  min ${sorted[0]!.toFixed(2)}  max ${sorted[sorted.length - 1]!.toFixed(2)}  (n=${values.length})`;
 }
+/** Several decoder-layer probes as one: each timing's median (the shapes are the probe's own, alike in all). */
+function medianProbe(probes: CpuLayerProbe[]): CpuLayerProbe {
+  const medianOf = (key: Exclude<keyof CpuLayerProbe, 'shape' | 'tiny' | 'blockSize'>): number => median(probes.map((p) => p[key]));
+  const last = probes[probes.length - 1]!;
+  return {
+    shape: last.shape,
+    tiny: last.tiny,
+    blockSize: last.blockSize,
+    tinyDecodeSecPerLayer: medianOf('tinyDecodeSecPerLayer'),
+    int4DecodeSecPerLayer: medianOf('int4DecodeSecPerLayer'),
+    fp32DecodeSecPerLayer: medianOf('fp32DecodeSecPerLayer'),
+    int4PromptSecPerTokenLayer: medianOf('int4PromptSecPerTokenLayer'),
+    fp32PromptSecPerTokenLayer: medianOf('fp32PromptSecPerTokenLayer'),
+  };
+}
 const load = (): string => os.loadavg().map((l) => l.toFixed(1)).join(' ');
 const pct = (est: number | null, meas: number | null | undefined): string => (est === null || !meas ? '—' : `${(((est - meas) / meas) * 100).toFixed(0)}%`);
 const inBand = (band: Banded | null, meas: number | null | undefined): string => (band === null || !meas ? '—' : meas >= band.low && meas <= band.high ? 'yes' : 'NO');
@@ -105,17 +120,7 @@ if (!fromFiles) {
     layerRuns.push(k);
     console.log(`  decoder-layer probe ${i + 1}/${repeats}: ${k.durationMs.toFixed(0)} ms`);
   }
-  const medianOf = (key: Exclude<keyof CpuLayerProbe, 'shape' | 'tiny' | 'blockSize'>): number => median(layerRuns.map((r) => r[key]));
-  layerProbe = {
-    shape: layerRuns[0]!.shape,
-    tiny: layerRuns[0]!.tiny,
-    blockSize: layerRuns[0]!.blockSize,
-    tinyDecodeSecPerLayer: medianOf('tinyDecodeSecPerLayer'),
-    int4DecodeSecPerLayer: medianOf('int4DecodeSecPerLayer'),
-    fp32DecodeSecPerLayer: medianOf('fp32DecodeSecPerLayer'),
-    int4PromptSecPerTokenLayer: medianOf('int4PromptSecPerTokenLayer'),
-    fp32PromptSecPerTokenLayer: medianOf('fp32PromptSecPerTokenLayer'),
-  };
+  layerProbe = medianProbe(layerRuns);
   const us = (key: Exclude<keyof CpuLayerProbe, 'shape' | 'tiny' | 'blockSize'>): string => summary(layerRuns.map((r) => r[key] * 1e6));
   console.log(`  decoder-layer probe, ${threads} threads, µs per layer: tiny decode ${us('tinyDecodeSecPerLayer')}; int4 decode ${us('int4DecodeSecPerLayer')}; fp32 decode ${us('fp32DecodeSecPerLayer')}`);
   console.log(`    µs per layer and prompt token: int4 ${us('int4PromptSecPerTokenLayer')}; fp32 ${us('fp32PromptSecPerTokenLayer')}`);
@@ -238,16 +243,7 @@ if (!process.argv.includes('--skip-accuracy')) {
     const kept = files.slice(Math.max(0, index - history + 1), index + 1).map((f) => f.saved);
     const bandwidthGbps = median(kept.map((k) => k.bandwidth_gbps));
     const keptLayers = kept.map((k) => fromCachedLayerProbe(k.layer_probe));
-    const layer = keptLayers.every((l): l is CpuLayerProbe => l !== null)
-      ? {
-          ...keptLayers[keptLayers.length - 1]!,
-          tinyDecodeSecPerLayer: median(keptLayers.map((l) => l.tinyDecodeSecPerLayer)),
-          int4DecodeSecPerLayer: median(keptLayers.map((l) => l.int4DecodeSecPerLayer)),
-          fp32DecodeSecPerLayer: median(keptLayers.map((l) => l.fp32DecodeSecPerLayer)),
-          int4PromptSecPerTokenLayer: median(keptLayers.map((l) => l.int4PromptSecPerTokenLayer)),
-          fp32PromptSecPerTokenLayer: median(keptLayers.map((l) => l.fp32PromptSecPerTokenLayer)),
-        }
-      : null;
+    const layer = keptLayers.every((l): l is CpuLayerProbe => l !== null) ? medianProbe(keptLayers) : null;
     if (kept.length > 1) console.log(`  ${name}: the medians of ${kept.length} probes (this file's and the ${kept.length - 1} before it)`);
     const base: Hardware = { ...detected, cpu: { ...detected.cpu, cores: Math.min(detected.cpu.cores, saved.threads) }, bandwidth: { bytesPerSec: bandwidthGbps * 1e9, source: 'probe' as const, note: 'bench:estimate probe median' } };
     const isaDevice: DeviceTarget = cpuTarget(base);
