@@ -78,24 +78,17 @@ export async function runJob(job: WorkerJob): Promise<void> {
     // they finish (a crash later keeps them); a failed check discards them all (`E_CHECK_FAILED`).
     if (job.selfCheck) {
       await send({ type: 'progress', message: 'self-check: incremental decoding vs full recomputation' });
-      let check: NonNullable<GroupLoad['self_check']>;
+      let failure: string | null = null;
       try {
-        check = await selfCheck(loop, syntheticTokenIds(job.seed, 8, vocab), 4, selfCheckTolerance(io, job.quantized));
+        const check = await selfCheck(loop, syntheticTokenIds(job.seed, 8, vocab), 4, selfCheckTolerance(io, job.quantized));
+        load.self_check = check;
+        if (!check.passed) failure = `self-check failed: incremental decoding differs from full recomputation (max |Δlogit| ${check.max_abs_diff.toExponential(2)} > ${check.tolerance.toExponential(2)})`;
       } catch (error) {
-        // Non-finite logits, or a run that failed: the tests' figures are not kept either.
-        await send({ type: 'fatal', load, error: { code: 'E_CHECK_FAILED', message: `${errorMessage(error).split('\n')[0] ?? 'self-check failed'}; its measurements are discarded` } });
-        return;
+        // Non-finite logits, or a run that failed.
+        failure = errorMessage(error).split('\n')[0] ?? 'self-check failed';
       }
-      load.self_check = check;
-      if (!check.passed) {
-        await send({
-          type: 'fatal',
-          load,
-          error: {
-            code: 'E_CHECK_FAILED',
-            message: `self-check failed: incremental decoding differs from full recomputation (max |Δlogit| ${check.max_abs_diff.toExponential(2)} > ${check.tolerance.toExponential(2)}); its measurements are discarded`,
-          },
-        });
+      if (failure !== null) {
+        await send({ type: 'fatal', load, error: { code: 'E_CHECK_FAILED', message: `${failure}; its measurements are discarded` } });
         return;
       }
       await send({ type: 'load', load });
