@@ -189,7 +189,9 @@ export function gpuActivationBytes(spec: ModelSpec, format: WeightFormat, tokens
  * - attention: the residual, normed and output hidden states, q/k/v and the scores of every head — one
  *   heads × pass × attended fp32 matrix in a fused graph (GroupQueryAttention's probabilities; the last pass
  *   attends over all `tokens`), three in a standard one (the MatMul, the masked and the softmaxed scores);
- * - MLP: the residual and normed hidden states and the gate, up and activated FFN buffers;
+ * - MLP: the residual and normed hidden states and the FFN buffers — in a fused graph the packed gate/up
+ *   product and its two halves as the Split writes them (4 × FFN), in a standard one gate, up and the
+ *   activation (3 × FFN);
  * plus the logits — of the last position in a fused graph, of every position in a standard one — twice
  * (the output and its copy into JavaScript).
  */
@@ -201,7 +203,7 @@ export function cpuActivationBytes(spec: ModelSpec, tokens: number, concurrency:
   const qkvWidth = spec.numHeads * spec.headDim + 2 * spec.numKvHeads * spec.headDim;
   const scores = (graph === 'fused' ? 1 : 3) * spec.numHeads * chunk * attended * 4;
   const attention = chunk * (3 * spec.hiddenSize + qkvWidth) * 4 + scores;
-  const mlp = chunk * (2 * spec.hiddenSize + 3 * ffnWidth) * 4;
+  const mlp = chunk * (2 * spec.hiddenSize + (graph === 'fused' ? 4 : 3) * ffnWidth) * 4;
   const logits = (graph === 'fused' ? 1 : chunk) * spec.vocabSize * 4 * 2;
   return concurrency * (Math.max(attention, mlp) + logits);
 }

@@ -4,6 +4,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import type { GraphKind } from '../onnx/metadata.js';
+import { FUSED_GRAPH_REVISION } from '../onnx/fused/build-fused-decoder.js';
 import { errorMessage, isModelscoutError } from '../errors.js';
 import type { FetchLike } from '../hub/types.js';
 import { pullModel, type PullResult } from '../hub/pull.js';
@@ -97,6 +98,8 @@ interface BuildManifest {
   q4: { blockSize: number; symmetric: boolean; accuracyLevel: number } | null;
   /** The graph form (absent in manifests written before it was recorded: standard). */
   graph?: GraphKind;
+  /** The fused graph's layout revision (`FUSED_GRAPH_REVISION`; absent: 1, before gate/up were packed). */
+  graphRevision?: number;
 }
 
 const MANIFEST = 'modelscout-confirm.json';
@@ -162,7 +165,7 @@ export async function buildSyntheticModel(req: BuildRequest): Promise<BuildOutco
   const arch = architectureHash(req.spec, req.config);
   const q = CONFIRM_QUANTIZATION;
   const previous = await readManifest(dir);
-  const sameModel = previous !== null && previous.source === req.spec.id && previous.architecture === arch && previous.seed === req.seed && previous.layers === req.layers && (previous.graph ?? 'standard') === graph;
+  const sameModel = previous !== null && previous.source === req.spec.id && previous.architecture === arch && previous.seed === req.seed && previous.layers === req.layers && (previous.graph ?? 'standard') === graph && (graph !== 'fused' || (previous.graphRevision ?? 1) === FUSED_GRAPH_REVISION);
   let haveFloat = sameModel && previous.float && existsSync(join(dir, 'onnx', 'model.onnx'));
   let haveQ4 =
     sameModel &&
@@ -179,6 +182,7 @@ export async function buildSyntheticModel(req: BuildRequest): Promise<BuildOutco
     seed: req.seed,
     layers: req.layers,
     graph,
+    ...(graph === 'fused' ? { graphRevision: FUSED_GRAPH_REVISION } : {}),
     float: haveFloat,
     q4: haveQ4 ? { blockSize: q.blockSize, symmetric: q.symmetric, accuracyLevel: q.accuracyLevel } : null,
   });

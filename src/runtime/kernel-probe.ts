@@ -2,9 +2,9 @@
  * The CPU kernel probe: how fast ONNX Runtime runs a decoder's own layers on this machine right now, in about
  * 3 seconds. Stacks of transformer layers built in memory with the fused graph's operators —
  * SkipSimplifiedLayerNormalization, the packed q/k/v projection, GroupQueryAttention over a short cache
- * (rotary inside, the cache in and out as graph inputs and outputs, as a decode step has them), o, gate, up
- * and down, QuickGelu (SiLU) and Mul — at one representative shape (`CPU_LAYER_PROBE`: Qwen2.5-0.5B's layer),
- * each timed on the run's thread count:
+ * (rotary inside, the cache in and out as graph inputs and outputs, as a decode step has them), o, the packed
+ * gate/up product and its Split, down, QuickGelu (SiLU) and Mul — at one representative shape
+ * (`CPU_LAYER_PROBE`: Qwen2.5-0.5B's layer), each timed on the run's thread count:
  * - int4 (`MatMulNBits` at the quantizer's defaults: block 128, accuracy level 4, symmetric): one row through 12
  *   layers (≈ 95 MB of weights, beyond the caches: a decode step), and a prompt chunk of 128 rows through 2;
  * - fp32 (`MatMul`), 1 layer (60 MB of weights): one row and the prompt chunk;
@@ -184,8 +184,15 @@ export function layerProbeModel(shape: LayerShape, layers: number, format: Layer
     }) as [string];
     pending = projection(`${s}/attn/o_proj`, context, h, h);
     const y = skipNorm(`${s}/post_attention_layernorm`);
-    const gate = projection(`${s}/mlp/gate_proj`, y, h, inter);
-    const up = projection(`${s}/mlp/up_proj`, y, h, inter);
+    // Gate and up packed into one product and split, as the fused graph has them.
+    const both = projection(`${s}/mlp/gate_up_proj`, y, h, 2 * inter);
+    const [gate, up] = g.addNode({
+      name: `${s}/mlp/gate_up_proj/Split`,
+      op: 'Split',
+      inputs: [both, g.int64([inter, inter])],
+      outputs: [`${s}/mlp/gate_proj/output_0`, `${s}/mlp/up_proj/output_0`],
+      attributes: { axis: attr.int(-1) },
+    }) as [string, string];
     const silu = g.op(`${s}/mlp/act_fn/QuickGelu`, 'QuickGelu', [gate], { alpha: attr.float(1) }, MS_DOMAIN);
     const product = g.op(`${s}/mlp/Mul`, 'Mul', [silu, up]);
     pending = projection(`${s}/mlp/down_proj`, product, inter, h);

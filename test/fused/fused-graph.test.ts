@@ -53,7 +53,7 @@ describe.each(['llama', 'qwen2'] as const)('fused graph vs standard graph (%s)',
   beforeAll(async () => {
     standard = await session(`${name}-standard.onnx`, buildDecoderModel({ arch, layers: LAYERS, dtype: 'fp32', seed: SEED }));
     fused = await session(`${name}-fused.onnx`, buildFusedDecoderModel({ arch, layers: LAYERS, dtype: 'fp32', seed: SEED, maxLength: 64 }));
-    unpacked = await session(`${name}-fused-unpacked.onnx`, buildFusedDecoderModel({ arch, layers: LAYERS, dtype: 'fp32', seed: SEED, maxLength: 64, packQkv: false }));
+    unpacked = await session(`${name}-fused-unpacked.onnx`, buildFusedDecoderModel({ arch, layers: LAYERS, dtype: 'fp32', seed: SEED, maxLength: 64, packQkv: false, packGateUp: false }));
   });
 
   it('gives the same logits on a left-padded prefill and on every decode step, and the same greedy tokens', async () => {
@@ -84,7 +84,7 @@ describe.each(['llama', 'qwen2'] as const)('fused graph vs standard graph (%s)',
     expect(shared.tokens).toEqual(growing.tokens);
   });
 
-  it('gives the same logits with separate q/k/v projections', async () => {
+  it('gives the same logits with separate q/k/v and gate/up projections', async () => {
     const opts = driveOptions(arch);
     const packed = await drive(fused, PROMPTS, opts);
     const separate = await drive(unpacked, PROMPTS, opts);
@@ -125,7 +125,7 @@ describe('fused graph in fp16', () => {
 });
 
 describe('fused graph structure', () => {
-  it('uses the fused kernels: one GroupQueryAttention, one packed q/k/v MatMul and skip-norms per layer, no Softmax', () => {
+  it('uses the fused kernels: one GroupQueryAttention, packed q/k/v and gate/up MatMuls and skip-norms per layer, no Softmax', () => {
     const arch = tinyArch('qwen2');
     const { model } = buildFusedDecoderModel({ arch, layers: 3, dtype: 'fp32', seed: 1, maxLength: 32 });
     const ops = new Map<string, number>();
@@ -135,8 +135,15 @@ describe('fused graph structure', () => {
     // 2 per layer minus the first (plain) one, plus the final norm.
     expect(ops.get('SkipSimplifiedLayerNormalization')).toBe(2 * 3 - 1 + 1);
     expect(ops.get('QuickGelu')).toBe(3);
-    // qkv + o + gate + up + down per layer, plus the LM head.
-    expect(ops.get('MatMul')).toBe(5 * 3 + 1);
+    // qkv + o + gate/up + down per layer, plus the LM head; gate/up split after the product.
+    expect(ops.get('MatMul')).toBe(4 * 3 + 1);
+    expect(ops.get('Split')).toBe(3);
+    const split = model.graph!.node.find((n) => n.op_type === 'Split')!;
+    const sizes = model.graph!.initializer.find((t) => t.name === split.input[1]);
+    expect(sizes?.raw_data && Array.from(new BigInt64Array(new Uint8Array(sizes.raw_data).buffer), Number)).toEqual([arch.intermediateSize, arch.intermediateSize]);
+    const unpackedOps = buildFusedDecoderModel({ arch, layers: 3, dtype: 'fp32', seed: 1, maxLength: 32, packGateUp: false }).model.graph!.node;
+    expect(unpackedOps.filter((n) => n.op_type === 'MatMul')).toHaveLength(5 * 3 + 1);
+    expect(unpackedOps.some((n) => n.op_type === 'Split')).toBe(false);
     expect(ops.has('Softmax')).toBe(false);
     expect(ops.has('Concat') && model.graph!.node.some((n) => n.op_type === 'Concat' && n.name?.includes('layers'))).toBe(false);
     const meta = readModelscoutMetadata(model);

@@ -52,7 +52,9 @@ describe('fused graph after int4 quantization (block 32, accuracy level 4)', () 
     const { model } = await readModel(fusedPath);
     const ops = model.graph!.node.map((n) => n.op_type);
     expect(ops.filter((o) => o === 'MatMul')).toHaveLength(0);
-    expect(ops.filter((o) => o === 'MatMulNBits')).toHaveLength(5 * LAYERS + 1);
+    // q/k/v, o, the packed gate/up and down per layer, plus the LM head.
+    expect(ops.filter((o) => o === 'MatMulNBits')).toHaveLength(4 * LAYERS + 1);
+    expect(ops.filter((o) => o === 'Split')).toHaveLength(LAYERS);
     expect(ops.filter((o) => o === 'GroupQueryAttention')).toHaveLength(LAYERS);
     expect(ops).toContain('SkipSimplifiedLayerNormalization');
     const meta = readModelscoutMetadata(model);
