@@ -16,7 +16,7 @@
  */
 import { CPU_LAYER_PROBE, qkvWidth, type CpuLayerProbe, type LayerShape } from '../estimate/cpu-rates.js';
 import { attr, GraphBuilder } from '../onnx/graph-builder.js';
-import { MS_DOMAIN, groupQueryAttentionAttributes } from '../onnx/fused/build-fused-decoder.js';
+import { MS_DOMAIN, groupQueryAttentionAttributes, splitGateUp } from '../onnx/fused/build-fused-decoder.js';
 import { createTensor, DataType, encodeModel, type OnnxTensor } from '../onnx/proto.js';
 import { percentileSorted } from '../util/percentile.js';
 import { createSessionFromBytes, ort } from './session.js';
@@ -186,13 +186,7 @@ export function layerProbeModel(shape: LayerShape, layers: number, format: Layer
     const y = skipNorm(`${s}/post_attention_layernorm`);
     // Gate and up packed into one product and split, as the fused graph has them.
     const both = projection(`${s}/mlp/gate_up_proj`, y, h, 2 * inter);
-    const [gate, up] = g.addNode({
-      name: `${s}/mlp/gate_up_proj/Split`,
-      op: 'Split',
-      inputs: [both, g.int64([inter, inter])],
-      outputs: [`${s}/mlp/gate_proj/output_0`, `${s}/mlp/up_proj/output_0`],
-      attributes: { axis: attr.int(-1) },
-    }) as [string, string];
+    const [gate, up] = splitGateUp(g, `${s}/mlp`, both, inter);
     const silu = g.op(`${s}/mlp/act_fn/QuickGelu`, 'QuickGelu', [gate], { alpha: attr.float(1) }, MS_DOMAIN);
     const product = g.op(`${s}/mlp/Mul`, 'Mul', [silu, up]);
     pending = projection(`${s}/mlp/down_proj`, product, inter, h);

@@ -102,6 +102,20 @@ export function groupQueryAttentionAttributes(heads: number, kvHeads: number, he
   };
 }
 
+/**
+ * The packed gate/up product of a layer's MLP (`scope`, e.g. `/model/layers.0/mlp`) split into its gate and up
+ * halves of `intermediate` values each; returns their names.
+ */
+export function splitGateUp(b: GraphBuilder, scope: string, product: string, intermediate: number): [string, string] {
+  return b.addNode({
+    name: `${scope}/gate_up_proj/Split`,
+    op: 'Split',
+    inputs: [product, b.int64([intermediate, intermediate])],
+    outputs: [`${scope}/gate_proj/output_0`, `${scope}/up_proj/output_0`],
+    attributes: { axis: attr.int(-1) },
+  }) as [string, string];
+}
+
 const INT64_MAX = Number.MAX_SAFE_INTEGER;
 
 function unsupported(arch: SynthArchitecture, what: string): ModelscoutError {
@@ -286,13 +300,7 @@ export function buildFusedDecoderModel(options: BuildFusedDecoderOptions): Built
       ];
       const w = b.addInitializer(`${hf}.mlp.gate_up_proj.weight.T`, T, [H, 2 * I], () => packedLinearChunks(seed, parts, H, dtype), 'gate_proj and up_proj weights, transposed and concatenated');
       const both = b.op(`${s}/mlp/gate_up_proj/MatMul`, 'MatMul', [y, w]);
-      [gate, up] = b.addNode({
-        name: `${s}/mlp/gate_up_proj/Split`,
-        op: 'Split',
-        inputs: [both, b.int64([I, I])],
-        outputs: [`${s}/mlp/gate_proj/output_0`, `${s}/mlp/up_proj/output_0`],
-        attributes: { axis: attr.int(-1) },
-      }) as [string, string];
+      [gate, up] = splitGateUp(b, `${s}/mlp`, both, I);
     } else {
       gate = linear(`${s}/mlp/gate_proj`, y, `${hf}.mlp.gate_proj`, I, H, false);
       up = linear(`${s}/mlp/up_proj`, y, `${hf}.mlp.up_proj`, I, H, false);
