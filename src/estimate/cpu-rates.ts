@@ -36,6 +36,11 @@ export const CPU_LAYER_PROBE = {
   blockSize: DEFAULT_INT4.blockSize,
   /** Cached positions every attention sees (short: the KV cache's own cost grows with the context and is a separate term). */
   pastLength: 64,
+  /**
+   * The layers' layout, as the fused graph lays them out: gate and up one packed product since its revision 2.
+   * Timings cached by a probe of another layout are not read (src/hardware/bandwidth-cache.ts).
+   */
+  layout: 'gate-up-packed',
 } as const;
 
 /** Output width of the packed q/k/v projection. */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CpuLayerProbe } from '../estimate/cpu-rates.js';
+import { CPU_LAYER_PROBE, type CpuLayerProbe } from '../estimate/cpu-rates.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
 import { modelscoutCacheDir } from '../util/cache-dir.js';
 
@@ -43,6 +43,8 @@ export const LAYER_PROBE_STATISTIC = 'first_quartile';
 /** The decoder-layer probe's timings as cached (seconds per layer and step, or per layer and prompt token). */
 export interface CachedLayerProbe {
   statistic: typeof LAYER_PROBE_STATISTIC;
+  /** The probe's layer layout (`CPU_LAYER_PROBE.layout`); absent in entries written before gate/up were packed. */
+  layout: typeof CPU_LAYER_PROBE.layout;
   hidden: number;
   intermediate: number;
   heads: number;
@@ -62,6 +64,7 @@ export interface CachedLayerProbe {
 export function toCachedLayerProbe(p: CpuLayerProbe): CachedLayerProbe {
   return {
     statistic: LAYER_PROBE_STATISTIC,
+    layout: CPU_LAYER_PROBE.layout,
     hidden: p.shape.hidden,
     intermediate: p.shape.intermediate,
     heads: p.shape.heads,
@@ -81,10 +84,11 @@ export function toCachedLayerProbe(p: CpuLayerProbe): CachedLayerProbe {
 
 /**
  * The cached timings back as the probe's result, or null when any figure is missing or not a positive number,
- * or they were kept by another statistic (`LAYER_PROBE_STATISTIC`).
+ * or they were kept by another statistic (`LAYER_PROBE_STATISTIC`) or timed layers of another layout
+ * (`CPU_LAYER_PROBE.layout`): the next probe replaces them.
  */
 export function fromCachedLayerProbe(c: Partial<CachedLayerProbe> | undefined): CpuLayerProbe | null {
-  if (!c || typeof c !== 'object' || c.statistic !== LAYER_PROBE_STATISTIC) return null;
+  if (!c || typeof c !== 'object' || c.statistic !== LAYER_PROBE_STATISTIC || c.layout !== CPU_LAYER_PROBE.layout) return null;
   const keys = ['hidden', 'intermediate', 'heads', 'kv_heads', 'tiny_hidden', 'tiny_intermediate', 'tiny_heads', 'tiny_kv_heads', 'block_size', 'tiny_decode_sec_per_layer', 'int4_decode_sec_per_layer', 'fp32_decode_sec_per_layer', 'int4_prompt_sec_per_token_layer', 'fp32_prompt_sec_per_token_layer'] as const;
   for (const key of keys) {
     const v = c[key];

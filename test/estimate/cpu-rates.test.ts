@@ -111,6 +111,14 @@ describe('the cached layer probe', () => {
     expect(fromCachedLayerProbe({ ...medians, statistic: 'median' } as unknown as typeof cached)).toBeNull();
     expect(fromCachedLayerProbe(cached)).not.toBeNull();
   });
+
+  it('timings cached by a probe of an earlier layer layout (gate and up as two products) are not read', () => {
+    const cached = toCachedLayerProbe(timings({ int4: 50e9, dispatch: 30e-6, read: 28e9, gemmFp32: 200e9, gemmInt4: 180e9 }));
+    expect(cached.layout).toBe('gate-up-packed');
+    const { layout: _layout, ...unpacked } = cached;
+    expect(fromCachedLayerProbe(unpacked)).toBeNull();
+    expect(fromCachedLayerProbe(cached)).not.toBeNull();
+  });
 });
 
 describe('the CPU model on the rates', () => {
