@@ -16,8 +16,10 @@
 import { parseArgs } from 'node:util';
 import { attr, GraphBuilder, type AttrValue } from '../src/onnx/graph-builder.js';
 import { MS_DOMAIN, groupQueryAttentionAttributes } from '../src/onnx/fused/build-fused-decoder.js';
+import { computeRopeCaches } from '../src/onnx/fused/rope-cache.js';
 import { createTensor, DataType, encodeModel } from '../src/onnx/proto.js';
 import { createSessionFromBytes, ort } from '../src/runtime/session.js';
+import { percentileSorted } from '../src/util/percentile.js';
 
 const SHAPES = {
   'smollm2-135m': { heads: 9, kvHeads: 3, headDim: 64, layers: 30 },
@@ -54,18 +56,10 @@ function attentionModel(int8: boolean): Uint8Array {
   g.addInput('qkv', DataType.FLOAT, [1, 'rows', qkvWidth]);
   g.addInput('seqlens_k', DataType.INT32, [1]);
   g.addInput('total_sequence_length', DataType.INT32, []);
-  const half = D / 2;
-  const cos = new Float32Array(MAX_POSITIONS * half);
-  const sin = new Float32Array(MAX_POSITIONS * half);
-  for (let p = 0; p < MAX_POSITIONS; p += 1) {
-    for (let i = 0; i < half; i += 1) {
-      cos[p * half + i] = Math.cos(p * 10000 ** (-i / half));
-      sin[p * half + i] = Math.sin(p * 10000 ** (-i / half));
-    }
-  }
+  const rope = computeRopeCaches({ headDim: D, ropeTheta: 10000, ropeScaling: null }, MAX_POSITIONS);
   const initializers = [
-    createTensor({ name: 'cos_cache', data_type: DataType.FLOAT, dims: [MAX_POSITIONS, half], raw_data: new Uint8Array(cos.buffer) }),
-    createTensor({ name: 'sin_cache', data_type: DataType.FLOAT, dims: [MAX_POSITIONS, half], raw_data: new Uint8Array(sin.buffer) }),
+    createTensor({ name: 'cos_cache', data_type: DataType.FLOAT, dims: [rope.positions, rope.halfDim], raw_data: new Uint8Array(rope.cos.buffer) }),
+    createTensor({ name: 'sin_cache', data_type: DataType.FLOAT, dims: [rope.positions, rope.halfDim], raw_data: new Uint8Array(rope.sin.buffer) }),
     createTensor({ name: 'k_scale', data_type: DataType.FLOAT, dims: [1], float_data: [0.02] }),
     createTensor({ name: 'v_scale', data_type: DataType.FLOAT, dims: [1], float_data: [0.02] }),
   ];
@@ -123,11 +117,7 @@ const cases = [
   { name: 'float32, 2 threads', int8: false, session: await session(false, 2) },
   { name: 'int8, 2 threads', int8: true, session: await session(true, 2) },
 ];
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
+const median = (xs: readonly number[]): number => percentileSorted([...xs].sort((a, b) => a - b), 50);
 console.log(`${values.shape}: ${layers} GroupQueryAttention nodes (${H} heads, ${KV} KV heads, head dim ${D}), one decode step; ms per step, medians of ${rounds} rounds × ${steps} steps`);
 console.log(['depth', ...cases.map((c) => c.name), 'int8 speed-up (1 / 2 threads)'].join(' | '));
 for (const depth of depths) {

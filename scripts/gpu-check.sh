@@ -36,7 +36,6 @@ step() {
   return "$rc"
 }
 
-
 echo "== machine"
 uptime
 nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv 2>&1 | head -5
