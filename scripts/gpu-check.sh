@@ -51,9 +51,12 @@ step synth-fp32 node bin/run.js synth "$MODEL" --graph fused --seed 7 --out "$M"
 step synth-fp16 node bin/run.js synth "$MODEL" --graph fused --dtype fp16 --seed 7 --out "$M"
 step quantize node bin/run.js quantize "$M" --no-fidelity
 
-step bench-"$DEVICE" node bin/run.js bench "$M" --device "$DEVICE" --variant q4,fp16 --tests "$TESTS" --repetitions "$REPS" --out "$OUT/bench-$DEVICE.json" --html "$OUT/bench-$DEVICE.html"
+# Each bench's table (with GPU memory beside peak RSS when it was sampled) goes to a .txt for the summary.
+step bench-"$DEVICE" bash -c 'node bin/run.js bench "$1" --device "$2" --variant q4,fp16 --tests "$3" --repetitions "$4" --out "$5.json" --html "$5.html" > "$5.txt"' \
+  _ "$M" "$DEVICE" "$TESTS" "$REPS" "$OUT/bench-$DEVICE"
 if [ "$DEVICE" != cpu ]; then
-  step bench-cpu node bin/run.js bench "$M" --device cpu --variant q4 --tests "$TESTS" --repetitions "$REPS" --out "$OUT/bench-cpu.json"
+  step bench-cpu bash -c 'node bin/run.js bench "$1" --device cpu --variant q4 --tests "$2" --repetitions "$3" --out "$4.json" > "$4.txt"' \
+    _ "$M" "$TESTS" "$REPS" "$OUT/bench-cpu"
 fi
 
 # The recommendation measured on the GPU: two small candidates, so that it fits one step.
@@ -64,19 +67,8 @@ step recommend node bin/run.js recommend --customization no --latency relaxed --
   --calibration "$WORK/calibration.json" --out "$OUT/recommend.json"
 
 echo "== summary"
-for f in "$OUT"/bench-*.json; do
-  [ -f "$f" ] || continue
-  node -e '
-    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    for (const x of r.results) {
-      const m = x.metrics ?? {}, mem = x.memory ?? {};
-      const mib = (b) => (b == null ? "?" : (b / 2 ** 20).toFixed(0));
-      const gpu = (mem.gpu ?? []).map((g) => `GPU used ${mib(g.used_baseline_bytes)} → ${mib(g.used_peak_bytes)} MiB (this process ${mib(g.process_used_peak_bytes)})`).join(" ");
-      console.log([x.model.id, x.variant.name, x.config.device, x.test.id, x.status,
-        m.prefill_tps ? `prefill ${m.prefill_tps.p50.toFixed(1)} tok/s` : "",
-        m.decode_tps ? `decode ${m.decode_tps.p50.toFixed(1)} tok/s` : "",
-        `rss peak ${((mem.rss_peak_bytes ?? 0) / 2 ** 20).toFixed(0)} MiB`, gpu, x.error ? `error: ${x.error.message ?? x.error}` : ""].filter(Boolean).join(" | "));
-    }' "$f"
+for f in "$OUT"/bench-*.txt; do
+  [ -f "$f" ] && { echo "-- $(basename "$f" .txt)"; cat "$f"; }
 done
 echo "reports and logs: $OUT"
 if [ "${#FAILED[@]}" -gt 0 ]; then

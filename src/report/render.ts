@@ -62,9 +62,28 @@ function kvCell(r: BenchResult): string {
 
 export const HEAD = ['model', 'variant', 'threads', 'test', 'status', 'prefill tok/s', 'decode tok/s', 'TTFT ms', 'peak RSS', 'KV cache', 'estimate tok/s (error)'];
 
-export function rowCells(r: BenchResult): string[] {
+/** The results table's column for GPU memory, shown when some result sampled it (a GPU run with nvidia-smi). */
+export const GPU_MEMORY_HEAD = 'peak GPU memory';
+
+/**
+ * A result's GPU memory: per GPU sampled, what this process held at the peak (nvidia-smi's per-process
+ * figure) or, where the driver does not report processes, how far the GPU's used memory rose above its
+ * level before the test (`+`); GPUs are numbered when there are several.
+ */
+export function gpuMemoryCell(r: Pick<BenchResult, 'memory'>): string {
+  const gpus = r.memory.gpu;
+  if (gpus.length === 0) return '–';
+  const one = (g: (typeof gpus)[number]): string => {
+    if (g.process_used_peak_bytes !== null) return formatBytesBinary(g.process_used_peak_bytes);
+    if (g.used_peak_bytes !== null && g.used_baseline_bytes !== null) return `+${formatBytesBinary(Math.max(0, g.used_peak_bytes - g.used_baseline_bytes))}`;
+    return '?';
+  };
+  return gpus.length === 1 ? one(gpus[0] as (typeof gpus)[number]) : gpus.map((g) => `${g.index}: ${one(g)}`).join(', ');
+}
+
+function rowCells(r: BenchResult, gpuMemory: boolean): string[] {
   const status = r.status === 'ok' ? 'ok' : 'error';
-  return [
+  const cells = [
     modelLabel(r),
     r.variant.name,
     String(r.config.threads || 'auto'),
@@ -74,9 +93,18 @@ export function rowCells(r: BenchResult): string[] {
     formatStat(r.metrics.decode_tps),
     formatStat(r.metrics.ttft_ms),
     formatBytesBinary(r.memory.rss_peak_bytes),
-    kvCell(r),
-    estimateCell(r),
   ];
+  if (gpuMemory) cells.push(gpuMemoryCell(r));
+  cells.push(kvCell(r), estimateCell(r));
+  return cells;
+}
+
+/** The results table's head and rows: `HEAD`, with the GPU memory column after peak RSS when any result has GPU samples. */
+export function resultsTable(report: Pick<BenchReport, 'results'>): { head: string[]; rows: string[][] } {
+  const gpuMemory = report.results.some((r) => r.memory.gpu.length > 0);
+  const after = HEAD.indexOf('peak RSS') + 1;
+  const head = gpuMemory ? [...HEAD.slice(0, after), GPU_MEMORY_HEAD, ...HEAD.slice(after)] : [...HEAD];
+  return { head, rows: report.results.map((r) => rowCells(r, gpuMemory)) };
 }
 
 export function provenanceLine(report: BenchReport): string {
@@ -90,7 +118,6 @@ function anySynthetic(report: BenchReport): boolean {
 
 export const SYNTHETIC_NOTE = 'Synthetic models (random weights): speed and memory are real, the generated text is not.';
 
-/** The terminal table: one row per result, then the comparison and the outcome when there are any. */
 /**
  * A warning when other processes kept the CPUs busy before some runs started (`load.cpu_busy_before` above
  * `BUSY_THRESHOLD`): those figures understate what the machine does when idle.
@@ -101,9 +128,11 @@ export function busyNote(report: Pick<BenchReport, 'results'>): string | null {
   return `The machine was busy before ${busy.length} of ${report.results.length} runs (up to ${Math.round(Math.max(...busy) * 100)}% of CPU time used by other processes): those figures understate an idle machine.`;
 }
 
+/** The terminal table: one row per result, then the comparison and the outcome when there are any. */
 export function renderBenchTable(report: BenchReport): string {
-  const table = new Table({ head: HEAD, style: { head: [], border: [], compact: true } });
-  for (const r of report.results) table.push(rowCells(r));
+  const results = resultsTable(report);
+  const table = new Table({ head: results.head, style: { head: [], border: [], compact: true } });
+  for (const row of results.rows) table.push(row);
   const parts = [provenanceLine(report), table.toString(), 'Figures: median (mean ± sd) over repetitions; estimate error = (estimated − measured) / measured.'];
   for (const r of report.results.filter((x) => x.status === 'error')) {
     parts.push(`error: ${modelLabel(r)} ${r.variant.name} ${r.test.id}: ${r.error?.message ?? 'unknown'}`);
@@ -165,7 +194,8 @@ export function renderMarkdown(report: BenchReport): string {
       out.push(mdTable(['model', 'variant', 'test', 'error'], failed.map((r) => [modelLabel(r), r.variant.name, r.test.id, r.error?.message ?? ''])));
     }
   } else {
-    out.push(mdTable(HEAD, report.results.map(rowCells)));
+    const results = resultsTable(report);
+    out.push(mdTable(results.head, results.rows));
     out.push('');
     out.push('Figures: median (mean ± sd) over repetitions; estimate error = (estimated − measured) / measured.');
     for (const r of report.results.filter((x) => x.status === 'error')) out.push(`- error: ${escapeMd(`${modelLabel(r)} ${r.variant.name} ${r.test.id}: ${r.error?.message ?? 'unknown'}`)}`);

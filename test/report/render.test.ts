@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareReports, decideOutcome } from '../../src/report/compare.js';
-import { formatStat, renderJson, renderMarkdown, renderBenchTable } from '../../src/report/render.js';
+import { formatStat, gpuMemoryCell, renderJson, renderMarkdown, renderBenchTable, resultsTable } from '../../src/report/render.js';
 import { summarize } from '../../src/report/stats.js';
 import { makeReport, makeResult } from './make-report.js';
 
@@ -33,6 +33,33 @@ describe('renderers', () => {
     expect(table).toContain('3.0 KiB preallocated');
     expect(table).toMatch(/2\.5 KiB\s+│/);
     expect(table).not.toContain('growing');
+  });
+
+  it('adds a GPU memory column only when some result sampled GPU memory', () => {
+    const cpu = makeResult({});
+    expect(renderBenchTable(makeReport([cpu]))).not.toContain('peak GPU memory');
+    expect(renderMarkdown(makeReport([cpu]))).not.toContain('peak GPU memory');
+    const sample = { index: 0, name: 'NVIDIA H200', used_baseline_bytes: 600 * 2 ** 20, used_peak_bytes: 1624 * 2 ** 20, process_used_peak_bytes: 900 * 2 ** 20, source: 'nvidia-smi' as const, sample_interval_ms: 100 };
+    const gpu = makeResult({ testId: 'tg128' });
+    gpu.memory.gpu = [sample];
+    // Without per-process figures (some drivers): the rise over the GPU's level before the test.
+    const noProcess = makeResult({ testId: 'tg64' });
+    noProcess.memory.gpu = [{ ...sample, process_used_peak_bytes: null }];
+    const twoGpus = makeResult({ testId: 'pp512' });
+    twoGpus.memory.gpu = [sample, { ...sample, index: 1, process_used_peak_bytes: 2 ** 30 }];
+    expect(gpuMemoryCell(cpu)).toBe('–');
+    expect(gpuMemoryCell(gpu)).toBe('900.0 MiB');
+    expect(gpuMemoryCell(noProcess)).toBe('+1.0 GiB');
+    expect(gpuMemoryCell(twoGpus)).toBe('0: 900.0 MiB, 1: 1.0 GiB');
+    const report = makeReport([cpu, gpu, noProcess, twoGpus]);
+    const { head, rows } = resultsTable(report);
+    expect(head.indexOf('peak GPU memory')).toBe(head.indexOf('peak RSS') + 1);
+    expect(rows.every((row) => row.length === head.length)).toBe(true);
+    expect(rows.map((row) => row[head.indexOf('peak GPU memory')])).toEqual(['–', '900.0 MiB', '+1.0 GiB', '0: 900.0 MiB, 1: 1.0 GiB']);
+    const table = renderBenchTable(report);
+    expect(table).toContain('peak GPU memory');
+    expect(table).toMatch(/tg128 .*900\.0 MiB/);
+    expect(renderMarkdown(report)).toContain('| peak GPU memory |');
   });
 
   it('warns when other processes kept the CPUs busy before some runs', () => {
