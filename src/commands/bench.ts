@@ -4,6 +4,8 @@ import { parseVariantList, readBenchConfig, resolveBenchPlan, type BenchConfigFi
 import { homedir } from 'node:os';
 import { runBench } from '../bench/index.js';
 import { calibrationHook, readCalibration, resolveCalibrationPath } from '../pipeline/calibration.js';
+import { bandwidthCachePath } from '../hardware/bandwidth-cache.js';
+import { detectHardware } from '../hardware/detect.js';
 import { DEFAULT_UBATCH_SIZE } from '../estimate/fit.js';
 import { DIRECT_MIN_DEPTH } from '../estimate/speed.js';
 import { DEVICES, GRAPH_OPT_LEVELS, type Device } from '../runtime/session.js';
@@ -133,6 +135,10 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
     const format = this.jsonEnabled() ? 'json' : flags.format;
     const progress = new Progress({ json: this.jsonEnabled() });
     const efficiencyFor = calibrationHook(await readCalibration(resolveCalibrationPath(process.env, homedir())));
+    // The estimates beside the measurements rest on what recommend's rest on: this machine's cached probe
+    // (bandwidth and CPU kernel rates) when there is one — and its calibration, fitted on that basis. The
+    // benchmark never probes by itself: that would load the CPUs just before measuring.
+    const hardware = await detectHardware({ probe: false, bandwidthCachePath: bandwidthCachePath(process.env, homedir()) });
     const report = await withInterrupts((signal) => runBench({
       signal,
       plan,
@@ -140,6 +146,7 @@ Exit codes: 0 pass, 1 a run failed / a threshold was breached / a metric regress
       argv: process.argv.slice(2),
       selfCheck: !flags['no-self-check'],
       kvLayout: flags['kv-layout'],
+      hardware,
       // Estimates beside the measurements use this machine's calibration when it has one (recommend --confirm writes it).
       efficiencyFor,
       passThroughOutput: Boolean(process.env.DEBUG),

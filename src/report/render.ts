@@ -128,6 +128,19 @@ export function busyNote(report: Pick<BenchReport, 'results'>): string | null {
   return `The machine was busy before ${busy.length} of ${report.results.length} runs (up to ${Math.round(Math.max(...busy) * 100)}% of CPU time used by other processes): those figures understate an idle machine.`;
 }
 
+/**
+ * What the estimate column rests on, once per distinct basis (the machine's bandwidth and where it came from,
+ * the efficiencies and whether they are this machine's calibration), so an estimate's error is read knowing
+ * whether it came from default rates.
+ */
+export function estimateBasisLines(report: Pick<BenchReport, 'results'>): string[] {
+  const bases = new Map<string, boolean>();
+  for (const r of report.results) {
+    if (r.estimate?.basis) bases.set(r.estimate.basis, (bases.get(r.estimate.basis) ?? false) || r.estimate.calibrated);
+  }
+  return [...bases].map(([basis, calibrated]) => `Estimates: ${basis}${calibrated ? '' : ' (not calibrated on this machine: recommend --confirm adds its measurements to the calibration)'}.`);
+}
+
 /** The terminal table: one row per result, then the comparison and the outcome when there are any. */
 export function renderBenchTable(report: BenchReport): string {
   const results = resultsTable(report);
@@ -137,6 +150,7 @@ export function renderBenchTable(report: BenchReport): string {
   for (const r of report.results.filter((x) => x.status === 'error')) {
     parts.push(`error: ${modelLabel(r)} ${r.variant.name} ${r.test.id}: ${r.error?.message ?? 'unknown'}`);
   }
+  for (const line of estimateBasisLines(report)) parts.push(line);
   if (anySynthetic(report)) parts.push(SYNTHETIC_NOTE);
   const busy = busyNote(report);
   if (busy) parts.push(busy);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,8 @@ import type { GenerateReport } from '../../src/bench/run-generate.js';
 import { loadTokenizer } from '../../src/hub/tokenizer.js';
 import { BOS_TEMPLATE, tokenizerConfig, wordLevelTokenizer, writeTokenizer } from '../hub/tokenizer-fixtures.js';
 import { buildTinyModel } from '../helpers/tiny-model.js';
+import { BANDWIDTH_CACHE_SCHEMA_VERSION, machineKey } from '../../src/hardware/bandwidth-cache.js';
+import { detectHardware } from '../../src/hardware/detect.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -100,6 +103,34 @@ describe('modelscout bench', () => {
     expect(passes.results[0]!.config.ubatch_size).toBe(3);
     expect(passes.results[0]!.load.self_check?.passed).toBe(true);
     expect(passes.results[0]!.metrics.ttft_ms?.n).toBe(1);
+  });
+
+  it('estimates on this machine\'s cached probe when there is one, as recommend does, and never probes itself', async () => {
+    const hw = await detectHardware({ probe: false });
+    const machine = machineKey({ cpuModel: hw.cpu.model, threads: hw.cpu.threads, memoryTotalBytes: hw.memory.totalBytes });
+    const probed = join(dir, 'cache-probed');
+    await mkdir(join(probed, 'modelscout'), { recursive: true });
+    const entry = { machine, bytes_per_sec: 77.7e9, threads: hw.cpu.threads, duration_ms: 1000, measured_at: '2026-01-02T03:04:05.000Z' };
+    const cacheFile = join(probed, 'modelscout', 'bandwidth.json');
+    await writeFile(cacheFile, JSON.stringify({ schema_version: BANDWIDTH_CACHE_SCHEMA_VERSION, entries: [entry] }));
+    const empty = join(dir, 'cache-empty');
+    const run = (cacheHome: string, format: string[]) =>
+      execa(process.execPath, ['bin/run.js', 'bench', good, '--tests', 'tg4', '--repetitions', '1', '--warmup', '0', '--threads', '1', '--no-self-check', ...format], {
+        cwd: ROOT,
+        reject: false,
+        stdin: 'ignore',
+        env: { NO_COLOR: '1', XDG_CACHE_HOME: cacheHome },
+      });
+    const withProbe = await run(probed, ['--json']);
+    expect(withProbe.exitCode, withProbe.stderr).toBe(0);
+    expect((JSON.parse(withProbe.stdout) as BenchReport).results[0]!.estimate?.basis).toContain('bandwidth 77.7 GB/s (probe)');
+    const table = await run(probed, []);
+    expect(table.stdout).toMatch(/^Estimates: .*bandwidth 77\.7 GB\/s \(probe\).*\(not calibrated on this machine: recommend --confirm adds its measurements to the calibration\)\.$/m);
+    const without = await run(empty, ['--json']);
+    expect((JSON.parse(without.stdout) as BenchReport).results[0]!.estimate?.basis).toMatch(/bandwidth [\d.]+ GB\/s \((default|known)\)/);
+    // Read, not written: the benchmark does not probe (nor rewrite the cache).
+    expect(JSON.parse(await readFile(cacheFile, 'utf8'))).toEqual({ schema_version: BANDWIDTH_CACHE_SCHEMA_VERSION, entries: [entry] });
+    expect(existsSync(join(empty, 'modelscout', 'bandwidth.json'))).toBe(false);
   });
 
   it('prints markdown for a step summary, synthetic models labelled', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareReports, decideOutcome } from '../../src/report/compare.js';
-import { formatStat, gpuMemoryCell, renderJson, renderMarkdown, renderBenchTable, resultsTable } from '../../src/report/render.js';
+import { estimateBasisLines, formatStat, gpuMemoryCell, renderJson, renderMarkdown, renderBenchTable, resultsTable } from '../../src/report/render.js';
 import { summarize } from '../../src/report/stats.js';
 import { makeReport, makeResult } from './make-report.js';
 
@@ -60,6 +60,31 @@ describe('renderers', () => {
     expect(table).toContain('peak GPU memory');
     expect(table).toMatch(/tg128 .*900\.0 MiB/);
     expect(renderMarkdown(report)).toContain('| peak GPU memory |');
+  });
+
+  it('says what the estimates rest on, once per basis, and whether they are calibrated here', () => {
+    const estimate = (basis: string | null, calibrated: boolean): NonNullable<ReturnType<typeof makeResult>['estimate']> => ({
+      decode_tps: 40,
+      prefill_tps: null,
+      ttft_ms: null,
+      total_memory_bytes: 2e9,
+      error_pct: { decode_tps: 5, prefill_tps: null, ttft_ms: null, total_memory_bytes: null },
+      basis,
+      calibrated,
+    });
+    const defaults = 'AMD EPYC (CPU, 2 cores); bandwidth 25.0 GB/s (default); default CPU efficiencies';
+    const a = makeResult({});
+    a.estimate = estimate(defaults, false);
+    const b = makeResult({ testId: 'tg128' });
+    b.estimate = estimate(defaults, false);
+    const none = makeResult({ testId: 'tg64' });
+    expect(estimateBasisLines(makeReport([none]))).toEqual([]);
+    const lines = estimateBasisLines(makeReport([a, b, none]));
+    expect(lines).toEqual([`Estimates: ${defaults} (not calibrated on this machine: recommend --confirm adds its measurements to the calibration).`]);
+    const calibrated = makeResult({ testId: 'pp512' });
+    calibrated.estimate = estimate('AMD EPYC (CPU, 2 cores); bandwidth 29.7 GB/s (probed); calibrated', true);
+    expect(estimateBasisLines(makeReport([a, calibrated]))).toEqual([lines[0], 'Estimates: AMD EPYC (CPU, 2 cores); bandwidth 29.7 GB/s (probed); calibrated.']);
+    expect(renderBenchTable(makeReport([a, b]))).toContain(lines[0]);
   });
 
   it('warns when other processes kept the CPUs busy before some runs', () => {
