@@ -212,6 +212,7 @@ export function renderMarkdown(report: BenchReport): string {
     out.push(mdTable(results.head, results.rows));
     out.push('');
     out.push('Figures: median (mean ± sd) over repetitions; estimate error = (estimated − measured) / measured.');
+    for (const line of estimateBasisLines(report)) out.push(`- ${escapeMd(line)}`);
     for (const r of report.results.filter((x) => x.status === 'error')) out.push(`- error: ${escapeMd(`${modelLabel(r)} ${r.variant.name} ${r.test.id}: ${r.error?.message ?? 'unknown'}`)}`);
   }
   return `${out.join('\n')}\n`;

@@ -45,6 +45,14 @@ describe('HTML report of a bench report', () => {
     expect(html).not.toMatch(/(src|href)="https?:/);
   });
 
+  it('says under the estimate charts what the estimates rest on', async () => {
+    const report = depthReport();
+    for (const r of report.results) r.estimate!.basis = 'AMD EPYC (CPU, 2 cores); bandwidth 29.2 GB/s (probe); default CPU efficiencies';
+    const html = await renderHtmlPage(benchPage(report));
+    expect(html).toContain('<p>Estimates: AMD EPYC (CPU, 2 cores); bandwidth 29.2 GB/s (probe); default CPU efficiencies (not calibrated on this machine');
+    expect(html.match(/<p>Estimates: /g)).toHaveLength(1);
+  });
+
   it('embeds the report so the page is the data, safely inside the script element', async () => {
     const report = depthReport();
     report.results[0]!.model.id = 'evil</script><script>alert(1)</script>';

@@ -85,6 +85,7 @@ describe('renderers', () => {
     calibrated.estimate = estimate('AMD EPYC (CPU, 2 cores); bandwidth 29.7 GB/s (probed); calibrated', true);
     expect(estimateBasisLines(makeReport([a, calibrated]))).toEqual([lines[0], 'Estimates: AMD EPYC (CPU, 2 cores); bandwidth 29.7 GB/s (probed); calibrated.']);
     expect(renderBenchTable(makeReport([a, b]))).toContain(lines[0]);
+    expect(renderMarkdown(makeReport([a, b]))).toContain(`- ${lines[0]}`);
   });
 
   it('warns when other processes kept the CPUs busy before some runs', () => {

@@ -4,7 +4,7 @@
  * measurement per figure, and the baseline comparison with its noise intervals and verdicts. Pure.
  */
 import { decodeTpsByDepth } from '../depth-series.js';
-import { COMPARISON_HEAD, busyNote, comparisonCells, formatNumber, provenanceLine, resultsTable, SYNTHETIC_NOTE } from '../render.js';
+import { COMPARISON_HEAD, busyNote, comparisonCells, estimateBasisLines, formatNumber, provenanceLine, resultsTable, SYNTHETIC_NOTE } from '../render.js';
 import type { BenchReport, BenchResult, Comparison, ComparisonRow } from '../schema.js';
 import { intervalChart, xyChart, type Chart, type DataTable, type IntervalRow, type ReferenceLine, type SeriesStyle, type XyPoint } from './charts.js';
 import type { HtmlPage, HtmlSection } from './page.js';
@@ -266,7 +266,7 @@ export function benchPage(report: BenchReport): HtmlPage {
   const sections: HtmlSection[] = [];
   if (charts.length > 0) sections.push({ heading: 'Speed', charts });
   const estimates = benchEstimateCharts(report);
-  if (estimates.length > 0) sections.push({ heading: 'Estimates against measurements', paragraphs: ['Estimate error = (estimated − measured) ÷ measured.'], charts: estimates });
+  if (estimates.length > 0) sections.push({ heading: 'Estimates against measurements', paragraphs: ['Estimate error = (estimated − measured) ÷ measured.', ...estimateBasisLines(report)], charts: estimates });
   if (report.comparison) sections.push(comparisonSection(report.comparison));
   const results = resultsTable(report);
   sections.push({ heading: 'All results', tables: [{ caption: 'Figures: median (mean ± sd) over repetitions', table: { columns: results.head, rows: results.rows } }] });
