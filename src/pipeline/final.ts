@@ -78,10 +78,19 @@ export function decideFinal(input: FinalInput): FinalVerdict {
       const decodeRatio = missedDecode && m.measured.decodeTokPerSecPerStream ? m.measured.decodeTokPerSecPerStream / targets.decodeTokensPerSec : 1;
       const ttftRatio = missedTtft && m.measured.ttftMs ? targets.maxTtftMs / m.measured.ttftMs : 1;
       const bound = active * Math.min(decodeRatio, ttftRatio);
-      const smaller = input.catalog.filter((s) => s.paramsActive <= bound && s.paramsActive < active).sort((a, b) => b.paramsActive - a.paramsActive)[0];
+      const small = input.catalog.filter((s) => s.paramsActive <= bound && s.paramsActive < active).sort((a, b) => b.paramsActive - a.paramsActive);
+      // A model this run measured and rejected is no way out, however few its parameters: name the largest one not tried.
+      const rejectedHere = new Set(measured.map((c) => c.id));
+      const smaller = small.find((s) => !rejectedHere.has(s.id));
+      const tried = small.filter((s) => rejectedHere.has(s.id)).map((s) => `${s.name} (${fmtParams(s.paramsActive)})`);
+      const triedNote = tried.length === 0 ? '' : `${tried.join(' and ')} ${tried.length === 1 ? 'was' : 'were'} measured in this run and missed too`;
+      const example = smaller
+        ? ` — e.g. ${smaller.name} (${fmtParams(smaller.paramsActive)})${triedNote ? `; ${triedNote}` : ''}.`
+        : triedNote
+          ? ` — ${triedNote}, and no other model in the catalog is that small.`
+          : ' — no model in the catalog is that small.';
       changes.push(
-        `A smaller model: at the rates measured for ${best.c.name} (${fmtParams(active)} active parameters), about ${fmtParams(bound)} or fewer would meet ${missedDecode && missedTtft ? 'both speed targets' : missedDecode ? 'the decode target' : 'the first-token target'}` +
-          (smaller ? ` — e.g. ${smaller.name} (${fmtParams(smaller.paramsActive)}).` : ' — no model in the catalog is that small.'),
+        `A smaller model: at the rates measured for ${best.c.name} (${fmtParams(active)} active parameters), about ${fmtParams(bound)} or fewer would meet ${missedDecode && missedTtft ? 'both speed targets' : missedDecode ? 'the decode target' : 'the first-token target'}${example}`,
       );
     }
     if (missedDecode && targets.concurrency > 1) changes.push(`Fewer concurrent streams: ${targets.concurrency} streams share each decode step's work.`);
