@@ -257,7 +257,14 @@ export function renderConfirmReport(report: ConfirmReport, targets: Targets, wid
       );
     }
     if (c.source.kind !== 'none' && (c.timings.obtainSec > 0 || c.timings.quantizeSec > 0 || c.timings.benchSec > 0)) {
-      lines.push(`took ${formatSeconds(c.timings.obtainSec)} to ${c.source.kind === 'pulled' ? 'pull' : 'synthesize'}, ${formatSeconds(c.timings.quantizeSec)} to quantize, ${formatSeconds(c.timings.benchSec)} to benchmark${c.source.reused ? ' (models reused from the work dir)' : ''}`);
+      // A step that took no time (models reused from the work dir) is left out rather than printed as "0.0 s".
+      const steps = [
+        [c.timings.obtainSec, c.source.kind === 'pulled' ? 'pull' : 'synthesize'],
+        [c.timings.quantizeSec, 'quantize'],
+        [c.timings.benchSec, 'benchmark'],
+      ] as const;
+      const took = steps.filter(([sec]) => sec >= 0.05).map(([sec, what]) => `${formatSeconds(sec)} to ${what}`);
+      if (took.length > 0) lines.push(`took ${took.join(', ')}${c.source.reused ? ' (models reused from the work dir)' : ''}`);
     }
     lines.push(...c.notes);
     for (const line of lines) out.push(...wrap(line, 104, width).map((l, i) => (i === 0 ? `     - ${l}` : `       ${l}`)));

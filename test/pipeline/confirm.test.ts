@@ -15,6 +15,7 @@ import { acceleratorInfo, findAccelerator } from '../../src/hardware/accelerator
 import { recommend } from '../../src/recommend/recommend.js';
 import { estimateSpeed } from '../../src/estimate/index.js';
 import { cpuTarget } from '../../src/hardware/device.js';
+import { renderConfirmReport } from '../../src/ui/render-recommendation.js';
 import { DEEP_CATALOG, GiB, constructedResult, tinyRecommendation, type TinySetup } from './helpers.js';
 
 const dirs: string[] = [];
@@ -212,6 +213,14 @@ describe('verdicts against constructed measurements', () => {
     expect(three.final.whatWouldChange[0]).toMatch(/^A shorter context: .* prompts of about 35 tokens or fewer \(measured 900 ms for 64\)\.$/);
     expect(three.final.whatWouldChange.some((l) => /^A smaller model: /.test(l))).toBe(true);
     expect(three.final.whatWouldChange.at(-1)).toMatch(/^A GPU: the class needs .* e\.g\. 1× NVIDIA/);
+
+    // The steps' times as printed: every step of a fresh build; for reused models only what took time.
+    const timed = (c: ConfirmReport['candidates'][number], timings: typeof c.timings, reused: boolean): ConfirmReport['candidates'][number] => ({ ...c, timings, source: { ...c.source, reused } });
+    const [first, second] = three.candidates;
+    const shown = renderConfirmReport({ ...three, candidates: [timed(first!, { obtainSec: 1.5, quantizeSec: 1.6, benchSec: 11.9 }, false), timed(second!, { obtainSec: 0, quantizeSec: 0, benchSec: 11.8 }, true)] }, setup.recommendation.targets, 200);
+    expect(shown).toContain('- took 1.5 s to synthesize, 1.6 s to quantize, 11.9 s to benchmark\n');
+    expect(shown).toContain('- took 11.8 s to benchmark (models reused from the work dir)\n');
+    expect(shown).not.toMatch(/0\.0 s to/);
   });
 
   it('benchmarks GPU candidates with WebGPU when the CUDA provider is missing (and says so); with no GPU provider at all they stay estimates', async () => {
