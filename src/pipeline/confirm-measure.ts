@@ -8,7 +8,7 @@ import { BUSY_THRESHOLD } from '../hardware/cpu-busy.js';
 import type { ConfirmVariant } from '../recommend/confirm-report.js';
 import type { BenchReport, BenchResult } from '../report/schema.js';
 import { addCalibrationSample, calibrationKeyFor, efficiencyLookup, sampleFromMeasurement } from './calibration.js';
-import { benchCost, fullCost, label, measuredGraph, planSteps, runStep, type ConfirmRun, type Work } from './confirm-run.js';
+import { benchCost, builtAlready, fullCost, label, measuredGraph, planSteps, runStep, type ConfirmRun, type Work } from './confirm-run.js';
 import { describeRun, failedMeasurement, fmt, summarizeVariant } from './confirm-figures.js';
 import { buildSyntheticModel } from './obtain.js';
 import { floatModelBytes, formatOfVariant, observeThroughput, partialDepthsFor, predictBuildSec } from './plan.js';
@@ -41,8 +41,13 @@ async function buildAll(run: ConfirmRun, w: Work, layersList: number[], keepFloa
   let reused = true;
   for (const [i, layers] of layersList.entries()) {
     try {
-      const what = `building ${w.candidate.name}${layers < w.spec.numLayers ? ` at ${layers} of ${w.spec.numLayers} layers` : ''}`;
-      const built = await runStep(run, { kind: 'build', candidate: w.candidate.name, description: what, predictedSec: predictBuildSec(w.spec, layers, run.throughputs, true) }, () => buildSyntheticModel({
+      const depth = layers < w.spec.numLayers ? ` at ${layers} of ${w.spec.numLayers} layers` : '';
+      const have = builtAlready(run, w, layers);
+      // A model an earlier run built is reused: the step says so and predicts nothing.
+      const step = have.q4
+        ? { description: `reusing ${w.candidate.name}${depth}, built by an earlier run`, predictedSec: null }
+        : { description: `building ${w.candidate.name}${depth}`, predictedSec: predictBuildSec(w.spec, layers, run.throughputs, true, have) };
+      const built = await runStep(run, { kind: 'build', candidate: w.candidate.name, ...step }, () => buildSyntheticModel({
         spec: w.spec,
         catalog: run.options.catalog,
         config: run.options.configs?.get(w.spec.id) ?? null,

@@ -22,7 +22,7 @@ import type { Requirements } from '../recommend/requirements.js';
 import type { Candidate, Recommendation } from '../recommend/types.js';
 import type { BenchReport, Environment } from '../report/schema.js';
 import type { CalibrationFile } from './calibration.js';
-import type { HubAccess, HubProbe } from './obtain.js';
+import { existingBuild, type ExistingBuild, type HubAccess, type HubProbe } from './obtain.js';
 import { CONFIRM_SEED, MODE_SETTINGS, confirmTest, formatOfVariant, partialDepthsFor, predictBenchSec, predictBuildSec, variantForFormat, type ModeSettings, type Throughputs } from './plan.js';
 
 export interface ConfirmOptions {
@@ -168,7 +168,12 @@ export function planSteps(run: ConfirmRun, count: number): void {
 }
 
 export function buildCost(run: ConfirmRun, w: Work, layers: number): number {
-  return w.out.source.kind === 'pulled' ? 0 : predictBuildSec(w.spec, layers, run.throughputs, true);
+  return w.out.source.kind === 'pulled' ? 0 : predictBuildSec(w.spec, layers, run.throughputs, true, builtAlready(run, w, layers));
+}
+
+/** What the work dir already holds of `w` synthesized at `layers` layers (an earlier run's build is reused). */
+export function builtAlready(run: ConfirmRun, w: Work, layers: number): ExistingBuild {
+  return existingBuild({ workDir: run.options.workDir, spec: w.spec, seed: run.seed, layers, graph: w.graph, config: run.options.configs?.get(w.spec.id) ?? null });
 }
 
 export function benchCost(run: ConfirmRun, w: Work, layers: number, variant: ConfirmVariant): number {
@@ -193,7 +198,7 @@ export function fullCost(run: ConfirmRun, w: Work): number {
 export function partialCost(run: ConfirmRun, w: Work): number | null {
   const depths = partialDepthsFor(w.spec.numLayers, run.mode.partialDepths);
   if (!depths || w.synthUnsupported !== null) return null;
-  return depths.reduce((sum, layers) => sum + predictBuildSec(w.spec, layers, run.throughputs, true) + benchCost(run, w, layers, w.primary), 0);
+  return depths.reduce((sum, layers) => sum + buildCost(run, w, layers) + benchCost(run, w, layers, w.primary), 0);
 }
 
 export function label(w: Work): string {

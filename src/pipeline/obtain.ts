@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelSpec } from '../catalog/model-spec.js';
 import type { GraphKind } from '../onnx/metadata.js';
@@ -115,13 +115,40 @@ export function syntheticModelDir(workDir: string, spec: ModelSpec, seed: number
   return join(workDir, 'models', `${fileSafeId(spec.id)}-synthetic-s${seed}-l${layers}${graph === 'fused' ? '-fused' : ''}`);
 }
 
-async function readManifest(dir: string): Promise<BuildManifest | null> {
+function readManifest(dir: string): BuildManifest | null {
   try {
-    const parsed = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as BuildManifest;
+    const parsed = JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')) as BuildManifest;
     return parsed.schemaVersion === 1 ? parsed : null;
   } catch {
     return null;
   }
+}
+
+/** What the work dir already holds of a synthetic model: the same model, seed, depth and graph form, and its int4 files with `CONFIRM_QUANTIZATION`. */
+export interface ExistingBuild {
+  dir: string;
+  float: boolean;
+  q4: boolean;
+}
+
+export function existingBuild(req: Pick<BuildRequest, 'workDir' | 'spec' | 'seed' | 'layers' | 'graph' | 'config'>): ExistingBuild {
+  const graph = req.graph ?? 'standard';
+  const dir = syntheticModelDir(req.workDir, req.spec, req.seed, req.layers, graph);
+  const arch = architectureHash(req.spec, req.config);
+  const q = CONFIRM_QUANTIZATION;
+  const previous = readManifest(dir);
+  const sameModel = previous !== null && previous.source === req.spec.id && previous.architecture === arch && previous.seed === req.seed && previous.layers === req.layers && (previous.graph ?? 'standard') === graph && (graph !== 'fused' || (previous.graphRevision ?? 1) === FUSED_GRAPH_REVISION);
+  return {
+    dir,
+    float: sameModel && previous.float && existsSync(join(dir, 'onnx', 'model.onnx')),
+    q4:
+      sameModel &&
+      previous.q4 !== null &&
+      previous.q4.blockSize === q.blockSize &&
+      previous.q4.symmetric === q.symmetric &&
+      previous.q4.accuracyLevel === q.accuracyLevel &&
+      existsSync(join(dir, 'onnx', 'model_q4.onnx')),
+  };
 }
 
 export interface BuildRequest {
@@ -161,19 +188,12 @@ export interface BuildOutcome {
  */
 export async function buildSyntheticModel(req: BuildRequest): Promise<BuildOutcome> {
   const graph = req.graph ?? 'standard';
-  const dir = syntheticModelDir(req.workDir, req.spec, req.seed, req.layers, graph);
+  const existing = existingBuild(req);
+  const dir = existing.dir;
   const arch = architectureHash(req.spec, req.config);
   const q = CONFIRM_QUANTIZATION;
-  const previous = await readManifest(dir);
-  const sameModel = previous !== null && previous.source === req.spec.id && previous.architecture === arch && previous.seed === req.seed && previous.layers === req.layers && (previous.graph ?? 'standard') === graph && (graph !== 'fused' || (previous.graphRevision ?? 1) === FUSED_GRAPH_REVISION);
-  let haveFloat = sameModel && previous.float && existsSync(join(dir, 'onnx', 'model.onnx'));
-  let haveQ4 =
-    sameModel &&
-    previous.q4 !== null &&
-    previous.q4.blockSize === q.blockSize &&
-    previous.q4.symmetric === q.symmetric &&
-    previous.q4.accuracyLevel === q.accuracyLevel &&
-    existsSync(join(dir, 'onnx', 'model_q4.onnx'));
+  let haveFloat = existing.float;
+  let haveQ4 = existing.q4;
   const outcome: BuildOutcome = { dir, synthesized: false, quantized: false, synthSec: 0, quantizeSec: 0, floatBytes: 0 };
   const manifest = (): BuildManifest => ({
     schemaVersion: 1,

@@ -146,10 +146,14 @@ export function predictBenchSec(input: {
   return input.throughputs.processSec + loadSec + runs * (prefillSec + decodeSec) * pessimism;
 }
 
-/** Predicted seconds to build a synthetic model at `layers` layers and quantize it to int4. */
-export function predictBuildSec(spec: ModelSpec, layers: number, throughputs: Throughputs, quantize: boolean): number {
+/**
+ * Predicted seconds to build a synthetic model at `layers` layers and, with `quantize`, its int4 files;
+ * `have` is what the work dir already holds of it (a step it holds costs nothing).
+ */
+export function predictBuildSec(spec: ModelSpec, layers: number, throughputs: Throughputs, quantize: boolean, have: { float: boolean; q4: boolean } = { float: false, q4: false }): number {
   const bytes = floatModelBytes(spec, layers);
-  return bytes / throughputs.synthBytesPerSec + (quantize ? bytes / throughputs.quantizeBytesPerSec : 0);
+  const synth = have.float || (quantize && have.q4) ? 0 : bytes / throughputs.synthBytesPerSec;
+  return synth + (quantize && !have.q4 ? bytes / throughputs.quantizeBytesPerSec : 0);
 }
 
 /** Running observation of a throughput: the latest figure weighs as much as all before it. */

@@ -124,8 +124,16 @@ describe('confirmRecommendation on tiny synthetic candidates (real synth, quanti
     expect(calibration.entries.map((e) => `${e.hardware}|${e.format}`).sort()).toEqual(['cpu:Test CPU:2 threads|fp32', 'cpu:Test CPU:2 threads|q4']);
 
     const again: string[] = [];
-    const second = await confirmRecommendation(optionsFor(setup, dir), depsWith(again));
+    const againSteps: ConfirmStepEvent[] = [];
+    const second = await confirmRecommendation(optionsFor(setup, dir), depsWith(again, runBench, againSteps));
     expect(again.some((l) => /synthesizing|quantizing/.test(l))).toBe(false);
+    // The builds are announced as reused, with no prediction (and none in the budget's plan).
+    const reusedSteps = expectWellFormedSteps(againSteps).filter((e) => e.kind === 'build');
+    expect(reusedSteps).toHaveLength(3);
+    for (const e of reusedSteps) {
+      expect(e.description).toMatch(/^reusing Tiny-\w, built by an earlier run$/);
+      expect(e.predictedSec).toBeNull();
+    }
     for (const c of second.candidates) {
       expect(c.source.reused).toBe(true);
       for (const m of c.measurements) expect(m.estimated.efficiencySource).toBe('calibrated');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findModel } from '../../src/catalog/index.js';
-import { MODE_SETTINGS, confirmTest, floatModelBytes, partialDepthsFor, predictBenchSec, variantForFormat, DEFAULT_THROUGHPUTS } from '../../src/pipeline/plan.js';
+import { MODE_SETTINGS, confirmTest, floatModelBytes, partialDepthsFor, predictBenchSec, predictBuildSec, variantForFormat, DEFAULT_THROUGHPUTS } from '../../src/pipeline/plan.js';
 
 describe('the benchmark test derived from the targets', () => {
   it('prompts with the context asked for and batches the concurrency', () => {
@@ -52,5 +52,20 @@ describe('planning time', () => {
   it('builds partial models only for architectures deeper than the deeper partial depth', () => {
     expect(partialDepthsFor(28, [1, 2])).toEqual([1, 2]);
     expect(partialDepthsFor(2, [1, 2])).toBeNull();
+  });
+});
+
+describe('predictBuildSec', () => {
+  it('counts only the steps the work dir does not already hold', () => {
+    const spec = findModel('smollm2-135m');
+    const bytes = floatModelBytes(spec, 30);
+    const t = { ...DEFAULT_THROUGHPUTS, synthBytesPerSec: 100e6, quantizeBytesPerSec: 50e6 };
+    const synth = bytes / 100e6;
+    const quantize = bytes / 50e6;
+    expect(predictBuildSec(spec, 30, t, true)).toBeCloseTo(synth + quantize, 9);
+    expect(predictBuildSec(spec, 30, t, true, { float: true, q4: false })).toBeCloseTo(quantize, 9);
+    expect(predictBuildSec(spec, 30, t, true, { float: false, q4: true })).toBe(0);
+    expect(predictBuildSec(spec, 30, t, false, { float: false, q4: true })).toBeCloseTo(synth, 9);
+    expect(predictBuildSec(spec, 30, t, false, { float: true, q4: true })).toBe(0);
   });
 });
