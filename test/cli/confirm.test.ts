@@ -53,9 +53,11 @@ describe('recommend --confirm (subprocess, tiny synthetic candidates)', () => {
     expect(r.stdout).toMatch(/✓ Confirmed: /);
     expect(r.stdout).toContain(`Report (JSON): ${join(dir, 'second.json')}`);
     expect(r.stderr).not.toMatch(/synthesizing|quantizing/);
-    // Without a terminal: each step as one plain line with the plan's prediction, no bar, no carriage return.
+    // Without a terminal: each step as one plain line with the plan's prediction, no bar, no carriage return;
+    // the models the first run built are reused, and said so without a prediction.
     expect(r.stderr).toMatch(/HF_HUB_OFFLINE is set/);
-    expect(r.stderr).toMatch(/^step 1\/\d+: building Tiny-\S+ \((predicted \d+ s|predicted < 1 s)\)$/m);
+    expect(r.stderr).toMatch(/^step 1\/\d+: reusing Tiny-\S+, built by an earlier run$/m);
+    expect(r.stderr).not.toMatch(/^step \d+\/\d+: building /m);
     expect(r.stderr).toMatch(/^step \d+\/\d+: benchmarking Tiny-\S+ (q4|fp32) pp64\+tg16 \(predicted (\d+ s|< 1 s|\d+ min)\)$/m);
     expect(r.stderr).not.toContain('\r');
   });
