@@ -91,6 +91,9 @@ describe('ranking with published scores', () => {
     const meetsAll = rec.candidates.filter((c) => c.meets.all && c.fit === 'fits');
     expect(meetsAll.every((c) => c.quality!.basis === 'proxy')).toBe(true);
     expect(meetsAll.map((c) => c.qualityProxy)).toEqual([...meetsAll.map((c) => c.qualityProxy)].sort((a, b) => b - a));
+    // The reason names the benchmark, not its whole protocol string.
+    const smol = rec.candidates.find((c) => c.id === 'smollm2-135m')!;
+    expect(smol.reasons.join('\n')).toMatch(/quality: the parameter-count proxy ranked it \(135M effective; no MMLU-Pro score published for it\)/);
   });
 
   it('a model that misses a target is ranked by closeness, so its score is listed but not used', () => {
