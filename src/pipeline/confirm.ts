@@ -175,7 +175,9 @@ function markUnbuildable(works: Work[], hub: HubProbe): void {
  */
 async function measurePrimaries(run: ConfirmRun, works: Work[]): Promise<Work[]> {
   const measurable = works.filter((w) => w.unmeasurable === null);
-  const order = [...measurable].sort((a, b) => fullCost(run, a) - fullCost(run, b) || a.candidate.rank - b.candidate.rank);
+  // Each candidate's cost once (it reads the work dir for models an earlier run built), not per comparison.
+  const costs = new Map(measurable.map((w) => [w, fullCost(run, w)] as const));
+  const order = [...measurable].sort((a, b) => costs.get(a)! - costs.get(b)! || a.candidate.rank - b.candidate.rank);
   const deferred: Work[] = [];
   for (const w of order) {
     const full = fullCost(run, w);

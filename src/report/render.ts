@@ -60,10 +60,10 @@ function kvCell(r: BenchResult): string {
   return `${formatBytesBinary(kv.measured_bytes ?? kv.analytic_bytes)}${layout}${mark}`;
 }
 
-export const HEAD = ['model', 'variant', 'threads', 'test', 'status', 'prefill tok/s', 'decode tok/s', 'TTFT ms', 'peak RSS', 'KV cache', 'estimate tok/s (error)'];
+const HEAD = ['model', 'variant', 'threads', 'test', 'status', 'prefill tok/s', 'decode tok/s', 'TTFT ms', 'peak RSS', 'KV cache', 'estimate tok/s (error)'];
 
 /** The results table's column for GPU memory, shown when some result sampled it (a GPU run with nvidia-smi). */
-export const GPU_MEMORY_HEAD = 'peak GPU memory';
+const GPU_MEMORY_HEAD = 'peak GPU memory';
 
 /**
  * A result's GPU memory: per GPU sampled, what this process held at the peak (nvidia-smi's per-process

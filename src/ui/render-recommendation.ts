@@ -256,7 +256,7 @@ export function renderConfirmReport(report: ConfirmReport, targets: Targets, wid
         `cost at $${c.cost.pricePerHourUsd}/h: $${toFixedSmart(c.cost.usdPerMillionTokens)} per million generated tokens ($${c.cost.usdPerToken.toExponential(2)} per token, ${c.cost.belowYardstick ? 'below' : 'above'} the $${c.cost.yardstickUsdPerToken} per token of hosted APIs) at ${short(c.cost.decodeTokPerSecTotal)} tok/s over ${report.settings.test.batch} stream${report.settings.test.batch === 1 ? '' : 's'}`,
       );
     }
-    if (c.source.kind !== 'none' && (c.timings.obtainSec > 0 || c.timings.quantizeSec > 0 || c.timings.benchSec > 0)) {
+    if (c.source.kind !== 'none') {
       // A step that took no time (models reused from the work dir) is left out rather than printed as "0.0 s".
       const steps = [
         [c.timings.obtainSec, c.source.kind === 'pulled' ? 'pull' : 'synthesize'],
