@@ -93,3 +93,16 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/**
+ * Why `JSON.parse` refused a text, as one line without the excerpt of the text that V8 quotes in its message
+ * (`Unexpected token 'v', "vm\n" is not valid JSON`): the excerpt may span lines, and the file may hold
+ * something that must not be echoed (a token file passed by mistake).
+ */
+export function jsonSyntaxReason(error: unknown): string {
+  const reason = errorMessage(error)
+    .replace(/,\s*".*"(?:\.\.\.)?\s+is not valid JSON$/s, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return reason === '' ? 'syntax error' : reason;
+}

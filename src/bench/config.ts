@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { ModelscoutError, errorMessage, invalidValue } from '../errors.js';
+import { ModelscoutError, errorMessage, jsonSyntaxReason, invalidValue } from '../errors.js';
 import { parseByteSize } from '../estimate/units.js';
 import { DEFAULT_UBATCH_SIZE } from '../estimate/fit.js';
 import { DEVICES, GRAPH_OPT_LEVELS, type Device, type GraphOptLevel } from '../runtime/session.js';
@@ -115,7 +115,7 @@ export async function readBenchConfig(path: string): Promise<BenchConfigFile> {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new ModelscoutError('E_CONFIG', `config file ${path} is not valid JSON: ${errorMessage(error)}`, { suggestions: ['Fix the JSON syntax.'] });
+    throw new ModelscoutError('E_CONFIG', `config file ${path} is not valid JSON: ${jsonSyntaxReason(error)}`, { suggestions: ['Fix the JSON syntax.'] });
   }
   const parsed = benchConfigFileSchema.safeParse(json);
   if (!parsed.success) {

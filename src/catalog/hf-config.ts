@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { ModelscoutError, errorMessage } from '../errors.js';
+import { ModelscoutError, errorMessage, jsonSyntaxReason } from '../errors.js';
 import type { AttentionKind, MlaSpec, ModelSpec, MoeSpec } from './model-spec.js';
 import { withParamCounts } from './tensors.js';
 
@@ -377,7 +377,7 @@ export async function readModelSpecFromConfigFile(path: string, meta: Omit<Confi
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new ModelscoutError('E_CONFIG', `config file ${path} is not valid JSON: ${errorMessage(error)}`, {
+    throw new ModelscoutError('E_CONFIG', `config file ${path} is not valid JSON: ${jsonSyntaxReason(error)}`, {
       suggestions: ['Check the file is the model\'s config.json, unmodified.'],
     });
   }

@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { ModelscoutError, errorMessage } from '../errors.js';
+import { ModelscoutError, errorMessage, jsonSyntaxReason } from '../errors.js';
 import type { ModelSpec } from './model-spec.js';
 import { catalogFileSchema, modelSpecFromCatalogEntry } from './schema.js';
 import { countParams } from './tensors.js';
@@ -93,7 +93,7 @@ export function readCatalogFile(path: string): ModelSpec[] {
   try {
     parsed = isYaml ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
-    throw new ModelscoutError('E_CATALOG', `catalog file ${path} is not valid ${isYaml ? 'YAML' : 'JSON'}: ${errorMessage(error).split('\n')[0]}`, {
+    throw new ModelscoutError('E_CATALOG', `catalog file ${path} is not valid ${isYaml ? 'YAML' : 'JSON'}: ${isYaml ? (errorMessage(error).split('\n')[0] ?? '') : jsonSyntaxReason(error)}`, {
       suggestions: ['Fix the syntax; JSON files must end in .json, YAML files in .yaml or .yml.'],
     });
   }

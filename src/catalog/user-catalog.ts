@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ModelscoutError, errorMessage } from '../errors.js';
+import { ModelscoutError, errorMessage, jsonSyntaxReason } from '../errors.js';
 import type { ModelSpec } from './model-spec.js';
 
 /**
@@ -93,7 +93,7 @@ export function readUserCatalog(path: string): UserCatalogFile | null {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw damaged(path, `not valid JSON (${errorMessage(error).split('\n')[0]})`);
+    throw damaged(path, `not valid JSON (${jsonSyntaxReason(error)})`);
   }
   const result = userCatalogSchema.safeParse(parsed);
   if (!result.success) {

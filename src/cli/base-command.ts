@@ -60,7 +60,9 @@ interface DescribedError {
 /** Maps any thrown value to the one-line form. oclif's own parse errors are usage errors (exit 2). */
 export function describeError(error: unknown): DescribedError {
   if (isModelscoutError(error)) {
-    return { message: error.message, suggestions: error.suggestions, exitCode: error.exitCode, json: error.toJSON() };
+    // One line, whatever a message quoted (a file's excerpt, a server's reply).
+    const message = error.message.replace(/\s*\n\s*/g, ' ').trim();
+    return { message, suggestions: error.suggestions, exitCode: error.exitCode, json: { ...error.toJSON(), message } };
   }
   if (isPromptExit(error)) {
     const e = new ModelscoutError('E_INTERRUPTED', 'interrupted', { exitCode: EXIT_CODES.interrupted });

@@ -5,7 +5,7 @@ import { modelSpecFromGguf } from '../catalog/gguf-config.js';
 import { modelSpecFromHfConfig } from '../catalog/hf-config.js';
 import { findModel } from '../catalog/index.js';
 import type { ModelSpec } from '../catalog/model-spec.js';
-import { ModelscoutError, errorMessage, isModelscoutError } from '../errors.js';
+import { ModelscoutError, errorMessage, jsonSyntaxReason, isModelscoutError } from '../errors.js';
 import type { GgufTensorBytes } from '../catalog/ggml-types.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
 import { readRef, repoCacheDir, repoFolderName, snapshotDir } from './cache.js';
@@ -155,7 +155,7 @@ async function readJson(path: string): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new ModelscoutError('E_CONFIG', `${path} is not valid JSON: ${errorMessage(error)}`);
+    throw new ModelscoutError('E_CONFIG', `${path} is not valid JSON: ${jsonSyntaxReason(error)}`);
   }
 }
 

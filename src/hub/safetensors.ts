@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { ModelscoutError, errorMessage } from '../errors.js';
+import { ModelscoutError, errorMessage, jsonSyntaxReason } from '../errors.js';
 
 /**
  * safetensors headers: an 8-byte little-endian length, then that many bytes of JSON mapping each tensor name
@@ -45,7 +45,7 @@ export function summarizeHeader(file: string, headerText: string): SafetensorsSu
   try {
     header = JSON.parse(headerText);
   } catch (error) {
-    throw badHeader(file, `its header is not JSON (${errorMessage(error)})`);
+    throw badHeader(file, `its header is not JSON (${jsonSyntaxReason(error)})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw badHeader(file, 'its header is not a JSON object');
   const byDtype = new Map<string, DtypeShare>();

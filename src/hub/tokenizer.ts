@@ -11,7 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ModelscoutError, errorMessage } from '../errors.js';
+import { ModelscoutError, errorMessage, jsonSyntaxReason } from '../errors.js';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
 export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
@@ -208,7 +208,7 @@ async function readJson(path: string, required: boolean): Promise<unknown> {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new ModelscoutError('E_MODEL', `${path} is not valid JSON: ${errorMessage(error)}`, {
+    throw new ModelscoutError('E_MODEL', `${path} is not valid JSON: ${jsonSyntaxReason(error)}`, {
       suggestions: ['Pull the model again; the file may be truncated.'],
       cause: error,
     });

@@ -3,7 +3,7 @@
  * a malformed or foreign file is one clear usage error instead of a crash deep in the comparison.
  */
 import { readFile } from 'node:fs/promises';
-import { ModelscoutError, errorMessage } from '../errors.js';
+import { ModelscoutError, errorMessage, jsonSyntaxReason } from '../errors.js';
 import { SCHEMA_VERSION, benchReportSchema, type BenchReport } from './schema.js';
 
 /** Validates parsed JSON as a report; `what` names the file in the error (e.g. `baseline ci/base.json`). */
@@ -39,7 +39,7 @@ export async function readJsonFile(path: string, what = 'report'): Promise<unkno
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new ModelscoutError('E_INPUT', `${what} ${path} is not valid JSON: ${errorMessage(error)}`, {
+    throw new ModelscoutError('E_INPUT', `${what} ${path} is not valid JSON: ${jsonSyntaxReason(error)}`, {
       suggestions: ['Pass a file written by `modelscout bench --json` or `--out FILE`.'],
     });
   }

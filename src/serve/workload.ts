@@ -4,7 +4,7 @@
  * an optional shared prefix (to see prefix caching). The same seed gives the same prompts and lengths.
  * File reading lives in the caller; this module takes parsed text. Pure apart from the tokenizer it is given.
  */
-import { ModelscoutError } from '../errors.js';
+import { ModelscoutError, jsonSyntaxReason } from '../errors.js';
 import { deriveSeed } from './arrivals.js';
 import { splitmix32 } from '../util/random.js';
 
@@ -154,7 +154,7 @@ export async function sharegptWorkload(text: string, o: FileWorkloadOptions): Pr
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new ModelscoutError('E_INPUT', `${o.file} is not JSON: ${(error as Error).message}`, { suggestions: ['Give a ShareGPT file: a JSON array of {"conversations": [{"from": "human", "value": …}, {"from": "gpt", "value": …}]}.'] });
+    throw new ModelscoutError('E_INPUT', `${o.file} is not JSON: ${jsonSyntaxReason(error)}`, { suggestions: ['Give a ShareGPT file: a JSON array of {"conversations": [{"from": "human", "value": …}, {"from": "gpt", "value": …}]}.'] });
   }
   if (!Array.isArray(data)) throw new ModelscoutError('E_INPUT', `${o.file} is not a ShareGPT file: expected a JSON array`, { suggestions: ['Give a ShareGPT file: a JSON array of {"conversations": [...]} objects.'] });
   const pairs: { prompt: string; reply: string }[] = [];

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ModelscoutError, errorMessage, type ErrorCode } from '../errors.js';
+import { ModelscoutError, errorMessage, jsonSyntaxReason, type ErrorCode } from '../errors.js';
 
 /**
  * Reads a user-supplied JSON or YAML file (a custom tree, an answers file) into plain data. `.json` files
@@ -27,7 +27,7 @@ export function parseDataText(text: string, path: string, what: string, code: Er
     if (data === null || data === undefined) throw new Error('the file is empty');
     return data;
   } catch (error) {
-    const reason = error instanceof YAMLParseError ? yamlReason(error) : errorMessage(error).split('\n')[0];
+    const reason = error instanceof YAMLParseError ? yamlReason(error) : isJson ? jsonSyntaxReason(error) : errorMessage(error).split('\n')[0];
     throw new ModelscoutError(code, `${what} ${path} is not valid ${isJson ? 'JSON' : 'YAML'}: ${reason}`, {
       suggestions: [`Fix the ${what} (JSON or YAML) and run again.`],
     });

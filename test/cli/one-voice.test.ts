@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,5 +125,26 @@ describe('topics and mistyped commands', () => {
     const r = await cli(['models', 'show', 'llama-3.1-8']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr.split('\n')[0]).toMatch(/unknown model "llama-3\.1-8": did you mean llama-3\.1-8b/);
+  });
+});
+
+describe('a file that is not JSON', () => {
+  // The file's first characters must not be echoed: a token file passed by mistake would land in a CI log.
+  it.each([
+    ['report', (f: string) => ['report', f]],
+    ['compare', (f: string) => ['compare', f, f]],
+    ['bench --config', (f: string) => ['bench', '--config', f]],
+    ['models show', (f: string) => ['models', 'show', f]],
+  ])('%s fails in one line that does not quote it', async (_name, args) => {
+    const file = join(dir, 'token.json');
+    // Short enough that V8's message would quote all of it, and on two lines.
+    await writeFile(file, 'hf_Secret\nx\n');
+    const r = await cli(args(file));
+    expect(r.exitCode, r.stderr).toBe(2);
+    const lines = r.stderr.split('\n').filter(Boolean);
+    expect(lines[0]).toMatch(/^Error: .*token\.json.* not valid JSON: Unexpected token/);
+    expect(lines.slice(1).every((l) => l.startsWith('  Try this: ')), r.stderr).toBe(true);
+    expect(r.stderr).not.toContain('Secret');
+    expect(r.stdout).not.toContain('Secret');
   });
 });

@@ -1,7 +1,7 @@
 import { link, copyFile, mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { findModel, modelSpecFromHfConfig, type ModelSpec } from '../../catalog/index.js';
-import { ModelscoutError, errorMessage } from '../../errors.js';
+import { ModelscoutError, errorMessage, jsonSyntaxReason } from '../../errors.js';
 import { publishDirectory, writeJsonAtomic } from '../../util/atomic-write.js';
 import { assertFreeSpace, assertWritableDir } from '../../util/output-path.js';
 import { METADATA_KEYS } from '../metadata.js';
@@ -150,7 +150,7 @@ export async function resolveSynthSource(source: string, catalog?: ModelSpec[]):
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ModelscoutError('E_CONFIG', `config file ${path} is not valid JSON: ${errorMessage(error)}`, {
+    throw new ModelscoutError('E_CONFIG', `config file ${path} is not valid JSON: ${jsonSyntaxReason(error)}`, {
       suggestions: ["Check the file is the model's config.json, unmodified."],
     });
   }
