@@ -552,9 +552,10 @@ export class SimServer {
           }
           if (s.fault !== 'no_done') datas.push('[DONE]');
         }
-        this.send(s, datas, last, raw);
+        // Stamped before the write: a client on another core may read the chunk before this process runs again.
         const t = epochMs();
         s.record.chunk_sent_at_ms.push(t);
+        this.send(s, datas, last, raw);
         s.record.chunk_tokens.push(s.pendingTokens);
         s.pendingTokens = 0;
         if (last) {
