@@ -95,14 +95,10 @@ export function errorMessage(error: unknown): string {
 }
 
 /**
- * Why `JSON.parse` refused a text, as one line without the excerpt of the text that V8 quotes in its message
- * (`Unexpected token 'v', "vm\n" is not valid JSON`): the excerpt may span lines, and the file may hold
- * something that must not be echoed (a token file passed by mistake).
+ * Why `JSON.parse` refused a text, without the excerpt of the text that V8 quotes in its message
+ * (`Unexpected token 'v', "vm\n" is not valid JSON`): the file may hold something that must not be echoed
+ * (a token file passed by mistake). The CLI puts every message on one line (`describeError`).
  */
 export function jsonSyntaxReason(error: unknown): string {
-  const reason = errorMessage(error)
-    .replace(/,\s*".*"(?:\.\.\.)?\s+is not valid JSON$/s, '')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return reason === '' ? 'syntax error' : reason;
+  return errorMessage(error).replace(/,\s*".*"(?:\.\.\.)?\s+is not valid JSON$/s, '');
 }
