@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { acquireFileLock, type AcquireOptions } from '../util/file-lock.js';
+import { acquireFileLock, removeStaleLock, type AcquireOptions } from '../util/file-lock.js';
 import { repoFolderName } from './cache.js';
 
 export type { AcquireOptions, LockOwner } from '../util/file-lock.js';
@@ -16,4 +16,9 @@ export function blobLockPath(cacheDir: string, repo: string, etag: string): stri
 /** Waits until this process holds the lock; returns its release. */
 export function acquireBlobLock(path: string, options: AcquireOptions): Promise<() => Promise<void>> {
   return acquireFileLock(path, options);
+}
+
+/** A blob already in the cache: the lock a killed downloader left for it is removed (no one will take it over). */
+export async function removeStaleBlobLock(cacheDir: string, repo: string, etag: string): Promise<void> {
+  await removeStaleLock(blobLockPath(cacheDir, repo, etag));
 }

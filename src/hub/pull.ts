@@ -7,7 +7,7 @@ import {
   assertSafeRepoPath, blobName, blobPath, linkSnapshotFile, listSnapshotFiles, pathExists, readRef, repoCacheDir, snapshotDir, writeRef,
 } from './cache.js';
 import { downloadBlob } from './download.js';
-import { acquireBlobLock, blobLockPath } from './lock.js';
+import { acquireBlobLock, blobLockPath, removeStaleBlobLock } from './lock.js';
 import type { FetchLike } from './types.js';
 import { assertWritableDir } from '../util/output-path.js';
 import { HubHttp, defaultSleep, type RequestContext, type RetryNotice, type RetryPolicy } from './http.js';
@@ -203,8 +203,10 @@ async function pullThrough(fetch: FetchLike, proxyFor: ((url: string) => ProxyRo
   for (const file of selection.files) {
     const name = blobName(file);
     if (cached.has(name) || pending.has(name)) continue;
-    if (await pathExists(blobPath(repoDir, name))) cached.add(name);
-    else pending.set(name, file);
+    if (await pathExists(blobPath(repoDir, name))) {
+      cached.add(name);
+      await removeStaleBlobLock(settings.cacheDir, repo, name);
+    } else pending.set(name, file);
   }
   const downloadBytes = [...pending.values()].reduce((s, f) => s + f.size, 0);
   deps.onEvent?.({ type: 'resolved', repo, revision, commit, files: selection.files.length, cachedFiles: selection.files.length - [...selection.files].filter((f) => pending.has(blobName(f))).length, downloadFiles: pending.size, downloadBytes });

@@ -67,6 +67,17 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
   }
 }
 
+/**
+ * Removes the lock at `path` if the process that held it is gone (a kill -9 after its work was done but
+ * before its release). Use it only where the locked work is already complete: a taker racing this removal
+ * would hold a lock that no longer exists, harmless only when there is nothing left to do under it.
+ */
+export async function removeStaleLock(path: string): Promise<boolean> {
+  if ((await readOwner(path)) !== 'stale') return false;
+  await rm(path, { force: true });
+  return true;
+}
+
 /** The live owner of a lock, `stale` when it can be taken over, null when it vanished meanwhile. */
 async function readOwner(path: string): Promise<LockOwner | 'stale' | null> {
   let text: string;

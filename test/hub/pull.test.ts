@@ -241,6 +241,19 @@ describe('concurrent pulls', () => {
     expect(server.contentRequests(file)).toHaveLength(1);
     expect(existsSync(lockPath())).toBe(false);
   });
+
+  it('removes the stale lock of a process killed after its blob was complete (the rerun downloads nothing)', async () => {
+    await hub.run(REPO);
+    // kill -9 between the blob's rename and the lock's removal: the blob is there, its lock too.
+    await writeFile(lockPath(), JSON.stringify({ pid: 2 ** 22 + 7, host: hostname() }));
+    const live = join(lockPath(), '..', 'live.modelscout-lock');
+    await writeFile(live, JSON.stringify({ pid: process.pid, host: hostname() }));
+    await hub.run(REPO);
+    expect(server.contentRequests(file)).toHaveLength(1);
+    expect(existsSync(lockPath())).toBe(false);
+    // A lock whose process is alive is not touched.
+    expect(existsSync(live)).toBe(true);
+  });
 });
 
 describe('pull errors', () => {
