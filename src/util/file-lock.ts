@@ -38,6 +38,8 @@ export async function acquireFileLock(path: string, options: AcquireOptions = {}
       } finally {
         await handle.close();
       }
+      // A takeover guard whose process died midway would otherwise stay for good.
+      if ((await readOwner(guardPath(path))) === 'stale') await rm(guardPath(path), { force: true });
       return async () => {
         await rm(path, { force: true });
       };
@@ -45,11 +47,8 @@ export async function acquireFileLock(path: string, options: AcquireOptions = {}
       if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
     }
     const owner = await readOwner(path);
-    if (owner === 'stale') {
-      await rm(path, { force: true });
-      continue;
-    }
-    if (!announced && owner) {
+    if (owner === 'stale' && (await removeStaleLock(path))) continue;
+    if (!announced && owner && owner !== 'stale') {
       options.onWait?.(owner);
       announced = true;
     }
@@ -68,14 +67,39 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
 }
 
 /**
- * Removes the lock at `path` if the process that held it is gone (a kill -9 after its work was done but
- * before its release). Use it only where the locked work is already complete: a taker racing this removal
- * would hold a lock that no longer exists, harmless only when there is nothing left to do under it.
+ * Removes the lock at `path` if the process that held it is gone; false when it is held by a live process
+ * or another process is taking it over right now. Taking over is guarded: of several processes that see
+ * the same stale lock at once, only the one that creates `<lock>.takeover` may remove it, and only after
+ * reading it again — otherwise one of them could delete the fresh lock another had just created in its
+ * place, and both would hold it.
  */
 export async function removeStaleLock(path: string): Promise<boolean> {
-  if ((await readOwner(path)) !== 'stale') return false;
-  await rm(path, { force: true });
-  return true;
+  const guard = guardPath(path);
+  try {
+    const handle = await open(guard, 'wx');
+    try {
+      await handle.writeFile(JSON.stringify({ pid: process.pid, host: hostname() } satisfies LockOwner));
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
+    // Another process is taking over; or one died doing so, and its guard goes (the next call tries again).
+    if ((await readOwner(guard)) === 'stale') await rm(guard, { force: true });
+    return false;
+  }
+  try {
+    // Only a guard holder removes a lock whose owner is gone, so the file read here is the one removed.
+    if ((await readOwner(path)) !== 'stale') return false;
+    await rm(path, { force: true });
+    return true;
+  } finally {
+    await rm(guard, { force: true });
+  }
+}
+
+function guardPath(lockPath: string): string {
+  return `${lockPath}.takeover`;
 }
 
 /** The live owner of a lock, `stale` when it can be taken over, null when it vanished meanwhile. */

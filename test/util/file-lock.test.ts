@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { acquireFileLock, removeStaleLock } from '../../src/util/file-lock.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Above Linux's largest pid (2^22): no such process. */
+const DEAD = JSON.stringify({ pid: 2 ** 22 + 7, host: hostname() });
+const LIVE = JSON.stringify({ pid: process.pid, host: hostname() });
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'modelscout-lock-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('file lock', () => {
+  it('several processes finding one stale lock at the same moment hold it one at a time', async () => {
+    for (let trial = 0; trial < 3; trial += 1) {
+      const lock = join(dir, `t${trial}.lock`);
+      const go = join(dir, `go${trial}`);
+      const log = join(dir, `log${trial}`);
+      await writeFile(lock, DEAD);
+      const contenders = Array.from({ length: 4 }, () => spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'test/util/lock-worker.ts', lock, go, log], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] }));
+      const exits = contenders.map((c) => new Promise<number | null>((resolve) => c.once('exit', resolve)));
+      // Every contender is polling for the start file before it appears (tsx takes a while to start).
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await writeFile(go, '');
+      expect(await Promise.all(exits)).toEqual([0, 0, 0, 0]);
+      const spans = (await readFile(log, 'utf8')).trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number, number]).sort((a, b) => a[1] - b[1]);
+      expect(spans).toHaveLength(4);
+      for (let i = 1; i < spans.length; i += 1) expect(spans[i]![1], `trial ${trial}: ${spans[i]![0]} took the lock while ${spans[i - 1]![0]} held it`).toBeGreaterThanOrEqual(spans[i - 1]![2]);
+      expect(existsSync(lock)).toBe(false);
+      expect(existsSync(`${lock}.takeover`)).toBe(false);
+    }
+  }, 60_000);
+
+  it('a takeover guard left by a process that died midway neither blocks nor stays', async () => {
+    const lock = join(dir, 'x.lock');
+    await writeFile(lock, DEAD);
+    await writeFile(`${lock}.takeover`, DEAD);
+    const release = await acquireFileLock(lock, { pollMs: 1 });
+    expect(JSON.parse(await readFile(lock, 'utf8'))).toEqual({ pid: process.pid, host: hostname() });
+    expect(existsSync(`${lock}.takeover`)).toBe(false);
+    await release();
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('removes a lock only when its process is gone and no live process is taking it over', async () => {
+    const lock = join(dir, 'y.lock');
+    await writeFile(lock, LIVE);
+    expect(await removeStaleLock(lock)).toBe(false);
+    expect(existsSync(lock)).toBe(true);
+    await writeFile(lock, DEAD);
+    await writeFile(`${lock}.takeover`, LIVE);
+    expect(await removeStaleLock(lock)).toBe(false);
+    expect(existsSync(lock)).toBe(true);
+    await rm(`${lock}.takeover`);
+    expect(await removeStaleLock(lock)).toBe(true);
+    expect(existsSync(lock)).toBe(false);
+  });
+});
