@@ -47,8 +47,9 @@ export async function acquireFileLock(path: string, options: AcquireOptions = {}
       if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
     }
     const owner = await readOwner(path);
-    if (owner === 'stale' && (await removeStaleLock(path))) continue;
-    if (!announced && owner && owner !== 'stale') {
+    if (owner === 'stale') {
+      if (await removeGuarded(path)) continue;
+    } else if (!announced && owner) {
       options.onWait?.(owner);
       announced = true;
     }
@@ -74,6 +75,12 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
  * place, and both would hold it.
  */
 export async function removeStaleLock(path: string): Promise<boolean> {
+  // Most calls find no lock, or a live one: no guard is needed to see that.
+  return (await readOwner(path)) === 'stale' && removeGuarded(path);
+}
+
+/** Removes the lock at `path`, seen stale, under the takeover guard (see `removeStaleLock`). */
+async function removeGuarded(path: string): Promise<boolean> {
   const guard = guardPath(path);
   try {
     const handle = await open(guard, 'wx');

@@ -64,5 +64,8 @@ describe('file lock', () => {
     await rm(`${lock}.takeover`);
     expect(await removeStaleLock(lock)).toBe(true);
     expect(existsSync(lock)).toBe(false);
+    // No lock, not even its folder (a cache another tool filled): nothing to do, and no error.
+    expect(await removeStaleLock(join(dir, 'missing', 'z.lock'))).toBe(false);
+    expect(existsSync(join(dir, 'missing'))).toBe(false);
   });
 });
