@@ -32,12 +32,7 @@ export async function acquireFileLock(path: string, options: AcquireOptions = {}
   for (;;) {
     if (options.signal?.aborted) throw options.signal.reason;
     try {
-      const handle = await open(path, 'wx');
-      try {
-        await handle.writeFile(JSON.stringify(me));
-      } finally {
-        await handle.close();
-      }
+      await createExclusive(path, me);
       // A takeover guard whose process died midway would otherwise stay for good.
       if ((await readOwner(guardPath(path))) === 'stale') await rm(guardPath(path), { force: true });
       return async () => {
@@ -83,12 +78,7 @@ export async function removeStaleLock(path: string): Promise<boolean> {
 async function removeGuarded(path: string): Promise<boolean> {
   const guard = guardPath(path);
   try {
-    const handle = await open(guard, 'wx');
-    try {
-      await handle.writeFile(JSON.stringify({ pid: process.pid, host: hostname() } satisfies LockOwner));
-    } finally {
-      await handle.close();
-    }
+    await createExclusive(guard, { pid: process.pid, host: hostname() });
   } catch (error) {
     if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
     // Another process is taking over; or one died doing so, and its guard goes (the next call tries again).
@@ -102,6 +92,16 @@ async function removeGuarded(path: string): Promise<boolean> {
     return true;
   } finally {
     await rm(guard, { force: true });
+  }
+}
+
+/** Creates `path` holding `owner`; EEXIST when it is there already. */
+async function createExclusive(path: string, owner: LockOwner): Promise<void> {
+  const handle = await open(path, 'wx');
+  try {
+    await handle.writeFile(JSON.stringify(owner));
+  } finally {
+    await handle.close();
   }
 }
 
