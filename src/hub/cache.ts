@@ -1,7 +1,6 @@
 import { copyFile, lstat, mkdir, readFile, readdir, readlink, realpath, rename, rm, stat, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { sweepStaleTemps, temporarySibling, writeFileAtomic } from '../util/atomic-write.js';
 import { z } from 'zod';
 import { jsonReportSchema, toJsonReport } from '../util/json-keys.js';
 import { ModelscoutError } from '../errors.js';
@@ -120,7 +119,7 @@ export async function linkSnapshotFile(repoDir: string, commit: string, path: st
   } catch {
     // Not a link yet (or not a link at all): create it below.
   }
-  const tmp = join(dirname(target), `.${basename(target)}.link-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = temporarySibling(target, 'link');
   try {
     await symlink(linkText, tmp);
   } catch (error) {
@@ -303,8 +302,10 @@ export async function removeCachedModel(cacheDir: string, repo: string): Promise
     });
   }
   const info = await scanCachedModel(dir, repo);
-  // Rename first so that a half-finished delete never looks like a usable (but incomplete) model.
-  const doomed = join(cacheDir, `.${repoFolderName(repo)}.deleting-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // Rename first so that a half-finished delete never looks like a usable (but incomplete) model; a delete
+  // killed midway leaves a temporary entry, which the next one removes.
+  await sweepStaleTemps(cacheDir);
+  const doomed = temporarySibling(dir);
   await rename(dir, doomed);
   await rm(doomed, { recursive: true, force: true });
   await rm(join(cacheDir, '.locks', repoFolderName(repo)), { recursive: true, force: true });

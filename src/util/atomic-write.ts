@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ModelscoutError } from '../errors.js';
 import { isProcessAlive, withFileLock, type AcquireOptions } from './file-lock.js';
@@ -8,20 +9,29 @@ import { isProcessAlive, withFileLock, type AcquireOptions } from './file-lock.j
  * Atomic file output: everything is written to a temporary sibling and renamed into place, so a crash or
  * Ctrl-C never leaves a half-written model or report (rename is atomic within one file system).
  *
- * Temporary siblings carry the writer's pid (`.<name>.tmp-<pid>-<hex>`): a run killed with SIGKILL
- * cannot clean up after itself, so every writer first sweeps the folder it writes into and removes the
- * temporary entries of processes that no longer exist (`sweepStaleTemps`).
+ * Temporary siblings carry the writer's pid and a tag of its host (`.<name>.tmp-<pid>.<host tag>-<hex>`): a
+ * run killed with SIGKILL cannot clean up after itself, so every writer first sweeps the folder it writes
+ * into and removes the temporary entries of processes of this host that no longer exist
+ * (`sweepStaleTemps`). The host tag keeps a sweep off another machine's entries in a shared folder, where
+ * this machine cannot tell whether their process still runs (the same rule as the locks, file-lock.ts).
  */
-export function temporarySibling(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+export function temporarySibling(path: string, kind: 'tmp' | 'link' = 'tmp'): string {
+  return join(dirname(path), `.${basename(path)}.${kind}-${process.pid}.${HOST_TAG}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Names of temporary entries this project creates: `.<name>.tmp-<pid>-<8 hex>` (+ `.old`), `.<name>.link-<pid>-<8 hex>`. */
-const TEMP_ENTRY = /^\..+\.(?:tmp|link)-(\d+)-[0-9a-f]{8}(?:\.old)?$/;
+/** Six hex digits of this host's name: enough to tell the machines sharing a folder apart. */
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 6);
 
 /**
- * Removes the temporary entries in `dir` left by processes that no longer exist (kill -9, power loss).
- * Entries of live processes (another run writing right now) are left alone. Returns the names removed.
+ * Names of temporary entries this project creates: `.<name>.tmp-<pid>.<host tag>-<8 hex>` (+ `.old`) and
+ * `.<name>.link-…`; entries without a host tag come from earlier versions and are taken as this host's
+ * (so are their `cache rm` folders, `.<name>.deleting-<pid>-<8 hex>`).
+ */
+const TEMP_ENTRY = /^\..+\.(?:tmp|link|deleting)-(\d+)(?:\.([0-9a-f]{6}))?-[0-9a-f]{8}(?:\.old)?$/;
+
+/**
+ * Removes the temporary entries in `dir` left by this host's processes that no longer exist (kill -9, power
+ * loss). Entries of live processes (another run writing right now) and of other hosts are left alone. Returns the names removed.
  */
 export async function sweepStaleTemps(dir: string): Promise<string[]> {
   let names: string[];
@@ -33,7 +43,7 @@ export async function sweepStaleTemps(dir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of names) {
     const match = TEMP_ENTRY.exec(name);
-    if (!match || isProcessAlive(Number(match[1]))) continue;
+    if (!match || (match[2] !== undefined && match[2] !== HOST_TAG) || isProcessAlive(Number(match[1]))) continue;
     await rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined);
     removed.push(name);
   }

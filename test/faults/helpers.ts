@@ -55,7 +55,7 @@ export async function removeDir(dir: string): Promise<void> {
 /** Temporary entries and lock files anywhere below `dir` (what a run must never leave behind). */
 export async function leftovers(dir: string): Promise<string[]> {
   const names = (await readdir(dir, { recursive: true }).catch((): string[] => [])).map(String);
-  return names.filter((n) => n.split('/').some((seg) => /^\..+\.(tmp|link)-\d+-[0-9a-f]{8}(\.old)?$/.test(seg) || seg.endsWith('.modelscout-lock') || seg.endsWith('.modelscout-lock.takeover')));
+  return names.filter((n) => n.split('/').some((seg) => /^\..+\.(tmp|link)-\d+(\.[0-9a-f]{6})?-[0-9a-f]{8}(\.old)?$/.test(seg) || seg.endsWith('.modelscout-lock') || seg.endsWith('.modelscout-lock.takeover')));
 }
 
 /** Every file below `dir` with its size: a snapshot to prove a folder was left as it was. */

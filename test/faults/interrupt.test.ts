@@ -45,7 +45,7 @@ async function until(probe: () => Promise<boolean> | boolean, ms: number): Promi
   return false;
 }
 
-const tempEntries = async (dir: string): Promise<string[]> => (await readdir(dir).catch((): string[] => [])).filter((n) => /\.tmp-\d+-/.test(n));
+const tempEntries = async (dir: string): Promise<string[]> => (await readdir(dir).catch((): string[] => [])).filter((n) => /\.tmp-\d+[.-]/.test(n));
 
 function childrenOf(pid: number): number[] {
   try {

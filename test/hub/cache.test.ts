@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -78,6 +78,22 @@ describe('cache layout', () => {
     expect(existsSync(dir)).toBe(false);
     const error = await caught(() => removeCachedModel(cacheDir, 'org/name'));
     expect(error.message).toContain('org/name is not in the cache');
+  });
+
+  it('finishes a removal that was killed midway when it removes the next model', async () => {
+    // What `cache rm` leaves after kill -9: the model moved aside under a temporary name, half deleted.
+    const killed = join(cacheDir, `.models--org--gone.tmp-${2 ** 22 + 7}-0011aabb`);
+    // …and what earlier versions left.
+    const killedEarlier = join(cacheDir, `.models--org--older.deleting-${2 ** 22 + 7}-0011aabb`);
+    for (const dir of [killed, killedEarlier]) {
+      await mkdir(join(dir, 'blobs'), { recursive: true });
+      await writeFile(join(dir, 'blobs', SHA), Buffer.alloc(1000));
+    }
+    await fakeModel('org/name');
+    await removeCachedModel(cacheDir, 'org/name');
+    expect(existsSync(killed)).toBe(false);
+    expect(existsSync(killedEarlier)).toBe(false);
+    expect(readdirSync(cacheDir)).toEqual([]);
   });
 });
 
