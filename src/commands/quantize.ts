@@ -7,6 +7,7 @@ import { quantizeJsonReport } from '../quantize/report.js';
 import { terminalWidth } from '../ui/layout.js';
 import { Progress } from '../ui/progress.js';
 import { quantizeEventsTo, renderQuantizeResult } from '../ui/render-quantize.js';
+import { lockWaitMessage } from '../util/file-lock.js';
 
 export default class Quantize extends BaseCommand {
   static override summary = 'Quantize a float ONNX decoder to int4 (ONNX Runtime MatMulNBits) and measure what it costs in fidelity.';
@@ -60,7 +61,7 @@ export default class Quantize extends BaseCommand {
           ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
           signal,
         },
-        { onProgress: quantizeEventsTo(progress) },
+        { onProgress: quantizeEventsTo(progress), onWait: (wait) => progress.note(lockWaitMessage(wait)) },
       ));
     } finally {
       progress.done();

@@ -8,6 +8,7 @@ import { Progress } from '../ui/progress.js';
 import { renderSynthResult, synthTask } from '../ui/render-synth.js';
 import { checkDecoderRuns } from '../runtime/verify.js';
 import { synthJsonReport } from '../onnx/synth/report.js';
+import { lockWaitMessage } from '../util/file-lock.js';
 
 export default class Synth extends BaseCommand {
   static override summary = 'Build an ONNX decoder with the exact architecture of any model reference (catalog id, Hub repo, config.json, .gguf), and seeded random weights.';
@@ -70,6 +71,7 @@ export default class Synth extends BaseCommand {
         ...(flags['max-length'] !== undefined ? { maxLength: flags['max-length'] } : {}),
         ...(flags.layers !== undefined ? { layers: flags.layers } : {}),
         onProgress: (p) => progress.update(synthTask(p)),
+        onWait: (wait) => progress.note(lockWaitMessage(wait)),
       }));
       progress.done();
       const wallMs = performance.now() - started;

@@ -9,6 +9,7 @@ import {
 import { downloadBlob } from './download.js';
 import { acquireBlobLock, blobLockPath, removeStaleBlobLock } from './lock.js';
 import type { FetchLike } from './types.js';
+import type { LockWait } from '../util/file-lock.js';
 import { assertWritableDir } from '../util/output-path.js';
 import { HubHttp, defaultSleep, type RequestContext, type RetryNotice, type RetryPolicy } from './http.js';
 import { isCommitHash, parseModelRef, type ModelRef } from './model-ref.js';
@@ -64,7 +65,7 @@ export type PullEvent =
   | { type: 'file-done'; path: string; size: number; transferredBytes: number }
   | { type: 'retry'; notice: RetryNotice }
   | { type: 'resume'; file: string; offset: number; reason: string }
-  | { type: 'waiting'; file: string; pid: number; host: string }
+  | ({ type: 'waiting'; file: string } & LockWait)
   /** Once, before the first request, when the Hub is reached through a proxy. */
   | { type: 'proxy'; proxy: string; variable: string; endpoint: string };
 
@@ -303,7 +304,7 @@ async function downloadAll(files: RepoFile[], scope: DownloadScope, deps: PullDe
         release = await acquireBlobLock(blobLockPath(scope.cacheDir, scope.repo, etag), {
           signal,
           sleep: deps.sleep ?? defaultSleep,
-          onWait: (owner) => deps.onEvent?.({ type: 'waiting', file: file.path, pid: owner.pid, host: owner.host }),
+          onWait: (wait) => deps.onEvent?.({ type: 'waiting', file: file.path, ...wait }),
         });
         // Another process may have finished this blob while we waited for its lock.
         if (await pathExists(blobPath(scope.repoDir, etag))) {

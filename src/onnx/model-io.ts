@@ -4,6 +4,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { ModelscoutError, errorMessage } from '../errors.js';
 import { sweepStaleTemps, temporarySibling, withOutputLock } from '../util/atomic-write.js';
 import { float16ToFloat32 } from '../util/float16.js';
+import type { LockWait } from '../util/file-lock.js';
 import {
   DataLocation,
   DataType,
@@ -412,6 +413,8 @@ export interface WriteModelOptions {
   onProgress?: (progress: WriteProgress) => void;
   /** Aborts between chunks (E_INTERRUPTED); no file is left behind. */
   signal?: AbortSignal;
+  /** Another run is publishing the same model file: this one waits for it (called once). */
+  onWait?: (wait: LockWait) => void;
   /**
    * Last change to the graph once every tensor is written, before it is encoded (e.g. metadata that needs
    * a hash computed meanwhile): the graph and its data file are then published once, together.
@@ -516,7 +519,7 @@ export async function writeModel(path: string, model: OnnxModel, options: WriteM
     await withOutputLock(modelPath, async () => {
       if (externalTensors > 0) await rename(dataTmp!, dataPath!);
       await rename(modelTmp, modelPath);
-    });
+    }, options.onWait ? { onWait: options.onWait } : {});
     return {
       modelPath,
       dataPath: externalTensors > 0 ? dataPath : null,

@@ -12,6 +12,7 @@ import type { Recommendation } from '../recommend/types.js';
 import { toRecommendationReport } from '../recommend/report-json.js';
 import { errorMessage } from '../errors.js';
 import { withOutputLock, writeJsonAtomic } from '../util/atomic-write.js';
+import { lockWaitMessage, type LockWait } from '../util/file-lock.js';
 import { assertWritableDir, assertWritableFile } from '../util/output-path.js';
 import { efficiencyLookup, modelscoutCacheDir, readCalibration, resolveCalibrationPath, type CalibrationFile } from './calibration.js';
 import { confirmRecommendation, type ConfirmDeps } from './confirm.js';
@@ -152,7 +153,7 @@ export async function confirmAndReport(
   await assertWritableDir(workDir, 'the work dir');
   const lockOptions = {
     ...(hooks.signal ? { signal: hooks.signal } : {}),
-    onWait: (owner: { pid: number }) => warn?.(`Waiting for another confirm (pid ${owner.pid}) that uses ${workDir}...`),
+    onWait: (wait: LockWait) => warn?.(lockWaitMessage(wait, `is confirming in the work dir ${workDir}`)),
   };
   const report = await withOutputLock(workDir, () => confirmRecommendation(
     {

@@ -14,6 +14,7 @@ import {
 } from '../onnx/model-io.js';
 import { assertWritableDir } from '../util/output-path.js';
 import { OUTPUT_MANIFEST, publishDirectory, temporarySibling, writeJsonAtomic } from '../util/atomic-write.js';
+import type { LockWait } from '../util/file-lock.js';
 import { measureFidelity, DEFAULT_FIDELITY_SEED, DEFAULT_FIDELITY_SEQUENCE, type FidelityReport } from './fidelity.js';
 import { Int4Quantizer, assertBlockSize, packGatherData, type Int4ErrorStats, type Int4Weight } from './int4.js';
 import { hashFilesInWorker, type FileHash } from './hash-files.js';
@@ -68,6 +69,8 @@ export interface QuantizeProgress {
 
 export interface QuantizeHooks {
   onProgress?: (progress: QuantizeProgress) => void;
+  /** Another run is publishing into the same output: this one waits for it (called once per wait). */
+  onWait?: (wait: LockWait) => void;
 }
 
 export interface TensorErrorReport extends Int4ErrorStats {
@@ -220,6 +223,7 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
       tensorData: jobRuns.tensorData(),
       source: loaded,
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(hooks.onWait ? { onWait: hooks.onWait } : {}),
       // The source hash (computed in a worker while quantizing) goes into the metadata before the graph is
       // encoded, so the graph and its data are published once, together.
       beforeEncode: async (out) => {
@@ -233,7 +237,7 @@ export async function quantizeModel(input: string, options: QuantizeModelOptions
   } else if (await isModelFolder(outFolder)) {
     await writeInto(outFolder);
   } else {
-    await publishDirectory(outFolder, { kind: 'quantize', ...(options.signal ? { signal: options.signal } : {}) }, (tmp) => writeInto(tmp));
+    await publishDirectory(outFolder, { kind: 'quantize', ...(options.signal ? { signal: options.signal } : {}), ...(hooks.onWait ? { onWait: hooks.onWait } : {}) }, (tmp) => writeInto(tmp));
   }
   const quantizeSeconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuStarted);

@@ -1,6 +1,7 @@
 /** `pull`'s output: its events shown through the progress module, and the result as text. */
 import { relative } from 'node:path';
 import type { PullEvent, PullResult } from '../hub/pull.js';
+import { lockWaitMessage } from '../util/file-lock.js';
 import { formatBandwidth, formatBytes, formatDuration } from '../util/format.js';
 import type { Progress } from './progress.js';
 
@@ -28,7 +29,7 @@ export function pullEventsTo(progress: Progress, model: string): (event: PullEve
         progress.note(`${event.notice.reason} from ${new URL(event.notice.url).host}; retry ${event.notice.attempt} in ${formatDuration(event.notice.delayMs)}`);
         break;
       case 'waiting':
-        progress.note(`${event.file}: another pull (pid ${event.pid}) is downloading it; waiting for it to finish`);
+        progress.note(lockWaitMessage(event, `is downloading ${event.file}`));
         break;
       case 'file-done':
         // On a terminal the bar counts the files; a log lists them.

@@ -80,7 +80,9 @@ export function outputLockPath(path: string): string {
 
 /** Runs `fn` while this process is the only modelscout writer of `path` (other writers wait). */
 export function withOutputLock<T>(path: string, fn: () => Promise<T>, options: AcquireOptions = {}): Promise<T> {
-  return withFileLock(outputLockPath(resolve(path)), fn, options);
+  const target = resolve(path);
+  const { onWait } = options;
+  return withFileLock(outputLockPath(target), fn, onWait ? { ...options, onWait: (wait) => onWait({ ...wait, target }) } : options);
 }
 
 /** The file that marks a folder as published by modelscout (and so safe for modelscout to replace). */

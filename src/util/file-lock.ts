@@ -16,9 +16,28 @@ export interface AcquireOptions {
   signal?: AbortSignal | undefined;
   /** Sleeps between polls (default: a timer that the signal cuts short). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Called once when another live process holds the lock. */
-  onWait?: (owner: LockOwner) => void;
+  /** Called once when another live process holds the lock (or a process of another host: see `LockWait`). */
+  onWait?: (wait: LockWait) => void;
   pollMs?: number;
+}
+
+/** Who holds a lock this process waits for. */
+export interface LockWait extends LockOwner {
+  /** The lock file: the one to remove by hand when `otherHost` and that run is known to be gone. */
+  lockPath: string;
+  /** Held from another machine (a shared folder): whether that process still runs cannot be told from here. */
+  otherHost: boolean;
+  /** What the lock guards, where it guards an output (util/atomic-write.ts's `withOutputLock`). */
+  target?: string;
+}
+
+/**
+ * The one line that says why a run waits: `doing` says what the other run does (default: `is writing
+ * <target>`).
+ */
+export function lockWaitMessage(wait: LockWait, doing = `is writing ${wait.target ?? wait.lockPath}`): string {
+  if (!wait.otherHost) return `Waiting for another modelscout run (pid ${wait.pid}) that ${doing}; this one goes on when it ends.`;
+  return `Waiting for a modelscout run on ${wait.host} (pid ${wait.pid}) that ${doing}; this machine cannot tell whether it still runs: if it does not, remove ${wait.lockPath}.`;
 }
 
 const STALE_UNREADABLE_MS = 60_000;
@@ -45,7 +64,7 @@ export async function acquireFileLock(path: string, options: AcquireOptions = {}
     if (owner === 'stale') {
       if (await removeGuarded(path)) continue;
     } else if (!announced && owner) {
-      options.onWait?.(owner);
+      options.onWait?.({ ...owner, lockPath: path, otherHost: owner.host !== hostname() });
       announced = true;
     }
     await sleep(options.pollMs ?? 200, options.signal);

@@ -20,6 +20,8 @@ export interface CliResult {
 export interface CliRun extends Promise<CliResult> {
   kill: (signal?: NodeJS.Signals) => boolean;
   pid?: number | undefined;
+  /** What the run writes to stderr, as it writes it. */
+  stderr: NodeJS.ReadableStream | null;
 }
 
 export function cli(args: string[], options: { cwd?: string; env?: Record<string, string>; timeout?: number } = {}): CliRun {

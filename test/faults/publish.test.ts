@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readModel, readTensorBytes, writeModel } from '../../src/onnx/model-io.js';
@@ -120,5 +120,26 @@ describe('class 4: concurrent writers', () => {
       expect((await readFile(join(model, 'onnx', 'model_q4.onnx_data'))).equals(reference.get(blockSize)!)).toBe(true);
     }
     expect((await stat(join(model, 'onnx', 'model.onnx'))).isFile()).toBe(true);
+  });
+
+  it('synth waiting on a lock held from another machine says so, and names the file to remove', async () => {
+    const out = join(root, 'shared-out');
+    // A run on another host of a shared folder: this machine cannot check its pid, so it waits.
+    const lock = join(root, '.shared-out.modelscout-lock');
+    await writeFile(lock, JSON.stringify({ pid: 4242, host: 'gpu-node-7' }));
+    const run = cli(['synth', configPath, '--layers', '1', '--out', out]);
+    let stderr = '';
+    run.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const deadline = Date.now() + 60_000;
+    while (!stderr.includes('remove') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(stderr).toContain(`Waiting for a modelscout run on gpu-node-7 (pid 4242) that is writing ${out}; this machine cannot tell whether it still runs: if it does not, remove ${lock}.`);
+    // Nothing is written while it waits; removing the lock lets it go on.
+    expect(await readdir(root)).not.toContain('shared-out');
+    await rm(lock);
+    const result = await run;
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect(await readdir(join(out, 'onnx'))).toContain('model.onnx');
   });
 });

@@ -5,7 +5,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireFileLock, removeStaleLock } from '../../src/util/file-lock.js';
+import { acquireFileLock, lockWaitMessage, removeStaleLock, type LockWait } from '../../src/util/file-lock.js';
+import { withOutputLock } from '../../src/util/atomic-write.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Above Linux's largest pid (2^22): no such process. */
@@ -67,5 +68,28 @@ describe('file lock', () => {
     // No lock, not even its folder (a cache another tool filled): nothing to do, and no error.
     expect(await removeStaleLock(join(dir, 'missing', 'z.lock'))).toBe(false);
     expect(existsSync(join(dir, 'missing'))).toBe(false);
+  });
+
+  it('says who it waits for: a live run here, or a run of another machine whose lock may have to be removed by hand', async () => {
+    const lock = join(dir, '.out.modelscout-lock');
+    const waits: LockWait[] = [];
+    for (const owner of [{ pid: process.pid, host: hostname() }, { pid: 4242, host: 'gpu-node-7' }]) {
+      await writeFile(lock, JSON.stringify(owner));
+      let polls = 0;
+      await withOutputLock(join(dir, 'out'), async () => undefined, {
+        onWait: (wait) => waits.push(wait),
+        // The other run ends after a few polls.
+        sleep: async () => {
+          polls += 1;
+          if (polls === 3) await rm(lock);
+        },
+      });
+    }
+    expect(waits).toEqual([
+      { pid: process.pid, host: hostname(), lockPath: lock, otherHost: false, target: join(dir, 'out') },
+      { pid: 4242, host: 'gpu-node-7', lockPath: lock, otherHost: true, target: join(dir, 'out') },
+    ]);
+    expect(lockWaitMessage(waits[0]!)).toBe(`Waiting for another modelscout run (pid ${process.pid}) that is writing ${join(dir, 'out')}; this one goes on when it ends.`);
+    expect(lockWaitMessage(waits[1]!, 'is downloading onnx/model.onnx')).toBe(`Waiting for a modelscout run on gpu-node-7 (pid 4242) that is downloading onnx/model.onnx; this machine cannot tell whether it still runs: if it does not, remove ${lock}.`);
   });
 });

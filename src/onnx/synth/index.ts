@@ -4,6 +4,7 @@ import { findModel, modelSpecFromHfConfig, type ModelSpec } from '../../catalog/
 import { ModelscoutError, errorMessage, jsonSyntaxReason } from '../../errors.js';
 import { publishDirectory, writeJsonAtomic } from '../../util/atomic-write.js';
 import { assertFreeSpace, assertWritableDir } from '../../util/output-path.js';
+import type { LockWait } from '../../util/file-lock.js';
 import { METADATA_KEYS } from '../metadata.js';
 import { writeModel, type WriteProgress } from '../model-io.js';
 import { resolveSynthArchitecture, type SynthArchitecture } from './architecture.js';
@@ -50,6 +51,8 @@ export interface SynthOptions {
   onProgress?: (progress: WriteProgress) => void;
   /** Aborts the build (E_INTERRUPTED); the output folder is left as it was. */
   signal?: AbortSignal;
+  /** Another run is writing the same output folder: this one waits for it (called once). */
+  onWait?: (wait: LockWait) => void;
   /**
    * Runs before the folder is published, with the new model's path: the caller's check that ONNX Runtime
    * loads and runs it (`checkDecoderRuns` of src/runtime/verify.ts; the runtime sits above this layer).
@@ -200,7 +203,7 @@ export async function synthesizeModel(options: SynthOptions): Promise<SynthResul
 
   // The folder is locked while it is built: a concurrent synth into the same folder waits, then keeps this
   // run's variant (reusableVariants reads the folder as this run published it).
-  return publishDirectory(outDir, { kind: 'synth', isOwnFolder: isSynthFolder, ...(options.signal ? { signal: options.signal } : {}) }, async (tmp, current) => {
+  return publishDirectory(outDir, { kind: 'synth', isOwnFolder: isSynthFolder, ...(options.signal ? { signal: options.signal } : {}), ...(options.onWait ? { onWait: options.onWait } : {}) }, async (tmp, current) => {
     const keep = current === null ? [] : await reusableVariants(current, config, modelFile);
     const onnxDir = join(tmp, 'onnx');
     await mkdir(onnxDir, { recursive: true });
