@@ -61,7 +61,7 @@ export default class Quantize extends BaseCommand {
           ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
           signal,
         },
-        { onProgress: quantizeEventsTo(progress), onWait: (wait) => progress.note(lockWaitMessage(wait)) },
+        { onProgress: quantizeEventsTo(progress), onWait: (wait) => progress.warn(lockWaitMessage(wait)) },
       ));
     } finally {
       progress.done();

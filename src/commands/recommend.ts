@@ -108,7 +108,7 @@ export default class Recommend extends BaseCommand {
       // Progress on stderr: the steps with their predictions (a bar with the ETA on a terminal); nothing with --json.
       const progress = new Progress({ json: this.jsonEnabled() });
       const report: ConfirmReport = await withInterrupts((signal) =>
-        confirmAndReport(calibrated, context, confirm, environment, { onProgress: (line) => progress.note(line), onStep: confirmStepsTo(progress), onWarning: (line) => this.note(line), signal }),
+        confirmAndReport(calibrated, context, confirm, environment, { onProgress: (line) => progress.note(line), onStep: confirmStepsTo(progress), onWarning: (line) => progress.warn(line), signal }),
       ).finally(() => progress.done());
       if (!this.jsonEnabled()) {
         this.log('');

@@ -71,7 +71,7 @@ export default class Synth extends BaseCommand {
         ...(flags['max-length'] !== undefined ? { maxLength: flags['max-length'] } : {}),
         ...(flags.layers !== undefined ? { layers: flags.layers } : {}),
         onProgress: (p) => progress.update(synthTask(p)),
-        onWait: (wait) => progress.note(lockWaitMessage(wait)),
+        onWait: (wait) => progress.warn(lockWaitMessage(wait)),
       }));
       progress.done();
       const wallMs = performance.now() - started;

@@ -6,7 +6,7 @@
  *   to the terminal's width and redrawn at most every `intervalMs` — and milestone notes that stay above it.
  * - In a pipe or a file (`lines`): the milestone notes only, one plain line each (no bar, no carriage
  *   return, no percentages), so that a log reads the same on every machine.
- * - With `--json` (`quiet`): nothing at all; errors and warnings are the command's, not progress.
+ * - With `--json` (`quiet`): no progress; warnings (`warn`) still go to stderr, as errors do.
  *
  * The core emits events through its hooks; commands turn them into `update`, `status` and `note` calls here.
  */
@@ -105,7 +105,20 @@ export class Progress {
   /** A milestone that stays: above the bar on a terminal (wrapped to its width), a plain line in a pipe, nothing with --json. */
   note(text: string): void {
     if (this.mode === 'quiet') return;
-    if (this.mode === 'lines') {
+    this.line(text);
+  }
+
+  /**
+   * A warning: shown as a note, and with --json too (on stderr, which --json leaves to warnings and errors),
+   * e.g. that the run waits for another one — a CI log must say why a job stands still.
+   */
+  warn(text: string): void {
+    this.line(text);
+  }
+
+  private line(text: string): void {
+    // A log takes lines as they are; a terminal gets them wrapped to its width (and above the bar).
+    if (this.mode === 'lines' || (this.mode === 'quiet' && this.stream.isTTY !== true)) {
       this.stream.write(`${text}\n`);
       return;
     }

@@ -29,7 +29,7 @@ export function pullEventsTo(progress: Progress, model: string): (event: PullEve
         progress.note(`${event.notice.reason} from ${new URL(event.notice.url).host}; retry ${event.notice.attempt} in ${formatDuration(event.notice.delayMs)}`);
         break;
       case 'waiting':
-        progress.note(lockWaitMessage(event, `is downloading ${event.file}`));
+        progress.warn(lockWaitMessage(event, `is downloading ${event.file}`));
         break;
       case 'file-done':
         // On a terminal the bar counts the files; a log lists them.

@@ -111,6 +111,23 @@ describe('progress module', () => {
     expect(stream.writes).toEqual([]);
   });
 
+  it('a warning is shown with --json too (wrapped on a terminal, as it is in a log), and like a note otherwise', () => {
+    const long = 'Waiting for another modelscout run (pid 42) that is writing /models/qwen; this one goes on when it ends.';
+    const log = fakeStream(false, 40);
+    new Progress({ stream: log, json: true }).warn(long);
+    expect(log.writes).toEqual([`${long}\n`]);
+    const terminal = fakeStream(true, 40);
+    new Progress({ stream: terminal, json: true }).warn(long);
+    expect(terminal.text.split('\n').filter(Boolean).length).toBeGreaterThan(2);
+    expect(terminal.text.split('\n').every((line) => line.length <= 40)).toBe(true);
+    const bar = fakeStream(true);
+    const progress = new Progress({ stream: bar, now: () => 0 });
+    progress.update({ label: 'writing weights', done: 1, total: 4, unit: 'bytes' });
+    const drawn = bar.writes.at(-1)!;
+    progress.warn('waiting');
+    expect(bar.writes.slice(-3)).toEqual(['\r\u001b[K', 'waiting\n', drawn]);
+  });
+
   it('a note on a terminal clears the bar, stays, and the bar comes back under it', () => {
     const stream = fakeStream(true);
     const progress = new Progress({ stream, now: () => 0 });
