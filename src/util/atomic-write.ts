@@ -31,7 +31,8 @@ const TEMP_ENTRY = /^\..+\.(?:tmp|link|deleting)-(\d+)(?:\.([0-9a-f]{6}))?-[0-9a
 
 /**
  * Removes the temporary entries in `dir` left by this host's processes that no longer exist (kill -9, power
- * loss). Entries of live processes (another run writing right now) and of other hosts are left alone. Returns the names removed.
+ * loss). Entries of live processes (another run writing right now) and of other hosts are left alone.
+ * Returns the names removed.
  */
 export async function sweepStaleTemps(dir: string): Promise<string[]> {
   let names: string[];
